@@ -1,0 +1,116 @@
+//! AUDIT-1: the security events Sesame records. The log is append-only: the store offers no way
+//! to change or delete an event. Events never carry a secret, and a failed login never records
+//! what was typed as identifier (people type passwords there by mistake).
+
+use crate::types::{AccountId, new_id};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditKind {
+    AccountCreated,
+    AccountBlocked,
+    AccountUnblocked,
+    LoginSucceeded,
+    LoginFailed,
+    Logout,
+    SessionExpired,
+}
+
+impl AuditKind {
+    pub const ALL: [Self; 7] = [
+        Self::AccountCreated,
+        Self::AccountBlocked,
+        Self::AccountUnblocked,
+        Self::LoginSucceeded,
+        Self::LoginFailed,
+        Self::Logout,
+        Self::SessionExpired,
+    ];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AccountCreated => "account_created",
+            Self::AccountBlocked => "account_blocked",
+            Self::AccountUnblocked => "account_unblocked",
+            Self::LoginSucceeded => "login_succeeded",
+            Self::LoginFailed => "login_failed",
+            Self::Logout => "logout",
+            Self::SessionExpired => "session_expired",
+        }
+    }
+}
+
+/// Who acted: the customer, an operator at the command line, or nobody known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor {
+    Customer,
+    Operator,
+    Anonymous,
+}
+
+impl Actor {
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Customer, Self::Operator, Self::Anonymous].into_iter().find(|a| a.as_str() == s)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Customer => "customer",
+            Self::Operator => "operator",
+            Self::Anonymous => "anonymous",
+        }
+    }
+}
+
+/// Where a request came from, as far as the edge could tell.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientInfo {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    pub id: Uuid,
+    pub at: OffsetDateTime,
+    pub account_id: Option<AccountId>,
+    pub actor: Actor,
+    pub kind: AuditKind,
+    pub success: bool,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// A short machine-readable reason (`wrong_password`, `blocked`), never a secret.
+    pub detail: Option<String>,
+}
+
+impl AuditEvent {
+    pub fn new(at: OffsetDateTime, kind: AuditKind, actor: Actor, client: &ClientInfo) -> Self {
+        Self {
+            id: new_id(at),
+            at,
+            account_id: None,
+            actor,
+            kind,
+            success: true,
+            ip: client.ip.clone(),
+            user_agent: client.user_agent.clone(),
+            detail: None,
+        }
+    }
+
+    pub fn account(mut self, id: AccountId) -> Self {
+        self.account_id = Some(id);
+        self
+    }
+
+    pub fn failed(mut self, reason: &str) -> Self {
+        self.success = false;
+        self.detail = Some(reason.to_owned());
+        self
+    }
+}

@@ -1,0 +1,150 @@
+//! Ports: what the engine needs from storage, as traits that `store` implements for SQLite and
+//! PostgreSQL. Every method is one atomic unit of work (one statement or one transaction), so
+//! services never hold a transaction open across a password hash.
+//!
+//! Times are passed in by the caller (the injected clock), never taken from the database's
+//! `now()`, so that tests can move time and every node agrees.
+
+use crate::audit::AuditEvent;
+use crate::types::{AccountId, AccountState, AccountType, CustomerCode, Email, NicHandle};
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// A unique value is taken; the service decides what that means.
+    #[error("{0:?} is already taken")]
+    Conflict(Unique),
+    /// The database can't be reached or refused to work (pool timeout, connection lost).
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else: a bug or corrupt data.
+    #[error("storage error: {0}")]
+    Internal(String),
+}
+
+/// Which unique constraint a write ran into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unique {
+    NicHandle,
+    CustomerCode,
+    Email,
+    Other,
+}
+
+/// An account as the engine sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub id: AccountId,
+    pub nic_handle: NicHandle,
+    pub customer_code: CustomerCode,
+    pub email: Email,
+    pub first_name: String,
+    pub last_name: String,
+    pub account_type: AccountType,
+    pub company_name: Option<String>,
+    pub phone: Option<String>,
+    pub country: String,
+    pub language: String,
+    pub currency: String,
+    pub subsidiary: String,
+    pub state: AccountState,
+    pub created_at: OffsetDateTime,
+}
+
+/// The password credential of an account (PWD-1), a PHC string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasswordCredential {
+    pub id: Uuid,
+    pub phc: String,
+}
+
+/// Everything written when an account is created, in one transaction: the reserved NIC
+/// handle, the account, its password credential and the audit event.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub account: Account,
+    pub password_phc: String,
+    pub audit: AuditEvent,
+}
+
+/// A session as stored: only the token's hash is kept (SESS-1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub id: Uuid,
+    pub account_id: AccountId,
+    pub token_hash: Vec<u8>,
+    pub created_at: OffsetDateTime,
+    pub last_seen_at: OffsetDateTime,
+    /// When the customer last proved who they are (SESS-3 fresh authentication).
+    pub authenticated_at: OffsetDateTime,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub ended_at: Option<OffsetDateTime>,
+}
+
+/// A one-time secret (email code, reset token, ...) stored as an HMAC under the server key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OneTimeSecret {
+    pub id: Uuid,
+    pub purpose: String,
+    pub account_id: Option<AccountId>,
+    pub flow_id: Option<Uuid>,
+    pub secret_hash: Vec<u8>,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    /// Creates the account; [`StoreError::Conflict`] names the taken value. A NIC handle once
+    /// reserved is never given out again, even after the account is gone (ACCT-1).
+    async fn create_account(&self, new: &NewAccount) -> Result<(), StoreError>;
+    /// Finds an account by canonical NIC handle or canonical primary email (ACCT-3).
+    async fn find_account_by_login(&self, canonical: &str) -> Result<Option<Account>, StoreError>;
+    async fn find_account(&self, id: AccountId) -> Result<Option<Account>, StoreError>;
+    async fn password_credential(&self, id: AccountId) -> Result<Option<PasswordCredential>, StoreError>;
+    /// Replaces a password hash (rehash on login with new settings, PWD-1).
+    async fn update_password_hash(&self, credential: Uuid, phc: &str, now: OffsetDateTime) -> Result<(), StoreError>;
+    async fn set_account_state(&self, id: AccountId, state: AccountState, audit: &AuditEvent) -> Result<bool, StoreError>;
+}
+
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Stores a new session and the audit event of the login that made it.
+    async fn create_session(&self, session: &SessionRecord, audit: &AuditEvent) -> Result<(), StoreError>;
+    /// The live session with this token hash, if it has not been ended.
+    async fn find_session(&self, token_hash: &[u8]) -> Result<Option<SessionRecord>, StoreError>;
+    async fn touch_session(&self, id: Uuid, now: OffsetDateTime) -> Result<(), StoreError>;
+    /// Ends a session; false when it was already ended (then nothing is written).
+    async fn end_session(&self, id: Uuid, now: OffsetDateTime, audit: &AuditEvent) -> Result<bool, StoreError>;
+    /// Ends every live session of an account (SESS-5); returns how many were ended.
+    async fn end_all_sessions(&self, account: AccountId, now: OffsetDateTime) -> Result<u64, StoreError>;
+}
+
+#[async_trait]
+pub trait SecretStore: Send + Sync {
+    async fn create_secret(&self, secret: &OneTimeSecret) -> Result<(), StoreError>;
+    /// Consumes the unexpired, unused secret with this purpose and hash; at most one caller
+    /// ever gets it back, however many race (RISK-4).
+    async fn consume_secret(&self, purpose: &str, hash: &[u8], now: OffsetDateTime) -> Result<Option<OneTimeSecret>, StoreError>;
+}
+
+#[async_trait]
+pub trait AuditLog: Send + Sync {
+    async fn record(&self, event: &AuditEvent) -> Result<(), StoreError>;
+    /// The most recent events of an account, newest first (AUDIT-2).
+    async fn recent_events(&self, account: AccountId, limit: u32) -> Result<Vec<AuditEvent>, StoreError>;
+}
+
+#[async_trait]
+pub trait Health: Send + Sync {
+    /// Succeeds when the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// Every port together, as the services use them.
+pub trait Store: AccountStore + SessionStore + SecretStore + AuditLog + Health {}
+
+impl<T: AccountStore + SessionStore + SecretStore + AuditLog + Health> Store for T {}

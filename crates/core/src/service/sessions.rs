@@ -1,0 +1,155 @@
+//! Password login and sessions (LOGIN-1, PWD-1, PWD-4, SESS-1, SESS-2, ACCT-5).
+//!
+//! Every failed login looks the same from outside: an unknown identifier is checked against a
+//! dummy hash with the same settings, writes the same audit row and returns the same error as a
+//! wrong password. Only after a correct password does a blocked account learn that it is blocked.
+
+use super::Services;
+use crate::audit::{Actor, AuditEvent, AuditKind, ClientInfo};
+use crate::factor::password::{HashError, Verification};
+use crate::ports::{Account, SessionRecord, StoreError};
+use crate::token::{Token, hash_token};
+use crate::types::{AccountState, LoginIdentifier, Password, new_id};
+use time::Duration;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LoginError {
+    /// Unknown account, wrong password or closed account: one answer for all (LOGIN-1).
+    #[error("the customer ID, email or password is incorrect")]
+    InvalidCredentials,
+    /// Only said after a correct password (ACCT-5).
+    #[error("this account is blocked")]
+    Blocked,
+    #[error("the password is longer than allowed")]
+    PasswordTooLong,
+    #[error(transparent)]
+    Hash(#[from] HashError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A new session; the token is shown to the client once, as a cookie.
+#[derive(Debug)]
+pub struct LoginSuccess {
+    pub token: Token,
+    pub session: SessionRecord,
+    pub account: Account,
+}
+
+/// A request's valid session and its account.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub session: SessionRecord,
+    pub account: Account,
+}
+
+/// `last_seen_at` is written at most this often, so a busy session costs no write per request;
+/// the idle timeout is therefore exact to within this much.
+const TOUCH_EVERY: Duration = Duration::minutes(1);
+
+impl Services {
+    /// Checks a NIC handle or email and a password, and opens a session.
+    pub async fn login(&self, identifier: &str, password: &str, client: &ClientInfo) -> Result<LoginSuccess, LoginError> {
+        let password = Password::new(password);
+        if password.is_too_long() {
+            return Err(LoginError::PasswordTooLong);
+        }
+        let account = match LoginIdentifier::parse(identifier) {
+            Some(id) => self.store.find_account_by_login(id.as_str()).await?,
+            None => None,
+        };
+        let credential = match &account {
+            Some(account) => self.store.password_credential(account.id).await?,
+            None => None,
+        };
+        let verification = self.hasher.verify(&password, credential.as_ref().map(|c| c.phc.as_str())).await?;
+        let now = self.clock.now();
+        let failed = |reason: &str| AuditEvent::new(now, AuditKind::LoginFailed, Actor::Anonymous, client).failed(reason);
+
+        let (Verification::Match, Some(account), Some(credential)) = (verification, account.as_ref(), credential) else {
+            let event = match &account {
+                Some(account) => failed("wrong_password").account(account.id),
+                None => failed("unknown_account"),
+            };
+            self.store.record(&event).await?;
+            return Err(LoginError::InvalidCredentials);
+        };
+        match account.state {
+            AccountState::Active => {}
+            AccountState::Blocked => {
+                self.store.record(&failed("blocked").account(account.id)).await?;
+                return Err(LoginError::Blocked);
+            }
+            AccountState::Closed => {
+                self.store.record(&failed("closed").account(account.id)).await?;
+                return Err(LoginError::InvalidCredentials);
+            }
+        }
+        if self.hasher.needs_rehash(&credential.phc) {
+            // Best effort: a busy pool just postpones the upgrade to the next login.
+            match self.hasher.hash(&password).await {
+                Ok(phc) => self.store.update_password_hash(credential.id, &phc, now).await?,
+                Err(err) => tracing::info!(%err, "password rehash postponed"),
+            }
+        }
+        let account = account.clone();
+        let (token, session) = self.new_session(&account, client);
+        let audit = AuditEvent::new(now, AuditKind::LoginSucceeded, Actor::Customer, client).account(account.id);
+        self.store.create_session(&session, &audit).await?;
+        Ok(LoginSuccess { token, session, account })
+    }
+
+    fn new_session(&self, account: &Account, client: &ClientInfo) -> (Token, SessionRecord) {
+        let now = self.clock.now();
+        let token = Token::generate(self.rng.as_ref());
+        let session = SessionRecord {
+            id: new_id(now),
+            account_id: account.id,
+            token_hash: token.hash(),
+            created_at: now,
+            last_seen_at: now,
+            authenticated_at: now,
+            ip: client.ip.clone(),
+            user_agent: client.user_agent.clone(),
+            ended_at: None,
+        };
+        (token, session)
+    }
+
+    /// The session a presented token opens, if it is live: not ended, not idle for longer than
+    /// the idle timeout, not older than the absolute timeout, and its account still active.
+    pub async fn authenticate(&self, token: &str) -> Result<Option<Authenticated>, StoreError> {
+        let Some(session) = self.store.find_session(&hash_token(token)).await? else {
+            return Ok(None);
+        };
+        let now = self.clock.now();
+        let expired = now >= session.last_seen_at + self.settings.session_idle
+            || now >= session.created_at + self.settings.session_absolute;
+        if expired {
+            let audit = AuditEvent::new(now, AuditKind::SessionExpired, Actor::Anonymous, &ClientInfo::default())
+                .account(session.account_id);
+            self.store.end_session(session.id, now, &audit).await?;
+            return Ok(None);
+        }
+        let Some(account) = self.store.find_account(session.account_id).await? else {
+            return Ok(None);
+        };
+        if account.state != AccountState::Active {
+            return Ok(None);
+        }
+        if now >= session.last_seen_at + TOUCH_EVERY {
+            self.store.touch_session(session.id, now).await?;
+        }
+        Ok(Some(Authenticated { session, account }))
+    }
+
+    /// Ends the session of this token on the server (SESS-2). Unknown tokens are ignored.
+    pub async fn logout(&self, token: &str, client: &ClientInfo) -> Result<bool, StoreError> {
+        let Some(session) = self.store.find_session(&hash_token(token)).await? else {
+            return Ok(false);
+        };
+        let now = self.clock.now();
+        let audit = AuditEvent::new(now, AuditKind::Logout, Actor::Customer, client).account(session.account_id);
+        self.store.end_session(session.id, now, &audit).await
+    }
+}

@@ -1,0 +1,137 @@
+//! Email addresses (ACCT-3). The address is kept as the customer typed it (trimmed, NFKC), because
+//! mail goes to the stored address; uniqueness and lookup use the canonical form. A non-ASCII
+//! local part is refused; an internationalised domain is accepted and checked with IDNA.
+
+use super::identifier::canonical;
+use unicode_normalization::UnicodeNormalization;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EmailError {
+    #[error("the address is not a valid email address")]
+    Invalid,
+    #[error("the part before @ must use ASCII characters only")]
+    NonAsciiLocalPart,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email {
+    address: String,
+    canonical: String,
+}
+
+impl Email {
+    pub fn parse(input: &str) -> Result<Self, EmailError> {
+        let address: String = input.trim().nfkc().collect();
+        if address.len() > 254 || address.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return Err(EmailError::Invalid);
+        }
+        let (local, domain) = address.rsplit_once('@').ok_or(EmailError::Invalid)?;
+        if !local.is_ascii() {
+            return Err(EmailError::NonAsciiLocalPart);
+        }
+        if !valid_local_part(local) || !valid_domain(domain) {
+            return Err(EmailError::Invalid);
+        }
+        let canonical = canonical(&address);
+        Ok(Self { address, canonical })
+    }
+
+    /// The address mail is sent to.
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    /// The form used for uniqueness and lookup.
+    pub fn canonical(&self) -> &str {
+        &self.canonical
+    }
+
+    pub fn local_part(&self) -> &str {
+        self.address.rsplit_once('@').map_or("", |(local, _)| local)
+    }
+
+    /// Rebuilds an address read back from storage, where both forms were stored by `parse`.
+    pub fn from_stored(address: String, canonical: String) -> Self {
+        Self { address, canonical }
+    }
+}
+
+/// RFC 5322 dot-atom local part (no quoted strings: no provider hands those out).
+fn valid_local_part(local: &str) -> bool {
+    const SPECIALS: &str = "!#$%&'*+-/=?^_`{|}~";
+    !local.is_empty()
+        && local.len() <= 64
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
+        && local
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || SPECIALS.contains(c))
+}
+
+fn valid_domain(domain: &str) -> bool {
+    let Ok(ascii) = idna::domain_to_ascii(domain) else {
+        return false;
+    };
+    let labels: Vec<&str> = ascii.split('.').collect();
+    labels.len() >= 2
+        && ascii.len() <= 253
+        && labels.iter().all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_the_typed_address_and_a_canonical_form() {
+        let email = Email::parse("  Jane.Doe@Example.COM ").unwrap();
+        assert_eq!(email.address(), "Jane.Doe@Example.COM");
+        assert_eq!(email.canonical(), "jane.doe@example.com");
+        assert_eq!(email.local_part(), "Jane.Doe");
+    }
+
+    #[test]
+    fn refuses_a_non_ascii_local_part() {
+        assert_eq!(Email::parse("élodie@example.com"), Err(EmailError::NonAsciiLocalPart));
+        assert_eq!(Email::parse("mıke@example.com"), Err(EmailError::NonAsciiLocalPart));
+    }
+
+    #[test]
+    fn full_width_local_part_becomes_ascii_under_nfkc() {
+        let email = Email::parse("ｍｉｋｅ@example.com").unwrap();
+        assert_eq!(email.canonical(), "mike@example.com");
+    }
+
+    #[test]
+    fn accepts_an_internationalised_domain() {
+        assert!(Email::parse("info@bücher.example").is_ok());
+    }
+
+    #[test]
+    fn refuses_malformed_addresses() {
+        for bad in [
+            "",
+            "plain",
+            "@example.com",
+            "a@",
+            "a@localhost",
+            "a..b@example.com",
+            ".a@example.com",
+            "a b@example.com",
+            "a@exa mple.com",
+            "a@-example.com",
+            "a\r\nBcc: x@y.z@example.com",
+            "a\0@example.com",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad:?} was accepted");
+        }
+        assert!(Email::parse(&format!("{}@example.com", "a".repeat(65))).is_err());
+    }
+}

@@ -1,0 +1,64 @@
+//! ACCT-3: identifiers (NIC handles, emails) are matched on a canonical form: trimmed, Unicode
+//! NFKC, then default (full) case folding. Full-width letters equal ASCII ones; a dotless `ı` stays
+//! different from `i` because default case folding keeps it.
+
+use unicode_normalization::UnicodeNormalization;
+
+/// The canonical form of any identifier as typed.
+pub fn canonical(input: &str) -> String {
+    let nfkc: String = input.trim().nfkc().collect();
+    caseless::default_case_fold_str(&nfkc)
+}
+
+/// What a customer typed in the login field, in canonical form; it may be a NIC handle or an
+/// email and is looked up against both (LOGIN-1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginIdentifier(String);
+
+impl LoginIdentifier {
+    /// Any input yields an identifier (unknown ones simply match no account); only the length is
+    /// bounded so that a huge value never reaches the database.
+    pub fn parse(input: &str) -> Option<Self> {
+        let canon = canonical(input);
+        (!canon.is_empty() && canon.chars().count() <= 320).then_some(Self(canon))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trims_and_folds_case() {
+        assert_eq!(canonical("  AB12345-OVH \t"), "ab12345-ovh");
+        assert_eq!(canonical("Mike@Example.COM"), "mike@example.com");
+    }
+
+    #[test]
+    fn full_width_letters_equal_ascii() {
+        assert_eq!(canonical("ＭＩＫＥ@example.com"), "mike@example.com");
+        assert_eq!(canonical("ａｂ１２３４５-ｏｖｈ"), "ab12345-ovh");
+    }
+
+    #[test]
+    fn dotless_i_stays_different() {
+        assert_ne!(canonical("mıke@example.com"), canonical("mike@example.com"));
+        assert_eq!(canonical("MIKE@example.com"), "mike@example.com");
+    }
+
+    #[test]
+    fn german_sharp_s_folds_fully() {
+        assert_eq!(canonical("STRASSE"), canonical("straße"));
+    }
+
+    #[test]
+    fn empty_or_huge_input_is_no_identifier() {
+        assert!(LoginIdentifier::parse("   ").is_none());
+        assert!(LoginIdentifier::parse(&"a".repeat(321)).is_none());
+        assert!(LoginIdentifier::parse(&"a".repeat(320)).is_some());
+    }
+}

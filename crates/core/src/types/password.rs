@@ -1,0 +1,176 @@
+//! PWD-2: passwords as a secret type and the policy a new password must pass.
+//!
+//! A password is NFKC-normalised before it is counted or hashed, so the same password typed on
+//! two keyboards is the same password. Its `Debug` never shows it and its memory is wiped on drop.
+//! The policy has no composition rules: length (12 to 128 code points), not a common password
+//! (zxcvbn's shipped lists and patterns), and not built on the customer's own name, email local
+//! part or NIC handle. A refusal names the rule that failed.
+
+use super::identifier::canonical;
+use unicode_normalization::UnicodeNormalization;
+use zeroize::Zeroizing;
+
+/// The most code points a password may have; longer input is refused before any hashing.
+pub const MAX_PASSWORD_CHARS: usize = 128;
+
+/// A password, NFKC-normalised.
+#[derive(Clone)]
+pub struct Password(Zeroizing<String>);
+
+impl Password {
+    pub fn new(input: &str) -> Self {
+        Self(Zeroizing::new(input.nfkc().collect()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn char_count(&self) -> usize {
+        self.0.chars().count()
+    }
+
+    /// Over-long input is refused everywhere, login included, so that no caller can make the
+    /// server normalise or hash megabytes.
+    pub fn is_too_long(&self) -> bool {
+        self.char_count() > MAX_PASSWORD_CHARS
+    }
+}
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
+
+/// Why a new password was refused; each maps to its own stable error code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyViolation {
+    #[error("the password must have at least {0} characters")]
+    TooShort(usize),
+    #[error("the password must have at most {0} characters")]
+    TooLong(usize),
+    #[error("the password is too common or too easy to guess")]
+    TooCommon,
+    #[error("the password must not contain your name, email address or customer ID")]
+    ContainsPersonalInfo,
+}
+
+/// The settings of PWD-2.
+#[derive(Debug, Clone)]
+pub struct PasswordPolicy {
+    pub min_chars: usize,
+}
+
+impl Default for PasswordPolicy {
+    fn default() -> Self {
+        Self { min_chars: 12 }
+    }
+}
+
+/// zxcvbn estimates below this many guesses are refused as too easy (its scores 0 and 1).
+const MIN_GUESSES: u64 = 1_000_000;
+/// Personal values shorter than this are too common to forbid inside a password ("Li", "Al").
+const MIN_PERSONAL_LEN: usize = 3;
+
+impl PasswordPolicy {
+    /// Checks a new password against every rule. `personal` holds the customer's names, email
+    /// local part and NIC handle, as far as they are known at this point.
+    pub fn check(&self, password: &Password, personal: &[&str]) -> Result<(), PolicyViolation> {
+        let count = password.char_count();
+        if count < self.min_chars {
+            return Err(PolicyViolation::TooShort(self.min_chars));
+        }
+        if count > MAX_PASSWORD_CHARS {
+            return Err(PolicyViolation::TooLong(MAX_PASSWORD_CHARS));
+        }
+        let folded = canonical(password.expose());
+        let contains_personal = personal
+            .iter()
+            .map(|value| canonical(value))
+            .filter(|value| value.chars().count() >= MIN_PERSONAL_LEN)
+            .any(|value| folded.contains(&value));
+        if contains_personal {
+            return Err(PolicyViolation::ContainsPersonalInfo);
+        }
+        if is_common(password.expose()) {
+            return Err(PolicyViolation::TooCommon);
+        }
+        Ok(())
+    }
+}
+
+/// A password is common when zxcvbn's shipped password list matches it whole (also reversed or
+/// with l33t substitutions), or when its guess estimate is tiny (repeats, sequences, keyboard walks).
+fn is_common(password: &str) -> bool {
+    let entropy = zxcvbn::zxcvbn(password, &[]);
+    if entropy.guesses() < MIN_GUESSES {
+        return true;
+    }
+    let last = password.chars().count().saturating_sub(1);
+    entropy.sequence().iter().any(|m| {
+        m.i == 0
+            && m.j == last
+            && matches!(
+                &m.pattern,
+                // zxcvbn does not export its `DictionaryType`; its default variant is `Passwords`.
+                zxcvbn::matching::patterns::MatchPattern::Dictionary(d)
+                    if d.dictionary_name == Default::default()
+            )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(pw: &str, personal: &[&str]) -> Result<(), PolicyViolation> {
+        PasswordPolicy::default().check(&Password::new(pw), personal)
+    }
+
+    #[test]
+    fn length_counts_code_points_after_nfkc() {
+        assert_eq!(check("short-pass!", &[]), Err(PolicyViolation::TooShort(12)));
+        // 12 code points, 14 bytes: long enough.
+        assert_eq!(check("où est-ce là", &[]), Ok(()));
+        assert_eq!(check("où est-ce l", &[]), Err(PolicyViolation::TooShort(12)));
+        // Full-width digits become ASCII under NFKC but keep their count.
+        assert_eq!(Password::new("ｐａｓｓ").expose(), "pass");
+        assert_eq!(check(&"vérité-".repeat(19), &[]), Err(PolicyViolation::TooLong(128)));
+        assert!(Password::new(&"a".repeat(129)).is_too_long());
+        assert!(!Password::new(&"a".repeat(128)).is_too_long());
+    }
+
+    #[test]
+    fn no_composition_rules() {
+        assert_eq!(check("correct horse battery staple", &[]), Ok(()));
+        assert_eq!(check("tuyauterie verte du jardin", &[]), Ok(()));
+    }
+
+    #[test]
+    fn common_and_patterned_passwords_are_refused() {
+        for pw in ["password1234", "123456789012", "aaaaaaaaaaaa", "qwertyuiopasdf", "1q2w3e4r5t6y"] {
+            assert_eq!(check(pw, &[]), Err(PolicyViolation::TooCommon), "{pw}");
+        }
+    }
+
+    #[test]
+    fn personal_information_is_refused_in_any_case() {
+        let personal = ["Élodie", "Ørsted", "elodie.o", "eo12345-ovh"];
+        assert_eq!(check("ÉLODIE-likes-trains", &personal), Err(PolicyViolation::ContainsPersonalInfo));
+        assert_eq!(check("trains-and-ørsted", &personal), Err(PolicyViolation::ContainsPersonalInfo));
+        assert_eq!(check("x-EO12345-OVH-x!", &personal), Err(PolicyViolation::ContainsPersonalInfo));
+        assert_eq!(check("Elodie.O is my nick", &personal), Err(PolicyViolation::ContainsPersonalInfo));
+        assert_eq!(check("quiet river stones", &personal), Ok(()));
+    }
+
+    #[test]
+    fn very_short_names_are_not_forbidden_fragments() {
+        assert_eq!(check("quiet river stones", &["Li", "Al"]), Ok(()));
+    }
+
+    #[test]
+    fn debug_never_shows_the_password() {
+        assert_eq!(format!("{:?}", Password::new("hunter2hunter2")), "Password(<redacted>)");
+    }
+}

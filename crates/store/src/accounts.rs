@@ -1,0 +1,160 @@
+//! The account port: accounts, reserved NIC handles and the password credential.
+
+use crate::{SqlStore, db_error, from_micros, micros, parse_uuid};
+use async_trait::async_trait;
+use sesame_core::audit::AuditEvent;
+use sesame_core::ports::{Account, AccountStore, NewAccount, PasswordCredential, StoreError};
+use sesame_core::types::{AccountId, AccountState, AccountType, CustomerCode, Email, NicHandle};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// `SELECT` of every account column, followed by the given clause.
+macro_rules! select_account {
+    ($clause:literal) => {
+        concat!(
+            "SELECT id, nic_handle, customer_code, email, email_canonical, first_name, last_name, account_type, ",
+            "company_name, phone, country, language, currency, subsidiary, state, created_at FROM accounts ",
+            $clause
+        )
+    };
+}
+
+fn account_from_row(row: &AnyRow) -> Result<Account, StoreError> {
+    let get = |name: &str| row.try_get::<String, _>(name).map_err(db_error);
+    let opt = |name: &str| row.try_get::<Option<String>, _>(name).map_err(db_error);
+    let account_type = get("account_type")?;
+    let state = get("state")?;
+    Ok(Account {
+        id: AccountId(parse_uuid(&get("id")?)?),
+        nic_handle: NicHandle::from_stored(get("nic_handle")?),
+        customer_code: CustomerCode::from_stored(get("customer_code")?),
+        email: Email::from_stored(get("email")?, get("email_canonical")?),
+        first_name: get("first_name")?,
+        last_name: get("last_name")?,
+        account_type: AccountType::parse(&account_type)
+            .ok_or_else(|| StoreError::Internal(format!("unknown account type {account_type}")))?,
+        company_name: opt("company_name")?,
+        phone: opt("phone")?,
+        country: get("country")?,
+        language: get("language")?,
+        currency: get("currency")?,
+        subsidiary: get("subsidiary")?,
+        state: AccountState::parse(&state).ok_or_else(|| StoreError::Internal(format!("unknown state {state}")))?,
+        created_at: from_micros(row.try_get("created_at").map_err(db_error)?)?,
+    })
+}
+
+#[async_trait]
+impl AccountStore for SqlStore {
+    async fn create_account(&self, new: &NewAccount) -> Result<(), StoreError> {
+        let a = &new.account;
+        let now = micros(a.created_at);
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        sqlx::query("INSERT INTO nic_handles (handle, reserved_at) VALUES ($1, $2)")
+            .bind(a.nic_handle.as_str())
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        sqlx::query(
+            "INSERT INTO accounts (id, nic_handle, customer_code, email, email_canonical, first_name, last_name, \
+             account_type, company_name, phone, country, language, currency, subsidiary, state, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16)",
+        )
+        .bind(a.id.0.to_string())
+        .bind(a.nic_handle.as_str())
+        .bind(a.customer_code.as_str())
+        .bind(a.email.address())
+        .bind(a.email.canonical())
+        .bind(&a.first_name)
+        .bind(&a.last_name)
+        .bind(a.account_type.as_str())
+        .bind(a.company_name.as_deref())
+        .bind(a.phone.as_deref())
+        .bind(&a.country)
+        .bind(&a.language)
+        .bind(&a.currency)
+        .bind(&a.subsidiary)
+        .bind(a.state.as_str())
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        sqlx::query(
+            "INSERT INTO credentials (id, account_id, kind, version, data, created_at, updated_at) \
+             VALUES ($1, $2, 'password', 1, $3, $4, $4)",
+        )
+        .bind(sesame_core::types::new_id(a.created_at).to_string())
+        .bind(a.id.0.to_string())
+        .bind(&new.password_phc)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        crate::audit::insert_event(&mut *tx, &new.audit).await?;
+        tx.commit().await.map_err(db_error)
+    }
+
+    async fn find_account_by_login(&self, canonical: &str) -> Result<Option<Account>, StoreError> {
+        let sql = select_account!("WHERE nic_handle = $1 OR email_canonical = $1");
+        let row = sqlx::query(sql).bind(canonical).fetch_optional(&self.pool).await.map_err(db_error)?;
+        row.as_ref().map(account_from_row).transpose()
+    }
+
+    async fn find_account(&self, id: AccountId) -> Result<Option<Account>, StoreError> {
+        let sql = select_account!("WHERE id = $1");
+        let row = sqlx::query(sql).bind(id.0.to_string()).fetch_optional(&self.pool).await.map_err(db_error)?;
+        row.as_ref().map(account_from_row).transpose()
+    }
+
+    async fn password_credential(&self, id: AccountId) -> Result<Option<PasswordCredential>, StoreError> {
+        let row = sqlx::query("SELECT id, data FROM credentials WHERE account_id = $1 AND kind = 'password'")
+            .bind(id.0.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
+        row.map(|row| {
+            let id: String = row.try_get("id").map_err(db_error)?;
+            Ok(PasswordCredential {
+                id: parse_uuid(&id)?,
+                phc: row.try_get("data").map_err(db_error)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn update_password_hash(&self, credential: Uuid, phc: &str, now: OffsetDateTime) -> Result<(), StoreError> {
+        sqlx::query("UPDATE credentials SET data = $1, updated_at = $2 WHERE id = $3 AND kind = 'password'")
+            .bind(phc)
+            .bind(micros(now))
+            .bind(credential.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn set_account_state(&self, id: AccountId, state: AccountState, audit: &AuditEvent) -> Result<bool, StoreError> {
+        let now = micros(audit.at);
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let changed = sqlx::query("UPDATE accounts SET state = $1, updated_at = $2 WHERE id = $3 AND state <> $1")
+            .bind(state.as_str())
+            .bind(now)
+            .bind(id.0.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?
+            .rows_affected();
+        if changed == 0 {
+            return Ok(false);
+        }
+        if state != AccountState::Active {
+            crate::sessions::end_all(&mut *tx, id, audit.at).await?;
+        }
+        crate::audit::insert_event(&mut *tx, audit).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(true)
+    }
+}

@@ -1,0 +1,252 @@
+//! The store contract suite: every port method and its edge cases, run against whichever backend
+//! `SESAME_TEST_BACKEND` names (the test command runs it on SQLite and on PostgreSQL).
+
+use crate::SqlStore;
+use crate::testing::TestDb;
+use sesame_core::audit::{Actor, AuditEvent, AuditKind, ClientInfo};
+use sesame_core::ports::*;
+use sesame_core::types::*;
+use std::sync::Arc;
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+const T0: OffsetDateTime = datetime!(2026-11-25 10:00 UTC);
+
+fn account(nic: &str, code: &str, email: &str) -> Account {
+    Account {
+        id: AccountId(new_id(T0)),
+        nic_handle: NicHandle::from_stored(nic.into()),
+        customer_code: CustomerCode::from_stored(code.into()),
+        email: Email::parse(email).unwrap(),
+        first_name: "Élodie".into(),
+        last_name: "Ørsted".into(),
+        account_type: AccountType::Company,
+        company_name: Some("Ørsted SA".into()),
+        phone: Some("+33612345678".into()),
+        country: "FR".into(),
+        language: "fr".into(),
+        currency: "EUR".into(),
+        subsidiary: "FR".into(),
+        state: AccountState::Active,
+        created_at: T0,
+    }
+}
+
+fn event(kind: AuditKind, at: OffsetDateTime) -> AuditEvent {
+    let client = ClientInfo {
+        ip: Some("192.0.2.7".into()),
+        user_agent: Some("test".into()),
+    };
+    AuditEvent::new(at, kind, Actor::Customer, &client)
+}
+
+async fn create(store: &SqlStore, a: &Account) -> Result<(), StoreError> {
+    store
+        .create_account(&NewAccount {
+            account: a.clone(),
+            password_phc: "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaA".into(),
+            audit: event(AuditKind::AccountCreated, T0).account(a.id),
+        })
+        .await
+}
+
+fn session(account: AccountId, hash: &[u8], at: OffsetDateTime) -> SessionRecord {
+    SessionRecord {
+        id: new_id(at),
+        account_id: account,
+        token_hash: hash.to_vec(),
+        created_at: at,
+        last_seen_at: at,
+        authenticated_at: at,
+        ip: Some("2001:db8::1".into()),
+        user_agent: Some("Mozilla/5.0".into()),
+        ended_at: None,
+    }
+}
+
+async fn fresh() -> (TestDb, SqlStore) {
+    let db = TestDb::new().await;
+    let store = db.store().await;
+    (db, store)
+}
+
+#[tokio::test]
+async fn accounts_round_trip_and_are_found_by_handle_or_email() {
+    let (_db, store) = fresh().await;
+    let a = account("eo12345-ovh", "1234-567-89", "Elodie.Orsted@Example.com");
+    create(&store, &a).await.unwrap();
+    assert_eq!(store.find_account_by_login("eo12345-ovh").await.unwrap(), Some(a.clone()));
+    assert_eq!(store.find_account_by_login("elodie.orsted@example.com").await.unwrap(), Some(a.clone()));
+    assert_eq!(store.find_account(a.id).await.unwrap(), Some(a.clone()));
+    assert_eq!(store.find_account_by_login("Elodie.Orsted@Example.com").await.unwrap(), None, "lookups take the canonical form");
+    assert_eq!(store.find_account(AccountId(Uuid::new_v4())).await.unwrap(), None);
+    let events = store.recent_events(a.id, 10).await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].kind, AuditKind::AccountCreated);
+}
+
+#[tokio::test]
+async fn unique_values_report_which_one_is_taken() {
+    let (_db, store) = fresh().await;
+    create(&store, &account("ab12345-ovh", "1111-111-11", "a@example.com")).await.unwrap();
+    let nic = create(&store, &account("ab12345-ovh", "2222-222-22", "b@example.com")).await;
+    assert_eq!(nic, Err(StoreError::Conflict(Unique::NicHandle)));
+    let code = create(&store, &account("ab22345-ovh", "1111-111-11", "c@example.com")).await;
+    assert_eq!(code, Err(StoreError::Conflict(Unique::CustomerCode)));
+    let email = create(&store, &account("ab32345-ovh", "3333-333-33", "A@EXAMPLE.COM")).await;
+    assert_eq!(email, Err(StoreError::Conflict(Unique::Email)));
+    // A failed creation leaves nothing behind: its handle is still free.
+    create(&store, &account("ab22345-ovh", "4444-444-44", "d@example.com")).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_nic_handle_is_never_reused_even_after_its_account_is_gone() {
+    let (_db, store) = fresh().await;
+    let a = account("ab12345-ovh", "1111-111-11", "a@example.com");
+    create(&store, &a).await.unwrap();
+    for table in ["audit_events", "credentials", "accounts"] {
+        sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}"))).execute(&store.pool).await.unwrap();
+    }
+    let again = create(&store, &account("ab12345-ovh", "2222-222-22", "b@example.com")).await;
+    assert_eq!(again, Err(StoreError::Conflict(Unique::NicHandle)));
+}
+
+#[tokio::test]
+async fn password_credentials_can_be_rehashed() {
+    let (_db, store) = fresh().await;
+    let a = account("ab12345-ovh", "1111-111-11", "a@example.com");
+    create(&store, &a).await.unwrap();
+    let cred = store.password_credential(a.id).await.unwrap().unwrap();
+    assert!(cred.phc.starts_with("$argon2id$"));
+    store.update_password_hash(cred.id, "$argon2id$new", T0).await.unwrap();
+    assert_eq!(store.password_credential(a.id).await.unwrap().unwrap().phc, "$argon2id$new");
+    assert_eq!(store.password_credential(AccountId(Uuid::new_v4())).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn sessions_are_found_by_hash_touched_and_ended_once() {
+    let (_db, store) = fresh().await;
+    let a = account("ab12345-ovh", "1111-111-11", "a@example.com");
+    create(&store, &a).await.unwrap();
+    let login = T0 + Duration::seconds(1);
+    let s = session(a.id, &[1; 32], login);
+    store.create_session(&s, &event(AuditKind::LoginSucceeded, login).account(a.id)).await.unwrap();
+    assert_eq!(store.find_session(&[1; 32]).await.unwrap(), Some(s.clone()));
+    assert_eq!(store.find_session(&[2; 32]).await.unwrap(), None);
+
+    let later = T0 + Duration::minutes(5);
+    store.touch_session(s.id, later).await.unwrap();
+    store.touch_session(s.id, login).await.unwrap(); // never moves back
+    assert_eq!(store.find_session(&[1; 32]).await.unwrap().unwrap().last_seen_at, later);
+
+    let bye = event(AuditKind::Logout, later).account(a.id);
+    assert!(store.end_session(s.id, later, &bye).await.unwrap());
+    assert!(!store.end_session(s.id, later, &bye).await.unwrap());
+    assert_eq!(store.find_session(&[1; 32]).await.unwrap(), None);
+    let kinds: Vec<_> = store.recent_events(a.id, 10).await.unwrap().iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, [AuditKind::Logout, AuditKind::LoginSucceeded, AuditKind::AccountCreated]);
+}
+
+#[tokio::test]
+async fn blocking_an_account_ends_all_its_sessions() {
+    let (_db, store) = fresh().await;
+    let a = account("ab12345-ovh", "1111-111-11", "a@example.com");
+    create(&store, &a).await.unwrap();
+    for i in 1..=3u8 {
+        let s = session(a.id, &[i; 32], T0);
+        store.create_session(&s, &event(AuditKind::LoginSucceeded, T0).account(a.id)).await.unwrap();
+    }
+    let block = event(AuditKind::AccountBlocked, T0).account(a.id);
+    assert!(store.set_account_state(a.id, AccountState::Blocked, &block).await.unwrap());
+    assert!(!store.set_account_state(a.id, AccountState::Blocked, &block).await.unwrap());
+    assert_eq!(store.find_account(a.id).await.unwrap().unwrap().state, AccountState::Blocked);
+    for i in 1..=3u8 {
+        assert_eq!(store.find_session(&[i; 32]).await.unwrap(), None);
+    }
+    let s = session(a.id, &[9; 32], T0);
+    store.create_session(&s, &event(AuditKind::LoginSucceeded, T0).account(a.id)).await.unwrap();
+    assert_eq!(store.end_all_sessions(a.id, T0).await.unwrap(), 1);
+    assert_eq!(store.end_all_sessions(a.id, T0).await.unwrap(), 0);
+}
+
+fn secret(purpose: &str, hash: &[u8], expires_at: OffsetDateTime) -> OneTimeSecret {
+    OneTimeSecret {
+        id: Uuid::new_v4(),
+        purpose: purpose.into(),
+        account_id: None,
+        flow_id: Some(Uuid::new_v4()),
+        secret_hash: hash.to_vec(),
+        created_at: T0,
+        expires_at,
+    }
+}
+
+#[tokio::test]
+async fn one_time_secrets_are_consumed_once_and_only_before_expiry() {
+    let (_db, store) = fresh().await;
+    let s = secret("email_code", &[7; 32], T0 + Duration::minutes(10));
+    store.create_secret(&s).await.unwrap();
+    assert_eq!(store.consume_secret("reset", &[7; 32], T0).await.unwrap(), None, "purpose must match");
+    assert_eq!(store.consume_secret("email_code", &[7; 32], T0).await.unwrap(), Some(s));
+    assert_eq!(store.consume_secret("email_code", &[7; 32], T0).await.unwrap(), None);
+
+    let late = secret("email_code", &[8; 32], T0 + Duration::minutes(10));
+    store.create_secret(&late).await.unwrap();
+    let at_expiry = T0 + Duration::minutes(10);
+    assert_eq!(store.consume_secret("email_code", &[8; 32], at_expiry).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn parallel_consumption_has_exactly_one_winner() {
+    let (_db, store) = fresh().await;
+    let store = Arc::new(store);
+    for round in 0..10u8 {
+        store.create_secret(&secret("race", &[round; 32], T0 + Duration::hours(1))).await.unwrap();
+        let tasks: Vec<_> = (0..16)
+            .map(|_| {
+                let store = Arc::clone(&store);
+                tokio::spawn(async move { store.consume_secret("race", &[round; 32], T0).await })
+            })
+            .collect();
+        let mut winners = 0;
+        for task in tasks {
+            if task.await.unwrap().unwrap().is_some() {
+                winners += 1;
+            }
+        }
+        assert_eq!(winners, 1, "round {round}");
+    }
+}
+
+#[tokio::test]
+async fn recent_events_are_newest_first_and_limited() {
+    let (_db, store) = fresh().await;
+    let a = account("ab12345-ovh", "1111-111-11", "a@example.com");
+    create(&store, &a).await.unwrap();
+    for minute in 1..=5 {
+        let e = event(AuditKind::LoginFailed, T0 + Duration::minutes(minute)).account(a.id).failed("wrong_password");
+        store.record(&e).await.unwrap();
+    }
+    store.record(&event(AuditKind::LoginFailed, T0).failed("unknown_account")).await.unwrap();
+    let events = store.recent_events(a.id, 3).await.unwrap();
+    assert_eq!(events.len(), 3);
+    assert_eq!(events[0].at, T0 + Duration::minutes(5));
+    assert!(!events[0].success);
+    assert_eq!(events[0].detail.as_deref(), Some("wrong_password"));
+    assert_eq!(events[0].ip.as_deref(), Some("192.0.2.7"));
+}
+
+#[tokio::test]
+async fn migrations_are_idempotent_and_safe_to_run_concurrently() {
+    let db = TestDb::new().await;
+    let (a, b) = (
+        SqlStore::open(&db.url, crate::testing::TEST_POOL).await.unwrap(),
+        SqlStore::open(&db.url, crate::testing::TEST_POOL).await.unwrap(),
+    );
+    let (ra, rb) = tokio::join!(a.migrate(), b.migrate());
+    ra.unwrap();
+    rb.unwrap();
+    a.migrate().await.unwrap();
+    a.ping().await.unwrap();
+}

@@ -1,0 +1,185 @@
+//! Sesame's storage: the `core` ports implemented once, with sqlx's `Any` driver, for SQLite (one
+//! machine) and PostgreSQL (several nodes).
+//!
+//! One business logic, two dialects: the SQL text is shared (`$N` parameters work on both), times
+//! are BIGINT microseconds and ids UUID text so that both backends sort and compare alike, and the
+//! few real differences (migrations, connection set-up) stay in this module. Every port method is
+//! a single statement or one short transaction; one-time values are consumed with a conditional
+//! `UPDATE … RETURNING`, which is atomic on both backends under their default isolation.
+
+mod accounts;
+mod audit;
+mod secrets;
+mod sessions;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+#[cfg(test)]
+mod contract;
+
+use async_trait::async_trait;
+use sesame_core::ports::{Health, StoreError, Unique};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, ConnectOptions, Executor};
+use std::str::FromStr;
+use std::time::Duration;
+use time::OffsetDateTime;
+
+/// Which database a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> Option<Self> {
+        if url.starts_with("sqlite:") {
+            Some(Self::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Self::Postgres)
+        } else {
+            None
+        }
+    }
+}
+
+/// Pool settings (the `[database]` section of the configuration).
+#[derive(Debug, Clone, Copy)]
+pub struct PoolSettings {
+    pub max_connections: u32,
+    /// How long a request waits for a connection before it gets 503 (never a hang).
+    pub acquire_timeout: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("the database URL must start with sqlite: or postgres://")]
+    UnknownScheme,
+    #[error("cannot open the database: {0}")]
+    Connect(String),
+    #[error("cannot apply migrations: {0}")]
+    Migrate(String),
+}
+
+/// The store: one pool, either backend.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+impl SqlStore {
+    /// Opens a pool. A SQLite file is created when missing and put in WAL mode with a busy
+    /// timeout, so readers never wait for the writer and writers queue briefly instead of failing.
+    pub async fn open(url: &str, settings: PoolSettings) -> Result<Self, OpenError> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::from_url(url).ok_or(OpenError::UnknownScheme)?;
+        let options = AnyConnectOptions::from_str(url)
+            .map_err(|e| OpenError::Connect(e.to_string()))?
+            .disable_statement_logging();
+        let pool = AnyPoolOptions::new()
+            .max_connections(settings.max_connections)
+            .acquire_timeout(settings.acquire_timeout)
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;")
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_lazy_with(options);
+        let store = Self { pool, backend };
+        store.ping().await.map_err(|e| OpenError::Connect(e.to_string()))?;
+        Ok(store)
+    }
+
+    /// Applies pending migrations. On PostgreSQL sqlx holds an advisory lock meanwhile, so nodes
+    /// that start together take turns instead of racing. SQLite has no such lock; there each
+    /// migration runs in a transaction, so a process that lost the race sees its statements fail
+    /// and simply reads the migration table again, where the winner's work is now recorded.
+    pub async fn migrate(&self) -> Result<(), OpenError> {
+        let (migrator, attempts) = match self.backend {
+            Backend::Sqlite => (&SQLITE_MIGRATIONS, 3),
+            Backend::Postgres => (&POSTGRES_MIGRATIONS, 1),
+        };
+        let mut result = Ok(());
+        for _ in 0..attempts {
+            result = migrator.run(&self.pool).await;
+            if result.is_ok() {
+                break;
+            }
+        }
+        result.map_err(|e| OpenError::Migrate(e.to_string()))
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Closes the pool (graceful shutdown).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+#[async_trait]
+impl Health for SqlStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(db_error)?;
+        Ok(())
+    }
+}
+
+/// Maps a sqlx error to the ports' error: lost connections and timeouts are `Unavailable`
+/// (503), unique violations name the constraint, everything else is internal.
+pub(crate) fn db_error(err: sqlx::Error) -> StoreError {
+    match &err {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
+            StoreError::Unavailable(err.to_string())
+        }
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            let text = format!("{} {}", db.constraint().unwrap_or(""), db.message());
+            let which = if text.contains("nic_handle") {
+                Unique::NicHandle
+            } else if text.contains("customer_code") {
+                Unique::CustomerCode
+            } else if text.contains("email_canonical") {
+                Unique::Email
+            } else {
+                Unique::Other
+            };
+            StoreError::Conflict(which)
+        }
+        sqlx::Error::Database(db) if is_busy(db.code().as_deref()) => StoreError::Unavailable(err.to_string()),
+        _ => StoreError::Internal(err.to_string()),
+    }
+}
+
+/// SQLite's "database is locked" (5, 261, 517) and PostgreSQL's connection failures (class 08,
+/// 57P01 admin shutdown, 57P03 cannot connect now).
+fn is_busy(code: Option<&str>) -> bool {
+    matches!(code, Some("5" | "261" | "517" | "57P01" | "57P02" | "57P03")) || code.is_some_and(|c| c.starts_with("08"))
+}
+
+/// Times are stored as microseconds since the Unix epoch.
+pub(crate) fn micros(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1_000).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn from_micros(us: i64) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1_000)
+        .map_err(|e| StoreError::Internal(format!("stored time out of range: {e}")))
+}
+
+pub(crate) fn opt_from_micros(us: Option<i64>) -> Result<Option<OffsetDateTime>, StoreError> {
+    us.map(from_micros).transpose()
+}
+
+pub(crate) fn parse_uuid(s: &str) -> Result<uuid::Uuid, StoreError> {
+    uuid::Uuid::parse_str(s).map_err(|e| StoreError::Internal(format!("stored id is not a UUID: {e}")))
+}

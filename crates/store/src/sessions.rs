@@ -1,0 +1,107 @@
+//! The session port (SESS-1, SESS-2, SESS-5): rows keyed by the token's SHA-256.
+
+use crate::{SqlStore, db_error, from_micros, micros, opt_from_micros, parse_uuid};
+use async_trait::async_trait;
+use sesame_core::audit::AuditEvent;
+use sesame_core::ports::{SessionRecord, SessionStore, StoreError};
+use sesame_core::types::AccountId;
+use sqlx::{Any, Executor, Row};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Ends every live session of an account inside the caller's transaction.
+pub(crate) async fn end_all<'e, E: Executor<'e, Database = Any>>(
+    exec: E,
+    account: AccountId,
+    now: OffsetDateTime,
+) -> Result<u64, StoreError> {
+    let done = sqlx::query("UPDATE sessions SET ended_at = $1 WHERE account_id = $2 AND ended_at IS NULL")
+        .bind(micros(now))
+        .bind(account.0.to_string())
+        .execute(exec)
+        .await
+        .map_err(db_error)?;
+    Ok(done.rows_affected())
+}
+
+#[async_trait]
+impl SessionStore for SqlStore {
+    async fn create_session(&self, s: &SessionRecord, audit: &AuditEvent) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        sqlx::query(
+            "INSERT INTO sessions (id, account_id, token_hash, created_at, last_seen_at, authenticated_at, ip, user_agent) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(s.id.to_string())
+        .bind(s.account_id.0.to_string())
+        .bind(s.token_hash.clone())
+        .bind(micros(s.created_at))
+        .bind(micros(s.last_seen_at))
+        .bind(micros(s.authenticated_at))
+        .bind(s.ip.as_deref())
+        .bind(s.user_agent.as_deref())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        crate::audit::insert_event(&mut *tx, audit).await?;
+        tx.commit().await.map_err(db_error)
+    }
+
+    async fn find_session(&self, token_hash: &[u8]) -> Result<Option<SessionRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, account_id, token_hash, created_at, last_seen_at, authenticated_at, ip, user_agent, ended_at \
+             FROM sessions WHERE token_hash = $1 AND ended_at IS NULL",
+        )
+        .bind(token_hash.to_vec())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
+        row.map(|row| {
+            let text = |name: &str| row.try_get::<String, _>(name).map_err(db_error);
+            let time = |name: &str| row.try_get::<i64, _>(name).map_err(db_error).and_then(from_micros);
+            Ok(SessionRecord {
+                id: parse_uuid(&text("id")?)?,
+                account_id: AccountId(parse_uuid(&text("account_id")?)?),
+                token_hash: row.try_get("token_hash").map_err(db_error)?,
+                created_at: time("created_at")?,
+                last_seen_at: time("last_seen_at")?,
+                authenticated_at: time("authenticated_at")?,
+                ip: row.try_get("ip").map_err(db_error)?,
+                user_agent: row.try_get("user_agent").map_err(db_error)?,
+                ended_at: opt_from_micros(row.try_get("ended_at").map_err(db_error)?)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn touch_session(&self, id: Uuid, now: OffsetDateTime) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND ended_at IS NULL AND last_seen_at < $1")
+            .bind(micros(now))
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn end_session(&self, id: Uuid, now: OffsetDateTime, audit: &AuditEvent) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let ended = sqlx::query("UPDATE sessions SET ended_at = $1 WHERE id = $2 AND ended_at IS NULL")
+            .bind(micros(now))
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?
+            .rows_affected();
+        if ended == 0 {
+            return Ok(false);
+        }
+        crate::audit::insert_event(&mut *tx, audit).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(true)
+    }
+
+    async fn end_all_sessions(&self, account: AccountId, now: OffsetDateTime) -> Result<u64, StoreError> {
+        end_all(&self.pool, account, now).await
+    }
+}

@@ -1,0 +1,68 @@
+//! Test databases: a fresh SQLite file or a fresh PostgreSQL database per test, chosen by
+//! `SESAME_TEST_BACKEND` (`sqlite`, the default, or `postgres`). The README's test command runs
+//! the whole suite once per backend; for PostgreSQL it starts a throwaway cluster and sets
+//! `SESAME_TEST_POSTGRES_URL` to its admin URL.
+
+use crate::{Backend, PoolSettings, SqlStore};
+use std::time::Duration;
+
+/// A database that exists for one test.
+#[derive(Debug)]
+pub struct TestDb {
+    pub url: String,
+    pub backend: Backend,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// Pool settings for tests: small, and quick to give up when the database is gone.
+pub const TEST_POOL: PoolSettings = PoolSettings {
+    max_connections: 8,
+    acquire_timeout: Duration::from_secs(3),
+};
+
+impl TestDb {
+    /// A new, empty database on the backend this test run targets.
+    ///
+    /// # Panics
+    /// When the backend can't be prepared: a test can't go on without its database.
+    #[allow(clippy::panic, clippy::expect_used)]
+    pub async fn new() -> Self {
+        match std::env::var("SESAME_TEST_BACKEND").as_deref() {
+            Ok("postgres") => {
+                let admin = std::env::var("SESAME_TEST_POSTGRES_URL")
+                    .expect("SESAME_TEST_BACKEND=postgres needs SESAME_TEST_POSTGRES_URL");
+                let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+                let store = SqlStore::open(&admin, TEST_POOL).await.expect("connect to the PostgreSQL admin database");
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&store.pool)
+                    .await
+                    .expect("create a test database");
+                store.close().await;
+                let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base);
+                Self {
+                    url: format!("{base}/{name}"),
+                    backend: Backend::Postgres,
+                    _dir: None,
+                }
+            }
+            Ok("sqlite") | Err(_) => {
+                let dir = tempfile::tempdir().expect("a temporary directory");
+                let url = format!("sqlite://{}?mode=rwc", dir.path().join("sesame.db").display());
+                Self {
+                    url,
+                    backend: Backend::Sqlite,
+                    _dir: Some(dir),
+                }
+            }
+            Ok(other) => panic!("unknown SESAME_TEST_BACKEND {other:?}"),
+        }
+    }
+
+    /// Opens the test database and applies the migrations.
+    #[allow(clippy::expect_used)]
+    pub async fn store(&self) -> SqlStore {
+        let store = SqlStore::open(&self.url, TEST_POOL).await.expect("open the test database");
+        store.migrate().await.expect("migrate the test database");
+        store
+    }
+}
