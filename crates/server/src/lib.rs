@@ -1,1 +1,129 @@
-//! placeholder
+//! The `sesame` binary's library: configuration, start-up and serving, shared by `main` and by the
+//! integration tests (which start the real server on port 0 with a moved clock).
+
+pub mod cli;
+pub mod config;
+pub mod keyfile;
+
+use config::Resolved;
+use sesame_core::clock::Clock;
+use sesame_core::factor::password::{PasswordHasher, PoolSettings};
+use sesame_core::random::OsRandom;
+use sesame_core::service::{CoreSettings, Services};
+use sesame_core::types::PasswordPolicy;
+use sesame_store::SqlStore;
+use sesame_web::{AppState, Metrics, WebSettings};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error(transparent)]
+    Key(#[from] keyfile::KeyFileError),
+    #[error("setting `database_url`: {0}")]
+    Database(#[from] sesame_store::OpenError),
+    #[error("setting `argon2` or `hashing`: {0}")]
+    Hashing(#[from] sesame_core::factor::password::SettingsError),
+    #[error("metrics: {0}")]
+    Metrics(#[from] sesame_web::MetricsError),
+    #[error("cannot listen on {addr}: {why}")]
+    Listen { addr: String, why: String },
+}
+
+/// A started application: the services and the store behind them.
+#[derive(Clone, Debug)]
+pub struct App {
+    pub services: Services,
+    pub store: Arc<SqlStore>,
+    pub web: WebSettings,
+}
+
+impl App {
+    /// Opens the database (migrating it), loads or creates the key and wires the services.
+    pub async fn start(config: &Resolved, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
+        let raw = &config.raw;
+        let key = keyfile::load_or_create(&config.secret_key_file, config.generate_key, clock.now())?;
+        if config.database_url.starts_with("sqlite:") {
+            std::fs::create_dir_all(&raw.data_dir).map_err(|e| {
+                sesame_store::OpenError::Connect(format!("cannot create {}: {e}", raw.data_dir.display()))
+            })?;
+        }
+        let pool = sesame_store::PoolSettings {
+            max_connections: raw.database.max_connections,
+            acquire_timeout: Duration::from_millis(raw.database.acquire_timeout_ms),
+        };
+        let store = Arc::new(SqlStore::open(&config.database_url, pool).await?);
+        store.migrate().await?;
+        let hasher = PasswordHasher::new(
+            raw.argon2,
+            PoolSettings {
+                workers: config.hashing_workers,
+                max_queue: raw.hashing.max_queue,
+                queue_deadline: Duration::from_millis(raw.hashing.queue_deadline_ms),
+            },
+        )?;
+        let settings = CoreSettings {
+            nic_suffix: raw.nic_suffix.clone(),
+            password_policy: PasswordPolicy {
+                min_chars: raw.password.min_length,
+            },
+            session_idle: time::Duration::minutes(raw.session.idle_timeout_minutes),
+            session_absolute: time::Duration::minutes(raw.session.absolute_timeout_minutes),
+        };
+        let services = Services::new(store.clone(), clock, Arc::new(OsRandom), Arc::new(hasher), key, settings);
+        Ok(Self {
+            services,
+            store,
+            web: WebSettings {
+                public_url: config.public_url.clone(),
+            },
+        })
+    }
+
+    /// Serves HTTP on `listener` until `shutdown` resolves, then finishes in-flight requests.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartError> {
+        let state = AppState::new(self.services, self.web, Metrics::new()?);
+        let router = sesame_web::router(state).into_make_service_with_connect_info::<SocketAddr>();
+        let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(|e| StartError::Listen { addr, why: e.to_string() })?;
+        self.store.close().await;
+        Ok(())
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(%err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut sig) => {
+                sig.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(%err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

@@ -1,1 +1,58 @@
-fn main() {}
+//! `sesame`: run the server, migrate, or act on accounts as an operator.
+
+use clap::Parser;
+use sesame_core::clock::SystemClock;
+use sesame_server::cli::{Cli, CliError, Command, resolve, run_account};
+use sesame_server::{App, StartError, shutdown_signal};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("sesame: {err}");
+            ExitCode::from(err.exit_code())
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), CliError> {
+    let config = resolve(&cli)?;
+    init_logging(&config.raw.log_format, matches!(cli.command, Command::Serve));
+    let app = App::start(&config, Arc::new(SystemClock)).await?;
+    match cli.command {
+        Command::Serve => {
+            let listener = tokio::net::TcpListener::bind(config.listen).await.map_err(|e| StartError::Listen {
+                addr: config.listen.to_string(),
+                why: e.to_string(),
+            })?;
+            let bound = listener.local_addr().map_or(config.listen, |a| a);
+            println!("Sesame is listening on http://{bound} (public URL {})", config.public_url);
+            tracing::info!(listen = %bound, public_url = %config.public_url, "serving");
+            app.serve(listener, shutdown_signal()).await?;
+            Ok(())
+        }
+        Command::Migrate => {
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Account(command) => run_account(&app, command).await,
+    }
+}
+
+/// Logs go to stderr; the server logs at `info`, operator commands only warnings (their output
+/// is the result). `RUST_LOG` overrides both.
+fn init_logging(format: &str, serving: bool) {
+    let default = if serving { "info" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

@@ -1,1 +1,104 @@
-//! placeholder
+//! Sesame's HTTP edge (axum). It turns requests into calls on `core` services and renders the
+//! outcome; it owns what only HTTP has: cookies, CSRF and Origin checks, security headers, body
+//! limits, error codes, metrics and the OpenAPI document. JSON API and (later) HTML pages share the
+//! same services.
+
+mod api;
+mod client;
+mod csrf;
+mod error;
+mod headers;
+mod json;
+mod metrics;
+mod ops;
+mod session;
+
+pub use error::{ApiError, ErrorCode};
+pub use metrics::Metrics;
+pub use prometheus::Error as MetricsError;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use sesame_core::service::Services;
+use std::sync::Arc;
+use url::Url;
+
+/// API request bodies larger than this get 413 `BODY_TOO_LARGE`.
+pub const MAX_API_BODY: usize = 64 * 1024;
+
+/// Settings of the edge.
+#[derive(Debug, Clone)]
+pub struct WebSettings {
+    /// The URL customers use; links, cookie flags and the Origin check derive from it alone,
+    /// never from `Host` or `X-Forwarded-*` headers.
+    pub public_url: Url,
+}
+
+impl WebSettings {
+    pub fn is_https(&self) -> bool {
+        self.public_url.scheme() == "https"
+    }
+
+    /// The public URL's origin as browsers send it in `Origin` (`scheme://host[:port]`).
+    pub fn public_origin(&self) -> String {
+        self.public_url.origin().ascii_serialization()
+    }
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    services: Services,
+    settings: WebSettings,
+    metrics: Metrics,
+}
+
+impl AppState {
+    pub fn new(services: Services, settings: WebSettings, metrics: Metrics) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                services,
+                settings,
+                metrics,
+            }),
+        }
+    }
+
+    pub fn services(&self) -> &Services {
+        &self.inner.services
+    }
+
+    pub fn settings(&self) -> &WebSettings {
+        &self.inner.settings
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+}
+
+/// The whole application: API, operations endpoints and the layers every response passes.
+pub fn router(state: AppState) -> Router {
+    let api = api::routes().layer(axum::middleware::from_fn_with_state(state.clone(), csrf::check_origin));
+    Router::new()
+        .merge(api)
+        .merge(ops::routes())
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_API_BODY))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), headers::security_headers))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(error::panic_response))
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http()
+                .make_span_with(|req: &axum::http::Request<_>| {
+                    // Method and path only: query strings and headers may carry tokens or cookies.
+                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+                }),
+        )
+        .with_state(state)
+}

@@ -19,6 +19,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Argon2id cost settings (PWD-1 defaults: m=19456 KiB, t=2, p=1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct Argon2Settings {
     pub m_cost_kib: u32,
     pub t_cost: u32,

@@ -1,0 +1,295 @@
+//! The command line (OPS-1): `serve`, `migrate` and operator commands on accounts.
+
+use crate::config::{Config, Resolved};
+use crate::{App, StartError};
+use clap::{Args, Parser, Subcommand};
+use serde_json::json;
+use sesame_core::audit::{Actor, ClientInfo};
+use sesame_core::ports::{Account, AuditLog};
+use sesame_core::service::{CreateAccountError, NewAccountInput};
+use sesame_core::types::{AccountState, AccountType, Password};
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "sesame", version, about = "Customer-account login and account security")]
+pub struct Cli {
+    /// TOML configuration file (see config/sesame.example.toml); SESAME_* variables override it.
+    #[arg(long, global = true, env = "SESAME_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (applies migrations first).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Operator commands on customer accounts.
+    #[command(subcommand)]
+    Account(AccountCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccountCommand {
+    /// Create an account; the password is read as one line from standard input.
+    Create(CreateArgs),
+    /// Show an account's profile and security summary.
+    Show {
+        /// NIC handle or primary email.
+        account: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Block an account (ACCT-5): nobody can log in, and its sessions end.
+    Block {
+        account: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Unblock an account.
+    Unblock {
+        account: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    #[arg(long)]
+    pub email: String,
+    #[arg(long)]
+    pub first_name: String,
+    #[arg(long)]
+    pub last_name: String,
+    /// ISO 3166-1 alpha-2 country code; it fixes the subsidiary.
+    #[arg(long)]
+    pub country: String,
+    /// individual, company or non_profit.
+    #[arg(long, default_value = "individual")]
+    pub account_type: String,
+    #[arg(long)]
+    pub company_name: Option<String>,
+    /// Phone number in E.164 (+33612345678).
+    #[arg(long)]
+    pub phone: Option<String>,
+    #[arg(long)]
+    pub language: Option<String>,
+    #[arg(long)]
+    pub currency: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A command's failure, printed on stderr; the exit code says which kind.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Start(#[from] StartError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    Refused(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Start(_) | Self::Internal(_) => 1,
+            Self::Usage(_) => 2,
+            Self::Refused(_) => 3,
+        }
+    }
+}
+
+pub fn resolve(cli: &Cli) -> Result<Resolved, CliError> {
+    let config = Config::load(cli.config.as_deref()).map_err(StartError::from)?;
+    Ok(config.resolve().map_err(StartError::from)?)
+}
+
+pub async fn run_account(app: &App, command: AccountCommand) -> Result<(), CliError> {
+    let operator = ClientInfo {
+        ip: None,
+        user_agent: Some("sesame-cli".into()),
+    };
+    match command {
+        AccountCommand::Create(args) => create(app, args, &operator).await,
+        AccountCommand::Show { account, json } => {
+            let account = find(app, &account).await?;
+            let events = app.store.recent_events(account.id, 5).await.map_err(internal)?;
+            let recent: Vec<_> = events
+                .iter()
+                .map(|e| {
+                    json!({"at": rfc3339(e.at), "event": e.kind.as_str(), "success": e.success,
+                           "ip": e.ip, "detail": e.detail})
+                })
+                .collect();
+            let mut out = profile(&account);
+            out["security"] = json!({
+                "state": account.state.as_str(),
+                "two_factor": "off",
+                "recent_events": recent,
+            });
+            print(&out, json);
+            Ok(())
+        }
+        AccountCommand::Block { account, json } => set_state(app, &account, AccountState::Blocked, &operator, json).await,
+        AccountCommand::Unblock { account, json } => set_state(app, &account, AccountState::Active, &operator, json).await,
+    }
+}
+
+async fn create(app: &App, args: CreateArgs, operator: &ClientInfo) -> Result<(), CliError> {
+    let account_type = AccountType::parse(&args.account_type)
+        .ok_or_else(|| CliError::Usage("--account-type must be individual, company or non_profit".into()))?;
+    let password = read_password()?;
+    let input = NewAccountInput {
+        email: args.email,
+        first_name: args.first_name,
+        last_name: args.last_name,
+        country: args.country,
+        account_type,
+        company_name: args.company_name,
+        phone: args.phone,
+        language: args.language,
+        currency: args.currency,
+        password,
+    };
+    let account = app.services.create_account(input, Actor::Operator, operator).await.map_err(|e| match e {
+        CreateAccountError::Hash(_) | CreateAccountError::Store(_) => internal(e),
+        refused => CliError::Refused(refused.to_string()),
+    })?;
+    if args.json {
+        print(&profile(&account), true);
+    } else {
+        println!("NIC handle:    {}", account.nic_handle);
+        println!("Customer code: {}", account.customer_code.as_str());
+    }
+    Ok(())
+}
+
+async fn set_state(app: &App, who: &str, state: AccountState, operator: &ClientInfo, json: bool) -> Result<(), CliError> {
+    let account = find(app, who).await?;
+    let changed = app.services.set_account_state(account.id, state, operator).await.map_err(internal)?;
+    let out = json!({"nic_handle": account.nic_handle.as_str(), "state": state.as_str(), "changed": changed});
+    if json {
+        print(&out, true);
+    } else {
+        let verb = if changed { "is now" } else { "was already" };
+        println!("{} {verb} {}", account.nic_handle, state.as_str());
+    }
+    Ok(())
+}
+
+async fn find(app: &App, who: &str) -> Result<Account, CliError> {
+    app.services
+        .find_account(who)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| CliError::Refused(format!("no account matches {who:?}")))
+}
+
+/// One line from standard input: only the line ending is removed. On a terminal the line is read
+/// without echo.
+fn read_password() -> Result<Password, CliError> {
+    let stdin = std::io::stdin();
+    let line = if stdin.is_terminal() {
+        rpassword::prompt_password("Password: ").map_err(|e| CliError::Usage(format!("cannot read the password: {e}")))?
+    } else {
+        let mut line = String::new();
+        stdin
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| CliError::Usage(format!("cannot read the password from standard input: {e}")))?;
+        if line.ends_with('\n') {
+            line.pop();
+            if line.ends_with('\r') {
+                line.pop();
+            }
+        }
+        line
+    };
+    if line.is_empty() {
+        return Err(CliError::Usage("no password on standard input".into()));
+    }
+    Ok(Password::new(&line))
+}
+
+fn profile(a: &Account) -> serde_json::Value {
+    json!({
+        "nic_handle": a.nic_handle.as_str(),
+        "customer_code": a.customer_code.as_str(),
+        "email": a.email.address(),
+        "first_name": a.first_name,
+        "last_name": a.last_name,
+        "account_type": a.account_type.as_str(),
+        "company_name": a.company_name,
+        "phone": a.phone,
+        "country": a.country,
+        "language": a.language,
+        "currency": a.currency,
+        "subsidiary": a.subsidiary,
+        "state": a.state.as_str(),
+        "created_at": rfc3339(a.created_at),
+    })
+}
+
+fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
+
+fn print(value: &serde_json::Value, as_json: bool) {
+    let mut out = std::io::stdout().lock();
+    let written = if as_json {
+        writeln!(out, "{value:#}")
+    } else {
+        print_text(&mut out, value, 0)
+    };
+    if let Err(err) = written {
+        tracing::error!(%err, "cannot write to standard output");
+    }
+}
+
+fn print_text(out: &mut impl Write, value: &serde_json::Value, indent: usize) -> std::io::Result<()> {
+    let pad = " ".repeat(indent);
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, v) in map {
+                if v.is_object() || v.is_array() {
+                    writeln!(out, "{pad}{key}:")?;
+                    print_text(out, v, indent + 2)?;
+                } else {
+                    writeln!(out, "{pad}{key}: {}", scalar(v))?;
+                }
+            }
+        }
+        serde_json::Value::Array(items) if items.is_empty() => writeln!(out, "{pad}(none)")?,
+        serde_json::Value::Array(items) => {
+            for item in items {
+                let line: Vec<String> = match item.as_object() {
+                    Some(map) => map.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| format!("{k}={}", scalar(v))).collect(),
+                    None => vec![scalar(item)],
+                };
+                writeln!(out, "{pad}- {}", line.join(" "))?;
+            }
+        }
+        other => writeln!(out, "{pad}{}", scalar(other))?,
+    }
+    Ok(())
+}
+
+fn scalar(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => "-".into(),
+        other => other.to_string(),
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> CliError {
+    CliError::Internal(e.to_string())
+}

@@ -1,0 +1,283 @@
+//! Configuration: defaults, then the TOML file given with `--config`, then `SESAME_*` environment
+//! variables (nested keys with `__`, e.g. `SESAME_ARGON2__M_COST_KIB`). Every setting is documented
+//! in `config/sesame.example.toml`. A bad setting stops start-up with a message naming it.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use sesame_core::factor::password::Argon2Settings;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use url::Url;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address and port to listen on.
+    pub listen: String,
+    /// The URL customers use; empty means `http://localhost:PORT` (development).
+    pub public_url: String,
+    /// Where the SQLite database, the generated key file and captured mail live.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; empty means a SQLite file under `data_dir`.
+    pub database_url: String,
+    /// SEC-1 key file; empty means `DATA_DIR/secret.key`, generated when missing.
+    pub secret_key_file: String,
+    /// ACCT-1 NIC handle suffix.
+    pub nic_suffix: String,
+    /// `text` or `json`.
+    pub log_format: String,
+    pub database: DatabaseConfig,
+    pub argon2: Argon2Settings,
+    pub hashing: HashingConfig,
+    pub session: SessionConfig,
+    pub password: PasswordConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    pub max_connections: u32,
+    pub acquire_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HashingConfig {
+    /// Hashes running at once; 0 means one per CPU core.
+    pub workers: usize,
+    /// Callers allowed to wait for a worker; more get 503 at once.
+    pub max_queue: usize,
+    /// How long a caller waits for a worker before 503.
+    pub queue_deadline_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionConfig {
+    pub idle_timeout_minutes: i64,
+    pub absolute_timeout_minutes: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PasswordConfig {
+    pub min_length: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            public_url: String::new(),
+            data_dir: PathBuf::from("./data"),
+            database_url: String::new(),
+            secret_key_file: String::new(),
+            nic_suffix: "ovh".into(),
+            log_format: "text".into(),
+            database: DatabaseConfig::default(),
+            argon2: Argon2Settings::default(),
+            hashing: HashingConfig::default(),
+            session: SessionConfig::default(),
+            password: PasswordConfig::default(),
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            acquire_timeout_ms: 3_000,
+        }
+    }
+}
+
+impl Default for HashingConfig {
+    fn default() -> Self {
+        Self {
+            workers: 0,
+            max_queue: 64,
+            queue_deadline_ms: 2_000,
+        }
+    }
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            idle_timeout_minutes: 30,
+            absolute_timeout_minutes: 12 * 60,
+        }
+    }
+}
+
+impl Default for PasswordConfig {
+    fn default() -> Self {
+        Self { min_length: 12 }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(String),
+    #[error("setting `{setting}`: {why}")]
+    Invalid { setting: &'static str, why: String },
+}
+
+fn invalid(setting: &'static str, why: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        setting,
+        why: why.into(),
+    }
+}
+
+/// Settings after validation, with every default resolved.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub raw: Config,
+    pub listen: SocketAddr,
+    pub public_url: Url,
+    pub database_url: String,
+    pub secret_key_file: PathBuf,
+    /// True when the key file path was not configured, so it may be generated.
+    pub generate_key: bool,
+    pub hashing_workers: usize,
+}
+
+impl Config {
+    /// Reads the layers: defaults, the TOML file, the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            if !file.exists() {
+                return Err(ConfigError::Load(format!("the file {} does not exist", file.display())));
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        // SESAME_TEST_* variables belong to the test harness, not to the server.
+        let env = Env::prefixed("SESAME_").split("__").filter(|key| !key.as_str().starts_with("test_"));
+        figment.merge(env).extract().map_err(|e| ConfigError::Load(e.to_string()))
+    }
+
+    /// Checks every setting and resolves the defaults that depend on others.
+    pub fn resolve(self) -> Result<Resolved, ConfigError> {
+        let listen: SocketAddr = self
+            .listen
+            .parse()
+            .map_err(|_| invalid("listen", format!("{:?} is not an address:port such as 127.0.0.1:8080", self.listen)))?;
+        let public_url = if self.public_url.is_empty() {
+            Url::parse(&format!("http://localhost:{}", listen.port())).map_err(|e| invalid("public_url", e.to_string()))?
+        } else {
+            parse_public_url(&self.public_url)?
+        };
+        let database_url = if self.database_url.is_empty() {
+            format!("sqlite://{}?mode=rwc", self.data_dir.join("sesame.db").display())
+        } else {
+            self.database_url.clone()
+        };
+        if sesame_store::Backend::from_url(&database_url).is_none() {
+            return Err(invalid("database_url", "must start with sqlite:// or postgres://"));
+        }
+        let generate_key = self.secret_key_file.is_empty();
+        let secret_key_file = if generate_key {
+            self.data_dir.join("secret.key")
+        } else {
+            PathBuf::from(&self.secret_key_file)
+        };
+        let suffix_ok = !self.nic_suffix.is_empty()
+            && self.nic_suffix.len() <= 10
+            && self.nic_suffix.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+        if !suffix_ok {
+            return Err(invalid("nic_suffix", "must be 1 to 10 lowercase ASCII letters or digits"));
+        }
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            return Err(invalid("log_format", "must be \"text\" or \"json\""));
+        }
+        if self.database.max_connections == 0 {
+            return Err(invalid("database.max_connections", "must be at least 1"));
+        }
+        if self.session.idle_timeout_minutes <= 0 || self.session.absolute_timeout_minutes <= 0 {
+            return Err(invalid("session", "timeouts must be positive"));
+        }
+        if self.password.min_length < 8 || self.password.min_length > sesame_core::types::MAX_PASSWORD_CHARS {
+            return Err(invalid("password.min_length", "must be between 8 and 128"));
+        }
+        let hashing_workers = match self.hashing.workers {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n => n,
+        };
+        Ok(Resolved {
+            listen,
+            public_url,
+            database_url,
+            secret_key_file,
+            generate_key,
+            hashing_workers,
+            raw: self,
+        })
+    }
+}
+
+/// Any http or https URL with a host (an IP host included), no path beyond `/`, no query.
+fn parse_public_url(input: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(input).map_err(|e| invalid("public_url", format!("{input:?} is not a URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid("public_url", "must start with http:// or https://"));
+    }
+    if url.host().is_none() {
+        return Err(invalid("public_url", "needs a host"));
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        return Err(invalid("public_url", "must be just scheme://host[:port], without path, query or credentials"));
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve(f: impl FnOnce(&mut Config)) -> Result<Resolved, ConfigError> {
+        let mut config = Config::default();
+        f(&mut config);
+        config.resolve()
+    }
+
+    #[test]
+    fn defaults_resolve_to_a_local_development_setup() {
+        let r = resolve(|_| {}).unwrap();
+        assert_eq!(r.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(r.public_url.as_str(), "http://localhost:8080/");
+        assert!(r.database_url.starts_with("sqlite://./data/sesame.db"));
+        assert_eq!(r.secret_key_file, PathBuf::from("./data/secret.key"));
+        assert!(r.generate_key);
+    }
+
+    #[test]
+    fn public_urls_may_be_any_http_url_with_a_host() {
+        for ok in ["https://login.example.com", "http://192.0.2.10:8080", "http://[2001:db8::1]:8080/"] {
+            assert!(resolve(|c| c.public_url = ok.into()).is_ok(), "{ok}");
+        }
+        for bad in ["ftp://example.com", "example.com", "https://example.com/login", "https://u:p@example.com"] {
+            let err = resolve(|c| c.public_url = bad.into()).unwrap_err().to_string();
+            assert!(err.contains("`public_url`"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn bad_settings_name_themselves() {
+        let cases: [(&str, fn(&mut Config)); 5] = [
+            ("listen", |c| c.listen = "localhost".into()),
+            ("database_url", |c| c.database_url = "mysql://x".into()),
+            ("nic_suffix", |c| c.nic_suffix = "OVH!".into()),
+            ("log_format", |c| c.log_format = "xml".into()),
+            ("password.min_length", |c| c.password.min_length = 4),
+        ];
+        for (setting, f) in cases {
+            let err = resolve(f).unwrap_err().to_string();
+            assert!(err.contains(&format!("`{setting}`")), "{err}");
+        }
+    }
+}

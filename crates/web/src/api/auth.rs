@@ -1,0 +1,140 @@
+//! Logging in and out, and who am I (LOGIN-1, SESS-1, SESS-2).
+
+use crate::AppState;
+use crate::client::Client;
+use crate::error::{ApiError, ErrorBody};
+use crate::json::ApiJson;
+use crate::session::{CurrentSession, presented_token, removal_cookie, session_cookie};
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum_extra::extract::cookie::CookieJar;
+use serde::{Deserialize, Serialize};
+use sesame_core::ports::Account;
+use sesame_core::service::LoginError;
+use utoipa::ToSchema;
+
+/// `Debug` is not derived: the password must never reach a log.
+#[derive(Deserialize, ToSchema)]
+pub struct LoginRequest {
+    /// NIC handle (`ab12345-ovh`) or primary email, in any case.
+    pub login: String,
+    pub password: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoginResponse {
+    /// `logged_in`: the session cookie is set.
+    pub status: &'static str,
+    pub account: Me,
+}
+
+/// The logged-in customer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Me {
+    pub nic_handle: String,
+    pub customer_code: String,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    /// `individual`, `company` or `non_profit`.
+    pub account_type: &'static str,
+    pub company_name: Option<String>,
+    pub phone: Option<String>,
+    pub country: String,
+    pub language: String,
+    pub currency: String,
+    pub subsidiary: String,
+}
+
+impl From<&Account> for Me {
+    fn from(a: &Account) -> Self {
+        Self {
+            nic_handle: a.nic_handle.as_str().to_owned(),
+            customer_code: a.customer_code.as_str().to_owned(),
+            email: a.email.address().to_owned(),
+            first_name: a.first_name.clone(),
+            last_name: a.last_name.clone(),
+            account_type: a.account_type.as_str(),
+            company_name: a.company_name.clone(),
+            phone: a.phone.clone(),
+            country: a.country.clone(),
+            language: a.language.clone(),
+            currency: a.currency.clone(),
+            subsidiary: a.subsidiary.clone(),
+        }
+    }
+}
+
+/// Log in with a NIC handle or email and a password.
+///
+/// Every failure (unknown account, wrong password) gets the same 401 and body, in the same time.
+#[utoipa::path(
+    post, path = "/api/v1/session", request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Logged in; the session cookie is set", body = LoginResponse),
+        (status = 400, description = "PASSWORD_TOO_LONG or MALFORMED_JSON", body = ErrorBody),
+        (status = 401, description = "LOGIN_INVALID_CREDENTIALS", body = ErrorBody),
+        (status = 403, description = "ACCOUNT_BLOCKED (only after a correct password) or CSRF_REJECTED", body = ErrorBody),
+        (status = 413, description = "BODY_TOO_LARGE", body = ErrorBody),
+        (status = 415, description = "UNSUPPORTED_CONTENT_TYPE", body = ErrorBody),
+        (status = 422, description = "INVALID_REQUEST", body = ErrorBody),
+        (status = 503, description = "SERVICE_BUSY or SERVICE_UNAVAILABLE, with Retry-After", body = ErrorBody),
+    )
+)]
+pub async fn login(
+    State(state): State<AppState>,
+    Client(client): Client,
+    jar: CookieJar,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let result = state.services().login(&req.login, &req.password, &client).await;
+    let outcome = match &result {
+        Ok(_) => "success",
+        Err(LoginError::InvalidCredentials) => "invalid_credentials",
+        Err(LoginError::Blocked) => "blocked",
+        Err(LoginError::PasswordTooLong) => "rejected",
+        Err(LoginError::Hash(sesame_core::factor::password::HashError::Busy)) => "busy",
+        Err(_) => "error",
+    };
+    state.metrics().login(outcome);
+    let success = result?;
+    let jar = jar.add(session_cookie(&state, success.token.expose()));
+    let body = LoginResponse {
+        status: "logged_in",
+        account: Me::from(&success.account),
+    };
+    Ok((jar, Json(body)))
+}
+
+/// End the current session on the server.
+#[utoipa::path(
+    delete, path = "/api/v1/session",
+    responses(
+        (status = 204, description = "The session is over (also when there was none)"),
+        (status = 403, description = "CSRF_REJECTED", body = ErrorBody),
+    )
+)]
+pub async fn logout(
+    State(state): State<AppState>,
+    Client(client): Client,
+    jar: CookieJar,
+) -> Result<impl IntoResponse, ApiError> {
+    if let Some(token) = presented_token(&state, &jar) {
+        state.services().logout(&token, &client).await?;
+    }
+    Ok((jar.add(removal_cookie(&state)), StatusCode::NO_CONTENT))
+}
+
+/// The logged-in customer's profile.
+#[utoipa::path(
+    get, path = "/api/v1/me",
+    responses(
+        (status = 200, description = "The customer", body = Me),
+        (status = 401, description = "AUTH_REQUIRED", body = ErrorBody),
+    )
+)]
+pub async fn me(CurrentSession(auth): CurrentSession) -> Json<Me> {
+    Json(Me::from(&auth.account))
+}

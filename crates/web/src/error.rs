@@ -1,0 +1,192 @@
+//! Errors at the edge: one [`ApiError`] with a stable public code (listed in
+//! `docs/design/error-codes.md`) and an HTTP status. Tests match codes, not prose. Internal
+//! errors are logged with their detail and answered without it.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use sesame_core::factor::password::HashError;
+use sesame_core::ports::StoreError;
+use sesame_core::service::LoginError;
+use utoipa::ToSchema;
+
+/// Every public error code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    LoginInvalidCredentials,
+    AccountBlocked,
+    PasswordTooLong,
+    AuthRequired,
+    CsrfRejected,
+    BodyTooLarge,
+    UnsupportedContentType,
+    MalformedJson,
+    InvalidRequest,
+    NotFound,
+    MethodNotAllowed,
+    ServiceBusy,
+    ServiceUnavailable,
+    InternalError,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::LoginInvalidCredentials => "LOGIN_INVALID_CREDENTIALS",
+            Self::AccountBlocked => "ACCOUNT_BLOCKED",
+            Self::PasswordTooLong => "PASSWORD_TOO_LONG",
+            Self::AuthRequired => "AUTH_REQUIRED",
+            Self::CsrfRejected => "CSRF_REJECTED",
+            Self::BodyTooLarge => "BODY_TOO_LARGE",
+            Self::UnsupportedContentType => "UNSUPPORTED_CONTENT_TYPE",
+            Self::MalformedJson => "MALFORMED_JSON",
+            Self::InvalidRequest => "INVALID_REQUEST",
+            Self::NotFound => "NOT_FOUND",
+            Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            Self::ServiceBusy => "SERVICE_BUSY",
+            Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
+            Self::InternalError => "INTERNAL_ERROR",
+        }
+    }
+
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::LoginInvalidCredentials | Self::AuthRequired => StatusCode::UNAUTHORIZED,
+            Self::AccountBlocked | Self::CsrfRejected => StatusCode::FORBIDDEN,
+            Self::PasswordTooLong | Self::MalformedJson => StatusCode::BAD_REQUEST,
+            Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedContentType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::InvalidRequest => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::ServiceBusy | Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn default_message(self) -> &'static str {
+        match self {
+            Self::LoginInvalidCredentials => "The customer ID, email or password is incorrect.",
+            Self::AccountBlocked => "This account is blocked. Please contact support.",
+            Self::PasswordTooLong => "The password is longer than 128 characters.",
+            Self::AuthRequired => "You need to log in.",
+            Self::CsrfRejected => "This request did not come from this site.",
+            Self::BodyTooLarge => "The request body is too large.",
+            Self::UnsupportedContentType => "The request body must be JSON (Content-Type: application/json).",
+            Self::MalformedJson => "The request body is not valid JSON.",
+            Self::InvalidRequest => "The request is missing a field or has one of the wrong type.",
+            Self::NotFound => "There is nothing here.",
+            Self::MethodNotAllowed => "This method is not allowed here.",
+            Self::ServiceBusy => "The service is busy. Please try again in a moment.",
+            Self::ServiceUnavailable => "The service is temporarily unavailable. Please try again in a moment.",
+            Self::InternalError => "Something went wrong on our side.",
+        }
+    }
+}
+
+/// The body of every error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable, machine-readable code, e.g. `LOGIN_INVALID_CREDENTIALS`.
+    pub code: &'static str,
+    /// Human-readable explanation; may change between versions.
+    pub message: String,
+}
+
+#[derive(Debug)]
+pub struct ApiError {
+    code: ErrorCode,
+    message: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode) -> Self {
+        Self { code, message: None }
+    }
+
+    pub fn with_message(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: Some(message.into()),
+        }
+    }
+
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+
+    /// Logs the detail of an unexpected failure and hides it from the client.
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        tracing::error!(%detail, "internal error");
+        Self::new(ErrorCode::InternalError)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.code.status();
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code.as_str(),
+                message: self.message.unwrap_or_else(|| self.code.default_message().to_owned()),
+            },
+        };
+        let mut response = (status, Json(body)).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Unavailable(detail) => {
+                tracing::warn!(%detail, "database unavailable");
+                Self::new(ErrorCode::ServiceUnavailable)
+            }
+            other => Self::internal(other),
+        }
+    }
+}
+
+impl From<HashError> for ApiError {
+    fn from(err: HashError) -> Self {
+        match err {
+            HashError::Busy => Self::new(ErrorCode::ServiceBusy),
+            HashError::Internal(detail) => Self::internal(detail),
+        }
+    }
+}
+
+impl From<LoginError> for ApiError {
+    fn from(err: LoginError) -> Self {
+        match err {
+            LoginError::InvalidCredentials => Self::new(ErrorCode::LoginInvalidCredentials),
+            LoginError::Blocked => Self::new(ErrorCode::AccountBlocked),
+            LoginError::PasswordTooLong => Self::new(ErrorCode::PasswordTooLong),
+            LoginError::Hash(err) => err.into(),
+            LoginError::Store(err) => err.into(),
+        }
+    }
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::new(ErrorCode::NotFound)
+}
+
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(ErrorCode::MethodNotAllowed)
+}
+
+/// A panic in a handler becomes a plain 500 with a code; the panic message goes to the log only.
+pub fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    ApiError::internal("a request handler panicked").into_response()
+}
