@@ -55,7 +55,9 @@ pub enum Actor {
 
 impl Actor {
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Customer, Self::Operator, Self::Anonymous].into_iter().find(|a| a.as_str() == s)
+        [Self::Customer, Self::Operator, Self::Anonymous]
+            .into_iter()
+            .find(|a| a.as_str() == s)
     }
 
     pub fn as_str(self) -> &'static str {

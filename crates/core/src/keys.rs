@@ -25,7 +25,9 @@ pub struct ServerKey {
 
 impl std::fmt::Debug for ServerKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServerKey").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("ServerKey")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -37,7 +39,10 @@ impl ServerKey {
 
     /// Reads the key file's text; the first key is the current one.
     pub fn parse(text: &str) -> Result<Self, KeyError> {
-        let mut keys = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
+        let mut keys = text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty());
         let (index, line) = keys.next().ok_or(KeyError::Empty)?;
         let malformed = KeyError::Malformed(index + 1);
         let (id, hex_secret) = line.trim().split_once(':').ok_or(malformed.clone())?;
@@ -46,7 +51,10 @@ impl ServerKey {
         if !id_ok || secret.len() != 32 {
             return Err(malformed);
         }
-        Ok(Self { id: id.to_owned(), secret })
+        Ok(Self {
+            id: id.to_owned(),
+            secret,
+        })
     }
 
     pub fn id(&self) -> &str {
@@ -77,7 +85,11 @@ mod tests {
 
     #[test]
     fn parses_the_first_key_and_ignores_blank_lines() {
-        let text = format!("\n{}{}", ServerKey::new_line("k2", &[2; 32]), ServerKey::new_line("k1", &[1; 32]));
+        let text = format!(
+            "\n{}{}",
+            ServerKey::new_line("k2", &[2; 32]),
+            ServerKey::new_line("k1", &[1; 32])
+        );
         let key = ServerKey::parse(&text).unwrap();
         assert_eq!(key.id(), "k2");
     }
@@ -85,9 +97,18 @@ mod tests {
     #[test]
     fn refuses_malformed_files() {
         assert_eq!(ServerKey::parse("").err(), Some(KeyError::Empty));
-        assert_eq!(ServerKey::parse("nocolon").err(), Some(KeyError::Malformed(1)));
-        assert_eq!(ServerKey::parse("k1:abcd").err(), Some(KeyError::Malformed(1)));
-        assert_eq!(ServerKey::parse(&format!("bad id:{}", "00".repeat(32))).err(), Some(KeyError::Malformed(1)));
+        assert_eq!(
+            ServerKey::parse("nocolon").err(),
+            Some(KeyError::Malformed(1))
+        );
+        assert_eq!(
+            ServerKey::parse("k1:abcd").err(),
+            Some(KeyError::Malformed(1))
+        );
+        assert_eq!(
+            ServerKey::parse(&format!("bad id:{}", "00".repeat(32))).err(),
+            Some(KeyError::Malformed(1))
+        );
     }
 
     #[test]

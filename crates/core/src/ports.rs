@@ -104,23 +104,49 @@ pub trait AccountStore: Send + Sync {
     /// Finds an account by canonical NIC handle or canonical primary email (ACCT-3).
     async fn find_account_by_login(&self, canonical: &str) -> Result<Option<Account>, StoreError>;
     async fn find_account(&self, id: AccountId) -> Result<Option<Account>, StoreError>;
-    async fn password_credential(&self, id: AccountId) -> Result<Option<PasswordCredential>, StoreError>;
+    async fn password_credential(
+        &self,
+        id: AccountId,
+    ) -> Result<Option<PasswordCredential>, StoreError>;
     /// Replaces a password hash (rehash on login with new settings, PWD-1).
-    async fn update_password_hash(&self, credential: Uuid, phc: &str, now: OffsetDateTime) -> Result<(), StoreError>;
-    async fn set_account_state(&self, id: AccountId, state: AccountState, audit: &AuditEvent) -> Result<bool, StoreError>;
+    async fn update_password_hash(
+        &self,
+        credential: Uuid,
+        phc: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    async fn set_account_state(
+        &self,
+        id: AccountId,
+        state: AccountState,
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError>;
 }
 
 #[async_trait]
 pub trait SessionStore: Send + Sync {
     /// Stores a new session and the audit event of the login that made it.
-    async fn create_session(&self, session: &SessionRecord, audit: &AuditEvent) -> Result<(), StoreError>;
+    async fn create_session(
+        &self,
+        session: &SessionRecord,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError>;
     /// The live session with this token hash, if it has not been ended.
     async fn find_session(&self, token_hash: &[u8]) -> Result<Option<SessionRecord>, StoreError>;
     async fn touch_session(&self, id: Uuid, now: OffsetDateTime) -> Result<(), StoreError>;
     /// Ends a session; false when it was already ended (then nothing is written).
-    async fn end_session(&self, id: Uuid, now: OffsetDateTime, audit: &AuditEvent) -> Result<bool, StoreError>;
+    async fn end_session(
+        &self,
+        id: Uuid,
+        now: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError>;
     /// Ends every live session of an account (SESS-5); returns how many were ended.
-    async fn end_all_sessions(&self, account: AccountId, now: OffsetDateTime) -> Result<u64, StoreError>;
+    async fn end_all_sessions(
+        &self,
+        account: AccountId,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError>;
 }
 
 #[async_trait]
@@ -128,14 +154,23 @@ pub trait SecretStore: Send + Sync {
     async fn create_secret(&self, secret: &OneTimeSecret) -> Result<(), StoreError>;
     /// Consumes the unexpired, unused secret with this purpose and hash; at most one caller
     /// ever gets it back, however many race (RISK-4).
-    async fn consume_secret(&self, purpose: &str, hash: &[u8], now: OffsetDateTime) -> Result<Option<OneTimeSecret>, StoreError>;
+    async fn consume_secret(
+        &self,
+        purpose: &str,
+        hash: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<Option<OneTimeSecret>, StoreError>;
 }
 
 #[async_trait]
 pub trait AuditLog: Send + Sync {
     async fn record(&self, event: &AuditEvent) -> Result<(), StoreError>;
     /// The most recent events of an account, newest first (AUDIT-2).
-    async fn recent_events(&self, account: AccountId, limit: u32) -> Result<Vec<AuditEvent>, StoreError>;
+    async fn recent_events(
+        &self,
+        account: AccountId,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StoreError>;
 }
 
 #[async_trait]

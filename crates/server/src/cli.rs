@@ -12,7 +12,11 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "sesame", version, about = "Customer-account login and account security")]
+#[command(
+    name = "sesame",
+    version,
+    about = "Customer-account login and account security"
+)]
 pub struct Cli {
     /// TOML configuration file (see config/sesame.example.toml); SESAME_* variables override it.
     #[arg(long, global = true, env = "SESAME_CONFIG")]
@@ -29,13 +33,13 @@ pub enum Command {
     Migrate,
     /// Operator commands on customer accounts.
     #[command(subcommand)]
-    Account(AccountCommand),
+    Account(Box<AccountCommand>),
 }
 
 #[derive(Debug, Subcommand)]
 pub enum AccountCommand {
     /// Create an account; the password is read as one line from standard input.
-    Create(CreateArgs),
+    Create(Box<CreateArgs>),
     /// Show an account's profile and security summary.
     Show {
         /// NIC handle or primary email.
@@ -118,10 +122,14 @@ pub async fn run_account(app: &App, command: AccountCommand) -> Result<(), CliEr
         user_agent: Some("sesame-cli".into()),
     };
     match command {
-        AccountCommand::Create(args) => create(app, args, &operator).await,
+        AccountCommand::Create(args) => create(app, *args, &operator).await,
         AccountCommand::Show { account, json } => {
             let account = find(app, &account).await?;
-            let events = app.store.recent_events(account.id, 5).await.map_err(internal)?;
+            let events = app
+                .store
+                .recent_events(account.id, 5)
+                .await
+                .map_err(internal)?;
             let recent: Vec<_> = events
                 .iter()
                 .map(|e| {
@@ -138,14 +146,19 @@ pub async fn run_account(app: &App, command: AccountCommand) -> Result<(), CliEr
             print(&out, json);
             Ok(())
         }
-        AccountCommand::Block { account, json } => set_state(app, &account, AccountState::Blocked, &operator, json).await,
-        AccountCommand::Unblock { account, json } => set_state(app, &account, AccountState::Active, &operator, json).await,
+        AccountCommand::Block { account, json } => {
+            set_state(app, &account, AccountState::Blocked, &operator, json).await
+        }
+        AccountCommand::Unblock { account, json } => {
+            set_state(app, &account, AccountState::Active, &operator, json).await
+        }
     }
 }
 
 async fn create(app: &App, args: CreateArgs, operator: &ClientInfo) -> Result<(), CliError> {
-    let account_type = AccountType::parse(&args.account_type)
-        .ok_or_else(|| CliError::Usage("--account-type must be individual, company or non_profit".into()))?;
+    let account_type = AccountType::parse(&args.account_type).ok_or_else(|| {
+        CliError::Usage("--account-type must be individual, company or non_profit".into())
+    })?;
     let password = read_password()?;
     let input = NewAccountInput {
         email: args.email,
@@ -159,10 +172,14 @@ async fn create(app: &App, args: CreateArgs, operator: &ClientInfo) -> Result<()
         currency: args.currency,
         password,
     };
-    let account = app.services.create_account(input, Actor::Operator, operator).await.map_err(|e| match e {
-        CreateAccountError::Hash(_) | CreateAccountError::Store(_) => internal(e),
-        refused => CliError::Refused(refused.to_string()),
-    })?;
+    let account = app
+        .services
+        .create_account(input, Actor::Operator, operator)
+        .await
+        .map_err(|e| match e {
+            CreateAccountError::Hash(_) | CreateAccountError::Store(_) => internal(e),
+            refused => CliError::Refused(refused.to_string()),
+        })?;
     if args.json {
         print(&profile(&account), true);
     } else {
@@ -172,9 +189,19 @@ async fn create(app: &App, args: CreateArgs, operator: &ClientInfo) -> Result<()
     Ok(())
 }
 
-async fn set_state(app: &App, who: &str, state: AccountState, operator: &ClientInfo, json: bool) -> Result<(), CliError> {
+async fn set_state(
+    app: &App,
+    who: &str,
+    state: AccountState,
+    operator: &ClientInfo,
+    json: bool,
+) -> Result<(), CliError> {
     let account = find(app, who).await?;
-    let changed = app.services.set_account_state(account.id, state, operator).await.map_err(internal)?;
+    let changed = app
+        .services
+        .set_account_state(account.id, state, operator)
+        .await
+        .map_err(internal)?;
     let out = json!({"nic_handle": account.nic_handle.as_str(), "state": state.as_str(), "changed": changed});
     if json {
         print(&out, true);
@@ -198,13 +225,13 @@ async fn find(app: &App, who: &str) -> Result<Account, CliError> {
 fn read_password() -> Result<Password, CliError> {
     let stdin = std::io::stdin();
     let line = if stdin.is_terminal() {
-        rpassword::prompt_password("Password: ").map_err(|e| CliError::Usage(format!("cannot read the password: {e}")))?
+        rpassword::prompt_password("Password: ")
+            .map_err(|e| CliError::Usage(format!("cannot read the password: {e}")))?
     } else {
         let mut line = String::new();
-        stdin
-            .lock()
-            .read_line(&mut line)
-            .map_err(|e| CliError::Usage(format!("cannot read the password from standard input: {e}")))?;
+        stdin.lock().read_line(&mut line).map_err(|e| {
+            CliError::Usage(format!("cannot read the password from standard input: {e}"))
+        })?;
         if line.ends_with('\n') {
             line.pop();
             if line.ends_with('\r') {
@@ -239,7 +266,8 @@ fn profile(a: &Account) -> serde_json::Value {
 }
 
 fn rfc3339(t: time::OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 fn print(value: &serde_json::Value, as_json: bool) {
@@ -254,7 +282,11 @@ fn print(value: &serde_json::Value, as_json: bool) {
     }
 }
 
-fn print_text(out: &mut impl Write, value: &serde_json::Value, indent: usize) -> std::io::Result<()> {
+fn print_text(
+    out: &mut impl Write,
+    value: &serde_json::Value,
+    indent: usize,
+) -> std::io::Result<()> {
     let pad = " ".repeat(indent);
     match value {
         serde_json::Value::Object(map) => {
@@ -271,7 +303,11 @@ fn print_text(out: &mut impl Write, value: &serde_json::Value, indent: usize) ->
         serde_json::Value::Array(items) => {
             for item in items {
                 let line: Vec<String> = match item.as_object() {
-                    Some(map) => map.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| format!("{k}={}", scalar(v))).collect(),
+                    Some(map) => map
+                        .iter()
+                        .filter(|(_, v)| !v.is_null())
+                        .map(|(k, v)| format!("{k}={}", scalar(v)))
+                        .collect(),
                     None => vec![scalar(item)],
                 };
                 writeln!(out, "{pad}- {}", line.join(" "))?;

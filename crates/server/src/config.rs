@@ -152,33 +152,53 @@ impl Config {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(file) = file {
             if !file.exists() {
-                return Err(ConfigError::Load(format!("the file {} does not exist", file.display())));
+                return Err(ConfigError::Load(format!(
+                    "the file {} does not exist",
+                    file.display()
+                )));
             }
             figment = figment.merge(Toml::file(file));
         }
         // SESAME_TEST_* variables belong to the test harness, not to the server.
-        let env = Env::prefixed("SESAME_").split("__").filter(|key| !key.as_str().starts_with("test_"));
-        figment.merge(env).extract().map_err(|e| ConfigError::Load(e.to_string()))
+        let env = Env::prefixed("SESAME_")
+            .split("__")
+            .filter(|key| !key.as_str().starts_with("test_"));
+        figment
+            .merge(env)
+            .extract()
+            .map_err(|e| ConfigError::Load(e.to_string()))
     }
 
     /// Checks every setting and resolves the defaults that depend on others.
     pub fn resolve(self) -> Result<Resolved, ConfigError> {
-        let listen: SocketAddr = self
-            .listen
-            .parse()
-            .map_err(|_| invalid("listen", format!("{:?} is not an address:port such as 127.0.0.1:8080", self.listen)))?;
+        let listen: SocketAddr = self.listen.parse().map_err(|_| {
+            invalid(
+                "listen",
+                format!(
+                    "{:?} is not an address:port such as 127.0.0.1:8080",
+                    self.listen
+                ),
+            )
+        })?;
         let public_url = if self.public_url.is_empty() {
-            Url::parse(&format!("http://localhost:{}", listen.port())).map_err(|e| invalid("public_url", e.to_string()))?
+            Url::parse(&format!("http://localhost:{}", listen.port()))
+                .map_err(|e| invalid("public_url", e.to_string()))?
         } else {
             parse_public_url(&self.public_url)?
         };
         let database_url = if self.database_url.is_empty() {
-            format!("sqlite://{}?mode=rwc", self.data_dir.join("sesame.db").display())
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("sesame.db").display()
+            )
         } else {
             self.database_url.clone()
         };
         if sesame_store::Backend::from_url(&database_url).is_none() {
-            return Err(invalid("database_url", "must start with sqlite:// or postgres://"));
+            return Err(invalid(
+                "database_url",
+                "must start with sqlite:// or postgres://",
+            ));
         }
         let generate_key = self.secret_key_file.is_empty();
         let secret_key_file = if generate_key {
@@ -188,9 +208,15 @@ impl Config {
         };
         let suffix_ok = !self.nic_suffix.is_empty()
             && self.nic_suffix.len() <= 10
-            && self.nic_suffix.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+            && self
+                .nic_suffix
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
         if !suffix_ok {
-            return Err(invalid("nic_suffix", "must be 1 to 10 lowercase ASCII letters or digits"));
+            return Err(invalid(
+                "nic_suffix",
+                "must be 1 to 10 lowercase ASCII letters or digits",
+            ));
         }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return Err(invalid("log_format", "must be \"text\" or \"json\""));
@@ -201,7 +227,9 @@ impl Config {
         if self.session.idle_timeout_minutes <= 0 || self.session.absolute_timeout_minutes <= 0 {
             return Err(invalid("session", "timeouts must be positive"));
         }
-        if self.password.min_length < 8 || self.password.min_length > sesame_core::types::MAX_PASSWORD_CHARS {
+        if self.password.min_length < 8
+            || self.password.min_length > sesame_core::types::MAX_PASSWORD_CHARS
+        {
             return Err(invalid("password.min_length", "must be between 8 and 128"));
         }
         let hashing_workers = match self.hashing.workers {
@@ -222,15 +250,23 @@ impl Config {
 
 /// Any http or https URL with a host (an IP host included), no path beyond `/`, no query.
 fn parse_public_url(input: &str) -> Result<Url, ConfigError> {
-    let url = Url::parse(input).map_err(|e| invalid("public_url", format!("{input:?} is not a URL: {e}")))?;
+    let url = Url::parse(input)
+        .map_err(|e| invalid("public_url", format!("{input:?} is not a URL: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(invalid("public_url", "must start with http:// or https://"));
     }
     if url.host().is_none() {
         return Err(invalid("public_url", "needs a host"));
     }
-    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
-        return Err(invalid("public_url", "must be just scheme://host[:port], without path, query or credentials"));
+    if url.path() != "/"
+        || url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+    {
+        return Err(invalid(
+            "public_url",
+            "must be just scheme://host[:port], without path, query or credentials",
+        ));
     }
     Ok(url)
 }
@@ -257,18 +293,30 @@ mod tests {
 
     #[test]
     fn public_urls_may_be_any_http_url_with_a_host() {
-        for ok in ["https://login.example.com", "http://192.0.2.10:8080", "http://[2001:db8::1]:8080/"] {
+        for ok in [
+            "https://login.example.com",
+            "http://192.0.2.10:8080",
+            "http://[2001:db8::1]:8080/",
+        ] {
             assert!(resolve(|c| c.public_url = ok.into()).is_ok(), "{ok}");
         }
-        for bad in ["ftp://example.com", "example.com", "https://example.com/login", "https://u:p@example.com"] {
-            let err = resolve(|c| c.public_url = bad.into()).unwrap_err().to_string();
+        for bad in [
+            "ftp://example.com",
+            "example.com",
+            "https://example.com/login",
+            "https://u:p@example.com",
+        ] {
+            let err = resolve(|c| c.public_url = bad.into())
+                .unwrap_err()
+                .to_string();
             assert!(err.contains("`public_url`"), "{bad}: {err}");
         }
     }
 
     #[test]
     fn bad_settings_name_themselves() {
-        let cases: [(&str, fn(&mut Config)); 5] = [
+        type Tweak = fn(&mut Config);
+        let cases: [(&str, Tweak); 5] = [
             ("listen", |c| c.listen = "localhost".into()),
             ("database_url", |c| c.database_url = "mysql://x".into()),
             ("nic_suffix", |c| c.nic_suffix = "OVH!".into()),

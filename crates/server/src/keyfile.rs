@@ -9,7 +9,9 @@ use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyFileError {
-    #[error("setting `secret_key_file`: {path} does not exist (create it, or leave the setting empty to generate one under data_dir)")]
+    #[error(
+        "setting `secret_key_file`: {path} does not exist (create it, or leave the setting empty to generate one under data_dir)"
+    )]
     Missing { path: String },
     #[error("setting `secret_key_file`: cannot read or write {path}: {why}")]
     Io { path: String, why: String },
@@ -17,7 +19,11 @@ pub enum KeyFileError {
     Invalid { path: String, why: KeyError },
 }
 
-pub fn load_or_create(path: &Path, may_create: bool, now: time::OffsetDateTime) -> Result<ServerKey, KeyFileError> {
+pub fn load_or_create(
+    path: &Path,
+    may_create: bool,
+    now: time::OffsetDateTime,
+) -> Result<ServerKey, KeyFileError> {
     let shown = path.display().to_string();
     let io = |e: std::io::Error| KeyFileError::Io {
         path: shown.clone(),
@@ -43,8 +49,14 @@ pub fn load_or_create(path: &Path, may_create: bool, now: time::OffsetDateTime) 
             id_bytes[1],
             id_bytes[2]
         );
-        let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(io)?;
-        file.write_all(ServerKey::new_line(&id, &secret).as_bytes()).map_err(io)?;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(io)?;
+        file.write_all(ServerKey::new_line(&id, &secret).as_bytes())
+            .map_err(io)?;
         file.sync_all().map_err(io)?;
         tracing::info!(path = %shown, key_id = %id, "generated a new server key");
     }
@@ -76,7 +88,12 @@ mod tests {
     #[test]
     fn a_configured_missing_file_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
-        let err = load_or_create(&dir.path().join("nope.key"), false, datetime!(2026-11-25 10:00 UTC)).unwrap_err();
+        let err = load_or_create(
+            &dir.path().join("nope.key"),
+            false,
+            datetime!(2026-11-25 10:00 UTC),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("`secret_key_file`"), "{err}");
     }
 
@@ -85,6 +102,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bad.key");
         std::fs::write(&path, "garbage").unwrap();
-        assert!(matches!(load_or_create(&path, false, datetime!(2026-11-25 10:00 UTC)), Err(KeyFileError::Invalid { .. })));
+        assert!(matches!(
+            load_or_create(&path, false, datetime!(2026-11-25 10:00 UTC)),
+            Err(KeyFileError::Invalid { .. })
+        ));
     }
 }

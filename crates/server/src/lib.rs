@@ -46,10 +46,14 @@ impl App {
     /// Opens the database (migrating it), loads or creates the key and wires the services.
     pub async fn start(config: &Resolved, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
         let raw = &config.raw;
-        let key = keyfile::load_or_create(&config.secret_key_file, config.generate_key, clock.now())?;
+        let key =
+            keyfile::load_or_create(&config.secret_key_file, config.generate_key, clock.now())?;
         if config.database_url.starts_with("sqlite:") {
             std::fs::create_dir_all(&raw.data_dir).map_err(|e| {
-                sesame_store::OpenError::Connect(format!("cannot create {}: {e}", raw.data_dir.display()))
+                sesame_store::OpenError::Connect(format!(
+                    "cannot create {}: {e}",
+                    raw.data_dir.display()
+                ))
             })?;
         }
         let pool = sesame_store::PoolSettings {
@@ -74,7 +78,14 @@ impl App {
             session_idle: time::Duration::minutes(raw.session.idle_timeout_minutes),
             session_absolute: time::Duration::minutes(raw.session.absolute_timeout_minutes),
         };
-        let services = Services::new(store.clone(), clock, Arc::new(OsRandom), Arc::new(hasher), key, settings);
+        let services = Services::new(
+            store.clone(),
+            clock,
+            Arc::new(OsRandom),
+            Arc::new(hasher),
+            key,
+            settings,
+        );
         Ok(Self {
             services,
             store,
@@ -92,11 +103,17 @@ impl App {
     ) -> Result<(), StartError> {
         let state = AppState::new(self.services, self.web, Metrics::new()?);
         let router = sesame_web::router(state).into_make_service_with_connect_info::<SocketAddr>();
-        let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        let addr = listener
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
         axum::serve(listener, router)
             .with_graceful_shutdown(shutdown)
             .await
-            .map_err(|e| StartError::Listen { addr, why: e.to_string() })?;
+            .map_err(|e| StartError::Listen {
+                addr,
+                why: e.to_string(),
+            })?;
         self.store.close().await;
         Ok(())
     }

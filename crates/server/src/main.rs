@@ -21,16 +21,24 @@ async fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<(), CliError> {
     let config = resolve(&cli)?;
-    init_logging(&config.raw.log_format, matches!(cli.command, Command::Serve));
+    init_logging(
+        &config.raw.log_format,
+        matches!(cli.command, Command::Serve),
+    );
     let app = App::start(&config, Arc::new(SystemClock)).await?;
     match cli.command {
         Command::Serve => {
-            let listener = tokio::net::TcpListener::bind(config.listen).await.map_err(|e| StartError::Listen {
-                addr: config.listen.to_string(),
-                why: e.to_string(),
-            })?;
+            let listener = tokio::net::TcpListener::bind(config.listen)
+                .await
+                .map_err(|e| StartError::Listen {
+                    addr: config.listen.to_string(),
+                    why: e.to_string(),
+                })?;
             let bound = listener.local_addr().map_or(config.listen, |a| a);
-            println!("Sesame is listening on http://{bound} (public URL {})", config.public_url);
+            println!(
+                "Sesame is listening on http://{bound} (public URL {})",
+                config.public_url
+            );
             tracing::info!(listen = %bound, public_url = %config.public_url, "serving");
             app.serve(listener, shutdown_signal()).await?;
             Ok(())
@@ -39,7 +47,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             println!("migrations applied");
             Ok(())
         }
-        Command::Account(command) => run_account(&app, command).await,
+        Command::Account(command) => run_account(&app, *command).await,
     }
 }
 
@@ -49,7 +57,9 @@ fn init_logging(format: &str, serving: bool) {
     let default = if serving { "info" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if format == "json" {
         builder.json().init();
     } else {

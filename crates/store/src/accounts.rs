@@ -41,7 +41,8 @@ fn account_from_row(row: &AnyRow) -> Result<Account, StoreError> {
         language: get("language")?,
         currency: get("currency")?,
         subsidiary: get("subsidiary")?,
-        state: AccountState::parse(&state).ok_or_else(|| StoreError::Internal(format!("unknown state {state}")))?,
+        state: AccountState::parse(&state)
+            .ok_or_else(|| StoreError::Internal(format!("unknown state {state}")))?,
         created_at: from_micros(row.try_get("created_at").map_err(db_error)?)?,
     })
 }
@@ -99,22 +100,35 @@ impl AccountStore for SqlStore {
 
     async fn find_account_by_login(&self, canonical: &str) -> Result<Option<Account>, StoreError> {
         let sql = select_account!("WHERE nic_handle = $1 OR email_canonical = $1");
-        let row = sqlx::query(sql).bind(canonical).fetch_optional(&self.pool).await.map_err(db_error)?;
+        let row = sqlx::query(sql)
+            .bind(canonical)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
         row.as_ref().map(account_from_row).transpose()
     }
 
     async fn find_account(&self, id: AccountId) -> Result<Option<Account>, StoreError> {
         let sql = select_account!("WHERE id = $1");
-        let row = sqlx::query(sql).bind(id.0.to_string()).fetch_optional(&self.pool).await.map_err(db_error)?;
-        row.as_ref().map(account_from_row).transpose()
-    }
-
-    async fn password_credential(&self, id: AccountId) -> Result<Option<PasswordCredential>, StoreError> {
-        let row = sqlx::query("SELECT id, data FROM credentials WHERE account_id = $1 AND kind = 'password'")
+        let row = sqlx::query(sql)
             .bind(id.0.to_string())
             .fetch_optional(&self.pool)
             .await
             .map_err(db_error)?;
+        row.as_ref().map(account_from_row).transpose()
+    }
+
+    async fn password_credential(
+        &self,
+        id: AccountId,
+    ) -> Result<Option<PasswordCredential>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, data FROM credentials WHERE account_id = $1 AND kind = 'password'",
+        )
+        .bind(id.0.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
         row.map(|row| {
             let id: String = row.try_get("id").map_err(db_error)?;
             Ok(PasswordCredential {
@@ -125,28 +139,42 @@ impl AccountStore for SqlStore {
         .transpose()
     }
 
-    async fn update_password_hash(&self, credential: Uuid, phc: &str, now: OffsetDateTime) -> Result<(), StoreError> {
-        sqlx::query("UPDATE credentials SET data = $1, updated_at = $2 WHERE id = $3 AND kind = 'password'")
-            .bind(phc)
-            .bind(micros(now))
-            .bind(credential.to_string())
-            .execute(&self.pool)
-            .await
-            .map_err(db_error)?;
+    async fn update_password_hash(
+        &self,
+        credential: Uuid,
+        phc: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE credentials SET data = $1, updated_at = $2 WHERE id = $3 AND kind = 'password'",
+        )
+        .bind(phc)
+        .bind(micros(now))
+        .bind(credential.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
         Ok(())
     }
 
-    async fn set_account_state(&self, id: AccountId, state: AccountState, audit: &AuditEvent) -> Result<bool, StoreError> {
+    async fn set_account_state(
+        &self,
+        id: AccountId,
+        state: AccountState,
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError> {
         let now = micros(audit.at);
         let mut tx = self.pool.begin().await.map_err(db_error)?;
-        let changed = sqlx::query("UPDATE accounts SET state = $1, updated_at = $2 WHERE id = $3 AND state <> $1")
-            .bind(state.as_str())
-            .bind(now)
-            .bind(id.0.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?
-            .rows_affected();
+        let changed = sqlx::query(
+            "UPDATE accounts SET state = $1, updated_at = $2 WHERE id = $3 AND state <> $1",
+        )
+        .bind(state.as_str())
+        .bind(now)
+        .bind(id.0.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?
+        .rows_affected();
         if changed == 0 {
             return Ok(false);
         }

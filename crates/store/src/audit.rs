@@ -10,7 +10,10 @@ use sqlx::{Any, Executor, Row};
 
 /// Writes one event with whatever executor the caller holds (pool or transaction), so an event
 /// commits together with the change it records.
-pub(crate) async fn insert_event<'e, E: Executor<'e, Database = Any>>(exec: E, event: &AuditEvent) -> Result<(), StoreError> {
+pub(crate) async fn insert_event<'e, E: Executor<'e, Database = Any>>(
+    exec: E,
+    event: &AuditEvent,
+) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO audit_events (id, at, account_id, actor, kind, success, ip, user_agent, detail) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -36,7 +39,11 @@ impl AuditLog for SqlStore {
         insert_event(&self.pool, event).await
     }
 
-    async fn recent_events(&self, account: AccountId, limit: u32) -> Result<Vec<AuditEvent>, StoreError> {
+    async fn recent_events(
+        &self,
+        account: AccountId,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, at, account_id, actor, kind, success, ip, user_agent, detail FROM audit_events \
              WHERE account_id = $1 ORDER BY at DESC, id DESC LIMIT $2",
@@ -55,9 +62,13 @@ impl AuditLog for SqlStore {
                 Ok(AuditEvent {
                     id: parse_uuid(&text("id")?)?,
                     at: from_micros(row.try_get("at").map_err(db_error)?)?,
-                    account_id: opt("account_id")?.map(|s| parse_uuid(&s).map(AccountId)).transpose()?,
-                    actor: Actor::parse(&actor).ok_or_else(|| StoreError::Internal(format!("unknown actor {actor}")))?,
-                    kind: AuditKind::parse(&kind).ok_or_else(|| StoreError::Internal(format!("unknown event {kind}")))?,
+                    account_id: opt("account_id")?
+                        .map(|s| parse_uuid(&s).map(AccountId))
+                        .transpose()?,
+                    actor: Actor::parse(&actor)
+                        .ok_or_else(|| StoreError::Internal(format!("unknown actor {actor}")))?,
+                    kind: AuditKind::parse(&kind)
+                        .ok_or_else(|| StoreError::Internal(format!("unknown event {kind}")))?,
                     success: row.try_get::<i64, _>("success").map_err(db_error)? != 0,
                     ip: opt("ip")?,
                     user_agent: opt("user_agent")?,

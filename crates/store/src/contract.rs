@@ -76,11 +76,30 @@ async fn accounts_round_trip_and_are_found_by_handle_or_email() {
     let (_db, store) = fresh().await;
     let a = account("eo12345-ovh", "1234-567-89", "Elodie.Orsted@Example.com");
     create(&store, &a).await.unwrap();
-    assert_eq!(store.find_account_by_login("eo12345-ovh").await.unwrap(), Some(a.clone()));
-    assert_eq!(store.find_account_by_login("elodie.orsted@example.com").await.unwrap(), Some(a.clone()));
+    assert_eq!(
+        store.find_account_by_login("eo12345-ovh").await.unwrap(),
+        Some(a.clone())
+    );
+    assert_eq!(
+        store
+            .find_account_by_login("elodie.orsted@example.com")
+            .await
+            .unwrap(),
+        Some(a.clone())
+    );
     assert_eq!(store.find_account(a.id).await.unwrap(), Some(a.clone()));
-    assert_eq!(store.find_account_by_login("Elodie.Orsted@Example.com").await.unwrap(), None, "lookups take the canonical form");
-    assert_eq!(store.find_account(AccountId(Uuid::new_v4())).await.unwrap(), None);
+    assert_eq!(
+        store
+            .find_account_by_login("Elodie.Orsted@Example.com")
+            .await
+            .unwrap(),
+        None,
+        "lookups take the canonical form"
+    );
+    assert_eq!(
+        store.find_account(AccountId(Uuid::new_v4())).await.unwrap(),
+        None
+    );
     let events = store.recent_events(a.id, 10).await.unwrap();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].kind, AuditKind::AccountCreated);
@@ -89,15 +108,37 @@ async fn accounts_round_trip_and_are_found_by_handle_or_email() {
 #[tokio::test]
 async fn unique_values_report_which_one_is_taken() {
     let (_db, store) = fresh().await;
-    create(&store, &account("ab12345-ovh", "1111-111-11", "a@example.com")).await.unwrap();
-    let nic = create(&store, &account("ab12345-ovh", "2222-222-22", "b@example.com")).await;
+    create(
+        &store,
+        &account("ab12345-ovh", "1111-111-11", "a@example.com"),
+    )
+    .await
+    .unwrap();
+    let nic = create(
+        &store,
+        &account("ab12345-ovh", "2222-222-22", "b@example.com"),
+    )
+    .await;
     assert_eq!(nic, Err(StoreError::Conflict(Unique::NicHandle)));
-    let code = create(&store, &account("ab22345-ovh", "1111-111-11", "c@example.com")).await;
+    let code = create(
+        &store,
+        &account("ab22345-ovh", "1111-111-11", "c@example.com"),
+    )
+    .await;
     assert_eq!(code, Err(StoreError::Conflict(Unique::CustomerCode)));
-    let email = create(&store, &account("ab32345-ovh", "3333-333-33", "A@EXAMPLE.COM")).await;
+    let email = create(
+        &store,
+        &account("ab32345-ovh", "3333-333-33", "A@EXAMPLE.COM"),
+    )
+    .await;
     assert_eq!(email, Err(StoreError::Conflict(Unique::Email)));
     // A failed creation leaves nothing behind: its handle is still free.
-    create(&store, &account("ab22345-ovh", "4444-444-44", "d@example.com")).await.unwrap();
+    create(
+        &store,
+        &account("ab22345-ovh", "4444-444-44", "d@example.com"),
+    )
+    .await
+    .unwrap();
 }
 
 #[tokio::test]
@@ -106,9 +147,16 @@ async fn a_nic_handle_is_never_reused_even_after_its_account_is_gone() {
     let a = account("ab12345-ovh", "1111-111-11", "a@example.com");
     create(&store, &a).await.unwrap();
     for table in ["audit_events", "credentials", "accounts"] {
-        sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}"))).execute(&store.pool).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}")))
+            .execute(&store.pool)
+            .await
+            .unwrap();
     }
-    let again = create(&store, &account("ab12345-ovh", "2222-222-22", "b@example.com")).await;
+    let again = create(
+        &store,
+        &account("ab12345-ovh", "2222-222-22", "b@example.com"),
+    )
+    .await;
     assert_eq!(again, Err(StoreError::Conflict(Unique::NicHandle)));
 }
 
@@ -119,9 +167,21 @@ async fn password_credentials_can_be_rehashed() {
     create(&store, &a).await.unwrap();
     let cred = store.password_credential(a.id).await.unwrap().unwrap();
     assert!(cred.phc.starts_with("$argon2id$"));
-    store.update_password_hash(cred.id, "$argon2id$new", T0).await.unwrap();
-    assert_eq!(store.password_credential(a.id).await.unwrap().unwrap().phc, "$argon2id$new");
-    assert_eq!(store.password_credential(AccountId(Uuid::new_v4())).await.unwrap(), None);
+    store
+        .update_password_hash(cred.id, "$argon2id$new", T0)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.password_credential(a.id).await.unwrap().unwrap().phc,
+        "$argon2id$new"
+    );
+    assert_eq!(
+        store
+            .password_credential(AccountId(Uuid::new_v4()))
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 #[tokio::test]
@@ -131,21 +191,45 @@ async fn sessions_are_found_by_hash_touched_and_ended_once() {
     create(&store, &a).await.unwrap();
     let login = T0 + Duration::seconds(1);
     let s = session(a.id, &[1; 32], login);
-    store.create_session(&s, &event(AuditKind::LoginSucceeded, login).account(a.id)).await.unwrap();
+    store
+        .create_session(&s, &event(AuditKind::LoginSucceeded, login).account(a.id))
+        .await
+        .unwrap();
     assert_eq!(store.find_session(&[1; 32]).await.unwrap(), Some(s.clone()));
     assert_eq!(store.find_session(&[2; 32]).await.unwrap(), None);
 
     let later = T0 + Duration::minutes(5);
     store.touch_session(s.id, later).await.unwrap();
     store.touch_session(s.id, login).await.unwrap(); // never moves back
-    assert_eq!(store.find_session(&[1; 32]).await.unwrap().unwrap().last_seen_at, later);
+    assert_eq!(
+        store
+            .find_session(&[1; 32])
+            .await
+            .unwrap()
+            .unwrap()
+            .last_seen_at,
+        later
+    );
 
     let bye = event(AuditKind::Logout, later).account(a.id);
     assert!(store.end_session(s.id, later, &bye).await.unwrap());
     assert!(!store.end_session(s.id, later, &bye).await.unwrap());
     assert_eq!(store.find_session(&[1; 32]).await.unwrap(), None);
-    let kinds: Vec<_> = store.recent_events(a.id, 10).await.unwrap().iter().map(|e| e.kind).collect();
-    assert_eq!(kinds, [AuditKind::Logout, AuditKind::LoginSucceeded, AuditKind::AccountCreated]);
+    let kinds: Vec<_> = store
+        .recent_events(a.id, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            AuditKind::Logout,
+            AuditKind::LoginSucceeded,
+            AuditKind::AccountCreated
+        ]
+    );
 }
 
 #[tokio::test]
@@ -155,17 +239,36 @@ async fn blocking_an_account_ends_all_its_sessions() {
     create(&store, &a).await.unwrap();
     for i in 1..=3u8 {
         let s = session(a.id, &[i; 32], T0);
-        store.create_session(&s, &event(AuditKind::LoginSucceeded, T0).account(a.id)).await.unwrap();
+        store
+            .create_session(&s, &event(AuditKind::LoginSucceeded, T0).account(a.id))
+            .await
+            .unwrap();
     }
     let block = event(AuditKind::AccountBlocked, T0).account(a.id);
-    assert!(store.set_account_state(a.id, AccountState::Blocked, &block).await.unwrap());
-    assert!(!store.set_account_state(a.id, AccountState::Blocked, &block).await.unwrap());
-    assert_eq!(store.find_account(a.id).await.unwrap().unwrap().state, AccountState::Blocked);
+    assert!(
+        store
+            .set_account_state(a.id, AccountState::Blocked, &block)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .set_account_state(a.id, AccountState::Blocked, &block)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.find_account(a.id).await.unwrap().unwrap().state,
+        AccountState::Blocked
+    );
     for i in 1..=3u8 {
         assert_eq!(store.find_session(&[i; 32]).await.unwrap(), None);
     }
     let s = session(a.id, &[9; 32], T0);
-    store.create_session(&s, &event(AuditKind::LoginSucceeded, T0).account(a.id)).await.unwrap();
+    store
+        .create_session(&s, &event(AuditKind::LoginSucceeded, T0).account(a.id))
+        .await
+        .unwrap();
     assert_eq!(store.end_all_sessions(a.id, T0).await.unwrap(), 1);
     assert_eq!(store.end_all_sessions(a.id, T0).await.unwrap(), 0);
 }
@@ -187,14 +290,36 @@ async fn one_time_secrets_are_consumed_once_and_only_before_expiry() {
     let (_db, store) = fresh().await;
     let s = secret("email_code", &[7; 32], T0 + Duration::minutes(10));
     store.create_secret(&s).await.unwrap();
-    assert_eq!(store.consume_secret("reset", &[7; 32], T0).await.unwrap(), None, "purpose must match");
-    assert_eq!(store.consume_secret("email_code", &[7; 32], T0).await.unwrap(), Some(s));
-    assert_eq!(store.consume_secret("email_code", &[7; 32], T0).await.unwrap(), None);
+    assert_eq!(
+        store.consume_secret("reset", &[7; 32], T0).await.unwrap(),
+        None,
+        "purpose must match"
+    );
+    assert_eq!(
+        store
+            .consume_secret("email_code", &[7; 32], T0)
+            .await
+            .unwrap(),
+        Some(s)
+    );
+    assert_eq!(
+        store
+            .consume_secret("email_code", &[7; 32], T0)
+            .await
+            .unwrap(),
+        None
+    );
 
     let late = secret("email_code", &[8; 32], T0 + Duration::minutes(10));
     store.create_secret(&late).await.unwrap();
     let at_expiry = T0 + Duration::minutes(10);
-    assert_eq!(store.consume_secret("email_code", &[8; 32], at_expiry).await.unwrap(), None);
+    assert_eq!(
+        store
+            .consume_secret("email_code", &[8; 32], at_expiry)
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 #[tokio::test]
@@ -202,7 +327,10 @@ async fn parallel_consumption_has_exactly_one_winner() {
     let (_db, store) = fresh().await;
     let store = Arc::new(store);
     for round in 0..10u8 {
-        store.create_secret(&secret("race", &[round; 32], T0 + Duration::hours(1))).await.unwrap();
+        store
+            .create_secret(&secret("race", &[round; 32], T0 + Duration::hours(1)))
+            .await
+            .unwrap();
         let tasks: Vec<_> = (0..16)
             .map(|_| {
                 let store = Arc::clone(&store);
@@ -225,10 +353,15 @@ async fn recent_events_are_newest_first_and_limited() {
     let a = account("ab12345-ovh", "1111-111-11", "a@example.com");
     create(&store, &a).await.unwrap();
     for minute in 1..=5 {
-        let e = event(AuditKind::LoginFailed, T0 + Duration::minutes(minute)).account(a.id).failed("wrong_password");
+        let e = event(AuditKind::LoginFailed, T0 + Duration::minutes(minute))
+            .account(a.id)
+            .failed("wrong_password");
         store.record(&e).await.unwrap();
     }
-    store.record(&event(AuditKind::LoginFailed, T0).failed("unknown_account")).await.unwrap();
+    store
+        .record(&event(AuditKind::LoginFailed, T0).failed("unknown_account"))
+        .await
+        .unwrap();
     let events = store.recent_events(a.id, 3).await.unwrap();
     assert_eq!(events.len(), 3);
     assert_eq!(events[0].at, T0 + Duration::minutes(5));
@@ -241,8 +374,12 @@ async fn recent_events_are_newest_first_and_limited() {
 async fn migrations_are_idempotent_and_safe_to_run_concurrently() {
     let db = TestDb::new().await;
     let (a, b) = (
-        SqlStore::open(&db.url, crate::testing::TEST_POOL).await.unwrap(),
-        SqlStore::open(&db.url, crate::testing::TEST_POOL).await.unwrap(),
+        SqlStore::open(&db.url, crate::testing::TEST_POOL)
+            .await
+            .unwrap(),
+        SqlStore::open(&db.url, crate::testing::TEST_POOL)
+            .await
+            .unwrap(),
     );
     let (ra, rb) = tokio::join!(a.migrate(), b.migrate());
     ra.unwrap();

@@ -28,7 +28,12 @@ impl SecretStore for SqlStore {
         Ok(())
     }
 
-    async fn consume_secret(&self, purpose: &str, hash: &[u8], now: OffsetDateTime) -> Result<Option<OneTimeSecret>, StoreError> {
+    async fn consume_secret(
+        &self,
+        purpose: &str,
+        hash: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<Option<OneTimeSecret>, StoreError> {
         let row = sqlx::query(
             "UPDATE one_time_secrets SET used_at = $1 \
              WHERE purpose = $2 AND secret_hash = $3 AND used_at IS NULL AND expires_at > $1 \
@@ -42,11 +47,17 @@ impl SecretStore for SqlStore {
         .map_err(db_error)?;
         row.map(|row| {
             let opt = |name: &str| row.try_get::<Option<String>, _>(name).map_err(db_error);
-            let time = |name: &str| row.try_get::<i64, _>(name).map_err(db_error).and_then(from_micros);
+            let time = |name: &str| {
+                row.try_get::<i64, _>(name)
+                    .map_err(db_error)
+                    .and_then(from_micros)
+            };
             Ok(OneTimeSecret {
                 id: parse_uuid(&row.try_get::<String, _>("id").map_err(db_error)?)?,
                 purpose: row.try_get("purpose").map_err(db_error)?,
-                account_id: opt("account_id")?.map(|s| parse_uuid(&s).map(AccountId)).transpose()?,
+                account_id: opt("account_id")?
+                    .map(|s| parse_uuid(&s).map(AccountId))
+                    .transpose()?,
                 flow_id: opt("flow_id")?.map(|s| parse_uuid(&s)).transpose()?,
                 secret_hash: row.try_get("secret_hash").map_err(db_error)?,
                 created_at: time("created_at")?,

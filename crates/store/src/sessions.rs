@@ -15,18 +15,23 @@ pub(crate) async fn end_all<'e, E: Executor<'e, Database = Any>>(
     account: AccountId,
     now: OffsetDateTime,
 ) -> Result<u64, StoreError> {
-    let done = sqlx::query("UPDATE sessions SET ended_at = $1 WHERE account_id = $2 AND ended_at IS NULL")
-        .bind(micros(now))
-        .bind(account.0.to_string())
-        .execute(exec)
-        .await
-        .map_err(db_error)?;
+    let done =
+        sqlx::query("UPDATE sessions SET ended_at = $1 WHERE account_id = $2 AND ended_at IS NULL")
+            .bind(micros(now))
+            .bind(account.0.to_string())
+            .execute(exec)
+            .await
+            .map_err(db_error)?;
     Ok(done.rows_affected())
 }
 
 #[async_trait]
 impl SessionStore for SqlStore {
-    async fn create_session(&self, s: &SessionRecord, audit: &AuditEvent) -> Result<(), StoreError> {
+    async fn create_session(
+        &self,
+        s: &SessionRecord,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         sqlx::query(
             "INSERT INTO sessions (id, account_id, token_hash, created_at, last_seen_at, authenticated_at, ip, user_agent) \
@@ -58,7 +63,11 @@ impl SessionStore for SqlStore {
         .map_err(db_error)?;
         row.map(|row| {
             let text = |name: &str| row.try_get::<String, _>(name).map_err(db_error);
-            let time = |name: &str| row.try_get::<i64, _>(name).map_err(db_error).and_then(from_micros);
+            let time = |name: &str| {
+                row.try_get::<i64, _>(name)
+                    .map_err(db_error)
+                    .and_then(from_micros)
+            };
             Ok(SessionRecord {
                 id: parse_uuid(&text("id")?)?,
                 account_id: AccountId(parse_uuid(&text("account_id")?)?),
@@ -84,15 +93,21 @@ impl SessionStore for SqlStore {
         Ok(())
     }
 
-    async fn end_session(&self, id: Uuid, now: OffsetDateTime, audit: &AuditEvent) -> Result<bool, StoreError> {
+    async fn end_session(
+        &self,
+        id: Uuid,
+        now: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
-        let ended = sqlx::query("UPDATE sessions SET ended_at = $1 WHERE id = $2 AND ended_at IS NULL")
-            .bind(micros(now))
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?
-            .rows_affected();
+        let ended =
+            sqlx::query("UPDATE sessions SET ended_at = $1 WHERE id = $2 AND ended_at IS NULL")
+                .bind(micros(now))
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?
+                .rows_affected();
         if ended == 0 {
             return Ok(false);
         }
@@ -101,7 +116,11 @@ impl SessionStore for SqlStore {
         Ok(true)
     }
 
-    async fn end_all_sessions(&self, account: AccountId, now: OffsetDateTime) -> Result<u64, StoreError> {
+    async fn end_all_sessions(
+        &self,
+        account: AccountId,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
         end_all(&self.pool, account, now).await
     }
 }

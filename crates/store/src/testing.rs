@@ -32,13 +32,17 @@ impl TestDb {
                 let admin = std::env::var("SESAME_TEST_POSTGRES_URL")
                     .expect("SESAME_TEST_BACKEND=postgres needs SESAME_TEST_POSTGRES_URL");
                 let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-                let store = SqlStore::open(&admin, TEST_POOL).await.expect("connect to the PostgreSQL admin database");
+                let store = SqlStore::open(&admin, TEST_POOL)
+                    .await
+                    .expect("connect to the PostgreSQL admin database");
                 sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
                     .execute(&store.pool)
                     .await
                     .expect("create a test database");
                 store.close().await;
-                let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base);
+                let base = admin
+                    .rsplit_once('/')
+                    .map_or(admin.as_str(), |(base, _)| base);
                 Self {
                     url: format!("{base}/{name}"),
                     backend: Backend::Postgres,
@@ -47,7 +51,10 @@ impl TestDb {
             }
             Ok("sqlite") | Err(_) => {
                 let dir = tempfile::tempdir().expect("a temporary directory");
-                let url = format!("sqlite://{}?mode=rwc", dir.path().join("sesame.db").display());
+                let url = format!(
+                    "sqlite://{}?mode=rwc",
+                    dir.path().join("sesame.db").display()
+                );
                 Self {
                     url,
                     backend: Backend::Sqlite,
@@ -61,7 +68,9 @@ impl TestDb {
     /// Opens the test database and applies the migrations.
     #[allow(clippy::expect_used)]
     pub async fn store(&self) -> SqlStore {
-        let store = SqlStore::open(&self.url, TEST_POOL).await.expect("open the test database");
+        let store = SqlStore::open(&self.url, TEST_POOL)
+            .await
+            .expect("open the test database");
         store.migrate().await.expect("migrate the test database");
         store
     }

@@ -24,7 +24,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
         let user_agent = parts
             .headers
             .get(USER_AGENT)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).chars().filter(|c| !c.is_control()).collect::<String>())
+            .map(|v| {
+                String::from_utf8_lossy(v.as_bytes())
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .collect::<String>()
+            })
             .map(|ua| ua.chars().take(MAX_USER_AGENT).collect());
         Ok(Self(ClientInfo { ip, user_agent }))
     }

@@ -73,13 +73,17 @@ impl ErrorCode {
             Self::AuthRequired => "You need to log in.",
             Self::CsrfRejected => "This request did not come from this site.",
             Self::BodyTooLarge => "The request body is too large.",
-            Self::UnsupportedContentType => "The request body must be JSON (Content-Type: application/json).",
+            Self::UnsupportedContentType => {
+                "The request body must be JSON (Content-Type: application/json)."
+            }
             Self::MalformedJson => "The request body is not valid JSON.",
             Self::InvalidRequest => "The request is missing a field or has one of the wrong type.",
             Self::NotFound => "There is nothing here.",
             Self::MethodNotAllowed => "This method is not allowed here.",
             Self::ServiceBusy => "The service is busy. Please try again in a moment.",
-            Self::ServiceUnavailable => "The service is temporarily unavailable. Please try again in a moment.",
+            Self::ServiceUnavailable => {
+                "The service is temporarily unavailable. Please try again in a moment."
+            }
             Self::InternalError => "Something went wrong on our side.",
         }
     }
@@ -107,7 +111,10 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: ErrorCode) -> Self {
-        Self { code, message: None }
+        Self {
+            code,
+            message: None,
+        }
     }
 
     pub fn with_message(code: ErrorCode, message: impl Into<String>) -> Self {
@@ -134,12 +141,16 @@ impl IntoResponse for ApiError {
         let body = ErrorBody {
             error: ErrorDetail {
                 code: self.code.as_str(),
-                message: self.message.unwrap_or_else(|| self.code.default_message().to_owned()),
+                message: self
+                    .message
+                    .unwrap_or_else(|| self.code.default_message().to_owned()),
             },
         };
         let mut response = (status, Json(body)).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response
     }

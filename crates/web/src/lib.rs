@@ -83,22 +83,34 @@ impl AppState {
 
 /// The whole application: API, operations endpoints and the layers every response passes.
 pub fn router(state: AppState) -> Router {
-    let api = api::routes().layer(axum::middleware::from_fn_with_state(state.clone(), csrf::check_origin));
+    let api = api::routes().layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        csrf::check_origin,
+    ));
     Router::new()
         .merge(api)
         .merge(ops::routes())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_API_BODY))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), headers::security_headers))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(error::panic_response))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            headers::security_headers,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            error::panic_response,
+        ))
         .layer(
-            tower_http::trace::TraceLayer::new_for_http()
-                .make_span_with(|req: &axum::http::Request<_>| {
+            tower_http::trace::TraceLayer::new_for_http().make_span_with(
+                |req: &axum::http::Request<_>| {
                     // Method and path only: query strings and headers may carry tokens or cookies.
                     tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
-                }),
+                },
+            ),
         )
         .with_state(state)
 }

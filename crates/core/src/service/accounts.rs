@@ -7,8 +7,9 @@ use crate::audit::{Actor, AuditEvent, AuditKind, ClientInfo};
 use crate::factor::password::HashError;
 use crate::ports::{Account, NewAccount, StoreError, Unique};
 use crate::types::{
-    AccountId, AccountState, AccountType, Country, CustomerCode, Email, EmailError, LoginIdentifier, NicHandle,
-    Password, PersonName, PolicyViolation, initials, new_id, subsidiary_for_country,
+    AccountId, AccountState, AccountType, Country, CustomerCode, Email, EmailError,
+    LoginIdentifier, NicHandle, Password, PersonName, PolicyViolation, initials, new_id,
+    subsidiary_for_country,
 };
 
 /// What the caller supplies to create an account.
@@ -56,9 +57,12 @@ impl Services {
         client: &ClientInfo,
     ) -> Result<Account, CreateAccountError> {
         let email = Email::parse(&input.email)?;
-        let first = PersonName::parse(&input.first_name).ok_or(CreateAccountError::InvalidField("first name"))?;
-        let last = PersonName::parse(&input.last_name).ok_or(CreateAccountError::InvalidField("last name"))?;
-        let country = Country::parse(&input.country).ok_or(CreateAccountError::InvalidField("country"))?;
+        let first = PersonName::parse(&input.first_name)
+            .ok_or(CreateAccountError::InvalidField("first name"))?;
+        let last = PersonName::parse(&input.last_name)
+            .ok_or(CreateAccountError::InvalidField("last name"))?;
+        let country =
+            Country::parse(&input.country).ok_or(CreateAccountError::InvalidField("country"))?;
         let company_name = match (input.account_type, input.company_name.as_deref()) {
             (AccountType::Individual, _) => None,
             (_, Some(name)) => Some(
@@ -71,14 +75,21 @@ impl Services {
         };
         let phone = input.phone.as_deref().map(parse_e164).transpose()?;
         let sub = subsidiary_for_country(country.as_str());
-        let language = pick_code(input.language.as_deref(), sub.language, 2, "language")?.to_ascii_lowercase();
-        let currency = pick_code(input.currency.as_deref(), sub.currency, 3, "currency")?.to_ascii_uppercase();
+        let language =
+            pick_code(input.language.as_deref(), sub.language, 2, "language")?.to_ascii_lowercase();
+        let currency =
+            pick_code(input.currency.as_deref(), sub.currency, 3, "currency")?.to_ascii_uppercase();
 
         self.settings.password_policy.check(
             &input.password,
             &[first.as_str(), last.as_str(), email.local_part()],
         )?;
-        if self.store.find_account_by_login(email.canonical()).await?.is_some() {
+        if self
+            .store
+            .find_account_by_login(email.canonical())
+            .await?
+            .is_some()
+        {
             return Err(CreateAccountError::EmailTaken);
         }
         let password_phc = self.hasher.hash(&input.password).await?;
@@ -128,12 +139,15 @@ impl Services {
                         return Err(StoreError::Internal("no free NIC handle".into()).into());
                     }
                     let suffix = &self.settings.nic_suffix;
-                    account.nic_handle = NicHandle::draw(letters, digits, suffix, self.rng.as_ref());
+                    account.nic_handle =
+                        NicHandle::draw(letters, digits, suffix, self.rng.as_ref());
                 }
                 Err(StoreError::Conflict(Unique::CustomerCode)) => {
                     account.customer_code = CustomerCode::draw(self.rng.as_ref());
                 }
-                Err(StoreError::Conflict(Unique::Email)) => return Err(CreateAccountError::EmailTaken),
+                Err(StoreError::Conflict(Unique::Email)) => {
+                    return Err(CreateAccountError::EmailTaken);
+                }
                 Err(other) => return Err(other.into()),
             }
         }
@@ -158,19 +172,24 @@ impl Services {
             AccountState::Active => AuditKind::AccountUnblocked,
             AccountState::Blocked | AccountState::Closed => AuditKind::AccountBlocked,
         };
-        let audit = AuditEvent::new(self.clock.now(), kind, Actor::Operator, client).account(account);
+        let audit =
+            AuditEvent::new(self.clock.now(), kind, Actor::Operator, client).account(account);
         self.store.set_account_state(account, state, &audit).await
     }
 }
 
 /// A phone number in E.164: `+`, then 8 to 15 digits, the first not zero (ACCT-4).
 fn parse_e164(input: &str) -> Result<String, CreateAccountError> {
-    let compact: String = input.chars().filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')')).collect();
+    let compact: String = input
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
+        .collect();
     let digits = compact.strip_prefix('+').unwrap_or("");
     let ok = (8..=15).contains(&digits.len())
         && digits.bytes().all(|b| b.is_ascii_digit())
         && !digits.starts_with('0');
-    ok.then_some(compact).ok_or(CreateAccountError::InvalidField("phone number"))
+    ok.then_some(compact)
+        .ok_or(CreateAccountError::InvalidField("phone number"))
 }
 
 fn pick_code<'a>(
@@ -181,7 +200,8 @@ fn pick_code<'a>(
 ) -> Result<&'a str, CreateAccountError> {
     let code = given.map_or(default, str::trim);
     let ok = code.len() == len && code.bytes().all(|b| b.is_ascii_alphabetic());
-    ok.then_some(code).ok_or(CreateAccountError::InvalidField(field))
+    ok.then_some(code)
+        .ok_or(CreateAccountError::InvalidField(field))
 }
 
 #[cfg(test)]
@@ -190,7 +210,10 @@ mod tests {
 
     #[test]
     fn phone_numbers_must_be_e164() {
-        assert_eq!(parse_e164("+33 6 12 34 56 78").ok(), Some("+33612345678".into()));
+        assert_eq!(
+            parse_e164("+33 6 12 34 56 78").ok(),
+            Some("+33612345678".into())
+        );
         assert!(parse_e164("0612345678").is_err());
         assert!(parse_e164("+0612345678").is_err());
         assert!(parse_e164("+33abc").is_err());
@@ -200,7 +223,10 @@ mod tests {
     #[test]
     fn codes_default_to_the_subsidiary() {
         assert_eq!(pick_code(None, "fr", 2, "language").ok(), Some("fr"));
-        assert_eq!(pick_code(Some(" en "), "fr", 2, "language").ok(), Some("en"));
+        assert_eq!(
+            pick_code(Some(" en "), "fr", 2, "language").ok(),
+            Some("en")
+        );
         assert!(pick_code(Some("eng"), "fr", 2, "language").is_err());
         assert!(pick_code(Some("€€€"), "EUR", 3, "currency").is_err());
     }

@@ -49,7 +49,12 @@ const TOUCH_EVERY: Duration = Duration::minutes(1);
 
 impl Services {
     /// Checks a NIC handle or email and a password, and opens a session.
-    pub async fn login(&self, identifier: &str, password: &str, client: &ClientInfo) -> Result<LoginSuccess, LoginError> {
+    pub async fn login(
+        &self,
+        identifier: &str,
+        password: &str,
+        client: &ClientInfo,
+    ) -> Result<LoginSuccess, LoginError> {
         let password = Password::new(password);
         if password.is_too_long() {
             return Err(LoginError::PasswordTooLong);
@@ -62,11 +67,18 @@ impl Services {
             Some(account) => self.store.password_credential(account.id).await?,
             None => None,
         };
-        let verification = self.hasher.verify(&password, credential.as_ref().map(|c| c.phc.as_str())).await?;
+        let verification = self
+            .hasher
+            .verify(&password, credential.as_ref().map(|c| c.phc.as_str()))
+            .await?;
         let now = self.clock.now();
-        let failed = |reason: &str| AuditEvent::new(now, AuditKind::LoginFailed, Actor::Anonymous, client).failed(reason);
+        let failed = |reason: &str| {
+            AuditEvent::new(now, AuditKind::LoginFailed, Actor::Anonymous, client).failed(reason)
+        };
 
-        let (Verification::Match, Some(account), Some(credential)) = (verification, account.as_ref(), credential) else {
+        let (Verification::Match, Some(account), Some(credential)) =
+            (verification, account.as_ref(), credential)
+        else {
             let event = match &account {
                 Some(account) => failed("wrong_password").account(account.id),
                 None => failed("unknown_account"),
@@ -77,26 +89,39 @@ impl Services {
         match account.state {
             AccountState::Active => {}
             AccountState::Blocked => {
-                self.store.record(&failed("blocked").account(account.id)).await?;
+                self.store
+                    .record(&failed("blocked").account(account.id))
+                    .await?;
                 return Err(LoginError::Blocked);
             }
             AccountState::Closed => {
-                self.store.record(&failed("closed").account(account.id)).await?;
+                self.store
+                    .record(&failed("closed").account(account.id))
+                    .await?;
                 return Err(LoginError::InvalidCredentials);
             }
         }
         if self.hasher.needs_rehash(&credential.phc) {
             // Best effort: a busy pool just postpones the upgrade to the next login.
             match self.hasher.hash(&password).await {
-                Ok(phc) => self.store.update_password_hash(credential.id, &phc, now).await?,
+                Ok(phc) => {
+                    self.store
+                        .update_password_hash(credential.id, &phc, now)
+                        .await?
+                }
                 Err(err) => tracing::info!(%err, "password rehash postponed"),
             }
         }
         let account = account.clone();
         let (token, session) = self.new_session(&account, client);
-        let audit = AuditEvent::new(now, AuditKind::LoginSucceeded, Actor::Customer, client).account(account.id);
+        let audit = AuditEvent::new(now, AuditKind::LoginSucceeded, Actor::Customer, client)
+            .account(account.id);
         self.store.create_session(&session, &audit).await?;
-        Ok(LoginSuccess { token, session, account })
+        Ok(LoginSuccess {
+            token,
+            session,
+            account,
+        })
     }
 
     fn new_session(&self, account: &Account, client: &ClientInfo) -> (Token, SessionRecord) {
@@ -126,8 +151,13 @@ impl Services {
         let expired = now >= session.last_seen_at + self.settings.session_idle
             || now >= session.created_at + self.settings.session_absolute;
         if expired {
-            let audit = AuditEvent::new(now, AuditKind::SessionExpired, Actor::Anonymous, &ClientInfo::default())
-                .account(session.account_id);
+            let audit = AuditEvent::new(
+                now,
+                AuditKind::SessionExpired,
+                Actor::Anonymous,
+                &ClientInfo::default(),
+            )
+            .account(session.account_id);
             self.store.end_session(session.id, now, &audit).await?;
             return Ok(None);
         }
@@ -149,7 +179,8 @@ impl Services {
             return Ok(false);
         };
         let now = self.clock.now();
-        let audit = AuditEvent::new(now, AuditKind::Logout, Actor::Customer, client).account(session.account_id);
+        let audit = AuditEvent::new(now, AuditKind::Logout, Actor::Customer, client)
+            .account(session.account_id);
         self.store.end_session(session.id, now, &audit).await
     }
 }

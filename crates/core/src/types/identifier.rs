@@ -16,11 +16,15 @@ pub fn canonical(input: &str) -> String {
 pub struct LoginIdentifier(String);
 
 impl LoginIdentifier {
-    /// Any input yields an identifier (unknown ones simply match no account); only the length is
-    /// bounded so that a huge value never reaches the database.
+    /// `None` for input that can't be any account's identifier: empty, longer than any email,
+    /// or holding control characters (which no stored identifier has, and which some databases
+    /// refuse outright, like NUL in PostgreSQL text). Such input simply matches no account.
     pub fn parse(input: &str) -> Option<Self> {
         let canon = canonical(input);
-        (!canon.is_empty() && canon.chars().count() <= 320).then_some(Self(canon))
+        let plausible = !canon.is_empty()
+            && canon.chars().count() <= 320
+            && !canon.chars().any(char::is_control);
+        plausible.then_some(Self(canon))
     }
 
     pub fn as_str(&self) -> &str {
@@ -60,5 +64,7 @@ mod tests {
         assert!(LoginIdentifier::parse("   ").is_none());
         assert!(LoginIdentifier::parse(&"a".repeat(321)).is_none());
         assert!(LoginIdentifier::parse(&"a".repeat(320)).is_some());
+        assert!(LoginIdentifier::parse("ab12345-ovh\0").is_none());
+        assert!(LoginIdentifier::parse("ab\u{7}12345-ovh").is_none());
     }
 }

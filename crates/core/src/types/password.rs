@@ -130,13 +130,22 @@ mod tests {
 
     #[test]
     fn length_counts_code_points_after_nfkc() {
-        assert_eq!(check("short-pass!", &[]), Err(PolicyViolation::TooShort(12)));
+        assert_eq!(
+            check("short-pass!", &[]),
+            Err(PolicyViolation::TooShort(12))
+        );
         // 12 code points, 14 bytes: long enough.
         assert_eq!(check("où est-ce là", &[]), Ok(()));
-        assert_eq!(check("où est-ce l", &[]), Err(PolicyViolation::TooShort(12)));
+        assert_eq!(
+            check("où est-ce l", &[]),
+            Err(PolicyViolation::TooShort(12))
+        );
         // Full-width digits become ASCII under NFKC but keep their count.
         assert_eq!(Password::new("ｐａｓｓ").expose(), "pass");
-        assert_eq!(check(&"vérité-".repeat(19), &[]), Err(PolicyViolation::TooLong(128)));
+        assert_eq!(
+            check(&"vérité-".repeat(19), &[]),
+            Err(PolicyViolation::TooLong(128))
+        );
         assert!(Password::new(&"a".repeat(129)).is_too_long());
         assert!(!Password::new(&"a".repeat(128)).is_too_long());
     }
@@ -149,7 +158,13 @@ mod tests {
 
     #[test]
     fn common_and_patterned_passwords_are_refused() {
-        for pw in ["password1234", "123456789012", "aaaaaaaaaaaa", "qwertyuiopasdf", "1q2w3e4r5t6y"] {
+        for pw in [
+            "password1234",
+            "123456789012",
+            "aaaaaaaaaaaa",
+            "qwertyuiopasdf",
+            "1q2w3e4r5t6y",
+        ] {
             assert_eq!(check(pw, &[]), Err(PolicyViolation::TooCommon), "{pw}");
         }
     }
@@ -157,10 +172,22 @@ mod tests {
     #[test]
     fn personal_information_is_refused_in_any_case() {
         let personal = ["Élodie", "Ørsted", "elodie.o", "eo12345-ovh"];
-        assert_eq!(check("ÉLODIE-likes-trains", &personal), Err(PolicyViolation::ContainsPersonalInfo));
-        assert_eq!(check("trains-and-ørsted", &personal), Err(PolicyViolation::ContainsPersonalInfo));
-        assert_eq!(check("x-EO12345-OVH-x!", &personal), Err(PolicyViolation::ContainsPersonalInfo));
-        assert_eq!(check("Elodie.O is my nick", &personal), Err(PolicyViolation::ContainsPersonalInfo));
+        assert_eq!(
+            check("ÉLODIE-likes-trains", &personal),
+            Err(PolicyViolation::ContainsPersonalInfo)
+        );
+        assert_eq!(
+            check("trains-and-ørsted", &personal),
+            Err(PolicyViolation::ContainsPersonalInfo)
+        );
+        assert_eq!(
+            check("x-EO12345-OVH-x!", &personal),
+            Err(PolicyViolation::ContainsPersonalInfo)
+        );
+        assert_eq!(
+            check("Elodie.O is my nick", &personal),
+            Err(PolicyViolation::ContainsPersonalInfo)
+        );
         assert_eq!(check("quiet river stones", &personal), Ok(()));
     }
 
@@ -171,6 +198,9 @@ mod tests {
 
     #[test]
     fn debug_never_shows_the_password() {
-        assert_eq!(format!("{:?}", Password::new("hunter2hunter2")), "Password(<redacted>)");
+        assert_eq!(
+            format!("{:?}", Password::new("hunter2hunter2")),
+            "Password(<redacted>)"
+        );
     }
 }

@@ -1,1 +1,14 @@
+//! Sesame's integration tests: one binary, the real server on port 0 with a fresh database (SQLite
+//! or PostgreSQL, after `SESAME_TEST_BACKEND`) and a clock the tests move.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod helpers;
+
+mod cli;
+mod errors;
+mod login;
+mod ops;
+mod security;
+mod sessions;

@@ -89,7 +89,10 @@ pub async fn login(
     jar: CookieJar,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let result = state.services().login(&req.login, &req.password, &client).await;
+    let result = state
+        .services()
+        .login(&req.login, &req.password, &client)
+        .await;
     let outcome = match &result {
         Ok(_) => "success",
         Err(LoginError::InvalidCredentials) => "invalid_credentials",

@@ -1,0 +1,194 @@
+//! `spawn_app()`: the real router on 127.0.0.1:0 over a fresh database, a manual clock, cheap
+//! Argon2, and a client with a cookie jar.
+
+use reqwest::{Client, Response};
+use serde_json::{Value, json};
+use sesame_core::audit::{Actor, ClientInfo};
+use sesame_core::clock::ManualClock;
+use sesame_core::ports::Account;
+use sesame_core::service::NewAccountInput;
+use sesame_core::types::{AccountType, Password};
+use sesame_server::App;
+use sesame_server::config::Config;
+use sesame_store::testing::TestDb;
+use std::sync::Arc;
+use time::macros::datetime;
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub struct TestApp {
+    pub base: String,
+    pub client: Client,
+    pub clock: Arc<ManualClock>,
+    pub app: App,
+    pub db: TestDb,
+    pub dir: tempfile::TempDir,
+    pub _server: ServerGuard,
+}
+
+/// Stops the server (gracefully) when dropped.
+pub struct ServerGuard(Option<tokio::sync::oneshot::Sender<()>>);
+
+impl Drop for ServerGuard {
+    fn drop(&mut self) {
+        if let Some(tx) = self.0.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Settings every test app shares: cheap hashing, a short queue deadline.
+pub fn test_config(dir: &std::path::Path, db: &TestDb) -> Config {
+    let mut config = Config {
+        listen: "127.0.0.1:0".into(),
+        data_dir: dir.to_path_buf(),
+        database_url: db.url.clone(),
+        ..Config::default()
+    };
+    config.argon2.m_cost_kib = 256;
+    config.argon2.t_cost = 1;
+    config.hashing.workers = 2;
+    config.hashing.max_queue = 16;
+    config.hashing.queue_deadline_ms = 200;
+    config
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Starts an app after `tweak` has adjusted its configuration.
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    spawn_on(db, dir, tweak).await
+}
+
+/// Starts an app on an existing database and data directory (to restart with other settings).
+pub async fn spawn_on(
+    db: TestDb,
+    dir: tempfile::TempDir,
+    tweak: impl FnOnce(&mut Config),
+) -> TestApp {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let base = format!("http://127.0.0.1:{}", addr.port());
+    let mut config = test_config(dir.path(), &db);
+    config.public_url = base.clone();
+    tweak(&mut config);
+    let resolved = config.resolve().unwrap();
+    let clock = Arc::new(ManualClock::new(datetime!(2026-11-25 09:00 UTC)));
+    let app = App::start(&resolved, clock.clone()).await.unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let serving = app.clone();
+    tokio::spawn(async move {
+        serving
+            .serve(listener, async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+    });
+    TestApp {
+        base,
+        client: client(),
+        clock,
+        app,
+        db,
+        dir,
+        _server: ServerGuard(Some(tx)),
+    }
+}
+
+/// A fresh client with its own cookie jar.
+pub fn client() -> Client {
+    Client::builder().cookie_store(true).build().unwrap()
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Creates an account through the service, as the CLI does.
+    pub async fn account(&self, email: &str, first: &str, last: &str) -> Account {
+        let input = NewAccountInput {
+            email: email.into(),
+            first_name: first.into(),
+            last_name: last.into(),
+            country: "FR".into(),
+            account_type: AccountType::Individual,
+            company_name: None,
+            phone: None,
+            language: None,
+            currency: None,
+            password: Password::new(PASSWORD),
+        };
+        self.app
+            .services
+            .create_account(input, Actor::Operator, &ClientInfo::default())
+            .await
+            .unwrap()
+    }
+
+    pub async fn jane(&self) -> Account {
+        self.account("Jane.Doe@Example.com", "Jane", "Doe").await
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn login(&self, login: &str, password: &str) -> Response {
+        self.post_json(
+            "/api/v1/session",
+            &json!({"login": login, "password": password}),
+        )
+        .await
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub fn advance(&self, minutes: i64) {
+        self.clock.advance(time::Duration::minutes(minutes));
+    }
+}
+
+/// Status and parsed JSON body of a response.
+pub async fn status_json(response: Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text:?}"));
+    (status, body)
+}
+
+/// The stable error code of an error response.
+pub async fn error_code(response: Response) -> (u16, String) {
+    let (status, body) = status_json(response).await;
+    (
+        status,
+        body["error"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+    )
+}
+
+/// The session cookie a response set, as `name=value`.
+pub fn session_cookie(response: &Response) -> String {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.contains("sesame_session="))
+        .and_then(|c| c.split(';').next().map(str::to_owned))
+        .expect("a session cookie")
+}

@@ -1,0 +1,67 @@
+//! OPS-2, OPS-3: health, readiness, metrics and the OpenAPI document.
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn health_and_readiness() {
+    let app = spawn_app().await;
+    assert_eq!(app.get("/healthz").await.status(), 200);
+    assert_eq!(app.get("/readyz").await.status(), 200);
+    app.app.store.close().await;
+    let response = app.get("/readyz").await;
+    assert!(response.headers().get("retry-after").is_some());
+    assert_eq!(
+        error_code(response).await,
+        (503, "SERVICE_UNAVAILABLE".into())
+    );
+    assert_eq!(
+        app.get("/healthz").await.status(),
+        200,
+        "liveness does not depend on the database"
+    );
+}
+
+#[tokio::test]
+async fn metrics_count_logins_by_outcome_and_time_requests() {
+    let app = spawn_app().await;
+    let jane = app.jane().await;
+    app.login(jane.nic_handle.as_str(), PASSWORD).await;
+    app.login(jane.nic_handle.as_str(), "wrong password here")
+        .await;
+    app.login("nobody@example.com", "wrong password here").await;
+    let response = app.get("/metrics").await;
+    assert!(
+        response
+            .headers()
+            .get("content-type")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = response.text().await.unwrap();
+    assert!(
+        text.contains("sesame_logins_total{outcome=\"success\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("sesame_logins_total{outcome=\"invalid_credentials\"} 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("sesame_http_request_duration_seconds_count{method=\"POST\",route=\"/api/v1/session\",status=\"401\"} 2"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_the_api() {
+    let app = spawn_app().await;
+    let (status, doc) = status_json(app.get("/api/openapi.json").await).await;
+    assert_eq!(status, 200);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    assert!(doc["paths"]["/api/v1/session"]["post"].is_object());
+    assert!(doc["paths"]["/api/v1/session"]["delete"].is_object());
+    assert!(doc["paths"]["/api/v1/me"]["get"].is_object());
+    assert!(doc["components"]["schemas"]["LoginRequest"]["properties"]["password"].is_object());
+}

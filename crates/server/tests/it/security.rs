@@ -1,0 +1,92 @@
+//! OPS-4: cross-site requests are refused; every response carries the security headers.
+
+use crate::helpers::*;
+use serde_json::json;
+
+#[tokio::test]
+async fn cross_site_posts_are_refused() {
+    let app = spawn_app().await;
+    let jane = app.jane().await;
+    let body = json!({"login": jane.nic_handle.as_str(), "password": PASSWORD});
+    let post = |headers: &[(&str, &str)]| {
+        let mut req = client().post(app.url("/api/v1/session")).json(&body);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        req.send()
+    };
+    for headers in [
+        vec![("origin", "https://evil.example")],
+        vec![("origin", "null")],
+        vec![("sec-fetch-site", "cross-site")],
+        vec![
+            ("sec-fetch-site", "same-site"),
+            ("origin", app.base.as_str()),
+        ],
+    ] {
+        let got = error_code(post(&headers).await.unwrap()).await;
+        assert_eq!(got, (403, "CSRF_REJECTED".into()), "{headers:?}");
+    }
+    // Our own origin, and non-browser clients (no Origin, no Sec-Fetch-Site), pass.
+    assert_eq!(
+        post(&[("origin", app.base.as_str())])
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        post(&[("sec-fetch-site", "same-origin")])
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(post(&[]).await.unwrap().status(), 200);
+}
+
+#[tokio::test]
+async fn a_cross_site_logout_is_refused_and_the_session_survives() {
+    let app = spawn_app().await;
+    let jane = app.jane().await;
+    app.login(jane.nic_handle.as_str(), PASSWORD).await;
+    let evil = app
+        .client
+        .delete(app.url("/api/v1/session"))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(evil).await, (403, "CSRF_REJECTED".into()));
+    assert_eq!(app.get("/api/v1/me").await.status(), 200);
+}
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers() {
+    let app = spawn_app().await;
+    for path in [
+        "/api/v1/me",
+        "/healthz",
+        "/metrics",
+        "/api/openapi.json",
+        "/no/such/page",
+    ] {
+        let response = app.get(path).await;
+        let h = response.headers();
+        let csp = h.get("content-security-policy").unwrap().to_str().unwrap();
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}");
+        assert!(!csp.contains("unsafe-inline"), "{path}");
+        assert_eq!(
+            h.get("x-content-type-options").unwrap(),
+            "nosniff",
+            "{path}"
+        );
+        assert_eq!(h.get("referrer-policy").unwrap(), "no-referrer", "{path}");
+        assert!(
+            h.get("strict-transport-security").is_none(),
+            "no HSTS over plain http"
+        );
+    }
+    let me = app.get("/api/v1/me").await;
+    assert_eq!(me.headers().get("cache-control").unwrap(), "no-store");
+}
