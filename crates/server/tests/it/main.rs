@@ -10,5 +10,6 @@ mod cli;
 mod errors;
 mod login;
 mod ops;
+mod outage;
 mod security;
 mod sessions;

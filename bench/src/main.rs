@@ -1,0 +1,153 @@
+//! Login benchmarks, run by hand (`cargo run --release -p sesame-bench`), never as a test.
+//!
+//! In one run, with the production Argon2 settings (PWD-1):
+//! 1. the raw Argon2id verification rate on all cores (the ceiling for password logins);
+//! 2. the password-login throughput of the real server over HTTP on loopback, as a ratio of (1);
+//! 3. the median time of a login for an unknown account against a known account with a wrong
+//!    password (PWD-4: they should match), interleaved, at least 200 tries each.
+//!
+//! The figures go to `docs/benchmarks.md`. Machines here have two noisy cores: read ratios and
+//! medians, not absolute numbers.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+use serde_json::json;
+use sesame_core::audit::{Actor, ClientInfo};
+use sesame_core::clock::SystemClock;
+use sesame_core::random::{OsRandom, Random};
+use sesame_core::service::NewAccountInput;
+use sesame_core::types::{AccountType, Password};
+use sesame_server::App;
+use sesame_server::config::Config;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const PASSWORD: &str = "correct horse battery staple";
+const TIMING_TRIES: usize = 300;
+const THROUGHPUT_LOGINS: usize = 400;
+
+#[tokio::main]
+async fn main() {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    println!("cores: {cores}");
+
+    let raw = raw_argon2_rate(cores, THROUGHPUT_LOGINS);
+    println!("raw Argon2id verifications: {raw:.1}/s ({:.1} ms each per core)", 1000.0 * cores as f64 / raw);
+
+    let dir = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let config = Config {
+        listen: "127.0.0.1:0".into(),
+        public_url: base.clone(),
+        data_dir: dir.path().to_path_buf(),
+        ..Config::default()
+    };
+    let app = App::start(&config.resolve().unwrap(), Arc::new(SystemClock)).await.unwrap();
+    let input = NewAccountInput {
+        email: "bench@example.com".into(),
+        first_name: "Bench".into(),
+        last_name: "Mark".into(),
+        country: "FR".into(),
+        account_type: AccountType::Individual,
+        company_name: None,
+        phone: None,
+        language: None,
+        currency: None,
+        password: Password::new(PASSWORD),
+    };
+    let account = app.services.create_account(input, Actor::Operator, &ClientInfo::default()).await.unwrap();
+    let nic = account.nic_handle.as_str().to_owned();
+    tokio::spawn(app.serve(listener, std::future::pending()));
+    let client = reqwest::Client::new();
+
+    // Warm up connections and caches.
+    for _ in 0..10 {
+        login(&client, &base, &nic, PASSWORD).await;
+    }
+
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..cores * 2)
+        .map(|i| {
+            let (client, base, nic) = (client.clone(), base.clone(), nic.clone());
+            tokio::spawn(async move {
+                let mut ok = 0;
+                for _ in (i..THROUGHPUT_LOGINS).step_by(cores * 2) {
+                    if login(&client, &base, &nic, PASSWORD).await.0 == 200 {
+                        ok += 1;
+                    }
+                }
+                ok
+            })
+        })
+        .collect();
+    let mut ok = 0;
+    for task in tasks {
+        ok += task.await.unwrap();
+    }
+    let rate = ok as f64 / started.elapsed().as_secs_f64();
+    println!("successful password logins over HTTP: {rate:.1}/s ({ok} of {THROUGHPUT_LOGINS}), {:.0}% of the raw Argon2 rate", 100.0 * rate / raw);
+
+    let mut unknown = Vec::with_capacity(TIMING_TRIES);
+    let mut wrong = Vec::with_capacity(TIMING_TRIES);
+    for i in 0..TIMING_TRIES {
+        // A coin decides which goes first, so a periodic disturbance can't favour one side.
+        let unknown_first = OsRandom.below(2) == 0;
+        let unknown_login = format!("zz{:05}-ovh", 10_000 + i);
+        for is_unknown in [unknown_first, !unknown_first] {
+            let who = if is_unknown { unknown_login.as_str() } else { nic.as_str() };
+            let (status, time) = login(&client, &base, who, "wrong password here").await;
+            assert_eq!(status, 401);
+            if is_unknown { unknown.push(time) } else { wrong.push(time) }
+        }
+    }
+    let (mu, mw) = (median(&mut unknown), median(&mut wrong));
+    println!(
+        "median failed login, unknown account: {:.2} ms; known account, wrong password: {:.2} ms; ratio {:.3} ({TIMING_TRIES} tries each, interleaved in random order)",
+        ms(mu),
+        ms(mw),
+        mu.as_secs_f64() / mw.as_secs_f64()
+    );
+}
+
+async fn login(client: &reqwest::Client, base: &str, login: &str, password: &str) -> (u16, Duration) {
+    let started = Instant::now();
+    let response = client
+        .post(format!("{base}/api/v1/session"))
+        .json(&json!({"login": login, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    response.bytes().await.unwrap();
+    (status, started.elapsed())
+}
+
+/// Verifications per second of one stored hash on `threads` threads.
+fn raw_argon2_rate(threads: usize, total: usize) -> f64 {
+    let argon = argon2::Argon2::default();
+    let phc = argon.hash_password(PASSWORD.as_bytes()).unwrap().to_string();
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        for t in 0..threads {
+            let phc = &phc;
+            scope.spawn(move || {
+                let argon = argon2::Argon2::default();
+                for _ in (t..total).step_by(threads) {
+                    argon.verify_password(PASSWORD.as_bytes(), phc.as_str()).unwrap();
+                }
+            });
+        }
+    });
+    total as f64 / started.elapsed().as_secs_f64()
+}
+
+fn median(samples: &mut [Duration]) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}

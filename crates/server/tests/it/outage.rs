@@ -1,0 +1,93 @@
+//! Connection loss (PostgreSQL): while the database can't be reached, requests get 503 with a code,
+//! never a hang or a 500, and `/readyz` fails; once it is back, Sesame recovers without a restart.
+//!
+//! The outage is real from Sesame's side: its connections go through a TCP relay that the test
+//! cuts (live connections reset, new ones closed at once) and then restores. SQLite has no
+//! connection to lose; under `SESAME_TEST_BACKEND=sqlite` this test has nothing to do.
+
+use crate::helpers::*;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+/// A TCP relay to the database that can be cut and restored.
+struct Relay {
+    port: u16,
+    down: Arc<AtomicBool>,
+    cut: watch::Sender<u64>,
+}
+
+impl Relay {
+    async fn start(target: String) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let down = Arc::new(AtomicBool::new(false));
+        let (cut, cuts) = watch::channel(0u64);
+        let flag = down.clone();
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if flag.load(Ordering::SeqCst) {
+                    drop(inbound);
+                    continue;
+                }
+                let target = target.clone();
+                let mut cuts = cuts.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = TcpStream::connect(&target).await else { return };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cuts.changed() => {}
+                    }
+                });
+            }
+        });
+        Self { port, down, cut }
+    }
+
+    fn cut(&self) {
+        self.down.store(true, Ordering::SeqCst);
+        self.cut.send_modify(|n| *n += 1);
+    }
+
+    fn restore(&self) {
+        self.down.store(false, Ordering::SeqCst);
+    }
+}
+
+#[tokio::test]
+async fn a_lost_database_gives_503_and_sesame_recovers_by_itself() {
+    if std::env::var("SESAME_TEST_BACKEND").as_deref() != Ok("postgres") {
+        return;
+    }
+    let db = sesame_store::testing::TestDb::new().await;
+    let url = url::Url::parse(&db.url).unwrap();
+    let target = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
+    let relay = Relay::start(target).await;
+    let mut via_relay = url.clone();
+    via_relay.set_port(Some(relay.port)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_on(db, dir, |c| {
+        c.database_url = via_relay.to_string();
+        c.database.acquire_timeout_ms = 500;
+    })
+    .await;
+    let jane = app.jane().await;
+    assert_eq!(app.login(jane.nic_handle.as_str(), PASSWORD).await.status(), 200);
+
+    relay.cut();
+    let ready = app.get("/readyz").await;
+    assert_eq!(ready.headers().get("retry-after").unwrap(), "1");
+    assert_eq!(error_code(ready).await, (503, "SERVICE_UNAVAILABLE".into()));
+    for _ in 0..3 {
+        assert_eq!(error_code(app.get("/api/v1/me").await).await, (503, "SERVICE_UNAVAILABLE".into()));
+        let login = app.login(jane.nic_handle.as_str(), PASSWORD).await;
+        assert_eq!(error_code(login).await, (503, "SERVICE_UNAVAILABLE".into()));
+    }
+    assert_eq!(app.get("/healthz").await.status(), 200);
+
+    relay.restore();
+    assert_eq!(app.get("/readyz").await.status(), 200);
+    assert_eq!(app.get("/api/v1/me").await.status(), 200, "the session survived the outage");
+    assert_eq!(client().post(app.url("/api/v1/session")).json(&serde_json::json!({"login": jane.nic_handle.as_str(), "password": PASSWORD})).send().await.unwrap().status(), 200);
+}
