@@ -33,7 +33,10 @@ async fn main() {
     println!("cores: {cores}");
 
     let raw = raw_argon2_rate(cores, THROUGHPUT_LOGINS);
-    println!("raw Argon2id verifications: {raw:.1}/s ({:.1} ms each per core)", 1000.0 * cores as f64 / raw);
+    println!(
+        "raw Argon2id verifications: {raw:.1}/s ({:.1} ms each per core)",
+        1000.0 * cores as f64 / raw
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -44,7 +47,9 @@ async fn main() {
         data_dir: dir.path().to_path_buf(),
         ..Config::default()
     };
-    let app = App::start(&config.resolve().unwrap(), Arc::new(SystemClock)).await.unwrap();
+    let app = App::start(&config.resolve().unwrap(), Arc::new(SystemClock))
+        .await
+        .unwrap();
     let input = NewAccountInput {
         email: "bench@example.com".into(),
         first_name: "Bench".into(),
@@ -57,7 +62,11 @@ async fn main() {
         currency: None,
         password: Password::new(PASSWORD),
     };
-    let account = app.services.create_account(input, Actor::Operator, &ClientInfo::default()).await.unwrap();
+    let account = app
+        .services
+        .create_account(input, Actor::Operator, &ClientInfo::default())
+        .await
+        .unwrap();
     let nic = account.nic_handle.as_str().to_owned();
     tokio::spawn(app.serve(listener, std::future::pending()));
     let client = reqwest::Client::new();
@@ -87,7 +96,10 @@ async fn main() {
         ok += task.await.unwrap();
     }
     let rate = ok as f64 / started.elapsed().as_secs_f64();
-    println!("successful password logins over HTTP: {rate:.1}/s ({ok} of {THROUGHPUT_LOGINS}), {:.0}% of the raw Argon2 rate", 100.0 * rate / raw);
+    println!(
+        "successful password logins over HTTP: {rate:.1}/s ({ok} of {THROUGHPUT_LOGINS}), {:.0}% of the raw Argon2 rate",
+        100.0 * rate / raw
+    );
 
     let mut unknown = Vec::with_capacity(TIMING_TRIES);
     let mut wrong = Vec::with_capacity(TIMING_TRIES);
@@ -96,10 +108,18 @@ async fn main() {
         let unknown_first = OsRandom.below(2) == 0;
         let unknown_login = format!("zz{:05}-ovh", 10_000 + i);
         for is_unknown in [unknown_first, !unknown_first] {
-            let who = if is_unknown { unknown_login.as_str() } else { nic.as_str() };
+            let who = if is_unknown {
+                unknown_login.as_str()
+            } else {
+                nic.as_str()
+            };
             let (status, time) = login(&client, &base, who, "wrong password here").await;
             assert_eq!(status, 401);
-            if is_unknown { unknown.push(time) } else { wrong.push(time) }
+            if is_unknown {
+                unknown.push(time)
+            } else {
+                wrong.push(time)
+            }
         }
     }
     let (mu, mw) = (median(&mut unknown), median(&mut wrong));
@@ -111,7 +131,12 @@ async fn main() {
     );
 }
 
-async fn login(client: &reqwest::Client, base: &str, login: &str, password: &str) -> (u16, Duration) {
+async fn login(
+    client: &reqwest::Client,
+    base: &str,
+    login: &str,
+    password: &str,
+) -> (u16, Duration) {
     let started = Instant::now();
     let response = client
         .post(format!("{base}/api/v1/session"))
@@ -127,7 +152,10 @@ async fn login(client: &reqwest::Client, base: &str, login: &str, password: &str
 /// Verifications per second of one stored hash on `threads` threads.
 fn raw_argon2_rate(threads: usize, total: usize) -> f64 {
     let argon = argon2::Argon2::default();
-    let phc = argon.hash_password(PASSWORD.as_bytes()).unwrap().to_string();
+    let phc = argon
+        .hash_password(PASSWORD.as_bytes())
+        .unwrap()
+        .to_string();
     let started = Instant::now();
     std::thread::scope(|scope| {
         for t in 0..threads {
@@ -135,7 +163,9 @@ fn raw_argon2_rate(threads: usize, total: usize) -> f64 {
             scope.spawn(move || {
                 let argon = argon2::Argon2::default();
                 for _ in (t..total).step_by(threads) {
-                    argon.verify_password(PASSWORD.as_bytes(), phc.as_str()).unwrap();
+                    argon
+                        .verify_password(PASSWORD.as_bytes(), phc.as_str())
+                        .unwrap();
                 }
             });
         }

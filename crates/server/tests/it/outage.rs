@@ -33,8 +33,12 @@ impl Relay {
                 }
                 let target = target.clone();
                 let mut cuts = cuts.clone();
+                // Only cuts from now on end this connection.
+                cuts.borrow_and_update();
                 tokio::spawn(async move {
-                    let Ok(mut outbound) = TcpStream::connect(&target).await else { return };
+                    let Ok(mut outbound) = TcpStream::connect(&target).await else {
+                        return;
+                    };
                     tokio::select! {
                         _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
                         _ = cuts.changed() => {}
@@ -73,14 +77,20 @@ async fn a_lost_database_gives_503_and_sesame_recovers_by_itself() {
     })
     .await;
     let jane = app.jane().await;
-    assert_eq!(app.login(jane.nic_handle.as_str(), PASSWORD).await.status(), 200);
+    assert_eq!(
+        app.login(jane.nic_handle.as_str(), PASSWORD).await.status(),
+        200
+    );
 
     relay.cut();
     let ready = app.get("/readyz").await;
     assert_eq!(ready.headers().get("retry-after").unwrap(), "1");
     assert_eq!(error_code(ready).await, (503, "SERVICE_UNAVAILABLE".into()));
     for _ in 0..3 {
-        assert_eq!(error_code(app.get("/api/v1/me").await).await, (503, "SERVICE_UNAVAILABLE".into()));
+        assert_eq!(
+            error_code(app.get("/api/v1/me").await).await,
+            (503, "SERVICE_UNAVAILABLE".into())
+        );
         let login = app.login(jane.nic_handle.as_str(), PASSWORD).await;
         assert_eq!(error_code(login).await, (503, "SERVICE_UNAVAILABLE".into()));
     }
@@ -88,6 +98,19 @@ async fn a_lost_database_gives_503_and_sesame_recovers_by_itself() {
 
     relay.restore();
     assert_eq!(app.get("/readyz").await.status(), 200);
-    assert_eq!(app.get("/api/v1/me").await.status(), 200, "the session survived the outage");
-    assert_eq!(client().post(app.url("/api/v1/session")).json(&serde_json::json!({"login": jane.nic_handle.as_str(), "password": PASSWORD})).send().await.unwrap().status(), 200);
+    assert_eq!(
+        app.get("/api/v1/me").await.status(),
+        200,
+        "the session survived the outage"
+    );
+    assert_eq!(
+        client()
+            .post(app.url("/api/v1/session"))
+            .json(&serde_json::json!({"login": jane.nic_handle.as_str(), "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 }
