@@ -47,6 +47,8 @@ pub enum CreateAccountError {
 
 /// Collisions tolerated at one length before the handle grows a digit.
 const DRAWS_PER_LENGTH: u32 = 8;
+/// Draws of any kind (handle or customer code) before giving up; far beyond any real collision run.
+const MAX_DRAWS: u32 = 64;
 
 impl Services {
     /// Creates an account with a password; used by the operator CLI today and by sign-up later.
@@ -117,7 +119,7 @@ impl Services {
         let audit = AuditEvent::new(now, AuditKind::AccountCreated, actor, client).account(id);
         let folded_password = crate::types::canonical(input.password.expose());
         let mut collisions = 0u32;
-        loop {
+        for _ in 0..MAX_DRAWS {
             // A handle that happens to sit inside the password would break PWD-2: draw another.
             let handle_in_password = folded_password.contains(account.nic_handle.as_str());
             let result = if handle_in_password {
@@ -151,6 +153,7 @@ impl Services {
                 Err(other) => return Err(other.into()),
             }
         }
+        Err(StoreError::Internal("no free customer code".into()).into())
     }
 
     /// Finds an account by NIC handle or primary email in any case or width (ACCT-3).

@@ -1,0 +1,128 @@
+//! ACCT-1, ACCT-2: NIC handles drawn among unused ones, growing a digit when crowded, never
+//! handed out twice; customer codes redrawn on collision. The services run on the real store
+//! with a random source that keeps proposing the same numbers.
+
+use crate::helpers::*;
+use sesame_core::audit::{Actor, ClientInfo};
+use sesame_core::clock::ManualClock;
+use sesame_core::factor::password::{Argon2Settings, PasswordHasher, PoolSettings};
+use sesame_core::random::Random;
+use sesame_core::service::{CoreSettings, CreateAccountError, NewAccountInput, Services};
+use sesame_core::types::{AccountType, Password};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Always the lowest NIC number; customer codes repeat each value twice, then move on.
+#[derive(Debug, Default)]
+struct Crowded(AtomicU64);
+
+impl Random for Crowded {
+    fn fill(&self, buf: &mut [u8]) {
+        buf.fill(1);
+    }
+    fn below(&self, bound: u64) -> u64 {
+        if bound == 900_000_000 {
+            self.0.fetch_add(1, Ordering::SeqCst) / 2
+        } else {
+            0
+        }
+    }
+}
+
+#[tokio::test]
+async fn crowded_initials_grow_a_digit_and_handles_stay_unique() {
+    let app = spawn_app().await;
+    let hasher = PasswordHasher::new(
+        Argon2Settings {
+            m_cost_kib: 256,
+            t_cost: 1,
+            p_cost: 1,
+        },
+        PoolSettings {
+            workers: 1,
+            max_queue: 4,
+            queue_deadline: std::time::Duration::from_secs(5),
+        },
+    )
+    .unwrap();
+    let services = Services::new(
+        app.app.store.clone(),
+        Arc::new(ManualClock::new(
+            time::macros::datetime!(2026-11-25 09:00 UTC),
+        )),
+        Arc::new(Crowded::default()),
+        Arc::new(hasher),
+        app.app.services.key().clone(),
+        CoreSettings::default(),
+    );
+    let create = |n: u32| {
+        let services = services.clone();
+        async move {
+            let input = NewAccountInput {
+                email: format!("ann{n}@example.com"),
+                first_name: "Ann".into(),
+                last_name: "Bell".into(),
+                country: "GB".into(),
+                account_type: AccountType::Individual,
+                company_name: None,
+                phone: None,
+                language: None,
+                currency: None,
+                password: Password::new(PASSWORD),
+            };
+            services
+                .create_account(input, Actor::Operator, &ClientInfo::default())
+                .await
+        }
+    };
+    let handles: Vec<String> = [
+        create(1).await.unwrap(),
+        create(2).await.unwrap(),
+        create(3).await.unwrap(),
+    ]
+    .iter()
+    .map(|a| a.nic_handle.as_str().to_owned())
+    .collect();
+    assert_eq!(handles, ["ab10000-ovh", "ab100000-ovh", "ab1000000-ovh"]);
+    // Every length is taken for these numbers: the fourth can't get a handle, and says so.
+    assert!(matches!(create(4).await, Err(CreateAccountError::Store(_))));
+    // Customer codes collided along the way and were redrawn: all three differ.
+    let mut codes = Vec::new();
+    for n in 1..=3 {
+        let account = app
+            .app
+            .services
+            .find_account(&format!("ann{n}@example.com"))
+            .await
+            .unwrap()
+            .unwrap();
+        codes.push(account.customer_code.as_str().to_owned());
+    }
+    codes.sort();
+    codes.dedup();
+    assert_eq!(codes.len(), 3);
+}
+
+#[tokio::test]
+async fn an_email_is_taken_in_any_case_or_width() {
+    let app = spawn_app().await;
+    app.jane().await;
+    let input = NewAccountInput {
+        email: "ＪＡＮＥ.doe@example.COM".into(),
+        first_name: "Jane".into(),
+        last_name: "Other".into(),
+        country: "FR".into(),
+        account_type: AccountType::Company,
+        company_name: Some("Other SARL".into()),
+        phone: None,
+        language: None,
+        currency: None,
+        password: Password::new(PASSWORD),
+    };
+    let result = app
+        .app
+        .services
+        .create_account(input, Actor::Operator, &ClientInfo::default())
+        .await;
+    assert_eq!(result.unwrap_err(), CreateAccountError::EmailTaken);
+}
