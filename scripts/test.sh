@@ -1,9 +1,19 @@
 #!/usr/bin/env bash
-# Runs every test on a fresh machine: formatting and lint gates, unit and contract tests, and the
-# integration suite on SQLite and then on a throwaway PostgreSQL cluster (started and removed here,
-# installing the server package when it is missing).
+# Runs every test on a fresh machine: formatting and lint gates, unit and contract tests, the
+# integration suite on SQLite and then on a throwaway PostgreSQL cluster (started and removed here),
+# and the browser tests in Debian's Chromium. Installs what is missing (Debian packages: postgresql,
+# chromium; npm packages from e2e/package-lock.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+missing=()
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== installing ${missing[*]}"
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
 
 echo "== format and lints"
 cargo fmt --all -- --check
@@ -17,3 +27,7 @@ pg_url=$(scripts/postgres.sh start)
 trap 'scripts/postgres.sh stop' EXIT
 SESAME_TEST_BACKEND=postgres SESAME_TEST_POSTGRES_URL="$pg_url" \
   cargo nextest run --workspace --locked --no-fail-fast
+
+echo "== browser tests (Chromium)"
+cargo build --locked --bin sesame
+(cd e2e && npm ci --no-audit --no-fund --silent && SESAME_BIN=../target/debug/sesame npm test)

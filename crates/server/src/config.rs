@@ -6,6 +6,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 use sesame_core::factor::password::Argon2Settings;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use url::Url;
@@ -27,11 +28,42 @@ pub struct Config {
     pub nic_suffix: String,
     /// `text` or `json`.
     pub log_format: String,
+    /// Product name on every page.
+    pub brand_name: String,
+    /// Folder whose `templates/` and `static/` override the embedded default theme; empty: none.
+    pub theme_dir: String,
+    pub login: LoginConfig,
+    /// Support phone number per subsidiary code (`FR = "+33 …"`), shown on help pages.
+    pub support_phones: BTreeMap<String, String>,
     pub database: DatabaseConfig,
     pub argon2: Argon2Settings,
     pub hashing: HashingConfig,
     pub session: SessionConfig,
     pub password: PasswordConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoginConfig {
+    /// LOGIN-6: subsidiary of a page that names none.
+    pub default_subsidiary: String,
+    /// LOGIN-6: subsidiaries whose customers log in by email only.
+    pub email_only_subsidiaries: Vec<String>,
+    /// LOGIN-5: origins besides the public URL that `return_to` may lead to.
+    pub return_to_origins: Vec<String>,
+    /// LOGIN-5: path prefixes `return_to` may lead to.
+    pub return_to_paths: Vec<String>,
+}
+
+impl Default for LoginConfig {
+    fn default() -> Self {
+        Self {
+            default_subsidiary: "WE".into(),
+            email_only_subsidiaries: Vec::new(),
+            return_to_origins: Vec::new(),
+            return_to_paths: vec!["/".into()],
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -75,6 +107,10 @@ impl Default for Config {
             secret_key_file: String::new(),
             nic_suffix: "ovh".into(),
             log_format: "text".into(),
+            brand_name: "Sesame".into(),
+            theme_dir: String::new(),
+            login: LoginConfig::default(),
+            support_phones: BTreeMap::new(),
             database: DatabaseConfig::default(),
             argon2: Argon2Settings::default(),
             hashing: HashingConfig::default(),
@@ -143,6 +179,9 @@ pub struct Resolved {
     pub secret_key_file: PathBuf,
     /// True when the key file path was not configured, so it may be generated.
     pub generate_key: bool,
+    /// True when no public URL was configured: it is then `http://localhost:PORT` of the port
+    /// actually bound (which differs from `listen` when that asks for port 0).
+    pub public_url_is_default: bool,
     pub hashing_workers: usize,
 }
 
@@ -232,6 +271,57 @@ impl Config {
         {
             return Err(invalid("password.min_length", "must be between 8 and 128"));
         }
+        let known = |code: &str| sesame_core::types::subsidiary(code).is_some();
+        if !known(&self.login.default_subsidiary) {
+            return Err(invalid(
+                "login.default_subsidiary",
+                "is not one of the subsidiary codes (FR, GB, …)",
+            ));
+        }
+        if let Some(bad) = self
+            .login
+            .email_only_subsidiaries
+            .iter()
+            .find(|c| !known(c))
+        {
+            return Err(invalid(
+                "login.email_only_subsidiaries",
+                format!("{bad:?} is not a subsidiary code"),
+            ));
+        }
+        if let Some(bad) = self.support_phones.keys().find(|c| !known(c)) {
+            return Err(invalid(
+                "support_phones",
+                format!("{bad:?} is not a subsidiary code"),
+            ));
+        }
+        for origin in &self.login.return_to_origins {
+            let ok = Url::parse(origin)
+                .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.path() == "/");
+            if !ok {
+                return Err(invalid(
+                    "login.return_to_origins",
+                    format!("{origin:?} is not an origin such as https://panel.example.com"),
+                ));
+            }
+        }
+        if let Some(bad) = self
+            .login
+            .return_to_paths
+            .iter()
+            .find(|p| !p.starts_with('/'))
+        {
+            return Err(invalid(
+                "login.return_to_paths",
+                format!("{bad:?} must start with /"),
+            ));
+        }
+        if !self.theme_dir.is_empty() && !Path::new(&self.theme_dir).is_dir() {
+            return Err(invalid(
+                "theme_dir",
+                format!("{} is not a folder", self.theme_dir),
+            ));
+        }
         let hashing_workers = match self.hashing.workers {
             0 => std::thread::available_parallelism().map_or(1, usize::from),
             n => n,
@@ -242,6 +332,7 @@ impl Config {
             database_url,
             secret_key_file,
             generate_key,
+            public_url_is_default: self.public_url.is_empty(),
             hashing_workers,
             raw: self,
         })

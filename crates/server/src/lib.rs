@@ -28,6 +28,8 @@ pub enum StartError {
     Database(#[from] sesame_store::OpenError),
     #[error("setting `argon2` or `hashing`: {0}")]
     Hashing(#[from] sesame_core::factor::password::SettingsError),
+    #[error("setting `theme_dir`: {0}")]
+    Theme(#[from] sesame_web::ThemeError),
     #[error("metrics: {0}")]
     Metrics(#[from] sesame_web::MetricsError),
     #[error("cannot listen on {addr}: {why}")]
@@ -90,7 +92,18 @@ impl App {
             services,
             store,
             web: WebSettings {
-                public_url: config.public_url.clone(),
+                brand_name: raw.brand_name.clone(),
+                theme_dir: (!raw.theme_dir.is_empty()).then(|| raw.theme_dir.clone().into()),
+                default_subsidiary: raw.login.default_subsidiary.clone(),
+                support_phones: raw
+                    .support_phones
+                    .iter()
+                    .map(|(k, v)| (k.to_ascii_uppercase(), v.clone()))
+                    .collect(),
+                email_only_subsidiaries: raw.login.email_only_subsidiaries.clone(),
+                return_to_origins: raw.login.return_to_origins.clone(),
+                return_to_paths: raw.login.return_to_paths.clone(),
+                ..WebSettings::for_url(config.public_url.clone())
             },
         })
     }
@@ -101,7 +114,7 @@ impl App {
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartError> {
-        let state = AppState::new(self.services, self.web, Metrics::new()?);
+        let state = AppState::new(self.services, self.web, Metrics::new()?)?;
         let router = sesame_web::router(state).into_make_service_with_connect_info::<SocketAddr>();
         let addr = listener
             .local_addr()

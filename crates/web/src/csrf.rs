@@ -6,17 +6,17 @@
 //! preflight.
 
 use crate::AppState;
-use crate::error::{ApiError, ErrorCode};
+use crate::error::ErrorCode;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 pub async fn check_origin(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if !safe && !same_site(req.headers(), &state.settings().public_origin()) {
         tracing::info!(path = %req.uri().path(), "cross-site request refused");
-        return ApiError::new(ErrorCode::CsrfRejected).into_response();
+        return crate::error::respond(&state, req.uri(), req.headers(), ErrorCode::CsrfRejected);
     }
     next.run(req).await
 }

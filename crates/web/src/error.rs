@@ -3,7 +3,8 @@
 //! errors are logged with their detail and answered without it.
 
 use axum::Json;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use sesame_core::factor::password::HashError;
@@ -189,12 +190,37 @@ impl From<LoginError> for ApiError {
     }
 }
 
-pub async fn not_found() -> ApiError {
-    ApiError::new(ErrorCode::NotFound)
+/// An error for any request: JSON under `/api/` and for the operations endpoints, an HTML page in
+/// the visitor's language everywhere else.
+pub fn respond(
+    state: &crate::AppState,
+    uri: &Uri,
+    headers: &HeaderMap,
+    code: ErrorCode,
+) -> Response {
+    let path = uri.path();
+    let machine = path.starts_with("/api/") || matches!(path, "/healthz" | "/readyz" | "/metrics");
+    if machine {
+        ApiError::new(code).into_response()
+    } else {
+        crate::pages::error_page(state, headers, uri.query(), code)
+    }
 }
 
-pub async fn method_not_allowed() -> ApiError {
-    ApiError::new(ErrorCode::MethodNotAllowed)
+pub async fn not_found(
+    State(state): State<crate::AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    respond(&state, &uri, &headers, ErrorCode::NotFound)
+}
+
+pub async fn method_not_allowed(
+    State(state): State<crate::AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    respond(&state, &uri, &headers, ErrorCode::MethodNotAllowed)
 }
 
 /// A panic in a handler becomes a plain 500 with a code; the panic message goes to the log only.

@@ -9,7 +9,9 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 pub async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let is_api = req.uri().path().starts_with("/api/");
+    // API answers and pages carry personal data, session state or form tokens: never cache them.
+    // Only the theme's static files may be cached.
+    let cacheable = req.uri().path().starts_with("/static/");
     let mut response = next.run(req).await;
     let h = response.headers_mut();
     let set = |h: &mut axum::http::HeaderMap, name: HeaderName, value: &'static str| {
@@ -41,7 +43,7 @@ pub async fn security_headers(State(state): State<AppState>, req: Request, next:
             "max-age=63072000; includeSubDomains",
         );
     }
-    if is_api {
+    if !cacheable {
         set(h, header::CACHE_CONTROL, "no-store");
     }
     response

@@ -11,15 +11,20 @@ mod headers;
 mod json;
 mod metrics;
 mod ops;
+mod pages;
 mod session;
 
 pub use error::{ApiError, ErrorCode};
 pub use metrics::Metrics;
+use pages::templates::Templates;
+pub use pages::templates::ThemeError;
 pub use prometheus::Error as MetricsError;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use sesame_core::service::Services;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use url::Url;
 
@@ -32,9 +37,37 @@ pub struct WebSettings {
     /// The URL customers use; links, cookie flags and the Origin check derive from it alone,
     /// never from `Host` or `X-Forwarded-*` headers.
     pub public_url: Url,
+    /// Product name shown on every page.
+    pub brand_name: String,
+    /// A folder whose `templates/` and `static/` override the embedded default theme.
+    pub theme_dir: Option<PathBuf>,
+    /// Subsidiary used when a request names none (LOGIN-6).
+    pub default_subsidiary: String,
+    /// Support phone number per subsidiary code, shown on help pages.
+    pub support_phones: BTreeMap<String, String>,
+    /// Subsidiaries whose customers log in by email only.
+    pub email_only_subsidiaries: Vec<String>,
+    /// LOGIN-5: origins besides the public URL that `return_to` may lead to.
+    pub return_to_origins: Vec<String>,
+    /// LOGIN-5: path prefixes `return_to` may lead to.
+    pub return_to_paths: Vec<String>,
 }
 
 impl WebSettings {
+    /// Defaults for everything but the public URL.
+    pub fn for_url(public_url: Url) -> Self {
+        Self {
+            public_url,
+            brand_name: "Sesame".into(),
+            theme_dir: None,
+            default_subsidiary: "WE".into(),
+            support_phones: BTreeMap::new(),
+            email_only_subsidiaries: Vec::new(),
+            return_to_origins: Vec::new(),
+            return_to_paths: vec!["/".into()],
+        }
+    }
+
     pub fn is_https(&self) -> bool {
         self.public_url.scheme() == "https"
     }
@@ -55,17 +88,28 @@ struct Inner {
     services: Services,
     settings: WebSettings,
     metrics: Metrics,
+    templates: Templates,
 }
 
 impl AppState {
-    pub fn new(services: Services, settings: WebSettings, metrics: Metrics) -> Self {
-        Self {
+    pub fn new(
+        services: Services,
+        settings: WebSettings,
+        metrics: Metrics,
+    ) -> Result<Self, ThemeError> {
+        let templates = Templates::new(settings.theme_dir.clone())?;
+        Ok(Self {
             inner: Arc::new(Inner {
                 services,
                 settings,
                 metrics,
+                templates,
             }),
-        }
+        })
+    }
+
+    pub fn templates(&self) -> &Templates {
+        &self.inner.templates
     }
 
     pub fn services(&self) -> &Services {
@@ -83,12 +127,14 @@ impl AppState {
 
 /// The whole application: API, operations endpoints and the layers every response passes.
 pub fn router(state: AppState) -> Router {
-    let api = api::routes().layer(axum::middleware::from_fn_with_state(
-        state.clone(),
-        csrf::check_origin,
-    ));
+    let checked = api::routes()
+        .merge(pages::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            csrf::check_origin,
+        ));
     Router::new()
-        .merge(api)
+        .merge(checked)
         .merge(ops::routes())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)

@@ -73,6 +73,20 @@ impl Metrics {
     }
 }
 
+/// The `outcome` label of a login attempt, shared by the JSON API and the login page.
+pub fn login_outcome<T>(result: &Result<T, sesame_core::service::LoginError>) -> &'static str {
+    use sesame_core::factor::password::HashError;
+    use sesame_core::service::LoginError;
+    match result {
+        Ok(_) => "success",
+        Err(LoginError::InvalidCredentials) => "invalid_credentials",
+        Err(LoginError::Blocked) => "blocked",
+        Err(LoginError::PasswordTooLong) => "rejected",
+        Err(LoginError::Hash(HashError::Busy)) => "busy",
+        Err(_) => "error",
+    }
+}
+
 /// Times every request; the route label is the matched route pattern, never the raw path, so
 /// the label set stays bounded.
 pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {

@@ -12,5 +12,6 @@ mod errors;
 mod login;
 mod ops;
 mod outage;
+mod pages;
 mod security;
 mod sessions;

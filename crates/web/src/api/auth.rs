@@ -12,7 +12,6 @@ use axum::response::IntoResponse;
 use axum_extra::extract::cookie::CookieJar;
 use serde::{Deserialize, Serialize};
 use sesame_core::ports::Account;
-use sesame_core::service::LoginError;
 use utoipa::ToSchema;
 
 /// `Debug` is not derived: the password must never reach a log.
@@ -93,15 +92,9 @@ pub async fn login(
         .services()
         .login(&req.login, &req.password, &client)
         .await;
-    let outcome = match &result {
-        Ok(_) => "success",
-        Err(LoginError::InvalidCredentials) => "invalid_credentials",
-        Err(LoginError::Blocked) => "blocked",
-        Err(LoginError::PasswordTooLong) => "rejected",
-        Err(LoginError::Hash(sesame_core::factor::password::HashError::Busy)) => "busy",
-        Err(_) => "error",
-    };
-    state.metrics().login(outcome);
+    state
+        .metrics()
+        .login(crate::metrics::login_outcome(&result));
     let success = result?;
     let jar = jar.add(session_cookie(&state, success.token.expose()));
     let body = LoginResponse {

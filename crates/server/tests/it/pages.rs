@@ -1,0 +1,489 @@
+//! The HTML pages (LOGIN-1, LOGIN-5, LOGIN-6, PANEL-1, OPS-4): form tokens and Origin checks,
+//! redirects, error pages, languages, email-only subsidiaries and themes. Browser behaviour is
+//! covered by `e2e/`; these tests pin the HTTP contract.
+
+use crate::helpers::*;
+use reqwest::redirect::Policy;
+use reqwest::{Client, Response};
+
+fn browser() -> Client {
+    Client::builder()
+        .cookie_store(true)
+        .redirect(Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn csrf_in(html: &str) -> String {
+    let start = html.find("name=\"csrf\" value=\"").expect("a form token") + 19;
+    html[start..start + 64].to_owned()
+}
+
+struct Visitor {
+    client: Client,
+    base: String,
+}
+
+impl Visitor {
+    fn new(app: &TestApp) -> Self {
+        Self {
+            client: browser(),
+            base: app.base.clone(),
+        }
+    }
+
+    async fn get(&self, path: &str) -> Response {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Loads the login page and returns its form token.
+    async fn token(&self, path: &str) -> String {
+        csrf_in(&self.get(path).await.text().await.unwrap())
+    }
+
+    async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Response {
+        self.client
+            .post(format!("{}{path}", self.base))
+            .form(fields)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+fn location(response: &Response) -> String {
+    response
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn the_login_form_logs_in_and_redirects_home() {
+    let app = spawn_app().await;
+    let jane = app.jane().await;
+    let v = Visitor::new(&app);
+    let page = v.get("/login").await;
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers().get("cache-control").unwrap(), "no-store");
+    assert!(
+        page.headers()
+            .get("content-security-policy")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
+    let token = csrf_in(&page.text().await.unwrap());
+    let done = v
+        .post_form(
+            "/login",
+            &[
+                ("login", jane.nic_handle.as_str()),
+                ("password", PASSWORD),
+                ("csrf", &token),
+            ],
+        )
+        .await;
+    assert_eq!(done.status(), 303);
+    assert_eq!(location(&done), "/");
+    let home = v.get("/").await;
+    assert_eq!(home.status(), 200);
+    let html = home.text().await.unwrap();
+    assert!(html.contains("id=\"account-name\""), "the name menu");
+    assert!(html.contains(jane.nic_handle.as_str()));
+    assert!(html.contains("Jane.Doe@Example.com"));
+    // The JSON API sees the same session.
+    let me = v.get("/api/v1/me").await;
+    assert_eq!(me.status(), 200);
+}
+
+#[tokio::test]
+async fn forms_without_a_valid_token_or_from_elsewhere_are_refused() {
+    let app = spawn_app().await;
+    let jane = app.jane().await;
+    let v = Visitor::new(&app);
+    let token = v.token("/login").await;
+    let nic = jane.nic_handle.as_str();
+    for fields in [
+        vec![("login", nic), ("password", PASSWORD)],
+        vec![
+            ("login", nic),
+            ("password", PASSWORD),
+            ("csrf", "0".repeat(64).as_str()),
+        ],
+    ] {
+        let refused = v.post_form("/login", &fields).await;
+        assert_eq!(refused.status(), 403);
+        assert!(refused.text().await.unwrap().contains("CSRF_REJECTED"));
+    }
+    // A valid token does not help a request from another site.
+    let cross = v
+        .client
+        .post(format!("{}/login", app.base))
+        .header("origin", "https://evil.example")
+        .form(&[
+            ("login", nic),
+            ("password", PASSWORD),
+            ("csrf", token.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross.status(), 403);
+    assert!(cross.text().await.unwrap().contains("CSRF_REJECTED"));
+    // A token from another browser (another cookie) is no good either.
+    let other = Visitor::new(&app);
+    other.token("/login").await;
+    let stolen = other
+        .post_form(
+            "/login",
+            &[("login", nic), ("password", PASSWORD), ("csrf", &token)],
+        )
+        .await;
+    assert_eq!(stolen.status(), 403);
+    assert_eq!(
+        v.get("/api/v1/me").await.status(),
+        401,
+        "no session was opened"
+    );
+}
+
+#[tokio::test]
+async fn logout_needs_the_form_token() {
+    let app = spawn_app().await;
+    let jane = app.jane().await;
+    let v = Visitor::new(&app);
+    let token = v.token("/login").await;
+    v.post_form(
+        "/login",
+        &[
+            ("login", jane.nic_handle.as_str()),
+            ("password", PASSWORD),
+            ("csrf", &token),
+        ],
+    )
+    .await;
+    assert_eq!(v.post_form("/logout", &[]).await.status(), 403);
+    assert_eq!(v.get("/api/v1/me").await.status(), 200, "still logged in");
+    let token = v.token("/").await;
+    let out = v.post_form("/logout", &[("csrf", &token)]).await;
+    assert_eq!(out.status(), 303);
+    assert_eq!(location(&out), "/login");
+    assert_eq!(v.get("/api/v1/me").await.status(), 401);
+}
+
+#[tokio::test]
+async fn return_to_is_honoured_only_for_allowed_places() {
+    let app =
+        spawn_app_with(|c| c.login.return_to_origins = vec!["https://panel.example.com".into()])
+            .await;
+    let jane = app.jane().await;
+    let nic = jane.nic_handle.as_str();
+    for (asked, landed) in [
+        ("https://evil.example/x", "/"),
+        ("//evil.example/x", "/"),
+        ("/security", "/security"),
+        (
+            "https://panel.example.com/bills",
+            "https://panel.example.com/bills",
+        ),
+    ] {
+        let v = Visitor::new(&app);
+        let query = format!(
+            "/login?return_to={}",
+            url::form_urlencoded::byte_serialize(asked.as_bytes()).collect::<String>()
+        );
+        let html = v.get(&query).await.text().await.unwrap();
+        let token = csrf_in(&html);
+        let done = v
+            .post_form(
+                "/login",
+                &[
+                    ("login", nic),
+                    ("password", PASSWORD),
+                    ("csrf", &token),
+                    ("return_to", asked),
+                ],
+            )
+            .await;
+        assert_eq!(location(&done), landed, "{asked}");
+    }
+    // A logged-out visit to a panel page comes back to it after login.
+    let v = Visitor::new(&app);
+    let bounce = v.get("/security").await;
+    assert_eq!(bounce.status(), 303);
+    assert_eq!(location(&bounce), "/login?return_to=%2Fsecurity");
+}
+
+#[tokio::test]
+async fn failures_render_the_generic_error_with_its_status() {
+    let app = spawn_app().await;
+    let jane = app.jane().await;
+    let v = Visitor::new(&app);
+    let token = v.token("/login").await;
+    let wrong = v
+        .post_form(
+            "/login",
+            &[
+                ("login", jane.nic_handle.as_str()),
+                ("password", "not the password"),
+                ("csrf", &token),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status(), 401);
+    let wrong = wrong.text().await.unwrap();
+    let unknown = v
+        .post_form(
+            "/login",
+            &[
+                ("login", "zz12345-ovh"),
+                ("password", "not the password"),
+                ("csrf", &token),
+            ],
+        )
+        .await;
+    assert_eq!(unknown.status(), 401);
+    let unknown = unknown.text().await.unwrap();
+    assert!(wrong.contains("LOGIN_INVALID_CREDENTIALS"));
+    assert_eq!(
+        wrong.replace(jane.nic_handle.as_str(), "X"),
+        unknown.replace("zz12345-ovh", "X")
+    );
+    assert!(
+        !wrong.contains("not the password"),
+        "the password is never echoed"
+    );
+
+    let held = app.app.services.hasher().occupy_all_slots().await.unwrap();
+    let busy = v
+        .post_form(
+            "/login",
+            &[
+                ("login", jane.nic_handle.as_str()),
+                ("password", PASSWORD),
+                ("csrf", &token),
+            ],
+        )
+        .await;
+    assert_eq!(busy.status(), 503);
+    assert_eq!(busy.headers().get("retry-after").unwrap(), "1");
+    assert!(busy.text().await.unwrap().contains("SERVICE_BUSY"));
+    drop(held);
+}
+
+#[tokio::test]
+async fn malformed_forms_and_unknown_pages_get_error_pages_in_the_visitors_language() {
+    let app = spawn_app().await;
+    let v = Visitor::new(&app);
+    let token = v.token("/login").await;
+    let json = v
+        .client
+        .post(format!("{}/login", app.base))
+        .json(&serde_json::json!({"csrf": token}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json.status(), 415);
+    assert!(
+        json.text()
+            .await
+            .unwrap()
+            .contains("UNSUPPORTED_CONTENT_TYPE")
+    );
+    let huge = "x".repeat(70 * 1024);
+    let big = v
+        .post_form("/login", &[("login", huge.as_str()), ("csrf", &token)])
+        .await;
+    assert_eq!(big.status(), 413);
+    let bad_utf8 = v
+        .client
+        .post(format!("{}/login", app.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(b"login=%FF%FE&password=x&csrf=y".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert!(bad_utf8.status().is_client_error(), "{}", bad_utf8.status());
+
+    let missing = v
+        .client
+        .get(format!("{}/nope", app.base))
+        .header("accept-language", "fr-FR")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    assert_eq!(
+        missing.headers().get("content-type").unwrap(),
+        "text/html; charset=utf-8"
+    );
+    let html = missing.text().await.unwrap();
+    assert!(
+        html.contains("<html lang=\"fr\">") && html.contains("NOT_FOUND"),
+        "{html}"
+    );
+    let api = v.get("/api/v1/nope").await;
+    assert_eq!(
+        error_code(api).await,
+        (404, "NOT_FOUND".into()),
+        "the API keeps JSON errors"
+    );
+}
+
+#[tokio::test]
+async fn languages_follow_the_customer_then_the_browser_then_the_subsidiary() {
+    let app = spawn_app().await;
+    let page = |accept: &'static str, path: &'static str| {
+        let client = browser();
+        let url = app.url(path);
+        async move {
+            client
+                .get(url)
+                .header("accept-language", accept)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    assert!(
+        page("fr-CA,fr;q=0.9", "/login")
+            .await
+            .contains("<html lang=\"fr\">")
+    );
+    assert!(
+        page("en-US", "/login?subsidiary=FR")
+            .await
+            .contains("<html lang=\"en\">")
+    );
+    assert!(
+        page("de-DE", "/login?subsidiary=FR")
+            .await
+            .contains("<html lang=\"fr\">")
+    );
+    assert!(
+        page("de-DE", "/login?ovhSubsidiary=asia")
+            .await
+            .contains("Asia")
+    );
+    assert!(
+        page("de-DE", "/login").await.contains("<html lang=\"en\">"),
+        "the default subsidiary speaks English"
+    );
+}
+
+#[tokio::test]
+async fn email_only_subsidiaries_take_no_customer_id() {
+    let app = spawn_app_with(|c| c.login.email_only_subsidiaries = vec!["GB".into()]).await;
+    let jane = app.jane().await;
+    let v = Visitor::new(&app);
+    let html = v.get("/login?subsidiary=GB").await.text().await.unwrap();
+    assert!(html.contains("type=\"email\""));
+    let token = csrf_in(&html);
+    let nic = v
+        .post_form(
+            "/login",
+            &[
+                ("login", jane.nic_handle.as_str()),
+                ("password", PASSWORD),
+                ("csrf", &token),
+            ],
+        )
+        .await;
+    assert_eq!(nic.status(), 401);
+    let email = v
+        .post_form(
+            "/login",
+            &[
+                ("login", "jane.doe@example.com"),
+                ("password", PASSWORD),
+                ("csrf", &token),
+            ],
+        )
+        .await;
+    assert_eq!(email.status(), 303);
+}
+
+#[tokio::test]
+async fn a_theme_folder_overrides_templates_and_static_files() {
+    let theme = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(theme.path().join("templates")).unwrap();
+    std::fs::create_dir_all(theme.path().join("static")).unwrap();
+    std::fs::write(
+        theme.path().join("templates/recover.html"),
+        "<p>Call ACME on {{ subsidiary.phone }}</p>",
+    )
+    .unwrap();
+    std::fs::write(
+        theme.path().join("static/sesame.css"),
+        "body { color: purple }",
+    )
+    .unwrap();
+    let dir = theme.path().to_str().unwrap().to_owned();
+    let app = spawn_app_with(|c| {
+        c.theme_dir = dir;
+        c.support_phones
+            .insert("FR".into(), "+33 1 23 45 67 89".into());
+    })
+    .await;
+    let v = Visitor::new(&app);
+    assert_eq!(
+        v.get("/recover?subsidiary=FR").await.text().await.unwrap(),
+        "<p>Call ACME on +33 1 23 45 67 89</p>"
+    );
+    let css = v.get("/static/sesame.css").await;
+    assert_eq!(
+        css.headers().get("content-type").unwrap(),
+        "text/css; charset=utf-8"
+    );
+    assert_eq!(css.text().await.unwrap(), "body { color: purple }");
+    assert_eq!(
+        v.get("/static/logo.svg").await.status(),
+        200,
+        "the rest of the default theme stays"
+    );
+    assert_eq!(v.get("/static/..%2Fsecret.key").await.status(), 404);
+    let login = v.get("/login").await.text().await.unwrap();
+    assert!(
+        login.contains("id=\"login\""),
+        "templates the theme lacks come from the default theme"
+    );
+}
+
+#[tokio::test]
+async fn a_blocked_customer_is_told_on_the_page_after_the_right_password() {
+    let app = spawn_app().await;
+    let jane = app.jane().await;
+    app.app
+        .services
+        .set_account_state(
+            jane.id,
+            sesame_core::types::AccountState::Blocked,
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+    let v = Visitor::new(&app);
+    let token = v.token("/login").await;
+    let page = v
+        .post_form(
+            "/login",
+            &[
+                ("login", jane.nic_handle.as_str()),
+                ("password", PASSWORD),
+                ("csrf", &token),
+            ],
+        )
+        .await;
+    assert_eq!(page.status(), 403);
+    assert!(page.text().await.unwrap().contains("ACCOUNT_BLOCKED"));
+}

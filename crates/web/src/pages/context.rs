@@ -1,0 +1,237 @@
+//! What every page needs from its request: language, subsidiary (with its support phone), the
+//! logged-in customer if any, and the form token (OPS-4). The token is an HMAC under the server
+//! key (SEC-1) of a random value kept in a cookie, so any node can check it without shared state;
+//! forms carry it and every state-changing form request must present it.
+
+use super::negotiate::choose_language;
+use crate::AppState;
+use crate::error::{ApiError, ErrorCode};
+use axum::extract::FromRequestParts;
+use axum::http::header::ACCEPT_LANGUAGE;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use minijinja::{Value, context};
+use sesame_core::random::OsRandom;
+use sesame_core::service::Authenticated;
+use sesame_core::token::Token;
+use sesame_core::types::{SUBSIDIARIES, Subsidiary, subsidiary};
+use subtle::ConstantTimeEq;
+
+const SUBSIDIARY_COOKIE: &str = "sesame_subsidiary";
+
+fn csrf_cookie_name(state: &AppState) -> &'static str {
+    if state.settings().is_https() {
+        "__Host-sesame_csrf"
+    } else {
+        "sesame_csrf"
+    }
+}
+
+/// The request-derived part of every page.
+pub struct PageContext {
+    pub lang: &'static str,
+    pub subsidiary: &'static Subsidiary,
+    pub auth: Option<Authenticated>,
+    csrf_seed: String,
+    cookies: Vec<Cookie<'static>>,
+    state: AppState,
+}
+
+/// The subsidiary a request names in its query (`subsidiary` or `ovhSubsidiary`).
+fn from_query(query: Option<&str>) -> Option<&'static Subsidiary> {
+    url::form_urlencoded::parse(query?.as_bytes())
+        .find(|(k, _)| k == "subsidiary" || k == "ovhSubsidiary")
+        .and_then(|(_, v)| subsidiary(&v))
+}
+
+/// Language and subsidiary for a request without looking up its session (error pages).
+pub fn basic_language(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: Option<&str>,
+) -> (&'static str, &'static Subsidiary) {
+    let jar = CookieJar::from_headers(headers);
+    let sub = from_query(query)
+        .or_else(|| {
+            jar.get(SUBSIDIARY_COOKIE)
+                .and_then(|c| subsidiary(c.value()))
+        })
+        .or_else(|| subsidiary(&state.settings().default_subsidiary))
+        .unwrap_or(&SUBSIDIARIES[0]);
+    let accept = headers.get(ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
+    (choose_language(None, accept, sub.language), sub)
+}
+
+impl FromRequestParts<AppState> for PageContext {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let jar = CookieJar::from_headers(&parts.headers);
+        let auth = match crate::session::presented_token(state, &jar) {
+            Some(token) => state.services().authenticate(&token).await.map_err(|e| {
+                error_page(
+                    state,
+                    &parts.headers,
+                    parts.uri.query(),
+                    ApiError::from(e).code(),
+                )
+            })?,
+            None => None,
+        };
+        let mut cookies = Vec::new();
+        let queried = from_query(parts.uri.query());
+        if let Some(sub) = queried
+            && jar.get(SUBSIDIARY_COOKIE).map(|c| c.value()) != Some(sub.code)
+        {
+            cookies.push(plain_cookie(state, SUBSIDIARY_COOKIE, sub.code.to_owned()));
+        }
+        let account = auth.as_ref().map(|a| &a.account);
+        let sub = queried
+            .or_else(|| {
+                jar.get(SUBSIDIARY_COOKIE)
+                    .and_then(|c| subsidiary(c.value()))
+            })
+            .or_else(|| account.and_then(|a| subsidiary(&a.subsidiary)))
+            .or_else(|| subsidiary(&state.settings().default_subsidiary))
+            .unwrap_or(&SUBSIDIARIES[0]);
+        let accept = parts
+            .headers
+            .get(ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok());
+        let lang = choose_language(account.map(|a| a.language.as_str()), accept, sub.language);
+        let csrf_seed = match jar.get(csrf_cookie_name(state)) {
+            Some(c) if !c.value().is_empty() && c.value().len() <= 128 => c.value().to_owned(),
+            _ => {
+                let seed = Token::generate(&OsRandom).expose().to_owned();
+                cookies.push(plain_cookie(state, csrf_cookie_name(state), seed.clone()));
+                seed
+            }
+        };
+        Ok(Self {
+            lang,
+            subsidiary: sub,
+            auth,
+            csrf_seed,
+            cookies,
+            state: state.clone(),
+        })
+    }
+}
+
+fn plain_cookie(state: &AppState, name: &'static str, value: String) -> Cookie<'static> {
+    Cookie::build((name, value))
+        .path("/")
+        .http_only(true)
+        .secure(state.settings().is_https())
+        .same_site(SameSite::Lax)
+        .build()
+}
+
+fn csrf_token(state: &AppState, seed: &str) -> String {
+    hex_encode(&state.services().key().hmac("csrf-form", seed.as_bytes()))
+}
+
+fn hex_encode(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl PageContext {
+    /// Whether a submitted form token matches this browser's cookie (constant time).
+    pub fn csrf_ok(&self, submitted: &str) -> bool {
+        let expected = csrf_token(&self.state, &self.csrf_seed);
+        expected.as_bytes().ct_eq(submitted.as_bytes()).into()
+    }
+
+    pub fn add_cookie(&mut self, cookie: Cookie<'static>) {
+        self.cookies.push(cookie);
+    }
+
+    /// The values every template sees, merged with the page's own.
+    pub fn values(&self, page: &str, extra: Value) -> Value {
+        let settings = self.state.settings();
+        let phone = settings.support_phones.get(self.subsidiary.code).cloned();
+        let account = self.auth.as_ref().map(|a| {
+            let a = &a.account;
+            context! {
+                first_name => &a.first_name, last_name => &a.last_name, email => a.email.address(),
+                nic_handle => a.nic_handle.as_str(), customer_code => a.customer_code.as_str(),
+            }
+        });
+        let common = context! {
+            lang => self.lang,
+            brand => &settings.brand_name,
+            page => page,
+            csrf => csrf_token(&self.state, &self.csrf_seed),
+            subsidiary => context! { code => self.subsidiary.code, name => self.subsidiary.name, phone => phone },
+            account => account,
+        };
+        context! { ..extra, ..common }
+    }
+
+    /// Renders a page with its status, setting any cookie this request needs.
+    pub fn render(self, template: &str, page: &str, status: StatusCode, extra: Value) -> Response {
+        match self
+            .state
+            .templates()
+            .render(template, self.values(page, extra))
+        {
+            Ok(html) => self.respond(status, html),
+            Err(err) => {
+                tracing::error!(template, error = %format!("{err:#}"), "template failed");
+                ApiError::new(ErrorCode::InternalError).into_response()
+            }
+        }
+    }
+
+    /// An error page for this request.
+    pub fn error(self, code: ErrorCode) -> Response {
+        let extra = context! { error_code => code.as_str() };
+        self.render("error.html", "error", code.status(), extra)
+    }
+
+    /// A redirect after a form (303), with this request's cookies.
+    pub fn redirect(self, to: &str) -> Response {
+        let mut response =
+            (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_owned())]).into_response();
+        add_cookies(&mut response, self.cookies);
+        response
+    }
+
+    fn respond(self, status: StatusCode, html: String) -> Response {
+        let mut response = (status, Html(html)).into_response();
+        add_cookies(&mut response, self.cookies);
+        response
+    }
+}
+
+fn add_cookies(response: &mut Response, cookies: Vec<Cookie<'static>>) {
+    for cookie in cookies {
+        if let Ok(value) = cookie.encoded().to_string().parse() {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+}
+
+/// An error page rendered without session lookup (fallbacks, rejected requests).
+pub fn error_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    code: ErrorCode,
+) -> Response {
+    let (lang, sub) = basic_language(state, headers, query);
+    let ctx = PageContext {
+        lang,
+        subsidiary: sub,
+        auth: None,
+        csrf_seed: String::new(),
+        cookies: Vec::new(),
+        state: state.clone(),
+    };
+    ctx.error(code)
+}

@@ -1,0 +1,235 @@
+//! The HTML pages: login (LOGIN-1, LOGIN-5, LOGIN-6), the recovery explanation, and the control
+//! panel (PANEL-1 name menu, home, security). They call the same services as the JSON API and work
+//! without JavaScript. Every form carries the CSRF token and passes the Origin check (OPS-4).
+
+mod context;
+mod negotiate;
+mod return_to;
+pub mod templates;
+
+pub use context::error_page;
+
+use crate::AppState;
+use crate::client::Client;
+use crate::error::ErrorCode;
+use crate::session::{presented_token, removal_cookie, session_cookie};
+use axum::Router;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{FromRequest, Path, Request, State};
+use axum::http::{StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum_extra::extract::cookie::CookieJar;
+use context::PageContext;
+use minijinja::context;
+use return_to::safe_return_to;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use sesame_core::service::LoginError;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/security", get(security))
+        .route("/login", get(login_page).post(login_submit))
+        .route("/logout", axum::routing::post(logout))
+        .route("/recover", get(recover))
+        .route("/static/{file}", get(static_file))
+}
+
+/// A form body; a malformed one gets an error page with a code, never a panic.
+pub struct HtmlForm<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for HtmlForm<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let headers = req.headers().clone();
+        let query = req.uri().query().map(str::to_owned);
+        match axum::Form::<T>::from_request(req, state).await {
+            Ok(axum::Form(value)) => Ok(Self(value)),
+            Err(rejection) => {
+                let code = match &rejection {
+                    FormRejection::InvalidFormContentType(_) => ErrorCode::UnsupportedContentType,
+                    other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                        ErrorCode::BodyTooLarge
+                    }
+                    _ => ErrorCode::InvalidRequest,
+                };
+                Err(error_page(state, &headers, query.as_deref(), code))
+            }
+        }
+    }
+}
+
+/// Where a logged-out visitor of a panel page goes: the login page, coming back afterwards.
+fn to_login(ctx: PageContext, path: &str) -> Response {
+    let target = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("return_to", path)
+        .finish();
+    ctx.redirect(&format!("/login?{target}"))
+}
+
+async fn home(ctx: PageContext) -> Response {
+    if ctx.auth.is_none() {
+        return to_login(ctx, "/");
+    }
+    ctx.render("home.html", "home", StatusCode::OK, context! {})
+}
+
+async fn security(ctx: PageContext) -> Response {
+    let Some(auth) = &ctx.auth else {
+        return to_login(ctx, "/security");
+    };
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
+    let started = auth.session.created_at.format(&format).unwrap_or_default();
+    ctx.render(
+        "security.html",
+        "security",
+        StatusCode::OK,
+        context! { session_started => started },
+    )
+}
+
+fn email_only(state: &AppState, ctx: &PageContext) -> bool {
+    state
+        .settings()
+        .email_only_subsidiaries
+        .iter()
+        .any(|s| s.eq_ignore_ascii_case(ctx.subsidiary.code))
+}
+
+async fn login_page(State(state): State<AppState>, ctx: PageContext, uri: Uri) -> Response {
+    let return_to = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .find(|(k, _)| k == "return_to")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default();
+    let safe = safe_return_to(&return_to, state.settings()).unwrap_or_default();
+    if ctx.auth.is_some() {
+        let to = if safe.is_empty() {
+            "/".to_owned()
+        } else {
+            safe
+        };
+        return ctx.redirect(&to);
+    }
+    let extra = context! { return_to => safe, login => "", email_only => email_only(&state, &ctx) };
+    ctx.render("login.html", "login", StatusCode::OK, extra)
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    #[serde(default)]
+    login: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    return_to: String,
+}
+
+async fn login_submit(
+    State(state): State<AppState>,
+    mut ctx: PageContext,
+    Client(client): Client,
+    HtmlForm(form): HtmlForm<LoginForm>,
+) -> Response {
+    if !ctx.csrf_ok(&form.csrf) {
+        return ctx.error(ErrorCode::CsrfRejected);
+    }
+    let email_only = email_only(&state, &ctx);
+    // An email-only subsidiary takes no NIC handle: such input matches no account, at full cost.
+    let identifier = if email_only && !form.login.contains('@') {
+        ""
+    } else {
+        form.login.as_str()
+    };
+    let result = state
+        .services()
+        .login(identifier, &form.password, &client)
+        .await;
+    state
+        .metrics()
+        .login(crate::metrics::login_outcome(&result));
+    let (error, status) = match result {
+        Ok(success) => {
+            ctx.add_cookie(session_cookie(&state, success.token.expose()));
+            let to =
+                safe_return_to(&form.return_to, state.settings()).unwrap_or_else(|| "/".to_owned());
+            return ctx.redirect(&to);
+        }
+        Err(LoginError::InvalidCredentials) => ("invalid", ErrorCode::LoginInvalidCredentials),
+        Err(LoginError::Blocked) => ("blocked", ErrorCode::AccountBlocked),
+        Err(LoginError::PasswordTooLong) => ("too_long", ErrorCode::PasswordTooLong),
+        Err(other) => match crate::error::ApiError::from(other).code() {
+            ErrorCode::ServiceBusy => ("busy", ErrorCode::ServiceBusy),
+            ErrorCode::ServiceUnavailable => ("unavailable", ErrorCode::ServiceUnavailable),
+            code => return ctx.error(code),
+        },
+    };
+    let safe = safe_return_to(&form.return_to, state.settings()).unwrap_or_default();
+    let extra = context! {
+        return_to => safe, login => form.login, email_only => email_only,
+        error => error, error_code => status.as_str(),
+    };
+    let mut response = ctx.render("login.html", "login", status.status(), extra);
+    if status.status() == StatusCode::SERVICE_UNAVAILABLE {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+    }
+    response
+}
+
+#[derive(Deserialize)]
+struct CsrfOnly {
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    mut ctx: PageContext,
+    Client(client): Client,
+    jar: CookieJar,
+    HtmlForm(form): HtmlForm<CsrfOnly>,
+) -> Response {
+    if !ctx.csrf_ok(&form.csrf) {
+        return ctx.error(ErrorCode::CsrfRejected);
+    }
+    if let Some(token) = presented_token(&state, &jar)
+        && let Err(err) = state.services().logout(&token, &client).await
+    {
+        return ctx.error(crate::error::ApiError::from(err).code());
+    }
+    ctx.add_cookie(removal_cookie(&state));
+    ctx.redirect("/login")
+}
+
+async fn recover(ctx: PageContext) -> Response {
+    ctx.render("recover.html", "recover", StatusCode::OK, context! {})
+}
+
+async fn static_file(State(state): State<AppState>, Path(file): Path<String>) -> Response {
+    let Some(bytes) = state.templates().static_file(&file) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let content_type = match file.rsplit_once('.').map(|(_, ext)| ext) {
+        Some("css") => "text/css; charset=utf-8",
+        Some("js") => "text/javascript; charset=utf-8",
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        Some("ico") => "image/x-icon",
+        Some("woff2") => "font/woff2",
+        _ => "application/octet-stream",
+    };
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        bytes,
+    )
+        .into_response()
+}

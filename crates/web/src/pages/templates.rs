@@ -1,0 +1,241 @@
+//! Templates and messages. The default theme (templates, static files) is embedded in the binary;
+//! a theme folder (`theme_dir`) overrides any template (`templates/NAME`) or static file
+//! (`static/NAME`), as Keycloak themes do. Messages come from one catalog per language
+//! (`locales/*.toml`); templates call `t("key", name=value)`. A missing key fails the render, so
+//! the template test catches it instead of a customer.
+
+use minijinja::value::Kwargs;
+use minijinja::{Environment, Error, ErrorKind, State, Value};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Every template of the default theme.
+pub const TEMPLATES: [(&str, &str); 6] = [
+    ("base.html", include_str!("../../templates/base.html")),
+    ("login.html", include_str!("../../templates/login.html")),
+    ("recover.html", include_str!("../../templates/recover.html")),
+    ("home.html", include_str!("../../templates/home.html")),
+    (
+        "security.html",
+        include_str!("../../templates/security.html"),
+    ),
+    ("error.html", include_str!("../../templates/error.html")),
+];
+
+const STATIC: [(&str, &[u8]); 2] = [
+    ("sesame.css", include_bytes!("../../static/sesame.css")),
+    ("logo.svg", include_bytes!("../../static/logo.svg")),
+];
+
+/// The languages Sesame speaks, first the default.
+pub const LANGUAGES: [(&str, &str); 2] = [
+    ("en", include_str!("../../locales/en.toml")),
+    ("fr", include_str!("../../locales/fr.toml")),
+];
+
+type Catalogs = HashMap<&'static str, HashMap<String, String>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ThemeError {
+    #[error("message catalog {0}: {1}")]
+    Catalog(&'static str, String),
+}
+
+/// The template environment and static files, built once at start-up.
+#[derive(Clone)]
+pub struct Templates {
+    env: Arc<Environment<'static>>,
+    theme_dir: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Templates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Templates")
+            .field("theme_dir", &self.theme_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A file name a theme may override: plain names only, nothing that could leave the folder.
+fn safe_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+}
+
+fn from_theme(theme_dir: Option<&Path>, sub: &str, name: &str) -> Option<Vec<u8>> {
+    let path = theme_dir?.join(sub).join(name);
+    safe_name(name).then(|| std::fs::read(path).ok()).flatten()
+}
+
+impl Templates {
+    pub fn new(theme_dir: Option<PathBuf>) -> Result<Self, ThemeError> {
+        let catalogs = Arc::new(load_catalogs()?);
+        let mut env = Environment::new();
+        let dir = theme_dir.clone();
+        env.set_loader(move |name| {
+            if let Some(bytes) = from_theme(dir.as_deref(), "templates", name) {
+                return String::from_utf8(bytes)
+                    .map(Some)
+                    .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("{name}: {e}")));
+            }
+            Ok(TEMPLATES
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, src)| (*src).to_owned()))
+        });
+        env.add_function("t", move |state: &State, key: &str, kwargs: Kwargs| {
+            translate(&catalogs, state, key, &kwargs)
+        });
+        Ok(Self {
+            env: Arc::new(env),
+            theme_dir,
+        })
+    }
+
+    pub fn render(&self, name: &str, ctx: Value) -> Result<String, Error> {
+        self.env.get_template(name)?.render(ctx)
+    }
+
+    /// A static file of the theme, or of the default theme.
+    pub fn static_file(&self, name: &str) -> Option<Vec<u8>> {
+        from_theme(self.theme_dir.as_deref(), "static", name).or_else(|| {
+            STATIC
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, b)| b.to_vec())
+        })
+    }
+}
+
+fn load_catalogs() -> Result<Catalogs, ThemeError> {
+    LANGUAGES
+        .iter()
+        .map(|(lang, text)| {
+            let map: HashMap<String, String> =
+                toml::from_str(text).map_err(|e| ThemeError::Catalog(lang, e.to_string()))?;
+            Ok((*lang, map))
+        })
+        .collect()
+}
+
+fn translate(
+    catalogs: &Catalogs,
+    state: &State,
+    key: &str,
+    kwargs: &Kwargs,
+) -> Result<String, Error> {
+    let lang = state
+        .lookup("lang")
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let message = catalogs
+        .get(lang.as_str())
+        .and_then(|c| c.get(key))
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::UndefinedError,
+                format!("no message {key:?} in language {lang:?}"),
+            )
+        })?;
+    let mut out = message.clone();
+    for name in kwargs.args() {
+        let value: Value = kwargs.get(name)?;
+        out = out.replace(&format!("{{{name}}}"), &value.to_string());
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use minijinja::context;
+
+    fn sample(lang: &str, page: &str) -> Value {
+        context! {
+            lang => lang,
+            brand => "Sesame",
+            page => page,
+            csrf => "token",
+            subsidiary => context! { code => "FR", name => "France", phone => "+33 9 72 10 10 10" },
+            account => context! {
+                first_name => "Élodie", last_name => "Ørsted", email => "e@example.com",
+                nic_handle => "eo12345-ovh", customer_code => "1234-567-89",
+            },
+            login => "eo12345-ovh",
+            return_to => "/security",
+            email_only => false,
+            error => "invalid",
+            error_code => "NOT_FOUND",
+            session_started => "2026-11-25 09:00",
+        }
+    }
+
+    #[test]
+    fn every_template_renders_in_every_language() {
+        let templates = Templates::new(None).unwrap();
+        for (lang, _) in LANGUAGES {
+            for (name, _) in TEMPLATES {
+                let html = templates
+                    .render(name, sample(lang, name))
+                    .unwrap_or_else(|e| panic!("{name} in {lang}: {e:#}"));
+                assert!(
+                    html.contains(&format!("<html lang=\"{lang}\">")),
+                    "{name} in {lang}"
+                );
+                assert!(!html.contains("<script"), "{name}: no inline script");
+                assert!(!html.contains("style="), "{name}: no inline style");
+            }
+        }
+    }
+
+    #[test]
+    fn every_language_has_every_message() {
+        let catalogs = load_catalogs().unwrap();
+        let en = &catalogs["en"];
+        for (lang, catalog) in &catalogs {
+            for key in en.keys() {
+                assert!(catalog.contains_key(key), "{lang} lacks {key}");
+            }
+            assert_eq!(catalog.len(), en.len(), "{lang} has keys English lacks");
+        }
+    }
+
+    #[test]
+    fn values_are_escaped_and_placeholders_filled() {
+        let templates = Templates::new(None).unwrap();
+        // Earlier values win when contexts merge.
+        let ctx = context! { login => "<script>alert(1)</script>", ..sample("en", "login") };
+        let html = templates.render("login.html", ctx).unwrap();
+        assert!(!html.contains("<script>alert(1)"));
+        assert!(html.contains("&lt;script&gt;"));
+        let home = templates.render("home.html", sample("fr", "home")).unwrap();
+        assert!(home.contains("Bienvenue, Élodie"), "{home}");
+    }
+
+    #[test]
+    fn a_theme_folder_overrides_templates_and_static_files_but_not_outside_paths() {
+        let dir = std::env::temp_dir().join(format!("sesame-theme-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("templates")).unwrap();
+        std::fs::create_dir_all(dir.join("static")).unwrap();
+        std::fs::write(
+            dir.join("templates/recover.html"),
+            "custom {{ t('recover.title') }}",
+        )
+        .unwrap();
+        std::fs::write(dir.join("static/sesame.css"), "body{}").unwrap();
+        let templates = Templates::new(Some(dir.clone())).unwrap();
+        let html = templates
+            .render("recover.html", sample("fr", "recover"))
+            .unwrap();
+        assert_eq!(html, "custom Identifiant client ou mot de passe oublié ?");
+        assert_eq!(templates.static_file("sesame.css").unwrap(), b"body{}");
+        assert!(templates.static_file("logo.svg").is_some());
+        assert!(templates.static_file("../templates/recover.html").is_none());
+        assert!(templates.static_file(".hidden").is_none());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,78 @@
+// Browser-test harness: starts the real `sesame` binary on a free port with a fresh data folder,
+// creates accounts through its CLI, and drives Debian's Chromium with playwright-core.
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createRequire } from 'node:module';
+import { chromium } from 'playwright-core';
+
+const require = createRequire(import.meta.url);
+const BIN = resolve(process.env.SESAME_BIN ?? '../target/debug/sesame');
+export const PASSWORD = 'correct horse battery staple';
+
+export async function startSesame(extraEnv = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'sesame-e2e-'));
+  const env = {
+    PATH: process.env.PATH,
+    SESAME_DATA_DIR: dir,
+    SESAME_LISTEN: '127.0.0.1:0',
+    SESAME_ARGON2__M_COST_KIB: '256',
+    SESAME_ARGON2__T_COST: '1',
+    ...extraEnv,
+  };
+  const createAccount = ({ email, first, last, country = 'FR', password = PASSWORD }) => {
+    const out = execFileSync(BIN, ['account', 'create', '--email', email, '--first-name', first,
+      '--last-name', last, '--country', country, '--json'], { env, input: password + '\n' });
+    return JSON.parse(out.toString());
+  };
+  const child = spawn(BIN, ['serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let logs = '';
+  child.stderr.on('data', (d) => { logs += d; });
+  const base = await new Promise((resolveBase, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/listening on http:\/\/127\.0\.0\.1:(\d+)/);
+      if (m) resolveBase(`http://localhost:${m[1]}`);
+    });
+    child.on('exit', (code) => reject(new Error(`sesame exited with ${code}: ${logs}`)));
+  });
+  const stop = async () => {
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return { base, createAccount, stop, logs: () => logs };
+}
+
+export async function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
+
+/// Runs axe-core in the page; returns the serious and critical violations.
+export async function seriousViolations(page) {
+  await page.addScriptTag({ path: require.resolve('axe-core/axe.min.js') }).catch(async () => {
+    // The CSP forbids injected scripts; evaluate axe's source directly instead.
+    const { readFileSync } = await import('node:fs');
+    await page.evaluate(readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8'));
+  });
+  const results = await page.evaluate(async () => await globalThis.axe.run(document, {
+    resultTypes: ['violations'],
+  }));
+  return results.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
+}
+
+/// Saves a screenshot under docs/screenshots when SESAME_SCREENSHOTS is set.
+export async function screenshot(page, name) {
+  if (!process.env.SESAME_SCREENSHOTS) return;
+  await page.screenshot({ path: resolve(`../docs/screenshots/${name}.png`), fullPage: true });
+}

@@ -1,0 +1,142 @@
+// The login page and the control panel in a real browser (Debian Chromium, headless).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startSesame, launchBrowser, seriousViolations, screenshot, PASSWORD } from '../lib/harness.mjs';
+
+let sesame;
+let browser;
+let jane;
+
+before(async () => {
+  sesame = await startSesame({ SESAME_SUPPORT_PHONES__FR: '+33 9 72 10 10 10' });
+  jane = sesame.createAccount({ email: 'Jane.Doe@Example.com', first: 'Jane', last: 'Doe' });
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await sesame?.stop();
+});
+
+async function newPage(options = {}) {
+  const context = await browser.newContext({ locale: 'en-GB', ...options });
+  return { context, page: await context.newPage() };
+}
+
+async function logIn(page, login, password = PASSWORD) {
+  await page.fill('#login', login);
+  await page.fill('#password', password);
+  await Promise.all([page.waitForLoadState('load'), page.click('#submit')]);
+}
+
+test('log in by NIC handle, open the name menu, see email and NIC handle, log out', async () => {
+  const { context, page } = await newPage();
+  await page.goto(`${sesame.base}/login`);
+  await screenshot(page, 'login');
+  await logIn(page, jane.nic_handle.toUpperCase());
+  assert.equal(new URL(page.url()).pathname, '/');
+  assert.equal(await page.textContent('#home-nic'), jane.nic_handle);
+  const name = page.locator('#account-name');
+  assert.equal((await name.textContent()).trim(), 'Jane Doe');
+  assert.equal(await page.isVisible('#account-email'), false, 'the menu starts closed');
+  await name.click();
+  assert.equal(await page.textContent('#account-email'), 'Jane.Doe@Example.com');
+  assert.equal(await page.textContent('#account-nic'), jane.nic_handle);
+  const emailBox = await page.locator('#account-email').boundingBox();
+  const nicBox = await page.locator('#account-nic').boundingBox();
+  assert.ok(nicBox.y > emailBox.y, 'the NIC handle shows under the email');
+  await screenshot(page, 'control-panel');
+  assert.deepEqual(await seriousViolations(page), []);
+  await Promise.all([page.waitForURL(/\/login$/), page.click('#logout')]);
+  await page.goto(`${sesame.base}/`);
+  assert.equal(new URL(page.url()).pathname, '/login', 'after logout the panel asks for a login');
+  await context.close();
+});
+
+test('a wrong password and an unknown account show the same generic error', async () => {
+  const { context, page } = await newPage();
+  await page.goto(`${sesame.base}/login`);
+  await logIn(page, jane.nic_handle, 'not the right password');
+  const wrong = await page.textContent('#error-summary');
+  assert.match(wrong, /The customer ID, email or password is incorrect\./);
+  assert.match(wrong, /LOGIN_INVALID_CREDENTIALS/);
+  assert.equal(await page.inputValue('#password'), '', 'the password is never echoed back');
+  assert.equal(await page.getAttribute('#login', 'aria-invalid'), 'true');
+  await screenshot(page, 'login-error');
+  assert.deepEqual(await seriousViolations(page), []);
+  await logIn(page, 'nobody@example.com', 'not the right password');
+  assert.equal(await page.textContent('#error-summary'), wrong.replace(jane.nic_handle, 'nobody@example.com'));
+  await context.close();
+});
+
+test('?subsidiary=FR shows the pages in French when the browser asks for neither language', async () => {
+  const { context, page } = await newPage({ locale: 'de-DE' });
+  await page.goto(`${sesame.base}/login?subsidiary=FR`);
+  assert.equal(await page.getAttribute('html', 'lang'), 'fr');
+  assert.equal(await page.textContent('h1'), 'Connexion à votre espace client');
+  await page.click('#forgot');
+  assert.match(await page.textContent('h1'), /oublié/);
+  assert.equal(await page.textContent('#support-phone'), '+33 9 72 10 10 10');
+  assert.deepEqual(await seriousViolations(page), []);
+  // The alias of the reference system, and the subsidiary remembered across pages.
+  await page.goto(`${sesame.base}/login?ovhSubsidiary=gb`);
+  assert.equal(await page.getAttribute('html', 'lang'), 'en');
+  await context.close();
+});
+
+test('the customer language wins once logged in; return_to stays on allowed places', async () => {
+  const { context, page } = await newPage({ locale: 'en-GB' });
+  await page.goto(`${sesame.base}/login?return_to=${encodeURIComponent('https://evil.example/steal')}`);
+  await logIn(page, 'jane.doe@example.com');
+  assert.equal(page.url(), `${sesame.base}/`, 'another origin is ignored');
+  assert.equal(await page.getAttribute('html', 'lang'), 'fr', 'Jane signed up in France: French');
+  await page.click('#account-name');
+  await Promise.all([page.waitForURL(/\/login$/), page.click('#logout')]);
+  await page.goto(`${sesame.base}/security`);
+  assert.match(page.url(), /\/login\?return_to=%2Fsecurity$/);
+  await logIn(page, jane.nic_handle);
+  assert.equal(new URL(page.url()).pathname, '/security');
+  await screenshot(page, 'security');
+  assert.deepEqual(await seriousViolations(page), []);
+  await context.close();
+});
+
+test('pages work without JavaScript', async () => {
+  const { context, page } = await newPage({ javaScriptEnabled: false });
+  await page.goto(`${sesame.base}/login`);
+  await logIn(page, jane.nic_handle);
+  assert.equal(new URL(page.url()).pathname, '/');
+  await page.click('#account-name');
+  assert.equal(await page.textContent('#account-nic'), jane.nic_handle);
+  await Promise.all([page.waitForURL(/\/login$/), page.click('#logout')]);
+  await context.close();
+});
+
+test('pages fit a phone screen without horizontal scrolling', async () => {
+  const { context, page } = await newPage({ viewport: { width: 360, height: 740 }, locale: 'fr-FR' });
+  const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  await page.goto(`${sesame.base}/login`);
+  assert.ok(await overflow() <= 0, 'login page');
+  await screenshot(page, 'login-phone');
+  await logIn(page, jane.nic_handle);
+  await page.click('#account-name');
+  for (const path of ['/', '/security', '/recover']) {
+    if (path !== '/') await page.goto(`${sesame.base}${path}`);
+    assert.ok(await overflow() <= 0, `${path} scrolls sideways`);
+  }
+  await page.goto(`${sesame.base}/`);
+  await page.click('#account-name');
+  await screenshot(page, 'control-panel-phone');
+  await context.close();
+});
+
+test('a form posted from another site is refused', async () => {
+  const { context, page } = await newPage();
+  const response = await page.request.post(`${sesame.base}/login`, {
+    form: { login: jane.nic_handle, password: PASSWORD, csrf: 'x' },
+    headers: { origin: 'https://evil.example' },
+  });
+  assert.equal(response.status(), 403);
+  assert.match(await response.text(), /CSRF_REJECTED/);
+  await context.close();
+});
