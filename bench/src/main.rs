@@ -131,12 +131,7 @@ async fn main() {
     );
 }
 
-async fn login(
-    client: &reqwest::Client,
-    base: &str,
-    login: &str,
-    password: &str,
-) -> (u16, Duration) {
+async fn login(client: &reqwest::Client, base: &str, login: &str, password: &str) -> (u16, Duration) {
     let started = Instant::now();
     let response = client
         .post(format!("{base}/api/v1/session"))
@@ -152,10 +147,7 @@ async fn login(
 /// Verifications per second of one stored hash on `threads` threads.
 fn raw_argon2_rate(threads: usize, total: usize) -> f64 {
     let argon = argon2::Argon2::default();
-    let phc = argon
-        .hash_password(PASSWORD.as_bytes())
-        .unwrap()
-        .to_string();
+    let phc = argon.hash_password(PASSWORD.as_bytes()).unwrap().to_string();
     let started = Instant::now();
     std::thread::scope(|scope| {
         for t in 0..threads {
@@ -163,9 +155,7 @@ fn raw_argon2_rate(threads: usize, total: usize) -> f64 {
             scope.spawn(move || {
                 let argon = argon2::Argon2::default();
                 for _ in (t..total).step_by(threads) {
-                    argon
-                        .verify_password(PASSWORD.as_bytes(), phc.as_str())
-                        .unwrap();
+                    argon.verify_password(PASSWORD.as_bytes(), phc.as_str()).unwrap();
                 }
             });
         }

@@ -15,10 +15,12 @@ pub enum AuditKind {
     LoginFailed,
     Logout,
     SessionExpired,
+    NotificationsOn,
+    NotificationsOff,
 }
 
 impl AuditKind {
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 9] = [
         Self::AccountCreated,
         Self::AccountBlocked,
         Self::AccountUnblocked,
@@ -26,6 +28,8 @@ impl AuditKind {
         Self::LoginFailed,
         Self::Logout,
         Self::SessionExpired,
+        Self::NotificationsOn,
+        Self::NotificationsOff,
     ];
 
     pub fn parse(s: &str) -> Option<Self> {
@@ -41,6 +45,8 @@ impl AuditKind {
             Self::LoginFailed => "login_failed",
             Self::Logout => "logout",
             Self::SessionExpired => "session_expired",
+            Self::NotificationsOn => "login_notifications_on",
+            Self::NotificationsOff => "login_notifications_off",
         }
     }
 }

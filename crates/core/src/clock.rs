@@ -28,27 +28,19 @@ pub struct ManualClock {
 
 impl ManualClock {
     pub fn new(start: OffsetDateTime) -> Self {
-        Self {
-            now: Mutex::new(start),
-        }
+        Self { now: Mutex::new(start) }
     }
 
     /// Moves the clock forward (or back, with a negative duration).
     pub fn advance(&self, by: Duration) {
-        let mut now = self
-            .now
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut now = self.now.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         *now += by;
     }
 }
 
 impl Clock for ManualClock {
     fn now(&self) -> OffsetDateTime {
-        *self
-            .now
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        *self.now.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

@@ -14,6 +14,8 @@ pub enum KeyError {
     Empty,
     #[error("line {0} of the key file is not KEY_ID:64_HEX_DIGITS")]
     Malformed(usize),
+    #[error("a sealed value could not be opened (wrong key, purpose or data)")]
+    Sealed,
 }
 
 /// The current server key and its id.
@@ -39,10 +41,7 @@ impl ServerKey {
 
     /// Reads the key file's text; the first key is the current one.
     pub fn parse(text: &str) -> Result<Self, KeyError> {
-        let mut keys = text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty());
+        let mut keys = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
         let (index, line) = keys.next().ok_or(KeyError::Empty)?;
         let malformed = KeyError::Malformed(index + 1);
         let (id, hex_secret) = line.trim().split_once(':').ok_or(malformed.clone())?;
@@ -61,11 +60,48 @@ impl ServerKey {
         &self.id
     }
 
+    /// Encrypts a value that must be read back later (AEAD: XChaCha20-Poly1305 under a key
+    /// derived from the server key for `purpose`, random nonce, the key id in front). Used for
+    /// what a flow must keep between steps, like the password typed at sign-up step 2.
+    pub fn seal(&self, purpose: &str, plaintext: &[u8], rng: &dyn crate::random::Random) -> Result<String, KeyError> {
+        use chacha20poly1305::aead::{Aead, KeyInit as _};
+        let key = self.hmac("aead-key", purpose.as_bytes());
+        let cipher = chacha20poly1305::XChaCha20Poly1305::new_from_slice(&key).map_err(|_| KeyError::Sealed)?;
+        let mut nonce = [0u8; 24];
+        rng.fill(&mut nonce);
+        let sealed = cipher
+            .encrypt((&nonce).into(), plaintext)
+            .map_err(|_| KeyError::Sealed)?;
+        Ok(format!("{}:{}:{}", self.id, hex::encode(nonce), hex::encode(sealed)))
+    }
+
+    /// Decrypts what [`ServerKey::seal`] made for the same purpose.
+    pub fn open(&self, purpose: &str, sealed: &str) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+        use chacha20poly1305::aead::{Aead, KeyInit as _};
+        let mut parts = sealed.split(':');
+        let (Some(id), Some(nonce), Some(body), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+            return Err(KeyError::Sealed);
+        };
+        if id != self.id {
+            return Err(KeyError::Sealed);
+        }
+        let nonce: [u8; 24] = hex::decode(nonce)
+            .ok()
+            .and_then(|n| n.try_into().ok())
+            .ok_or(KeyError::Sealed)?;
+        let body = hex::decode(body).map_err(|_| KeyError::Sealed)?;
+        let key = self.hmac("aead-key", purpose.as_bytes());
+        let cipher = chacha20poly1305::XChaCha20Poly1305::new_from_slice(&key).map_err(|_| KeyError::Sealed)?;
+        cipher
+            .decrypt((&nonce).into(), body.as_slice())
+            .map(Zeroizing::new)
+            .map_err(|_| KeyError::Sealed)
+    }
+
     /// HMAC-SHA-256 of `data`, domain-separated by `purpose` so a value hashed for one use can
     /// never be replayed as another.
     pub fn hmac(&self, purpose: &str, data: &[u8]) -> Vec<u8> {
-        let mut mac = <HmacSha256 as KeyInit>::new_from_slice(&self.secret)
-            .unwrap_or_else(|_| unreachable_hmac_key());
+        let mut mac = <HmacSha256 as KeyInit>::new_from_slice(&self.secret).unwrap_or_else(|_| unreachable_hmac_key());
         mac.update(purpose.as_bytes());
         mac.update(&[0]);
         mac.update(data);
@@ -97,14 +133,8 @@ mod tests {
     #[test]
     fn refuses_malformed_files() {
         assert_eq!(ServerKey::parse("").err(), Some(KeyError::Empty));
-        assert_eq!(
-            ServerKey::parse("nocolon").err(),
-            Some(KeyError::Malformed(1))
-        );
-        assert_eq!(
-            ServerKey::parse("k1:abcd").err(),
-            Some(KeyError::Malformed(1))
-        );
+        assert_eq!(ServerKey::parse("nocolon").err(), Some(KeyError::Malformed(1)));
+        assert_eq!(ServerKey::parse("k1:abcd").err(), Some(KeyError::Malformed(1)));
         assert_eq!(
             ServerKey::parse(&format!("bad id:{}", "00".repeat(32))).err(),
             Some(KeyError::Malformed(1))
@@ -119,6 +149,23 @@ mod tests {
         assert_ne!(a.hmac("code", b"123456"), b.hmac("code", b"123456"));
         assert_ne!(a.hmac("code", b"123456"), a.hmac("reset", b"123456"));
         assert_eq!(a.hmac("code", b"x").len(), 32);
+    }
+
+    #[test]
+    fn sealed_values_open_only_for_their_purpose_and_key() {
+        let rng = crate::random::OsRandom;
+        let a = ServerKey::parse(&ServerKey::new_line("a", &[1; 32])).unwrap();
+        let b = ServerKey::parse(&ServerKey::new_line("a", &[2; 32])).unwrap();
+        let sealed = a.seal("signup-password", b"hunter2 hunter2", &rng).unwrap();
+        assert!(!sealed.contains("hunter2"));
+        assert_eq!(
+            a.open("signup-password", &sealed).unwrap().as_slice(),
+            b"hunter2 hunter2"
+        );
+        assert_eq!(a.open("other", &sealed).err(), Some(KeyError::Sealed));
+        assert_eq!(b.open("signup-password", &sealed).err(), Some(KeyError::Sealed));
+        assert_eq!(a.open("signup-password", "garbage").err(), Some(KeyError::Sealed));
+        assert_ne!(sealed, a.seal("signup-password", b"hunter2 hunter2", &rng).unwrap());
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod clock;
 pub mod factor;
 pub mod keys;
+pub mod mail;
 pub mod ports;
 pub mod random;
 pub mod service;

@@ -6,6 +6,7 @@
 //! `now()`, so that tests can move time and every node agrees.
 
 use crate::audit::AuditEvent;
+use crate::mail::ComposedMail;
 use crate::types::{AccountId, AccountState, AccountType, CustomerCode, Email, NicHandle};
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -50,6 +51,8 @@ pub struct Account {
     pub currency: String,
     pub subsidiary: String,
     pub state: AccountState,
+    /// LOGIN-4: whether each successful login sends an email.
+    pub login_notifications: bool,
     pub created_at: OffsetDateTime,
 }
 
@@ -67,6 +70,10 @@ pub struct NewAccount {
     pub account: Account,
     pub password_phc: String,
     pub audit: AuditEvent,
+    /// Mail reporting the creation (the confirmation with the NIC handle).
+    pub mails: Vec<ComposedMail>,
+    /// The sign-up flow this creation completes; it must still be open, and is closed with it.
+    pub completes_flow: Option<Uuid>,
 }
 
 /// A session as stored: only the token's hash is kept (SESS-1).
@@ -104,49 +111,35 @@ pub trait AccountStore: Send + Sync {
     /// Finds an account by canonical NIC handle or canonical primary email (ACCT-3).
     async fn find_account_by_login(&self, canonical: &str) -> Result<Option<Account>, StoreError>;
     async fn find_account(&self, id: AccountId) -> Result<Option<Account>, StoreError>;
-    async fn password_credential(
-        &self,
-        id: AccountId,
-    ) -> Result<Option<PasswordCredential>, StoreError>;
+    async fn password_credential(&self, id: AccountId) -> Result<Option<PasswordCredential>, StoreError>;
     /// Replaces a password hash (rehash on login with new settings, PWD-1).
-    async fn update_password_hash(
-        &self,
-        credential: Uuid,
-        phc: &str,
-        now: OffsetDateTime,
-    ) -> Result<(), StoreError>;
+    async fn update_password_hash(&self, credential: Uuid, phc: &str, now: OffsetDateTime) -> Result<(), StoreError>;
     async fn set_account_state(
         &self,
         id: AccountId,
         state: AccountState,
         audit: &AuditEvent,
     ) -> Result<bool, StoreError>;
+    /// LOGIN-4: switches login notifications; false when nothing changed.
+    async fn set_login_notifications(&self, id: AccountId, on: bool, audit: &AuditEvent) -> Result<bool, StoreError>;
 }
 
 #[async_trait]
 pub trait SessionStore: Send + Sync {
-    /// Stores a new session and the audit event of the login that made it.
+    /// Stores a new session, the audit event of the login that made it, and its notification.
     async fn create_session(
         &self,
         session: &SessionRecord,
         audit: &AuditEvent,
+        mails: &[ComposedMail],
     ) -> Result<(), StoreError>;
     /// The live session with this token hash, if it has not been ended.
     async fn find_session(&self, token_hash: &[u8]) -> Result<Option<SessionRecord>, StoreError>;
     async fn touch_session(&self, id: Uuid, now: OffsetDateTime) -> Result<(), StoreError>;
     /// Ends a session; false when it was already ended (then nothing is written).
-    async fn end_session(
-        &self,
-        id: Uuid,
-        now: OffsetDateTime,
-        audit: &AuditEvent,
-    ) -> Result<bool, StoreError>;
+    async fn end_session(&self, id: Uuid, now: OffsetDateTime, audit: &AuditEvent) -> Result<bool, StoreError>;
     /// Ends every live session of an account (SESS-5); returns how many were ended.
-    async fn end_all_sessions(
-        &self,
-        account: AccountId,
-        now: OffsetDateTime,
-    ) -> Result<u64, StoreError>;
+    async fn end_all_sessions(&self, account: AccountId, now: OffsetDateTime) -> Result<u64, StoreError>;
 }
 
 #[async_trait]
@@ -166,11 +159,7 @@ pub trait SecretStore: Send + Sync {
 pub trait AuditLog: Send + Sync {
     async fn record(&self, event: &AuditEvent) -> Result<(), StoreError>;
     /// The most recent events of an account, newest first (AUDIT-2).
-    async fn recent_events(
-        &self,
-        account: AccountId,
-        limit: u32,
-    ) -> Result<Vec<AuditEvent>, StoreError>;
+    async fn recent_events(&self, account: AccountId, limit: u32) -> Result<Vec<AuditEvent>, StoreError>;
 }
 
 #[async_trait]
@@ -179,7 +168,122 @@ pub trait Health: Send + Sync {
     async fn ping(&self) -> Result<(), StoreError>;
 }
 
-/// Every port together, as the services use them.
-pub trait Store: AccountStore + SessionStore + SecretStore + AuditLog + Health {}
+/// A multi-step flow (sign-up today; login with a second factor and recovery later), persisted so
+/// that any node can continue it. `state` is the flow's own JSON; `version` guards updates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowRecord {
+    pub id: Uuid,
+    pub kind: String,
+    pub account_id: Option<AccountId>,
+    pub state: String,
+    pub version: i64,
+    pub attempts: i64,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    pub completed_at: Option<OffsetDateTime>,
+}
 
-impl<T: AccountStore + SessionStore + SecretStore + AuditLog + Health> Store for T {}
+/// A change to a flow, written in one transaction with its new secrets and mails.
+#[derive(Debug, Clone)]
+pub struct FlowUpdate<'a> {
+    pub id: Uuid,
+    /// The version read; the update fails (false) when another request changed the flow since.
+    pub expected_version: i64,
+    pub state: &'a str,
+    /// One-time secrets of this purpose and flow are voided first ("a newer code voids older").
+    pub void_purpose: Option<&'a str>,
+    pub secrets: &'a [OneTimeSecret],
+    pub mails: &'a [ComposedMail],
+    pub now: OffsetDateTime,
+}
+
+#[async_trait]
+pub trait FlowStore: Send + Sync {
+    async fn create_flow(
+        &self,
+        flow: &FlowRecord,
+        secrets: &[OneTimeSecret],
+        mails: &[ComposedMail],
+    ) -> Result<(), StoreError>;
+    /// The open flow of this kind with this id (not completed; expiry is the caller's check).
+    async fn find_flow(&self, id: Uuid, kind: &str) -> Result<Option<FlowRecord>, StoreError>;
+    async fn update_flow(&self, update: &FlowUpdate<'_>) -> Result<bool, StoreError>;
+    /// Counts one attempt before a secret is checked; `None` once `max` attempts were made.
+    async fn count_flow_attempt(&self, id: Uuid, max: i64) -> Result<Option<i64>, StoreError>;
+}
+
+#[async_trait]
+pub trait ThrottleStore: Send + Sync {
+    /// Counts one event for `(scope, key)` and returns how many fell in the current window,
+    /// which restarts when the last one began before `window_start`. Shared by every node.
+    async fn hit(
+        &self,
+        scope: &str,
+        key: &str,
+        window_start: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<i64, StoreError>;
+}
+
+/// A mail claimed for delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedMail {
+    pub mail: ComposedMail,
+    /// Delivery attempts including this one.
+    pub attempts: i64,
+}
+
+/// A mail that stopped being retried, for `sesame outbox status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParkedMail {
+    pub id: Uuid,
+    pub recipient: String,
+    pub template: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OutboxStatus {
+    pub pending: i64,
+    pub sent: i64,
+    pub parked: Vec<ParkedMail>,
+}
+
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
+    /// Claims the next due mail for `worker` until `lease_until`; two workers never both get it.
+    async fn claim_mail(
+        &self,
+        worker: &str,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> Result<Option<ClaimedMail>, StoreError>;
+    /// Marks a mail sent as soon as the SMTP server took it; a sensitive body is cleared.
+    async fn mark_sent(&self, id: Uuid, now: OffsetDateTime) -> Result<(), StoreError>;
+    /// Records a failure: retried from `retry_at`, or parked when `None`.
+    async fn mark_failed(
+        &self,
+        id: Uuid,
+        error: &str,
+        retry_at: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    /// Parks unsent mails past their expiry and clears their sensitive bodies; returns how many.
+    async fn drop_expired_mail(&self, now: OffsetDateTime) -> Result<u64, StoreError>;
+    async fn outbox_status(&self, parked_limit: u32) -> Result<OutboxStatus, StoreError>;
+    /// Puts parked mails (one, or all) back in the queue; returns how many.
+    async fn retry_parked(&self, id: Option<Uuid>, now: OffsetDateTime) -> Result<u64, StoreError>;
+}
+
+/// Every port together, as the services use them.
+pub trait Store:
+    AccountStore + SessionStore + SecretStore + AuditLog + Health + FlowStore + ThrottleStore + OutboxStore
+{
+}
+
+impl<T: AccountStore + SessionStore + SecretStore + AuditLog + Health + FlowStore + ThrottleStore + OutboxStore> Store
+    for T
+{
+}

@@ -12,11 +12,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "sesame",
-    version,
-    about = "Customer-account login and account security"
-)]
+#[command(name = "sesame", version, about = "Customer-account login and account security")]
 pub struct Cli {
     /// TOML configuration file (see config/sesame.example.toml); SESAME_* variables override it.
     #[arg(long, global = true, env = "SESAME_CONFIG")]
@@ -34,6 +30,25 @@ pub enum Command {
     /// Operator commands on customer accounts.
     #[command(subcommand)]
     Account(Box<AccountCommand>),
+    /// The mail outbox (MAIL-1).
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// Counts of pending and sent mail, and the parked mails (never their bodies).
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Puts a parked mail (or with --all, every parked mail) back in the queue.
+    Retry {
+        /// The id of a parked mail, from `outbox status`.
+        id: Option<String>,
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -125,11 +140,7 @@ pub async fn run_account(app: &App, command: AccountCommand) -> Result<(), CliEr
         AccountCommand::Create(args) => create(app, *args, &operator).await,
         AccountCommand::Show { account, json } => {
             let account = find(app, &account).await?;
-            let events = app
-                .store
-                .recent_events(account.id, 5)
-                .await
-                .map_err(internal)?;
+            let events = app.store.recent_events(account.id, 5).await.map_err(internal)?;
             let recent: Vec<_> = events
                 .iter()
                 .map(|e| {
@@ -155,10 +166,45 @@ pub async fn run_account(app: &App, command: AccountCommand) -> Result<(), CliEr
     }
 }
 
+pub async fn run_outbox(app: &App, command: OutboxCommand) -> Result<(), CliError> {
+    use sesame_core::ports::OutboxStore;
+    match command {
+        OutboxCommand::Status { json } => {
+            let status = app.store.outbox_status(100).await.map_err(internal)?;
+            let parked: Vec<_> = status
+                .parked
+                .iter()
+                .map(|p| {
+                    json!({"id": p.id.to_string(), "to": p.recipient, "template": p.template, "attempts": p.attempts,
+                           "last_error": p.last_error, "created_at": rfc3339(p.created_at)})
+                })
+                .collect();
+            let out = json!({"pending": status.pending, "sent": status.sent, "parked": parked});
+            print(&out, json);
+            Ok(())
+        }
+        OutboxCommand::Retry { id, all } => {
+            let id = match (id, all) {
+                (Some(id), false) => {
+                    Some(uuid::Uuid::parse_str(&id).map_err(|_| CliError::Usage(format!("{id:?} is not a mail id")))?)
+                }
+                (None, true) => None,
+                _ => return Err(CliError::Usage("give a mail id or --all".into())),
+            };
+            let now = app.services.now();
+            let n = app.store.retry_parked(id, now).await.map_err(internal)?;
+            if n == 0 && id.is_some() {
+                return Err(CliError::Refused("no parked mail has this id".into()));
+            }
+            println!("{n} mail(s) queued again");
+            Ok(())
+        }
+    }
+}
+
 async fn create(app: &App, args: CreateArgs, operator: &ClientInfo) -> Result<(), CliError> {
-    let account_type = AccountType::parse(&args.account_type).ok_or_else(|| {
-        CliError::Usage("--account-type must be individual, company or non_profit".into())
-    })?;
+    let account_type = AccountType::parse(&args.account_type)
+        .ok_or_else(|| CliError::Usage("--account-type must be individual, company or non_profit".into()))?;
     let password = read_password()?;
     let input = NewAccountInput {
         email: args.email,
@@ -229,9 +275,10 @@ fn read_password() -> Result<Password, CliError> {
             .map_err(|e| CliError::Usage(format!("cannot read the password: {e}")))?
     } else {
         let mut line = String::new();
-        stdin.lock().read_line(&mut line).map_err(|e| {
-            CliError::Usage(format!("cannot read the password from standard input: {e}"))
-        })?;
+        stdin
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| CliError::Usage(format!("cannot read the password from standard input: {e}")))?;
         if line.ends_with('\n') {
             line.pop();
             if line.ends_with('\r') {
@@ -282,11 +329,7 @@ fn print(value: &serde_json::Value, as_json: bool) {
     }
 }
 
-fn print_text(
-    out: &mut impl Write,
-    value: &serde_json::Value,
-    indent: usize,
-) -> std::io::Result<()> {
+fn print_text(out: &mut impl Write, value: &serde_json::Value, indent: usize) -> std::io::Result<()> {
     let pad = " ".repeat(indent);
     match value {
         serde_json::Value::Object(map) => {

@@ -33,6 +33,15 @@ pub struct Config {
     /// Folder whose `templates/` and `static/` override the embedded default theme; empty: none.
     pub theme_dir: String,
     pub login: LoginConfig,
+    /// MAIL-1: `smtp://host:port` (plain), `smtp://…?tls=required` (STARTTLS), `smtps://user:pass@host:465`.
+    /// Empty: mail is written as `.eml` files under `DATA_DIR/mail`.
+    pub smtp_url: String,
+    /// `From` of every mail; empty: `Sesame <no-reply@HOST>` with the public URL's host.
+    pub mail_from: String,
+    /// Development mode: lists captured mail at `/dev/mail`. Empty: on when no public URL is set.
+    pub dev_mode: Option<bool>,
+    pub mail: MailConfig,
+    pub signup: SignupConfig,
     /// Support phone number per subsidiary code (`FR = "+33 …"`), shown on help pages.
     pub support_phones: BTreeMap<String, String>,
     pub database: DatabaseConfig,
@@ -40,6 +49,50 @@ pub struct Config {
     pub hashing: HashingConfig,
     pub session: SessionConfig,
     pub password: PasswordConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailConfig {
+    /// The worker looks for mail at least this often (it is also woken when this node queues).
+    pub poll_interval_ms: u64,
+    /// First retry after a failed delivery; doubles each time…
+    pub retry_base_ms: u64,
+    /// …up to this.
+    pub retry_max_ms: u64,
+    /// Deliveries tried before a mail is parked (`sesame outbox retry` sends it again).
+    pub max_attempts: i64,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        Self {
+            poll_interval_ms: 2_000,
+            retry_base_ms: 5_000,
+            retry_max_ms: 600_000,
+            max_attempts: 12,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SignupConfig {
+    pub code_ttl_minutes: i64,
+    pub max_code_attempts: i64,
+    pub mails_per_address_per_hour: i64,
+    pub per_ip_per_hour: i64,
+}
+
+impl Default for SignupConfig {
+    fn default() -> Self {
+        Self {
+            code_ttl_minutes: 10,
+            max_code_attempts: 5,
+            mails_per_address_per_hour: 3,
+            per_ip_per_hour: 20,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -110,6 +163,11 @@ impl Default for Config {
             brand_name: "Sesame".into(),
             theme_dir: String::new(),
             login: LoginConfig::default(),
+            smtp_url: String::new(),
+            mail_from: String::new(),
+            dev_mode: None,
+            mail: MailConfig::default(),
+            signup: SignupConfig::default(),
             support_phones: BTreeMap::new(),
             database: DatabaseConfig::default(),
             argon2: Argon2Settings::default(),
@@ -182,6 +240,8 @@ pub struct Resolved {
     /// True when no public URL was configured: it is then `http://localhost:PORT` of the port
     /// actually bound (which differs from `listen` when that asks for port 0).
     pub public_url_is_default: bool,
+    pub dev_mode: bool,
+    pub mail_from: String,
     pub hashing_workers: usize,
 }
 
@@ -191,10 +251,7 @@ impl Config {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(file) = file {
             if !file.exists() {
-                return Err(ConfigError::Load(format!(
-                    "the file {} does not exist",
-                    file.display()
-                )));
+                return Err(ConfigError::Load(format!("the file {} does not exist", file.display())));
             }
             figment = figment.merge(Toml::file(file));
         }
@@ -213,10 +270,7 @@ impl Config {
         let listen: SocketAddr = self.listen.parse().map_err(|_| {
             invalid(
                 "listen",
-                format!(
-                    "{:?} is not an address:port such as 127.0.0.1:8080",
-                    self.listen
-                ),
+                format!("{:?} is not an address:port such as 127.0.0.1:8080", self.listen),
             )
         })?;
         let public_url = if self.public_url.is_empty() {
@@ -226,18 +280,12 @@ impl Config {
             parse_public_url(&self.public_url)?
         };
         let database_url = if self.database_url.is_empty() {
-            format!(
-                "sqlite://{}?mode=rwc",
-                self.data_dir.join("sesame.db").display()
-            )
+            format!("sqlite://{}?mode=rwc", self.data_dir.join("sesame.db").display())
         } else {
             self.database_url.clone()
         };
         if sesame_store::Backend::from_url(&database_url).is_none() {
-            return Err(invalid(
-                "database_url",
-                "must start with sqlite:// or postgres://",
-            ));
+            return Err(invalid("database_url", "must start with sqlite:// or postgres://"));
         }
         let generate_key = self.secret_key_file.is_empty();
         let secret_key_file = if generate_key {
@@ -266,9 +314,7 @@ impl Config {
         if self.session.idle_timeout_minutes <= 0 || self.session.absolute_timeout_minutes <= 0 {
             return Err(invalid("session", "timeouts must be positive"));
         }
-        if self.password.min_length < 8
-            || self.password.min_length > sesame_core::types::MAX_PASSWORD_CHARS
-        {
+        if self.password.min_length < 8 || self.password.min_length > sesame_core::types::MAX_PASSWORD_CHARS {
             return Err(invalid("password.min_length", "must be between 8 and 128"));
         }
         let known = |code: &str| sesame_core::types::subsidiary(code).is_some();
@@ -278,26 +324,17 @@ impl Config {
                 "is not one of the subsidiary codes (FR, GB, …)",
             ));
         }
-        if let Some(bad) = self
-            .login
-            .email_only_subsidiaries
-            .iter()
-            .find(|c| !known(c))
-        {
+        if let Some(bad) = self.login.email_only_subsidiaries.iter().find(|c| !known(c)) {
             return Err(invalid(
                 "login.email_only_subsidiaries",
                 format!("{bad:?} is not a subsidiary code"),
             ));
         }
         if let Some(bad) = self.support_phones.keys().find(|c| !known(c)) {
-            return Err(invalid(
-                "support_phones",
-                format!("{bad:?} is not a subsidiary code"),
-            ));
+            return Err(invalid("support_phones", format!("{bad:?} is not a subsidiary code")));
         }
         for origin in &self.login.return_to_origins {
-            let ok = Url::parse(origin)
-                .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.path() == "/");
+            let ok = Url::parse(origin).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.path() == "/");
             if !ok {
                 return Err(invalid(
                     "login.return_to_origins",
@@ -305,22 +342,36 @@ impl Config {
                 ));
             }
         }
-        if let Some(bad) = self
-            .login
-            .return_to_paths
-            .iter()
-            .find(|p| !p.starts_with('/'))
-        {
-            return Err(invalid(
-                "login.return_to_paths",
-                format!("{bad:?} must start with /"),
-            ));
+        if let Some(bad) = self.login.return_to_paths.iter().find(|p| !p.starts_with('/')) {
+            return Err(invalid("login.return_to_paths", format!("{bad:?} must start with /")));
         }
         if !self.theme_dir.is_empty() && !Path::new(&self.theme_dir).is_dir() {
+            return Err(invalid("theme_dir", format!("{} is not a folder", self.theme_dir)));
+        }
+        let mail_from = if self.mail_from.is_empty() {
+            // An IP host makes no valid mailbox for every mail library: fall back to localhost.
+            let host = public_url.host_str().unwrap_or("localhost");
+            let candidate = format!("Sesame <no-reply@{host}>");
+            if sesame_mail::transport::parse_from(&candidate).is_ok() {
+                candidate
+            } else {
+                "Sesame <no-reply@localhost>".to_owned()
+            }
+        } else {
+            self.mail_from.clone()
+        };
+        sesame_mail::transport::parse_from(&mail_from).map_err(|e| invalid("mail_from", e.to_string()))?;
+        if !self.smtp_url.is_empty() {
+            sesame_mail::Transport::smtp(&self.smtp_url).map_err(|e| invalid("smtp_url", e.to_string()))?;
+        }
+        if self.mail.max_attempts < 1 || self.mail.poll_interval_ms == 0 || self.mail.retry_base_ms == 0 {
             return Err(invalid(
-                "theme_dir",
-                format!("{} is not a folder", self.theme_dir),
+                "mail",
+                "poll interval, retry delay and attempts must be positive",
             ));
+        }
+        if self.signup.code_ttl_minutes <= 0 || self.signup.max_code_attempts <= 0 {
+            return Err(invalid("signup", "code lifetime and attempts must be positive"));
         }
         let hashing_workers = match self.hashing.workers {
             0 => std::thread::available_parallelism().map_or(1, usize::from),
@@ -333,6 +384,8 @@ impl Config {
             secret_key_file,
             generate_key,
             public_url_is_default: self.public_url.is_empty(),
+            dev_mode: self.dev_mode.unwrap_or(self.public_url.is_empty()),
+            mail_from,
             hashing_workers,
             raw: self,
         })
@@ -341,19 +394,14 @@ impl Config {
 
 /// Any http or https URL with a host (an IP host included), no path beyond `/`, no query.
 fn parse_public_url(input: &str) -> Result<Url, ConfigError> {
-    let url = Url::parse(input)
-        .map_err(|e| invalid("public_url", format!("{input:?} is not a URL: {e}")))?;
+    let url = Url::parse(input).map_err(|e| invalid("public_url", format!("{input:?} is not a URL: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(invalid("public_url", "must start with http:// or https://"));
     }
     if url.host().is_none() {
         return Err(invalid("public_url", "needs a host"));
     }
-    if url.path() != "/"
-        || url.query().is_some()
-        || url.fragment().is_some()
-        || !url.username().is_empty()
-    {
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
         return Err(invalid(
             "public_url",
             "must be just scheme://host[:port], without path, query or credentials",
@@ -397,9 +445,7 @@ mod tests {
             "https://example.com/login",
             "https://u:p@example.com",
         ] {
-            let err = resolve(|c| c.public_url = bad.into())
-                .unwrap_err()
-                .to_string();
+            let err = resolve(|c| c.public_url = bad.into()).unwrap_err().to_string();
             assert!(err.contains("`public_url`"), "{bad}: {err}");
         }
     }

@@ -19,11 +19,7 @@ pub enum KeyFileError {
     Invalid { path: String, why: KeyError },
 }
 
-pub fn load_or_create(
-    path: &Path,
-    may_create: bool,
-    now: time::OffsetDateTime,
-) -> Result<ServerKey, KeyFileError> {
+pub fn load_or_create(path: &Path, may_create: bool, now: time::OffsetDateTime) -> Result<ServerKey, KeyFileError> {
     let shown = path.display().to_string();
     let io = |e: std::io::Error| KeyFileError::Io {
         path: shown.clone(),
@@ -88,12 +84,7 @@ mod tests {
     #[test]
     fn a_configured_missing_file_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
-        let err = load_or_create(
-            &dir.path().join("nope.key"),
-            false,
-            datetime!(2026-11-25 10:00 UTC),
-        )
-        .unwrap_err();
+        let err = load_or_create(&dir.path().join("nope.key"), false, datetime!(2026-11-25 10:00 UTC)).unwrap_err();
         assert!(err.to_string().contains("`secret_key_file`"), "{err}");
     }
 

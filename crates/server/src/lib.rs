@@ -9,8 +9,9 @@ use config::Resolved;
 use sesame_core::clock::Clock;
 use sesame_core::factor::password::{PasswordHasher, PoolSettings};
 use sesame_core::random::OsRandom;
-use sesame_core::service::{CoreSettings, Services};
+use sesame_core::service::{CoreSettings, Services, SignupSettings};
 use sesame_core::types::PasswordPolicy;
+use sesame_mail::{Composer, ComposerSettings, Transport, TransportError as MailError, Worker, WorkerSettings};
 use sesame_store::SqlStore;
 use sesame_web::{AppState, Metrics, WebSettings};
 use std::future::Future;
@@ -28,6 +29,8 @@ pub enum StartError {
     Database(#[from] sesame_store::OpenError),
     #[error("setting `argon2` or `hashing`: {0}")]
     Hashing(#[from] sesame_core::factor::password::SettingsError),
+    #[error(transparent)]
+    Mail(#[from] MailError),
     #[error("setting `theme_dir`: {0}")]
     Theme(#[from] sesame_web::ThemeError),
     #[error("metrics: {0}")]
@@ -36,26 +39,23 @@ pub enum StartError {
     Listen { addr: String, why: String },
 }
 
-/// A started application: the services and the store behind them.
+/// A started application: the services, the store behind them and the mail worker.
 #[derive(Clone, Debug)]
 pub struct App {
     pub services: Services,
     pub store: Arc<SqlStore>,
     pub web: WebSettings,
+    pub mailer: Arc<Worker>,
 }
 
 impl App {
     /// Opens the database (migrating it), loads or creates the key and wires the services.
     pub async fn start(config: &Resolved, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
         let raw = &config.raw;
-        let key =
-            keyfile::load_or_create(&config.secret_key_file, config.generate_key, clock.now())?;
+        let key = keyfile::load_or_create(&config.secret_key_file, config.generate_key, clock.now())?;
         if config.database_url.starts_with("sqlite:") {
             std::fs::create_dir_all(&raw.data_dir).map_err(|e| {
-                sesame_store::OpenError::Connect(format!(
-                    "cannot create {}: {e}",
-                    raw.data_dir.display()
-                ))
+                sesame_store::OpenError::Connect(format!("cannot create {}: {e}", raw.data_dir.display()))
             })?;
         }
         let pool = sesame_store::PoolSettings {
@@ -79,7 +79,41 @@ impl App {
             },
             session_idle: time::Duration::minutes(raw.session.idle_timeout_minutes),
             session_absolute: time::Duration::minutes(raw.session.absolute_timeout_minutes),
+            signup: SignupSettings {
+                code_ttl: time::Duration::minutes(raw.signup.code_ttl_minutes),
+                max_code_attempts: raw.signup.max_code_attempts,
+                mails_per_address_per_hour: raw.signup.mails_per_address_per_hour,
+                per_ip_per_hour: raw.signup.per_ip_per_hour,
+                ..SignupSettings::default()
+            },
         };
+        let composer = Composer::new(ComposerSettings {
+            brand: raw.brand_name.clone(),
+            public_url: config.public_url.clone(),
+            support_phones: phones(raw),
+        });
+        let mail_dir = raw.data_dir.join("mail");
+        let transport = if raw.smtp_url.is_empty() {
+            Transport::Files(mail_dir.clone())
+        } else {
+            Transport::smtp(&raw.smtp_url)?
+        };
+        let from = sesame_mail::transport::parse_from(&config.mail_from)?;
+        let ms = Duration::from_millis;
+        let worker_settings = WorkerSettings {
+            poll: ms(raw.mail.poll_interval_ms),
+            retry_base: ms(raw.mail.retry_base_ms),
+            retry_max: ms(raw.mail.retry_max_ms),
+            max_attempts: raw.mail.max_attempts,
+            ..WorkerSettings::default()
+        };
+        let mailer = Arc::new(Worker::new(
+            store.clone(),
+            transport,
+            from,
+            clock.clone(),
+            worker_settings,
+        ));
         let services = Services::new(
             store.clone(),
             clock,
@@ -87,19 +121,18 @@ impl App {
             Arc::new(hasher),
             key,
             settings,
+            Arc::new(composer),
         );
         Ok(Self {
             services,
             store,
+            mailer,
             web: WebSettings {
                 brand_name: raw.brand_name.clone(),
                 theme_dir: (!raw.theme_dir.is_empty()).then(|| raw.theme_dir.clone().into()),
                 default_subsidiary: raw.login.default_subsidiary.clone(),
-                support_phones: raw
-                    .support_phones
-                    .iter()
-                    .map(|(k, v)| (k.to_ascii_uppercase(), v.clone()))
-                    .collect(),
+                support_phones: phones(raw),
+                dev_mail_dir: (config.dev_mode && raw.smtp_url.is_empty()).then_some(mail_dir),
                 email_only_subsidiaries: raw.login.email_only_subsidiaries.clone(),
                 return_to_origins: raw.login.return_to_origins.clone(),
                 return_to_paths: raw.login.return_to_paths.clone(),
@@ -114,12 +147,14 @@ impl App {
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartError> {
+        let wake = self.services.mail_signal();
+        let (stop_mail, mail_stopped) = tokio::sync::oneshot::channel::<()>();
+        let worker = tokio::spawn(Arc::clone(&self.mailer).run(wake, async {
+            let _ = mail_stopped.await;
+        }));
         let state = AppState::new(self.services, self.web, Metrics::new()?)?;
         let router = sesame_web::router(state).into_make_service_with_connect_info::<SocketAddr>();
-        let addr = listener
-            .local_addr()
-            .map(|a| a.to_string())
-            .unwrap_or_default();
+        let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
         axum::serve(listener, router)
             .with_graceful_shutdown(shutdown)
             .await
@@ -127,9 +162,19 @@ impl App {
                 addr,
                 why: e.to_string(),
             })?;
+        let _ = stop_mail.send(());
+        let _ = worker.await;
         self.store.close().await;
         Ok(())
     }
+}
+
+/// Support phone numbers keyed by upper-case subsidiary code.
+fn phones(raw: &config::Config) -> std::collections::BTreeMap<String, String> {
+    raw.support_phones
+        .iter()
+        .map(|(k, v)| (k.to_ascii_uppercase(), v.clone()))
+        .collect()
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

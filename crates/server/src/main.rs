@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use sesame_core::clock::SystemClock;
-use sesame_server::cli::{Cli, CliError, Command, resolve, run_account};
+use sesame_server::cli::{Cli, CliError, Command, resolve, run_account, run_outbox};
 use sesame_server::{App, StartError, shutdown_signal};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -21,10 +21,7 @@ async fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<(), CliError> {
     let config = resolve(&cli)?;
-    init_logging(
-        &config.raw.log_format,
-        matches!(cli.command, Command::Serve),
-    );
+    init_logging(&config.raw.log_format, matches!(cli.command, Command::Serve));
     let app = App::start(&config, Arc::new(SystemClock)).await?;
     match cli.command {
         Command::Serve => {
@@ -44,10 +41,12 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Migrate => {
+            App::start(&config, Arc::new(SystemClock)).await?;
             println!("migrations applied");
             Ok(())
         }
-        Command::Account(command) => run_account(&app, *command).await,
+        Command::Account(command) => run_account(&App::start(&config, Arc::new(SystemClock)).await?, *command).await,
+        Command::Outbox(command) => run_outbox(&App::start(&config, Arc::new(SystemClock)).await?, command).await,
     }
 }
 

@@ -3,7 +3,7 @@
 use crate::{SqlStore, db_error, from_micros, micros, parse_uuid};
 use async_trait::async_trait;
 use sesame_core::audit::AuditEvent;
-use sesame_core::ports::{Account, AccountStore, NewAccount, PasswordCredential, StoreError};
+use sesame_core::ports::{Account, AccountStore, NewAccount, PasswordCredential, StoreError, Unique};
 use sesame_core::types::{AccountId, AccountState, AccountType, CustomerCode, Email, NicHandle};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -15,7 +15,8 @@ macro_rules! select_account {
     ($clause:literal) => {
         concat!(
             "SELECT id, nic_handle, customer_code, email, email_canonical, first_name, last_name, account_type, ",
-            "company_name, phone, country, language, currency, subsidiary, state, created_at FROM accounts ",
+            "company_name, phone, country, language, currency, subsidiary, state, login_notifications, created_at ",
+            "FROM accounts ",
             $clause
         )
     };
@@ -41,8 +42,8 @@ fn account_from_row(row: &AnyRow) -> Result<Account, StoreError> {
         language: get("language")?,
         currency: get("currency")?,
         subsidiary: get("subsidiary")?,
-        state: AccountState::parse(&state)
-            .ok_or_else(|| StoreError::Internal(format!("unknown state {state}")))?,
+        state: AccountState::parse(&state).ok_or_else(|| StoreError::Internal(format!("unknown state {state}")))?,
+        login_notifications: row.try_get::<i64, _>("login_notifications").map_err(db_error)? != 0,
         created_at: from_micros(row.try_get("created_at").map_err(db_error)?)?,
     })
 }
@@ -61,8 +62,8 @@ impl AccountStore for SqlStore {
             .map_err(db_error)?;
         sqlx::query(
             "INSERT INTO accounts (id, nic_handle, customer_code, email, email_canonical, first_name, last_name, \
-             account_type, company_name, phone, country, language, currency, subsidiary, state, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16)",
+             account_type, company_name, phone, country, language, currency, subsidiary, state, created_at, updated_at, \
+             login_notifications) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17)",
         )
         .bind(a.id.0.to_string())
         .bind(a.nic_handle.as_str())
@@ -80,6 +81,7 @@ impl AccountStore for SqlStore {
         .bind(&a.subsidiary)
         .bind(a.state.as_str())
         .bind(now)
+        .bind(i64::from(a.login_notifications))
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;
@@ -95,6 +97,20 @@ impl AccountStore for SqlStore {
         .await
         .map_err(db_error)?;
         crate::audit::insert_event(&mut *tx, &new.audit).await?;
+        crate::outbox::enqueue(&mut tx, &new.mails).await?;
+        if let Some(flow) = new.completes_flow {
+            let closed = sqlx::query("UPDATE flows SET completed_at = $1 WHERE id = $2 AND completed_at IS NULL")
+                .bind(now)
+                .bind(flow.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?
+                .rows_affected();
+            if closed == 0 {
+                // Another request completed this flow first; this account must not exist.
+                return Err(StoreError::Conflict(Unique::Other));
+            }
+        }
         tx.commit().await.map_err(db_error)
     }
 
@@ -118,17 +134,12 @@ impl AccountStore for SqlStore {
         row.as_ref().map(account_from_row).transpose()
     }
 
-    async fn password_credential(
-        &self,
-        id: AccountId,
-    ) -> Result<Option<PasswordCredential>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, data FROM credentials WHERE account_id = $1 AND kind = 'password'",
-        )
-        .bind(id.0.to_string())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_error)?;
+    async fn password_credential(&self, id: AccountId) -> Result<Option<PasswordCredential>, StoreError> {
+        let row = sqlx::query("SELECT id, data FROM credentials WHERE account_id = $1 AND kind = 'password'")
+            .bind(id.0.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
         row.map(|row| {
             let id: String = row.try_get("id").map_err(db_error)?;
             Ok(PasswordCredential {
@@ -139,22 +150,35 @@ impl AccountStore for SqlStore {
         .transpose()
     }
 
-    async fn update_password_hash(
-        &self,
-        credential: Uuid,
-        phc: &str,
-        now: OffsetDateTime,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE credentials SET data = $1, updated_at = $2 WHERE id = $3 AND kind = 'password'",
-        )
-        .bind(phc)
-        .bind(micros(now))
-        .bind(credential.to_string())
-        .execute(&self.pool)
-        .await
-        .map_err(db_error)?;
+    async fn update_password_hash(&self, credential: Uuid, phc: &str, now: OffsetDateTime) -> Result<(), StoreError> {
+        sqlx::query("UPDATE credentials SET data = $1, updated_at = $2 WHERE id = $3 AND kind = 'password'")
+            .bind(phc)
+            .bind(micros(now))
+            .bind(credential.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
         Ok(())
+    }
+
+    async fn set_login_notifications(&self, id: AccountId, on: bool, audit: &AuditEvent) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let changed = sqlx::query(
+            "UPDATE accounts SET login_notifications = $1, updated_at = $2 WHERE id = $3 AND login_notifications <> $1",
+        )
+        .bind(i64::from(on))
+        .bind(micros(audit.at))
+        .bind(id.0.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?
+        .rows_affected();
+        if changed == 0 {
+            return Ok(false);
+        }
+        crate::audit::insert_event(&mut *tx, audit).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(true)
     }
 
     async fn set_account_state(
@@ -165,16 +189,14 @@ impl AccountStore for SqlStore {
     ) -> Result<bool, StoreError> {
         let now = micros(audit.at);
         let mut tx = self.pool.begin().await.map_err(db_error)?;
-        let changed = sqlx::query(
-            "UPDATE accounts SET state = $1, updated_at = $2 WHERE id = $3 AND state <> $1",
-        )
-        .bind(state.as_str())
-        .bind(now)
-        .bind(id.0.to_string())
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?
-        .rows_affected();
+        let changed = sqlx::query("UPDATE accounts SET state = $1, updated_at = $2 WHERE id = $3 AND state <> $1")
+            .bind(state.as_str())
+            .bind(now)
+            .bind(id.0.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?
+            .rows_affected();
         if changed == 0 {
             return Ok(false);
         }

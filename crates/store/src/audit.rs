@@ -39,11 +39,7 @@ impl AuditLog for SqlStore {
         insert_event(&self.pool, event).await
     }
 
-    async fn recent_events(
-        &self,
-        account: AccountId,
-        limit: u32,
-    ) -> Result<Vec<AuditEvent>, StoreError> {
+    async fn recent_events(&self, account: AccountId, limit: u32) -> Result<Vec<AuditEvent>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, at, account_id, actor, kind, success, ip, user_agent, detail FROM audit_events \
              WHERE account_id = $1 ORDER BY at DESC, id DESC LIMIT $2",
@@ -62,9 +58,7 @@ impl AuditLog for SqlStore {
                 Ok(AuditEvent {
                     id: parse_uuid(&text("id")?)?,
                     at: from_micros(row.try_get("at").map_err(db_error)?)?,
-                    account_id: opt("account_id")?
-                        .map(|s| parse_uuid(&s).map(AccountId))
-                        .transpose()?,
+                    account_id: opt("account_id")?.map(|s| parse_uuid(&s).map(AccountId)).transpose()?,
                     actor: Actor::parse(&actor)
                         .ok_or_else(|| StoreError::Internal(format!("unknown actor {actor}")))?,
                     kind: AuditKind::parse(&kind)

@@ -4,6 +4,7 @@
 use crate::SqlStore;
 use crate::testing::TestDb;
 use sesame_core::audit::{Actor, AuditEvent, AuditKind, ClientInfo};
+use sesame_core::mail::ComposedMail;
 use sesame_core::ports::*;
 use sesame_core::types::*;
 use std::sync::Arc;
@@ -29,6 +30,7 @@ fn account(nic: &str, code: &str, email: &str) -> Account {
         currency: "EUR".into(),
         subsidiary: "FR".into(),
         state: AccountState::Active,
+        login_notifications: true,
         created_at: T0,
     }
 }
@@ -47,6 +49,8 @@ async fn create(store: &SqlStore, a: &Account) -> Result<(), StoreError> {
             account: a.clone(),
             password_phc: "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaA".into(),
             audit: event(AuditKind::AccountCreated, T0).account(a.id),
+            mails: vec![],
+            completes_flow: None,
         })
         .await
 }
@@ -81,25 +85,16 @@ async fn accounts_round_trip_and_are_found_by_handle_or_email() {
         Some(a.clone())
     );
     assert_eq!(
-        store
-            .find_account_by_login("elodie.orsted@example.com")
-            .await
-            .unwrap(),
+        store.find_account_by_login("elodie.orsted@example.com").await.unwrap(),
         Some(a.clone())
     );
     assert_eq!(store.find_account(a.id).await.unwrap(), Some(a.clone()));
     assert_eq!(
-        store
-            .find_account_by_login("Elodie.Orsted@Example.com")
-            .await
-            .unwrap(),
+        store.find_account_by_login("Elodie.Orsted@Example.com").await.unwrap(),
         None,
         "lookups take the canonical form"
     );
-    assert_eq!(
-        store.find_account(AccountId(Uuid::new_v4())).await.unwrap(),
-        None
-    );
+    assert_eq!(store.find_account(AccountId(Uuid::new_v4())).await.unwrap(), None);
     let events = store.recent_events(a.id, 10).await.unwrap();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].kind, AuditKind::AccountCreated);
@@ -108,37 +103,19 @@ async fn accounts_round_trip_and_are_found_by_handle_or_email() {
 #[tokio::test]
 async fn unique_values_report_which_one_is_taken() {
     let (_db, store) = fresh().await;
-    create(
-        &store,
-        &account("ab12345-ovh", "1111-111-11", "a@example.com"),
-    )
-    .await
-    .unwrap();
-    let nic = create(
-        &store,
-        &account("ab12345-ovh", "2222-222-22", "b@example.com"),
-    )
-    .await;
+    create(&store, &account("ab12345-ovh", "1111-111-11", "a@example.com"))
+        .await
+        .unwrap();
+    let nic = create(&store, &account("ab12345-ovh", "2222-222-22", "b@example.com")).await;
     assert_eq!(nic, Err(StoreError::Conflict(Unique::NicHandle)));
-    let code = create(
-        &store,
-        &account("ab22345-ovh", "1111-111-11", "c@example.com"),
-    )
-    .await;
+    let code = create(&store, &account("ab22345-ovh", "1111-111-11", "c@example.com")).await;
     assert_eq!(code, Err(StoreError::Conflict(Unique::CustomerCode)));
-    let email = create(
-        &store,
-        &account("ab32345-ovh", "3333-333-33", "A@EXAMPLE.COM"),
-    )
-    .await;
+    let email = create(&store, &account("ab32345-ovh", "3333-333-33", "A@EXAMPLE.COM")).await;
     assert_eq!(email, Err(StoreError::Conflict(Unique::Email)));
     // A failed creation leaves nothing behind: its handle is still free.
-    create(
-        &store,
-        &account("ab22345-ovh", "4444-444-44", "d@example.com"),
-    )
-    .await
-    .unwrap();
+    create(&store, &account("ab22345-ovh", "4444-444-44", "d@example.com"))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -152,11 +129,7 @@ async fn a_nic_handle_is_never_reused_even_after_its_account_is_gone() {
             .await
             .unwrap();
     }
-    let again = create(
-        &store,
-        &account("ab12345-ovh", "2222-222-22", "b@example.com"),
-    )
-    .await;
+    let again = create(&store, &account("ab12345-ovh", "2222-222-22", "b@example.com")).await;
     assert_eq!(again, Err(StoreError::Conflict(Unique::NicHandle)));
 }
 
@@ -167,19 +140,13 @@ async fn password_credentials_can_be_rehashed() {
     create(&store, &a).await.unwrap();
     let cred = store.password_credential(a.id).await.unwrap().unwrap();
     assert!(cred.phc.starts_with("$argon2id$"));
-    store
-        .update_password_hash(cred.id, "$argon2id$new", T0)
-        .await
-        .unwrap();
+    store.update_password_hash(cred.id, "$argon2id$new", T0).await.unwrap();
     assert_eq!(
         store.password_credential(a.id).await.unwrap().unwrap().phc,
         "$argon2id$new"
     );
     assert_eq!(
-        store
-            .password_credential(AccountId(Uuid::new_v4()))
-            .await
-            .unwrap(),
+        store.password_credential(AccountId(Uuid::new_v4())).await.unwrap(),
         None
     );
 }
@@ -192,7 +159,7 @@ async fn sessions_are_found_by_hash_touched_and_ended_once() {
     let login = T0 + Duration::seconds(1);
     let s = session(a.id, &[1; 32], login);
     store
-        .create_session(&s, &event(AuditKind::LoginSucceeded, login).account(a.id))
+        .create_session(&s, &event(AuditKind::LoginSucceeded, login).account(a.id), &[])
         .await
         .unwrap();
     assert_eq!(store.find_session(&[1; 32]).await.unwrap(), Some(s.clone()));
@@ -201,15 +168,7 @@ async fn sessions_are_found_by_hash_touched_and_ended_once() {
     let later = T0 + Duration::minutes(5);
     store.touch_session(s.id, later).await.unwrap();
     store.touch_session(s.id, login).await.unwrap(); // never moves back
-    assert_eq!(
-        store
-            .find_session(&[1; 32])
-            .await
-            .unwrap()
-            .unwrap()
-            .last_seen_at,
-        later
-    );
+    assert_eq!(store.find_session(&[1; 32]).await.unwrap().unwrap().last_seen_at, later);
 
     let bye = event(AuditKind::Logout, later).account(a.id);
     assert!(store.end_session(s.id, later, &bye).await.unwrap());
@@ -224,11 +183,7 @@ async fn sessions_are_found_by_hash_touched_and_ended_once() {
         .collect();
     assert_eq!(
         kinds,
-        [
-            AuditKind::Logout,
-            AuditKind::LoginSucceeded,
-            AuditKind::AccountCreated
-        ]
+        [AuditKind::Logout, AuditKind::LoginSucceeded, AuditKind::AccountCreated]
     );
 }
 
@@ -240,7 +195,7 @@ async fn blocking_an_account_ends_all_its_sessions() {
     for i in 1..=3u8 {
         let s = session(a.id, &[i; 32], T0);
         store
-            .create_session(&s, &event(AuditKind::LoginSucceeded, T0).account(a.id))
+            .create_session(&s, &event(AuditKind::LoginSucceeded, T0).account(a.id), &[])
             .await
             .unwrap();
     }
@@ -266,7 +221,7 @@ async fn blocking_an_account_ends_all_its_sessions() {
     }
     let s = session(a.id, &[9; 32], T0);
     store
-        .create_session(&s, &event(AuditKind::LoginSucceeded, T0).account(a.id))
+        .create_session(&s, &event(AuditKind::LoginSucceeded, T0).account(a.id), &[])
         .await
         .unwrap();
     assert_eq!(store.end_all_sessions(a.id, T0).await.unwrap(), 1);
@@ -295,29 +250,14 @@ async fn one_time_secrets_are_consumed_once_and_only_before_expiry() {
         None,
         "purpose must match"
     );
-    assert_eq!(
-        store
-            .consume_secret("email_code", &[7; 32], T0)
-            .await
-            .unwrap(),
-        Some(s)
-    );
-    assert_eq!(
-        store
-            .consume_secret("email_code", &[7; 32], T0)
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(store.consume_secret("email_code", &[7; 32], T0).await.unwrap(), Some(s));
+    assert_eq!(store.consume_secret("email_code", &[7; 32], T0).await.unwrap(), None);
 
     let late = secret("email_code", &[8; 32], T0 + Duration::minutes(10));
     store.create_secret(&late).await.unwrap();
     let at_expiry = T0 + Duration::minutes(10);
     assert_eq!(
-        store
-            .consume_secret("email_code", &[8; 32], at_expiry)
-            .await
-            .unwrap(),
+        store.consume_secret("email_code", &[8; 32], at_expiry).await.unwrap(),
         None
     );
 }
@@ -374,16 +314,327 @@ async fn recent_events_are_newest_first_and_limited() {
 async fn migrations_are_idempotent_and_safe_to_run_concurrently() {
     let db = TestDb::new().await;
     let (a, b) = (
-        SqlStore::open(&db.url, crate::testing::TEST_POOL)
-            .await
-            .unwrap(),
-        SqlStore::open(&db.url, crate::testing::TEST_POOL)
-            .await
-            .unwrap(),
+        SqlStore::open(&db.url, crate::testing::TEST_POOL).await.unwrap(),
+        SqlStore::open(&db.url, crate::testing::TEST_POOL).await.unwrap(),
     );
     let (ra, rb) = tokio::join!(a.migrate(), b.migrate());
     ra.unwrap();
     rb.unwrap();
     a.migrate().await.unwrap();
     a.ping().await.unwrap();
+}
+
+fn mail(to: &str, sensitive: bool, expires_at: Option<OffsetDateTime>) -> ComposedMail {
+    let id = Uuid::new_v4();
+    ComposedMail {
+        id,
+        message_id: format!("<{}@example.com>", id.simple()),
+        recipient: to.into(),
+        template: "welcome".into(),
+        language: "en".into(),
+        subject: "Hello".into(),
+        text: "code 123456".into(),
+        html: "<p>code 123456</p>".into(),
+        sensitive,
+        account_id: None,
+        created_at: T0,
+        expires_at,
+    }
+}
+
+async fn stored_body(store: &SqlStore, id: Uuid) -> Option<String> {
+    sqlx::query_scalar::<_, Option<String>>("SELECT body_text FROM outbox WHERE id = $1")
+        .bind(id.to_string())
+        .fetch_one(&store.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn mail_is_queued_with_its_change_and_claimed_by_one_worker() {
+    let (_db, store) = fresh().await;
+    let a = account("ab12345-ovh", "1111-111-11", "a@example.com");
+    create(&store, &a).await.unwrap();
+    let m = mail("a@example.com", true, None);
+    let s = session(a.id, &[1; 32], T0);
+    store
+        .create_session(&s, &event(AuditKind::LoginSucceeded, T0).account(a.id), &[m.clone()])
+        .await
+        .unwrap();
+    let lease = T0 + Duration::minutes(1);
+    let claimed = store.claim_mail("w1", T0, lease).await.unwrap().unwrap();
+    assert_eq!(claimed.mail, m);
+    assert_eq!(claimed.attempts, 1);
+    assert_eq!(store.claim_mail("w2", T0, lease).await.unwrap(), None, "leased to w1");
+    store.mark_sent(m.id, T0).await.unwrap();
+    assert_eq!(
+        stored_body(&store, m.id).await,
+        None,
+        "a sensitive body is cleared once sent"
+    );
+    assert_eq!(
+        store
+            .claim_mail("w2", lease + Duration::minutes(1), lease)
+            .await
+            .unwrap(),
+        None,
+        "sent is final"
+    );
+    let status = store.outbox_status(10).await.unwrap();
+    assert_eq!((status.pending, status.sent), (0, 1));
+}
+
+#[tokio::test]
+async fn an_abandoned_claim_expires_and_a_failure_waits_for_its_retry_time() {
+    let (_db, store) = fresh().await;
+    let m = mail("a@example.com", false, None);
+    let flow = flow_record(T0);
+    store.create_flow(&flow, &[], &[m.clone()]).await.unwrap();
+    let lease = T0 + Duration::minutes(1);
+    store.claim_mail("crashed", T0, lease).await.unwrap().unwrap();
+    let again = store
+        .claim_mail("w2", lease + Duration::seconds(1), lease + Duration::minutes(2))
+        .await
+        .unwrap();
+    assert_eq!(again.unwrap().attempts, 2, "the lease ran out: another worker takes it");
+    let retry_at = T0 + Duration::minutes(10);
+    store
+        .mark_failed(m.id, "421 try later", Some(retry_at), T0)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .claim_mail("w2", retry_at - Duration::seconds(1), retry_at)
+            .await
+            .unwrap(),
+        None
+    );
+    let third = store
+        .claim_mail("w2", retry_at, retry_at + Duration::minutes(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(third.mail.message_id, m.message_id, "one Message-ID across retries");
+    store
+        .mark_failed(m.id, "550 no such user", None, retry_at)
+        .await
+        .unwrap();
+    let status = store.outbox_status(10).await.unwrap();
+    assert_eq!(status.parked.len(), 1);
+    assert_eq!(status.parked[0].last_error.as_deref(), Some("550 no such user"));
+    assert_eq!(
+        store
+            .claim_mail("w2", retry_at + Duration::hours(1), retry_at)
+            .await
+            .unwrap(),
+        None,
+        "parked"
+    );
+    assert_eq!(store.retry_parked(Some(m.id), retry_at).await.unwrap(), 1);
+    assert!(
+        store
+            .claim_mail("w2", retry_at, retry_at + Duration::minutes(1))
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn expired_mail_is_dropped_with_its_sensitive_body() {
+    let (_db, store) = fresh().await;
+    let code = mail("a@example.com", true, Some(T0 + Duration::minutes(10)));
+    let notice = mail("a@example.com", false, Some(T0 + Duration::minutes(10)));
+    store
+        .create_flow(&flow_record(T0), &[], &[code.clone(), notice.clone()])
+        .await
+        .unwrap();
+    assert_eq!(store.drop_expired_mail(T0 + Duration::minutes(9)).await.unwrap(), 0);
+    assert_eq!(store.drop_expired_mail(T0 + Duration::minutes(10)).await.unwrap(), 2);
+    assert_eq!(stored_body(&store, code.id).await, None);
+    assert!(stored_body(&store, notice.id).await.is_some());
+    assert_eq!(
+        store
+            .claim_mail("w", T0 + Duration::hours(1), T0 + Duration::hours(2))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store.retry_parked(None, T0).await.unwrap(),
+        1,
+        "only the one with a body can go again"
+    );
+}
+
+#[tokio::test]
+async fn parallel_claims_have_exactly_one_winner() {
+    let (_db, store) = fresh().await;
+    let store = Arc::new(store);
+    for round in 0..5 {
+        let m = mail("a@example.com", false, None);
+        store.create_flow(&flow_record(T0), &[], &[m]).await.unwrap();
+        let tasks: Vec<_> = (0..8)
+            .map(|i| {
+                let store = Arc::clone(&store);
+                tokio::spawn(async move { store.claim_mail(&format!("w{i}"), T0, T0 + Duration::minutes(1)).await })
+            })
+            .collect();
+        let mut winners = 0;
+        for task in tasks {
+            if task.await.unwrap().unwrap().is_some() {
+                winners += 1;
+            }
+        }
+        assert_eq!(winners, 1, "round {round}");
+    }
+}
+
+fn flow_record(at: OffsetDateTime) -> FlowRecord {
+    FlowRecord {
+        id: Uuid::new_v4(),
+        kind: "signup".into(),
+        account_id: None,
+        state: "{\"step\":\"verify_email\"}".into(),
+        version: 0,
+        attempts: 0,
+        created_at: at,
+        expires_at: at + Duration::hours(1),
+        completed_at: None,
+    }
+}
+
+#[tokio::test]
+async fn flows_update_with_optimistic_versions_and_void_older_secrets() {
+    let (_db, store) = fresh().await;
+    let f = flow_record(T0);
+    let first = OneTimeSecret {
+        flow_id: Some(f.id),
+        ..secret("code", &[1; 32], T0 + Duration::minutes(10))
+    };
+    store.create_flow(&f, &[first], &[]).await.unwrap();
+    assert_eq!(store.find_flow(f.id, "signup").await.unwrap(), Some(f.clone()));
+    assert_eq!(
+        store.find_flow(f.id, "recovery").await.unwrap(),
+        None,
+        "kind must match"
+    );
+    let second = OneTimeSecret {
+        flow_id: Some(f.id),
+        ..secret("code", &[2; 32], T0 + Duration::minutes(10))
+    };
+    let update = FlowUpdate {
+        id: f.id,
+        expected_version: 0,
+        state: "{}",
+        void_purpose: Some("code"),
+        secrets: std::slice::from_ref(&second),
+        mails: &[],
+        now: T0,
+    };
+    assert!(store.update_flow(&update).await.unwrap());
+    assert!(!store.update_flow(&update).await.unwrap(), "version 0 is gone");
+    assert_eq!(store.find_flow(f.id, "signup").await.unwrap().unwrap().version, 1);
+    assert_eq!(
+        store.consume_secret("code", &[1; 32], T0).await.unwrap(),
+        None,
+        "the older code was voided"
+    );
+    assert!(store.consume_secret("code", &[2; 32], T0).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn flow_attempts_stop_at_the_limit_even_in_parallel() {
+    let (_db, store) = fresh().await;
+    let store = Arc::new(store);
+    let f = flow_record(T0);
+    store.create_flow(&f, &[], &[]).await.unwrap();
+    let tasks: Vec<_> = (0..12)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move { store.count_flow_attempt(f.id, 5).await })
+        })
+        .collect();
+    let mut counted = 0;
+    for task in tasks {
+        if task.await.unwrap().unwrap().is_some() {
+            counted += 1;
+        }
+    }
+    assert_eq!(counted, 5);
+}
+
+#[tokio::test]
+async fn completing_a_flow_with_an_account_happens_once() {
+    let (_db, store) = fresh().await;
+    let f = flow_record(T0);
+    store.create_flow(&f, &[], &[]).await.unwrap();
+    let new = |a: Account| NewAccount {
+        audit: event(AuditKind::AccountCreated, T0).account(a.id),
+        account: a,
+        password_phc: "$argon2id$x".into(),
+        mails: vec![mail("a@example.com", false, None)],
+        completes_flow: Some(f.id),
+    };
+    store
+        .create_account(&new(account("ab12345-ovh", "1111-111-11", "a@example.com")))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.find_flow(f.id, "signup").await.unwrap(),
+        None,
+        "completed flows are closed"
+    );
+    let twice = store
+        .create_account(&new(account("ab22345-ovh", "2222-222-22", "b@example.com")))
+        .await;
+    assert_eq!(twice, Err(StoreError::Conflict(Unique::Other)));
+    assert_eq!(
+        store.find_account_by_login("b@example.com").await.unwrap(),
+        None,
+        "rolled back"
+    );
+    assert_eq!(
+        store.outbox_status(1).await.unwrap().pending,
+        1,
+        "only the first account's mail"
+    );
+}
+
+#[tokio::test]
+async fn throttle_counters_count_within_a_window() {
+    let (_db, store) = fresh().await;
+    let window = |now: OffsetDateTime| now - Duration::hours(1);
+    for expected in 1..=3 {
+        assert_eq!(
+            store.hit("signup", "a@example.com", window(T0), T0).await.unwrap(),
+            expected
+        );
+    }
+    assert_eq!(
+        store.hit("signup", "b@example.com", window(T0), T0).await.unwrap(),
+        1,
+        "keys are separate"
+    );
+    assert_eq!(
+        store.hit("other", "a@example.com", window(T0), T0).await.unwrap(),
+        1,
+        "scopes are separate"
+    );
+    let later = T0 + Duration::minutes(59);
+    assert_eq!(
+        store
+            .hit("signup", "a@example.com", window(later), later)
+            .await
+            .unwrap(),
+        4
+    );
+    let next_hour = T0 + Duration::minutes(61);
+    assert_eq!(
+        store
+            .hit("signup", "a@example.com", window(next_hour), next_hour)
+            .await
+            .unwrap(),
+        1
+    );
 }

@@ -11,6 +11,8 @@ mod accounts;
 mod audit;
 #[cfg(test)]
 mod contract;
+mod flows;
+mod outbox;
 mod secrets;
 mod sessions;
 #[cfg(any(test, feature = "testing"))]
@@ -94,10 +96,7 @@ impl SqlStore {
             })
             .connect_lazy_with(options);
         let store = Self { pool, backend };
-        store
-            .ping()
-            .await
-            .map_err(|e| OpenError::Connect(e.to_string()))?;
+        store.ping().await.map_err(|e| OpenError::Connect(e.to_string()))?;
         Ok(store)
     }
 
@@ -133,10 +132,7 @@ impl SqlStore {
 #[async_trait]
 impl Health for SqlStore {
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map_err(db_error)?;
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(db_error)?;
         Ok(())
     }
 }
@@ -145,10 +141,9 @@ impl Health for SqlStore {
 /// (503), unique violations name the constraint, everything else is internal.
 pub(crate) fn db_error(err: sqlx::Error) -> StoreError {
     match &err {
-        sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_) => StoreError::Unavailable(err.to_string()),
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
+            StoreError::Unavailable(err.to_string())
+        }
         sqlx::Error::Database(db) if db.is_unique_violation() => {
             let text = format!("{} {}", db.constraint().unwrap_or(""), db.message());
             let which = if text.contains("nic_handle") {
@@ -162,9 +157,7 @@ pub(crate) fn db_error(err: sqlx::Error) -> StoreError {
             };
             StoreError::Conflict(which)
         }
-        sqlx::Error::Database(db) if is_busy(db.code().as_deref()) => {
-            StoreError::Unavailable(err.to_string())
-        }
+        sqlx::Error::Database(db) if is_busy(db.code().as_deref()) => StoreError::Unavailable(err.to_string()),
         _ => StoreError::Internal(err.to_string()),
     }
 }
@@ -172,10 +165,7 @@ pub(crate) fn db_error(err: sqlx::Error) -> StoreError {
 /// SQLite's "database is locked" (5, 261, 517) and PostgreSQL's connection failures (class 08,
 /// 57P01 admin shutdown, 57P03 cannot connect now).
 fn is_busy(code: Option<&str>) -> bool {
-    matches!(
-        code,
-        Some("5" | "261" | "517" | "57P01" | "57P02" | "57P03")
-    ) || code.is_some_and(|c| c.starts_with("08"))
+    matches!(code, Some("5" | "261" | "517" | "57P01" | "57P02" | "57P03")) || code.is_some_and(|c| c.starts_with("08"))
 }
 
 /// Times are stored as microseconds since the Unix epoch.
@@ -193,6 +183,5 @@ pub(crate) fn opt_from_micros(us: Option<i64>) -> Result<Option<OffsetDateTime>,
 }
 
 pub(crate) fn parse_uuid(s: &str) -> Result<uuid::Uuid, StoreError> {
-    uuid::Uuid::parse_str(s)
-        .map_err(|e| StoreError::Internal(format!("stored id is not a UUID: {e}")))
+    uuid::Uuid::parse_str(s).map_err(|e| StoreError::Internal(format!("stored id is not a UUID: {e}")))
 }

@@ -8,24 +8,32 @@ use sesame_core::types::AccountId;
 use sqlx::Row;
 use time::OffsetDateTime;
 
+/// Inserts a secret with the caller's executor (pool or transaction).
+pub(crate) async fn insert<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    exec: E,
+    s: &OneTimeSecret,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO one_time_secrets (id, purpose, account_id, flow_id, secret_hash, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(s.id.to_string())
+    .bind(&s.purpose)
+    .bind(s.account_id.map(|a| a.0.to_string()))
+    .bind(s.flow_id.map(|f| f.to_string()))
+    .bind(s.secret_hash.clone())
+    .bind(micros(s.created_at))
+    .bind(micros(s.expires_at))
+    .execute(exec)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
 #[async_trait]
 impl SecretStore for SqlStore {
     async fn create_secret(&self, s: &OneTimeSecret) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO one_time_secrets (id, purpose, account_id, flow_id, secret_hash, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(s.id.to_string())
-        .bind(&s.purpose)
-        .bind(s.account_id.map(|a| a.0.to_string()))
-        .bind(s.flow_id.map(|f| f.to_string()))
-        .bind(s.secret_hash.clone())
-        .bind(micros(s.created_at))
-        .bind(micros(s.expires_at))
-        .execute(&self.pool)
-        .await
-        .map_err(db_error)?;
-        Ok(())
+        insert(&self.pool, s).await
     }
 
     async fn consume_secret(
@@ -47,17 +55,11 @@ impl SecretStore for SqlStore {
         .map_err(db_error)?;
         row.map(|row| {
             let opt = |name: &str| row.try_get::<Option<String>, _>(name).map_err(db_error);
-            let time = |name: &str| {
-                row.try_get::<i64, _>(name)
-                    .map_err(db_error)
-                    .and_then(from_micros)
-            };
+            let time = |name: &str| row.try_get::<i64, _>(name).map_err(db_error).and_then(from_micros);
             Ok(OneTimeSecret {
                 id: parse_uuid(&row.try_get::<String, _>("id").map_err(db_error)?)?,
                 purpose: row.try_get("purpose").map_err(db_error)?,
-                account_id: opt("account_id")?
-                    .map(|s| parse_uuid(&s).map(AccountId))
-                    .transpose()?,
+                account_id: opt("account_id")?.map(|s| parse_uuid(&s).map(AccountId)).transpose()?,
                 flow_id: opt("flow_id")?.map(|s| parse_uuid(&s)).transpose()?,
                 secret_hash: row.try_get("secret_hash").map_err(db_error)?,
                 created_at: time("created_at")?,

@@ -3,6 +3,7 @@
 use crate::{SqlStore, db_error, from_micros, micros, opt_from_micros, parse_uuid};
 use async_trait::async_trait;
 use sesame_core::audit::AuditEvent;
+use sesame_core::mail::ComposedMail;
 use sesame_core::ports::{SessionRecord, SessionStore, StoreError};
 use sesame_core::types::AccountId;
 use sqlx::{Any, Executor, Row};
@@ -15,13 +16,12 @@ pub(crate) async fn end_all<'e, E: Executor<'e, Database = Any>>(
     account: AccountId,
     now: OffsetDateTime,
 ) -> Result<u64, StoreError> {
-    let done =
-        sqlx::query("UPDATE sessions SET ended_at = $1 WHERE account_id = $2 AND ended_at IS NULL")
-            .bind(micros(now))
-            .bind(account.0.to_string())
-            .execute(exec)
-            .await
-            .map_err(db_error)?;
+    let done = sqlx::query("UPDATE sessions SET ended_at = $1 WHERE account_id = $2 AND ended_at IS NULL")
+        .bind(micros(now))
+        .bind(account.0.to_string())
+        .execute(exec)
+        .await
+        .map_err(db_error)?;
     Ok(done.rows_affected())
 }
 
@@ -31,6 +31,7 @@ impl SessionStore for SqlStore {
         &self,
         s: &SessionRecord,
         audit: &AuditEvent,
+        mails: &[ComposedMail],
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         sqlx::query(
@@ -49,6 +50,7 @@ impl SessionStore for SqlStore {
         .await
         .map_err(db_error)?;
         crate::audit::insert_event(&mut *tx, audit).await?;
+        crate::outbox::enqueue(&mut tx, mails).await?;
         tx.commit().await.map_err(db_error)
     }
 
@@ -63,11 +65,7 @@ impl SessionStore for SqlStore {
         .map_err(db_error)?;
         row.map(|row| {
             let text = |name: &str| row.try_get::<String, _>(name).map_err(db_error);
-            let time = |name: &str| {
-                row.try_get::<i64, _>(name)
-                    .map_err(db_error)
-                    .and_then(from_micros)
-            };
+            let time = |name: &str| row.try_get::<i64, _>(name).map_err(db_error).and_then(from_micros);
             Ok(SessionRecord {
                 id: parse_uuid(&text("id")?)?,
                 account_id: AccountId(parse_uuid(&text("account_id")?)?),
@@ -93,21 +91,15 @@ impl SessionStore for SqlStore {
         Ok(())
     }
 
-    async fn end_session(
-        &self,
-        id: Uuid,
-        now: OffsetDateTime,
-        audit: &AuditEvent,
-    ) -> Result<bool, StoreError> {
+    async fn end_session(&self, id: Uuid, now: OffsetDateTime, audit: &AuditEvent) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
-        let ended =
-            sqlx::query("UPDATE sessions SET ended_at = $1 WHERE id = $2 AND ended_at IS NULL")
-                .bind(micros(now))
-                .bind(id.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?
-                .rows_affected();
+        let ended = sqlx::query("UPDATE sessions SET ended_at = $1 WHERE id = $2 AND ended_at IS NULL")
+            .bind(micros(now))
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?
+            .rows_affected();
         if ended == 0 {
             return Ok(false);
         }
@@ -116,11 +108,7 @@ impl SessionStore for SqlStore {
         Ok(true)
     }
 
-    async fn end_all_sessions(
-        &self,
-        account: AccountId,
-        now: OffsetDateTime,
-    ) -> Result<u64, StoreError> {
+    async fn end_all_sessions(&self, account: AccountId, now: OffsetDateTime) -> Result<u64, StoreError> {
         end_all(&self.pool, account, now).await
     }
 }

@@ -40,9 +40,7 @@ impl TestDb {
                     .await
                     .expect("create a test database");
                 store.close().await;
-                let base = admin
-                    .rsplit_once('/')
-                    .map_or(admin.as_str(), |(base, _)| base);
+                let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base);
                 Self {
                     url: format!("{base}/{name}"),
                     backend: Backend::Postgres,
@@ -51,10 +49,7 @@ impl TestDb {
             }
             Ok("sqlite") | Err(_) => {
                 let dir = tempfile::tempdir().expect("a temporary directory");
-                let url = format!(
-                    "sqlite://{}?mode=rwc",
-                    dir.path().join("sesame.db").display()
-                );
+                let url = format!("sqlite://{}?mode=rwc", dir.path().join("sesame.db").display());
                 Self {
                     url,
                     backend: Backend::Sqlite,

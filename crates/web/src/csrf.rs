@@ -47,19 +47,10 @@ mod tests {
 
     #[test]
     fn fetch_metadata_decides_when_present() {
-        assert!(same_site(
-            &headers(&[("sec-fetch-site", "same-origin")]),
-            ORIGIN
-        ));
+        assert!(same_site(&headers(&[("sec-fetch-site", "same-origin")]), ORIGIN));
         assert!(same_site(&headers(&[("sec-fetch-site", "none")]), ORIGIN));
-        assert!(!same_site(
-            &headers(&[("sec-fetch-site", "cross-site")]),
-            ORIGIN
-        ));
-        assert!(!same_site(
-            &headers(&[("sec-fetch-site", "same-site")]),
-            ORIGIN
-        ));
+        assert!(!same_site(&headers(&[("sec-fetch-site", "cross-site")]), ORIGIN));
+        assert!(!same_site(&headers(&[("sec-fetch-site", "same-site")]), ORIGIN));
         let spoofed = headers(&[("sec-fetch-site", "cross-site"), ("origin", ORIGIN)]);
         assert!(!same_site(&spoofed, ORIGIN));
     }
@@ -67,15 +58,9 @@ mod tests {
     #[test]
     fn origin_must_be_the_public_url() {
         assert!(same_site(&headers(&[("origin", ORIGIN)]), ORIGIN));
-        assert!(!same_site(
-            &headers(&[("origin", "https://evil.example")]),
-            ORIGIN
-        ));
+        assert!(!same_site(&headers(&[("origin", "https://evil.example")]), ORIGIN));
         assert!(!same_site(&headers(&[("origin", "null")]), ORIGIN));
-        assert!(!same_site(
-            &headers(&[("origin", "http://login.example.com")]),
-            ORIGIN
-        ));
+        assert!(!same_site(&headers(&[("origin", "http://login.example.com")]), ORIGIN));
     }
 
     #[test]

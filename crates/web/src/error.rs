@@ -29,6 +29,19 @@ pub enum ErrorCode {
     ServiceBusy,
     ServiceUnavailable,
     InternalError,
+    EmailInvalid,
+    EmailNonAscii,
+    EmailTaken,
+    PasswordTooShort,
+    PasswordTooCommon,
+    PasswordContainsPersonalInfo,
+    InvalidField,
+    SignupRateLimited,
+    SignupFlowNotFound,
+    SignupFlowExpired,
+    SignupInvalidCode,
+    SignupTooManyAttempts,
+    SignupWrongStep,
 }
 
 impl ErrorCode {
@@ -48,6 +61,19 @@ impl ErrorCode {
             Self::ServiceBusy => "SERVICE_BUSY",
             Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
             Self::InternalError => "INTERNAL_ERROR",
+            Self::EmailInvalid => "EMAIL_INVALID",
+            Self::EmailNonAscii => "EMAIL_NON_ASCII",
+            Self::EmailTaken => "EMAIL_TAKEN",
+            Self::PasswordTooShort => "PASSWORD_TOO_SHORT",
+            Self::PasswordTooCommon => "PASSWORD_TOO_COMMON",
+            Self::PasswordContainsPersonalInfo => "PASSWORD_CONTAINS_PERSONAL_INFO",
+            Self::InvalidField => "INVALID_FIELD",
+            Self::SignupRateLimited => "SIGNUP_RATE_LIMITED",
+            Self::SignupFlowNotFound => "SIGNUP_FLOW_NOT_FOUND",
+            Self::SignupFlowExpired => "SIGNUP_FLOW_EXPIRED",
+            Self::SignupInvalidCode => "SIGNUP_INVALID_CODE",
+            Self::SignupTooManyAttempts => "SIGNUP_TOO_MANY_ATTEMPTS",
+            Self::SignupWrongStep => "SIGNUP_WRONG_STEP",
         }
     }
 
@@ -63,6 +89,17 @@ impl ErrorCode {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::ServiceBusy | Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::EmailInvalid
+            | Self::EmailNonAscii
+            | Self::PasswordTooShort
+            | Self::PasswordTooCommon
+            | Self::PasswordContainsPersonalInfo
+            | Self::InvalidField => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::EmailTaken | Self::SignupWrongStep => StatusCode::CONFLICT,
+            Self::SignupRateLimited | Self::SignupTooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
+            Self::SignupFlowNotFound => StatusCode::NOT_FOUND,
+            Self::SignupFlowExpired => StatusCode::GONE,
+            Self::SignupInvalidCode => StatusCode::BAD_REQUEST,
         }
     }
 
@@ -74,18 +111,29 @@ impl ErrorCode {
             Self::AuthRequired => "You need to log in.",
             Self::CsrfRejected => "This request did not come from this site.",
             Self::BodyTooLarge => "The request body is too large.",
-            Self::UnsupportedContentType => {
-                "The request body must be JSON (Content-Type: application/json)."
-            }
+            Self::UnsupportedContentType => "The request body must be JSON (Content-Type: application/json).",
             Self::MalformedJson => "The request body is not valid JSON.",
             Self::InvalidRequest => "The request is missing a field or has one of the wrong type.",
             Self::NotFound => "There is nothing here.",
             Self::MethodNotAllowed => "This method is not allowed here.",
             Self::ServiceBusy => "The service is busy. Please try again in a moment.",
-            Self::ServiceUnavailable => {
-                "The service is temporarily unavailable. Please try again in a moment."
-            }
+            Self::ServiceUnavailable => "The service is temporarily unavailable. Please try again in a moment.",
             Self::InternalError => "Something went wrong on our side.",
+            Self::EmailInvalid => "This is not a valid email address.",
+            Self::EmailNonAscii => "The part of the email address before @ must use ASCII characters only.",
+            Self::EmailTaken => "An account already uses this email address.",
+            Self::PasswordTooShort => "The password must have at least 12 characters.",
+            Self::PasswordTooCommon => "This password is too common or too easy to guess.",
+            Self::PasswordContainsPersonalInfo => {
+                "The password must not contain your name, email address or customer ID."
+            }
+            Self::InvalidField => "A field is missing or invalid.",
+            Self::SignupRateLimited => "Too many attempts. Please try again later.",
+            Self::SignupFlowNotFound => "This sign-up does not exist.",
+            Self::SignupFlowExpired => "This sign-up has expired. Please start again.",
+            Self::SignupInvalidCode => "The code is wrong or has expired.",
+            Self::SignupTooManyAttempts => "Too many wrong codes. Please start again.",
+            Self::SignupWrongStep => "This step is not available now.",
         }
     }
 }
@@ -112,10 +160,7 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: ErrorCode) -> Self {
-        Self {
-            code,
-            message: None,
-        }
+        Self { code, message: None }
     }
 
     pub fn with_message(code: ErrorCode, message: impl Into<String>) -> Self {
@@ -142,9 +187,7 @@ impl IntoResponse for ApiError {
         let body = ErrorBody {
             error: ErrorDetail {
                 code: self.code.as_str(),
-                message: self
-                    .message
-                    .unwrap_or_else(|| self.code.default_message().to_owned()),
+                message: self.message.unwrap_or_else(|| self.code.default_message().to_owned()),
             },
         };
         let mut response = (status, Json(body)).into_response();
@@ -185,6 +228,7 @@ impl From<LoginError> for ApiError {
             LoginError::Blocked => Self::new(ErrorCode::AccountBlocked),
             LoginError::PasswordTooLong => Self::new(ErrorCode::PasswordTooLong),
             LoginError::Hash(err) => err.into(),
+            LoginError::Mail(err) => Self::internal(err),
             LoginError::Store(err) => err.into(),
         }
     }
@@ -192,12 +236,7 @@ impl From<LoginError> for ApiError {
 
 /// An error for any request: JSON under `/api/` and for the operations endpoints, an HTML page in
 /// the visitor's language everywhere else.
-pub fn respond(
-    state: &crate::AppState,
-    uri: &Uri,
-    headers: &HeaderMap,
-    code: ErrorCode,
-) -> Response {
+pub fn respond(state: &crate::AppState, uri: &Uri, headers: &HeaderMap, code: ErrorCode) -> Response {
     let path = uri.path();
     let machine = path.starts_with("/api/") || matches!(path, "/healthz" | "/readyz" | "/metrics");
     if machine {
@@ -207,19 +246,38 @@ pub fn respond(
     }
 }
 
-pub async fn not_found(
-    State(state): State<crate::AppState>,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
+impl From<sesame_core::service::SignupError> for ApiError {
+    fn from(err: sesame_core::service::SignupError) -> Self {
+        use sesame_core::service::SignupError as E;
+        use sesame_core::types::{EmailError, PolicyViolation as P};
+        let message = err.to_string();
+        match err {
+            E::Email(EmailError::Invalid) => Self::new(ErrorCode::EmailInvalid),
+            E::Email(EmailError::NonAsciiLocalPart) => Self::new(ErrorCode::EmailNonAscii),
+            E::Password(P::TooShort(_)) => Self::with_message(ErrorCode::PasswordTooShort, message),
+            E::Password(P::TooLong(_)) => Self::new(ErrorCode::PasswordTooLong),
+            E::Password(P::TooCommon) => Self::new(ErrorCode::PasswordTooCommon),
+            E::Password(P::ContainsPersonalInfo) => Self::new(ErrorCode::PasswordContainsPersonalInfo),
+            E::InvalidField(_) => Self::with_message(ErrorCode::InvalidField, message),
+            E::RateLimited => Self::new(ErrorCode::SignupRateLimited),
+            E::NotFound => Self::new(ErrorCode::SignupFlowNotFound),
+            E::Expired => Self::new(ErrorCode::SignupFlowExpired),
+            E::InvalidCode => Self::new(ErrorCode::SignupInvalidCode),
+            E::TooManyAttempts => Self::new(ErrorCode::SignupTooManyAttempts),
+            E::WrongStep => Self::new(ErrorCode::SignupWrongStep),
+            E::EmailTaken => Self::new(ErrorCode::EmailTaken),
+            E::Hash(h) => h.into(),
+            E::Mail(m) => Self::internal(m),
+            E::Store(s) => s.into(),
+        }
+    }
+}
+
+pub async fn not_found(State(state): State<crate::AppState>, uri: Uri, headers: HeaderMap) -> Response {
     respond(&state, &uri, &headers, ErrorCode::NotFound)
 }
 
-pub async fn method_not_allowed(
-    State(state): State<crate::AppState>,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
+pub async fn method_not_allowed(State(state): State<crate::AppState>, uri: Uri, headers: HeaderMap) -> Response {
     respond(&state, &uri, &headers, ErrorCode::MethodNotAllowed)
 }
 

@@ -26,11 +26,7 @@ pub async fn security_headers(State(state): State<AppState>, req: Request, next:
     set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(h, header::X_FRAME_OPTIONS, "DENY");
     set(h, header::REFERRER_POLICY, "no-referrer");
-    set(
-        h,
-        HeaderName::from_static("cross-origin-opener-policy"),
-        "same-origin",
-    );
+    set(h, HeaderName::from_static("cross-origin-opener-policy"), "same-origin");
     set(
         h,
         HeaderName::from_static("cross-origin-resource-policy"),

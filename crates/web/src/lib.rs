@@ -51,6 +51,8 @@ pub struct WebSettings {
     pub return_to_origins: Vec<String>,
     /// LOGIN-5: path prefixes `return_to` may lead to.
     pub return_to_paths: Vec<String>,
+    /// Development mode with mail captured to files: `/dev/mail` lists this folder.
+    pub dev_mail_dir: Option<PathBuf>,
 }
 
 impl WebSettings {
@@ -65,6 +67,7 @@ impl WebSettings {
             email_only_subsidiaries: Vec::new(),
             return_to_origins: Vec::new(),
             return_to_paths: vec!["/".into()],
+            dev_mail_dir: None,
         }
     }
 
@@ -92,11 +95,7 @@ struct Inner {
 }
 
 impl AppState {
-    pub fn new(
-        services: Services,
-        settings: WebSettings,
-        metrics: Metrics,
-    ) -> Result<Self, ThemeError> {
+    pub fn new(services: Services, settings: WebSettings, metrics: Metrics) -> Result<Self, ThemeError> {
         let templates = Templates::new(settings.theme_dir.clone())?;
         Ok(Self {
             inner: Arc::new(Inner {
@@ -129,10 +128,7 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let checked = api::routes()
         .merge(pages::routes())
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            csrf::check_origin,
-        ));
+        .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::check_origin));
     Router::new()
         .merge(checked)
         .merge(ops::routes())
@@ -143,20 +139,13 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             headers::security_headers,
         ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            metrics::track,
-        ))
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
-            error::panic_response,
-        ))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(error::panic_response))
         .layer(
-            tower_http::trace::TraceLayer::new_for_http().make_span_with(
-                |req: &axum::http::Request<_>| {
-                    // Method and path only: query strings and headers may carry tokens or cookies.
-                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
-                },
-            ),
+            tower_http::trace::TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+                // Method and path only: query strings and headers may carry tokens or cookies.
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+            }),
         )
         .with_state(state)
 }

@@ -5,9 +5,7 @@ use crate::AppState;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
-use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
-};
+use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
 use std::time::Instant;
 
 #[derive(Clone)]
@@ -31,25 +29,14 @@ impl Metrics {
             &["outcome"],
         )?;
         let latency = HistogramVec::new(
-            HistogramOpts::new(
-                "sesame_http_request_duration_seconds",
-                "HTTP request latency by route",
-            )
-            .buckets(vec![
+            HistogramOpts::new("sesame_http_request_duration_seconds", "HTTP request latency by route").buckets(vec![
                 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
             ]),
             &["method", "route", "status"],
         )?;
         registry.register(Box::new(logins.clone()))?;
         registry.register(Box::new(latency.clone()))?;
-        for outcome in [
-            "success",
-            "invalid_credentials",
-            "blocked",
-            "rejected",
-            "busy",
-            "error",
-        ] {
+        for outcome in ["success", "invalid_credentials", "blocked", "rejected", "busy", "error"] {
             logins.with_label_values(&[outcome]);
         }
         Ok(Self {

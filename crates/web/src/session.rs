@@ -48,10 +48,7 @@ pub struct CurrentSession(pub Authenticated);
 impl FromRequestParts<AppState> for CurrentSession {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let jar = CookieJar::from_headers(&parts.headers);
         let token = presented_token(state, &jar).ok_or(ApiError::new(ErrorCode::AuthRequired))?;
         match state.services().authenticate(&token).await? {

@@ -94,8 +94,8 @@ impl PasswordHasher {
         }
         let params = Params::new(settings.m_cost_kib, settings.t_cost, settings.p_cost, None)
             .map_err(|e| SettingsError::Argon2(e.to_string()))?;
-        let dummy_hash = hash_blocking(&params, b"sesame-dummy-password-for-unknown-accounts")
-            .map_err(SettingsError::Argon2)?;
+        let dummy_hash =
+            hash_blocking(&params, b"sesame-dummy-password-for-unknown-accounts").map_err(SettingsError::Argon2)?;
         Ok(Self {
             phc_prefix: format!(
                 "$argon2id$v=19$m={},t={},p={}$",
@@ -115,19 +115,13 @@ impl PasswordHasher {
     pub async fn hash(&self, password: &Password) -> Result<String, HashError> {
         let password = password.clone();
         let params = self.params.clone();
-        self.run(move || {
-            hash_blocking(&params, password.expose().as_bytes()).map_err(HashError::Internal)
-        })
-        .await
+        self.run(move || hash_blocking(&params, password.expose().as_bytes()).map_err(HashError::Internal))
+            .await
     }
 
     /// Checks a password against a stored PHC string, or against the dummy hash when the account
     /// is unknown (the answer is then always a mismatch, at the same cost).
-    pub async fn verify(
-        &self,
-        password: &Password,
-        stored: Option<&str>,
-    ) -> Result<Verification, HashError> {
+    pub async fn verify(&self, password: &Password, stored: Option<&str>) -> Result<Verification, HashError> {
         let known = stored.is_some();
         let phc = stored.unwrap_or(&self.dummy_hash).to_owned();
         let password = password.clone();
@@ -184,9 +178,7 @@ impl PasswordHasher {
             self.waiting.fetch_sub(1, Ordering::SeqCst);
             return Err(HashError::Busy);
         }
-        let waited =
-            tokio::time::timeout(self.queue_deadline, Arc::clone(&self.slots).acquire_owned())
-                .await;
+        let waited = tokio::time::timeout(self.queue_deadline, Arc::clone(&self.slots).acquire_owned()).await;
         self.waiting.fetch_sub(1, Ordering::SeqCst);
         match waited {
             Ok(Ok(permit)) => Ok(permit),
@@ -233,15 +225,9 @@ mod tests {
         let two = h.hash(&pw).await.unwrap();
         assert_ne!(one, two);
         assert!(one.starts_with("$argon2id$v=19$m=64,t=1,p=1$"));
-        assert_eq!(
-            h.verify(&pw, Some(&one)).await.unwrap(),
-            Verification::Match
-        );
+        assert_eq!(h.verify(&pw, Some(&one)).await.unwrap(), Verification::Match);
         let wrong = Password::new("another passphrase");
-        assert_eq!(
-            h.verify(&wrong, Some(&one)).await.unwrap(),
-            Verification::Mismatch
-        );
+        assert_eq!(h.verify(&wrong, Some(&one)).await.unwrap(), Verification::Mismatch);
     }
 
     #[tokio::test]
@@ -254,10 +240,7 @@ mod tests {
     #[tokio::test]
     async fn other_settings_need_a_rehash() {
         let old = hasher(CHEAP, 8);
-        let stored = old
-            .hash(&Password::new("a long enough passphrase"))
-            .await
-            .unwrap();
+        let stored = old.hash(&Password::new("a long enough passphrase")).await.unwrap();
         assert!(!old.needs_rehash(&stored));
         let new = hasher(Argon2Settings { t_cost: 2, ..CHEAP }, 8);
         assert!(new.needs_rehash(&stored));
@@ -278,10 +261,7 @@ mod tests {
     async fn a_full_queue_answers_busy_at_once() {
         let h = hasher(CHEAP, 0);
         let _held = h.occupy_all_slots().await.unwrap();
-        assert_eq!(
-            h.verify(&Password::new("x"), None).await,
-            Err(HashError::Busy)
-        );
+        assert_eq!(h.verify(&Password::new("x"), None).await, Err(HashError::Busy));
     }
 
     #[test]
@@ -291,16 +271,7 @@ mod tests {
             max_queue: 1,
             queue_deadline: Duration::from_millis(1),
         };
-        assert!(
-            PasswordHasher::new(
-                Argon2Settings {
-                    m_cost_kib: 1,
-                    ..CHEAP
-                },
-                pool
-            )
-            .is_err()
-        );
+        assert!(PasswordHasher::new(Argon2Settings { m_cost_kib: 1, ..CHEAP }, pool).is_err());
         assert_eq!(
             PasswordHasher::new(CHEAP, PoolSettings { workers: 0, ..pool }).err(),
             Some(SettingsError::NoWorkers)

@@ -1,16 +1,19 @@
 //! Creating and finding accounts (ACCT-1 to ACCT-5, PWD-2). The NIC handle is drawn at random
 //! among unused ones: a taken candidate is redrawn, and after a few collisions the number grows a
 //! digit (5, then 6, then 7 digits), so a crowded initials pair still gets a handle quickly.
+//! The account, its password, its audit event and its confirmation mail (carrying the NIC handle)
+//! are written in one transaction.
 
 use super::Services;
 use crate::audit::{Actor, AuditEvent, AuditKind, ClientInfo};
 use crate::factor::password::HashError;
+use crate::mail::{ComposeError, MailKind};
 use crate::ports::{Account, NewAccount, StoreError, Unique};
 use crate::types::{
-    AccountId, AccountState, AccountType, Country, CustomerCode, Email, EmailError,
-    LoginIdentifier, NicHandle, Password, PersonName, PolicyViolation, initials, new_id,
-    subsidiary_for_country,
+    AccountId, AccountState, AccountType, Country, CustomerCode, Email, EmailError, LoginIdentifier, NicHandle,
+    Password, PersonName, PolicyViolation, initials, new_id, subsidiary_for_country,
 };
+use uuid::Uuid;
 
 /// What the caller supplies to create an account.
 #[derive(Debug, Clone)]
@@ -42,6 +45,8 @@ pub enum CreateAccountError {
     #[error(transparent)]
     Hash(#[from] HashError),
     #[error(transparent)]
+    Mail(#[from] ComposeError),
+    #[error(transparent)]
     Store(#[from] StoreError),
 }
 
@@ -50,8 +55,91 @@ const DRAWS_PER_LENGTH: u32 = 8;
 /// Draws of any kind (handle or customer code) before giving up; far beyond any real collision run.
 const MAX_DRAWS: u32 = 64;
 
+/// Validated profile fields (ACCT-4), before a NIC handle exists.
+#[derive(Debug, Clone)]
+pub(crate) struct AccountDraft {
+    pub email: Email,
+    pub first: PersonName,
+    pub last: PersonName,
+    pub country: Country,
+    pub account_type: AccountType,
+    pub company_name: Option<String>,
+    pub phone: Option<String>,
+    pub language: String,
+    pub currency: String,
+    pub subsidiary: String,
+}
+
+/// The profile part of account creation, as sign-up step 3 and the CLI supply it.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileInput {
+    pub first_name: String,
+    pub last_name: String,
+    pub account_type: Option<AccountType>,
+    pub company_name: Option<String>,
+    pub phone: Option<String>,
+}
+
+impl AccountDraft {
+    pub(crate) fn new(
+        email: Email,
+        country: Country,
+        language: Option<&str>,
+        currency: Option<&str>,
+        profile: &ProfileInput,
+    ) -> Result<Self, CreateAccountError> {
+        let first = PersonName::parse(&profile.first_name).ok_or(CreateAccountError::InvalidField("first name"))?;
+        let last = PersonName::parse(&profile.last_name).ok_or(CreateAccountError::InvalidField("last name"))?;
+        let account_type = profile.account_type.unwrap_or(AccountType::Individual);
+        let company_name = match (account_type, profile.company_name.as_deref().map(str::trim)) {
+            (AccountType::Individual, _) => None,
+            (_, Some(name)) if !name.is_empty() => Some(
+                PersonName::parse(name)
+                    .ok_or(CreateAccountError::InvalidField("company name"))?
+                    .as_str()
+                    .to_owned(),
+            ),
+            (_, _) => return Err(CreateAccountError::InvalidField("company name")),
+        };
+        let phone = match profile.phone.as_deref().map(str::trim) {
+            Some(p) if !p.is_empty() => Some(parse_e164(p)?),
+            _ => None,
+        };
+        let (language, currency) = language_and_currency(&country, language, currency)?;
+        Ok(Self {
+            email,
+            first,
+            last,
+            account_type,
+            company_name,
+            phone,
+            language,
+            currency,
+            subsidiary: subsidiary_for_country(country.as_str()).code.to_owned(),
+            country,
+        })
+    }
+
+    /// The values PWD-2 forbids inside a password once the name is known.
+    pub(crate) fn personal(&self) -> [&str; 3] {
+        [self.first.as_str(), self.last.as_str(), self.email.local_part()]
+    }
+}
+
+/// Language and currency, defaulting to the country's subsidiary.
+pub(crate) fn language_and_currency(
+    country: &Country,
+    language: Option<&str>,
+    currency: Option<&str>,
+) -> Result<(String, String), CreateAccountError> {
+    let sub = subsidiary_for_country(country.as_str());
+    let language = pick_code(language, sub.language, 2, "language")?.to_ascii_lowercase();
+    let currency = pick_code(currency, sub.currency, 3, "currency")?.to_ascii_uppercase();
+    Ok((language, currency))
+}
+
 impl Services {
-    /// Creates an account with a password; used by the operator CLI today and by sign-up later.
+    /// Creates an account with a password (operator CLI).
     pub async fn create_account(
         &self,
         input: NewAccountInput,
@@ -59,81 +147,92 @@ impl Services {
         client: &ClientInfo,
     ) -> Result<Account, CreateAccountError> {
         let email = Email::parse(&input.email)?;
-        let first = PersonName::parse(&input.first_name)
-            .ok_or(CreateAccountError::InvalidField("first name"))?;
-        let last = PersonName::parse(&input.last_name)
-            .ok_or(CreateAccountError::InvalidField("last name"))?;
-        let country =
-            Country::parse(&input.country).ok_or(CreateAccountError::InvalidField("country"))?;
-        let company_name = match (input.account_type, input.company_name.as_deref()) {
-            (AccountType::Individual, _) => None,
-            (_, Some(name)) => Some(
-                PersonName::parse(name)
-                    .ok_or(CreateAccountError::InvalidField("company name"))?
-                    .as_str()
-                    .to_owned(),
-            ),
-            (_, None) => return Err(CreateAccountError::InvalidField("company name")),
+        let country = Country::parse(&input.country).ok_or(CreateAccountError::InvalidField("country"))?;
+        let profile = ProfileInput {
+            first_name: input.first_name,
+            last_name: input.last_name,
+            account_type: Some(input.account_type),
+            company_name: input.company_name,
+            phone: input.phone,
         };
-        let phone = input.phone.as_deref().map(parse_e164).transpose()?;
-        let sub = subsidiary_for_country(country.as_str());
-        let language =
-            pick_code(input.language.as_deref(), sub.language, 2, "language")?.to_ascii_lowercase();
-        let currency =
-            pick_code(input.currency.as_deref(), sub.currency, 3, "currency")?.to_ascii_uppercase();
-
-        self.settings.password_policy.check(
-            &input.password,
-            &[first.as_str(), last.as_str(), email.local_part()],
+        let draft = AccountDraft::new(
+            email,
+            country,
+            input.language.as_deref(),
+            input.currency.as_deref(),
+            &profile,
         )?;
+        self.settings
+            .password_policy
+            .check(&input.password, &draft.personal())?;
         if self
             .store
-            .find_account_by_login(email.canonical())
+            .find_account_by_login(draft.email.canonical())
             .await?
             .is_some()
         {
             return Err(CreateAccountError::EmailTaken);
         }
         let password_phc = self.hasher.hash(&input.password).await?;
+        self.insert_account(draft, password_phc, &input.password, actor, client, None)
+            .await
+    }
 
+    /// Draws a NIC handle and customer code and writes the account, its password, its audit
+    /// event and its confirmation mail together, redrawing taken values.
+    pub(crate) async fn insert_account(
+        &self,
+        draft: AccountDraft,
+        password_phc: String,
+        password: &Password,
+        actor: Actor,
+        client: &ClientInfo,
+        completes_flow: Option<Uuid>,
+    ) -> Result<Account, CreateAccountError> {
         let now = self.clock.now();
         let id = AccountId(new_id(now));
-        let letters = initials(first.as_str(), last.as_str());
+        let letters = initials(draft.first.as_str(), draft.last.as_str());
         let mut account = Account {
             id,
             nic_handle: NicHandle::draw(letters, 5, &self.settings.nic_suffix, self.rng.as_ref()),
             customer_code: CustomerCode::draw(self.rng.as_ref()),
-            email,
-            first_name: first.as_str().to_owned(),
-            last_name: last.as_str().to_owned(),
-            account_type: input.account_type,
-            company_name,
-            phone,
-            country: country.as_str().to_owned(),
-            language,
-            currency,
-            subsidiary: sub.code.to_owned(),
+            email: draft.email,
+            first_name: draft.first.as_str().to_owned(),
+            last_name: draft.last.as_str().to_owned(),
+            account_type: draft.account_type,
+            company_name: draft.company_name,
+            phone: draft.phone,
+            country: draft.country.as_str().to_owned(),
+            language: draft.language,
+            currency: draft.currency,
+            subsidiary: draft.subsidiary,
             state: AccountState::Active,
+            login_notifications: true,
             created_at: now,
         };
         let audit = AuditEvent::new(now, AuditKind::AccountCreated, actor, client).account(id);
-        let folded_password = crate::types::canonical(input.password.expose());
+        let folded_password = crate::types::canonical(password.expose());
         let mut collisions = 0u32;
         for _ in 0..MAX_DRAWS {
             // A handle that happens to sit inside the password would break PWD-2: draw another.
-            let handle_in_password = folded_password.contains(account.nic_handle.as_str());
-            let result = if handle_in_password {
+            let result = if folded_password.contains(account.nic_handle.as_str()) {
                 Err(StoreError::Conflict(Unique::NicHandle))
             } else {
+                let welcome = self.compose_for(&account, MailKind::Welcome, None)?;
                 let new = NewAccount {
                     account: account.clone(),
                     password_phc: password_phc.clone(),
                     audit: audit.clone(),
+                    mails: vec![welcome],
+                    completes_flow,
                 };
                 self.store.create_account(&new).await
             };
             match result {
-                Ok(()) => return Ok(account),
+                Ok(()) => {
+                    self.mail_queued();
+                    return Ok(account);
+                }
                 Err(StoreError::Conflict(Unique::NicHandle)) => {
                     collisions += 1;
                     let digits = 5 + collisions / DRAWS_PER_LENGTH;
@@ -141,15 +240,12 @@ impl Services {
                         return Err(StoreError::Internal("no free NIC handle".into()).into());
                     }
                     let suffix = &self.settings.nic_suffix;
-                    account.nic_handle =
-                        NicHandle::draw(letters, digits, suffix, self.rng.as_ref());
+                    account.nic_handle = NicHandle::draw(letters, digits, suffix, self.rng.as_ref());
                 }
                 Err(StoreError::Conflict(Unique::CustomerCode)) => {
                     account.customer_code = CustomerCode::draw(self.rng.as_ref());
                 }
-                Err(StoreError::Conflict(Unique::Email)) => {
-                    return Err(CreateAccountError::EmailTaken);
-                }
+                Err(StoreError::Conflict(Unique::Email)) => return Err(CreateAccountError::EmailTaken),
                 Err(other) => return Err(other.into()),
             }
         }
@@ -175,9 +271,24 @@ impl Services {
             AccountState::Active => AuditKind::AccountUnblocked,
             AccountState::Blocked | AccountState::Closed => AuditKind::AccountBlocked,
         };
-        let audit =
-            AuditEvent::new(self.clock.now(), kind, Actor::Operator, client).account(account);
+        let audit = AuditEvent::new(self.clock.now(), kind, Actor::Operator, client).account(account);
         self.store.set_account_state(account, state, &audit).await
+    }
+
+    /// LOGIN-4: the customer switches login notifications on or off.
+    pub async fn set_login_notifications(
+        &self,
+        account: AccountId,
+        on: bool,
+        client: &ClientInfo,
+    ) -> Result<bool, StoreError> {
+        let kind = if on {
+            AuditKind::NotificationsOn
+        } else {
+            AuditKind::NotificationsOff
+        };
+        let audit = AuditEvent::new(self.clock.now(), kind, Actor::Customer, client).account(account);
+        self.store.set_login_notifications(account, on, &audit).await
     }
 }
 
@@ -188,9 +299,7 @@ fn parse_e164(input: &str) -> Result<String, CreateAccountError> {
         .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
         .collect();
     let digits = compact.strip_prefix('+').unwrap_or("");
-    let ok = (8..=15).contains(&digits.len())
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && !digits.starts_with('0');
+    let ok = (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0');
     ok.then_some(compact)
         .ok_or(CreateAccountError::InvalidField("phone number"))
 }
@@ -201,10 +310,9 @@ fn pick_code<'a>(
     len: usize,
     field: &'static str,
 ) -> Result<&'a str, CreateAccountError> {
-    let code = given.map_or(default, str::trim);
+    let code = given.map(str::trim).filter(|c| !c.is_empty()).unwrap_or(default);
     let ok = code.len() == len && code.bytes().all(|b| b.is_ascii_alphabetic());
-    ok.then_some(code)
-        .ok_or(CreateAccountError::InvalidField(field))
+    ok.then_some(code).ok_or(CreateAccountError::InvalidField(field))
 }
 
 #[cfg(test)]
@@ -213,10 +321,7 @@ mod tests {
 
     #[test]
     fn phone_numbers_must_be_e164() {
-        assert_eq!(
-            parse_e164("+33 6 12 34 56 78").ok(),
-            Some("+33612345678".into())
-        );
+        assert_eq!(parse_e164("+33 6 12 34 56 78").ok(), Some("+33612345678".into()));
         assert!(parse_e164("0612345678").is_err());
         assert!(parse_e164("+0612345678").is_err());
         assert!(parse_e164("+33abc").is_err());
@@ -226,10 +331,8 @@ mod tests {
     #[test]
     fn codes_default_to_the_subsidiary() {
         assert_eq!(pick_code(None, "fr", 2, "language").ok(), Some("fr"));
-        assert_eq!(
-            pick_code(Some(" en "), "fr", 2, "language").ok(),
-            Some("en")
-        );
+        assert_eq!(pick_code(Some(" en "), "fr", 2, "language").ok(), Some("en"));
+        assert_eq!(pick_code(Some(""), "fr", 2, "language").ok(), Some("fr"));
         assert!(pick_code(Some("eng"), "fr", 2, "language").is_err());
         assert!(pick_code(Some("€€€"), "EUR", 3, "currency").is_err());
     }

@@ -3,13 +3,17 @@
 
 mod accounts;
 mod sessions;
+mod signup;
 
-pub use accounts::{CreateAccountError, NewAccountInput};
+pub use accounts::{CreateAccountError, NewAccountInput, ProfileInput};
 pub use sessions::{Authenticated, LoginError, LoginSuccess};
+pub use signup::{SignupError, SignupSettings, SignupStart, SignupStep};
 
 use crate::clock::Clock;
 use crate::factor::password::PasswordHasher;
 use crate::keys::ServerKey;
+use crate::mail::{ComposeError, ComposedMail, MailComposer, MailKind, MailRequest};
+use crate::ports::Account;
 use crate::ports::Store;
 use crate::random::Random;
 use crate::types::PasswordPolicy;
@@ -26,6 +30,7 @@ pub struct CoreSettings {
     pub session_idle: Duration,
     /// SESS-2: a session ends this long after login, whatever happens.
     pub session_absolute: Duration,
+    pub signup: SignupSettings,
 }
 
 impl Default for CoreSettings {
@@ -35,6 +40,7 @@ impl Default for CoreSettings {
             password_policy: PasswordPolicy::default(),
             session_idle: Duration::minutes(30),
             session_absolute: Duration::hours(12),
+            signup: SignupSettings::default(),
         }
     }
 }
@@ -48,6 +54,8 @@ pub struct Services {
     hasher: Arc<PasswordHasher>,
     key: ServerKey,
     settings: CoreSettings,
+    composer: Arc<dyn MailComposer>,
+    mail_queued: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for Services {
@@ -66,6 +74,7 @@ impl Services {
         hasher: Arc<PasswordHasher>,
         key: ServerKey,
         settings: CoreSettings,
+        composer: Arc<dyn MailComposer>,
     ) -> Self {
         Self {
             store,
@@ -74,7 +83,38 @@ impl Services {
             hasher,
             key,
             settings,
+            composer,
+            mail_queued: Arc::new(tokio::sync::Notify::new()),
         }
+    }
+
+    /// Wakes this node's mail worker; other nodes find new mail when they poll.
+    pub fn mail_signal(&self) -> Arc<tokio::sync::Notify> {
+        Arc::clone(&self.mail_queued)
+    }
+
+    fn mail_queued(&self) {
+        self.mail_queued.notify_one();
+    }
+
+    /// Composes a mail about an account, to its stored address, in its language (MAIL-2).
+    fn compose_for(
+        &self,
+        account: &Account,
+        kind: MailKind,
+        expires_at: Option<time::OffsetDateTime>,
+    ) -> Result<ComposedMail, ComposeError> {
+        let request = MailRequest {
+            kind,
+            to: account.email.address().to_owned(),
+            language: account.language.clone(),
+            subsidiary: account.subsidiary.clone(),
+            account_id: Some(account.id),
+            first_name: Some(account.first_name.clone()),
+            nic_handle: Some(account.nic_handle.as_str().to_owned()),
+            expires_at,
+        };
+        self.composer.compose(&request, self.clock.now())
     }
 
     pub fn settings(&self) -> &CoreSettings {

@@ -7,6 +7,7 @@
 use super::Services;
 use crate::audit::{Actor, AuditEvent, AuditKind, ClientInfo};
 use crate::factor::password::{HashError, Verification};
+use crate::mail::MailKind;
 use crate::ports::{Account, SessionRecord, StoreError};
 use crate::token::{Token, hash_token};
 use crate::types::{AccountState, LoginIdentifier, Password, new_id};
@@ -25,7 +26,28 @@ pub enum LoginError {
     #[error(transparent)]
     Hash(#[from] HashError),
     #[error(transparent)]
+    Mail(#[from] crate::mail::ComposeError),
+    #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// A readable device from a User-Agent ("Firefox 120 on Linux"), for notifications.
+pub fn device_description(user_agent: Option<&str>) -> String {
+    let parser = woothee::parser::Parser::new();
+    let Some(parsed) = user_agent.and_then(|ua| parser.parse(ua)) else {
+        return "unknown device".into();
+    };
+    let browser = match (parsed.name, parsed.version) {
+        ("UNKNOWN", _) => "unknown browser".to_owned(),
+        (name, "UNKNOWN" | "") => name.to_owned(),
+        (name, version) => format!("{name} {}", version.split('.').next().unwrap_or(version)),
+    };
+    let os = if parsed.os == "UNKNOWN" {
+        "unknown system"
+    } else {
+        parsed.os
+    };
+    format!("{browser} on {os}")
 }
 
 /// A new session; the token is shown to the client once, as a cookie.
@@ -72,12 +94,10 @@ impl Services {
             .verify(&password, credential.as_ref().map(|c| c.phc.as_str()))
             .await?;
         let now = self.clock.now();
-        let failed = |reason: &str| {
-            AuditEvent::new(now, AuditKind::LoginFailed, Actor::Anonymous, client).failed(reason)
-        };
+        let failed =
+            |reason: &str| AuditEvent::new(now, AuditKind::LoginFailed, Actor::Anonymous, client).failed(reason);
 
-        let (Verification::Match, Some(account), Some(credential)) =
-            (verification, account.as_ref(), credential)
+        let (Verification::Match, Some(account), Some(credential)) = (verification, account.as_ref(), credential)
         else {
             let event = match &account {
                 Some(account) => failed("wrong_password").account(account.id),
@@ -89,42 +109,33 @@ impl Services {
         match account.state {
             AccountState::Active => {}
             AccountState::Blocked => {
-                self.store
-                    .record(&failed("blocked").account(account.id))
-                    .await?;
+                self.store.record(&failed("blocked").account(account.id)).await?;
                 return Err(LoginError::Blocked);
             }
             AccountState::Closed => {
-                self.store
-                    .record(&failed("closed").account(account.id))
-                    .await?;
+                self.store.record(&failed("closed").account(account.id)).await?;
                 return Err(LoginError::InvalidCredentials);
             }
         }
         if self.hasher.needs_rehash(&credential.phc) {
             // Best effort: a busy pool just postpones the upgrade to the next login.
             match self.hasher.hash(&password).await {
-                Ok(phc) => {
-                    self.store
-                        .update_password_hash(credential.id, &phc, now)
-                        .await?
-                }
+                Ok(phc) => self.store.update_password_hash(credential.id, &phc, now).await?,
                 Err(err) => tracing::info!(%err, "password rehash postponed"),
             }
         }
-        let account = account.clone();
-        let (token, session) = self.new_session(&account, client);
-        let audit = AuditEvent::new(now, AuditKind::LoginSucceeded, Actor::Customer, client)
-            .account(account.id);
-        self.store.create_session(&session, &audit).await?;
-        Ok(LoginSuccess {
-            token,
-            session,
-            account,
-        })
+        let notify = account.login_notifications;
+        self.open_session(account.clone(), client, notify).await
     }
 
-    fn new_session(&self, account: &Account, client: &ClientInfo) -> (Token, SessionRecord) {
+    /// Opens a session for an account that just proved who it is: a new token (SESS-1), the
+    /// audit event and, when asked, the login notification (LOGIN-4), in one transaction.
+    pub(crate) async fn open_session(
+        &self,
+        account: Account,
+        client: &ClientInfo,
+        notify: bool,
+    ) -> Result<LoginSuccess, LoginError> {
         let now = self.clock.now();
         let token = Token::generate(self.rng.as_ref());
         let session = SessionRecord {
@@ -138,7 +149,25 @@ impl Services {
             user_agent: client.user_agent.clone(),
             ended_at: None,
         };
-        (token, session)
+        let audit = AuditEvent::new(now, AuditKind::LoginSucceeded, Actor::Customer, client).account(account.id);
+        let mut mails = Vec::new();
+        if notify {
+            let kind = MailKind::LoginNotification {
+                at: now,
+                ip: client.ip.clone().unwrap_or_else(|| "-".into()),
+                device: device_description(client.user_agent.as_deref()),
+            };
+            mails.push(self.compose_for(&account, kind, None)?);
+        }
+        self.store.create_session(&session, &audit, &mails).await?;
+        if notify {
+            self.mail_queued();
+        }
+        Ok(LoginSuccess {
+            token,
+            session,
+            account,
+        })
     }
 
     /// The session a presented token opens, if it is live: not ended, not idle for longer than
@@ -151,13 +180,8 @@ impl Services {
         let expired = now >= session.last_seen_at + self.settings.session_idle
             || now >= session.created_at + self.settings.session_absolute;
         if expired {
-            let audit = AuditEvent::new(
-                now,
-                AuditKind::SessionExpired,
-                Actor::Anonymous,
-                &ClientInfo::default(),
-            )
-            .account(session.account_id);
+            let audit = AuditEvent::new(now, AuditKind::SessionExpired, Actor::Anonymous, &ClientInfo::default())
+                .account(session.account_id);
             self.store.end_session(session.id, now, &audit).await?;
             return Ok(None);
         }
@@ -179,8 +203,7 @@ impl Services {
             return Ok(false);
         };
         let now = self.clock.now();
-        let audit = AuditEvent::new(now, AuditKind::Logout, Actor::Customer, client)
-            .account(session.account_id);
+        let audit = AuditEvent::new(now, AuditKind::Logout, Actor::Customer, client).account(session.account_id);
         self.store.end_session(session.id, now, &audit).await
     }
 }

@@ -81,9 +81,7 @@ fn valid_domain(domain: &str) -> bool {
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
         })
 }
 
@@ -101,14 +99,8 @@ mod tests {
 
     #[test]
     fn refuses_a_non_ascii_local_part() {
-        assert_eq!(
-            Email::parse("élodie@example.com"),
-            Err(EmailError::NonAsciiLocalPart)
-        );
-        assert_eq!(
-            Email::parse("mıke@example.com"),
-            Err(EmailError::NonAsciiLocalPart)
-        );
+        assert_eq!(Email::parse("élodie@example.com"), Err(EmailError::NonAsciiLocalPart));
+        assert_eq!(Email::parse("mıke@example.com"), Err(EmailError::NonAsciiLocalPart));
     }
 
     #[test]

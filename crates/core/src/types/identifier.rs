@@ -21,9 +21,7 @@ impl LoginIdentifier {
     /// refuse outright, like NUL in PostgreSQL text). Such input simply matches no account.
     pub fn parse(input: &str) -> Option<Self> {
         let canon = canonical(input);
-        let plausible = !canon.is_empty()
-            && canon.chars().count() <= 320
-            && !canon.chars().any(char::is_control);
+        let plausible = !canon.is_empty() && canon.chars().count() <= 320 && !canon.chars().any(char::is_control);
         plausible.then_some(Self(canon))
     }
 

@@ -139,9 +139,6 @@ mod tests {
     fn person_names_refuse_control_characters() {
         assert!(PersonName::parse("Ann\r\nBcc: x@y.z").is_none());
         assert!(PersonName::parse("   ").is_none());
-        assert_eq!(
-            PersonName::parse(" Élodie ").map(|n| n.0),
-            Some("Élodie".into())
-        );
+        assert_eq!(PersonName::parse(" Élodie ").map(|n| n.0), Some("Élodie".into()));
     }
 }

@@ -122,14 +122,8 @@ mod tests {
     #[test]
     fn digits_follow_the_random_source() {
         let rng = Scripted::new(vec![0, 89_999]);
-        assert_eq!(
-            NicHandle::draw(['a', 'b'], 5, "ovh", &rng).as_str(),
-            "ab10000-ovh"
-        );
-        assert_eq!(
-            NicHandle::draw(['a', 'b'], 5, "ovh", &rng).as_str(),
-            "ab99999-ovh"
-        );
+        assert_eq!(NicHandle::draw(['a', 'b'], 5, "ovh", &rng).as_str(), "ab10000-ovh");
+        assert_eq!(NicHandle::draw(['a', 'b'], 5, "ovh", &rng).as_str(), "ab99999-ovh");
     }
 
     #[test]

@@ -130,22 +130,13 @@ mod tests {
 
     #[test]
     fn length_counts_code_points_after_nfkc() {
-        assert_eq!(
-            check("short-pass!", &[]),
-            Err(PolicyViolation::TooShort(12))
-        );
+        assert_eq!(check("short-pass!", &[]), Err(PolicyViolation::TooShort(12)));
         // 12 code points, 14 bytes: long enough.
         assert_eq!(check("où est-ce là", &[]), Ok(()));
-        assert_eq!(
-            check("où est-ce l", &[]),
-            Err(PolicyViolation::TooShort(12))
-        );
+        assert_eq!(check("où est-ce l", &[]), Err(PolicyViolation::TooShort(12)));
         // Full-width digits become ASCII under NFKC but keep their count.
         assert_eq!(Password::new("ｐａｓｓ").expose(), "pass");
-        assert_eq!(
-            check(&"vérité-".repeat(19), &[]),
-            Err(PolicyViolation::TooLong(128))
-        );
+        assert_eq!(check(&"vérité-".repeat(19), &[]), Err(PolicyViolation::TooLong(128)));
         assert!(Password::new(&"a".repeat(129)).is_too_long());
         assert!(!Password::new(&"a".repeat(128)).is_too_long());
     }
@@ -198,9 +189,6 @@ mod tests {
 
     #[test]
     fn debug_never_shows_the_password() {
-        assert_eq!(
-            format!("{:?}", Password::new("hunter2hunter2")),
-            "Password(<redacted>)"
-        );
+        assert_eq!(format!("{:?}", Password::new("hunter2hunter2")), "Password(<redacted>)");
     }
 }

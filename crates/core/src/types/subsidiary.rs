@@ -11,12 +11,7 @@ pub struct Subsidiary {
     pub currency: &'static str,
 }
 
-const fn sub(
-    code: &'static str,
-    name: &'static str,
-    language: &'static str,
-    currency: &'static str,
-) -> Subsidiary {
+const fn sub(code: &'static str, name: &'static str, language: &'static str, currency: &'static str) -> Subsidiary {
     Subsidiary {
         code,
         name,
@@ -55,21 +50,16 @@ pub const SUBSIDIARIES: [Subsidiary; 24] = [
 
 /// The subsidiary with this code (any case), if there is one.
 pub fn subsidiary(code: &str) -> Option<&'static Subsidiary> {
-    SUBSIDIARIES
-        .iter()
-        .find(|s| s.code.eq_ignore_ascii_case(code.trim()))
+    SUBSIDIARIES.iter().find(|s| s.code.eq_ignore_ascii_case(code.trim()))
 }
 
 /// The subsidiary that serves a country: its own where it has one, else the world subsidiary of
 /// its language area.
 pub fn subsidiary_for_country(country: &str) -> &'static Subsidiary {
     const SPANISH_SPEAKING: [&str; 18] = [
-        "AR", "BO", "CL", "CO", "CR", "CU", "DO", "EC", "GT", "HN", "MX", "NI", "PA", "PE", "PR",
-        "PY", "SV", "UY",
+        "AR", "BO", "CL", "CO", "CR", "CU", "DO", "EC", "GT", "HN", "MX", "NI", "PA", "PE", "PR", "PY", "SV", "UY",
     ];
-    const ASIA: [&str; 12] = [
-        "CN", "HK", "ID", "JP", "KR", "MY", "PH", "TH", "TW", "VN", "BD", "PK",
-    ];
+    const ASIA: [&str; 12] = ["CN", "HK", "ID", "JP", "KR", "MY", "PH", "TH", "TW", "VN", "BD", "PK"];
     let country = country.trim().to_ascii_uppercase();
     let code = match country.as_str() {
         "QC" | "ASIA" | "WE" | "WS" => "WE",
@@ -99,11 +89,7 @@ mod tests {
     #[test]
     fn every_code_is_unique() {
         for (i, a) in SUBSIDIARIES.iter().enumerate() {
-            assert!(
-                SUBSIDIARIES[i + 1..].iter().all(|b| b.code != a.code),
-                "{}",
-                a.code
-            );
+            assert!(SUBSIDIARIES[i + 1..].iter().all(|b| b.code != a.code), "{}", a.code);
             assert_eq!(subsidiary(&a.code.to_lowercase()), Some(a));
         }
     }

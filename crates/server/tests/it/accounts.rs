@@ -47,13 +47,16 @@ async fn crowded_initials_grow_a_digit_and_handles_stay_unique() {
     .unwrap();
     let services = Services::new(
         app.app.store.clone(),
-        Arc::new(ManualClock::new(
-            time::macros::datetime!(2026-11-25 09:00 UTC),
-        )),
+        Arc::new(ManualClock::new(time::macros::datetime!(2026-11-25 09:00 UTC))),
         Arc::new(Crowded::default()),
         Arc::new(hasher),
         app.app.services.key().clone(),
         CoreSettings::default(),
+        Arc::new(sesame_mail::Composer::new(sesame_mail::ComposerSettings {
+            brand: "Sesame".into(),
+            public_url: url::Url::parse(&app.base).unwrap(),
+            support_phones: Default::default(),
+        })),
     );
     let create = |n: u32| {
         let services = services.clone();

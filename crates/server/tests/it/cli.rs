@@ -102,27 +102,18 @@ async fn account_create_reads_one_line_and_keeps_inner_and_trailing_spaces() {
     assert_eq!(created["subsidiary"], "FR");
 
     let (status, out, err) = env
-        .run(
-            &["account", "show", " ELODIE.ORSTED@example.com ", "--json"],
-            "",
-        )
+        .run(&["account", "show", " ELODIE.ORSTED@example.com ", "--json"], "")
         .await;
     assert_eq!(status, 0, "{err}");
     let shown: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(shown["nic_handle"], nic);
     assert_eq!(shown["email"], "Elodie.Orsted@Example.com");
     assert_eq!(shown["security"]["state"], "active");
-    assert_eq!(
-        shown["security"]["recent_events"][0]["event"],
-        "account_created"
-    );
+    assert_eq!(shown["security"]["recent_events"][0]["event"], "account_created");
 
     // Serve on the same database: the password is exactly the line, spaces included.
     let app = spawn_on(env.db, env.dir, |_| {}).await;
-    assert_eq!(
-        app.login(nic, "  spaced out passphrase  ").await.status(),
-        200
-    );
+    assert_eq!(app.login(nic, "  spaced out passphrase  ").await.status(), 200);
     assert_eq!(app.login(nic, "spaced out passphrase").await.status(), 401);
 }
 
@@ -156,9 +147,7 @@ async fn account_create_explains_a_refused_password_or_name() {
     injected[5] = "Ann\r\nBcc: x@evil.example";
     let (code, _, err) = env.run(&injected, "a perfectly fine passphrase\n").await;
     assert_eq!(code, 3, "{err}");
-    let (code, _, err) = env
-        .run(&[&base[..], &["--password", "x"]].concat(), "")
-        .await;
+    let (code, _, err) = env.run(&[&base[..], &["--password", "x"]].concat(), "").await;
     assert_eq!(code, 2, "passwords are never taken from arguments: {err}");
 }
 
@@ -169,18 +158,13 @@ async fn block_and_unblock_from_the_command_line() {
     let nic = created["nic_handle"].as_str().unwrap();
     let (code, out, _) = env.run(&["account", "block", nic, "--json"], "").await;
     assert_eq!(code, 0);
-    assert_eq!(
-        serde_json::from_str::<Value>(&out).unwrap()["changed"],
-        true
-    );
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["changed"], true);
     let (code, out, _) = env.run(&["account", "show", nic], "").await;
     assert_eq!(code, 0);
     assert!(out.contains("state: blocked"), "{out}");
     let (code, _, _) = env.run(&["account", "unblock", nic], "").await;
     assert_eq!(code, 0);
-    let (code, _, err) = env
-        .run(&["account", "show", "nobody@example.com"], "")
-        .await;
+    let (code, _, err) = env.run(&["account", "show", "nobody@example.com"], "").await;
     assert_eq!(code, 3);
     assert!(err.contains("no account"), "{err}");
 }
@@ -192,19 +176,10 @@ async fn bad_settings_stop_start_up_and_name_the_setting() {
         ("SESAME_PUBLIC_URL", "ftp://example.com", "public_url"),
         ("SESAME_LISTEN", "nowhere", "listen"),
         ("SESAME_ARGON2__M_COST_KIB", "1", "argon2"),
-        (
-            "SESAME_SECRET_KEY_FILE",
-            "/nonexistent/sesame.key",
-            "secret_key_file",
-        ),
+        ("SESAME_SECRET_KEY_FILE", "/nonexistent/sesame.key", "secret_key_file"),
         ("SESAME_HASHING__WORKERS", "many", "workers"),
     ] {
-        let out = env
-            .command(&["migrate"])
-            .env(var, value)
-            .output()
-            .await
-            .unwrap();
+        let out = env.command(&["migrate"]).env(var, value).output().await.unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{var}: {err}");
         assert!(err.to_lowercase().contains(setting), "{var}: {err}");
@@ -224,16 +199,9 @@ async fn migrate_creates_a_private_key_file_and_a_config_file_is_read() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("migrations applied"));
     let key = env.dir.path().join("secret.key");
-    assert_eq!(
-        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
-        0o600
-    );
+    assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
     let config = env.dir.path().join("sesame.toml");
-    std::fs::write(
-        &config,
-        "nic_suffix = \"kim\"\n[password]\nmin_length = 16\n",
-    )
-    .unwrap();
+    std::fs::write(&config, "nic_suffix = \"kim\"\n[password]\nmin_length = 16\n").unwrap();
     let args = [
         "--config",
         config.to_str().unwrap(),
@@ -254,9 +222,7 @@ async fn migrate_creates_a_private_key_file_and_a_config_file_is_read() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("-kim"), "{out}");
     std::fs::write(&config, "nic_sufix = \"kim\"\n").unwrap();
-    let (code, _, err) = env
-        .run(&["--config", config.to_str().unwrap(), "migrate"], "")
-        .await;
+    let (code, _, err) = env.run(&["--config", config.to_str().unwrap(), "migrate"], "").await;
     assert_eq!(code, 1);
     assert!(err.contains("nic_sufix"), "a typo is named: {err}");
 }
@@ -310,23 +276,8 @@ async fn serve_logs_no_secret_and_stops_gracefully() {
     let status = child.wait().await.unwrap();
     assert!(status.success(), "graceful shutdown exits 0: {status:?}");
     let mut logs = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .await
-        .unwrap();
-    assert!(
-        logs.contains("/api/v1/session"),
-        "requests are logged: {logs}"
-    );
-    assert!(
-        !logs.contains("perfectly fine"),
-        "the password leaked into the logs"
-    );
-    assert!(
-        !logs.contains(&token),
-        "the session token leaked into the logs"
-    );
+    child.stderr.take().unwrap().read_to_string(&mut logs).await.unwrap();
+    assert!(logs.contains("/api/v1/session"), "requests are logged: {logs}");
+    assert!(!logs.contains("perfectly fine"), "the password leaked into the logs");
+    assert!(!logs.contains(&token), "the session token leaked into the logs");
 }

@@ -32,27 +32,14 @@ async fn malformed_requests_get_codes() {
         raw_post(&app, json, b"{\"login\": \"a\"}".to_vec()).await,
         (422, "INVALID_REQUEST".into())
     );
-    assert_eq!(
-        raw_post(&app, json, b"".to_vec()).await,
-        (400, "MALFORMED_JSON".into())
-    );
+    assert_eq!(raw_post(&app, json, b"".to_vec()).await, (400, "MALFORMED_JSON".into()));
     // Invalid UTF-8 and a lone surrogate escape.
     assert_eq!(
-        raw_post(
-            &app,
-            json,
-            b"{\"login\": \"\xff\xfe\", \"password\": \"x\"}".to_vec()
-        )
-        .await,
+        raw_post(&app, json, b"{\"login\": \"\xff\xfe\", \"password\": \"x\"}".to_vec()).await,
         (400, "MALFORMED_JSON".into())
     );
     assert_eq!(
-        raw_post(
-            &app,
-            json,
-            br#"{"login": "\ud800", "password": "x"}"#.to_vec()
-        )
-        .await,
+        raw_post(&app, json, br#"{"login": "\ud800", "password": "x"}"#.to_vec()).await,
         (400, "MALFORMED_JSON".into())
     );
 }
@@ -127,18 +114,11 @@ async fn odd_unicode_is_just_a_failed_login() {
     ] {
         for password in ["", "\u{0}", "\u{202e}x"] {
             let got = error_code(app.login(login, password).await).await;
-            assert_eq!(
-                got,
-                (401, "LOGIN_INVALID_CREDENTIALS".into()),
-                "{login:?} {password:?}"
-            );
+            assert_eq!(got, (401, "LOGIN_INVALID_CREDENTIALS".into()), "{login:?} {password:?}");
         }
     }
     // Nothing stored was harmed.
-    assert_eq!(
-        app.login(jane.nic_handle.as_str(), PASSWORD).await.status(),
-        200
-    );
+    assert_eq!(app.login(jane.nic_handle.as_str(), PASSWORD).await.status(), 200);
 }
 
 #[tokio::test]

@@ -65,11 +65,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
 }
 
 /// Starts an app on an existing database and data directory (to restart with other settings).
-pub async fn spawn_on(
-    db: TestDb,
-    dir: tempfile::TempDir,
-    tweak: impl FnOnce(&mut Config),
-) -> TestApp {
+pub async fn spawn_on(db: TestDb, dir: tempfile::TempDir, tweak: impl FnOnce(&mut Config)) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let base = format!("http://127.0.0.1:{}", addr.port());
@@ -136,20 +132,12 @@ impl TestApp {
     }
 
     pub async fn post_json(&self, path: &str, body: &Value) -> Response {
-        self.client
-            .post(self.url(path))
-            .json(body)
-            .send()
-            .await
-            .unwrap()
+        self.client.post(self.url(path)).json(body).send().await.unwrap()
     }
 
     pub async fn login(&self, login: &str, password: &str) -> Response {
-        self.post_json(
-            "/api/v1/session",
-            &json!({"login": login, "password": password}),
-        )
-        .await
+        self.post_json("/api/v1/session", &json!({"login": login, "password": password}))
+            .await
     }
 
     pub async fn get(&self, path: &str) -> Response {
@@ -172,13 +160,7 @@ pub async fn status_json(response: Response) -> (u16, Value) {
 /// The stable error code of an error response.
 pub async fn error_code(response: Response) -> (u16, String) {
     let (status, body) = status_json(response).await;
-    (
-        status,
-        body["error"]["code"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned(),
-    )
+    (status, body["error"]["code"].as_str().unwrap_or_default().to_owned())
 }
 
 /// The session cookie a response set, as `name=value`.

@@ -42,31 +42,18 @@ async fn login_by_email_in_any_case_or_width() {
         assert_eq!(response.status(), 200, "{login}");
     }
     // A dotless ı is another letter, not a case variant (ACCT-3).
-    assert_eq!(
-        app.login("jane.doe@exampıe.com", PASSWORD).await.status(),
-        401
-    );
+    assert_eq!(app.login("jane.doe@exampıe.com", PASSWORD).await.status(), 401);
 }
 
 #[tokio::test]
 async fn unknown_account_and_wrong_password_are_indistinguishable() {
     let app = spawn_app().await;
     let jane = app.jane().await;
-    let wrong = app
-        .login(jane.nic_handle.as_str(), "not the right password")
-        .await;
-    let wrong_headers: Vec<_> = wrong
-        .headers()
-        .keys()
-        .map(|k| k.as_str().to_owned())
-        .collect();
+    let wrong = app.login(jane.nic_handle.as_str(), "not the right password").await;
+    let wrong_headers: Vec<_> = wrong.headers().keys().map(|k| k.as_str().to_owned()).collect();
     let wrong = status_json(wrong).await;
     let unknown = app.login("zz99999-ovh", "not the right password").await;
-    let unknown_headers: Vec<_> = unknown
-        .headers()
-        .keys()
-        .map(|k| k.as_str().to_owned())
-        .collect();
+    let unknown_headers: Vec<_> = unknown.headers().keys().map(|k| k.as_str().to_owned()).collect();
     let unknown = status_json(unknown).await;
     let unknown_email = status_json(app.login("nobody@example.com", PASSWORD).await).await;
     assert_eq!(wrong.0, 401);
@@ -81,15 +68,9 @@ async fn unknown_account_and_wrong_password_are_indistinguishable() {
 async fn logins_are_audited_without_what_was_typed() {
     let app = spawn_app().await;
     let jane = app.jane().await;
-    app.login(jane.nic_handle.as_str(), "not the right password")
-        .await;
+    app.login(jane.nic_handle.as_str(), "not the right password").await;
     app.login(jane.nic_handle.as_str(), PASSWORD).await;
-    let client_delete = app
-        .client
-        .delete(app.url("/api/v1/session"))
-        .send()
-        .await
-        .unwrap();
+    let client_delete = app.client.delete(app.url("/api/v1/session")).send().await.unwrap();
     assert_eq!(client_delete.status(), 204);
     let events = app.app.store.recent_events(jane.id, 10).await.unwrap();
     let kinds: Vec<_> = events.iter().map(|e| (e.kind, e.success)).collect();
@@ -97,10 +78,7 @@ async fn logins_are_audited_without_what_was_typed() {
     assert!(kinds.contains(&(AuditKind::LoginSucceeded, true)));
     assert!(kinds.contains(&(AuditKind::Logout, true)));
     assert!(kinds.contains(&(AuditKind::AccountCreated, true)));
-    let failed = events
-        .iter()
-        .find(|e| e.kind == AuditKind::LoginFailed)
-        .unwrap();
+    let failed = events.iter().find(|e| e.kind == AuditKind::LoginFailed).unwrap();
     assert_eq!(failed.ip.as_deref(), Some("127.0.0.1"));
     assert_eq!(failed.detail.as_deref(), Some("wrong_password"));
 }
@@ -109,10 +87,7 @@ async fn logins_are_audited_without_what_was_typed() {
 async fn a_blocked_account_is_told_only_after_a_correct_password() {
     let app = spawn_app().await;
     let jane = app.jane().await;
-    assert_eq!(
-        app.login(jane.nic_handle.as_str(), PASSWORD).await.status(),
-        200
-    );
+    assert_eq!(app.login(jane.nic_handle.as_str(), PASSWORD).await.status(), 200);
     app.app
         .services
         .set_account_state(jane.id, AccountState::Blocked, &Default::default())
@@ -123,11 +98,7 @@ async fn a_blocked_account_is_told_only_after_a_correct_password() {
         error_code(app.get("/api/v1/me").await).await,
         (401, "AUTH_REQUIRED".into())
     );
-    let wrong = error_code(
-        app.login(jane.nic_handle.as_str(), "not the right password")
-            .await,
-    )
-    .await;
+    let wrong = error_code(app.login(jane.nic_handle.as_str(), "not the right password").await).await;
     assert_eq!(wrong, (401, "LOGIN_INVALID_CREDENTIALS".into()));
     let right = error_code(app.login(jane.nic_handle.as_str(), PASSWORD).await).await;
     assert_eq!(right, (403, "ACCOUNT_BLOCKED".into()));
@@ -136,10 +107,7 @@ async fn a_blocked_account_is_told_only_after_a_correct_password() {
         .set_account_state(jane.id, AccountState::Active, &Default::default())
         .await
         .unwrap();
-    assert_eq!(
-        app.login(jane.nic_handle.as_str(), PASSWORD).await.status(),
-        200
-    );
+    assert_eq!(app.login(jane.nic_handle.as_str(), PASSWORD).await.status(), 200);
 }
 
 #[tokio::test]
@@ -151,15 +119,9 @@ async fn a_full_hashing_pool_answers_503_with_retry_after() {
     assert_eq!(response.headers().get("retry-after").unwrap(), "1");
     assert_eq!(error_code(response).await, (503, "SERVICE_BUSY".into()));
     drop(held);
-    assert_eq!(
-        app.login(jane.nic_handle.as_str(), PASSWORD).await.status(),
-        200
-    );
+    assert_eq!(app.login(jane.nic_handle.as_str(), PASSWORD).await.status(), 200);
     let metrics = app.get("/metrics").await.text().await.unwrap();
-    assert!(
-        metrics.contains("sesame_logins_total{outcome=\"busy\"} 1"),
-        "{metrics}"
-    );
+    assert!(metrics.contains("sesame_logins_total{outcome=\"busy\"} 1"), "{metrics}");
     assert!(
         metrics.contains("sesame_logins_total{outcome=\"success\"} 1"),
         "{metrics}"
@@ -170,36 +132,13 @@ async fn a_full_hashing_pool_answers_503_with_retry_after() {
 async fn a_hash_made_with_old_settings_is_upgraded_at_the_next_login() {
     let old = spawn_app().await;
     let jane = old.jane().await;
-    let before = old
-        .app
-        .store
-        .password_credential(jane.id)
-        .await
-        .unwrap()
-        .unwrap()
-        .phc;
-    assert!(
-        before.starts_with("$argon2id$v=19$m=256,t=1,p=1$"),
-        "{before}"
-    );
+    let before = old.app.store.password_credential(jane.id).await.unwrap().unwrap().phc;
+    assert!(before.starts_with("$argon2id$v=19$m=256,t=1,p=1$"), "{before}");
     let TestApp { db, dir, .. } = old;
     let new = spawn_on(db, dir, |c| c.argon2.t_cost = 2).await;
-    assert_eq!(
-        new.login(jane.nic_handle.as_str(), PASSWORD).await.status(),
-        200
-    );
-    let after = new
-        .app
-        .store
-        .password_credential(jane.id)
-        .await
-        .unwrap()
-        .unwrap()
-        .phc;
-    assert!(
-        after.starts_with("$argon2id$v=19$m=256,t=2,p=1$"),
-        "{after}"
-    );
+    assert_eq!(new.login(jane.nic_handle.as_str(), PASSWORD).await.status(), 200);
+    let after = new.app.store.password_credential(jane.id).await.unwrap().unwrap().phc;
+    assert!(after.starts_with("$argon2id$v=19$m=256,t=2,p=1$"), "{after}");
     assert_eq!(
         client()
             .post(new.url("/api/v1/session"))

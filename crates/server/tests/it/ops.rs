@@ -10,10 +10,7 @@ async fn health_and_readiness() {
     app.app.store.close().await;
     let response = app.get("/readyz").await;
     assert!(response.headers().get("retry-after").is_some());
-    assert_eq!(
-        error_code(response).await,
-        (503, "SERVICE_UNAVAILABLE".into())
-    );
+    assert_eq!(error_code(response).await, (503, "SERVICE_UNAVAILABLE".into()));
     assert_eq!(
         app.get("/healthz").await.status(),
         200,
@@ -26,8 +23,7 @@ async fn metrics_count_logins_by_outcome_and_time_requests() {
     let app = spawn_app().await;
     let jane = app.jane().await;
     app.login(jane.nic_handle.as_str(), PASSWORD).await;
-    app.login(jane.nic_handle.as_str(), "wrong password here")
-        .await;
+    app.login(jane.nic_handle.as_str(), "wrong password here").await;
     app.login("nobody@example.com", "wrong password here").await;
     let response = app.get("/metrics").await;
     assert!(
@@ -40,16 +36,15 @@ async fn metrics_count_logins_by_outcome_and_time_requests() {
             .starts_with("text/plain")
     );
     let text = response.text().await.unwrap();
-    assert!(
-        text.contains("sesame_logins_total{outcome=\"success\"} 1"),
-        "{text}"
-    );
+    assert!(text.contains("sesame_logins_total{outcome=\"success\"} 1"), "{text}");
     assert!(
         text.contains("sesame_logins_total{outcome=\"invalid_credentials\"} 2"),
         "{text}"
     );
     assert!(
-        text.contains("sesame_http_request_duration_seconds_count{method=\"POST\",route=\"/api/v1/session\",status=\"401\"} 2"),
+        text.contains(
+            "sesame_http_request_duration_seconds_count{method=\"POST\",route=\"/api/v1/session\",status=\"401\"} 2"
+        ),
         "{text}"
     );
 }

@@ -77,10 +77,7 @@ async fn a_lost_database_gives_503_and_sesame_recovers_by_itself() {
     })
     .await;
     let jane = app.jane().await;
-    assert_eq!(
-        app.login(jane.nic_handle.as_str(), PASSWORD).await.status(),
-        200
-    );
+    assert_eq!(app.login(jane.nic_handle.as_str(), PASSWORD).await.status(), 200);
 
     relay.cut();
     let ready = app.get("/readyz").await;

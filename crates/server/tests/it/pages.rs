@@ -33,11 +33,7 @@ impl Visitor {
     }
 
     async fn get(&self, path: &str) -> Response {
-        self.client
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .unwrap()
+        self.client.get(format!("{}{path}", self.base)).send().await.unwrap()
     }
 
     /// Loads the login page and returns its form token.
@@ -127,11 +123,7 @@ async fn forms_without_a_valid_token_or_from_elsewhere_are_refused() {
         .client
         .post(format!("{}/login", app.base))
         .header("origin", "https://evil.example")
-        .form(&[
-            ("login", nic),
-            ("password", PASSWORD),
-            ("csrf", token.as_str()),
-        ])
+        .form(&[("login", nic), ("password", PASSWORD), ("csrf", token.as_str())])
         .send()
         .await
         .unwrap();
@@ -141,17 +133,10 @@ async fn forms_without_a_valid_token_or_from_elsewhere_are_refused() {
     let other = Visitor::new(&app);
     other.token("/login").await;
     let stolen = other
-        .post_form(
-            "/login",
-            &[("login", nic), ("password", PASSWORD), ("csrf", &token)],
-        )
+        .post_form("/login", &[("login", nic), ("password", PASSWORD), ("csrf", &token)])
         .await;
     assert_eq!(stolen.status(), 403);
-    assert_eq!(
-        v.get("/api/v1/me").await.status(),
-        401,
-        "no session was opened"
-    );
+    assert_eq!(v.get("/api/v1/me").await.status(), 401, "no session was opened");
 }
 
 #[tokio::test]
@@ -180,19 +165,14 @@ async fn logout_needs_the_form_token() {
 
 #[tokio::test]
 async fn return_to_is_honoured_only_for_allowed_places() {
-    let app =
-        spawn_app_with(|c| c.login.return_to_origins = vec!["https://panel.example.com".into()])
-            .await;
+    let app = spawn_app_with(|c| c.login.return_to_origins = vec!["https://panel.example.com".into()]).await;
     let jane = app.jane().await;
     let nic = jane.nic_handle.as_str();
     for (asked, landed) in [
         ("https://evil.example/x", "/"),
         ("//evil.example/x", "/"),
         ("/security", "/security"),
-        (
-            "https://panel.example.com/bills",
-            "https://panel.example.com/bills",
-        ),
+        ("https://panel.example.com/bills", "https://panel.example.com/bills"),
     ] {
         let v = Visitor::new(&app);
         let query = format!(
@@ -256,10 +236,7 @@ async fn failures_render_the_generic_error_with_its_status() {
         wrong.replace(jane.nic_handle.as_str(), "X"),
         unknown.replace("zz12345-ovh", "X")
     );
-    assert!(
-        !wrong.contains("not the password"),
-        "the password is never echoed"
-    );
+    assert!(!wrong.contains("not the password"), "the password is never echoed");
 
     let held = app.app.services.hasher().occupy_all_slots().await.unwrap();
     let busy = v
@@ -291,12 +268,7 @@ async fn malformed_forms_and_unknown_pages_get_error_pages_in_the_visitors_langu
         .await
         .unwrap();
     assert_eq!(json.status(), 415);
-    assert!(
-        json.text()
-            .await
-            .unwrap()
-            .contains("UNSUPPORTED_CONTENT_TYPE")
-    );
+    assert!(json.text().await.unwrap().contains("UNSUPPORTED_CONTENT_TYPE"));
     let huge = "x".repeat(70 * 1024);
     let big = v
         .post_form("/login", &[("login", huge.as_str()), ("csrf", &token)])
@@ -355,11 +327,7 @@ async fn languages_follow_the_customer_then_the_browser_then_the_subsidiary() {
                 .unwrap()
         }
     };
-    assert!(
-        page("fr-CA,fr;q=0.9", "/login")
-            .await
-            .contains("<html lang=\"fr\">")
-    );
+    assert!(page("fr-CA,fr;q=0.9", "/login").await.contains("<html lang=\"fr\">"));
     assert!(
         page("en-US", "/login?subsidiary=FR")
             .await
@@ -370,11 +338,7 @@ async fn languages_follow_the_customer_then_the_browser_then_the_subsidiary() {
             .await
             .contains("<html lang=\"fr\">")
     );
-    assert!(
-        page("de-DE", "/login?ovhSubsidiary=asia")
-            .await
-            .contains("Asia")
-    );
+    assert!(page("de-DE", "/login?ovhSubsidiary=asia").await.contains("Asia"));
     assert!(
         page("de-DE", "/login").await.contains("<html lang=\"en\">"),
         "the default subsidiary speaks English"
@@ -423,16 +387,11 @@ async fn a_theme_folder_overrides_templates_and_static_files() {
         "<p>Call ACME on {{ subsidiary.phone }}</p>",
     )
     .unwrap();
-    std::fs::write(
-        theme.path().join("static/sesame.css"),
-        "body { color: purple }",
-    )
-    .unwrap();
+    std::fs::write(theme.path().join("static/sesame.css"), "body { color: purple }").unwrap();
     let dir = theme.path().to_str().unwrap().to_owned();
     let app = spawn_app_with(|c| {
         c.theme_dir = dir;
-        c.support_phones
-            .insert("FR".into(), "+33 1 23 45 67 89".into());
+        c.support_phones.insert("FR".into(), "+33 1 23 45 67 89".into());
     })
     .await;
     let v = Visitor::new(&app);
@@ -441,10 +400,7 @@ async fn a_theme_folder_overrides_templates_and_static_files() {
         "<p>Call ACME on +33 1 23 45 67 89</p>"
     );
     let css = v.get("/static/sesame.css").await;
-    assert_eq!(
-        css.headers().get("content-type").unwrap(),
-        "text/css; charset=utf-8"
-    );
+    assert_eq!(css.headers().get("content-type").unwrap(), "text/css; charset=utf-8");
     assert_eq!(css.text().await.unwrap(), "body { color: purple }");
     assert_eq!(
         v.get("/static/logo.svg").await.status(),
@@ -465,11 +421,7 @@ async fn a_blocked_customer_is_told_on_the_page_after_the_right_password() {
     let jane = app.jane().await;
     app.app
         .services
-        .set_account_state(
-            jane.id,
-            sesame_core::types::AccountState::Blocked,
-            &Default::default(),
-        )
+        .set_account_state(jane.id, sesame_core::types::AccountState::Blocked, &Default::default())
         .await
         .unwrap();
     let v = Visitor::new(&app);

@@ -19,29 +19,14 @@ async fn cross_site_posts_are_refused() {
         vec![("origin", "https://evil.example")],
         vec![("origin", "null")],
         vec![("sec-fetch-site", "cross-site")],
-        vec![
-            ("sec-fetch-site", "same-site"),
-            ("origin", app.base.as_str()),
-        ],
+        vec![("sec-fetch-site", "same-site"), ("origin", app.base.as_str())],
     ] {
         let got = error_code(post(&headers).await.unwrap()).await;
         assert_eq!(got, (403, "CSRF_REJECTED".into()), "{headers:?}");
     }
     // Our own origin, and non-browser clients (no Origin, no Sec-Fetch-Site), pass.
-    assert_eq!(
-        post(&[("origin", app.base.as_str())])
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    assert_eq!(
-        post(&[("sec-fetch-site", "same-origin")])
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(post(&[("origin", app.base.as_str())]).await.unwrap().status(), 200);
+    assert_eq!(post(&[("sec-fetch-site", "same-origin")]).await.unwrap().status(), 200);
     assert_eq!(post(&[]).await.unwrap().status(), 200);
 }
 
@@ -76,16 +61,9 @@ async fn every_response_carries_the_security_headers() {
         let csp = h.get("content-security-policy").unwrap().to_str().unwrap();
         assert!(csp.contains("frame-ancestors 'none'"), "{path}");
         assert!(!csp.contains("unsafe-inline"), "{path}");
-        assert_eq!(
-            h.get("x-content-type-options").unwrap(),
-            "nosniff",
-            "{path}"
-        );
+        assert_eq!(h.get("x-content-type-options").unwrap(), "nosniff", "{path}");
         assert_eq!(h.get("referrer-policy").unwrap(), "no-referrer", "{path}");
-        assert!(
-            h.get("strict-transport-security").is_none(),
-            "no HSTS over plain http"
-        );
+        assert!(h.get("strict-transport-security").is_none(), "no HSTS over plain http");
     }
     let me = app.get("/api/v1/me").await;
     assert_eq!(me.headers().get("cache-control").unwrap(), "no-store");

@@ -22,11 +22,7 @@ async fn the_cookie_is_http_only_and_lax_and_plain_on_http() {
         !set_cookie.contains("Secure"),
         "plain http must not set Secure: {set_cookie}"
     );
-    let token = session_cookie(&response)
-        .split_once('=')
-        .unwrap()
-        .1
-        .to_owned();
+    let token = session_cookie(&response).split_once('=').unwrap().1.to_owned();
     assert_eq!(token.len(), 64, "256 bits, hex");
 }
 
@@ -43,22 +39,9 @@ async fn over_https_the_cookie_is_host_prefixed_and_secure() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    assert!(
-        response
-            .headers()
-            .get("strict-transport-security")
-            .is_some()
-    );
-    let set_cookie = response
-        .headers()
-        .get("set-cookie")
-        .unwrap()
-        .to_str()
-        .unwrap();
-    assert!(
-        set_cookie.starts_with("__Host-sesame_session="),
-        "{set_cookie}"
-    );
+    assert!(response.headers().get("strict-transport-security").is_some());
+    let set_cookie = response.headers().get("set-cookie").unwrap().to_str().unwrap();
+    assert!(set_cookie.starts_with("__Host-sesame_session="), "{set_cookie}");
     assert!(set_cookie.contains("Secure"));
     assert!(!set_cookie.contains("Domain"));
 }
@@ -75,27 +58,14 @@ async fn after_logout_the_old_cookie_is_refused() {
             .send()
     };
     assert_eq!(again().await.unwrap().status(), 200);
-    let logout = app
-        .client
-        .delete(app.url("/api/v1/session"))
-        .send()
-        .await
-        .unwrap();
+    let logout = app.client.delete(app.url("/api/v1/session")).send().await.unwrap();
     assert_eq!(logout.status(), 204);
-    let removal = logout
-        .headers()
-        .get("set-cookie")
-        .unwrap()
-        .to_str()
-        .unwrap();
+    let removal = logout.headers().get("set-cookie").unwrap().to_str().unwrap();
     assert!(
         removal.contains("Max-Age=0") || removal.contains("Expires="),
         "{removal}"
     );
-    assert_eq!(
-        error_code(again().await.unwrap()).await,
-        (401, "AUTH_REQUIRED".into())
-    );
+    assert_eq!(error_code(again().await.unwrap()).await, (401, "AUTH_REQUIRED".into()));
     // Logging out again, or without a session, is harmless.
     let twice = client()
         .delete(app.url("/api/v1/session"))
@@ -117,18 +87,12 @@ async fn me_needs_a_valid_session() {
         .get(app.url("/api/v1/me"))
         .header("cookie", format!("sesame_session={}", "ab".repeat(32)))
         .send();
-    assert_eq!(
-        error_code(forged.await.unwrap()).await,
-        (401, "AUTH_REQUIRED".into())
-    );
+    assert_eq!(error_code(forged.await.unwrap()).await, (401, "AUTH_REQUIRED".into()));
     let junk = client()
         .get(app.url("/api/v1/me"))
         .header("cookie", "sesame_session=%00%ff;;==")
         .send();
-    assert_eq!(
-        error_code(junk.await.unwrap()).await,
-        (401, "AUTH_REQUIRED".into())
-    );
+    assert_eq!(error_code(junk.await.unwrap()).await, (401, "AUTH_REQUIRED".into()));
 }
 
 #[tokio::test]
@@ -183,12 +147,7 @@ async fn each_login_gets_its_own_session() {
         .await
         .unwrap();
     assert_eq!(logout.status(), 204);
-    let me = |c: String| {
-        client()
-            .get(app.url("/api/v1/me"))
-            .header("cookie", c)
-            .send()
-    };
+    let me = |c: String| client().get(app.url("/api/v1/me")).header("cookie", c).send();
     assert_eq!(me(first).await.unwrap().status(), 401);
     assert_eq!(me(second).await.unwrap().status(), 200);
 }

@@ -88,13 +88,8 @@ pub async fn login(
     jar: CookieJar,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let result = state
-        .services()
-        .login(&req.login, &req.password, &client)
-        .await;
-    state
-        .metrics()
-        .login(crate::metrics::login_outcome(&result));
+    let result = state.services().login(&req.login, &req.password, &client).await;
+    state.metrics().login(crate::metrics::login_outcome(&result));
     let success = result?;
     let jar = jar.add(session_cookie(&state, success.token.expose()));
     let body = LoginResponse {

@@ -10,10 +10,7 @@ use utoipa::OpenApi;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(
-        title = "Sesame API",
-        description = "Customer-account login and account security."
-    ),
+    info(title = "Sesame API", description = "Customer-account login and account security."),
     paths(auth::login, auth::logout, auth::me),
     components(schemas(ErrorBody, auth::LoginRequest, auth::LoginResponse, auth::Me))
 )]

@@ -54,10 +54,7 @@ pub fn basic_language(
 ) -> (&'static str, &'static Subsidiary) {
     let jar = CookieJar::from_headers(headers);
     let sub = from_query(query)
-        .or_else(|| {
-            jar.get(SUBSIDIARY_COOKIE)
-                .and_then(|c| subsidiary(c.value()))
-        })
+        .or_else(|| jar.get(SUBSIDIARY_COOKIE).and_then(|c| subsidiary(c.value())))
         .or_else(|| subsidiary(&state.settings().default_subsidiary))
         .unwrap_or(&SUBSIDIARIES[0]);
     let accept = headers.get(ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
@@ -67,20 +64,14 @@ pub fn basic_language(
 impl FromRequestParts<AppState> for PageContext {
     type Rejection = Response;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let jar = CookieJar::from_headers(&parts.headers);
         let auth = match crate::session::presented_token(state, &jar) {
-            Some(token) => state.services().authenticate(&token).await.map_err(|e| {
-                error_page(
-                    state,
-                    &parts.headers,
-                    parts.uri.query(),
-                    ApiError::from(e).code(),
-                )
-            })?,
+            Some(token) => state
+                .services()
+                .authenticate(&token)
+                .await
+                .map_err(|e| error_page(state, &parts.headers, parts.uri.query(), ApiError::from(e).code()))?,
             None => None,
         };
         let mut cookies = Vec::new();
@@ -92,17 +83,11 @@ impl FromRequestParts<AppState> for PageContext {
         }
         let account = auth.as_ref().map(|a| &a.account);
         let sub = queried
-            .or_else(|| {
-                jar.get(SUBSIDIARY_COOKIE)
-                    .and_then(|c| subsidiary(c.value()))
-            })
+            .or_else(|| jar.get(SUBSIDIARY_COOKIE).and_then(|c| subsidiary(c.value())))
             .or_else(|| account.and_then(|a| subsidiary(&a.subsidiary)))
             .or_else(|| subsidiary(&state.settings().default_subsidiary))
             .unwrap_or(&SUBSIDIARIES[0]);
-        let accept = parts
-            .headers
-            .get(ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok());
+        let accept = parts.headers.get(ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
         let lang = choose_language(account.map(|a| a.language.as_str()), accept, sub.language);
         let csrf_seed = match jar.get(csrf_cookie_name(state)) {
             Some(c) if !c.value().is_empty() && c.value().len() <= 128 => c.value().to_owned(),
@@ -175,11 +160,7 @@ impl PageContext {
 
     /// Renders a page with its status, setting any cookie this request needs.
     pub fn render(self, template: &str, page: &str, status: StatusCode, extra: Value) -> Response {
-        match self
-            .state
-            .templates()
-            .render(template, self.values(page, extra))
-        {
+        match self.state.templates().render(template, self.values(page, extra)) {
             Ok(html) => self.respond(status, html),
             Err(err) => {
                 tracing::error!(template, error = %format!("{err:#}"), "template failed");
@@ -196,8 +177,7 @@ impl PageContext {
 
     /// A redirect after a form (303), with this request's cookies.
     pub fn redirect(self, to: &str) -> Response {
-        let mut response =
-            (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_owned())]).into_response();
+        let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_owned())]).into_response();
         add_cookies(&mut response, self.cookies);
         response
     }
@@ -218,12 +198,7 @@ fn add_cookies(response: &mut Response, cookies: Vec<Cookie<'static>>) {
 }
 
 /// An error page rendered without session lookup (fallbacks, rejected requests).
-pub fn error_page(
-    state: &AppState,
-    headers: &HeaderMap,
-    query: Option<&str>,
-    code: ErrorCode,
-) -> Response {
+pub fn error_page(state: &AppState, headers: &HeaderMap, query: Option<&str>, code: ErrorCode) -> Response {
     let (lang, sub) = basic_language(state, headers, query);
     let ctx = PageContext {
         lang,

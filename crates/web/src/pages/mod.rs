@@ -51,9 +51,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for HtmlForm<T> {
             Err(rejection) => {
                 let code = match &rejection {
                     FormRejection::InvalidFormContentType(_) => ErrorCode::UnsupportedContentType,
-                    other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                        ErrorCode::BodyTooLarge
-                    }
+                    other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::BodyTooLarge,
                     _ => ErrorCode::InvalidRequest,
                 };
                 Err(error_page(state, &headers, query.as_deref(), code))
@@ -106,11 +104,7 @@ async fn login_page(State(state): State<AppState>, ctx: PageContext, uri: Uri) -
         .unwrap_or_default();
     let safe = safe_return_to(&return_to, state.settings()).unwrap_or_default();
     if ctx.auth.is_some() {
-        let to = if safe.is_empty() {
-            "/".to_owned()
-        } else {
-            safe
-        };
+        let to = if safe.is_empty() { "/".to_owned() } else { safe };
         return ctx.redirect(&to);
     }
     let extra = context! { return_to => safe, login => "", email_only => email_only(&state, &ctx) };
@@ -145,18 +139,12 @@ async fn login_submit(
     } else {
         form.login.as_str()
     };
-    let result = state
-        .services()
-        .login(identifier, &form.password, &client)
-        .await;
-    state
-        .metrics()
-        .login(crate::metrics::login_outcome(&result));
+    let result = state.services().login(identifier, &form.password, &client).await;
+    state.metrics().login(crate::metrics::login_outcome(&result));
     let (error, status) = match result {
         Ok(success) => {
             ctx.add_cookie(session_cookie(&state, success.token.expose()));
-            let to =
-                safe_return_to(&form.return_to, state.settings()).unwrap_or_else(|| "/".to_owned());
+            let to = safe_return_to(&form.return_to, state.settings()).unwrap_or_else(|| "/".to_owned());
             return ctx.redirect(&to);
         }
         Err(LoginError::InvalidCredentials) => ("invalid", ErrorCode::LoginInvalidCredentials),

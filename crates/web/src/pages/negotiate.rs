@@ -34,11 +34,7 @@ pub fn supported(code: &str) -> Option<&'static str> {
         .find(|lang| lang.eq_ignore_ascii_case(code.trim()))
 }
 
-pub fn choose_language(
-    account: Option<&str>,
-    accept: Option<&str>,
-    subsidiary_language: &str,
-) -> &'static str {
+pub fn choose_language(account: Option<&str>, accept: Option<&str>, subsidiary_language: &str) -> &'static str {
     account
         .and_then(supported)
         .or_else(|| accept.and_then(from_accept_language))
@@ -53,10 +49,7 @@ mod tests {
     #[test]
     fn accept_language_respects_quality_and_order() {
         assert_eq!(from_accept_language("fr-FR,fr;q=0.9,en;q=0.8"), Some("fr"));
-        assert_eq!(
-            from_accept_language("de-DE, en;q=0.5, fr;q=0.7"),
-            Some("fr")
-        );
+        assert_eq!(from_accept_language("de-DE, en;q=0.5, fr;q=0.7"), Some("fr"));
         assert_eq!(from_accept_language("en-GB,fr"), Some("en"));
         assert_eq!(from_accept_language("de, it;q=0.9"), None);
         assert_eq!(from_accept_language("fr;q=0, en;q=0.1"), Some("en"));

@@ -8,8 +8,7 @@ use url::Url;
 
 pub fn safe_return_to(input: &str, settings: &WebSettings) -> Option<String> {
     let input = input.trim();
-    if input.is_empty() || input.len() > 2048 || input.chars().any(|c| c.is_control() || c == '\\')
-    {
+    if input.is_empty() || input.len() > 2048 || input.chars().any(|c| c.is_control() || c == '\\') {
         return None;
     }
     let (origin_ok, path, target) = if input.starts_with('/') {
@@ -32,9 +31,7 @@ pub fn safe_return_to(input: &str, settings: &WebSettings) -> Option<String> {
         (ok, url.path().to_owned(), url.to_string())
     };
     let path_ok = settings.return_to_paths.iter().any(|prefix| {
-        path == *prefix
-            || path.starts_with(&format!("{}/", prefix.trim_end_matches('/')))
-            || prefix == "/"
+        path == *prefix || path.starts_with(&format!("{}/", prefix.trim_end_matches('/'))) || prefix == "/"
     });
     (origin_ok && path_ok).then_some(target)
 }
@@ -54,10 +51,7 @@ mod tests {
     #[test]
     fn local_paths_and_allowed_origins_pass() {
         let s = settings();
-        assert_eq!(
-            safe_return_to("/security", &s).as_deref(),
-            Some("/security")
-        );
+        assert_eq!(safe_return_to("/security", &s).as_deref(), Some("/security"));
         assert_eq!(
             safe_return_to("/security?tab=2", &s).as_deref(),
             Some("/security?tab=2")

@@ -16,10 +16,7 @@ pub const TEMPLATES: [(&str, &str); 6] = [
     ("login.html", include_str!("../../templates/login.html")),
     ("recover.html", include_str!("../../templates/recover.html")),
     ("home.html", include_str!("../../templates/home.html")),
-    (
-        "security.html",
-        include_str!("../../templates/security.html"),
-    ),
+    ("security.html", include_str!("../../templates/security.html")),
     ("error.html", include_str!("../../templates/error.html")),
 ];
 
@@ -102,12 +99,8 @@ impl Templates {
 
     /// A static file of the theme, or of the default theme.
     pub fn static_file(&self, name: &str) -> Option<Vec<u8>> {
-        from_theme(self.theme_dir.as_deref(), "static", name).or_else(|| {
-            STATIC
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, b)| b.to_vec())
-        })
+        from_theme(self.theme_dir.as_deref(), "static", name)
+            .or_else(|| STATIC.iter().find(|(n, _)| *n == name).map(|(_, b)| b.to_vec()))
     }
 }
 
@@ -122,25 +115,17 @@ fn load_catalogs() -> Result<Catalogs, ThemeError> {
         .collect()
 }
 
-fn translate(
-    catalogs: &Catalogs,
-    state: &State,
-    key: &str,
-    kwargs: &Kwargs,
-) -> Result<String, Error> {
+fn translate(catalogs: &Catalogs, state: &State, key: &str, kwargs: &Kwargs) -> Result<String, Error> {
     let lang = state
         .lookup("lang")
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default();
-    let message = catalogs
-        .get(lang.as_str())
-        .and_then(|c| c.get(key))
-        .ok_or_else(|| {
-            Error::new(
-                ErrorKind::UndefinedError,
-                format!("no message {key:?} in language {lang:?}"),
-            )
-        })?;
+    let message = catalogs.get(lang.as_str()).and_then(|c| c.get(key)).ok_or_else(|| {
+        Error::new(
+            ErrorKind::UndefinedError,
+            format!("no message {key:?} in language {lang:?}"),
+        )
+    })?;
     let mut out = message.clone();
     for name in kwargs.args() {
         let value: Value = kwargs.get(name)?;
@@ -182,10 +167,7 @@ mod tests {
                 let html = templates
                     .render(name, sample(lang, name))
                     .unwrap_or_else(|e| panic!("{name} in {lang}: {e:#}"));
-                assert!(
-                    html.contains(&format!("<html lang=\"{lang}\">")),
-                    "{name} in {lang}"
-                );
+                assert!(html.contains(&format!("<html lang=\"{lang}\">")), "{name} in {lang}");
                 assert!(!html.contains("<script"), "{name}: no inline script");
                 assert!(!html.contains("style="), "{name}: no inline style");
             }
@@ -221,16 +203,10 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("sesame-theme-{}", std::process::id()));
         std::fs::create_dir_all(dir.join("templates")).unwrap();
         std::fs::create_dir_all(dir.join("static")).unwrap();
-        std::fs::write(
-            dir.join("templates/recover.html"),
-            "custom {{ t('recover.title') }}",
-        )
-        .unwrap();
+        std::fs::write(dir.join("templates/recover.html"), "custom {{ t('recover.title') }}").unwrap();
         std::fs::write(dir.join("static/sesame.css"), "body{}").unwrap();
         let templates = Templates::new(Some(dir.clone())).unwrap();
-        let html = templates
-            .render("recover.html", sample("fr", "recover"))
-            .unwrap();
+        let html = templates.render("recover.html", sample("fr", "recover")).unwrap();
         assert_eq!(html, "custom Identifiant client ou mot de passe oublié ?");
         assert_eq!(templates.static_file("sesame.css").unwrap(), b"body{}");
         assert!(templates.static_file("logo.svg").is_some());

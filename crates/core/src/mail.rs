@@ -1,0 +1,88 @@
+//! Mail as the engine sees it (MAIL-1, MAIL-2): a service asks for a [`MailRequest`]; the
+//! [`MailComposer`] port (implemented by the `mail` crate) turns it into a [`ComposedMail`] with
+//! subject, text and HTML in the customer's language; the store writes that to the outbox in the
+//! same transaction as the change it reports; a worker delivers it later.
+
+use crate::types::AccountId;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// What a mail is about, with the values it shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailKind {
+    /// SIGNUP-1: the code that proves the address. Sensitive: cleared once sent or expired.
+    SignupCode { code: String },
+    /// SIGNUP-2: someone tried to sign up with an address that already has an account.
+    SignupExists,
+    /// SIGNUP-1: the account exists; carries the NIC handle.
+    Welcome,
+    /// LOGIN-4: a successful login, with when, where from and on what.
+    LoginNotification {
+        at: OffsetDateTime,
+        ip: String,
+        device: String,
+    },
+}
+
+impl MailKind {
+    pub fn template(&self) -> &'static str {
+        match self {
+            Self::SignupCode { .. } => "signup_code",
+            Self::SignupExists => "signup_exists",
+            Self::Welcome => "welcome",
+            Self::LoginNotification { .. } => "login_notification",
+        }
+    }
+
+    /// Whether the body holds a code or a link that must not outlive its use.
+    pub fn sensitive(&self) -> bool {
+        matches!(self, Self::SignupCode { .. })
+    }
+}
+
+/// A mail to compose.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailRequest {
+    pub kind: MailKind,
+    /// The stored address (ACCT-3), never the address as typed at login.
+    pub to: String,
+    pub language: String,
+    pub subsidiary: String,
+    pub account_id: Option<AccountId>,
+    pub first_name: Option<String>,
+    pub nic_handle: Option<String>,
+    /// After this the mail is pointless (an expired code): it is dropped instead of sent.
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+/// A composed mail, ready for the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComposedMail {
+    pub id: Uuid,
+    /// Kept across retries, so a resend after a crash is recognisably the same message.
+    pub message_id: String,
+    pub recipient: String,
+    pub template: String,
+    pub language: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    pub sensitive: bool,
+    pub account_id: Option<AccountId>,
+    pub created_at: OffsetDateTime,
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ComposeError {
+    /// A value that reaches a header holds CR, LF or NUL, or the address is not one.
+    #[error("a mail header value is unsafe: {0}")]
+    UnsafeHeader(String),
+    #[error("mail template failed: {0}")]
+    Template(String),
+}
+
+/// Turns requests into mails (the `mail` crate renders the templates).
+pub trait MailComposer: Send + Sync + std::fmt::Debug {
+    fn compose(&self, request: &MailRequest, now: OffsetDateTime) -> Result<ComposedMail, ComposeError>;
+}

@@ -1,0 +1,262 @@
+//! Rendering mails from the embedded templates (`templates/KIND.LANG.txt` and `.html`). The first
+//! line of the text template is `Subject: …`. Header values are checked here (no CR, LF or NUL;
+//! the recipient must parse as an address) and the headers themselves are built by lettre.
+
+use lettre::Address;
+use minijinja::{Environment, Value, context};
+use sesame_core::mail::{ComposeError, ComposedMail, MailComposer, MailKind, MailRequest};
+use std::collections::BTreeMap;
+use time::OffsetDateTime;
+use url::Url;
+
+macro_rules! templates {
+    ($($name:literal),* $(,)?) => {
+        [$(($name, include_str!(concat!("../templates/", $name)))),*]
+    };
+}
+
+/// Every mail template.
+pub const TEMPLATES: [(&str, &str); 17] = templates![
+    "layout.html",
+    "signup_code.en.txt",
+    "signup_code.en.html",
+    "signup_code.fr.txt",
+    "signup_code.fr.html",
+    "signup_exists.en.txt",
+    "signup_exists.en.html",
+    "signup_exists.fr.txt",
+    "signup_exists.fr.html",
+    "welcome.en.txt",
+    "welcome.en.html",
+    "welcome.fr.txt",
+    "welcome.fr.html",
+    "login_notification.en.txt",
+    "login_notification.en.html",
+    "login_notification.fr.txt",
+    "login_notification.fr.html",
+];
+
+/// Languages with mail templates; others get English.
+const LANGUAGES: [&str; 2] = ["en", "fr"];
+
+#[derive(Debug, Clone)]
+pub struct ComposerSettings {
+    pub brand: String,
+    /// Links are built from this alone, never from request headers (MAIL-1).
+    pub public_url: Url,
+    pub support_phones: BTreeMap<String, String>,
+}
+
+#[derive(Debug)]
+pub struct Composer {
+    env: Environment<'static>,
+    settings: ComposerSettings,
+}
+
+impl Composer {
+    pub fn new(settings: ComposerSettings) -> Self {
+        let mut env = Environment::new();
+        for (name, source) in TEMPLATES {
+            // Embedded templates are checked by the test that renders them all; a broken one
+            // shows up as a compose error, never a panic.
+            if let Err(err) = env.add_template(name, source) {
+                tracing::error!(name, %err, "mail template does not parse");
+            }
+        }
+        Self { env, settings }
+    }
+
+    fn link(&self, path: &str) -> String {
+        self.settings
+            .public_url
+            .join(path)
+            .map(|u| u.to_string())
+            .unwrap_or_default()
+    }
+}
+
+fn unsafe_in_header(value: &str) -> bool {
+    value.chars().any(|c| matches!(c, '\r' | '\n' | '\0'))
+}
+
+impl MailComposer for Composer {
+    fn compose(&self, req: &MailRequest, now: OffsetDateTime) -> Result<ComposedMail, ComposeError> {
+        if unsafe_in_header(&req.to) || req.to.parse::<Address>().is_err() {
+            return Err(ComposeError::UnsafeHeader("recipient".into()));
+        }
+        // Values that subjects show: refused outright rather than trusted to the line split.
+        let shown = [req.first_name.as_deref(), req.nic_handle.as_deref()];
+        if shown.into_iter().flatten().any(unsafe_in_header) {
+            return Err(ComposeError::UnsafeHeader("name or customer ID".into()));
+        }
+        let lang = LANGUAGES.iter().copied().find(|l| *l == req.language).unwrap_or("en");
+        let sub = sesame_core::types::subsidiary(&req.subsidiary);
+        let (footer_nic, footer_support) = match lang {
+            "fr" => ("Votre identifiant client :", "Support :"),
+            _ => ("Your customer ID:", "Support:"),
+        };
+        let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+        let mut values = context! {
+            lang => lang,
+            brand => &self.settings.brand,
+            subsidiary_name => sub.map(|s| s.name),
+            support_phone => sub.and_then(|s| self.settings.support_phones.get(s.code)),
+            public_url => self.settings.public_url.as_str(),
+            login_url => self.link("/login"),
+            security_url => self.link("/security"),
+            first_name => &req.first_name,
+            nic_handle => &req.nic_handle,
+            footer_nic => footer_nic,
+            footer_support => footer_support,
+        };
+        match &req.kind {
+            MailKind::SignupCode { code } => values = context! { code => code, ..values },
+            MailKind::LoginNotification { at, ip, device } => {
+                values = context! { at => at.format(&format).unwrap_or_default(), ip => ip, device => device, ..values }
+            }
+            MailKind::SignupExists | MailKind::Welcome => {}
+        }
+        let name = req.kind.template();
+        let render = |ext: &str, ctx: Value| {
+            self.env
+                .get_template(&format!("{name}.{lang}.{ext}"))
+                .and_then(|t| t.render(ctx))
+                .map_err(|e| ComposeError::Template(format!("{e:#}")))
+        };
+        let text = render("txt", values.clone())?;
+        let (first, body) = text.split_once('\n').unwrap_or((&text, ""));
+        let subject = first.strip_prefix("Subject: ").unwrap_or(first).trim().to_owned();
+        if subject.is_empty() || unsafe_in_header(&subject) {
+            return Err(ComposeError::UnsafeHeader("subject".into()));
+        }
+        let html = render("html", context! { subject => &subject, ..values })?;
+        let id = sesame_core::types::new_id(now);
+        let host = self.settings.public_url.host_str().unwrap_or("localhost");
+        Ok(ComposedMail {
+            id,
+            message_id: format!("<{}@{host}>", id.simple()),
+            recipient: req.to.clone(),
+            template: name.to_owned(),
+            language: lang.to_owned(),
+            subject,
+            text: body.trim_start_matches('\n').to_owned(),
+            html,
+            sensitive: req.kind.sensitive(),
+            account_id: req.account_id,
+            created_at: now,
+            expires_at: req.expires_at,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn composer() -> Composer {
+        Composer::new(ComposerSettings {
+            brand: "Sesame".into(),
+            public_url: Url::parse("https://login.example.com").unwrap(),
+            support_phones: [("FR".to_owned(), "+33 9 72 10 10 10".to_owned())].into(),
+        })
+    }
+
+    fn request(kind: MailKind, lang: &str) -> MailRequest {
+        MailRequest {
+            kind,
+            to: "jane@example.com".into(),
+            language: lang.into(),
+            subsidiary: "FR".into(),
+            account_id: None,
+            first_name: Some("Jane".into()),
+            nic_handle: Some("jd12345-ovh".into()),
+            expires_at: None,
+        }
+    }
+
+    fn kinds() -> Vec<MailKind> {
+        vec![
+            MailKind::SignupCode { code: "042917".into() },
+            MailKind::SignupExists,
+            MailKind::Welcome,
+            MailKind::LoginNotification {
+                at: datetime!(2026-11-25 10:00 UTC),
+                ip: "192.0.2.1".into(),
+                device: "Firefox 120 on Linux".into(),
+            },
+        ]
+    }
+
+    #[test]
+    fn every_mail_renders_in_both_languages_with_text_and_html() {
+        let c = composer();
+        for lang in ["en", "fr"] {
+            for kind in kinds() {
+                let m = c
+                    .compose(&request(kind.clone(), lang), datetime!(2026-11-25 10:00 UTC))
+                    .unwrap();
+                assert!(!m.subject.is_empty() && !m.subject.contains('\n'));
+                assert!(!m.text.starts_with("Subject"), "{}", m.text);
+                assert!(m.html.contains(&format!("<html lang=\"{lang}\">")));
+                assert!(m.html.contains("Sesame"));
+                assert!(m.html.contains("+33 9 72 10 10 10"), "support phone of the subsidiary");
+                assert!(m.message_id.ends_with("@login.example.com>"));
+                if kind != (MailKind::SignupCode { code: "042917".into() }) {
+                    assert!(
+                        m.text.contains("jd12345-ovh") || m.subject.contains("jd12345-ovh"),
+                        "{}",
+                        m.template
+                    );
+                    assert!(m.html.contains("jd12345-ovh"));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_code_is_six_contiguous_digits_in_the_text() {
+        let m = composer()
+            .compose(&request(kinds().remove(0), "en"), datetime!(2026-11-25 10:00 UTC))
+            .unwrap();
+        assert!(m.text.lines().any(|l| l.trim() == "042917"));
+        assert!(m.sensitive);
+    }
+
+    #[test]
+    fn links_come_from_the_public_url() {
+        let m = composer()
+            .compose(&request(MailKind::Welcome, "fr"), datetime!(2026-11-25 10:00 UTC))
+            .unwrap();
+        assert!(m.text.contains("https://login.example.com/login"));
+        assert_eq!(m.language, "fr");
+        let other = composer()
+            .compose(&request(MailKind::Welcome, "pl"), datetime!(2026-11-25 10:00 UTC))
+            .unwrap();
+        assert_eq!(other.language, "en", "languages without templates get English");
+    }
+
+    #[test]
+    fn header_injection_is_refused() {
+        let mut r = request(MailKind::Welcome, "en");
+        r.to = "jane@example.com\r\nBcc: x@evil.example".into();
+        assert!(matches!(
+            composer().compose(&r, datetime!(2026-11-25 10:00 UTC)),
+            Err(ComposeError::UnsafeHeader(_))
+        ));
+        let mut r = request(MailKind::Welcome, "en");
+        r.nic_handle = Some("x\r\nBcc: x@evil.example".into());
+        assert!(matches!(
+            composer().compose(&r, datetime!(2026-11-25 10:00 UTC)),
+            Err(ComposeError::UnsafeHeader(_))
+        ));
+    }
+
+    #[test]
+    fn values_are_escaped_in_html() {
+        let mut r = request(MailKind::Welcome, "en");
+        r.first_name = Some("<b>Jane</b>".into());
+        let m = composer().compose(&r, datetime!(2026-11-25 10:00 UTC)).unwrap();
+        assert!(m.html.contains("&lt;b&gt;Jane"));
+    }
+}
