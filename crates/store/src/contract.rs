@@ -358,7 +358,7 @@ async fn mail_is_queued_with_its_change_and_claimed_by_one_worker() {
     let m = mail("a@example.com", true, None);
     let s = session(a.id, &[1; 32], T0);
     store
-        .create_session(&s, &event(AuditKind::LoginSucceeded, T0).account(a.id), &[m.clone()])
+        .create_session(&s, &event(AuditKind::LoginSucceeded, T0).account(a.id), std::slice::from_ref(&m))
         .await
         .unwrap();
     let lease = T0 + Duration::minutes(1);
@@ -389,7 +389,7 @@ async fn an_abandoned_claim_expires_and_a_failure_waits_for_its_retry_time() {
     let (_db, store) = fresh().await;
     let m = mail("a@example.com", false, None);
     let flow = flow_record(T0);
-    store.create_flow(&flow, &[], &[m.clone()]).await.unwrap();
+    store.create_flow(&flow, &[], std::slice::from_ref(&m)).await.unwrap();
     let lease = T0 + Duration::minutes(1);
     store.claim_mail("crashed", T0, lease).await.unwrap().unwrap();
     let again = store
