@@ -62,6 +62,9 @@ pub struct MailConfig {
     pub retry_max_ms: u64,
     /// Deliveries tried before a mail is parked (`sesame outbox retry` sends it again).
     pub max_attempts: i64,
+    /// Whether this node runs a delivery worker. Every node may (claims keep each mail to one
+    /// sender); switch it off to keep delivery on chosen nodes.
+    pub worker: bool,
 }
 
 impl Default for MailConfig {
@@ -71,6 +74,7 @@ impl Default for MailConfig {
             retry_base_ms: 5_000,
             retry_max_ms: 600_000,
             max_attempts: 12,
+            worker: true,
         }
     }
 }

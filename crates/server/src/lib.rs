@@ -46,6 +46,8 @@ pub struct App {
     pub store: Arc<SqlStore>,
     pub web: WebSettings,
     pub mailer: Arc<Worker>,
+    /// Whether `serve` runs the mail worker (`mail.worker`).
+    pub run_worker: bool,
 }
 
 impl App {
@@ -127,6 +129,7 @@ impl App {
             services,
             store,
             mailer,
+            run_worker: raw.mail.worker,
             web: WebSettings {
                 brand_name: raw.brand_name.clone(),
                 theme_dir: (!raw.theme_dir.is_empty()).then(|| raw.theme_dir.clone().into()),
@@ -149,9 +152,11 @@ impl App {
     ) -> Result<(), StartError> {
         let wake = self.services.mail_signal();
         let (stop_mail, mail_stopped) = tokio::sync::oneshot::channel::<()>();
-        let worker = tokio::spawn(Arc::clone(&self.mailer).run(wake, async {
-            let _ = mail_stopped.await;
-        }));
+        let worker = self.run_worker.then(|| {
+            tokio::spawn(Arc::clone(&self.mailer).run(wake, async {
+                let _ = mail_stopped.await;
+            }))
+        });
         let state = AppState::new(self.services, self.web, Metrics::new()?)?;
         let router = sesame_web::router(state).into_make_service_with_connect_info::<SocketAddr>();
         let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
@@ -163,7 +168,9 @@ impl App {
                 why: e.to_string(),
             })?;
         let _ = stop_mail.send(());
-        let _ = worker.await;
+        if let Some(worker) = worker {
+            let _ = worker.await;
+        }
         self.store.close().await;
         Ok(())
     }

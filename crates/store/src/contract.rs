@@ -358,7 +358,11 @@ async fn mail_is_queued_with_its_change_and_claimed_by_one_worker() {
     let m = mail("a@example.com", true, None);
     let s = session(a.id, &[1; 32], T0);
     store
-        .create_session(&s, &event(AuditKind::LoginSucceeded, T0).account(a.id), std::slice::from_ref(&m))
+        .create_session(
+            &s,
+            &event(AuditKind::LoginSucceeded, T0).account(a.id),
+            std::slice::from_ref(&m),
+        )
         .await
         .unwrap();
     let lease = T0 + Duration::minutes(1);

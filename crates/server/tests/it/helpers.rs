@@ -50,6 +50,8 @@ pub fn test_config(dir: &std::path::Path, db: &TestDb) -> Config {
     config.hashing.workers = 2;
     config.hashing.max_queue = 16;
     config.hashing.queue_deadline_ms = 200;
+    // Tests deliver mail themselves (`TestApp::deliver`), so that what they read is settled.
+    config.mail.worker = false;
     config
 }
 
@@ -144,6 +146,11 @@ impl TestApp {
         self.client.get(self.url(path)).send().await.unwrap()
     }
 
+    /// Runs the mail worker once, as its timer would: every due mail is handed to the SMTP server.
+    pub async fn deliver(&self) -> sesame_mail::worker::Pass {
+        self.app.mailer.deliver_due().await
+    }
+
     pub fn advance(&self, minutes: i64) {
         self.clock.advance(time::Duration::minutes(minutes));
     }
@@ -173,4 +180,16 @@ pub fn session_cookie(response: &Response) -> String {
         .find(|c| c.contains("sesame_session="))
         .and_then(|c| c.split(';').next().map(str::to_owned))
         .expect("a session cookie")
+}
+
+/// An app that sends its mail to a real SMTP server.
+pub async fn spawn_mail_app(tweak: impl FnOnce(&mut Config)) -> (TestApp, crate::smtp::Smtp) {
+    let smtp = crate::smtp::Smtp::start().await;
+    let url = smtp.url();
+    let app = spawn_app_with(|c| {
+        c.smtp_url = url;
+        tweak(c);
+    })
+    .await;
+    (app, smtp)
 }

@@ -45,6 +45,8 @@ pub struct Me {
     pub language: String,
     pub currency: String,
     pub subsidiary: String,
+    /// LOGIN-4: whether each login sends an email.
+    pub login_notifications: bool,
 }
 
 impl From<&Account> for Me {
@@ -62,6 +64,7 @@ impl From<&Account> for Me {
             language: a.language.clone(),
             currency: a.currency.clone(),
             subsidiary: a.subsidiary.clone(),
+            login_notifications: a.login_notifications,
         }
     }
 }

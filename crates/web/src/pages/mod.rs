@@ -5,6 +5,7 @@
 mod context;
 mod negotiate;
 mod return_to;
+mod signup;
 pub mod templates;
 
 pub use context::error_page;
@@ -25,7 +26,7 @@ use minijinja::context;
 use return_to::safe_return_to;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use sesame_core::service::LoginError;
+use sesame_core::service::{LoginError, SignupError};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -34,6 +35,18 @@ pub fn routes() -> Router<AppState> {
         .route("/login", get(login_page).post(login_submit))
         .route("/logout", axum::routing::post(logout))
         .route("/recover", get(recover))
+        .route("/security/notifications", axum::routing::post(notifications))
+        .route("/signup", get(signup::start_page))
+        .route(
+            "/signup/account",
+            get(signup::account_page).post(signup::account_submit),
+        )
+        .route("/signup/{flow}", get(signup::flow_page))
+        .route("/signup/{flow}/verify", axum::routing::post(signup::verify_submit))
+        .route("/signup/{flow}/resend", axum::routing::post(signup::resend_submit))
+        .route("/signup/{flow}/profile", axum::routing::post(signup::profile_submit))
+        .route("/signup/{flow}/password", axum::routing::post(signup::password_submit))
+        .route("/dev/mail", get(dev_mail))
         .route("/static/{file}", get(static_file))
 }
 
@@ -75,18 +88,73 @@ async fn home(ctx: PageContext) -> Response {
     ctx.render("home.html", "home", StatusCode::OK, context! {})
 }
 
-async fn security(ctx: PageContext) -> Response {
+async fn security(ctx: PageContext, uri: Uri) -> Response {
     let Some(auth) = &ctx.auth else {
         return to_login(ctx, "/security");
     };
     let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
     let started = auth.session.created_at.format(&format).unwrap_or_default();
-    ctx.render(
-        "security.html",
-        "security",
-        StatusCode::OK,
-        context! { session_started => started },
-    )
+    let notifications = auth.account.login_notifications;
+    let saved = uri.query().is_some_and(|q| q.contains("saved=1"));
+    let extra = context! { session_started => started, login_notifications => notifications, saved => saved };
+    ctx.render("security.html", "security", StatusCode::OK, extra)
+}
+
+/// The stable code a failed sign-up step shows.
+fn to_json_error(err: SignupError) -> ErrorCode {
+    crate::error::ApiError::from(err).code()
+}
+
+#[derive(Deserialize)]
+struct ToggleForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    enabled: String,
+}
+
+/// LOGIN-4: switch login notifications from the security page.
+async fn notifications(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Client(client): Client,
+    HtmlForm(form): HtmlForm<ToggleForm>,
+) -> Response {
+    if !ctx.csrf_ok(&form.csrf) {
+        return ctx.error(ErrorCode::CsrfRejected);
+    }
+    let Some(auth) = &ctx.auth else {
+        return to_login(ctx, "/security");
+    };
+    let on = form.enabled == "on";
+    match state
+        .services()
+        .set_login_notifications(auth.account.id, on, &client)
+        .await
+    {
+        Ok(_) => ctx.redirect("/security?saved=1"),
+        Err(err) => ctx.error(crate::error::ApiError::from(err).code()),
+    }
+}
+
+/// Development mode: the mail Sesame wrote to files instead of sending, newest first.
+async fn dev_mail(State(state): State<AppState>, ctx: PageContext) -> Response {
+    let Some(dir) = state.settings().dev_mail_dir.clone() else {
+        return ctx.error(ErrorCode::NotFound);
+    };
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .map(|entries| entries.filter_map(Result::ok).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.retain(|p| p.extension().is_some_and(|e| e == "txt"));
+    files.sort();
+    files.reverse();
+    let mails: Vec<String> = files
+        .iter()
+        .take(50)
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .collect();
+    let extra = context! { mails => mails, folder => dir.display().to_string() };
+    ctx.render("dev_mail.html", "dev", StatusCode::OK, extra)
 }
 
 fn email_only(state: &AppState, ctx: &PageContext) -> bool {

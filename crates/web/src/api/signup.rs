@@ -1,0 +1,208 @@
+//! Sign-up over JSON (SIGNUP-1, SIGNUP-2): start, verify the emailed code, resend, profile, and a
+//! new password when the name rule refused the first. The last step logs the customer in.
+
+use super::auth::{LoginResponse, Me};
+use crate::AppState;
+use crate::client::Client;
+use crate::error::{ApiError, ErrorBody, ErrorCode};
+use crate::json::ApiJson;
+use crate::session::session_cookie;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum_extra::extract::cookie::CookieJar;
+use serde::{Deserialize, Serialize};
+use sesame_core::service::{LoginSuccess, ProfileInput, SignupStart, SignupStep};
+use sesame_core::types::AccountType;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// `Debug` is not derived: the password must never reach a log.
+#[derive(Deserialize, ToSchema)]
+pub struct SignupRequest {
+    pub email: String,
+    pub password: String,
+    /// ISO 3166-1 alpha-2; it fixes the subsidiary.
+    pub country: String,
+    /// Defaults to the subsidiary's language.
+    pub language: Option<String>,
+    /// Defaults to the subsidiary's currency.
+    pub currency: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SignupFlow {
+    pub flow: Uuid,
+    /// `verify_email`, `profile` or `password_required`.
+    #[schema(value_type = String)]
+    pub step: SignupStep,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct VerifyRequest {
+    /// The 6 digits from the email (spaces and hyphens are ignored).
+    pub code: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ProfileRequest {
+    pub first_name: String,
+    pub last_name: String,
+    /// `individual` (default), `company` or `non_profit`.
+    pub account_type: Option<String>,
+    /// Required for companies and non-profits.
+    pub company_name: Option<String>,
+    /// E.164, optional.
+    pub phone: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct PasswordRequest {
+    pub password: String,
+}
+
+/// A flow id from the path; anything else is a flow that does not exist.
+fn flow_id(raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| ApiError::new(ErrorCode::SignupFlowNotFound))
+}
+
+/// Start a sign-up: mails a 6-digit code to the address.
+///
+/// An address that already has an account gets the same answer; its owner is told by email.
+#[utoipa::path(post, path = "/api/v1/signup", request_body = SignupRequest, responses(
+    (status = 200, description = "Code sent", body = SignupFlow),
+    (status = 422, description = "EMAIL_INVALID, EMAIL_NON_ASCII, PASSWORD_TOO_SHORT, PASSWORD_TOO_COMMON, PASSWORD_CONTAINS_PERSONAL_INFO, INVALID_FIELD", body = ErrorBody),
+    (status = 429, description = "SIGNUP_RATE_LIMITED", body = ErrorBody),
+))]
+pub async fn start(
+    State(state): State<AppState>,
+    Client(client): Client,
+    ApiJson(req): ApiJson<SignupRequest>,
+) -> Result<Json<SignupFlow>, ApiError> {
+    let input = SignupStart {
+        email: req.email,
+        password: req.password,
+        country: req.country,
+        language: req.language,
+        currency: req.currency,
+    };
+    let flow = state.services().signup_start(input, &client).await?;
+    Ok(Json(SignupFlow {
+        flow,
+        step: SignupStep::VerifyEmail,
+    }))
+}
+
+/// Where a sign-up stands.
+#[utoipa::path(get, path = "/api/v1/signup/{flow}", responses(
+    (status = 200, body = SignupFlow),
+    (status = 404, description = "SIGNUP_FLOW_NOT_FOUND", body = ErrorBody),
+    (status = 410, description = "SIGNUP_FLOW_EXPIRED", body = ErrorBody),
+))]
+pub async fn show(State(state): State<AppState>, Path(flow): Path<String>) -> Result<Json<SignupFlow>, ApiError> {
+    let flow = flow_id(&flow)?;
+    let (step, _) = state.services().signup_step(flow).await?;
+    Ok(Json(SignupFlow { flow, step }))
+}
+
+/// Check the emailed code (5 tries per sign-up).
+#[utoipa::path(post, path = "/api/v1/signup/{flow}/verify", request_body = VerifyRequest, responses(
+    (status = 200, description = "Email verified", body = SignupFlow),
+    (status = 400, description = "SIGNUP_INVALID_CODE", body = ErrorBody),
+    (status = 429, description = "SIGNUP_TOO_MANY_ATTEMPTS", body = ErrorBody),
+))]
+pub async fn verify(
+    State(state): State<AppState>,
+    Path(flow): Path<String>,
+    ApiJson(req): ApiJson<VerifyRequest>,
+) -> Result<Json<SignupFlow>, ApiError> {
+    let flow = flow_id(&flow)?;
+    let step = state.services().signup_verify(flow, &req.code).await?;
+    Ok(Json(SignupFlow { flow, step }))
+}
+
+/// Send a new code (the previous one stops working).
+#[utoipa::path(post, path = "/api/v1/signup/{flow}/resend", responses(
+    (status = 202, description = "A new code is on its way", body = SignupFlow),
+    (status = 409, description = "SIGNUP_WRONG_STEP (already verified)", body = ErrorBody),
+    (status = 429, description = "SIGNUP_RATE_LIMITED", body = ErrorBody),
+))]
+pub async fn resend(
+    State(state): State<AppState>,
+    Client(client): Client,
+    Path(flow): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let flow = flow_id(&flow)?;
+    state.services().signup_resend(flow, &client).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(SignupFlow {
+            flow,
+            step: SignupStep::VerifyEmail,
+        }),
+    ))
+}
+
+/// The profile: creates the account (its NIC handle is in the answer) and logs in.
+#[utoipa::path(post, path = "/api/v1/signup/{flow}/profile", request_body = ProfileRequest, responses(
+    (status = 200, description = "Account created; the session cookie is set", body = LoginResponse),
+    (status = 422, description = "PASSWORD_CONTAINS_PERSONAL_INFO (send a new password next) or INVALID_FIELD", body = ErrorBody),
+    (status = 409, description = "SIGNUP_WRONG_STEP or EMAIL_TAKEN", body = ErrorBody),
+))]
+pub async fn profile(
+    State(state): State<AppState>,
+    Client(client): Client,
+    jar: CookieJar,
+    Path(flow): Path<String>,
+    ApiJson(req): ApiJson<ProfileRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let flow = flow_id(&flow)?;
+    let account_type = match req.account_type.as_deref() {
+        None | Some("") => None,
+        Some(t) => Some(AccountType::parse(t).ok_or_else(|| {
+            ApiError::with_message(
+                ErrorCode::InvalidField,
+                "account_type must be individual, company or non_profit",
+            )
+        })?),
+    };
+    let profile = ProfileInput {
+        first_name: req.first_name,
+        last_name: req.last_name,
+        account_type,
+        company_name: req.company_name,
+        phone: req.phone,
+    };
+    let done = state.services().signup_profile(flow, profile, &client).await?;
+    Ok(logged_in(&state, jar, done))
+}
+
+/// A new password, after the profile step refused the first one.
+#[utoipa::path(post, path = "/api/v1/signup/{flow}/password", request_body = PasswordRequest, responses(
+    (status = 200, description = "Account created; the session cookie is set", body = LoginResponse),
+    (status = 422, description = "A password rule failed", body = ErrorBody),
+))]
+pub async fn password(
+    State(state): State<AppState>,
+    Client(client): Client,
+    jar: CookieJar,
+    Path(flow): Path<String>,
+    ApiJson(req): ApiJson<PasswordRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let flow = flow_id(&flow)?;
+    let done = state.services().signup_password(flow, &req.password, &client).await?;
+    Ok(logged_in(&state, jar, done))
+}
+
+fn logged_in(state: &AppState, jar: CookieJar, done: LoginSuccess) -> axum::response::Response {
+    let jar = jar.add(session_cookie(state, done.token.expose()));
+    (
+        jar,
+        Json(LoginResponse {
+            status: "logged_in",
+            account: Me::from(&done.account),
+        }),
+    )
+        .into_response()
+}

@@ -1,0 +1,289 @@
+//! The sign-up pages (SIGNUP-1): step 1 (country, language, currency), step 2 (email, password,
+//! then the emailed code with "resend" and "change email"), step 3 (profile), and a new password
+//! when the name rule refuses the first. Each page calls the same service as the JSON API.
+
+use super::context::PageContext;
+use super::{HtmlForm, to_json_error};
+use crate::AppState;
+use crate::client::Client;
+use crate::error::ErrorCode;
+use crate::session::session_cookie;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, Uri};
+use axum::response::Response;
+use minijinja::{Value, context};
+use serde::Deserialize;
+use sesame_core::service::{LoginSuccess, ProfileInput, SignupError, SignupStart, SignupStep};
+use sesame_core::types::{AccountType, SUBSIDIARIES};
+use uuid::Uuid;
+
+const CURRENCIES: [&str; 12] = [
+    "EUR", "GBP", "USD", "CAD", "PLN", "CZK", "MAD", "XOF", "TND", "AUD", "SGD", "INR",
+];
+
+fn query_value(uri: &Uri, key: &str) -> String {
+    url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+pub async fn start_page(ctx: PageContext) -> Response {
+    // Countries with a subsidiary of their own (the world subsidiaries are not countries).
+    let countries: Vec<Value> = SUBSIDIARIES
+        .iter()
+        .filter(|s| s.code.len() == 2 && !matches!(s.code, "WE" | "WS" | "QC"))
+        .map(|s| context! { code => s.code, name => s.name })
+        .collect();
+    let languages: Vec<Value> = super::templates::LANGUAGES
+        .iter()
+        .map(|(code, _)| context! { code => *code, name => if *code == "fr" { "Français" } else { "English" } })
+        .collect();
+    let country = if ctx.subsidiary.code.len() == 2 {
+        ctx.subsidiary.code
+    } else {
+        "GB"
+    };
+    let extra =
+        context! { countries => countries, languages => languages, currencies => CURRENCIES, country => country };
+    ctx.render("signup_start.html", "signup", StatusCode::OK, extra)
+}
+
+pub async fn account_page(ctx: PageContext, uri: Uri) -> Response {
+    let extra = context! {
+        country => query_value(&uri, "country"),
+        language => query_value(&uri, "language"),
+        currency => query_value(&uri, "currency"),
+        email => "",
+    };
+    ctx.render("signup_account.html", "signup", StatusCode::OK, extra)
+}
+
+#[derive(Deserialize)]
+pub struct AccountForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    country: String,
+    #[serde(default)]
+    language: String,
+    #[serde(default)]
+    currency: String,
+}
+
+fn field_of(code: ErrorCode) -> &'static str {
+    match code {
+        ErrorCode::EmailInvalid | ErrorCode::EmailNonAscii => "email",
+        ErrorCode::PasswordTooShort
+        | ErrorCode::PasswordTooLong
+        | ErrorCode::PasswordTooCommon
+        | ErrorCode::PasswordContainsPersonalInfo => "password",
+        _ => "",
+    }
+}
+
+pub async fn account_submit(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Client(client): Client,
+    HtmlForm(form): HtmlForm<AccountForm>,
+) -> Response {
+    if !ctx.csrf_ok(&form.csrf) {
+        return ctx.error(ErrorCode::CsrfRejected);
+    }
+    let non_empty = |s: &str| (!s.trim().is_empty()).then(|| s.to_owned());
+    let input = SignupStart {
+        email: form.email.clone(),
+        password: form.password,
+        country: form.country.clone(),
+        language: non_empty(&form.language),
+        currency: non_empty(&form.currency),
+    };
+    match state.services().signup_start(input, &client).await {
+        Ok(flow) => ctx.redirect(&format!("/signup/{flow}")),
+        Err(err) => {
+            let code = to_json_error(err);
+            let extra = context! {
+                country => form.country, language => form.language, currency => form.currency,
+                email => form.email, error_code => code.as_str(), error_field => field_of(code),
+            };
+            ctx.render("signup_account.html", "signup", code.status(), extra)
+        }
+    }
+}
+
+/// Renders the page for the step a flow is at, with an optional error or notice.
+async fn step_page(
+    state: &AppState,
+    ctx: PageContext,
+    flow: Uuid,
+    error: Option<ErrorCode>,
+    notice: Option<&str>,
+) -> Response {
+    let (step, email) = match state.services().signup_step(flow).await {
+        Ok(found) => found,
+        Err(err) => return ctx.error(to_json_error(err)),
+    };
+    let status = error.map_or(StatusCode::OK, ErrorCode::status);
+    let extra = context! {
+        flow => flow.to_string(), email => email, error_code => error.map(ErrorCode::as_str), notice => notice,
+        account_type => "individual",
+    };
+    let template = match step {
+        SignupStep::VerifyEmail => "signup_verify.html",
+        SignupStep::Profile => "signup_profile.html",
+        SignupStep::PasswordRequired => "signup_password.html",
+    };
+    ctx.render(template, "signup", status, extra)
+}
+
+fn parse_flow(raw: &str) -> Option<Uuid> {
+    Uuid::parse_str(raw).ok()
+}
+
+pub async fn flow_page(State(state): State<AppState>, ctx: PageContext, Path(flow): Path<String>) -> Response {
+    match parse_flow(&flow) {
+        Some(flow) => step_page(&state, ctx, flow, None, None).await,
+        None => ctx.error(ErrorCode::SignupFlowNotFound),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CodeForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    code: String,
+}
+
+pub async fn verify_submit(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Path(flow): Path<String>,
+    HtmlForm(form): HtmlForm<CodeForm>,
+) -> Response {
+    let Some(flow) = parse_flow(&flow) else {
+        return ctx.error(ErrorCode::SignupFlowNotFound);
+    };
+    if !ctx.csrf_ok(&form.csrf) {
+        return ctx.error(ErrorCode::CsrfRejected);
+    }
+    match state.services().signup_verify(flow, &form.code).await {
+        Ok(_) => ctx.redirect(&format!("/signup/{flow}")),
+        Err(err) => step_page(&state, ctx, flow, Some(to_json_error(err)), None).await,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn resend_submit(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Client(client): Client,
+    Path(flow): Path<String>,
+    HtmlForm(form): HtmlForm<CsrfForm>,
+) -> Response {
+    let Some(flow) = parse_flow(&flow) else {
+        return ctx.error(ErrorCode::SignupFlowNotFound);
+    };
+    if !ctx.csrf_ok(&form.csrf) {
+        return ctx.error(ErrorCode::CsrfRejected);
+    }
+    match state.services().signup_resend(flow, &client).await {
+        Ok(()) => step_page(&state, ctx, flow, None, Some("signup.resent")).await,
+        Err(err) => step_page(&state, ctx, flow, Some(to_json_error(err)), None).await,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ProfileForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    first_name: String,
+    #[serde(default)]
+    last_name: String,
+    #[serde(default)]
+    account_type: String,
+    #[serde(default)]
+    company_name: String,
+    #[serde(default)]
+    phone: String,
+}
+
+pub async fn profile_submit(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Client(client): Client,
+    Path(flow): Path<String>,
+    HtmlForm(form): HtmlForm<ProfileForm>,
+) -> Response {
+    let Some(flow) = parse_flow(&flow) else {
+        return ctx.error(ErrorCode::SignupFlowNotFound);
+    };
+    if !ctx.csrf_ok(&form.csrf) {
+        return ctx.error(ErrorCode::CsrfRejected);
+    }
+    let profile = ProfileInput {
+        first_name: form.first_name.clone(),
+        last_name: form.last_name.clone(),
+        account_type: AccountType::parse(&form.account_type),
+        company_name: Some(form.company_name.clone()),
+        phone: Some(form.phone.clone()),
+    };
+    match state.services().signup_profile(flow, profile, &client).await {
+        Ok(done) => logged_in(&state, ctx, done),
+        Err(SignupError::Password(p)) => {
+            step_page(&state, ctx, flow, Some(to_json_error(SignupError::Password(p))), None).await
+        }
+        Err(err) => {
+            let code = to_json_error(err);
+            let extra = context! {
+                flow => flow.to_string(), error_code => code.as_str(), first_name => form.first_name,
+                last_name => form.last_name, account_type => form.account_type, company_name => form.company_name,
+                phone => form.phone,
+            };
+            ctx.render("signup_profile.html", "signup", code.status(), extra)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    password: String,
+}
+
+pub async fn password_submit(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Client(client): Client,
+    Path(flow): Path<String>,
+    HtmlForm(form): HtmlForm<PasswordForm>,
+) -> Response {
+    let Some(flow) = parse_flow(&flow) else {
+        return ctx.error(ErrorCode::SignupFlowNotFound);
+    };
+    if !ctx.csrf_ok(&form.csrf) {
+        return ctx.error(ErrorCode::CsrfRejected);
+    }
+    match state.services().signup_password(flow, &form.password, &client).await {
+        Ok(done) => logged_in(&state, ctx, done),
+        Err(err) => step_page(&state, ctx, flow, Some(to_json_error(err)), None).await,
+    }
+}
+
+fn logged_in(state: &AppState, mut ctx: PageContext, done: LoginSuccess) -> Response {
+    ctx.add_cookie(session_cookie(state, done.token.expose()));
+    ctx.redirect("/")
+}
