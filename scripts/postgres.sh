@@ -10,7 +10,7 @@ start)
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postgresql >&2
   fi
   pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-  port=${PGPORT:-55432}
+  port=${PGPORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
   data=$(mktemp -d /tmp/sesame-pg.XXXXXX)
   chown postgres:postgres "$data"
   runuser -u postgres -- "$pgbin/initdb" -D "$data" -A trust -U postgres -E UTF8 --no-sync >/dev/null

@@ -2,7 +2,7 @@
 # Runs every test on a fresh machine: formatting and lint gates, unit and contract tests, the
 # integration suite on SQLite and then on a throwaway PostgreSQL cluster (started and removed here),
 # and the browser tests in Debian's Chromium. Installs what is missing (Debian packages: postgresql,
-# chromium; npm packages from e2e/package-lock.json).
+# chromium; the SMTP server aiosmtpd from PyPI; npm packages from e2e/package-lock.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +14,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -q
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
+
+python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install -q --disable-pip-version-check aiosmtpd==1.4.6
 
 echo "== format and lints"
 cargo fmt --all -- --check

@@ -1,7 +1,8 @@
 // Browser-test harness: starts the real `sesame` binary on a free port with a fresh data folder,
 // creates accounts through its CLI, and drives Debian's Chromium with playwright-core.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, readdirSync, readFileSync, existsSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
@@ -75,4 +76,42 @@ export async function seriousViolations(page) {
 export async function screenshot(page, name) {
   if (!process.env.SESAME_SCREENSHOTS) return;
   await page.screenshot({ path: resolve(`../docs/screenshots/${name}.png`), fullPage: true });
+}
+
+/// A real SMTP server (aiosmtpd) writing to a Maildir, for reading codes the way a customer would.
+export async function startSmtp() {
+  const dir = mkdtempSync(join(tmpdir(), 'sesame-smtp-'));
+  const maildir = join(dir, 'Maildir');
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const child = spawn('python3', ['-m', 'aiosmtpd', '-n', '-l', `127.0.0.1:${port}`,
+    '-c', 'aiosmtpd.handlers.Mailbox', maildir], { stdio: 'ignore' });
+  const up = () => new Promise((resolveUp) => {
+    const socket = createConnection({ host: '127.0.0.1', port }, () => { socket.end(); resolveUp(true); });
+    socket.on('error', () => resolveUp(false));
+  });
+  for (let i = 0; i < 250 && !(await up()); i += 1) await new Promise((r) => setTimeout(r, 20));
+  const messages = () => {
+    const folder = join(maildir, 'new');
+    if (!existsSync(folder)) return [];
+    return readdirSync(folder).sort().map((f) => decodeMessage(readFileSync(join(folder, f), 'utf8')));
+  };
+  const waitFor = async (predicate, what) => {
+    for (let i = 0; i < 250; i += 1) {
+      const found = messages().find(predicate);
+      if (found) return found;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error(`no mail: ${what}`);
+  };
+  const stop = () => { child.kill(); rmSync(dir, { recursive: true, force: true }); };
+  return { url: `smtp://127.0.0.1:${port}`, messages, waitFor, stop };
+}
+
+/// The raw message with base64 and quoted-printable parts decoded (enough to read codes).
+function decodeMessage(raw) {
+  let text = raw.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16)));
+  for (const block of raw.matchAll(/Content-Transfer-Encoding: base64\r?\n\r?\n([A-Za-z0-9+/=\r\n]+)/g)) {
+    text += '\n' + Buffer.from(block[1].replace(/\s/g, ''), 'base64').toString('utf8');
+  }
+  return text;
 }

@@ -19,7 +19,10 @@ async fn every_login_sends_a_notification_until_switched_off() {
     assert_eq!(login().await.unwrap().status(), 200);
     app.deliver().await;
     let mails = smtp.messages_to("Jane.Doe@Example.com");
-    let notice = mails.iter().find(|m| m.subject.contains("connexion")).expect("a French login notice");
+    let notice = mails
+        .iter()
+        .find(|m| m.subject.contains("connexion"))
+        .expect("a French login notice");
     assert!(notice.subject.starts_with("Nouvelle connexion"), "{}", notice.subject);
     assert!(notice.text.contains(jane.nic_handle.as_str()));
     assert!(notice.text.contains("127.0.0.1"));
