@@ -41,6 +41,12 @@ impl Visitor {
         csrf_in(&self.get(path).await.text().await.unwrap())
     }
 
+    /// Posts the login form.
+    async fn login_form(&self, login: &str, password: &str, token: &str) -> Response {
+        self.post_form("/login", &[("login", login), ("password", password), ("csrf", token)])
+            .await
+    }
+
     async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Response {
         self.client
             .post(format!("{}{path}", self.base))
@@ -132,9 +138,7 @@ async fn forms_without_a_valid_token_or_from_elsewhere_are_refused() {
     // A token from another browser (another cookie) is no good either.
     let other = Visitor::new(&app);
     other.token("/login").await;
-    let stolen = other
-        .post_form("/login", &[("login", nic), ("password", PASSWORD), ("csrf", &token)])
-        .await;
+    let stolen = other.login_form(nic, PASSWORD, &token).await;
     assert_eq!(stolen.status(), 403);
     assert_eq!(v.get("/api/v1/me").await.status(), 401, "no session was opened");
 }
@@ -219,16 +223,7 @@ async fn failures_render_the_generic_error_with_its_status() {
         .await;
     assert_eq!(wrong.status(), 401);
     let wrong = wrong.text().await.unwrap();
-    let unknown = v
-        .post_form(
-            "/login",
-            &[
-                ("login", "zz12345-ovh"),
-                ("password", "not the password"),
-                ("csrf", &token),
-            ],
-        )
-        .await;
+    let unknown = v.login_form("zz12345-ovh", "not the password", &token).await;
     assert_eq!(unknown.status(), 401);
     let unknown = unknown.text().await.unwrap();
     assert!(wrong.contains("LOGIN_INVALID_CREDENTIALS"));
@@ -364,16 +359,7 @@ async fn email_only_subsidiaries_take_no_customer_id() {
         )
         .await;
     assert_eq!(nic.status(), 401);
-    let email = v
-        .post_form(
-            "/login",
-            &[
-                ("login", "jane.doe@example.com"),
-                ("password", PASSWORD),
-                ("csrf", &token),
-            ],
-        )
-        .await;
+    let email = v.login_form("jane.doe@example.com", PASSWORD, &token).await;
     assert_eq!(email.status(), 303);
 }
 
