@@ -17,10 +17,16 @@ pub enum AuditKind {
     SessionExpired,
     NotificationsOn,
     NotificationsOff,
+    SecondFactorSucceeded,
+    SecondFactorFailed,
+    TotpReplayed,
+    BackupCodeUsed,
+    Reauthenticated,
+    TwoFactorChanged,
 }
 
 impl AuditKind {
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 15] = [
         Self::AccountCreated,
         Self::AccountBlocked,
         Self::AccountUnblocked,
@@ -30,6 +36,12 @@ impl AuditKind {
         Self::SessionExpired,
         Self::NotificationsOn,
         Self::NotificationsOff,
+        Self::SecondFactorSucceeded,
+        Self::SecondFactorFailed,
+        Self::TotpReplayed,
+        Self::BackupCodeUsed,
+        Self::Reauthenticated,
+        Self::TwoFactorChanged,
     ];
 
     pub fn parse(s: &str) -> Option<Self> {
@@ -47,6 +59,12 @@ impl AuditKind {
             Self::SessionExpired => "session_expired",
             Self::NotificationsOn => "login_notifications_on",
             Self::NotificationsOff => "login_notifications_off",
+            Self::SecondFactorSucceeded => "second_factor_succeeded",
+            Self::SecondFactorFailed => "second_factor_failed",
+            Self::TotpReplayed => "totp_replayed",
+            Self::BackupCodeUsed => "backup_code_used",
+            Self::Reauthenticated => "reauthenticated",
+            Self::TwoFactorChanged => "two_factor_changed",
         }
     }
 }

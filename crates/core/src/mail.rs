@@ -22,6 +22,42 @@ pub enum MailKind {
         ip: String,
         device: String,
     },
+    /// A security event the customer should know about (MFA-2, MFA-5, MFA-6, MFA-7).
+    SecurityNotice(Notice),
+}
+
+/// The security events that reach the customer by email.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice {
+    /// MFA-7: three wrong second-factor codes right after a correct password.
+    PasswordUsed,
+    /// MFA-2: a TOTP code was replayed.
+    TotpReplayed,
+    /// MFA-5: a backup code was used; `left` remain.
+    BackupCodeUsed {
+        left: i64,
+    },
+    TwoFactorEnabled,
+    TwoFactorDisabled,
+    AppAdded,
+    AppRemoved,
+    BackupCodesRegenerated,
+}
+
+impl Notice {
+    /// The notice's message key in the mail catalogs.
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::PasswordUsed => "password_used",
+            Self::TotpReplayed => "totp_replayed",
+            Self::BackupCodeUsed { .. } => "backup_code_used",
+            Self::TwoFactorEnabled => "two_factor_enabled",
+            Self::TwoFactorDisabled => "two_factor_disabled",
+            Self::AppAdded => "app_added",
+            Self::AppRemoved => "app_removed",
+            Self::BackupCodesRegenerated => "backup_codes_regenerated",
+        }
+    }
 }
 
 impl MailKind {
@@ -31,6 +67,7 @@ impl MailKind {
             Self::SignupExists => "signup_exists",
             Self::Welcome => "welcome",
             Self::LoginNotification { .. } => "login_notification",
+            Self::SecurityNotice(_) => "security_notice",
         }
     }
 

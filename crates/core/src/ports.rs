@@ -53,6 +53,8 @@ pub struct Account {
     pub state: AccountState,
     /// LOGIN-4: whether each successful login sends an email.
     pub login_notifications: bool,
+    /// LOGIN-2: the second factor used at the last login (`totp`, `backup_code`, …).
+    pub last_second_factor: Option<String>,
     pub created_at: OffsetDateTime,
 }
 
@@ -223,6 +225,8 @@ pub trait ThrottleStore: Send + Sync {
         window_start: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<i64, StoreError>;
+    /// The events counted for `(scope, key)` in a window that began at or after `window_start`.
+    async fn count(&self, scope: &str, key: &str, window_start: OffsetDateTime) -> Result<i64, StoreError>;
 }
 
 /// A mail claimed for delivery.
@@ -253,6 +257,8 @@ pub struct OutboxStatus {
 
 #[async_trait]
 pub trait OutboxStore: Send + Sync {
+    /// Queues one mail on its own (for events that change nothing else, like a notice).
+    async fn queue_mail(&self, mail: &ComposedMail) -> Result<(), StoreError>;
     /// Claims the next due mail for `worker` until `lease_until`; two workers never both get it.
     async fn claim_mail(
         &self,
@@ -277,13 +283,94 @@ pub trait OutboxStore: Send + Sync {
     async fn retry_parked(&self, id: Option<Uuid>, now: OffsetDateTime) -> Result<u64, StoreError>;
 }
 
+/// A second-factor credential (MFA-1): a TOTP app, a security key, a phone. `data` is the
+/// method's own versioned data (a sealed seed, a serialised passkey).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FactorCredential {
+    pub id: Uuid,
+    pub account_id: AccountId,
+    pub kind: String,
+    pub version: i64,
+    pub data: String,
+    pub description: String,
+    pub created_at: OffsetDateTime,
+    pub enabled_at: Option<OffsetDateTime>,
+    pub last_used_at: Option<OffsetDateTime>,
+}
+
+#[async_trait]
+pub trait CredentialStore: Send + Sync {
+    async fn add_credential(&self, credential: &FactorCredential, audit: &AuditEvent) -> Result<(), StoreError>;
+    /// Every second-factor credential of an account (not the password), oldest first.
+    async fn credentials(&self, account: AccountId) -> Result<Vec<FactorCredential>, StoreError>;
+    /// Enables a pending credential, optionally replacing the account's backup codes, with its
+    /// audit event and mail; false when it was not pending.
+    async fn enable_credential(
+        &self,
+        id: Uuid,
+        account: AccountId,
+        backup_codes: &[OneTimeSecret],
+        audit: &AuditEvent,
+        mails: &[ComposedMail],
+    ) -> Result<bool, StoreError>;
+    async fn rename_credential(
+        &self,
+        id: Uuid,
+        account: AccountId,
+        description: &str,
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError>;
+    /// Deletes a credential; with `drop_backup_codes` the account's backup codes go too (2FA off).
+    async fn delete_credential(
+        &self,
+        id: Uuid,
+        account: AccountId,
+        drop_backup_codes: bool,
+        audit: &AuditEvent,
+        mails: &[ComposedMail],
+    ) -> Result<bool, StoreError>;
+    async fn touch_credential(&self, id: Uuid, now: OffsetDateTime) -> Result<(), StoreError>;
+    /// Records a TOTP step as used for the account; false when this step or a later one already was.
+    async fn use_totp_step(&self, account: AccountId, step: i64) -> Result<bool, StoreError>;
+    /// Replaces the account's backup codes (the old set is voided) with audit and mail.
+    async fn replace_backup_codes(
+        &self,
+        account: AccountId,
+        codes: &[OneTimeSecret],
+        audit: &AuditEvent,
+        mails: &[ComposedMail],
+    ) -> Result<(), StoreError>;
+    /// Unused backup codes left.
+    async fn backup_codes_left(&self, account: AccountId, now: OffsetDateTime) -> Result<i64, StoreError>;
+    async fn set_last_second_factor(&self, account: AccountId, method: &str) -> Result<(), StoreError>;
+    /// Ends a flow without an account creation (a finished login flow).
+    async fn complete_flow(&self, id: Uuid, now: OffsetDateTime) -> Result<bool, StoreError>;
+}
+
 /// Every port together, as the services use them.
 pub trait Store:
-    AccountStore + SessionStore + SecretStore + AuditLog + Health + FlowStore + ThrottleStore + OutboxStore
+    AccountStore
+    + SessionStore
+    + SecretStore
+    + AuditLog
+    + Health
+    + FlowStore
+    + ThrottleStore
+    + OutboxStore
+    + CredentialStore
 {
 }
 
-impl<T: AccountStore + SessionStore + SecretStore + AuditLog + Health + FlowStore + ThrottleStore + OutboxStore> Store
-    for T
+impl<
+    T: AccountStore
+        + SessionStore
+        + SecretStore
+        + AuditLog
+        + Health
+        + FlowStore
+        + ThrottleStore
+        + OutboxStore
+        + CredentialStore,
+> Store for T
 {
 }

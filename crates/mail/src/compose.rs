@@ -4,7 +4,7 @@
 
 use lettre::Address;
 use minijinja::{Environment, Value, context};
-use sesame_core::mail::{ComposeError, ComposedMail, MailComposer, MailKind, MailRequest};
+use sesame_core::mail::{ComposeError, ComposedMail, MailComposer, MailKind, MailRequest, Notice};
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
 use url::Url;
@@ -16,7 +16,11 @@ macro_rules! templates {
 }
 
 /// Every mail template.
-pub const TEMPLATES: [(&str, &str); 17] = templates![
+pub const TEMPLATES: [(&str, &str); 21] = templates![
+    "security_notice.en.txt",
+    "security_notice.en.html",
+    "security_notice.fr.txt",
+    "security_notice.fr.html",
     "layout.html",
     "signup_code.en.txt",
     "signup_code.en.html",
@@ -75,6 +79,77 @@ impl Composer {
     }
 }
 
+/// Title and body of each security notice (MFA-2, MFA-5, MFA-6, MFA-7).
+fn notice_text(notice: Notice, lang: &str) -> (&'static str, &'static str) {
+    let fr = lang == "fr";
+    match (notice, fr) {
+        (Notice::PasswordUsed, false) => (
+            "Your password was used",
+            "Someone entered your correct password, then three wrong two-factor codes. If it was not you, change your password now.",
+        ),
+        (Notice::PasswordUsed, true) => (
+            "Votre mot de passe a été utilisé",
+            "Quelqu’un a saisi votre mot de passe correct, puis trois codes de double authentification erronés. Si ce n’était pas vous, changez votre mot de passe maintenant.",
+        ),
+        (Notice::TotpReplayed, false) => (
+            "A two-factor code was reused",
+            "A code from your authenticator app was entered a second time. It was refused: each code works once.",
+        ),
+        (Notice::TotpReplayed, true) => (
+            "Un code de double authentification a été réutilisé",
+            "Un code de votre application d’authentification a été saisi une deuxième fois. Il a été refusé : chaque code ne sert qu’une fois.",
+        ),
+        (Notice::BackupCodeUsed { .. }, false) => (
+            "A backup code was used",
+            "One of your backup codes was just used to log in. It will not work again.",
+        ),
+        (Notice::BackupCodeUsed { .. }, true) => (
+            "Un code de secours a été utilisé",
+            "Un de vos codes de secours vient de servir à vous connecter. Il ne fonctionnera plus.",
+        ),
+        (Notice::TwoFactorEnabled, false) => (
+            "Two-factor authentication is on",
+            "Two-factor authentication is now on for your account. Keep your backup codes in a safe place.",
+        ),
+        (Notice::TwoFactorEnabled, true) => (
+            "La double authentification est activée",
+            "La double authentification est maintenant activée sur votre compte. Gardez vos codes de secours en lieu sûr.",
+        ),
+        (Notice::TwoFactorDisabled, false) => (
+            "Two-factor authentication is off",
+            "Your last two-factor method was removed: two-factor authentication is off and your backup codes were deleted.",
+        ),
+        (Notice::TwoFactorDisabled, true) => (
+            "La double authentification est désactivée",
+            "Votre dernière méthode de double authentification a été supprimée : la double authentification est désactivée et vos codes de secours ont été supprimés.",
+        ),
+        (Notice::AppAdded, false) => (
+            "An authenticator app was added",
+            "A new authenticator app can now be used to log in to your account.",
+        ),
+        (Notice::AppAdded, true) => (
+            "Une application d’authentification a été ajoutée",
+            "Une nouvelle application d’authentification peut désormais servir à vous connecter.",
+        ),
+        (Notice::AppRemoved, false) => (
+            "An authenticator app was removed",
+            "An authenticator app was removed from your account. Two-factor authentication stays on.",
+        ),
+        (Notice::AppRemoved, true) => (
+            "Une application d’authentification a été supprimée",
+            "Une application d’authentification a été retirée de votre compte. La double authentification reste activée.",
+        ),
+        (Notice::BackupCodesRegenerated, false) => (
+            "New backup codes",
+            "A new set of backup codes was generated; the previous codes no longer work.",
+        ),
+        (Notice::BackupCodesRegenerated, true) => (
+            "Nouveaux codes de secours",
+            "Un nouveau jeu de codes de secours a été généré ; les anciens codes ne fonctionnent plus.",
+        ),
+    }
+}
+
 fn unsafe_in_header(value: &str) -> bool {
     value.chars().any(|c| matches!(c, '\r' | '\n' | '\0'))
 }
@@ -113,6 +188,22 @@ impl MailComposer for Composer {
             MailKind::SignupCode { code } => values = context! { code => code, ..values },
             MailKind::LoginNotification { at, ip, device } => {
                 values = context! { at => at.format(&format).unwrap_or_default(), ip => ip, device => device, ..values }
+            }
+            MailKind::SecurityNotice(notice) => {
+                let (title, body) = notice_text(*notice, lang);
+                let left = match notice {
+                    Notice::BackupCodeUsed { left } => *left,
+                    _ => i64::MAX,
+                };
+                let warning = (left <= 3).then(|| match lang {
+                    "fr" => format!("Il ne vous reste que {left} codes de secours : générez-en de nouveaux."),
+                    _ => format!("Only {left} backup codes are left: generate a new set."),
+                });
+                let (greeting, action) = match lang {
+                    "fr" => ("Bonjour", "Si ce n’était pas vous, sécurisez votre compte :"),
+                    _ => ("Hello", "If this was not you, secure your account:"),
+                };
+                values = context! { title => title, body => body, warning => warning, greeting => greeting, action => action, ..values };
             }
             MailKind::SignupExists | MailKind::Welcome => {}
         }
@@ -177,6 +268,8 @@ mod tests {
 
     fn kinds() -> Vec<MailKind> {
         vec![
+            MailKind::SecurityNotice(Notice::BackupCodeUsed { left: 2 }),
+            MailKind::SecurityNotice(Notice::PasswordUsed),
             MailKind::SignupCode { code: "042917".into() },
             MailKind::SignupExists,
             MailKind::Welcome,
@@ -186,6 +279,20 @@ mod tests {
                 device: "Firefox 120 on Linux".into(),
             },
         ]
+    }
+
+    #[test]
+    fn a_backup_code_notice_warns_when_three_or_fewer_are_left() {
+        let kind = MailKind::SecurityNotice(Notice::BackupCodeUsed { left: 2 });
+        let m = composer()
+            .compose(&request(kind, "en"), datetime!(2026-11-25 10:00 UTC))
+            .unwrap();
+        assert!(m.text.contains("Only 2 backup codes are left"), "{}", m.text);
+        let kind = MailKind::SecurityNotice(Notice::BackupCodeUsed { left: 4 });
+        let m = composer()
+            .compose(&request(kind, "fr"), datetime!(2026-11-25 10:00 UTC))
+            .unwrap();
+        assert!(!m.text.contains("codes de secours :"), "{}", m.text);
     }
 
     #[test]
@@ -216,8 +323,9 @@ mod tests {
 
     #[test]
     fn the_code_is_six_contiguous_digits_in_the_text() {
+        let code = MailKind::SignupCode { code: "042917".into() };
         let m = composer()
-            .compose(&request(kinds().remove(0), "en"), datetime!(2026-11-25 10:00 UTC))
+            .compose(&request(code, "en"), datetime!(2026-11-25 10:00 UTC))
             .unwrap();
         assert!(m.text.lines().any(|l| l.trim() == "042917"));
         assert!(m.sensitive);

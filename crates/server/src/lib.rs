@@ -88,6 +88,7 @@ impl App {
                 per_ip_per_hour: raw.signup.per_ip_per_hour,
                 ..SignupSettings::default()
             },
+            issuer: raw.brand_name.clone(),
         };
         let composer = Composer::new(ComposerSettings {
             brand: raw.brand_name.clone(),

@@ -15,7 +15,8 @@ macro_rules! select_account {
     ($clause:literal) => {
         concat!(
             "SELECT id, nic_handle, customer_code, email, email_canonical, first_name, last_name, account_type, ",
-            "company_name, phone, country, language, currency, subsidiary, state, login_notifications, created_at ",
+            "company_name, phone, country, language, currency, subsidiary, state, login_notifications, created_at, ",
+            "last_second_factor ",
             "FROM accounts ",
             $clause
         )
@@ -44,6 +45,7 @@ fn account_from_row(row: &AnyRow) -> Result<Account, StoreError> {
         subsidiary: get("subsidiary")?,
         state: AccountState::parse(&state).ok_or_else(|| StoreError::Internal(format!("unknown state {state}")))?,
         login_notifications: row.try_get::<i64, _>("login_notifications").map_err(db_error)? != 0,
+        last_second_factor: row.try_get("last_second_factor").map_err(db_error)?,
         created_at: from_micros(row.try_get("created_at").map_err(db_error)?)?,
     })
 }

@@ -31,6 +31,7 @@ fn account(nic: &str, code: &str, email: &str) -> Account {
         subsidiary: "FR".into(),
         state: AccountState::Active,
         login_notifications: true,
+        last_second_factor: None,
         created_at: T0,
     }
 }
@@ -641,4 +642,88 @@ async fn throttle_counters_count_within_a_window() {
             .unwrap(),
         1
     );
+}
+
+#[tokio::test]
+async fn a_totp_step_is_used_once_and_never_an_older_one() {
+    let (_db, store) = fresh().await;
+    let a = account("ab12345-ovh", "1111-111-11", "a@example.com");
+    create(&store, &a).await.unwrap();
+    assert!(store.use_totp_step(a.id, 100).await.unwrap());
+    assert!(!store.use_totp_step(a.id, 100).await.unwrap(), "replay");
+    assert!(!store.use_totp_step(a.id, 99).await.unwrap(), "older step");
+    assert!(store.use_totp_step(a.id, 101).await.unwrap());
+}
+
+#[tokio::test]
+async fn second_factor_credentials_are_enabled_once_and_backup_codes_replaced() {
+    let (_db, store) = fresh().await;
+    let a = account("ab12345-ovh", "1111-111-11", "a@example.com");
+    create(&store, &a).await.unwrap();
+    let cred = FactorCredential {
+        id: Uuid::new_v4(),
+        account_id: a.id,
+        kind: "totp".into(),
+        version: 1,
+        data: "sealed".into(),
+        description: "Phone".into(),
+        created_at: T0,
+        enabled_at: None,
+        last_used_at: None,
+    };
+    let audit = || event(AuditKind::TwoFactorChanged, T0).account(a.id);
+    store.add_credential(&cred, &audit()).await.unwrap();
+    assert_eq!(
+        store.credentials(a.id).await.unwrap(),
+        vec![cred.clone()],
+        "the password is not listed"
+    );
+    let code = |n: u8| OneTimeSecret {
+        account_id: Some(a.id),
+        flow_id: None,
+        ..secret("backup-code", &[n; 32], T0 + Duration::days(3650))
+    };
+    assert!(
+        store
+            .enable_credential(cred.id, a.id, &[code(1), code(2)], &audit(), &[])
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .enable_credential(cred.id, a.id, &[], &audit(), &[])
+            .await
+            .unwrap(),
+        "already enabled"
+    );
+    assert_eq!(store.backup_codes_left(a.id, T0).await.unwrap(), 2);
+    store
+        .replace_backup_codes(a.id, &[code(3)], &audit(), &[])
+        .await
+        .unwrap();
+    assert_eq!(store.backup_codes_left(a.id, T0).await.unwrap(), 1);
+    assert_eq!(
+        store.consume_secret("backup-code", &[1; 32], T0).await.unwrap(),
+        None,
+        "the old set is void"
+    );
+    assert!(
+        store
+            .rename_credential(cred.id, a.id, "Tablet", &audit())
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.credentials(a.id).await.unwrap()[0].description, "Tablet");
+    assert!(
+        store
+            .delete_credential(cred.id, a.id, true, &audit(), &[])
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.backup_codes_left(a.id, T0).await.unwrap(),
+        0,
+        "2FA off drops the backup codes"
+    );
+    assert!(store.credentials(a.id).await.unwrap().is_empty());
 }

@@ -11,6 +11,7 @@ mod accounts;
 mod audit;
 #[cfg(test)]
 mod contract;
+mod credentials;
 mod flows;
 mod outbox;
 mod secrets;
@@ -106,7 +107,9 @@ impl SqlStore {
     /// and simply reads the migration table again, where the winner's work is now recorded.
     pub async fn migrate(&self) -> Result<(), OpenError> {
         let (migrator, attempts) = match self.backend {
-            Backend::Sqlite => (&SQLITE_MIGRATIONS, 3),
+            // Each lost race leaves one more migration applied by the winner, so one retry per
+            // migration always suffices.
+            Backend::Sqlite => (&SQLITE_MIGRATIONS, SQLITE_MIGRATIONS.iter().count() + 1),
             Backend::Postgres => (&POSTGRES_MIGRATIONS, 1),
         };
         let mut result = Ok(());

@@ -45,6 +45,10 @@ async fn insert<'e, E: Executor<'e, Database = Any>>(exec: E, m: &ComposedMail) 
 
 #[async_trait]
 impl OutboxStore for SqlStore {
+    async fn queue_mail(&self, mail: &ComposedMail) -> Result<(), StoreError> {
+        insert(&self.pool, mail).await
+    }
+
     async fn claim_mail(
         &self,
         worker: &str,

@@ -42,6 +42,14 @@ pub enum ErrorCode {
     SignupInvalidCode,
     SignupTooManyAttempts,
     SignupWrongStep,
+    LoginFlowNotFound,
+    SecondFactorMethodNotAllowed,
+    SecondFactorInvalid,
+    SecondFactorTooManyAttempts,
+    SecondFactorLocked,
+    ReauthRequired,
+    TwoFactorDeviceNotFound,
+    TwoFactorNotEnabled,
 }
 
 impl ErrorCode {
@@ -74,6 +82,14 @@ impl ErrorCode {
             Self::SignupInvalidCode => "SIGNUP_INVALID_CODE",
             Self::SignupTooManyAttempts => "SIGNUP_TOO_MANY_ATTEMPTS",
             Self::SignupWrongStep => "SIGNUP_WRONG_STEP",
+            Self::LoginFlowNotFound => "LOGIN_FLOW_NOT_FOUND",
+            Self::SecondFactorMethodNotAllowed => "SECOND_FACTOR_METHOD_NOT_ALLOWED",
+            Self::SecondFactorInvalid => "SECOND_FACTOR_INVALID",
+            Self::SecondFactorTooManyAttempts => "SECOND_FACTOR_TOO_MANY_ATTEMPTS",
+            Self::SecondFactorLocked => "SECOND_FACTOR_LOCKED",
+            Self::ReauthRequired => "REAUTH_REQUIRED",
+            Self::TwoFactorDeviceNotFound => "TWO_FACTOR_DEVICE_NOT_FOUND",
+            Self::TwoFactorNotEnabled => "TWO_FACTOR_NOT_ENABLED",
         }
     }
 
@@ -99,7 +115,11 @@ impl ErrorCode {
             Self::SignupRateLimited | Self::SignupTooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
             Self::SignupFlowNotFound => StatusCode::NOT_FOUND,
             Self::SignupFlowExpired => StatusCode::GONE,
-            Self::SignupInvalidCode => StatusCode::BAD_REQUEST,
+            Self::SignupInvalidCode | Self::SecondFactorInvalid => StatusCode::BAD_REQUEST,
+            Self::LoginFlowNotFound | Self::TwoFactorDeviceNotFound => StatusCode::NOT_FOUND,
+            Self::SecondFactorMethodNotAllowed | Self::TwoFactorNotEnabled => StatusCode::CONFLICT,
+            Self::SecondFactorTooManyAttempts | Self::SecondFactorLocked => StatusCode::TOO_MANY_REQUESTS,
+            Self::ReauthRequired => StatusCode::FORBIDDEN,
         }
     }
 
@@ -134,6 +154,14 @@ impl ErrorCode {
             Self::SignupInvalidCode => "The code is wrong or has expired.",
             Self::SignupTooManyAttempts => "Too many wrong codes. Please start again.",
             Self::SignupWrongStep => "This step is not available now.",
+            Self::LoginFlowNotFound => "This login has ended or expired. Please enter your password again.",
+            Self::SecondFactorMethodNotAllowed => "This method is not available for this login.",
+            Self::SecondFactorInvalid => "The code is wrong.",
+            Self::SecondFactorTooManyAttempts => "Too many wrong codes. Please enter your password again.",
+            Self::SecondFactorLocked => "Too many wrong codes on this account. Codes are refused for now.",
+            Self::ReauthRequired => "Please confirm it is you: enter your password again.",
+            Self::TwoFactorDeviceNotFound => "There is no such device.",
+            Self::TwoFactorNotEnabled => "Two-factor authentication is off.",
         }
     }
 }

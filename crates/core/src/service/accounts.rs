@@ -208,6 +208,7 @@ impl Services {
             subsidiary: draft.subsidiary,
             state: AccountState::Active,
             login_notifications: true,
+            last_second_factor: None,
             created_at: now,
         };
         let audit = AuditEvent::new(now, AuditKind::AccountCreated, actor, client).account(id);

@@ -4,13 +4,16 @@
 mod accounts;
 mod sessions;
 mod signup;
+mod two_factor;
 
 pub use accounts::{CreateAccountError, NewAccountInput, ProfileInput};
 pub use sessions::{Authenticated, LoginError, LoginSuccess};
 pub use signup::{SignupError, SignupSettings, SignupStart, SignupStep};
+pub use two_factor::{FRESH_AUTH, LoginOutcome, SecondStep, TotpEnrolment, TwoFactorError, TwoFactorSummary};
 
 use crate::clock::Clock;
 use crate::factor::password::PasswordHasher;
+use crate::factor::{BackupCodeFactor, SecondFactor, TotpFactor};
 use crate::keys::ServerKey;
 use crate::mail::{ComposeError, ComposedMail, MailComposer, MailKind, MailRequest};
 use crate::ports::Account;
@@ -31,6 +34,8 @@ pub struct CoreSettings {
     /// SESS-2: a session ends this long after login, whatever happens.
     pub session_absolute: Duration,
     pub signup: SignupSettings,
+    /// The issuer authenticator apps show next to the customer ID.
+    pub issuer: String,
 }
 
 impl Default for CoreSettings {
@@ -41,6 +46,7 @@ impl Default for CoreSettings {
             session_idle: Duration::minutes(30),
             session_absolute: Duration::hours(12),
             signup: SignupSettings::default(),
+            issuer: "Sesame".into(),
         }
     }
 }
@@ -56,6 +62,8 @@ pub struct Services {
     settings: CoreSettings,
     composer: Arc<dyn MailComposer>,
     mail_queued: Arc<tokio::sync::Notify>,
+    /// Every second factor, in the order methods are offered (MFA-1).
+    factors: Vec<Arc<dyn SecondFactor>>,
 }
 
 impl std::fmt::Debug for Services {
@@ -85,6 +93,7 @@ impl Services {
             settings,
             composer,
             mail_queued: Arc::new(tokio::sync::Notify::new()),
+            factors: vec![Arc::new(TotpFactor), Arc::new(BackupCodeFactor)],
         }
     }
 

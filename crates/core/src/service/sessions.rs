@@ -5,6 +5,7 @@
 //! wrong password. Only after a correct password does a blocked account learn that it is blocked.
 
 use super::Services;
+use super::two_factor::LoginOutcome;
 use crate::audit::{Actor, AuditEvent, AuditKind, ClientInfo};
 use crate::factor::password::{HashError, Verification};
 use crate::mail::MailKind;
@@ -76,7 +77,7 @@ impl Services {
         identifier: &str,
         password: &str,
         client: &ClientInfo,
-    ) -> Result<LoginSuccess, LoginError> {
+    ) -> Result<LoginOutcome, LoginError> {
         let password = Password::new(password);
         if password.is_too_long() {
             return Err(LoginError::PasswordTooLong);
@@ -124,8 +125,34 @@ impl Services {
                 Err(err) => tracing::info!(%err, "password rehash postponed"),
             }
         }
+        // LOGIN-2: with 2FA on, the password alone never opens a session.
+        let methods = self.second_factor_methods(account).await?;
+        if !methods.is_empty() {
+            return Ok(LoginOutcome::SecondFactor(
+                self.start_second_step(account, methods, None).await?,
+            ));
+        }
         let notify = account.login_notifications;
-        self.open_session(account.clone(), client, notify).await
+        Ok(LoginOutcome::LoggedIn(Box::new(
+            self.open_session(account.clone(), client, notify).await?,
+        )))
+    }
+
+    /// Checks the logged-in customer's own password again (SESS-3), at full cost.
+    pub(crate) async fn check_own_password(&self, account: &Account, password: &str) -> Result<Account, LoginError> {
+        let password = Password::new(password);
+        if password.is_too_long() {
+            return Err(LoginError::PasswordTooLong);
+        }
+        let credential = self.store.password_credential(account.id).await?;
+        let verification = self
+            .hasher
+            .verify(&password, credential.as_ref().map(|c| c.phc.as_str()))
+            .await?;
+        if verification != Verification::Match {
+            return Err(LoginError::InvalidCredentials);
+        }
+        Ok(account.clone())
     }
 
     /// Opens a session for an account that just proved who it is: a new token (SESS-1), the

@@ -18,3 +18,4 @@ mod security;
 mod sessions;
 mod signup;
 mod smtp;
+mod two_factor;

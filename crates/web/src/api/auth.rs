@@ -12,6 +12,7 @@ use axum::response::IntoResponse;
 use axum_extra::extract::cookie::CookieJar;
 use serde::{Deserialize, Serialize};
 use sesame_core::ports::Account;
+use sesame_core::service::{LoginOutcome, LoginSuccess};
 use utoipa::ToSchema;
 
 /// `Debug` is not derived: the password must never reach a log.
@@ -24,9 +25,19 @@ pub struct LoginRequest {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LoginResponse {
-    /// `logged_in`: the session cookie is set.
+    /// `logged_in` (the session cookie is set), `reauthenticated` (a new session cookie replaces
+    /// the old one) or `second_factor_required` (no session yet: send the code with `flow`).
     pub status: &'static str,
-    pub account: Me,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<Me>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flow: Option<uuid::Uuid>,
+    /// `totp`, `security_key`, `sms`, `backup_code`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub methods: Option<Vec<&'static str>>,
+    /// The method to offer first: the one used last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default: Option<&'static str>,
 }
 
 /// The logged-in customer.
@@ -93,13 +104,40 @@ pub async fn login(
 ) -> Result<impl IntoResponse, ApiError> {
     let result = state.services().login(&req.login, &req.password, &client).await;
     state.metrics().login(crate::metrics::login_outcome(&result));
-    let success = result?;
-    let jar = jar.add(session_cookie(&state, success.token.expose()));
+    Ok(login_answer(&state, jar, result?))
+}
+
+/// The answer to a correct password: a session, or the second step (no session yet).
+pub(crate) fn login_answer(state: &AppState, jar: CookieJar, outcome: LoginOutcome) -> axum::response::Response {
+    match outcome {
+        LoginOutcome::LoggedIn(success) => logged_in(state, jar, *success, "logged_in"),
+        LoginOutcome::SecondFactor(step) => Json(LoginResponse {
+            status: "second_factor_required",
+            account: None,
+            flow: Some(step.flow),
+            methods: Some(step.methods.iter().map(|m| m.as_str()).collect()),
+            default: Some(step.default.as_str()),
+        })
+        .into_response(),
+    }
+}
+
+/// Sets the new session's cookie and answers with the account.
+pub(crate) fn logged_in(
+    state: &AppState,
+    jar: CookieJar,
+    success: LoginSuccess,
+    status: &'static str,
+) -> axum::response::Response {
+    let jar = jar.add(session_cookie(state, success.token.expose()));
     let body = LoginResponse {
-        status: "logged_in",
-        account: Me::from(&success.account),
+        status,
+        account: Some(Me::from(&success.account)),
+        flow: None,
+        methods: None,
+        default: None,
     };
-    Ok((jar, Json(body)))
+    (jar, Json(body)).into_response()
 }
 
 /// End the current session on the server.

@@ -3,6 +3,7 @@
 pub(crate) mod auth;
 mod settings;
 mod signup;
+mod two_factor;
 
 use crate::AppState;
 use crate::error::ErrorBody;
@@ -35,7 +36,16 @@ use utoipa::OpenApi;
         signup::SignupFlow,
         signup::VerifyRequest,
         signup::ProfileRequest,
-        signup::PasswordRequest
+        signup::PasswordRequest,
+        two_factor::SecondFactorRequest,
+        two_factor::ReauthRequest,
+        two_factor::TwoFactorStatus,
+        two_factor::App,
+        two_factor::DescriptionRequest,
+        two_factor::TotpEnrolment,
+        two_factor::CodeRequest,
+        two_factor::BackupCodes,
+        two_factor::Removed
     ))
 )]
 pub struct ApiDoc;
@@ -45,6 +55,16 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/session", post(auth::login).delete(auth::logout))
         .route("/api/v1/me", get(auth::me))
         .route("/api/v1/me/settings", axum::routing::put(settings::update))
+        .route("/api/v1/session/second-factor", post(two_factor::second_factor))
+        .route("/api/v1/session/reauth", post(two_factor::reauth))
+        .route("/api/v1/me/2fa", get(two_factor::status))
+        .route("/api/v1/me/2fa/totp", post(two_factor::totp_begin))
+        .route(
+            "/api/v1/me/2fa/totp/{id}",
+            axum::routing::patch(two_factor::totp_rename).delete(two_factor::totp_remove),
+        )
+        .route("/api/v1/me/2fa/totp/{id}/enable", post(two_factor::totp_enable))
+        .route("/api/v1/me/2fa/backup-codes", post(two_factor::regenerate))
         .route("/api/v1/signup", post(signup::start))
         .route("/api/v1/signup/{flow}", get(signup::show))
         .route("/api/v1/signup/{flow}/verify", post(signup::verify))

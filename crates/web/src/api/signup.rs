@@ -1,12 +1,11 @@
 //! Sign-up over JSON (SIGNUP-1, SIGNUP-2): start, verify the emailed code, resend, profile, and a
 //! new password when the name rule refused the first. The last step logs the customer in.
 
-use super::auth::{LoginResponse, Me};
+use super::auth::LoginResponse;
 use crate::AppState;
 use crate::client::Client;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::json::ApiJson;
-use crate::session::session_cookie;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -196,13 +195,5 @@ pub async fn password(
 }
 
 fn logged_in(state: &AppState, jar: CookieJar, done: LoginSuccess) -> axum::response::Response {
-    let jar = jar.add(session_cookie(state, done.token.expose()));
-    (
-        jar,
-        Json(LoginResponse {
-            status: "logged_in",
-            account: Me::from(&done.account),
-        }),
-    )
-        .into_response()
+    super::auth::logged_in(state, jar, done, "logged_in")
 }

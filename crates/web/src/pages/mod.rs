@@ -5,6 +5,7 @@
 mod context;
 mod negotiate;
 mod return_to;
+mod second_step;
 mod signup;
 pub mod templates;
 
@@ -26,7 +27,7 @@ use minijinja::context;
 use return_to::safe_return_to;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use sesame_core::service::{LoginError, SignupError};
+use sesame_core::service::{LoginError, LoginOutcome, SignupError};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -35,6 +36,8 @@ pub fn routes() -> Router<AppState> {
         .route("/login", get(login_page).post(login_submit))
         .route("/logout", axum::routing::post(logout))
         .route("/recover", get(recover))
+        .route("/recover/lost-2fa", get(second_step::lost_devices))
+        .route("/login/{flow}", get(second_step::page).post(second_step::submit))
         .route("/security/notifications", axum::routing::post(notifications))
         .route("/signup", get(signup::start_page))
         .route(
@@ -210,10 +213,19 @@ async fn login_submit(
     let result = state.services().login(identifier, &form.password, &client).await;
     state.metrics().login(crate::metrics::login_outcome(&result));
     let (error, status) = match result {
-        Ok(success) => {
+        Ok(LoginOutcome::LoggedIn(success)) => {
             ctx.add_cookie(session_cookie(&state, success.token.expose()));
             let to = safe_return_to(&form.return_to, state.settings()).unwrap_or_else(|| "/".to_owned());
             return ctx.redirect(&to);
+        }
+        Ok(LoginOutcome::SecondFactor(step)) => {
+            // LOGIN-2: no session yet; the second step keeps where to go afterwards.
+            let to = safe_return_to(&form.return_to, state.settings()).unwrap_or_default();
+            let query = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("method", step.default.as_str())
+                .append_pair("return_to", &to)
+                .finish();
+            return ctx.redirect(&format!("/login/{}?{query}", step.flow));
         }
         Err(LoginError::InvalidCredentials) => ("invalid", ErrorCode::LoginInvalidCredentials),
         Err(LoginError::Blocked) => ("blocked", ErrorCode::AccountBlocked),

@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Every template of the default theme.
-pub const TEMPLATES: [(&str, &str); 13] = [
+pub const TEMPLATES: [(&str, &str); 15] = [
+    ("second_factor.html", include_str!("../../templates/second_factor.html")),
+    ("lost_2fa.html", include_str!("../../templates/lost_2fa.html")),
     ("base.html", include_str!("../../templates/base.html")),
     ("login.html", include_str!("../../templates/login.html")),
     ("recover.html", include_str!("../../templates/recover.html")),
@@ -184,6 +186,7 @@ mod tests {
             first_name => "Élodie", last_name => "Ørsted", account_type => "company",
             company_name => "Ørsted SA", phone => "+33612345678",
             folder => "/tmp/mail", mails => vec!["To: e@example.com"],
+            method => "totp", others => vec![context! { method => "backup_code", href => "/login/x?method=backup_code" }],
         }
     }
 

@@ -1,0 +1,462 @@
+//! Two-factor authentication (LOGIN-2, MFA-2, MFA-5, MFA-6, MFA-7, SESS-3, RISK-4), with codes from
+//! an independent TOTP generator: `oathtool` (Debian), at the test's moved clock.
+
+use crate::helpers::*;
+use reqwest::Client;
+use serde_json::{Value, json};
+use sesame_core::clock::Clock;
+use time::OffsetDateTime;
+
+/// The code `oathtool` computes for `secret` at `at`.
+fn oath(secret: &str, at: OffsetDateTime) -> String {
+    let when = at.format(&time::format_description::well_known::Rfc3339).unwrap();
+    let out = std::process::Command::new("oathtool")
+        .args(["--totp", "-b", "--now", &when, secret])
+        .output()
+        .expect("oathtool (Debian package oathtool)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+struct Enrolled {
+    secret: String,
+    app: String,
+    backup_codes: Vec<String>,
+}
+
+async fn post(client: &Client, app: &TestApp, path: &str, body: Value) -> (u16, Value) {
+    status_json(client.post(app.url(path)).json(&body).send().await.unwrap()).await
+}
+
+/// Logs Jane in (no 2FA yet) and enrols an authenticator app with a code from oathtool.
+async fn enrol(app: &TestApp, nic: &str) -> Enrolled {
+    assert_eq!(app.login(nic, PASSWORD).await.status(), 200);
+    let (status, begun) = post(&app.client, app, "/api/v1/me/2fa/totp", json!({"description": "Phone"})).await;
+    assert_eq!(status, 201, "{begun}");
+    let secret = begun["secret"].as_str().unwrap().to_owned();
+    assert_eq!(secret.len(), 32, "160 bits, unpadded base32");
+    assert!(begun["otpauth_url"].as_str().unwrap().starts_with("otpauth://totp/"));
+    assert!(begun["qr_svg"].as_str().unwrap().contains("<svg"));
+    let id = begun["id"].as_str().unwrap().to_owned();
+    let wrong = post(
+        &app.client,
+        app,
+        &format!("/api/v1/me/2fa/totp/{id}/enable"),
+        json!({"code": "000000"}),
+    )
+    .await;
+    assert_eq!(wrong.1["error"]["code"], "SECOND_FACTOR_INVALID");
+    let code = oath(&secret, app.clock.now());
+    let (status, enabled) = post(
+        &app.client,
+        app,
+        &format!("/api/v1/me/2fa/totp/{id}/enable"),
+        json!({"code": code}),
+    )
+    .await;
+    assert_eq!(status, 200, "{enabled}");
+    let backup_codes: Vec<String> = enabled["backup_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(backup_codes.len(), 10);
+    Enrolled {
+        secret,
+        app: id,
+        backup_codes,
+    }
+}
+
+/// Password step: returns the flow of the second step.
+async fn password_step(client: &Client, app: &TestApp, nic: &str) -> String {
+    let (status, body) = post(
+        client,
+        app,
+        "/api/v1/session",
+        json!({"login": nic, "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "second_factor_required", "{body}");
+    body["flow"].as_str().unwrap().to_owned()
+}
+
+async fn second(client: &Client, app: &TestApp, flow: &str, method: &str, code: &str) -> (u16, Value) {
+    post(
+        client,
+        app,
+        "/api/v1/session/second-factor",
+        json!({"flow": flow, "method": method, "code": code}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn with_an_app_the_password_alone_opens_no_session() {
+    let app = spawn_app().await;
+    let jane = app.jane().await;
+    let nic = jane.nic_handle.as_str();
+    let e = enrol(&app, nic).await;
+    app.advance(1);
+    let c = client();
+    let (_, body) = post(&c, &app, "/api/v1/session", json!({"login": nic, "password": PASSWORD})).await;
+    assert_eq!(body["methods"], json!(["totp", "backup_code"]));
+    assert_eq!(
+        body["default"], "totp",
+        "the most recently enabled method before any 2FA login"
+    );
+    assert!(body.get("account").is_none());
+    assert_eq!(c.get(app.url("/api/v1/me")).send().await.unwrap().status(), 401);
+    let flow = body["flow"].as_str().unwrap();
+    let (status, done) = second(&c, &app, flow, "totp", &oath(&e.secret, app.clock.now())).await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(c.get(app.url("/api/v1/me")).send().await.unwrap().status(), 200);
+    // The HTML form never opens a session on the password alone either.
+    let html = Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = html.get(app.url("/login")).send().await.unwrap().text().await.unwrap();
+    let start = page.find("name=\"csrf\" value=\"").unwrap() + 19;
+    let token = &page[start..start + 64];
+    let posted = html
+        .post(app.url("/login"))
+        .form(&[("login", nic), ("password", PASSWORD), ("csrf", token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), 303);
+    let location = posted.headers().get("location").unwrap().to_str().unwrap().to_owned();
+    assert!(
+        location.starts_with("/login/") && location.contains("method=totp"),
+        "{location}"
+    );
+    assert_eq!(html.get(app.url("/api/v1/me")).send().await.unwrap().status(), 401);
+    let step = html.get(app.url(&location)).send().await.unwrap().text().await.unwrap();
+    assert!(
+        step.contains("id=\"try-another\"") && step.contains("method-backup_code"),
+        "Try another method"
+    );
+    assert!(step.contains("/recover/lost-2fa"));
+}
+
+#[tokio::test]
+async fn a_time_step_is_accepted_once_and_drift_is_one_step() {
+    let app = spawn_app().await;
+    let jane = app.jane().await;
+    let nic = jane.nic_handle.as_str();
+    let e = enrol(&app, nic).await;
+    app.advance(1);
+    let c = client();
+    let now = app.clock.now();
+    let flow = password_step(&c, &app, nic).await;
+    let two_ahead = oath(&e.secret, now + time::Duration::seconds(60));
+    assert_eq!(
+        second(&c, &app, &flow, "totp", &two_ahead).await.0,
+        400,
+        "+2 steps refused"
+    );
+    let two_behind = oath(&e.secret, now - time::Duration::seconds(60));
+    assert_eq!(
+        second(&c, &app, &flow, "totp", &two_behind).await.0,
+        400,
+        "-2 steps refused"
+    );
+    let one_behind = oath(&e.secret, now - time::Duration::seconds(30));
+    assert_eq!(
+        second(&c, &app, &flow, "totp", &one_behind).await.0,
+        200,
+        "-1 step accepted"
+    );
+    // The current code is a later step: fine once...
+    let current = oath(&e.secret, now);
+    let flow = password_step(&c, &app, nic).await;
+    assert_eq!(second(&c, &app, &flow, "totp", &current).await.0, 200);
+    // ...and refused when replayed, which is audited.
+    let flow = password_step(&c, &app, nic).await;
+    let replay = second(&c, &app, &flow, "totp", &current).await;
+    assert_eq!(replay.1["error"]["code"], "SECOND_FACTOR_INVALID");
+    let events = sesame_core::ports::AuditLog::recent_events(app.app.store.as_ref(), jane.id, 50)
+        .await
+        .unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.kind == sesame_core::audit::AuditKind::TotpReplayed)
+    );
+    let plus_one = oath(&e.secret, now + time::Duration::seconds(30));
+    assert_eq!(
+        second(&c, &app, &flow, "totp", &plus_one).await.0,
+        200,
+        "+1 step accepted"
+    );
+}
+
+#[tokio::test]
+async fn backup_codes_work_once_even_when_raced() {
+    let app = spawn_app().await;
+    let jane = app.jane().await;
+    let nic = jane.nic_handle.as_str();
+    let e = enrol(&app, nic).await;
+    for code in e.backup_codes.iter().take(5) {
+        let mut tasks = Vec::new();
+        for _ in 0..2 {
+            let c = client();
+            let flow = password_step(&c, &app, nic).await;
+            let (url, code, flow) = (
+                app.url("/api/v1/session/second-factor"),
+                code.to_uppercase(),
+                flow.clone(),
+            );
+            tasks.push(tokio::spawn(async move {
+                c.post(url)
+                    .json(&json!({"flow": flow, "method": "backup_code", "code": code}))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            }));
+        }
+        let mut statuses = Vec::new();
+        for t in tasks {
+            statuses.push(t.await.unwrap());
+        }
+        statuses.sort();
+        assert_eq!(statuses, [200, 400], "one success per code");
+    }
+    let (_, status) = status_json(app.get("/api/v1/me/2fa").await).await;
+    assert_eq!(status["backup_codes_left"], 5);
+    assert_eq!(status["backup_codes_low"], false);
+    // The default is now the method used last.
+    let (_, body) = post(
+        &client(),
+        &app,
+        "/api/v1/session",
+        json!({"login": nic, "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(body["default"], "backup_code");
+}
+
+#[tokio::test]
+async fn regenerating_voids_the_old_set_and_three_left_warns() {
+    let app = spawn_app().await;
+    let jane = app.jane().await;
+    let nic = jane.nic_handle.as_str();
+    let e = enrol(&app, nic).await;
+    let (status, fresh) = post(&app.client, &app, "/api/v1/me/2fa/backup-codes", json!({})).await;
+    assert_eq!(status, 200);
+    let fresh: Vec<String> = fresh["backup_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    let c = client();
+    let flow = password_step(&c, &app, nic).await;
+    assert_eq!(
+        second(&c, &app, &flow, "backup_code", &e.backup_codes[0]).await.0,
+        400,
+        "the old set is void"
+    );
+    for code in fresh.iter().take(7) {
+        let flow = password_step(&c, &app, nic).await;
+        assert_eq!(
+            second(&c, &app, &flow, "backup_code", &code.replace('-', " ")).await.0,
+            200
+        );
+    }
+    let (_, status) = status_json(app.get("/api/v1/me/2fa").await).await;
+    assert_eq!(
+        (
+            status["backup_codes_left"].as_i64(),
+            status["backup_codes_low"].as_bool()
+        ),
+        (Some(3), Some(true))
+    );
+}
+
+#[tokio::test]
+async fn the_sixth_code_in_a_flow_is_refused_even_when_right() {
+    let app = spawn_app().await;
+    let jane = app.jane().await;
+    let nic = jane.nic_handle.as_str();
+    let e = enrol(&app, nic).await;
+    app.advance(1);
+    let c = client();
+    let flow = password_step(&c, &app, nic).await;
+    for _ in 0..5 {
+        assert_eq!(second(&c, &app, &flow, "totp", "000000").await.0, 400);
+    }
+    let right = second(&c, &app, &flow, "totp", &oath(&e.secret, app.clock.now())).await;
+    assert_eq!(right.1["error"]["code"], "SECOND_FACTOR_TOO_MANY_ATTEMPTS");
+    let sms = second(&c, &app, &password_step(&c, &app, nic).await, "sms", "123456").await;
+    assert_eq!(
+        sms.1["error"]["code"], "SECOND_FACTOR_METHOD_NOT_ALLOWED",
+        "methods are fixed at the password step"
+    );
+}
+
+#[tokio::test]
+async fn a_hundred_failures_across_flows_lock_codes_for_the_account() {
+    let app = spawn_app().await;
+    let jane = app.jane().await;
+    let nic = jane.nic_handle.as_str();
+    let e = enrol(&app, nic).await;
+    let c = client();
+    for _ in 0..20 {
+        let flow = password_step(&c, &app, nic).await;
+        for _ in 0..5 {
+            second(&c, &app, &flow, "totp", "000000").await;
+        }
+    }
+    app.advance(1);
+    let flow = password_step(&c, &app, nic).await;
+    let locked = second(&c, &app, &flow, "totp", &oath(&e.secret, app.clock.now())).await;
+    assert_eq!(locked.1["error"]["code"], "SECOND_FACTOR_LOCKED");
+    app.clock.advance(time::Duration::days(1));
+    let flow = password_step(&c, &app, nic).await;
+    assert_eq!(
+        second(&c, &app, &flow, "totp", &oath(&e.secret, app.clock.now()))
+            .await
+            .0,
+        200,
+        "the window moved on"
+    );
+}
+
+#[tokio::test]
+async fn three_failures_after_the_password_email_the_owner() {
+    let (app, smtp) = spawn_mail_app(|_| {}).await;
+    let jane = app.jane().await;
+    let nic = jane.nic_handle.as_str();
+    enrol(&app, nic).await;
+    let c = client();
+    let flow = password_step(&c, &app, nic).await;
+    for _ in 0..3 {
+        second(&c, &app, &flow, "totp", "000000").await;
+    }
+    app.deliver().await;
+    let mails = smtp.messages_to("Jane.Doe@Example.com");
+    assert!(
+        mails
+            .iter()
+            .any(|m| m.subject.starts_with("Votre mot de passe a été utilisé")),
+        "{:?}",
+        mails.iter().map(|m| &m.subject).collect::<Vec<_>>()
+    );
+    assert!(
+        mails
+            .iter()
+            .any(|m| m.subject.starts_with("La double authentification est activée"))
+    );
+}
+
+#[tokio::test]
+async fn sensitive_changes_need_a_fresh_authentication() {
+    let app = spawn_app().await;
+    let jane = app.jane().await;
+    let nic = jane.nic_handle.as_str();
+    let e = enrol(&app, nic).await;
+    app.advance(11);
+    let (status, body) = post(
+        &app.client,
+        &app,
+        "/api/v1/me/2fa/totp",
+        json!({"description": "Tablet"}),
+    )
+    .await;
+    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("REAUTH_REQUIRED")));
+    let (_, status_now) = status_json(app.get("/api/v1/me/2fa").await).await;
+    assert_eq!(status_now["enabled"], true, "reading needs no fresh authentication");
+    let old_cookie = app.client.get(app.url("/api/v1/me")).send().await.unwrap();
+    assert_eq!(old_cookie.status(), 200);
+    let (status, reauth) = post(
+        &app.client,
+        &app,
+        "/api/v1/session/reauth",
+        json!({"password": "wrong password!"}),
+    )
+    .await;
+    assert_eq!(
+        (status, reauth["error"]["code"].as_str()),
+        (401, Some("LOGIN_INVALID_CREDENTIALS"))
+    );
+    let (_, reauth) = post(
+        &app.client,
+        &app,
+        "/api/v1/session/reauth",
+        json!({"password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(reauth["status"], "second_factor_required");
+    let flow = reauth["flow"].as_str().unwrap();
+    let (status, done) = second(&app.client, &app, flow, "totp", &oath(&e.secret, app.clock.now())).await;
+    assert_eq!(status, 200, "{done}");
+    let (status, _) = post(
+        &app.client,
+        &app,
+        "/api/v1/me/2fa/totp",
+        json!({"description": "Tablet"}),
+    )
+    .await;
+    assert_eq!(status, 201, "fresh again");
+}
+
+#[tokio::test]
+async fn removing_the_last_app_needs_its_code_and_turns_2fa_off() {
+    let (app, smtp) = spawn_mail_app(|_| {}).await;
+    let jane = app.jane().await;
+    let nic = jane.nic_handle.as_str();
+    let e = enrol(&app, nic).await;
+    let path = format!("/api/v1/me/2fa/totp/{}", e.app);
+    let renamed = app
+        .client
+        .patch(app.url(&path))
+        .json(&json!({"description": "Old phone"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(renamed.status(), 204);
+    let wrong = app
+        .client
+        .delete(app.url(&path))
+        .json(&json!({"code": "000000"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(wrong).await, (400, "SECOND_FACTOR_INVALID".into()));
+    app.advance(1);
+    let code = oath(&e.secret, app.clock.now());
+    let removed = app
+        .client
+        .delete(app.url(&path))
+        .json(&json!({"code": code}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status_json(removed).await, (200, json!({"two_factor_off": true})));
+    let (_, status) = status_json(app.get("/api/v1/me/2fa").await).await;
+    assert_eq!(
+        (status["enabled"].as_bool(), status["backup_codes_left"].as_i64()),
+        (Some(false), Some(0))
+    );
+    let (_, body) = post(
+        &client(),
+        &app,
+        "/api/v1/session",
+        json!({"login": nic, "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(body["status"], "logged_in", "2FA is off");
+    app.deliver().await;
+    assert!(
+        smtp.messages_to("Jane.Doe@Example.com")
+            .iter()
+            .any(|m| m.subject.starts_with("La double authentification est désactivée"))
+    );
+}

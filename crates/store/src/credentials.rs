@@ -1,0 +1,248 @@
+//! The second-factor credential port (MFA-1 to MFA-6): apps and keys in `credentials` (kind,
+//! version, sealed data), backup codes as one-time secrets, and the last TOTP step per account,
+//! advanced only forward by one conditional upsert so a step is accepted once (MFA-2, RISK-4).
+
+use crate::{SqlStore, db_error, from_micros, micros, opt_from_micros, parse_uuid};
+use async_trait::async_trait;
+use sesame_core::audit::AuditEvent;
+use sesame_core::factor::backup_code;
+use sesame_core::mail::ComposedMail;
+use sesame_core::ports::{CredentialStore, FactorCredential, OneTimeSecret, StoreError};
+use sesame_core::types::AccountId;
+use sqlx::{Any, Row};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+async fn void_backup_codes(
+    tx: &mut sqlx::Transaction<'_, Any>,
+    account: AccountId,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE one_time_secrets SET used_at = $1 WHERE account_id = $2 AND purpose = $3 AND used_at IS NULL")
+        .bind(micros(now))
+        .bind(account.0.to_string())
+        .bind(backup_code::PURPOSE)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
+async fn insert_codes(tx: &mut sqlx::Transaction<'_, Any>, codes: &[OneTimeSecret]) -> Result<(), StoreError> {
+    for code in codes {
+        crate::secrets::insert(&mut **tx, code).await?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl CredentialStore for SqlStore {
+    async fn add_credential(&self, c: &FactorCredential, audit: &AuditEvent) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        sqlx::query(
+            "INSERT INTO credentials (id, account_id, kind, version, data, description, created_at, updated_at, enabled_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)",
+        )
+        .bind(c.id.to_string())
+        .bind(c.account_id.0.to_string())
+        .bind(&c.kind)
+        .bind(c.version)
+        .bind(&c.data)
+        .bind(&c.description)
+        .bind(micros(c.created_at))
+        .bind(c.enabled_at.map(micros))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        crate::audit::insert_event(&mut *tx, audit).await?;
+        tx.commit().await.map_err(db_error)
+    }
+
+    async fn credentials(&self, account: AccountId) -> Result<Vec<FactorCredential>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, account_id, kind, version, data, description, created_at, enabled_at, last_used_at \
+             FROM credentials WHERE account_id = $1 AND kind <> 'password' ORDER BY created_at, id",
+        )
+        .bind(account.0.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        rows.iter()
+            .map(|r| {
+                Ok(FactorCredential {
+                    id: parse_uuid(&r.try_get::<String, _>("id").map_err(db_error)?)?,
+                    account_id: AccountId(parse_uuid(&r.try_get::<String, _>("account_id").map_err(db_error)?)?),
+                    kind: r.try_get("kind").map_err(db_error)?,
+                    version: r.try_get("version").map_err(db_error)?,
+                    data: r.try_get("data").map_err(db_error)?,
+                    description: r
+                        .try_get::<Option<String>, _>("description")
+                        .map_err(db_error)?
+                        .unwrap_or_default(),
+                    created_at: from_micros(r.try_get("created_at").map_err(db_error)?)?,
+                    enabled_at: opt_from_micros(r.try_get("enabled_at").map_err(db_error)?)?,
+                    last_used_at: opt_from_micros(r.try_get("last_used_at").map_err(db_error)?)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn enable_credential(
+        &self,
+        id: Uuid,
+        account: AccountId,
+        backup_codes: &[OneTimeSecret],
+        audit: &AuditEvent,
+        mails: &[ComposedMail],
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let done = sqlx::query(
+            "UPDATE credentials SET enabled_at = $1, updated_at = $1 WHERE id = $2 AND account_id = $3 AND enabled_at IS NULL",
+        )
+        .bind(micros(audit.at))
+        .bind(id.to_string())
+        .bind(account.0.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?
+        .rows_affected();
+        if done == 0 {
+            return Ok(false);
+        }
+        if !backup_codes.is_empty() {
+            void_backup_codes(&mut tx, account, audit.at).await?;
+            insert_codes(&mut tx, backup_codes).await?;
+        }
+        crate::audit::insert_event(&mut *tx, audit).await?;
+        crate::outbox::enqueue(&mut tx, mails).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(true)
+    }
+
+    async fn rename_credential(
+        &self,
+        id: Uuid,
+        account: AccountId,
+        description: &str,
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let done =
+            sqlx::query("UPDATE credentials SET description = $1, updated_at = $2 WHERE id = $3 AND account_id = $4")
+                .bind(description)
+                .bind(micros(audit.at))
+                .bind(id.to_string())
+                .bind(account.0.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?
+                .rows_affected();
+        if done == 0 {
+            return Ok(false);
+        }
+        crate::audit::insert_event(&mut *tx, audit).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(true)
+    }
+
+    async fn delete_credential(
+        &self,
+        id: Uuid,
+        account: AccountId,
+        drop_backup_codes: bool,
+        audit: &AuditEvent,
+        mails: &[ComposedMail],
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let done = sqlx::query("DELETE FROM credentials WHERE id = $1 AND account_id = $2 AND kind <> 'password'")
+            .bind(id.to_string())
+            .bind(account.0.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?
+            .rows_affected();
+        if done == 0 {
+            return Ok(false);
+        }
+        if drop_backup_codes {
+            void_backup_codes(&mut tx, account, audit.at).await?;
+        }
+        crate::audit::insert_event(&mut *tx, audit).await?;
+        crate::outbox::enqueue(&mut tx, mails).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(true)
+    }
+
+    async fn touch_credential(&self, id: Uuid, now: OffsetDateTime) -> Result<(), StoreError> {
+        sqlx::query("UPDATE credentials SET last_used_at = $1 WHERE id = $2")
+            .bind(micros(now))
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn use_totp_step(&self, account: AccountId, step: i64) -> Result<bool, StoreError> {
+        let row = sqlx::query(
+            "INSERT INTO totp_steps (account_id, last_step) VALUES ($1, $2) \
+             ON CONFLICT (account_id) DO UPDATE SET last_step = $2 WHERE totp_steps.last_step < $2 \
+             RETURNING last_step",
+        )
+        .bind(account.0.to_string())
+        .bind(step)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(row.is_some())
+    }
+
+    async fn replace_backup_codes(
+        &self,
+        account: AccountId,
+        codes: &[OneTimeSecret],
+        audit: &AuditEvent,
+        mails: &[ComposedMail],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        void_backup_codes(&mut tx, account, audit.at).await?;
+        insert_codes(&mut tx, codes).await?;
+        crate::audit::insert_event(&mut *tx, audit).await?;
+        crate::outbox::enqueue(&mut tx, mails).await?;
+        tx.commit().await.map_err(db_error)
+    }
+
+    async fn backup_codes_left(&self, account: AccountId, now: OffsetDateTime) -> Result<i64, StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS left_count FROM one_time_secrets \
+             WHERE account_id = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3",
+        )
+        .bind(account.0.to_string())
+        .bind(backup_code::PURPOSE)
+        .bind(micros(now))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_error)?;
+        row.try_get::<i64, _>("left_count").map_err(db_error)
+    }
+
+    async fn set_last_second_factor(&self, account: AccountId, method: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE accounts SET last_second_factor = $1 WHERE id = $2")
+            .bind(method)
+            .bind(account.0.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn complete_flow(&self, id: Uuid, now: OffsetDateTime) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE flows SET completed_at = $1 WHERE id = $2 AND completed_at IS NULL")
+            .bind(micros(now))
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+}

@@ -1,0 +1,128 @@
+//! The second login step in the browser (LOGIN-2): the default method's form, "Try another
+//! method" listing every enabled method (backup codes included), and "I have lost access to my
+//! devices", which explains recovery.
+
+use super::HtmlForm;
+use super::context::PageContext;
+use super::return_to::safe_return_to;
+use crate::AppState;
+use crate::client::Client;
+use crate::error::{ApiError, ErrorCode};
+use crate::session::session_cookie;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, Uri};
+use axum::response::Response;
+use minijinja::context;
+use serde::Deserialize;
+use sesame_core::factor::Method;
+use uuid::Uuid;
+
+fn query(uri: &Uri, key: &str) -> String {
+    url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+async fn render(
+    state: &AppState,
+    ctx: PageContext,
+    flow: Uuid,
+    method: &str,
+    return_to: &str,
+    error: Option<ErrorCode>,
+) -> Response {
+    let step = match state.services().second_step(flow).await {
+        Ok(step) => step,
+        Err(err) => return ctx.error(ApiError::from(err).code()),
+    };
+    let method = Method::parse(method)
+        .filter(|m| step.methods.contains(m))
+        .unwrap_or(step.default);
+    let safe = safe_return_to(return_to, state.settings()).unwrap_or_default();
+    let others: Vec<_> = step
+        .methods
+        .iter()
+        .filter(|m| **m != method)
+        .map(|m| {
+            let q = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("method", m.as_str())
+                .append_pair("return_to", &safe)
+                .finish();
+            context! { method => m.as_str(), href => format!("/login/{flow}?{q}") }
+        })
+        .collect();
+    let status = error.map_or(StatusCode::OK, ErrorCode::status);
+    let extra = context! {
+        flow => flow.to_string(), method => method.as_str(), others => others, return_to => safe,
+        error_code => error.map(ErrorCode::as_str),
+    };
+    ctx.render("second_factor.html", "login", status, extra)
+}
+
+pub async fn page(State(state): State<AppState>, ctx: PageContext, Path(flow): Path<String>, uri: Uri) -> Response {
+    let Ok(flow) = Uuid::parse_str(&flow) else {
+        return ctx.error(ErrorCode::LoginFlowNotFound);
+    };
+    render(
+        &state,
+        ctx,
+        flow,
+        &query(&uri, "method"),
+        &query(&uri, "return_to"),
+        None,
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct CodeForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    method: String,
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    return_to: String,
+}
+
+pub async fn submit(
+    State(state): State<AppState>,
+    mut ctx: PageContext,
+    Client(client): Client,
+    Path(flow): Path<String>,
+    HtmlForm(form): HtmlForm<CodeForm>,
+) -> Response {
+    let Ok(flow) = Uuid::parse_str(&flow) else {
+        return ctx.error(ErrorCode::LoginFlowNotFound);
+    };
+    if !ctx.csrf_ok(&form.csrf) {
+        return ctx.error(ErrorCode::CsrfRejected);
+    }
+    match state
+        .services()
+        .second_factor(flow, &form.method, &form.code, &client)
+        .await
+    {
+        Ok(done) => {
+            state.metrics().login("success");
+            ctx.add_cookie(session_cookie(&state, done.token.expose()));
+            let to = safe_return_to(&form.return_to, state.settings()).unwrap_or_else(|| "/".to_owned());
+            ctx.redirect(&to)
+        }
+        Err(err) => {
+            let code = ApiError::from(err).code();
+            match code {
+                ErrorCode::SecondFactorInvalid | ErrorCode::SecondFactorMethodNotAllowed => {
+                    render(&state, ctx, flow, &form.method, &form.return_to, Some(code)).await
+                }
+                other => ctx.error(other),
+            }
+        }
+    }
+}
+
+pub async fn lost_devices(ctx: PageContext) -> Response {
+    ctx.render("lost_2fa.html", "recover", StatusCode::OK, context! {})
+}
