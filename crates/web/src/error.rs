@@ -53,6 +53,45 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, for the tests that check each has a message in every language.
+    pub const ALL: [Self; 35] = [
+        Self::LoginInvalidCredentials,
+        Self::AccountBlocked,
+        Self::PasswordTooLong,
+        Self::AuthRequired,
+        Self::CsrfRejected,
+        Self::BodyTooLarge,
+        Self::UnsupportedContentType,
+        Self::MalformedJson,
+        Self::InvalidRequest,
+        Self::NotFound,
+        Self::MethodNotAllowed,
+        Self::ServiceBusy,
+        Self::ServiceUnavailable,
+        Self::InternalError,
+        Self::EmailInvalid,
+        Self::EmailNonAscii,
+        Self::EmailTaken,
+        Self::PasswordTooShort,
+        Self::PasswordTooCommon,
+        Self::PasswordContainsPersonalInfo,
+        Self::InvalidField,
+        Self::SignupRateLimited,
+        Self::SignupFlowNotFound,
+        Self::SignupFlowExpired,
+        Self::SignupInvalidCode,
+        Self::SignupTooManyAttempts,
+        Self::SignupWrongStep,
+        Self::LoginFlowNotFound,
+        Self::SecondFactorMethodNotAllowed,
+        Self::SecondFactorInvalid,
+        Self::SecondFactorTooManyAttempts,
+        Self::SecondFactorLocked,
+        Self::ReauthRequired,
+        Self::TwoFactorDeviceNotFound,
+        Self::TwoFactorNotEnabled,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::LoginInvalidCredentials => "LOGIN_INVALID_CREDENTIALS",

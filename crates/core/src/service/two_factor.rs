@@ -385,6 +385,25 @@ impl Services {
         })
     }
 
+    /// A pending app's QR code and secret again (after a wrong confirmation code).
+    pub async fn totp_pending(&self, auth: &Authenticated, id: Uuid) -> Result<TotpEnrolment, TwoFactorError> {
+        let cred = self.own_app(&auth.account, id).await?;
+        if cred.enabled_at.is_some() {
+            return Err(TwoFactorError::NotFound);
+        }
+        let seed = self
+            .key
+            .open(totp::SEAL_PURPOSE, &cred.data)
+            .map_err(|e| StoreError::Internal(e.to_string()))?;
+        let url = totp::otpauth_url(&seed, auth.account.nic_handle.as_str(), &self.settings.issuer);
+        Ok(TotpEnrolment {
+            id,
+            secret: totp::base32(&seed),
+            qr_svg: totp::qr_svg(&url),
+            otpauth_url: url,
+        })
+    }
+
     /// Confirms an app with a code from it. For the first method, returns the backup codes
     /// (shown once).
     pub async fn totp_enable(

@@ -425,3 +425,58 @@ async fn a_blocked_customer_is_told_on_the_page_after_the_right_password() {
     assert_eq!(page.status(), 403);
     assert!(page.text().await.unwrap().contains("ACCOUNT_BLOCKED"));
 }
+
+#[tokio::test]
+async fn adding_an_app_in_the_browser_needs_a_fresh_login_and_shows_the_secret_again_after_a_wrong_code() {
+    let app = spawn_app().await;
+    let jane = app.jane().await;
+    let v = Visitor::new(&app);
+    let token = v.token("/login").await;
+    v.login_form(jane.nic_handle.as_str(), PASSWORD, &token).await;
+    app.advance(11);
+    let token = v.token("/security").await;
+    let stale = v.post_form("/security/totp", &[("csrf", &token)]).await;
+    assert_eq!(stale.status(), 303);
+    assert_eq!(location(&stale), "/reauth?return_to=%2Fsecurity");
+    let token = v.token("/reauth?return_to=%2Fsecurity").await;
+    let wrong = v
+        .post_form(
+            "/reauth",
+            &[
+                ("csrf", &token),
+                ("password", "not my password"),
+                ("return_to", "/security"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status(), 401);
+    let again = v
+        .post_form(
+            "/reauth",
+            &[("csrf", &token), ("password", PASSWORD), ("return_to", "/security")],
+        )
+        .await;
+    assert_eq!(
+        (again.status().as_u16(), location(&again)),
+        (303, "/security".to_owned())
+    );
+    let token = v.token("/security").await;
+    let enrol = v
+        .post_form("/security/totp", &[("csrf", &token)])
+        .await
+        .text()
+        .await
+        .unwrap();
+    let secret_at = enrol.find("id=\"totp-secret\">").expect("the secret") + 17;
+    let secret = enrol[secret_at..secret_at + 32].to_owned();
+    let action_at = enrol.find("action=\"/security/totp/").unwrap() + 8;
+    let action = enrol[action_at..].split('"').next().unwrap().to_owned();
+    let retry = v.post_form(&action, &[("csrf", &token), ("code", "000000")]).await;
+    assert_eq!(retry.status(), 400);
+    let html = retry.text().await.unwrap();
+    assert!(
+        html.contains(&secret) && html.contains("<svg"),
+        "the same secret and QR code again"
+    );
+    assert!(html.contains("SECOND_FACTOR_INVALID"));
+}

@@ -8,6 +8,7 @@ mod return_to;
 mod second_step;
 mod signup;
 pub mod templates;
+mod two_factor;
 
 pub use context::error_page;
 
@@ -37,6 +38,17 @@ pub fn routes() -> Router<AppState> {
         .route("/logout", axum::routing::post(logout))
         .route("/recover", get(recover))
         .route("/recover/lost-2fa", get(second_step::lost_devices))
+        .route("/security/totp", axum::routing::post(two_factor::add_app))
+        .route(
+            "/security/totp/{id}/enable",
+            axum::routing::post(two_factor::enable_app),
+        )
+        .route(
+            "/security/totp/{id}/remove",
+            axum::routing::post(two_factor::remove_app),
+        )
+        .route("/security/backup-codes", axum::routing::post(two_factor::regenerate))
+        .route("/reauth", get(two_factor::reauth_page).post(two_factor::reauth_submit))
         .route("/login/{flow}", get(second_step::page).post(second_step::submit))
         .route("/security/notifications", axum::routing::post(notifications))
         .route("/signup", get(signup::start_page))
@@ -91,7 +103,7 @@ async fn home(ctx: PageContext) -> Response {
     ctx.render("home.html", "home", StatusCode::OK, context! {})
 }
 
-async fn security(ctx: PageContext, uri: Uri) -> Response {
+async fn security(State(state): State<AppState>, ctx: PageContext, uri: Uri) -> Response {
     let Some(auth) = &ctx.auth else {
         return to_login(ctx, "/security");
     };
@@ -99,7 +111,26 @@ async fn security(ctx: PageContext, uri: Uri) -> Response {
     let started = auth.session.created_at.format(&format).unwrap_or_default();
     let notifications = auth.account.login_notifications;
     let saved = uri.query().is_some_and(|q| q.contains("saved=1"));
-    let extra = context! { session_started => started, login_notifications => notifications, saved => saved };
+    let summary = match state.services().two_factor_summary(&auth.account).await {
+        Ok(summary) => summary,
+        Err(err) => return ctx.error(crate::error::ApiError::from(err).code()),
+    };
+    let day = time::macros::format_description!("[year]-[month]-[day]");
+    let apps: Vec<_> = summary
+        .apps
+        .iter()
+        .map(|a| {
+            context! {
+                id => a.id.to_string(), description => &a.description,
+                created => a.created_at.format(&day).unwrap_or_default(),
+                last_used => a.last_used_at.and_then(|t| t.format(&day).ok()),
+            }
+        })
+        .collect();
+    let extra = context! {
+        session_started => started, login_notifications => notifications, saved => saved,
+        twofa_enabled => summary.enabled, apps => apps, backup_codes_left => summary.backup_codes_left,
+    };
     ctx.render("security.html", "security", StatusCode::OK, extra)
 }
 

@@ -11,7 +11,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Every template of the default theme.
-pub const TEMPLATES: [(&str, &str); 15] = [
+pub const TEMPLATES: [(&str, &str); 18] = [
+    ("totp_enrol.html", include_str!("../../templates/totp_enrol.html")),
+    ("backup_codes.html", include_str!("../../templates/backup_codes.html")),
+    ("reauth.html", include_str!("../../templates/reauth.html")),
     ("second_factor.html", include_str!("../../templates/second_factor.html")),
     ("lost_2fa.html", include_str!("../../templates/lost_2fa.html")),
     ("base.html", include_str!("../../templates/base.html")),
@@ -186,6 +189,10 @@ mod tests {
             first_name => "Élodie", last_name => "Ørsted", account_type => "company",
             company_name => "Ørsted SA", phone => "+33612345678",
             folder => "/tmp/mail", mails => vec!["To: e@example.com"],
+            twofa_enabled => true, backup_codes_left => 3,
+            apps => vec![context! { id => "x", description => "Phone", created => "2026-11-25", last_used => "2026-11-26" }],
+            id => "0190a0a0-0000-7000-8000-000000000000", secret => "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ",
+            qr_svg => "<svg></svg>", codes => vec!["abcde-12345"],
             method => "totp", others => vec![context! { method => "backup_code", href => "/login/x?method=backup_code" }],
         }
     }
@@ -217,6 +224,19 @@ mod tests {
                 assert!(catalog.contains_key(key), "{lang} lacks {key}");
             }
             assert_eq!(catalog.len(), en.len(), "{lang} has keys English lacks");
+        }
+    }
+
+    #[test]
+    fn every_error_code_has_a_message_in_every_language() {
+        let templates = Templates::new(None).unwrap();
+        for (lang, _) in LANGUAGES {
+            for code in crate::error::ErrorCode::ALL {
+                let ctx = context! { error_code => code.as_str(), ..sample(lang, "error") };
+                templates
+                    .render("error.html", ctx)
+                    .unwrap_or_else(|e| panic!("{} in {lang}: {e:#}", code.as_str()));
+            }
         }
     }
 

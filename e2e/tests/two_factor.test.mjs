@@ -1,0 +1,96 @@
+// Two-factor authentication in the browser: enrol an authenticator app (secret read from the
+// page, codes from oathtool), log in with it, then with "Try another method" and a backup code.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { startSesame, launchBrowser, seriousViolations, screenshot, PASSWORD } from '../lib/harness.mjs';
+
+let sesame;
+let browser;
+let account;
+
+before(async () => {
+  sesame = await startSesame();
+  account = sesame.createAccount({ email: 'kim@example.com', first: 'Kim', last: 'Tran', country: 'GB' });
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await sesame?.stop();
+});
+
+/// The code oathtool computes, `offset` seconds from now (an independent TOTP implementation).
+function oath(secret, offset = 0) {
+  const when = new Date(Date.now() + offset * 1000).toISOString();
+  return execFileSync('oathtool', ['--totp', '-b', '--now', when, secret]).toString().trim();
+}
+
+async function logIn(page, password = PASSWORD) {
+  await page.goto(`${sesame.base}/login`);
+  await page.fill('#login', account.nic_handle);
+  await page.fill('#password', password);
+  await Promise.all([page.waitForLoadState('load'), page.click('#submit')]);
+}
+
+test('enrol an app, then log in with it and with a backup code', async () => {
+  const context = await browser.newContext({ locale: 'en-GB' });
+  const page = await context.newPage();
+  await logIn(page);
+  await page.goto(`${sesame.base}/security`);
+  await Promise.all([page.waitForLoadState('load'), page.click('#add-app')]);
+  assert.match(await page.textContent('h1'), /Add an authenticator app/);
+  assert.ok(await page.isVisible('.qr svg'), 'the QR code shows');
+  assert.equal(await page.isVisible('#totp-secret'), false);
+  await page.click('#show-secret');
+  const secret = (await page.textContent('#totp-secret')).trim();
+  assert.match(secret, /^[A-Z2-7]{32}$/);
+  await screenshot(page, 'enrol-app');
+  assert.deepEqual(await seriousViolations(page), []);
+  await page.fill('#code', oath(secret));
+  await Promise.all([page.waitForLoadState('load'), page.click('#enable')]);
+  const codes = (await page.locator('#backup-codes code').allTextContents()).map((c) => c.trim());
+  assert.equal(codes.length, 10);
+  codes.forEach((c) => assert.match(c, /^[0-9a-z]{5}-[0-9a-z]{5}$/));
+  await page.click('#done');
+  assert.match(await page.textContent('#twofa-state'), /is on/);
+  assert.match(await page.textContent('#backup-left'), /10/);
+  await page.click('#account-name');
+  await Promise.all([page.waitForURL(/\/login$/), page.click('#logout')]);
+
+  // The app: the password alone leads to the second step, which offers the app first.
+  await logIn(page);
+  assert.match(page.url(), /\/login\/[0-9a-f-]+\?method=totp/);
+  assert.match(await page.textContent('label[for=code]'), /authenticator app/);
+  assert.deepEqual(await seriousViolations(page), []);
+  await screenshot(page, 'second-step');
+  // The enrolment used the current time step; the next one is within the allowed drift.
+  await page.fill('#code', oath(secret, 30));
+  await Promise.all([page.waitForURL(`${sesame.base}/`), page.click('#submit')]);
+  assert.equal((await page.textContent('#home-nic')).trim(), account.nic_handle);
+  await page.click('#account-name');
+  await Promise.all([page.waitForURL(/\/login$/), page.click('#logout')]);
+
+  // A backup code through "Try another method".
+  await logIn(page);
+  await page.click('#try-another');
+  await Promise.all([page.waitForLoadState('load'), page.click('#method-backup_code')]);
+  assert.match(await page.textContent('label[for=code]'), /backup codes/);
+  await page.fill('#code', codes[0].toUpperCase());
+  await Promise.all([page.waitForURL(`${sesame.base}/`), page.click('#submit')]);
+  await page.goto(`${sesame.base}/security`);
+  assert.match(await page.textContent('#backup-left'), /9/);
+  await page.click('#account-name');
+  await Promise.all([page.waitForURL(/\/login$/), page.click('#logout')]);
+
+  // The step now opens on the method used last; the same backup code does not work twice.
+  await logIn(page);
+  assert.match(page.url(), /method=backup_code/);
+  assert.ok(await page.locator('#method-totp').count(), 'the app is still offered');
+  await page.fill('#code', codes[0]);
+  await page.click('#submit');
+  assert.match(await page.textContent('#error-summary'), /SECOND_FACTOR_INVALID/);
+  await page.click('#lost-devices');
+  assert.match(await page.textContent('h1'), /Lost access/);
+  await context.close();
+});
