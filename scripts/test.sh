@@ -2,13 +2,14 @@
 # Runs every test on a fresh machine: formatting and lint gates, unit and contract tests, the
 # integration suite on SQLite and then on a throwaway PostgreSQL cluster (started and removed here),
 # and the browser tests in Debian's Chromium. Installs what is missing (Debian packages: postgresql,
-# chromium; the SMTP server aiosmtpd from PyPI; npm packages from e2e/package-lock.json).
+# chromium, oathtool; the SMTP server aiosmtpd from PyPI; npm packages from e2e/package-lock.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v oathtool >/dev/null || missing+=(oathtool)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing ${missing[*]}"
   apt-get update -q
