@@ -24,6 +24,8 @@ pub enum MailKind {
     },
     /// A security event the customer should know about (MFA-2, MFA-5, MFA-6, MFA-7).
     SecurityNotice(Notice),
+    /// MFA-7: codes are refused after 100 failures until this link is used. Sensitive.
+    UnlockLink { url: String },
 }
 
 /// The security events that reach the customer by email.
@@ -67,13 +69,13 @@ impl MailKind {
             Self::SignupExists => "signup_exists",
             Self::Welcome => "welcome",
             Self::LoginNotification { .. } => "login_notification",
-            Self::SecurityNotice(_) => "security_notice",
+            Self::SecurityNotice(_) | Self::UnlockLink { .. } => "security_notice",
         }
     }
 
     /// Whether the body holds a code or a link that must not outlive its use.
     pub fn sensitive(&self) -> bool {
-        matches!(self, Self::SignupCode { .. })
+        matches!(self, Self::SignupCode { .. } | Self::UnlockLink { .. })
     }
 }
 

@@ -225,8 +225,16 @@ pub trait ThrottleStore: Send + Sync {
         window_start: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<i64, StoreError>;
-    /// The events counted for `(scope, key)` in a window that began at or after `window_start`.
-    async fn count(&self, scope: &str, key: &str, window_start: OffsetDateTime) -> Result<i64, StoreError>;
+    /// The events counted for `(scope, key)` in a window that began at or after `window_start`,
+    /// and when the last one happened.
+    async fn count(
+        &self,
+        scope: &str,
+        key: &str,
+        window_start: OffsetDateTime,
+    ) -> Result<(i64, Option<OffsetDateTime>), StoreError>;
+    /// Forgets the events of `(scope, key)` (an unlock).
+    async fn reset(&self, scope: &str, key: &str) -> Result<(), StoreError>;
 }
 
 /// A mail claimed for delivery.

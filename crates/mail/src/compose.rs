@@ -205,6 +205,22 @@ impl MailComposer for Composer {
                 };
                 values = context! { title => title, body => body, warning => warning, greeting => greeting, action => action, ..values };
             }
+            MailKind::UnlockLink { url } => {
+                let (title, body, action) = match lang {
+                    "fr" => (
+                        "Les codes de double authentification sont bloqués",
+                        "Trop de codes erronés ont été saisis sur votre compte : plus aucun code n’est accepté. Si c’était vous, débloquez-les avec ce lien (valable 24 heures), puis changez votre mot de passe si vous ne l’avez pas saisi vous-même :",
+                        "Débloquer :",
+                    ),
+                    _ => (
+                        "Two-factor codes are locked",
+                        "Too many wrong codes were entered on your account, so no code is accepted any more. Unlock them with this link (valid for 24 hours), and change your password if you did not type it yourself:",
+                        "Unlock:",
+                    ),
+                };
+                let greeting = if lang == "fr" { "Bonjour" } else { "Hello" };
+                values = context! { title => title, body => body, greeting => greeting, action => action, security_url => url, ..values };
+            }
             MailKind::SignupExists | MailKind::Welcome => {}
         }
         let name = req.kind.template();
@@ -270,6 +286,9 @@ mod tests {
         vec![
             MailKind::SecurityNotice(Notice::BackupCodeUsed { left: 2 }),
             MailKind::SecurityNotice(Notice::PasswordUsed),
+            MailKind::UnlockLink {
+                url: "https://login.example.com/unlock?token=abc".into(),
+            },
             MailKind::SignupCode { code: "042917".into() },
             MailKind::SignupExists,
             MailKind::Welcome,

@@ -89,6 +89,7 @@ impl App {
                 ..SignupSettings::default()
             },
             issuer: raw.brand_name.clone(),
+            public_url: config.public_url.to_string(),
         };
         let composer = Composer::new(ComposerSettings {
             brand: raw.brand_name.clone(),

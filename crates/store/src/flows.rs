@@ -120,16 +120,38 @@ impl FlowStore for SqlStore {
 
 #[async_trait]
 impl ThrottleStore for SqlStore {
-    async fn count(&self, scope: &str, key: &str, window_start: OffsetDateTime) -> Result<i64, StoreError> {
-        let row =
-            sqlx::query("SELECT failures FROM throttle_counters WHERE scope = $1 AND key = $2 AND window_start >= $3")
-                .bind(scope)
-                .bind(key)
-                .bind(micros(window_start))
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db_error)?;
-        row.map_or(Ok(0), |r| r.try_get::<i64, _>("failures").map_err(db_error))
+    async fn count(
+        &self,
+        scope: &str,
+        key: &str,
+        window_start: OffsetDateTime,
+    ) -> Result<(i64, Option<OffsetDateTime>), StoreError> {
+        let row = sqlx::query(
+            "SELECT failures, last_failure_at FROM throttle_counters WHERE scope = $1 AND key = $2 AND window_start >= $3",
+        )
+        .bind(scope)
+        .bind(key)
+        .bind(micros(window_start))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
+        match row {
+            None => Ok((0, None)),
+            Some(r) => Ok((
+                r.try_get::<i64, _>("failures").map_err(db_error)?,
+                Some(from_micros(r.try_get("last_failure_at").map_err(db_error)?)?),
+            )),
+        }
+    }
+
+    async fn reset(&self, scope: &str, key: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM throttle_counters WHERE scope = $1 AND key = $2")
+            .bind(scope)
+            .bind(key)
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(())
     }
 
     async fn hit(

@@ -50,11 +50,13 @@ pub enum ErrorCode {
     ReauthRequired,
     TwoFactorDeviceNotFound,
     TwoFactorNotEnabled,
+    SecondFactorThrottled,
+    UnlockInvalid,
 }
 
 impl ErrorCode {
     /// Every code, for the tests that check each has a message in every language.
-    pub const ALL: [Self; 35] = [
+    pub const ALL: [Self; 37] = [
         Self::LoginInvalidCredentials,
         Self::AccountBlocked,
         Self::PasswordTooLong,
@@ -90,6 +92,8 @@ impl ErrorCode {
         Self::ReauthRequired,
         Self::TwoFactorDeviceNotFound,
         Self::TwoFactorNotEnabled,
+        Self::SecondFactorThrottled,
+        Self::UnlockInvalid,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -129,6 +133,8 @@ impl ErrorCode {
             Self::ReauthRequired => "REAUTH_REQUIRED",
             Self::TwoFactorDeviceNotFound => "TWO_FACTOR_DEVICE_NOT_FOUND",
             Self::TwoFactorNotEnabled => "TWO_FACTOR_NOT_ENABLED",
+            Self::SecondFactorThrottled => "SECOND_FACTOR_THROTTLED",
+            Self::UnlockInvalid => "UNLOCK_INVALID",
         }
     }
 
@@ -157,7 +163,10 @@ impl ErrorCode {
             Self::SignupInvalidCode | Self::SecondFactorInvalid => StatusCode::BAD_REQUEST,
             Self::LoginFlowNotFound | Self::TwoFactorDeviceNotFound => StatusCode::NOT_FOUND,
             Self::SecondFactorMethodNotAllowed | Self::TwoFactorNotEnabled => StatusCode::CONFLICT,
-            Self::SecondFactorTooManyAttempts | Self::SecondFactorLocked => StatusCode::TOO_MANY_REQUESTS,
+            Self::SecondFactorTooManyAttempts | Self::SecondFactorLocked | Self::SecondFactorThrottled => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            Self::UnlockInvalid => StatusCode::GONE,
             Self::ReauthRequired => StatusCode::FORBIDDEN,
         }
     }
@@ -201,6 +210,8 @@ impl ErrorCode {
             Self::ReauthRequired => "Please confirm it is you: enter your password again.",
             Self::TwoFactorDeviceNotFound => "There is no such device.",
             Self::TwoFactorNotEnabled => "Two-factor authentication is off.",
+            Self::SecondFactorThrottled => "Too many wrong codes. Please wait a moment before the next try.",
+            Self::UnlockInvalid => "This unlock link is wrong, already used or expired.",
         }
     }
 }

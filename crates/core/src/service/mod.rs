@@ -9,7 +9,9 @@ mod two_factor;
 pub use accounts::{CreateAccountError, NewAccountInput, ProfileInput};
 pub use sessions::{Authenticated, LoginError, LoginSuccess};
 pub use signup::{SignupError, SignupSettings, SignupStart, SignupStep};
-pub use two_factor::{FRESH_AUTH, LoginOutcome, SecondStep, TotpEnrolment, TwoFactorError, TwoFactorSummary};
+pub use two_factor::{
+    FRESH_AUTH, LoginOutcome, SecondStep, TotpEnrolment, TwoFactorError, TwoFactorSummary, failure_delay,
+};
 
 use crate::clock::Clock;
 use crate::factor::password::PasswordHasher;
@@ -36,6 +38,8 @@ pub struct CoreSettings {
     pub signup: SignupSettings,
     /// The issuer authenticator apps show next to the customer ID.
     pub issuer: String,
+    /// The public URL (with its trailing slash), the only base of links in mail (MAIL-1).
+    pub public_url: String,
 }
 
 impl Default for CoreSettings {
@@ -47,6 +51,7 @@ impl Default for CoreSettings {
             session_absolute: Duration::hours(12),
             signup: SignupSettings::default(),
             issuer: "Sesame".into(),
+            public_url: "http://localhost:8080/".into(),
         }
     }
 }

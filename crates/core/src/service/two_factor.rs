@@ -29,8 +29,23 @@ const FLOW_TTL: Duration = Duration::minutes(10);
 const FLOW_ATTEMPTS: i64 = 5;
 /// MFA-7: per-account failures (across flows) after which no code is accepted.
 const ACCOUNT_LOCK: i64 = 100;
+/// MFA-7: per-account failures after which each new try must wait, doubling from 1 s.
+const DELAY_AFTER: i64 = 10;
+/// The longest wait between tries.
+const MAX_DELAY: Duration = Duration::minutes(15);
 /// Window of the per-account failure count.
 const FAILURE_WINDOW: Duration = Duration::days(1);
+const UNLOCK_PURPOSE: &str = "2fa-unlock";
+const UNLOCK_TTL: Duration = Duration::hours(24);
+
+/// MFA-7: the wait before the next try after `failures` failures.
+pub fn failure_delay(failures: i64) -> Duration {
+    if failures < DELAY_AFTER {
+        return Duration::ZERO;
+    }
+    let exponent = u32::try_from((failures - DELAY_AFTER).min(20)).unwrap_or(20);
+    Duration::seconds(2i64.pow(exponent)).min(MAX_DELAY)
+}
 /// SESS-3: how recent an authentication must be for a sensitive change.
 pub const FRESH_AUTH: Duration = Duration::minutes(10);
 
@@ -61,6 +76,10 @@ pub enum TwoFactorError {
     TooManyAttempts,
     #[error("too many wrong codes on this account; codes are refused until it is unlocked")]
     AccountLocked,
+    #[error("too many wrong codes; wait before the next try")]
+    Throttled { retry_after: Duration },
+    #[error("this unlock link is wrong, used or expired")]
+    InvalidUnlock,
     #[error("please confirm it is you: authenticate again")]
     ReauthRequired,
     #[error("no such authenticator app")]
@@ -247,8 +266,15 @@ impl Services {
             .filter(|a| a.state == AccountState::Active)
             .ok_or(TwoFactorError::FlowNotFound)?;
         let key = account.id.to_string();
-        if self.store.count("2fa-failures", &key, now - FAILURE_WINDOW).await? >= ACCOUNT_LOCK {
+        let (failures, last) = self.store.count("2fa-failures", &key, now - FAILURE_WINDOW).await?;
+        if failures >= ACCOUNT_LOCK {
             return Err(TwoFactorError::AccountLocked);
+        }
+        let ready_at = last.map_or(now, |last| last + failure_delay(failures));
+        if now < ready_at {
+            return Err(TwoFactorError::Throttled {
+                retry_after: ready_at - now,
+            });
         }
         // The try is counted before the code is looked at.
         let Some(attempt) = self.store.count_flow_attempt(flow_id, FLOW_ATTEMPTS).await? else {
@@ -288,7 +314,10 @@ impl Services {
                 Ok(self.open_session(account, client, notify).await?)
             }
             FactorOutcome::Rejected | FactorOutcome::Replayed => {
-                self.store.hit("2fa-failures", &key, now - FAILURE_WINDOW, now).await?;
+                let failures = self.store.hit("2fa-failures", &key, now - FAILURE_WINDOW, now).await?;
+                if failures == ACCOUNT_LOCK {
+                    self.send_unlock_link(&account, now).await?;
+                }
                 if outcome == FactorOutcome::Replayed {
                     self.notify(
                         &account,
@@ -312,6 +341,43 @@ impl Services {
                 Err(TwoFactorError::InvalidCode)
             }
         }
+    }
+
+    /// MFA-7: at the lock, the owner gets a single-use link that lifts it.
+    async fn send_unlock_link(&self, account: &Account, now: OffsetDateTime) -> Result<(), TwoFactorError> {
+        let token = crate::token::Token::generate(self.rng.as_ref());
+        let secret = OneTimeSecret {
+            id: new_id(now),
+            purpose: UNLOCK_PURPOSE.into(),
+            account_id: Some(account.id),
+            flow_id: None,
+            secret_hash: self.key.hmac(UNLOCK_PURPOSE, token.expose().as_bytes()),
+            created_at: now,
+            expires_at: now + UNLOCK_TTL,
+        };
+        self.store.create_secret(&secret).await?;
+        let url = format!("{}unlock?token={}", self.settings.public_url, token.expose());
+        let mail = self.compose_for(account, MailKind::UnlockLink { url }, Some(now + UNLOCK_TTL))?;
+        self.store.queue_mail(&mail).await?;
+        self.mail_queued();
+        Ok(())
+    }
+
+    /// MFA-7: the unlock link lifts the per-account lock (once).
+    pub async fn unlock_second_factor(&self, token: &str, client: &ClientInfo) -> Result<(), TwoFactorError> {
+        let now = self.clock.now();
+        let hash = self.key.hmac(UNLOCK_PURPOSE, token.trim().as_bytes());
+        let secret = self
+            .store
+            .consume_secret(UNLOCK_PURPOSE, &hash, now)
+            .await?
+            .ok_or(TwoFactorError::InvalidUnlock)?;
+        let account = secret.account_id.ok_or(TwoFactorError::InvalidUnlock)?;
+        self.store.reset("2fa-failures", &account.to_string()).await?;
+        let mut event = AuditEvent::new(now, AuditKind::TwoFactorChanged, Actor::Customer, client).account(account);
+        event.detail = Some("unlocked".into());
+        self.store.record(&event).await?;
+        Ok(())
     }
 
     /// Writes an audit event and queues the matching notice mail.
@@ -587,5 +653,21 @@ impl Services {
             .account(auth.account.id);
         event.detail = Some(what.to_owned());
         event
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delays_start_after_ten_failures_and_double_up_to_fifteen_minutes() {
+        assert_eq!(failure_delay(0), Duration::ZERO);
+        assert_eq!(failure_delay(9), Duration::ZERO);
+        assert_eq!(failure_delay(10), Duration::seconds(1));
+        assert_eq!(failure_delay(11), Duration::seconds(2));
+        assert_eq!(failure_delay(15), Duration::seconds(32));
+        assert_eq!(failure_delay(40), Duration::minutes(15));
+        assert_eq!(failure_delay(1000), Duration::minutes(15));
     }
 }

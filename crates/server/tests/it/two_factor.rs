@@ -302,30 +302,91 @@ async fn the_sixth_code_in_a_flow_is_refused_even_when_right() {
 }
 
 #[tokio::test]
-async fn a_hundred_failures_across_flows_lock_codes_for_the_account() {
+async fn after_ten_failures_each_try_waits_longer() {
     let app = spawn_app().await;
     let jane = app.jane().await;
     let nic = jane.nic_handle.as_str();
     let e = enrol(&app, nic).await;
     let c = client();
-    for _ in 0..20 {
+    for _ in 0..2 {
         let flow = password_step(&c, &app, nic).await;
         for _ in 0..5 {
-            second(&c, &app, &flow, "totp", "000000").await;
+            assert_eq!(second(&c, &app, &flow, "totp", "000000").await.0, 400);
         }
     }
+    let flow = password_step(&c, &app, nic).await;
+    let early = second(&c, &app, &flow, "totp", &oath(&e.secret, app.clock.now())).await;
+    assert_eq!(
+        (early.0, early.1["error"]["code"].as_str()),
+        (429, Some("SECOND_FACTOR_THROTTLED")),
+        "even the right code waits"
+    );
+    app.clock.advance(sesame_core::service::failure_delay(10));
     app.advance(1);
-    let flow = password_step(&c, &app, nic).await;
-    let locked = second(&c, &app, &flow, "totp", &oath(&e.secret, app.clock.now())).await;
-    assert_eq!(locked.1["error"]["code"], "SECOND_FACTOR_LOCKED");
-    app.clock.advance(time::Duration::days(1));
-    let flow = password_step(&c, &app, nic).await;
     assert_eq!(
         second(&c, &app, &flow, "totp", &oath(&e.secret, app.clock.now()))
             .await
             .0,
         200,
-        "the window moved on"
+        "the wait did not use up a try"
+    );
+}
+
+#[tokio::test]
+async fn a_hundred_failures_lock_codes_until_the_emailed_link_is_used() {
+    let (app, smtp) = spawn_mail_app(|_| {}).await;
+    let jane = app.jane().await;
+    let nic = jane.nic_handle.as_str();
+    let e = enrol(&app, nic).await;
+    let c = client();
+    for n in 1..=100 {
+        let flow = password_step(&c, &app, nic).await;
+        let (status, body) = second(&c, &app, &flow, "totp", "000000").await;
+        assert_eq!(status, 400, "failure {n}: {body}");
+        app.clock.advance(sesame_core::service::failure_delay(n));
+    }
+    app.advance(1);
+    let flow = password_step(&c, &app, nic).await;
+    let locked = second(&c, &app, &flow, "totp", &oath(&e.secret, app.clock.now())).await;
+    assert_eq!(locked.1["error"]["code"], "SECOND_FACTOR_LOCKED");
+    app.deliver().await;
+    let mail = smtp
+        .messages_to("Jane.Doe@Example.com")
+        .into_iter()
+        .find(|m| m.text.contains("/unlock?token="))
+        .expect("an unlock link");
+    let link = mail
+        .text
+        .split_whitespace()
+        .find(|w| w.contains("/unlock?token="))
+        .unwrap()
+        .to_owned();
+    assert!(link.starts_with(&app.base), "links come from the public URL: {link}");
+    let browser = Client::builder().cookie_store(true).build().unwrap();
+    let page = browser.get(&link).send().await.unwrap().text().await.unwrap();
+    let csrf_at = page.find("name=\"csrf\" value=\"").unwrap() + 19;
+    let token_at = page.find("name=\"token\" value=\"").unwrap() + 20;
+    let (csrf, token) = (&page[csrf_at..csrf_at + 64], &page[token_at..token_at + 64]);
+    let unlocked = browser
+        .post(app.url("/unlock"))
+        .form(&[("csrf", csrf), ("token", token)])
+        .send()
+        .await
+        .unwrap();
+    assert!(unlocked.text().await.unwrap().contains("id=\"unlocked\""));
+    let again = browser
+        .post(app.url("/unlock"))
+        .form(&[("csrf", csrf), ("token", token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 410, "the link works once");
+    let flow = password_step(&c, &app, nic).await;
+    assert_eq!(
+        second(&c, &app, &flow, "totp", &oath(&e.secret, app.clock.now()))
+            .await
+            .0,
+        200
     );
 }
 

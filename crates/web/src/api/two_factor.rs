@@ -26,6 +26,14 @@ impl From<TwoFactorError> for ApiError {
             TwoFactorError::InvalidCode => Self::new(ErrorCode::SecondFactorInvalid),
             TwoFactorError::TooManyAttempts => Self::new(ErrorCode::SecondFactorTooManyAttempts),
             TwoFactorError::AccountLocked => Self::new(ErrorCode::SecondFactorLocked),
+            TwoFactorError::Throttled { retry_after } => Self::with_message(
+                ErrorCode::SecondFactorThrottled,
+                format!(
+                    "Too many wrong codes. Try again in {} seconds.",
+                    retry_after.whole_seconds().max(1)
+                ),
+            ),
+            TwoFactorError::InvalidUnlock => Self::new(ErrorCode::UnlockInvalid),
             TwoFactorError::ReauthRequired => Self::new(ErrorCode::ReauthRequired),
             TwoFactorError::NotFound => Self::new(ErrorCode::TwoFactorDeviceNotFound),
             TwoFactorError::InvalidDescription => Self::with_message(ErrorCode::InvalidField, err.to_string()),

@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Every template of the default theme.
-pub const TEMPLATES: [(&str, &str); 18] = [
+pub const TEMPLATES: [(&str, &str); 19] = [
+    ("unlock.html", include_str!("../../templates/unlock.html")),
     ("totp_enrol.html", include_str!("../../templates/totp_enrol.html")),
     ("backup_codes.html", include_str!("../../templates/backup_codes.html")),
     ("reauth.html", include_str!("../../templates/reauth.html")),
@@ -193,6 +194,7 @@ mod tests {
             apps => vec![context! { id => "x", description => "Phone", created => "2026-11-25", last_used => "2026-11-26" }],
             id => "0190a0a0-0000-7000-8000-000000000000", secret => "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ",
             qr_svg => "<svg></svg>", codes => vec!["abcde-12345"],
+            done => false, token => "abc",
             method => "totp", others => vec![context! { method => "backup_code", href => "/login/x?method=backup_code" }],
         }
     }

@@ -203,3 +203,49 @@ pub async fn reauth_submit(
         }
     }
 }
+
+/// MFA-7: the unlock link from the mail opens a confirmation (a GET changes nothing, so mail
+/// scanners that follow links can't use it up).
+pub async fn unlock_page(ctx: PageContext, uri: Uri) -> Response {
+    let token = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default();
+    ctx.render(
+        "unlock.html",
+        "unlock",
+        StatusCode::OK,
+        context! { token => token, done => false },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct UnlockForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    token: String,
+}
+
+pub async fn unlock_submit(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Client(client): Client,
+    HtmlForm(form): HtmlForm<UnlockForm>,
+) -> Response {
+    if !ctx.csrf_ok(&form.csrf) {
+        return ctx.error(ErrorCode::CsrfRejected);
+    }
+    match state.services().unlock_second_factor(&form.token, &client).await {
+        Ok(()) => ctx.render("unlock.html", "unlock", StatusCode::OK, context! { done => true }),
+        Err(err) => {
+            let code = ApiError::from(err).code();
+            ctx.render(
+                "unlock.html",
+                "unlock",
+                code.status(),
+                context! { done => false, error_code => code.as_str(), token => form.token },
+            )
+        }
+    }
+}
