@@ -43,6 +43,7 @@ pub enum Notice {
     TwoFactorDisabled,
     AppAdded,
     AppRemoved,
+    AppRenamed,
     BackupCodesRegenerated,
 }
 
@@ -57,6 +58,7 @@ impl Notice {
             Self::TwoFactorDisabled => "two_factor_disabled",
             Self::AppAdded => "app_added",
             Self::AppRemoved => "app_removed",
+            Self::AppRenamed => "app_renamed",
             Self::BackupCodesRegenerated => "backup_codes_regenerated",
         }
     }

@@ -327,6 +327,7 @@ pub trait CredentialStore: Send + Sync {
         account: AccountId,
         description: &str,
         audit: &AuditEvent,
+        mails: &[ComposedMail],
     ) -> Result<bool, StoreError>;
     /// Deletes a credential; with `drop_backup_codes` the account's backup codes go too (2FA off).
     async fn delete_credential(

@@ -139,6 +139,14 @@ fn notice_text(notice: Notice, lang: &str) -> (&'static str, &'static str) {
             "Une application d’authentification a été supprimée",
             "Une application d’authentification a été retirée de votre compte. La double authentification reste activée.",
         ),
+        (Notice::AppRenamed, false) => (
+            "An authenticator app was renamed",
+            "One of your authenticator apps was given a new description.",
+        ),
+        (Notice::AppRenamed, true) => (
+            "Une application d’authentification a été renommée",
+            "Une de vos applications d’authentification a reçu une nouvelle description.",
+        ),
         (Notice::BackupCodesRegenerated, false) => (
             "New backup codes",
             "A new set of backup codes was generated; the previous codes no longer work.",

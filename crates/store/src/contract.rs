@@ -709,7 +709,7 @@ async fn second_factor_credentials_are_enabled_once_and_backup_codes_replaced() 
     );
     assert!(
         store
-            .rename_credential(cred.id, a.id, "Tablet", &audit())
+            .rename_credential(cred.id, a.id, "Tablet", &audit(), &[])
             .await
             .unwrap()
     );

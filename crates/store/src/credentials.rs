@@ -125,6 +125,7 @@ impl CredentialStore for SqlStore {
         account: AccountId,
         description: &str,
         audit: &AuditEvent,
+        mails: &[ComposedMail],
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         let done =
@@ -141,6 +142,7 @@ impl CredentialStore for SqlStore {
             return Ok(false);
         }
         crate::audit::insert_event(&mut *tx, audit).await?;
+        crate::outbox::enqueue(&mut tx, mails).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(true)
     }

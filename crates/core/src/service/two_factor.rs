@@ -515,13 +515,15 @@ impl Services {
         let description = valid_description(description)?;
         self.own_app(&auth.account, id).await?;
         let audit = self.change_audit(auth, "totp_renamed");
+        let mail = self.compose_for(&auth.account, MailKind::SecurityNotice(Notice::AppRenamed), None)?;
         if !self
             .store
-            .rename_credential(id, auth.account.id, &description, &audit)
+            .rename_credential(id, auth.account.id, &description, &audit, &[mail])
             .await?
         {
             return Err(TwoFactorError::NotFound);
         }
+        self.mail_queued();
         Ok(())
     }
 

@@ -520,4 +520,13 @@ async fn removing_the_last_app_needs_its_code_and_turns_2fa_off() {
             .iter()
             .any(|m| m.subject.starts_with("La double authentification est désactivée"))
     );
+    let subjects: Vec<_> = smtp
+        .messages_to("Jane.Doe@Example.com")
+        .into_iter()
+        .map(|m| m.subject)
+        .collect();
+    assert!(
+        subjects.iter().any(|s| s.contains("renommée")),
+        "every change sends a mail: {subjects:?}"
+    );
 }
