@@ -14,7 +14,7 @@ use axum::http::{StatusCode, Uri};
 use axum::response::Response;
 use minijinja::context;
 use serde::Deserialize;
-use sesame_core::service::{LoginOutcome, TwoFactorError};
+use sesame_core::service::{Authenticated, LoginOutcome, TwoFactorError};
 use uuid::Uuid;
 
 #[derive(Deserialize)]
@@ -30,12 +30,18 @@ fn to_reauth(ctx: PageContext) -> Response {
     ctx.redirect("/reauth?return_to=%2Fsecurity")
 }
 
-/// Common checks of a management form: a session, its form token.
-fn guard(ctx: &PageContext, csrf: &str) -> Option<ErrorCode> {
+/// The customer behind a management form, once its form token is checked; `id` is the device
+/// named in the path, when there is one.
+fn customer(ctx: &PageContext, csrf: &str, id: Option<&str>) -> Result<(Authenticated, Uuid), ErrorCode> {
     if !ctx.csrf_ok(csrf) {
-        return Some(ErrorCode::CsrfRejected);
+        return Err(ErrorCode::CsrfRejected);
     }
-    ctx.auth.is_none().then_some(ErrorCode::AuthRequired)
+    let auth = ctx.auth.clone().ok_or(ErrorCode::AuthRequired)?;
+    let id = match id {
+        Some(raw) => Uuid::parse_str(raw).map_err(|_| ErrorCode::TwoFactorDeviceNotFound)?,
+        None => Uuid::nil(),
+    };
+    Ok((auth, id))
 }
 
 fn failed(ctx: PageContext, err: TwoFactorError) -> Response {
@@ -51,11 +57,9 @@ fn inline_svg(svg: &str) -> String {
 }
 
 pub async fn add_app(State(state): State<AppState>, ctx: PageContext, HtmlForm(form): HtmlForm<CodeForm>) -> Response {
-    if let Some(code) = guard(&ctx, &form.csrf) {
-        return ctx.error(code);
-    }
-    let Some(auth) = ctx.auth.clone() else {
-        return ctx.error(ErrorCode::AuthRequired);
+    let (auth, _) = match customer(&ctx, &form.csrf, None) {
+        Ok(found) => found,
+        Err(code) => return ctx.error(code),
     };
     match state.services().totp_begin(&auth, "Authenticator app").await {
         Ok(e) => {
@@ -72,14 +76,9 @@ pub async fn enable_app(
     Path(id): Path<String>,
     HtmlForm(form): HtmlForm<CodeForm>,
 ) -> Response {
-    if let Some(code) = guard(&ctx, &form.csrf) {
-        return ctx.error(code);
-    }
-    let Some(auth) = ctx.auth.clone() else {
-        return ctx.error(ErrorCode::AuthRequired);
-    };
-    let Ok(id) = Uuid::parse_str(&id) else {
-        return ctx.error(ErrorCode::TwoFactorDeviceNotFound);
+    let (auth, id) = match customer(&ctx, &form.csrf, Some(&id)) {
+        Ok(found) => found,
+        Err(code) => return ctx.error(code),
     };
     match state.services().totp_enable(&auth, id, &form.code).await {
         Ok(Some(codes)) => ctx.render(
@@ -110,14 +109,9 @@ pub async fn remove_app(
     Path(id): Path<String>,
     HtmlForm(form): HtmlForm<CodeForm>,
 ) -> Response {
-    if let Some(code) = guard(&ctx, &form.csrf) {
-        return ctx.error(code);
-    }
-    let Some(auth) = ctx.auth.clone() else {
-        return ctx.error(ErrorCode::AuthRequired);
-    };
-    let Ok(id) = Uuid::parse_str(&id) else {
-        return ctx.error(ErrorCode::TwoFactorDeviceNotFound);
+    let (auth, id) = match customer(&ctx, &form.csrf, Some(&id)) {
+        Ok(found) => found,
+        Err(code) => return ctx.error(code),
     };
     match state.services().totp_remove(&auth, id, &form.code).await {
         Ok(_) => ctx.redirect("/security?saved=1"),
@@ -130,11 +124,9 @@ pub async fn regenerate(
     ctx: PageContext,
     HtmlForm(form): HtmlForm<CodeForm>,
 ) -> Response {
-    if let Some(code) = guard(&ctx, &form.csrf) {
-        return ctx.error(code);
-    }
-    let Some(auth) = ctx.auth.clone() else {
-        return ctx.error(ErrorCode::AuthRequired);
+    let (auth, _) = match customer(&ctx, &form.csrf, None) {
+        Ok(found) => found,
+        Err(code) => return ctx.error(code),
     };
     match state.services().regenerate_backup_codes(&auth).await {
         Ok(codes) => ctx.render(
@@ -177,11 +169,9 @@ pub async fn reauth_submit(
     Client(client): Client,
     HtmlForm(form): HtmlForm<ReauthForm>,
 ) -> Response {
-    if let Some(code) = guard(&ctx, &form.csrf) {
-        return ctx.error(code);
-    }
-    let Some(auth) = ctx.auth.clone() else {
-        return ctx.error(ErrorCode::AuthRequired);
+    let (auth, _) = match customer(&ctx, &form.csrf, None) {
+        Ok(found) => found,
+        Err(code) => return ctx.error(code),
     };
     let to = safe_return_to(&form.return_to, state.settings()).unwrap_or_else(|| "/security".to_owned());
     match state.services().reauthenticate(&auth, &form.password, &client).await {
