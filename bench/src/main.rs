@@ -41,12 +41,15 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let config = Config {
+    let mut config = Config {
         listen: "127.0.0.1:0".into(),
         public_url: base.clone(),
         data_dir: dir.path().to_path_buf(),
         ..Config::default()
     };
+    // The sign-up timing below sends hundreds of sign-ups from one address and IP.
+    config.signup.per_ip_per_hour = i64::MAX;
+    config.signup.mails_per_address_per_hour = i64::MAX;
     let app = App::start(&config.resolve().unwrap(), Arc::new(SystemClock))
         .await
         .unwrap();
@@ -128,6 +131,44 @@ async fn main() {
         ms(mu),
         ms(mw),
         mu.as_secs_f64() / mw.as_secs_f64()
+    );
+    signup_timing(&client, &base).await;
+}
+
+/// SIGNUP-2: a sign-up with a taken address must cost what one with a free address costs.
+async fn signup_timing(client: &reqwest::Client, base: &str) {
+    let mut taken = Vec::with_capacity(TIMING_TRIES);
+    let mut free = Vec::with_capacity(TIMING_TRIES);
+    for i in 0..TIMING_TRIES {
+        let taken_first = OsRandom.below(2) == 0;
+        for is_taken in [taken_first, !taken_first] {
+            let email = if is_taken {
+                "bench@example.com".to_owned()
+            } else {
+                format!("free{i}@example.com")
+            };
+            let started = Instant::now();
+            let response = client
+                .post(format!("{base}/api/v1/signup"))
+                .json(&json!({"email": email, "password": "a new and long passphrase", "country": "FR"}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+            response.bytes().await.unwrap();
+            if is_taken {
+                taken.push(started.elapsed())
+            } else {
+                free.push(started.elapsed())
+            }
+        }
+    }
+    let (mt, mf) = (median(&mut taken), median(&mut free));
+    println!(
+        "median sign-up start, taken address: {:.2} ms; free address: {:.2} ms; ratio {:.3} ({TIMING_TRIES} tries each, interleaved in random order)",
+        ms(mt),
+        ms(mf),
+        mt.as_secs_f64() / mf.as_secs_f64()
     );
 }
 
