@@ -28,6 +28,8 @@ pub struct Config {
     pub nic_suffix: String,
     /// `text` or `json`.
     pub log_format: String,
+    /// Reverse proxies (IPs or CIDR ranges) whose `X-Forwarded-For` names the real client.
+    pub trusted_proxies: Vec<String>,
     /// Product name on every page.
     pub brand_name: String,
     /// Folder whose `templates/` and `static/` override the embedded default theme; empty: none.
@@ -164,6 +166,7 @@ impl Default for Config {
             secret_key_file: String::new(),
             nic_suffix: "ovh".into(),
             log_format: "text".into(),
+            trusted_proxies: Vec::new(),
             brand_name: "Sesame".into(),
             theme_dir: String::new(),
             login: LoginConfig::default(),
@@ -246,6 +249,7 @@ pub struct Resolved {
     pub public_url_is_default: bool,
     pub dev_mode: bool,
     pub mail_from: String,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     pub hashing_workers: usize,
 }
 
@@ -377,6 +381,15 @@ impl Config {
         if self.signup.code_ttl_minutes <= 0 || self.signup.max_code_attempts <= 0 {
             return Err(invalid("signup", "code lifetime and attempts must be positive"));
         }
+        let trusted_proxies = self
+            .trusted_proxies
+            .iter()
+            .map(|p| {
+                p.parse::<ipnet::IpNet>()
+                    .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| invalid("trusted_proxies", format!("{p:?} is not an IP address or CIDR range")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let hashing_workers = match self.hashing.workers {
             0 => std::thread::available_parallelism().map_or(1, usize::from),
             n => n,
@@ -389,6 +402,7 @@ impl Config {
             generate_key,
             public_url_is_default: self.public_url.is_empty(),
             dev_mode: self.dev_mode.unwrap_or(self.public_url.is_empty()),
+            trusted_proxies,
             mail_from,
             hashing_workers,
             raw: self,

@@ -138,6 +138,7 @@ impl App {
                 default_subsidiary: raw.login.default_subsidiary.clone(),
                 support_phones: phones(raw),
                 dev_mail_dir: (config.dev_mode && raw.smtp_url.is_empty()).then_some(mail_dir),
+                trusted_proxies: config.trusted_proxies.clone(),
                 email_only_subsidiaries: raw.login.email_only_subsidiaries.clone(),
                 return_to_origins: raw.login.return_to_origins.clone(),
                 return_to_paths: raw.login.return_to_paths.clone(),

@@ -150,3 +150,24 @@ async fn a_hash_made_with_old_settings_is_upgraded_at_the_next_login() {
         200
     );
 }
+
+#[tokio::test]
+async fn forwarded_for_counts_only_from_trusted_proxies() {
+    for (trusted, expected) in [(vec![], "127.0.0.1"), (vec!["127.0.0.1".to_owned()], "198.51.100.7")] {
+        let app = spawn_app_with(|c| c.trusted_proxies = trusted).await;
+        let jane = app.jane().await;
+        app.advance(1);
+        let response = app
+            .client
+            .post(app.url("/api/v1/session"))
+            .header("x-forwarded-for", "6.6.6.6, 198.51.100.7")
+            .json(&json!({"login": jane.nic_handle.as_str(), "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let events = app.app.store.recent_events(jane.id, 1).await.unwrap();
+        assert_eq!(events[0].kind, AuditKind::LoginSucceeded);
+        assert_eq!(events[0].ip.as_deref(), Some(expected));
+    }
+}
