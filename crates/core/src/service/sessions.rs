@@ -139,7 +139,12 @@ impl Services {
     }
 
     /// Checks the logged-in customer's own password again (SESS-3), at full cost.
-    pub(crate) async fn check_own_password(&self, account: &Account, password: &str) -> Result<Account, LoginError> {
+    pub(crate) async fn check_own_password(
+        &self,
+        account: &Account,
+        password: &str,
+        client: &ClientInfo,
+    ) -> Result<Account, LoginError> {
         let password = Password::new(password);
         if password.is_too_long() {
             return Err(LoginError::PasswordTooLong);
@@ -150,6 +155,10 @@ impl Services {
             .verify(&password, credential.as_ref().map(|c| c.phc.as_str()))
             .await?;
         if verification != Verification::Match {
+            let event = AuditEvent::new(self.clock.now(), AuditKind::LoginFailed, Actor::Customer, client)
+                .account(account.id)
+                .failed("reauth_wrong_password");
+            self.store.record(&event).await?;
             return Err(LoginError::InvalidCredentials);
         }
         Ok(account.clone())

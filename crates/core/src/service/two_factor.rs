@@ -405,7 +405,7 @@ impl Services {
         password: &str,
         client: &ClientInfo,
     ) -> Result<LoginOutcome, TwoFactorError> {
-        let account = self.check_own_password(&auth.account, password).await?;
+        let account = self.check_own_password(&auth.account, password, client).await?;
         let methods = self.second_factor_methods(&account).await?;
         if !methods.is_empty() {
             let step = self.start_second_step(&account, methods, Some(auth.session.id)).await?;
