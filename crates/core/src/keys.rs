@@ -18,18 +18,24 @@ pub enum KeyError {
     Sealed,
 }
 
-/// The current server key and its id.
+/// One key of the file.
 #[derive(Clone)]
-pub struct ServerKey {
+struct Key {
     id: String,
     secret: Zeroizing<Vec<u8>>,
 }
 
+/// The server keys: the current one (first line) signs and seals; older ones (later lines) still
+/// verify and open, so a rotation does not void codes, links and seeds made before it.
+#[derive(Clone)]
+pub struct ServerKey {
+    keys: Vec<Key>,
+}
+
 impl std::fmt::Debug for ServerKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServerKey")
-            .field("id", &self.id)
-            .finish_non_exhaustive()
+        let ids: Vec<&str> = self.keys.iter().map(|k| k.id.as_str()).collect();
+        f.debug_struct("ServerKey").field("ids", &ids).finish_non_exhaustive()
     }
 }
 
@@ -41,23 +47,33 @@ impl ServerKey {
 
     /// Reads the key file's text; the first key is the current one.
     pub fn parse(text: &str) -> Result<Self, KeyError> {
-        let mut keys = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
-        let (index, line) = keys.next().ok_or(KeyError::Empty)?;
-        let malformed = KeyError::Malformed(index + 1);
-        let (id, hex_secret) = line.trim().split_once(':').ok_or(malformed.clone())?;
-        let secret = Zeroizing::new(hex::decode(hex_secret).map_err(|_| malformed.clone())?);
-        let id_ok = !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-        if !id_ok || secret.len() != 32 {
-            return Err(malformed);
+        let mut keys = Vec::new();
+        for (index, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+            let malformed = KeyError::Malformed(index + 1);
+            let (id, hex_secret) = line.trim().split_once(':').ok_or(malformed.clone())?;
+            let secret = Zeroizing::new(hex::decode(hex_secret).map_err(|_| malformed.clone())?);
+            let id_ok = !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+            if !id_ok || secret.len() != 32 || keys.iter().any(|k: &Key| k.id == id) {
+                return Err(malformed);
+            }
+            keys.push(Key {
+                id: id.to_owned(),
+                secret,
+            });
         }
-        Ok(Self {
-            id: id.to_owned(),
-            secret,
-        })
+        if keys.is_empty() {
+            return Err(KeyError::Empty);
+        }
+        Ok(Self { keys })
+    }
+
+    fn current(&self) -> &Key {
+        // `parse` refuses a file without keys, so there is always a first one.
+        &self.keys[0]
     }
 
     pub fn id(&self) -> &str {
-        &self.id
+        &self.current().id
     }
 
     /// Encrypts a value that must be read back later (AEAD: XChaCha20-Poly1305 under a key
@@ -65,14 +81,14 @@ impl ServerKey {
     /// what a flow must keep between steps, like the password typed at sign-up step 2.
     pub fn seal(&self, purpose: &str, plaintext: &[u8], rng: &dyn crate::random::Random) -> Result<String, KeyError> {
         use chacha20poly1305::aead::{Aead, KeyInit as _};
-        let key = self.hmac("aead-key", purpose.as_bytes());
+        let key = mac(&self.current().secret, "aead-key", purpose.as_bytes());
         let cipher = chacha20poly1305::XChaCha20Poly1305::new_from_slice(&key).map_err(|_| KeyError::Sealed)?;
         let mut nonce = [0u8; 24];
         rng.fill(&mut nonce);
         let sealed = cipher
             .encrypt((&nonce).into(), plaintext)
             .map_err(|_| KeyError::Sealed)?;
-        Ok(format!("{}:{}:{}", self.id, hex::encode(nonce), hex::encode(sealed)))
+        Ok(format!("{}:{}:{}", self.id(), hex::encode(nonce), hex::encode(sealed)))
     }
 
     /// Decrypts what [`ServerKey::seal`] made for the same purpose.
@@ -82,15 +98,13 @@ impl ServerKey {
         let (Some(id), Some(nonce), Some(body), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
             return Err(KeyError::Sealed);
         };
-        if id != self.id {
-            return Err(KeyError::Sealed);
-        }
+        let sealing = self.keys.iter().find(|k| k.id == id).ok_or(KeyError::Sealed)?;
         let nonce: [u8; 24] = hex::decode(nonce)
             .ok()
             .and_then(|n| n.try_into().ok())
             .ok_or(KeyError::Sealed)?;
         let body = hex::decode(body).map_err(|_| KeyError::Sealed)?;
-        let key = self.hmac("aead-key", purpose.as_bytes());
+        let key = mac(&sealing.secret, "aead-key", purpose.as_bytes());
         let cipher = chacha20poly1305::XChaCha20Poly1305::new_from_slice(&key).map_err(|_| KeyError::Sealed)?;
         cipher
             .decrypt((&nonce).into(), body.as_slice())
@@ -98,15 +112,25 @@ impl ServerKey {
             .map_err(|_| KeyError::Sealed)
     }
 
-    /// HMAC-SHA-256 of `data`, domain-separated by `purpose` so a value hashed for one use can
-    /// never be replayed as another.
+    /// HMAC-SHA-256 of `data` under the current key, domain-separated by `purpose` so a value
+    /// hashed for one use can never be replayed as another. This is what gets stored.
     pub fn hmac(&self, purpose: &str, data: &[u8]) -> Vec<u8> {
-        let mut mac = <HmacSha256 as KeyInit>::new_from_slice(&self.secret).unwrap_or_else(|_| unreachable_hmac_key());
-        mac.update(purpose.as_bytes());
-        mac.update(&[0]);
-        mac.update(data);
-        mac.finalize().into_bytes().to_vec()
+        mac(&self.current().secret, purpose, data)
     }
+
+    /// The HMAC of `data` under every key, current first: what a stored value may be, when it
+    /// was made before a rotation.
+    pub fn hmacs(&self, purpose: &str, data: &[u8]) -> Vec<Vec<u8>> {
+        self.keys.iter().map(|k| mac(&k.secret, purpose, data)).collect()
+    }
+}
+
+fn mac(secret: &[u8], purpose: &str, data: &[u8]) -> Vec<u8> {
+    let mut mac = <HmacSha256 as KeyInit>::new_from_slice(secret).unwrap_or_else(|_| unreachable_hmac_key());
+    mac.update(purpose.as_bytes());
+    mac.update(&[0]);
+    mac.update(data);
+    mac.finalize().into_bytes().to_vec()
 }
 
 /// HMAC accepts keys of any length, so this cannot happen; it is spelled out instead of a panic.
@@ -166,6 +190,33 @@ mod tests {
         assert_eq!(b.open("signup-password", &sealed).err(), Some(KeyError::Sealed));
         assert_eq!(a.open("signup-password", "garbage").err(), Some(KeyError::Sealed));
         assert_ne!(sealed, a.seal("signup-password", b"hunter2 hunter2", &rng).unwrap());
+    }
+
+    #[test]
+    fn older_keys_still_verify_and_open_after_a_rotation() {
+        let rng = crate::random::OsRandom;
+        let old = ServerKey::parse(&ServerKey::new_line("old", &[1; 32])).unwrap();
+        let sealed = old.seal("seed", b"secret seed", &rng).unwrap();
+        let code = old.hmac("code", b"123456");
+        let text = format!(
+            "{}{}",
+            ServerKey::new_line("new", &[2; 32]),
+            ServerKey::new_line("old", &[1; 32])
+        );
+        let rotated = ServerKey::parse(&text).unwrap();
+        assert_eq!(rotated.id(), "new");
+        assert_eq!(rotated.open("seed", &sealed).unwrap().as_slice(), b"secret seed");
+        assert!(rotated.seal("seed", b"x", &rng).unwrap().starts_with("new:"));
+        let candidates = rotated.hmacs("code", b"123456");
+        assert_eq!(candidates.len(), 2);
+        assert_eq!(candidates[0], rotated.hmac("code", b"123456"));
+        assert!(candidates.contains(&code));
+        let dup = format!(
+            "{}{}",
+            ServerKey::new_line("a", &[1; 32]),
+            ServerKey::new_line("a", &[2; 32])
+        );
+        assert_eq!(ServerKey::parse(&dup).err(), Some(KeyError::Malformed(2)));
     }
 
     #[test]

@@ -41,9 +41,14 @@ pub fn normalize(input: &str) -> Option<String> {
     (out.len() == 10).then_some(out)
 }
 
-/// What the store keeps for a code of an account.
+/// What the store keeps for a code of an account (under the current key).
 pub fn hash(key: &crate::keys::ServerKey, account: crate::types::AccountId, normalized: &str) -> Vec<u8> {
     key.hmac(PURPOSE, format!("{account}:{normalized}").as_bytes())
+}
+
+/// What the store may hold for a code: its HMAC under every key, for codes made before a rotation.
+pub fn hashes(key: &crate::keys::ServerKey, account: crate::types::AccountId, normalized: &str) -> Vec<Vec<u8>> {
+    key.hmacs(PURPOSE, format!("{account}:{normalized}").as_bytes())
 }
 
 #[cfg(test)]

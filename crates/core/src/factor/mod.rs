@@ -123,10 +123,26 @@ impl SecondFactor for BackupCodeFactor {
         let Some(code) = backup_code::normalize(proof) else {
             return Ok(FactorOutcome::Rejected);
         };
-        let hash = backup_code::hash(ctx.key, ctx.account.id, &code);
-        match ctx.store.consume_secret(backup_code::PURPOSE, &hash, ctx.now).await? {
+        let hashes = backup_code::hashes(ctx.key, ctx.account.id, &code);
+        match consume_any(ctx.store, backup_code::PURPOSE, &hashes, ctx.now).await? {
             Some(_) => Ok(FactorOutcome::Accepted(None)),
             None => Ok(FactorOutcome::Rejected),
         }
     }
+}
+
+/// Consumes the one-time secret stored under any of `hashes` (its HMAC under each server key,
+/// current first), so secrets made before a key rotation still work (SEC-1).
+pub(crate) async fn consume_any(
+    store: &dyn Store,
+    purpose: &str,
+    hashes: &[Vec<u8>],
+    now: OffsetDateTime,
+) -> Result<Option<crate::ports::OneTimeSecret>, StoreError> {
+    for hash in hashes {
+        if let Some(secret) = store.consume_secret(purpose, hash, now).await? {
+            return Ok(Some(secret));
+        }
+    }
+    Ok(None)
 }

@@ -240,9 +240,12 @@ impl Services {
         if digits.len() != 6 || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return Err(SignupError::InvalidCode);
         }
-        let hash = self.code_hash(flow_id, &digits);
+        let hashes = self.key.hmacs(CODE_PURPOSE, format!("{flow_id}:{digits}").as_bytes());
         let now = self.clock.now();
-        if self.store.consume_secret(CODE_PURPOSE, &hash, now).await?.is_none() {
+        if crate::factor::consume_any(self.store.as_ref(), CODE_PURPOSE, &hashes, now)
+            .await?
+            .is_none()
+        {
             return Err(SignupError::InvalidCode);
         }
         state.step = SignupStep::Profile;

@@ -366,10 +366,8 @@ impl Services {
     /// MFA-7: the unlock link lifts the per-account lock (once).
     pub async fn unlock_second_factor(&self, token: &str, client: &ClientInfo) -> Result<(), TwoFactorError> {
         let now = self.clock.now();
-        let hash = self.key.hmac(UNLOCK_PURPOSE, token.trim().as_bytes());
-        let secret = self
-            .store
-            .consume_secret(UNLOCK_PURPOSE, &hash, now)
+        let hashes = self.key.hmacs(UNLOCK_PURPOSE, token.trim().as_bytes());
+        let secret = crate::factor::consume_any(self.store.as_ref(), UNLOCK_PURPOSE, &hashes, now)
             .await?
             .ok_or(TwoFactorError::InvalidUnlock)?;
         let account = secret.account_id.ok_or(TwoFactorError::InvalidUnlock)?;

@@ -530,3 +530,38 @@ async fn removing_the_last_app_needs_its_code_and_turns_2fa_off() {
         "every change sends a mail: {subjects:?}"
     );
 }
+
+#[tokio::test]
+async fn apps_and_backup_codes_survive_a_server_key_rotation() {
+    let app = spawn_app().await;
+    let jane = app.jane().await;
+    let nic = jane.nic_handle.as_str().to_owned();
+    let e = enrol(&app, &nic).await;
+    let key_file = app.dir.path().join("secret.key");
+    let old = std::fs::read_to_string(&key_file).unwrap();
+    std::fs::write(
+        &key_file,
+        format!("{}{old}", sesame_core::keys::ServerKey::new_line("rotated", &[9; 32])),
+    )
+    .unwrap();
+    let TestApp { db, dir, clock, .. } = app;
+    let app = spawn_on(db, dir, |_| {}).await;
+    assert_eq!(app.app.services.key().id(), "rotated");
+    app.clock
+        .advance(clock.now() - app.clock.now() + time::Duration::minutes(1));
+    let c = client();
+    let flow = password_step(&c, &app, &nic).await;
+    assert_eq!(
+        second(&c, &app, &flow, "totp", &oath(&e.secret, app.clock.now()))
+            .await
+            .0,
+        200,
+        "the old seal opens"
+    );
+    let flow = password_step(&c, &app, &nic).await;
+    assert_eq!(
+        second(&c, &app, &flow, "backup_code", &e.backup_codes[0]).await.0,
+        200,
+        "old HMACs still verify"
+    );
+}

@@ -20,6 +20,7 @@ use sesame_core::types::{SUBSIDIARIES, Subsidiary, subsidiary};
 use subtle::ConstantTimeEq;
 
 const SUBSIDIARY_COOKIE: &str = "sesame_subsidiary";
+const CSRF_PURPOSE: &str = "csrf-form";
 
 fn csrf_cookie_name(state: &AppState) -> &'static str {
     if state.settings().is_https() {
@@ -118,7 +119,7 @@ fn plain_cookie(state: &AppState, name: &'static str, value: String) -> Cookie<'
 }
 
 fn csrf_token(state: &AppState, seed: &str) -> String {
-    hex_encode(&state.services().key().hmac("csrf-form", seed.as_bytes()))
+    hex_encode(&state.services().key().hmac(CSRF_PURPOSE, seed.as_bytes()))
 }
 
 fn hex_encode(bytes: &[u8]) -> String {
@@ -127,9 +128,12 @@ fn hex_encode(bytes: &[u8]) -> String {
 
 impl PageContext {
     /// Whether a submitted form token matches this browser's cookie (constant time).
+    /// Tokens made under an older server key still pass until the key is dropped (SEC-1).
     pub fn csrf_ok(&self, submitted: &str) -> bool {
-        let expected = csrf_token(&self.state, &self.csrf_seed);
-        expected.as_bytes().ct_eq(submitted.as_bytes()).into()
+        let key = self.state.services().key();
+        key.hmacs(CSRF_PURPOSE, self.csrf_seed.as_bytes())
+            .iter()
+            .any(|expected| bool::from(hex_encode(expected).as_bytes().ct_eq(submitted.as_bytes())))
     }
 
     pub fn add_cookie(&mut self, cookie: Cookie<'static>) {
