@@ -51,10 +51,13 @@ test('enrol an app, then log in with it and with a backup code', async () => {
   await Promise.all([page.waitForLoadState('load'), page.click('#enable')]);
   const codes = (await page.locator('#backup-codes code').allTextContents()).map((c) => c.trim());
   assert.equal(codes.length, 10);
+  assert.deepEqual(await seriousViolations(page), [], 'backup codes page');
   codes.forEach((c) => assert.match(c, /^[0-9a-z]{5}-[0-9a-z]{5}$/));
   await page.click('#done');
   assert.match(await page.textContent('#twofa-state'), /is on/);
   assert.match(await page.textContent('#backup-left'), /10/);
+  assert.deepEqual(await seriousViolations(page), [], 'security page with 2FA on');
+  await screenshot(page, 'security-2fa');
   await page.click('#account-name');
   await Promise.all([page.waitForURL(/\/login$/), page.click('#logout')]);
 
@@ -92,5 +95,6 @@ test('enrol an app, then log in with it and with a backup code', async () => {
   assert.match(await page.textContent('#error-summary'), /SECOND_FACTOR_INVALID/);
   await page.click('#lost-devices');
   assert.match(await page.textContent('h1'), /Lost access/);
+  assert.deepEqual(await seriousViolations(page), []);
   await context.close();
 });
