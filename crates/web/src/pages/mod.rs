@@ -66,6 +66,14 @@ pub fn routes() -> Router<AppState> {
         .route("/static/{file}", get(static_file))
 }
 
+/// A query parameter of a page's URL (empty when absent).
+pub(crate) fn query_param(uri: &Uri, key: &str) -> String {
+    url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
 /// A form body; a malformed one gets an error page with a code, never a panic.
 pub struct HtmlForm<T>(pub T);
 
@@ -201,10 +209,7 @@ fn email_only(state: &AppState, ctx: &PageContext) -> bool {
 }
 
 async fn login_page(State(state): State<AppState>, ctx: PageContext, uri: Uri) -> Response {
-    let return_to = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
-        .find(|(k, _)| k == "return_to")
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default();
+    let return_to = query_param(&uri, "return_to");
     let safe = safe_return_to(&return_to, state.settings()).unwrap_or_default();
     if ctx.auth.is_some() {
         let to = if safe.is_empty() { "/".to_owned() } else { safe };

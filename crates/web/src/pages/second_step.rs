@@ -2,9 +2,9 @@
 //! method" listing every enabled method (backup codes included), and "I have lost access to my
 //! devices", which explains recovery.
 
-use super::HtmlForm;
 use super::context::PageContext;
 use super::return_to::safe_return_to;
+use super::{HtmlForm, query_param};
 use crate::AppState;
 use crate::client::Client;
 use crate::error::{ApiError, ErrorCode};
@@ -16,13 +16,6 @@ use minijinja::context;
 use serde::Deserialize;
 use sesame_core::factor::Method;
 use uuid::Uuid;
-
-fn query(uri: &Uri, key: &str) -> String {
-    url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
-}
 
 async fn render(
     state: &AppState,
@@ -68,8 +61,8 @@ pub async fn page(State(state): State<AppState>, ctx: PageContext, Path(flow): P
         &state,
         ctx,
         flow,
-        &query(&uri, "method"),
-        &query(&uri, "return_to"),
+        &query_param(&uri, "method"),
+        &query_param(&uri, "return_to"),
         None,
     )
     .await

@@ -3,7 +3,7 @@
 //! when the name rule refuses the first. Each page calls the same service as the JSON API.
 
 use super::context::PageContext;
-use super::{HtmlForm, to_json_error};
+use super::{HtmlForm, query_param, to_json_error};
 use crate::AppState;
 use crate::client::Client;
 use crate::error::ErrorCode;
@@ -20,13 +20,6 @@ use uuid::Uuid;
 const CURRENCIES: [&str; 12] = [
     "EUR", "GBP", "USD", "CAD", "PLN", "CZK", "MAD", "XOF", "TND", "AUD", "SGD", "INR",
 ];
-
-fn query_value(uri: &Uri, key: &str) -> String {
-    url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
-}
 
 pub async fn start_page(ctx: PageContext) -> Response {
     // Countries with a subsidiary of their own (the world subsidiaries are not countries).
@@ -51,9 +44,9 @@ pub async fn start_page(ctx: PageContext) -> Response {
 
 pub async fn account_page(ctx: PageContext, uri: Uri) -> Response {
     let extra = context! {
-        country => query_value(&uri, "country"),
-        language => query_value(&uri, "language"),
-        currency => query_value(&uri, "currency"),
+        country => query_param(&uri, "country"),
+        language => query_param(&uri, "language"),
+        currency => query_param(&uri, "currency"),
         email => "",
     };
     ctx.render("signup_account.html", "signup", StatusCode::OK, extra)

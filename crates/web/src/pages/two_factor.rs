@@ -2,9 +2,9 @@
 //! (QR code, "Show secret", confirm with a code), see the backup codes once, regenerate them,
 //! remove an app with a code from it, and re-authenticate when a change needs a fresh login.
 
-use super::HtmlForm;
 use super::context::PageContext;
 use super::return_to::safe_return_to;
+use super::{HtmlForm, query_param};
 use crate::AppState;
 use crate::client::Client;
 use crate::error::{ApiError, ErrorCode};
@@ -140,10 +140,7 @@ pub async fn regenerate(
 }
 
 pub async fn reauth_page(State(state): State<AppState>, ctx: PageContext, uri: Uri) -> Response {
-    let asked = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
-        .find(|(k, _)| k == "return_to")
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default();
+    let asked = query_param(&uri, "return_to");
     let return_to = safe_return_to(&asked, state.settings()).unwrap_or_default();
     ctx.render(
         "reauth.html",
@@ -197,10 +194,7 @@ pub async fn reauth_submit(
 /// MFA-7: the unlock link from the mail opens a confirmation (a GET changes nothing, so mail
 /// scanners that follow links can't use it up).
 pub async fn unlock_page(ctx: PageContext, uri: Uri) -> Response {
-    let token = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
-        .find(|(k, _)| k == "token")
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default();
+    let token = query_param(&uri, "token");
     ctx.render(
         "unlock.html",
         "unlock",
