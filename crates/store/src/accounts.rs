@@ -178,8 +178,7 @@ impl AccountStore for SqlStore {
         if changed == 0 {
             return Ok(false);
         }
-        crate::audit::insert_event(&mut *tx, audit).await?;
-        tx.commit().await.map_err(db_error)?;
+        crate::commit_with(tx, audit, &[]).await?;
         Ok(true)
     }
 
@@ -205,8 +204,7 @@ impl AccountStore for SqlStore {
         if state != AccountState::Active {
             crate::sessions::end_all(&mut *tx, id, audit.at).await?;
         }
-        crate::audit::insert_event(&mut *tx, audit).await?;
-        tx.commit().await.map_err(db_error)?;
+        crate::commit_with(tx, audit, &[]).await?;
         Ok(true)
     }
 }

@@ -54,8 +54,7 @@ impl CredentialStore for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;
-        crate::audit::insert_event(&mut *tx, audit).await?;
-        tx.commit().await.map_err(db_error)
+        crate::commit_with(tx, audit, &[]).await
     }
 
     async fn credentials(&self, account: AccountId) -> Result<Vec<FactorCredential>, StoreError> {
@@ -113,9 +112,7 @@ impl CredentialStore for SqlStore {
             void_backup_codes(&mut tx, account, audit.at).await?;
             insert_codes(&mut tx, backup_codes).await?;
         }
-        crate::audit::insert_event(&mut *tx, audit).await?;
-        crate::outbox::enqueue(&mut tx, mails).await?;
-        tx.commit().await.map_err(db_error)?;
+        crate::commit_with(tx, audit, mails).await?;
         Ok(true)
     }
 
@@ -141,9 +138,7 @@ impl CredentialStore for SqlStore {
         if done == 0 {
             return Ok(false);
         }
-        crate::audit::insert_event(&mut *tx, audit).await?;
-        crate::outbox::enqueue(&mut tx, mails).await?;
-        tx.commit().await.map_err(db_error)?;
+        crate::commit_with(tx, audit, mails).await?;
         Ok(true)
     }
 
@@ -169,9 +164,7 @@ impl CredentialStore for SqlStore {
         if drop_backup_codes {
             void_backup_codes(&mut tx, account, audit.at).await?;
         }
-        crate::audit::insert_event(&mut *tx, audit).await?;
-        crate::outbox::enqueue(&mut tx, mails).await?;
-        tx.commit().await.map_err(db_error)?;
+        crate::commit_with(tx, audit, mails).await?;
         Ok(true)
     }
 
@@ -209,9 +202,7 @@ impl CredentialStore for SqlStore {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         void_backup_codes(&mut tx, account, audit.at).await?;
         insert_codes(&mut tx, codes).await?;
-        crate::audit::insert_event(&mut *tx, audit).await?;
-        crate::outbox::enqueue(&mut tx, mails).await?;
-        tx.commit().await.map_err(db_error)
+        crate::commit_with(tx, audit, mails).await
     }
 
     async fn backup_codes_left(&self, account: AccountId, now: OffsetDateTime) -> Result<i64, StoreError> {

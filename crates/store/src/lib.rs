@@ -171,6 +171,18 @@ fn is_busy(code: Option<&str>) -> bool {
     matches!(code, Some("5" | "261" | "517" | "57P01" | "57P02" | "57P03")) || code.is_some_and(|c| c.starts_with("08"))
 }
 
+/// Ends a change: its audit event and the mails that report it go into the same transaction,
+/// which then commits (AUDIT-1, MAIL-1).
+pub(crate) async fn commit_with(
+    mut tx: sqlx::Transaction<'_, sqlx::Any>,
+    audit: &sesame_core::audit::AuditEvent,
+    mails: &[sesame_core::mail::ComposedMail],
+) -> Result<(), StoreError> {
+    audit::insert_event(&mut *tx, audit).await?;
+    outbox::enqueue(&mut tx, mails).await?;
+    tx.commit().await.map_err(db_error)
+}
+
 /// Times are stored as microseconds since the Unix epoch.
 pub(crate) fn micros(t: OffsetDateTime) -> i64 {
     i64::try_from(t.unix_timestamp_nanos() / 1_000).unwrap_or(i64::MAX)

@@ -49,9 +49,7 @@ impl SessionStore for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;
-        crate::audit::insert_event(&mut *tx, audit).await?;
-        crate::outbox::enqueue(&mut tx, mails).await?;
-        tx.commit().await.map_err(db_error)
+        crate::commit_with(tx, audit, mails).await
     }
 
     async fn find_session(&self, token_hash: &[u8]) -> Result<Option<SessionRecord>, StoreError> {
@@ -103,8 +101,7 @@ impl SessionStore for SqlStore {
         if ended == 0 {
             return Ok(false);
         }
-        crate::audit::insert_event(&mut *tx, audit).await?;
-        tx.commit().await.map_err(db_error)?;
+        crate::commit_with(tx, audit, &[]).await?;
         Ok(true)
     }
 
