@@ -7,10 +7,12 @@
 pub mod audit;
 pub mod clock;
 pub mod factor;
+pub mod flow;
 pub mod keys;
 pub mod mail;
 pub mod ports;
 pub mod random;
 pub mod service;
+pub mod sms;
 pub mod token;
 pub mod types;

@@ -41,9 +41,10 @@ pub enum Notice {
     },
     TwoFactorEnabled,
     TwoFactorDisabled,
-    AppAdded,
-    AppRemoved,
-    AppRenamed,
+    /// MFA-6: a device of this method was added, removed or renamed.
+    DeviceAdded(crate::factor::Method),
+    DeviceRemoved(crate::factor::Method),
+    DeviceRenamed(crate::factor::Method),
     BackupCodesRegenerated,
 }
 
@@ -56,9 +57,9 @@ impl Notice {
             Self::BackupCodeUsed { .. } => "backup_code_used",
             Self::TwoFactorEnabled => "two_factor_enabled",
             Self::TwoFactorDisabled => "two_factor_disabled",
-            Self::AppAdded => "app_added",
-            Self::AppRemoved => "app_removed",
-            Self::AppRenamed => "app_renamed",
+            Self::DeviceAdded(_) => "device_added",
+            Self::DeviceRemoved(_) => "device_removed",
+            Self::DeviceRenamed(_) => "device_renamed",
             Self::BackupCodesRegenerated => "backup_codes_regenerated",
         }
     }

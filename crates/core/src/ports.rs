@@ -91,6 +91,9 @@ pub struct SessionRecord {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub ended_at: Option<OffsetDateTime>,
+    /// What proved the second factor at the last authentication: a device id, or
+    /// `backup_code` (MFA-6: a lost device may be removed after a proof from another one).
+    pub second_factor: Option<String>,
 }
 
 /// A one-time secret (email code, reset token, ...) stored as an HMAC under the server key.
@@ -311,12 +314,13 @@ pub trait CredentialStore: Send + Sync {
     async fn add_credential(&self, credential: &FactorCredential, audit: &AuditEvent) -> Result<(), StoreError>;
     /// Every second-factor credential of an account (not the password), oldest first.
     async fn credentials(&self, account: AccountId) -> Result<Vec<FactorCredential>, StoreError>;
-    /// Enables a pending credential, optionally replacing the account's backup codes, with its
-    /// audit event and mail; false when it was not pending.
+    /// Enables a pending credential with its final `data`, optionally replacing the account's
+    /// backup codes, with its audit event and mail; false when it was not pending.
     async fn enable_credential(
         &self,
         id: Uuid,
         account: AccountId,
+        data: &str,
         backup_codes: &[OneTimeSecret],
         audit: &AuditEvent,
         mails: &[ComposedMail],
@@ -339,6 +343,20 @@ pub trait CredentialStore: Send + Sync {
         mails: &[ComposedMail],
     ) -> Result<bool, StoreError>;
     async fn touch_credential(&self, id: Uuid, now: OffsetDateTime) -> Result<(), StoreError>;
+    /// Replaces a credential's data only if it still is `old` (a security key's sign counter):
+    /// false when another request changed it first.
+    async fn update_credential_data(
+        &self,
+        id: Uuid,
+        account: AccountId,
+        old: &str,
+        new: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    /// Keeps a sealed challenge for one device (its removal), replacing any earlier one.
+    async fn set_credential_challenge(&self, id: Uuid, account: AccountId, sealed: &str) -> Result<bool, StoreError>;
+    /// Takes the device's challenge: at most one caller gets it (RISK-4).
+    async fn take_credential_challenge(&self, id: Uuid, account: AccountId) -> Result<Option<String>, StoreError>;
     /// Records a TOTP step as used for the account; false when this step or a later one already was.
     async fn use_totp_step(&self, account: AccountId, step: i64) -> Result<bool, StoreError>;
     /// Replaces the account's backup codes (the old set is voided) with audit and mail.
@@ -367,6 +385,8 @@ pub trait Store:
     + ThrottleStore
     + OutboxStore
     + CredentialStore
+    + crate::sms::SmsOutboxStore
+    + crate::factor::FactorPorts
 {
 }
 
@@ -379,7 +399,8 @@ impl<
         + FlowStore
         + ThrottleStore
         + OutboxStore
-        + CredentialStore,
+        + CredentialStore
+        + crate::sms::SmsOutboxStore,
 > Store for T
 {
 }

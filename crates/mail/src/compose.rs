@@ -4,6 +4,7 @@
 
 use lettre::Address;
 use minijinja::{Environment, Value, context};
+use sesame_core::factor::Method;
 use sesame_core::mail::{ComposeError, ComposedMail, MailComposer, MailKind, MailRequest, Notice};
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
@@ -123,29 +124,61 @@ fn notice_text(notice: Notice, lang: &str) -> (&'static str, &'static str) {
             "La double authentification est désactivée",
             "Votre dernière méthode de double authentification a été supprimée : la double authentification est désactivée et vos codes de secours ont été supprimés.",
         ),
-        (Notice::AppAdded, false) => (
+        (Notice::DeviceAdded(Method::Totp), false) => (
             "An authenticator app was added",
             "A new authenticator app can now be used to log in to your account.",
         ),
-        (Notice::AppAdded, true) => (
+        (Notice::DeviceAdded(Method::Totp), true) => (
             "Une application d’authentification a été ajoutée",
             "Une nouvelle application d’authentification peut désormais servir à vous connecter.",
         ),
-        (Notice::AppRemoved, false) => (
+        (Notice::DeviceAdded(Method::SecurityKey), false) => (
+            "A security key was added",
+            "A new security key can now be used to log in to your account.",
+        ),
+        (Notice::DeviceAdded(Method::SecurityKey), true) => (
+            "Une clé de sécurité a été ajoutée",
+            "Une nouvelle clé de sécurité peut désormais servir à vous connecter.",
+        ),
+        (Notice::DeviceAdded(_), false) => (
+            "A phone was added for SMS codes",
+            "Codes sent by SMS to a new phone number can now be used to log in to your account.",
+        ),
+        (Notice::DeviceAdded(_), true) => (
+            "Un téléphone a été ajouté pour les codes par SMS",
+            "Les codes envoyés par SMS à un nouveau numéro peuvent désormais servir à vous connecter.",
+        ),
+        (Notice::DeviceRemoved(Method::Totp), false) => (
             "An authenticator app was removed",
             "An authenticator app was removed from your account. Two-factor authentication stays on.",
         ),
-        (Notice::AppRemoved, true) => (
+        (Notice::DeviceRemoved(Method::Totp), true) => (
             "Une application d’authentification a été supprimée",
             "Une application d’authentification a été retirée de votre compte. La double authentification reste activée.",
         ),
-        (Notice::AppRenamed, false) => (
-            "An authenticator app was renamed",
-            "One of your authenticator apps was given a new description.",
+        (Notice::DeviceRemoved(Method::SecurityKey), false) => (
+            "A security key was removed",
+            "A security key was removed from your account. Two-factor authentication stays on.",
         ),
-        (Notice::AppRenamed, true) => (
-            "Une application d’authentification a été renommée",
-            "Une de vos applications d’authentification a reçu une nouvelle description.",
+        (Notice::DeviceRemoved(Method::SecurityKey), true) => (
+            "Une clé de sécurité a été supprimée",
+            "Une clé de sécurité a été retirée de votre compte. La double authentification reste activée.",
+        ),
+        (Notice::DeviceRemoved(_), false) => (
+            "A phone was removed",
+            "A phone number for SMS codes was removed from your account. Two-factor authentication stays on.",
+        ),
+        (Notice::DeviceRemoved(_), true) => (
+            "Un téléphone a été supprimé",
+            "Un numéro de téléphone pour les codes par SMS a été retiré de votre compte. La double authentification reste activée.",
+        ),
+        (Notice::DeviceRenamed(_), false) => (
+            "A two-factor device was renamed",
+            "One of your two-factor devices was given a new description.",
+        ),
+        (Notice::DeviceRenamed(_), true) => (
+            "Un appareil de double authentification a été renommé",
+            "Un de vos appareils de double authentification a reçu une nouvelle description.",
         ),
         (Notice::BackupCodesRegenerated, false) => (
             "New backup codes",

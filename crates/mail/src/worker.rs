@@ -11,6 +11,7 @@ use sesame_core::clock::Clock;
 use sesame_core::ports::OutboxStore;
 use std::sync::Arc;
 use std::time::Duration;
+use time::OffsetDateTime;
 use tokio::sync::Notify;
 
 #[derive(Debug, Clone, Copy)]
@@ -69,6 +70,30 @@ pub fn backoff(settings: &WorkerSettings, attempts: i64) -> Duration {
         .min(settings.retry_max)
 }
 
+/// When a delivery that failed on attempt `attempts` is tried again; `None` parks it.
+pub fn retry_at(settings: &WorkerSettings, attempts: i64, now: OffsetDateTime) -> Option<OffsetDateTime> {
+    (attempts < settings.max_attempts).then(|| now + backoff(settings, attempts))
+}
+
+/// Runs `pass` until `shutdown` resolves: once at the start, whenever `wake` is notified, and at
+/// least every `poll` (for what other nodes queued). Shared by the mail and SMS workers.
+pub(crate) async fn run_passes<P: std::future::Future>(
+    poll: Duration,
+    wake: &Notify,
+    shutdown: impl std::future::Future<Output = ()>,
+    mut pass: impl FnMut() -> P,
+) {
+    tokio::pin!(shutdown);
+    loop {
+        pass().await;
+        tokio::select! {
+            () = &mut shutdown => return,
+            () = wake.notified() => {}
+            () = tokio::time::sleep(poll) => {}
+        }
+    }
+}
+
 impl Worker {
     pub fn new(
         store: Arc<dyn OutboxStore>,
@@ -118,8 +143,7 @@ impl Worker {
                 Err(error) => {
                     pass.failed += 1;
                     let now = self.clock.now();
-                    let retry_at = (claimed.attempts < self.settings.max_attempts)
-                        .then(|| now + backoff(&self.settings, claimed.attempts));
+                    let retry_at = retry_at(&self.settings, claimed.attempts, now);
                     tracing::warn!(id = %mail.id, attempts = claimed.attempts, parked = retry_at.is_none(), %error, "mail not sent");
                     let result = self.store.mark_failed(mail.id, &error, retry_at, now).await;
                     // Don't hammer a server that is down: the rest waits for the next pass.
@@ -138,15 +162,7 @@ impl Worker {
 
     /// Runs until `shutdown` resolves: a pass whenever woken, and at least every `poll`.
     pub async fn run(self: Arc<Self>, wake: Arc<Notify>, shutdown: impl std::future::Future<Output = ()>) {
-        tokio::pin!(shutdown);
-        loop {
-            self.deliver_due().await;
-            tokio::select! {
-                () = &mut shutdown => return,
-                () = wake.notified() => {}
-                () = tokio::time::sleep(self.settings.poll) => {}
-            }
-        }
+        run_passes(self.settings.poll, &wake, shutdown, || self.deliver_due()).await;
     }
 }
 

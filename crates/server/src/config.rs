@@ -43,6 +43,7 @@ pub struct Config {
     /// Development mode: lists captured mail at `/dev/mail`. Empty: on when no public URL is set.
     pub dev_mode: Option<bool>,
     pub mail: MailConfig,
+    pub sms: SmsConfig,
     pub signup: SignupConfig,
     /// Support phone number per subsidiary code (`FR = "+33 …"`), shown on help pages.
     pub support_phones: BTreeMap<String, String>,
@@ -76,6 +77,47 @@ impl Default for MailConfig {
             retry_base_ms: 5_000,
             retry_max_ms: 600_000,
             max_attempts: 12,
+            worker: true,
+        }
+    }
+}
+
+/// MFA-4: SMS codes, sent through an HTTP gateway by a worker like mail's.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmsConfig {
+    /// `http://host[:port]/path` the texts are posted to. Empty: each text is written to a file
+    /// under `DATA_DIR/sms` (and, in development mode, listed at `/dev/sms`).
+    pub gateway_url: String,
+    /// Sent as `Authorization: Bearer TOKEN` to the gateway.
+    pub gateway_token: String,
+    /// Subsidiary codes whose customers are offered SMS codes.
+    pub subsidiaries: Vec<String>,
+    /// The worker looks for texts at least this often (it is also woken when this node queues).
+    pub poll_interval_ms: u64,
+    /// First retry after a failed delivery; doubles each time…
+    pub retry_base_ms: u64,
+    /// …up to this.
+    pub retry_max_ms: u64,
+    /// Deliveries tried before a text is given up (a code also expires after 5 minutes).
+    pub max_attempts: i64,
+    /// Whether this node runs an SMS delivery worker (claims keep each text to one sender).
+    pub worker: bool,
+}
+
+impl Default for SmsConfig {
+    fn default() -> Self {
+        Self {
+            gateway_url: String::new(),
+            gateway_token: String::new(),
+            // The European subsidiaries.
+            subsidiaries: ["FR", "GB", "DE", "ES", "IT", "PL", "PT", "IE", "NL", "LT", "CZ", "FI"]
+                .map(String::from)
+                .to_vec(),
+            poll_interval_ms: 2_000,
+            retry_base_ms: 2_000,
+            retry_max_ms: 60_000,
+            max_attempts: 8,
             worker: true,
         }
     }
@@ -174,6 +216,7 @@ impl Default for Config {
             mail_from: String::new(),
             dev_mode: None,
             mail: MailConfig::default(),
+            sms: SmsConfig::default(),
             signup: SignupConfig::default(),
             support_phones: BTreeMap::new(),
             database: DatabaseConfig::default(),
@@ -378,6 +421,19 @@ impl Config {
                 "poll interval, retry delay and attempts must be positive",
             ));
         }
+        if !self.sms.gateway_url.is_empty() {
+            sesame_mail::SmsTransport::gateway(&self.sms.gateway_url, &self.sms.gateway_token)
+                .map_err(|e| invalid("sms.gateway_url", e.to_string()))?;
+        }
+        if let Some(bad) = self.sms.subsidiaries.iter().find(|c| !known(c)) {
+            return Err(invalid("sms.subsidiaries", format!("{bad:?} is not a subsidiary code")));
+        }
+        if self.sms.max_attempts < 1 || self.sms.poll_interval_ms == 0 || self.sms.retry_base_ms == 0 {
+            return Err(invalid(
+                "sms",
+                "poll interval, retry delay and attempts must be positive",
+            ));
+        }
         if self.signup.code_ttl_minutes <= 0 || self.signup.max_code_attempts <= 0 {
             return Err(invalid("signup", "code lifetime and attempts must be positive"));
         }
@@ -471,12 +527,16 @@ mod tests {
     #[test]
     fn bad_settings_name_themselves() {
         type Tweak = fn(&mut Config);
-        let cases: [(&str, Tweak); 5] = [
+        let cases: [(&str, Tweak); 7] = [
             ("listen", |c| c.listen = "localhost".into()),
             ("database_url", |c| c.database_url = "mysql://x".into()),
             ("nic_suffix", |c| c.nic_suffix = "OVH!".into()),
             ("log_format", |c| c.log_format = "xml".into()),
             ("password.min_length", |c| c.password.min_length = 4),
+            ("sms.gateway_url", |c| {
+                c.sms.gateway_url = "https://sms.example.com/send".into()
+            }),
+            ("sms.subsidiaries", |c| c.sms.subsidiaries = vec!["BE".into()]),
         ];
         for (setting, f) in cases {
             let err = resolve(f).unwrap_err().to_string();

@@ -11,7 +11,10 @@ use sesame_core::factor::password::{PasswordHasher, PoolSettings};
 use sesame_core::random::OsRandom;
 use sesame_core::service::{CoreSettings, Services, SignupSettings};
 use sesame_core::types::PasswordPolicy;
-use sesame_mail::{Composer, ComposerSettings, Transport, TransportError as MailError, Worker, WorkerSettings};
+use sesame_mail::{
+    Composer, ComposerSettings, SmsTransport, SmsTransportError, SmsWorker, Transport, TransportError as MailError,
+    Worker, WorkerSettings,
+};
 use sesame_store::SqlStore;
 use sesame_web::{AppState, Metrics, WebSettings};
 use std::future::Future;
@@ -31,6 +34,8 @@ pub enum StartError {
     Hashing(#[from] sesame_core::factor::password::SettingsError),
     #[error(transparent)]
     Mail(#[from] MailError),
+    #[error("setting `sms.gateway_url`: {0}")]
+    Sms(#[from] SmsTransportError),
     #[error("setting `theme_dir`: {0}")]
     Theme(#[from] sesame_web::ThemeError),
     #[error("metrics: {0}")]
@@ -39,7 +44,7 @@ pub enum StartError {
     Listen { addr: String, why: String },
 }
 
-/// A started application: the services, the store behind them and the mail worker.
+/// A started application: the services, the store behind them and the mail and SMS workers.
 #[derive(Clone, Debug)]
 pub struct App {
     pub services: Services,
@@ -48,6 +53,10 @@ pub struct App {
     pub mailer: Arc<Worker>,
     /// Whether `serve` runs the mail worker (`mail.worker`).
     pub run_worker: bool,
+    /// MFA-4: the SMS outbox worker.
+    pub sms: Arc<SmsWorker>,
+    /// Whether `serve` runs the SMS worker (`sms.worker`).
+    pub run_sms_worker: bool,
 }
 
 impl App {
@@ -90,6 +99,7 @@ impl App {
             },
             issuer: raw.brand_name.clone(),
             public_url: config.public_url.to_string(),
+            sms_subsidiaries: raw.sms.subsidiaries.iter().map(|c| c.to_ascii_uppercase()).collect(),
         };
         let composer = Composer::new(ComposerSettings {
             brand: raw.brand_name.clone(),
@@ -118,6 +128,24 @@ impl App {
             clock.clone(),
             worker_settings,
         ));
+        let sms_dir = raw.data_dir.join("sms");
+        let sms_transport = if raw.sms.gateway_url.is_empty() {
+            SmsTransport::Files(sms_dir.clone())
+        } else {
+            SmsTransport::gateway(&raw.sms.gateway_url, &raw.sms.gateway_token)?
+        };
+        let sms = Arc::new(SmsWorker::new(
+            store.clone(),
+            sms_transport,
+            clock.clone(),
+            WorkerSettings {
+                poll: ms(raw.sms.poll_interval_ms),
+                retry_base: ms(raw.sms.retry_base_ms),
+                retry_max: ms(raw.sms.retry_max_ms),
+                max_attempts: raw.sms.max_attempts,
+                lease: sesame_mail::sms::LEASE,
+            },
+        ));
         let services = Services::new(
             store.clone(),
             clock,
@@ -132,12 +160,15 @@ impl App {
             store,
             mailer,
             run_worker: raw.mail.worker,
+            sms,
+            run_sms_worker: raw.sms.worker,
             web: WebSettings {
                 brand_name: raw.brand_name.clone(),
                 theme_dir: (!raw.theme_dir.is_empty()).then(|| raw.theme_dir.clone().into()),
                 default_subsidiary: raw.login.default_subsidiary.clone(),
                 support_phones: phones(raw),
                 dev_mail_dir: (config.dev_mode && raw.smtp_url.is_empty()).then_some(mail_dir),
+                dev_sms_dir: (config.dev_mode && raw.sms.gateway_url.is_empty()).then_some(sms_dir),
                 trusted_proxies: config.trusted_proxies.clone(),
                 email_only_subsidiaries: raw.login.email_only_subsidiaries.clone(),
                 return_to_origins: raw.login.return_to_origins.clone(),
@@ -153,12 +184,18 @@ impl App {
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartError> {
-        let wake = self.services.mail_signal();
-        let (stop_mail, mail_stopped) = tokio::sync::oneshot::channel::<()>();
-        let worker = self.run_worker.then(|| {
-            tokio::spawn(Arc::clone(&self.mailer).run(wake, async {
-                let _ = mail_stopped.await;
-            }))
+        // Dropping `stop_workers` stops both workers.
+        let (stop_workers, stopped) = tokio::sync::watch::channel(());
+        let until_stopped = |mut stopped: tokio::sync::watch::Receiver<()>| async move {
+            let _ = stopped.changed().await;
+        };
+        let mail_worker = self.run_worker.then(|| {
+            let run = Arc::clone(&self.mailer).run(self.services.mail_signal(), until_stopped(stopped.clone()));
+            tokio::spawn(run)
+        });
+        let sms_worker = self.run_sms_worker.then(|| {
+            let run = Arc::clone(&self.sms).run(self.services.sms_signal(), until_stopped(stopped.clone()));
+            tokio::spawn(run)
         });
         let state = AppState::new(self.services, self.web, Metrics::new()?)?;
         let router = sesame_web::router(state).into_make_service_with_connect_info::<SocketAddr>();
@@ -170,8 +207,8 @@ impl App {
                 addr,
                 why: e.to_string(),
             })?;
-        let _ = stop_mail.send(());
-        if let Some(worker) = worker {
+        drop(stop_workers);
+        for worker in [mail_worker, sms_worker].into_iter().flatten() {
             let _ = worker.await;
         }
         self.store.close().await;

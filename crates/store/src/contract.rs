@@ -67,6 +67,7 @@ fn session(account: AccountId, hash: &[u8], at: OffsetDateTime) -> SessionRecord
         ip: Some("2001:db8::1".into()),
         user_agent: Some("Mozilla/5.0".into()),
         ended_at: None,
+        second_factor: Some("backup_code".into()),
     }
 }
 
@@ -685,18 +686,23 @@ async fn second_factor_credentials_are_enabled_once_and_backup_codes_replaced() 
     };
     assert!(
         store
-            .enable_credential(cred.id, a.id, &[code(1), code(2)], &audit(), &[])
+            .enable_credential(cred.id, a.id, "enabled-data", &[code(1), code(2)], &audit(), &[])
             .await
             .unwrap()
     );
     assert!(
         !store
-            .enable_credential(cred.id, a.id, &[], &audit(), &[])
+            .enable_credential(cred.id, a.id, "other", &[], &audit(), &[])
             .await
             .unwrap(),
         "already enabled"
     );
     assert_eq!(store.backup_codes_left(a.id, T0).await.unwrap(), 2);
+    assert_eq!(
+        store.credentials(a.id).await.unwrap()[0].data,
+        "enabled-data",
+        "enabling stores the final data"
+    );
     store
         .replace_backup_codes(a.id, &[code(3)], &audit(), &[])
         .await
@@ -726,4 +732,252 @@ async fn second_factor_credentials_are_enabled_once_and_backup_codes_replaced() 
         "2FA off drops the backup codes"
     );
     assert!(store.credentials(a.id).await.unwrap().is_empty());
+}
+
+/// MFA-4: the SMS outbox.
+mod sms_outbox {
+    use super::*;
+    use crate::testing::stored_sms_text;
+    use sesame_core::sms::{SmsMessage, SmsOutboxStore};
+
+    fn sms(account_id: Option<AccountId>, expires_at: OffsetDateTime) -> SmsMessage {
+        SmsMessage {
+            id: new_id(T0),
+            account_id,
+            to: "+33612345678".into(),
+            text: "Sesame: your verification code is 123456.".into(),
+            created_at: T0,
+            expires_at,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_queued_code_voids_the_older_codes_of_its_flow_only() {
+        let (_db, store) = fresh().await;
+        let a = account("ab12345-ovh", "1111-111-11", "a@example.com");
+        create(&store, &a).await.unwrap();
+        let flow = Uuid::new_v4();
+        let in_flow = |hash: u8| OneTimeSecret {
+            flow_id: Some(flow),
+            account_id: Some(a.id),
+            ..secret("sms_code", &[hash; 32], T0 + Duration::minutes(5))
+        };
+        let other_flow = OneTimeSecret {
+            account_id: Some(a.id),
+            ..secret("sms_code", &[9; 32], T0 + Duration::minutes(5))
+        };
+        let other_purpose = OneTimeSecret {
+            flow_id: Some(flow),
+            ..secret("email_code", &[1; 32], T0 + Duration::minutes(5))
+        };
+        store.create_secret(&other_flow).await.unwrap();
+        store.create_secret(&other_purpose).await.unwrap();
+        let expiry = T0 + Duration::minutes(5);
+        let first = sms(Some(a.id), expiry);
+        store.queue_sms(&first, Some(&in_flow(1)), T0).await.unwrap();
+        let second = sms(Some(a.id), expiry);
+        store.queue_sms(&second, Some(&in_flow(2)), T0).await.unwrap();
+        assert_eq!(
+            store.consume_secret("sms_code", &[1; 32], T0).await.unwrap(),
+            None,
+            "a newer code voids older ones"
+        );
+        assert!(store.consume_secret("sms_code", &[2; 32], T0).await.unwrap().is_some());
+        assert!(
+            store.consume_secret("sms_code", &[9; 32], T0).await.unwrap().is_some(),
+            "another flow keeps its code"
+        );
+        assert!(
+            store
+                .consume_secret("email_code", &[1; 32], T0)
+                .await
+                .unwrap()
+                .is_some(),
+            "another purpose keeps its code"
+        );
+        // Without a flow, the account's codes of that purpose are voided.
+        let loose = |hash: u8| OneTimeSecret {
+            flow_id: None,
+            account_id: Some(a.id),
+            ..secret("sms_code", &[hash; 32], expiry)
+        };
+        store
+            .queue_sms(&sms(Some(a.id), expiry), Some(&loose(3)), T0)
+            .await
+            .unwrap();
+        store
+            .queue_sms(&sms(Some(a.id), expiry), Some(&loose(4)), T0)
+            .await
+            .unwrap();
+        assert_eq!(store.consume_secret("sms_code", &[3; 32], T0).await.unwrap(), None);
+        assert!(store.consume_secret("sms_code", &[4; 32], T0).await.unwrap().is_some());
+        // A text without a secret (a notice) is queued on its own.
+        store.queue_sms(&sms(None, expiry), None, T0).await.unwrap();
+        let mut queued = 0;
+        while store
+            .claim_sms("w", T0, T0 + Duration::minutes(1))
+            .await
+            .unwrap()
+            .is_some()
+        {
+            queued += 1;
+        }
+        assert_eq!(queued, 5);
+    }
+
+    #[tokio::test]
+    async fn a_text_is_claimed_by_one_worker_and_its_text_cleared_once_sent() {
+        let (_db, store) = fresh().await;
+        let m = sms(None, T0 + Duration::minutes(5));
+        store.queue_sms(&m, None, T0).await.unwrap();
+        let lease = T0 + Duration::seconds(30);
+        let claimed = store.claim_sms("w1", T0, lease).await.unwrap().unwrap();
+        assert_eq!((claimed.sms.clone(), claimed.attempts), (m.clone(), 1));
+        assert_eq!(store.claim_sms("w2", T0, lease).await.unwrap(), None, "leased to w1");
+        let retaken = store
+            .claim_sms("w2", lease + Duration::seconds(1), lease + Duration::seconds(60))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(retaken.attempts, 2, "the lease ran out: another worker takes it");
+        let retry_at = T0 + Duration::minutes(1);
+        store.mark_sms_failed(m.id, "503", Some(retry_at), T0).await.unwrap();
+        assert_eq!(
+            store
+                .claim_sms("w2", retry_at - Duration::seconds(1), retry_at)
+                .await
+                .unwrap(),
+            None
+        );
+        store
+            .claim_sms("w2", retry_at, retry_at + Duration::seconds(30))
+            .await
+            .unwrap()
+            .unwrap();
+        store.mark_sms_sent(m.id, retry_at).await.unwrap();
+        assert_eq!(stored_sms_text(&store, m.id).await, None, "the code is gone once sent");
+        assert_eq!(
+            store
+                .claim_sms("w2", retry_at + Duration::minutes(2), retry_at)
+                .await
+                .unwrap(),
+            None,
+            "sent is final"
+        );
+
+        let parked = sms(None, T0 + Duration::minutes(5));
+        store.queue_sms(&parked, None, T0).await.unwrap();
+        store.claim_sms("w1", T0, lease).await.unwrap().unwrap();
+        store
+            .mark_sms_failed(parked.id, "400 bad number", None, T0)
+            .await
+            .unwrap();
+        assert_eq!(stored_sms_text(&store, parked.id).await, None, "a parked code is gone");
+        assert_eq!(store.claim_sms("w1", lease, lease).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn parallel_sms_claims_have_exactly_one_winner() {
+        let (_db, store) = fresh().await;
+        let store = Arc::new(store);
+        for round in 0..5 {
+            store
+                .queue_sms(&sms(None, T0 + Duration::minutes(5)), None, T0)
+                .await
+                .unwrap();
+            let tasks: Vec<_> = (0..8)
+                .map(|i| {
+                    let store = Arc::clone(&store);
+                    tokio::spawn(async move { store.claim_sms(&format!("w{i}"), T0, T0 + Duration::minutes(1)).await })
+                })
+                .collect();
+            let mut winners = 0;
+            for task in tasks {
+                if task.await.unwrap().unwrap().is_some() {
+                    winners += 1;
+                }
+            }
+            assert_eq!(winners, 1, "round {round}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_expired_text_is_parked_with_its_text_cleared() {
+        let (_db, store) = fresh().await;
+        let expiry = T0 + Duration::minutes(5);
+        let claimed = sms(None, expiry);
+        store.queue_sms(&claimed, None, T0).await.unwrap();
+        let lease = expiry + Duration::seconds(30);
+        assert!(store.claim_sms("w", T0, lease).await.unwrap().is_some());
+        let late = sms(None, expiry);
+        store.queue_sms(&late, None, T0).await.unwrap();
+        assert_eq!(store.drop_expired_sms(expiry - Duration::seconds(1)).await.unwrap(), 0);
+        assert_eq!(
+            store.claim_sms("w2", expiry, lease).await.unwrap(),
+            None,
+            "an expired code is never sent"
+        );
+        assert_eq!(
+            store.drop_expired_sms(expiry).await.unwrap(),
+            1,
+            "a text being sent is left to its worker"
+        );
+        assert_eq!(stored_sms_text(&store, late.id).await, None);
+        assert_eq!(store.drop_expired_sms(lease + Duration::seconds(1)).await.unwrap(), 1);
+        assert_eq!(store.drop_expired_sms(lease + Duration::seconds(1)).await.unwrap(), 0);
+    }
+}
+
+/// MFA-3: a security key's stored data changes only from what was read (its sign counter), and a
+/// device's removal challenge is taken once (RISK-4).
+#[tokio::test]
+async fn credential_data_swaps_and_device_challenges_are_single_use() {
+    let (_db, store) = fresh().await;
+    let a = account("ab12345-ovh", "1111-111-11", "a@example.com");
+    create(&store, &a).await.unwrap();
+    let cred = FactorCredential {
+        id: Uuid::new_v4(),
+        account_id: a.id,
+        kind: "security_key".into(),
+        version: 1,
+        data: "counter-1".into(),
+        description: "Key".into(),
+        created_at: T0,
+        enabled_at: Some(T0),
+        last_used_at: None,
+    };
+    let audit = event(AuditKind::TwoFactorChanged, T0).account(a.id);
+    store.add_credential(&cred, &audit).await.unwrap();
+    let later = T0 + Duration::minutes(1);
+    let (first, second) = tokio::join!(
+        store.update_credential_data(cred.id, a.id, "counter-1", "counter-2", later),
+        store.update_credential_data(cred.id, a.id, "counter-1", "counter-3", later),
+    );
+    assert_eq!(
+        [first.unwrap(), second.unwrap()].iter().filter(|ok| **ok).count(),
+        1,
+        "two swaps from the same data: one wins"
+    );
+    let stored = store.credentials(a.id).await.unwrap().remove(0);
+    assert!(stored.data == "counter-2" || stored.data == "counter-3");
+    assert_eq!(stored.last_used_at, Some(later));
+
+    assert_eq!(store.take_credential_challenge(cred.id, a.id).await.unwrap(), None);
+    assert!(store.set_credential_challenge(cred.id, a.id, "sealed-1").await.unwrap());
+    assert!(
+        store.set_credential_challenge(cred.id, a.id, "sealed-2").await.unwrap(),
+        "replaced"
+    );
+    let other = AccountId(Uuid::nil());
+    assert_eq!(
+        store.take_credential_challenge(cred.id, other).await.unwrap(),
+        None,
+        "another account's device"
+    );
+    let (x, y) = tokio::join!(
+        store.take_credential_challenge(cred.id, a.id),
+        store.take_credential_challenge(cred.id, a.id),
+    );
+    let taken: Vec<_> = [x.unwrap(), y.unwrap()].into_iter().flatten().collect();
+    assert_eq!(taken, vec!["sealed-2".to_owned()], "taken once");
 }

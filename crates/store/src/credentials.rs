@@ -90,17 +90,20 @@ impl CredentialStore for SqlStore {
         &self,
         id: Uuid,
         account: AccountId,
+        data: &str,
         backup_codes: &[OneTimeSecret],
         audit: &AuditEvent,
         mails: &[ComposedMail],
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         let done = sqlx::query(
-            "UPDATE credentials SET enabled_at = $1, updated_at = $1 WHERE id = $2 AND account_id = $3 AND enabled_at IS NULL",
+            "UPDATE credentials SET enabled_at = $1, updated_at = $1, data = $4 \
+             WHERE id = $2 AND account_id = $3 AND enabled_at IS NULL",
         )
         .bind(micros(audit.at))
         .bind(id.to_string())
         .bind(account.0.to_string())
+        .bind(data)
         .execute(&mut *tx)
         .await
         .map_err(db_error)?
@@ -176,6 +179,62 @@ impl CredentialStore for SqlStore {
             .await
             .map_err(db_error)?;
         Ok(())
+    }
+
+    async fn update_credential_data(
+        &self,
+        id: Uuid,
+        account: AccountId,
+        old: &str,
+        new: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE credentials SET data = $1, updated_at = $2, last_used_at = $2 \
+             WHERE id = $3 AND account_id = $4 AND data = $5",
+        )
+        .bind(new)
+        .bind(micros(now))
+        .bind(id.to_string())
+        .bind(account.0.to_string())
+        .bind(old)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn set_credential_challenge(&self, id: Uuid, account: AccountId, sealed: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE credentials SET challenge = $1 WHERE id = $2 AND account_id = $3")
+            .bind(sealed)
+            .bind(id.to_string())
+            .bind(account.0.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn take_credential_challenge(&self, id: Uuid, account: AccountId) -> Result<Option<String>, StoreError> {
+        // Read, then clear only if it is still what was read: of two racing callers, one
+        // clears it and the other changes no row (RISK-4).
+        let current: Option<Option<String>> =
+            sqlx::query_scalar("SELECT challenge FROM credentials WHERE id = $1 AND account_id = $2")
+                .bind(id.to_string())
+                .bind(account.0.to_string())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_error)?;
+        let Some(Some(challenge)) = current else {
+            return Ok(None);
+        };
+        let done = sqlx::query("UPDATE credentials SET challenge = NULL WHERE id = $1 AND challenge = $2")
+            .bind(id.to_string())
+            .bind(&challenge)
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok((done.rows_affected() == 1).then_some(challenge))
     }
 
     async fn use_totp_step(&self, account: AccountId, step: i64) -> Result<bool, StoreError> {

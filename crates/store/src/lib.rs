@@ -16,6 +16,7 @@ mod flows;
 mod outbox;
 mod secrets;
 mod sessions;
+mod sms;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 

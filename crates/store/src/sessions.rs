@@ -35,8 +35,8 @@ impl SessionStore for SqlStore {
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         sqlx::query(
-            "INSERT INTO sessions (id, account_id, token_hash, created_at, last_seen_at, authenticated_at, ip, user_agent) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO sessions (id, account_id, token_hash, created_at, last_seen_at, authenticated_at, ip, user_agent, \
+             second_factor) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(s.id.to_string())
         .bind(s.account_id.0.to_string())
@@ -46,6 +46,7 @@ impl SessionStore for SqlStore {
         .bind(micros(s.authenticated_at))
         .bind(s.ip.as_deref())
         .bind(s.user_agent.as_deref())
+        .bind(s.second_factor.as_deref())
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;
@@ -54,8 +55,8 @@ impl SessionStore for SqlStore {
 
     async fn find_session(&self, token_hash: &[u8]) -> Result<Option<SessionRecord>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, account_id, token_hash, created_at, last_seen_at, authenticated_at, ip, user_agent, ended_at \
-             FROM sessions WHERE token_hash = $1 AND ended_at IS NULL",
+            "SELECT id, account_id, token_hash, created_at, last_seen_at, authenticated_at, ip, user_agent, ended_at, \
+             second_factor FROM sessions WHERE token_hash = $1 AND ended_at IS NULL",
         )
         .bind(token_hash.to_vec())
         .fetch_optional(&self.pool)
@@ -74,6 +75,7 @@ impl SessionStore for SqlStore {
                 ip: row.try_get("ip").map_err(db_error)?,
                 user_agent: row.try_get("user_agent").map_err(db_error)?,
                 ended_at: opt_from_micros(row.try_get("ended_at").map_err(db_error)?)?,
+                second_factor: row.try_get("second_factor").map_err(db_error)?,
             })
         })
         .transpose()

@@ -70,3 +70,16 @@ impl TestDb {
         store
     }
 }
+
+/// The stored text of an SMS, `None` once cleared (MFA-4: a code must not linger).
+///
+/// # Panics
+/// When the text is not in the outbox.
+#[allow(clippy::expect_used)]
+pub async fn stored_sms_text(store: &SqlStore, id: uuid::Uuid) -> Option<String> {
+    sqlx::query_scalar::<_, Option<String>>("SELECT body FROM sms_outbox WHERE id = $1")
+        .bind(id.to_string())
+        .fetch_one(&store.pool)
+        .await
+        .expect("the text is in the SMS outbox")
+}

@@ -52,11 +52,15 @@ pub enum ErrorCode {
     TwoFactorNotEnabled,
     SecondFactorThrottled,
     UnlockInvalid,
+    SmsThrottled,
+    TwoFactorMethodUnavailable,
+    TwoFactorDeviceProofRequired,
+    PhoneInvalid,
 }
 
 impl ErrorCode {
     /// Every code, for the tests that check each has a message in every language.
-    pub const ALL: [Self; 37] = [
+    pub const ALL: [Self; 41] = [
         Self::LoginInvalidCredentials,
         Self::AccountBlocked,
         Self::PasswordTooLong,
@@ -94,6 +98,10 @@ impl ErrorCode {
         Self::TwoFactorNotEnabled,
         Self::SecondFactorThrottled,
         Self::UnlockInvalid,
+        Self::SmsThrottled,
+        Self::TwoFactorMethodUnavailable,
+        Self::TwoFactorDeviceProofRequired,
+        Self::PhoneInvalid,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -135,6 +143,10 @@ impl ErrorCode {
             Self::TwoFactorNotEnabled => "TWO_FACTOR_NOT_ENABLED",
             Self::SecondFactorThrottled => "SECOND_FACTOR_THROTTLED",
             Self::UnlockInvalid => "UNLOCK_INVALID",
+            Self::SmsThrottled => "SMS_THROTTLED",
+            Self::TwoFactorMethodUnavailable => "TWO_FACTOR_METHOD_UNAVAILABLE",
+            Self::TwoFactorDeviceProofRequired => "TWO_FACTOR_DEVICE_PROOF_REQUIRED",
+            Self::PhoneInvalid => "PHONE_INVALID",
         }
     }
 
@@ -155,19 +167,23 @@ impl ErrorCode {
             | Self::PasswordTooShort
             | Self::PasswordTooCommon
             | Self::PasswordContainsPersonalInfo
-            | Self::InvalidField => StatusCode::UNPROCESSABLE_ENTITY,
+            | Self::InvalidField
+            | Self::PhoneInvalid => StatusCode::UNPROCESSABLE_ENTITY,
             Self::EmailTaken | Self::SignupWrongStep => StatusCode::CONFLICT,
             Self::SignupRateLimited | Self::SignupTooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
             Self::SignupFlowNotFound => StatusCode::NOT_FOUND,
             Self::SignupFlowExpired => StatusCode::GONE,
             Self::SignupInvalidCode | Self::SecondFactorInvalid => StatusCode::BAD_REQUEST,
             Self::LoginFlowNotFound | Self::TwoFactorDeviceNotFound => StatusCode::NOT_FOUND,
-            Self::SecondFactorMethodNotAllowed | Self::TwoFactorNotEnabled => StatusCode::CONFLICT,
-            Self::SecondFactorTooManyAttempts | Self::SecondFactorLocked | Self::SecondFactorThrottled => {
-                StatusCode::TOO_MANY_REQUESTS
+            Self::SecondFactorMethodNotAllowed | Self::TwoFactorNotEnabled | Self::TwoFactorMethodUnavailable => {
+                StatusCode::CONFLICT
             }
+            Self::SecondFactorTooManyAttempts
+            | Self::SecondFactorLocked
+            | Self::SecondFactorThrottled
+            | Self::SmsThrottled => StatusCode::TOO_MANY_REQUESTS,
             Self::UnlockInvalid => StatusCode::GONE,
-            Self::ReauthRequired => StatusCode::FORBIDDEN,
+            Self::ReauthRequired | Self::TwoFactorDeviceProofRequired => StatusCode::FORBIDDEN,
         }
     }
 
@@ -212,6 +228,12 @@ impl ErrorCode {
             Self::TwoFactorNotEnabled => "Two-factor authentication is off.",
             Self::SecondFactorThrottled => "Too many wrong codes. Please wait a moment before the next try.",
             Self::UnlockInvalid => "This unlock link is wrong, already used or expired.",
+            Self::SmsThrottled => "Too many codes were sent. Please wait before asking for another one.",
+            Self::TwoFactorMethodUnavailable => "This method is not available here.",
+            Self::TwoFactorDeviceProofRequired => {
+                "To remove this device, use it one last time, or log in again with another device or a backup code."
+            }
+            Self::PhoneInvalid => "Enter the phone number in international format, like +33612345678.",
         }
     }
 }

@@ -53,6 +53,8 @@ pub struct WebSettings {
     pub return_to_paths: Vec<String>,
     /// Development mode with mail captured to files: `/dev/mail` lists this folder.
     pub dev_mail_dir: Option<PathBuf>,
+    /// Development mode with texts captured to files: `/dev/sms` lists this folder (MFA-4).
+    pub dev_sms_dir: Option<PathBuf>,
     /// Reverse proxies whose `X-Forwarded-For` is believed (empty: the TCP peer is the client).
     pub trusted_proxies: Vec<ipnet::IpNet>,
 }
@@ -70,6 +72,7 @@ impl WebSettings {
             return_to_origins: Vec::new(),
             return_to_paths: vec!["/".into()],
             dev_mail_dir: None,
+            dev_sms_dir: None,
             trusted_proxies: Vec::new(),
         }
     }

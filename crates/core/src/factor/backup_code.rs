@@ -2,7 +2,9 @@
 //! `xxxxx-xxxxx`, accepted regardless of case, hyphens and spaces (and Crockford's look-alikes:
 //! O for 0, I and L for 1). Stored only as HMACs under the server key, bound to the account.
 
+use super::{FactorContext, FactorError, FactorOutcome, Method, Proof, Scope, SecondFactor};
 use crate::random::Random;
+use async_trait::async_trait;
 
 const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
 pub const COUNT: usize = 10;
@@ -49,6 +51,36 @@ pub fn hash(key: &crate::keys::ServerKey, account: crate::types::AccountId, norm
 /// What the store may hold for a code: its HMAC under every key, for codes made before a rotation.
 pub fn hashes(key: &crate::keys::ServerKey, account: crate::types::AccountId, normalized: &str) -> Vec<Vec<u8>> {
     key.hmacs(PURPOSE, format!("{account}:{normalized}").as_bytes())
+}
+
+/// Backup codes as a second factor: never the only method (MFA-5).
+pub struct BackupCodeFactor;
+
+#[async_trait]
+impl SecondFactor for BackupCodeFactor {
+    fn method(&self) -> Method {
+        Method::BackupCode
+    }
+
+    async fn available(&self, ctx: &FactorContext<'_>) -> Result<bool, FactorError> {
+        Ok(ctx.ports.backup_codes_left(ctx.account.id, ctx.now).await? > 0)
+    }
+
+    async fn verify(
+        &self,
+        ctx: &FactorContext<'_>,
+        _scope: Scope<'_>,
+        proof: &Proof,
+    ) -> Result<FactorOutcome, FactorError> {
+        let Some(code) = super::code(proof).and_then(normalize) else {
+            return Ok(FactorOutcome::Rejected);
+        };
+        let hashes = hashes(ctx.key, ctx.account.id, &code);
+        Ok(match super::consume_any(ctx.ports, PURPOSE, &hashes, ctx.now).await? {
+            Some(_) => FactorOutcome::Accepted(None),
+            None => FactorOutcome::Rejected,
+        })
+    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,12 @@
 //! ±1 step of drift. The seed is stored sealed under the server key (SEC-1); a matched time step
 //! is recorded per account so the same step is never accepted twice.
 
+use super::{
+    EnrolInput, EnrolPrompt, Enrolment, FactorContext, FactorError, FactorOutcome, Method, Proof, Scope, SecondFactor,
+};
+use crate::ports::FactorCredential;
 use crate::random::Random;
+use async_trait::async_trait;
 use time::OffsetDateTime;
 use totp_rs::{Builder, Secret, Totp};
 
@@ -55,6 +60,90 @@ pub fn matching_step(seed: &[u8], code: &str, now: OffsetDateTime) -> Option<u64
     }
     let time = u64::try_from(now.unix_timestamp()).ok()?;
     build(seed, "check", "sesame")?.check(&code, time)
+}
+
+/// Authenticator apps as a second factor.
+pub struct TotpFactor;
+
+impl TotpFactor {
+    fn prompt(ctx: &FactorContext<'_>, seed: &[u8]) -> EnrolPrompt {
+        let url = otpauth_url(seed, ctx.account.nic_handle.as_str(), &ctx.settings.issuer);
+        EnrolPrompt::Totp {
+            secret: base32(seed),
+            qr_svg: qr_svg(&url),
+            otpauth_url: url,
+        }
+    }
+}
+
+#[async_trait]
+impl SecondFactor for TotpFactor {
+    fn method(&self) -> Method {
+        Method::Totp
+    }
+
+    /// A code from one of the apps (or from the one device in scope), at a time step not used
+    /// before on this account (MFA-2).
+    async fn verify(
+        &self,
+        ctx: &FactorContext<'_>,
+        scope: Scope<'_>,
+        proof: &Proof,
+    ) -> Result<FactorOutcome, FactorError> {
+        let Some(code) = super::code(proof) else {
+            return Ok(FactorOutcome::Rejected);
+        };
+        let devices: Vec<&FactorCredential> = match scope.device {
+            Some(device) => vec![device],
+            None => ctx.devices(Method::Totp).collect(),
+        };
+        for cred in devices {
+            let seed = ctx.key.open(SEAL_PURPOSE, &cred.data)?;
+            if let Some(step) = matching_step(&seed, code, ctx.now) {
+                let step = i64::try_from(step).map_err(super::internal)?;
+                if !ctx.ports.use_totp_step(ctx.account.id, step).await? {
+                    return Ok(FactorOutcome::Replayed);
+                }
+                return Ok(FactorOutcome::Accepted(Some(cred.id)));
+            }
+        }
+        Ok(FactorOutcome::Rejected)
+    }
+
+    async fn enrol(&self, ctx: &FactorContext<'_>, _input: &EnrolInput) -> Result<Enrolment, FactorError> {
+        let seed = new_seed(ctx.rng);
+        Ok(Enrolment {
+            data: ctx.key.seal(SEAL_PURPOSE, &seed, ctx.rng)?,
+            shown: Self::prompt(ctx, &seed),
+        })
+    }
+
+    fn enrol_prompt(
+        &self,
+        ctx: &FactorContext<'_>,
+        pending: &FactorCredential,
+    ) -> Result<Option<EnrolPrompt>, FactorError> {
+        let seed = ctx.key.open(SEAL_PURPOSE, &pending.data)?;
+        Ok(Some(Self::prompt(ctx, &seed)))
+    }
+
+    async fn confirm(
+        &self,
+        ctx: &FactorContext<'_>,
+        pending: &FactorCredential,
+        _state: Option<&str>,
+        proof: &Proof,
+    ) -> Result<String, FactorError> {
+        let scope = Scope {
+            id: pending.id,
+            device: Some(pending),
+            state: None,
+        };
+        match self.verify(ctx, scope, proof).await? {
+            FactorOutcome::Accepted(_) => Ok(pending.data.clone()),
+            FactorOutcome::Rejected | FactorOutcome::Replayed => Err(FactorError::InvalidProof),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -2,20 +2,20 @@
 //! these methods and render what comes back; nothing here knows HTTP or SQL.
 
 mod accounts;
+mod devices;
+mod login_flow;
 mod sessions;
 mod signup;
-mod two_factor;
 
 pub use accounts::{CreateAccountError, NewAccountInput, ProfileInput};
+pub use devices::{Device, DeviceStart, TwoFactorSummary};
+pub use login_flow::{FRESH_AUTH, LoginOutcome, SecondStep, TwoFactorError, failure_delay};
 pub use sessions::{Authenticated, LoginError, LoginSuccess};
 pub use signup::{SignupError, SignupSettings, SignupStart, SignupStep};
-pub use two_factor::{
-    FRESH_AUTH, LoginOutcome, SecondStep, TotpEnrolment, TwoFactorError, TwoFactorSummary, failure_delay,
-};
 
 use crate::clock::Clock;
 use crate::factor::password::PasswordHasher;
-use crate::factor::{BackupCodeFactor, SecondFactor, TotpFactor};
+use crate::factor::{FactorSettings, SecondFactor, registry, security_key};
 use crate::keys::ServerKey;
 use crate::mail::{ComposeError, ComposedMail, MailComposer, MailKind, MailRequest};
 use crate::ports::Account;
@@ -38,8 +38,11 @@ pub struct CoreSettings {
     pub signup: SignupSettings,
     /// The issuer authenticator apps show next to the customer ID.
     pub issuer: String,
-    /// The public URL (with its trailing slash), the only base of links in mail (MAIL-1).
+    /// The public URL (with its trailing slash), the only base of links in mail (MAIL-1) and
+    /// the WebAuthn relying party (MFA-3).
     pub public_url: String,
+    /// MFA-4: the subsidiaries where SMS is offered.
+    pub sms_subsidiaries: Vec<String>,
 }
 
 impl Default for CoreSettings {
@@ -52,6 +55,11 @@ impl Default for CoreSettings {
             signup: SignupSettings::default(),
             issuer: "Sesame".into(),
             public_url: "http://localhost:8080/".into(),
+            sms_subsidiaries: [
+                "FR", "GB", "DE", "ES", "IT", "NL", "PL", "PT", "IE", "BE", "CZ", "FI", "LT",
+            ]
+            .map(String::from)
+            .to_vec(),
         }
     }
 }
@@ -67,8 +75,10 @@ pub struct Services {
     settings: CoreSettings,
     composer: Arc<dyn MailComposer>,
     mail_queued: Arc<tokio::sync::Notify>,
+    sms_queued: Arc<tokio::sync::Notify>,
     /// Every second factor, in the order methods are offered (MFA-1).
     factors: Vec<Arc<dyn SecondFactor>>,
+    factor_settings: FactorSettings,
 }
 
 impl std::fmt::Debug for Services {
@@ -89,6 +99,18 @@ impl Services {
         settings: CoreSettings,
         composer: Arc<dyn MailComposer>,
     ) -> Self {
+        let webauthn = security_key::relying_party(&settings.public_url, &settings.issuer);
+        if webauthn.is_none() {
+            tracing::warn!(
+                public_url = %settings.public_url,
+                "security keys are off: WebAuthn needs a domain name in the public URL, not an IP address"
+            );
+        }
+        let factor_settings = FactorSettings {
+            issuer: settings.issuer.clone(),
+            webauthn: webauthn.map(Arc::new),
+            sms_subsidiaries: settings.sms_subsidiaries.clone(),
+        };
         Self {
             store,
             clock,
@@ -98,7 +120,9 @@ impl Services {
             settings,
             composer,
             mail_queued: Arc::new(tokio::sync::Notify::new()),
-            factors: vec![Arc::new(TotpFactor), Arc::new(BackupCodeFactor)],
+            sms_queued: Arc::new(tokio::sync::Notify::new()),
+            factors: registry(),
+            factor_settings,
         }
     }
 
@@ -109,6 +133,15 @@ impl Services {
 
     fn mail_queued(&self) {
         self.mail_queued.notify_one();
+    }
+
+    /// Wakes this node's SMS worker (MFA-4); other nodes find new texts when they poll.
+    pub fn sms_signal(&self) -> Arc<tokio::sync::Notify> {
+        Arc::clone(&self.sms_queued)
+    }
+
+    fn sms_queued(&self) {
+        self.sms_queued.notify_one();
     }
 
     /// Composes a mail about an account, to its stored address, in its language (MAIL-2).

@@ -5,7 +5,7 @@
 //! wrong password. Only after a correct password does a blocked account learn that it is blocked.
 
 use super::Services;
-use super::two_factor::LoginOutcome;
+use super::login_flow::{Entry, LoginOutcome};
 use crate::audit::{Actor, AuditEvent, AuditKind, ClientInfo};
 use crate::factor::password::{HashError, Verification};
 use crate::mail::MailKind;
@@ -126,16 +126,7 @@ impl Services {
             }
         }
         // LOGIN-2: with 2FA on, the password alone never opens a session.
-        let methods = self.second_factor_methods(account).await?;
-        if !methods.is_empty() {
-            return Ok(LoginOutcome::SecondFactor(
-                self.start_second_step(account, methods, None).await?,
-            ));
-        }
-        let notify = account.login_notifications;
-        Ok(LoginOutcome::LoggedIn(Box::new(
-            self.open_session(account.clone(), client, notify).await?,
-        )))
+        self.conclude(account, Entry::Login, client).await
     }
 
     /// Checks the logged-in customer's own password again (SESS-3), at full cost.
@@ -166,11 +157,13 @@ impl Services {
 
     /// Opens a session for an account that just proved who it is: a new token (SESS-1), the
     /// audit event and, when asked, the login notification (LOGIN-4), in one transaction.
+    /// `second_factor` is what proved the second factor (a device id or `backup_code`).
     pub(crate) async fn open_session(
         &self,
         account: Account,
         client: &ClientInfo,
         notify: bool,
+        second_factor: Option<String>,
     ) -> Result<LoginSuccess, LoginError> {
         let now = self.clock.now();
         let token = Token::generate(self.rng.as_ref());
@@ -184,6 +177,7 @@ impl Services {
             ip: client.ip.clone(),
             user_agent: client.user_agent.clone(),
             ended_at: None,
+            second_factor,
         };
         let audit = AuditEvent::new(now, AuditKind::LoginSucceeded, Actor::Customer, client).account(account.id);
         let mut mails = Vec::new();

@@ -19,6 +19,7 @@
 
 use super::Services;
 use super::accounts::{AccountDraft, CreateAccountError, ProfileInput, language_and_currency};
+use super::login_flow::{Entry, LoginOutcome};
 use super::sessions::{LoginError, LoginSuccess};
 use crate::audit::{Actor, ClientInfo};
 use crate::factor::password::HashError;
@@ -29,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
-const KIND: &str = "signup";
+const KIND: &str = crate::flow::FlowKind::Signup.as_str();
 const CODE_PURPOSE: &str = "signup-code";
 const SEAL_PURPOSE: &str = "signup-password";
 
@@ -336,8 +337,14 @@ impl Services {
         let account = self
             .insert_account(draft, phc, password, Actor::Customer, client, Some(flow_id))
             .await?;
-        // The welcome mail already tells the customer about the account: no login notice.
-        Ok(self.open_session(account, client, false).await?)
+        // The welcome mail already tells the customer about the account: no login notice. The
+        // pipeline decides what else is owed; a new account has no second factor yet.
+        match self.conclude(&account, Entry::Signup, client).await? {
+            LoginOutcome::LoggedIn(done) => Ok(*done),
+            LoginOutcome::SecondFactor(_) => {
+                Err(StoreError::Internal("a new account owes a second factor".into()).into())
+            }
+        }
     }
 
     fn draft(&self, state: &SignupState, profile: &ProfileInput) -> Result<AccountDraft, SignupError> {

@@ -52,6 +52,8 @@ pub fn test_config(dir: &std::path::Path, db: &TestDb) -> Config {
     config.hashing.queue_deadline_ms = 200;
     // Tests deliver mail themselves (`TestApp::deliver`), so that what they read is settled.
     config.mail.worker = false;
+    // Likewise for texts (`app.sms.deliver_due()`).
+    config.sms.worker = false;
     config
 }
 
@@ -149,6 +151,11 @@ impl TestApp {
     /// Runs the mail worker once, as its timer would: every due mail is handed to the SMTP server.
     pub async fn deliver(&self) -> sesame_mail::worker::Pass {
         self.app.mailer.deliver_due().await
+    }
+
+    /// Runs the SMS worker once (MFA-4): every due text is handed to the gateway (or its file).
+    pub async fn deliver_sms(&self) -> sesame_mail::worker::Pass {
+        self.app.sms.deliver_due().await
     }
 
     pub fn advance(&self, minutes: i64) {

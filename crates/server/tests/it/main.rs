@@ -17,5 +17,6 @@ mod pages;
 mod security;
 mod sessions;
 mod signup;
+mod sms;
 mod smtp;
 mod two_factor;

@@ -526,7 +526,7 @@ async fn removing_the_last_app_needs_its_code_and_turns_2fa_off() {
         .map(|m| m.subject)
         .collect();
     assert!(
-        subjects.iter().any(|s| s.contains("renommée")),
+        subjects.iter().any(|s| s.contains("renommé")),
         "every change sends a mail: {subjects:?}"
     );
 }

@@ -7,7 +7,7 @@ mod two_factor;
 
 use crate::AppState;
 use crate::error::ErrorBody;
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use utoipa::OpenApi;
 
@@ -24,7 +24,19 @@ use utoipa::OpenApi;
         signup::verify,
         signup::resend,
         signup::profile,
-        signup::password
+        signup::password,
+        two_factor::second_factor,
+        two_factor::challenge,
+        two_factor::reauth,
+        two_factor::status,
+        two_factor::totp_begin,
+        two_factor::security_key_begin,
+        two_factor::sms_begin,
+        two_factor::enable,
+        two_factor::rename,
+        two_factor::device_challenge,
+        two_factor::remove,
+        two_factor::regenerate
     ),
     components(schemas(
         ErrorBody,
@@ -39,11 +51,14 @@ use utoipa::OpenApi;
         signup::PasswordRequest,
         two_factor::SecondFactorRequest,
         two_factor::ReauthRequest,
+        two_factor::ChallengeRequest,
+        two_factor::ChallengeResponse,
         two_factor::TwoFactorStatus,
-        two_factor::App,
+        two_factor::DeviceView,
         two_factor::DescriptionRequest,
-        two_factor::TotpEnrolment,
-        two_factor::CodeRequest,
+        two_factor::PhoneRequest,
+        two_factor::Enrolment,
+        two_factor::ProofRequest,
         two_factor::BackupCodes,
         two_factor::Removed
     ))
@@ -56,14 +71,30 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/me", get(auth::me))
         .route("/api/v1/me/settings", axum::routing::put(settings::update))
         .route("/api/v1/session/second-factor", post(two_factor::second_factor))
+        .route("/api/v1/session/second-factor/challenge", post(two_factor::challenge))
         .route("/api/v1/session/reauth", post(two_factor::reauth))
         .route("/api/v1/me/2fa", get(two_factor::status))
         .route("/api/v1/me/2fa/totp", post(two_factor::totp_begin))
+        .route("/api/v1/me/2fa/security-keys", post(two_factor::security_key_begin))
+        .route("/api/v1/me/2fa/sms", post(two_factor::sms_begin))
+        // The routes of one kind (`/totp/{id}`, `/security-keys/{id}/enable`, …) and the
+        // generic `/devices/{id}` reach the same handlers: a device is a device.
         .route(
             "/api/v1/me/2fa/totp/{id}",
-            axum::routing::patch(two_factor::totp_rename).delete(two_factor::totp_remove),
+            patch(two_factor::rename).delete(two_factor::remove),
         )
-        .route("/api/v1/me/2fa/totp/{id}/enable", post(two_factor::totp_enable))
+        .route("/api/v1/me/2fa/totp/{id}/enable", post(two_factor::enable))
+        .route("/api/v1/me/2fa/security-keys/{id}/enable", post(two_factor::enable))
+        .route("/api/v1/me/2fa/sms/{id}/enable", post(two_factor::enable))
+        .route(
+            "/api/v1/me/2fa/devices/{id}",
+            patch(two_factor::rename).delete(two_factor::remove),
+        )
+        .route("/api/v1/me/2fa/devices/{id}/enable", post(two_factor::enable))
+        .route(
+            "/api/v1/me/2fa/devices/{id}/challenge",
+            post(two_factor::device_challenge),
+        )
         .route("/api/v1/me/2fa/backup-codes", post(two_factor::regenerate))
         .route("/api/v1/signup", post(signup::start))
         .route("/api/v1/signup/{flow}", get(signup::show))

@@ -3,6 +3,7 @@
 //! without JavaScript. Every form carries the CSRF token and passes the Origin check (OPS-4).
 
 mod context;
+mod dev;
 mod negotiate;
 mod return_to;
 mod second_step;
@@ -39,13 +40,27 @@ pub fn routes() -> Router<AppState> {
         .route("/recover", get(recover))
         .route("/recover/lost-2fa", get(second_step::lost_devices))
         .route("/security/totp", axum::routing::post(two_factor::add_app))
+        .route("/security/sms", axum::routing::post(two_factor::add_phone))
+        .route(
+            "/security/devices/{id}/enable",
+            axum::routing::post(two_factor::enable_device),
+        )
+        .route(
+            "/security/devices/{id}/remove",
+            axum::routing::post(two_factor::remove_device),
+        )
+        .route(
+            "/security/devices/{id}/code",
+            axum::routing::post(two_factor::send_device_code),
+        )
+        .route("/login/{flow}/code", axum::routing::post(second_step::send_code))
         .route(
             "/security/totp/{id}/enable",
-            axum::routing::post(two_factor::enable_app),
+            axum::routing::post(two_factor::enable_device),
         )
         .route(
             "/security/totp/{id}/remove",
-            axum::routing::post(two_factor::remove_app),
+            axum::routing::post(two_factor::remove_device),
         )
         .route("/security/backup-codes", axum::routing::post(two_factor::regenerate))
         .route("/reauth", get(two_factor::reauth_page).post(two_factor::reauth_submit))
@@ -62,7 +77,8 @@ pub fn routes() -> Router<AppState> {
         .route("/signup/{flow}/resend", axum::routing::post(signup::resend_submit))
         .route("/signup/{flow}/profile", axum::routing::post(signup::profile_submit))
         .route("/signup/{flow}/password", axum::routing::post(signup::password_submit))
-        .route("/dev/mail", get(dev_mail))
+        .route("/dev/mail", get(dev::mail))
+        .route("/dev/sms", get(dev::sms))
         .route("/static/{file}", get(static_file))
 }
 
@@ -125,20 +141,29 @@ async fn security(State(state): State<AppState>, ctx: PageContext, uri: Uri) -> 
         Err(err) => return ctx.error(crate::error::ApiError::from(err).code()),
     };
     let day = time::macros::format_description!("[year]-[month]-[day]");
-    let apps: Vec<_> = summary
-        .apps
+    let sent = query_param(&uri, "sent");
+    let devices: Vec<_> = summary
+        .devices
         .iter()
-        .map(|a| {
+        .map(|d| {
             context! {
-                id => a.id.to_string(), description => &a.description,
-                created => a.created_at.format(&day).unwrap_or_default(),
-                last_used => a.last_used_at.and_then(|t| t.format(&day).ok()),
+                id => d.id.to_string(), kind => d.method.as_str(), description => &d.description,
+                created => d.created_at.format(&day).unwrap_or_default(),
+                last_used => d.last_used_at.and_then(|t| t.format(&day).ok()),
+                code_sent => sent == d.id.to_string(),
             }
         })
         .collect();
+    // An error from a change made on this page (`?error=CODE`), shown beside its section.
+    let asked = query_param(&uri, "error");
+    let error = ErrorCode::ALL
+        .into_iter()
+        .find(|c| c.as_str() == asked)
+        .map(ErrorCode::as_str);
     let extra = context! {
         session_started => started, login_notifications => notifications, saved => saved,
-        twofa_enabled => summary.enabled, apps => apps, backup_codes_left => summary.backup_codes_left,
+        twofa_enabled => summary.enabled, devices => devices, backup_codes_left => summary.backup_codes_left,
+        security_keys => summary.security_keys_available, sms => summary.sms_available, error_code => error,
     };
     ctx.render("security.html", "security", StatusCode::OK, extra)
 }
@@ -178,26 +203,6 @@ async fn notifications(
         Ok(_) => ctx.redirect("/security?saved=1"),
         Err(err) => ctx.error(crate::error::ApiError::from(err).code()),
     }
-}
-
-/// Development mode: the mail Sesame wrote to files instead of sending, newest first.
-async fn dev_mail(State(state): State<AppState>, ctx: PageContext) -> Response {
-    let Some(dir) = state.settings().dev_mail_dir.clone() else {
-        return ctx.error(ErrorCode::NotFound);
-    };
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .map(|entries| entries.filter_map(Result::ok).map(|e| e.path()).collect())
-        .unwrap_or_default();
-    files.retain(|p| p.extension().is_some_and(|e| e == "txt"));
-    files.sort();
-    files.reverse();
-    let mails: Vec<String> = files
-        .iter()
-        .take(50)
-        .filter_map(|p| std::fs::read_to_string(p).ok())
-        .collect();
-    let extra = context! { mails => mails, folder => dir.display().to_string() };
-    ctx.render("dev_mail.html", "dev", StatusCode::OK, extra)
 }
 
 fn email_only(state: &AppState, ctx: &PageContext) -> bool {

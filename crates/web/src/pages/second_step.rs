@@ -1,6 +1,7 @@
 //! The second login step in the browser (LOGIN-2): the default method's form, "Try another
 //! method" listing every enabled method (backup codes included), and "I have lost access to my
-//! devices", which explains recovery.
+//! devices", which explains recovery. SMS codes are sent only when asked (a button, never on a
+//! GET); a security key is used through `static/webauthn.js` and the JSON API.
 
 use super::context::PageContext;
 use super::return_to::safe_return_to;
@@ -14,8 +15,15 @@ use axum::http::{StatusCode, Uri};
 use axum::response::Response;
 use minijinja::context;
 use serde::Deserialize;
-use sesame_core::factor::Method;
+use sesame_core::factor::{Method, Prompt, Proof};
 use uuid::Uuid;
+
+/// What the page says beside the form: an error, or where a texted code went.
+#[derive(Default)]
+struct Shown {
+    error: Option<ErrorCode>,
+    sent_to: Option<String>,
+}
 
 async fn render(
     state: &AppState,
@@ -23,7 +31,7 @@ async fn render(
     flow: Uuid,
     method: &str,
     return_to: &str,
-    error: Option<ErrorCode>,
+    shown: Shown,
 ) -> Response {
     let step = match state.services().second_step(flow).await {
         Ok(step) => step,
@@ -45,10 +53,10 @@ async fn render(
             context! { method => m.as_str(), href => format!("/login/{flow}?{q}") }
         })
         .collect();
-    let status = error.map_or(StatusCode::OK, ErrorCode::status);
+    let status = shown.error.map_or(StatusCode::OK, ErrorCode::status);
     let extra = context! {
         flow => flow.to_string(), method => method.as_str(), others => others, return_to => safe,
-        error_code => error.map(ErrorCode::as_str),
+        error_code => shown.error.map(ErrorCode::as_str), sent_to => shown.sent_to,
     };
     ctx.render("second_factor.html", "login", status, extra)
 }
@@ -63,9 +71,39 @@ pub async fn page(State(state): State<AppState>, ctx: PageContext, Path(flow): P
         flow,
         &query_param(&uri, "method"),
         &query_param(&uri, "return_to"),
-        None,
+        Shown::default(),
     )
     .await
+}
+
+/// MFA-4: texts a code for this login (the "Send me a code" button).
+pub async fn send_code(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Path(flow): Path<String>,
+    HtmlForm(form): HtmlForm<CodeForm>,
+) -> Response {
+    let Ok(flow) = Uuid::parse_str(&flow) else {
+        return ctx.error(ErrorCode::LoginFlowNotFound);
+    };
+    if !ctx.csrf_ok(&form.csrf) {
+        return ctx.error(ErrorCode::CsrfRejected);
+    }
+    let shown = match state.services().second_factor_challenge(flow, &form.method).await {
+        Ok(Prompt::CodeSent { to }) => Shown {
+            sent_to: Some(to),
+            ..Shown::default()
+        },
+        Ok(_) => Shown::default(),
+        Err(err) => match ApiError::from(err).code() {
+            code @ (ErrorCode::SmsThrottled | ErrorCode::SecondFactorMethodNotAllowed) => Shown {
+                error: Some(code),
+                ..Shown::default()
+            },
+            other => return ctx.error(other),
+        },
+    };
+    render(&state, ctx, flow, &form.method, &form.return_to, shown).await
 }
 
 #[derive(Deserialize)]
@@ -95,7 +133,7 @@ pub async fn submit(
     }
     match state
         .services()
-        .second_factor(flow, &form.method, &form.code, &client)
+        .second_factor(flow, &form.method, &Proof::Code(form.code.clone()), &client)
         .await
     {
         Ok(done) => {
@@ -108,7 +146,11 @@ pub async fn submit(
             let code = ApiError::from(err).code();
             match code {
                 ErrorCode::SecondFactorInvalid | ErrorCode::SecondFactorMethodNotAllowed => {
-                    render(&state, ctx, flow, &form.method, &form.return_to, Some(code)).await
+                    let shown = Shown {
+                        error: Some(code),
+                        ..Shown::default()
+                    };
+                    render(&state, ctx, flow, &form.method, &form.return_to, shown).await
                 }
                 other => ctx.error(other),
             }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Every template of the default theme.
-pub const TEMPLATES: [(&str, &str); 19] = [
+pub const TEMPLATES: [(&str, &str); 21] = [
     ("unlock.html", include_str!("../../templates/unlock.html")),
     ("totp_enrol.html", include_str!("../../templates/totp_enrol.html")),
     ("backup_codes.html", include_str!("../../templates/backup_codes.html")),
@@ -40,10 +40,13 @@ pub const TEMPLATES: [(&str, &str); 19] = [
         include_str!("../../templates/signup_password.html"),
     ),
     ("dev_mail.html", include_str!("../../templates/dev_mail.html")),
+    ("dev_sms.html", include_str!("../../templates/dev_sms.html")),
+    ("sms_enrol.html", include_str!("../../templates/sms_enrol.html")),
 ];
 
-const STATIC: [(&str, &[u8]); 3] = [
+const STATIC: [(&str, &[u8]); 4] = [
     ("strength.js", include_bytes!("../../static/strength.js")),
+    ("webauthn.js", include_bytes!("../../static/webauthn.js")),
     ("sesame.css", include_bytes!("../../static/sesame.css")),
     ("logo.svg", include_bytes!("../../static/logo.svg")),
 ];
@@ -189,7 +192,7 @@ mod tests {
             error_field => "email", notice => "signup.resent",
             first_name => "Élodie", last_name => "Ørsted", account_type => "company",
             company_name => "Ørsted SA", phone => "+33612345678",
-            folder => "/tmp/mail", mails => vec!["To: e@example.com"],
+            folder => "/tmp/mail", mails => vec!["To: e@example.com"], texts => vec!["To: +33612345678"],
             twofa_enabled => true, backup_codes_left => 3,
             apps => vec![context! { id => "x", description => "Phone", created => "2026-11-25", last_used => "2026-11-26" }],
             id => "0190a0a0-0000-7000-8000-000000000000", secret => "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ",

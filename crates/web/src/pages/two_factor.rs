@@ -1,6 +1,8 @@
-//! Managing two-factor authentication in the browser (MFA-2, MFA-5, MFA-6, SESS-3): add an app
-//! (QR code, "Show secret", confirm with a code), see the backup codes once, regenerate them,
-//! remove an app with a code from it, and re-authenticate when a change needs a fresh login.
+//! Managing two-factor authentication in the browser (MFA-1 to MFA-6, SESS-3): add an app (QR
+//! code, "Show secret", confirm with a code) or a phone (a texted code), see the backup codes
+//! once, regenerate them, remove a device with a code from it (or, when it is lost, after a login
+//! with another one), and re-authenticate when a change needs a fresh login. Security keys are
+//! added and removed by `static/webauthn.js` through the JSON API: WebAuthn needs JavaScript.
 
 use super::context::PageContext;
 use super::return_to::safe_return_to;
@@ -14,7 +16,8 @@ use axum::http::{StatusCode, Uri};
 use axum::response::Response;
 use minijinja::context;
 use serde::Deserialize;
-use sesame_core::service::{Authenticated, LoginOutcome, TwoFactorError};
+use sesame_core::factor::{EnrolPrompt, Method, Proof};
+use sesame_core::service::{Authenticated, DeviceStart, LoginOutcome, TwoFactorError};
 use uuid::Uuid;
 
 #[derive(Deserialize)]
@@ -51,9 +54,62 @@ fn failed(ctx: PageContext, err: TwoFactorError) -> Response {
     }
 }
 
+/// A failed change on the security page: back to it, the error shown next to the section.
+fn back_with_error(ctx: PageContext, err: TwoFactorError, section: &str) -> Response {
+    match err {
+        TwoFactorError::ReauthRequired => to_reauth(ctx),
+        other => {
+            let code = ApiError::from(other).code();
+            ctx.redirect(&format!("/security?error={}#{section}", code.as_str()))
+        }
+    }
+}
+
 fn inline_svg(svg: &str) -> String {
     // Inline in HTML: drop the XML declaration the renderer puts first.
     svg.find("<svg").map_or_else(String::new, |i| svg[i..].to_owned())
+}
+
+/// The enrolment page of a pending device: an app's QR code, or a phone's code field.
+fn enrol_page(ctx: PageContext, start: DeviceStart, error: Option<ErrorCode>) -> Response {
+    let status = error.map_or(StatusCode::OK, ErrorCode::status);
+    let error_code = error.map(ErrorCode::as_str);
+    match start.prompt {
+        EnrolPrompt::Totp { secret, qr_svg, .. } => {
+            let extra = context! {
+                id => start.id.to_string(), secret => secret, qr_svg => inline_svg(&qr_svg), error_code => error_code,
+            };
+            ctx.render("totp_enrol.html", "security", status, extra)
+        }
+        EnrolPrompt::Sms { to } => {
+            let extra = context! { id => start.id.to_string(), sent_to => to, error_code => error_code };
+            ctx.render("sms_enrol.html", "security", status, extra)
+        }
+        EnrolPrompt::SecurityKey { .. } => ctx.redirect("/security"),
+    }
+}
+
+/// The description a device gets until the customer renames it.
+fn default_name(lang: &str, method: Method) -> &'static str {
+    match (lang, method) {
+        ("fr", Method::Sms) => "Téléphone",
+        (_, Method::Sms) => "Phone",
+        ("fr", _) => "Application d’authentification",
+        _ => "Authenticator app",
+    }
+}
+
+/// The backup codes after the first device, or back to the security page.
+fn enabled(ctx: PageContext, codes: Option<Vec<String>>) -> Response {
+    match codes {
+        Some(codes) => ctx.render(
+            "backup_codes.html",
+            "security",
+            StatusCode::OK,
+            context! { codes => codes },
+        ),
+        None => ctx.redirect("/security?saved=1#sec-2fa"),
+    }
 }
 
 pub async fn add_app(State(state): State<AppState>, ctx: PageContext, HtmlForm(form): HtmlForm<CodeForm>) -> Response {
@@ -61,16 +117,47 @@ pub async fn add_app(State(state): State<AppState>, ctx: PageContext, HtmlForm(f
         Ok(found) => found,
         Err(code) => return ctx.error(code),
     };
-    match state.services().totp_begin(&auth, "Authenticator app").await {
-        Ok(e) => {
-            let extra = context! { id => e.id.to_string(), secret => e.secret, qr_svg => inline_svg(&e.qr_svg) };
-            ctx.render("totp_enrol.html", "security", StatusCode::OK, extra)
-        }
-        Err(err) => failed(ctx, err),
+    let description = default_name(ctx.lang, Method::Totp);
+    match state
+        .services()
+        .device_begin(&auth, Method::Totp, description, None)
+        .await
+    {
+        Ok(start) => enrol_page(ctx, start, None),
+        Err(err) => back_with_error(ctx, err, "sec-2fa"),
     }
 }
 
-pub async fn enable_app(
+#[derive(Deserialize)]
+pub struct PhoneForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    phone: String,
+}
+
+pub async fn add_phone(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    HtmlForm(form): HtmlForm<PhoneForm>,
+) -> Response {
+    let (auth, _) = match customer(&ctx, &form.csrf, None) {
+        Ok(found) => found,
+        Err(code) => return ctx.error(code),
+    };
+    let description = default_name(ctx.lang, Method::Sms);
+    match state
+        .services()
+        .device_begin(&auth, Method::Sms, description, Some(&form.phone))
+        .await
+    {
+        Ok(start) => enrol_page(ctx, start, None),
+        Err(err) => back_with_error(ctx, err, "add-phone-form"),
+    }
+}
+
+/// Confirms a pending app or phone with its code; a wrong code shows the same page again.
+pub async fn enable_device(
     State(state): State<AppState>,
     ctx: PageContext,
     Path(id): Path<String>,
@@ -80,30 +167,20 @@ pub async fn enable_app(
         Ok(found) => found,
         Err(code) => return ctx.error(code),
     };
-    match state.services().totp_enable(&auth, id, &form.code).await {
-        Ok(Some(codes)) => ctx.render(
-            "backup_codes.html",
-            "security",
-            StatusCode::OK,
-            context! { codes => codes },
-        ),
-        Ok(None) => ctx.redirect("/security?saved=1"),
-        Err(TwoFactorError::InvalidCode) => match state.services().totp_pending(&auth, id).await {
-            // The same secret again: it is still pending, nothing was enabled.
-            Ok(e) => {
-                let extra = context! {
-                    id => e.id.to_string(), secret => e.secret, qr_svg => inline_svg(&e.qr_svg),
-                    error_code => ErrorCode::SecondFactorInvalid.as_str(),
-                };
-                ctx.render("totp_enrol.html", "security", StatusCode::BAD_REQUEST, extra)
-            }
+    match state.services().device_enable(&auth, id, &Proof::Code(form.code)).await {
+        Ok(codes) => enabled(ctx, codes),
+        Err(TwoFactorError::InvalidCode) => match state.services().device_pending(&auth, id).await {
+            // The same secret or number again: it is still pending, nothing was enabled.
+            Ok(start) => enrol_page(ctx, start, Some(ErrorCode::SecondFactorInvalid)),
             Err(err) => failed(ctx, err),
         },
         Err(err) => failed(ctx, err),
     }
 }
 
-pub async fn remove_app(
+/// MFA-6: removes a device with a code from it; an empty code works only after a login with
+/// another device or a backup code.
+pub async fn remove_device(
     State(state): State<AppState>,
     ctx: PageContext,
     Path(id): Path<String>,
@@ -113,9 +190,27 @@ pub async fn remove_app(
         Ok(found) => found,
         Err(code) => return ctx.error(code),
     };
-    match state.services().totp_remove(&auth, id, &form.code).await {
-        Ok(_) => ctx.redirect("/security?saved=1"),
-        Err(err) => failed(ctx, err),
+    let proof = (!form.code.trim().is_empty()).then(|| Proof::Code(form.code));
+    match state.services().device_remove(&auth, id, proof.as_ref()).await {
+        Ok(_) => ctx.redirect("/security?saved=1#sec-2fa"),
+        Err(err) => back_with_error(ctx, err, &format!("device-{id}")),
+    }
+}
+
+/// MFA-6: texts a code to a phone before removing it.
+pub async fn send_device_code(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Path(id): Path<String>,
+    HtmlForm(form): HtmlForm<CodeForm>,
+) -> Response {
+    let (auth, id) = match customer(&ctx, &form.csrf, Some(&id)) {
+        Ok(found) => found,
+        Err(code) => return ctx.error(code),
+    };
+    match state.services().device_challenge(&auth, id).await {
+        Ok(_) => ctx.redirect(&format!("/security?sent={id}#device-{id}")),
+        Err(err) => back_with_error(ctx, err, &format!("device-{id}")),
     }
 }
 

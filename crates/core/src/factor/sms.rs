@@ -1,0 +1,240 @@
+//! MFA-4 SMS codes: a phone number in E.164, verified by a code at enrolment; 6-digit codes valid
+//! 5 minutes, single use (stored as HMACs bound to the flow or device, RISK-4), at most one text
+//! per 30 s and 5 per hour per account, offered only in the configured subsidiaries. A text is
+//! queued in the SMS outbox in the same transaction as its code, and names the brand, never the
+//! NIC handle.
+
+use super::{
+    Challenge, EnrolInput, EnrolPrompt, Enrolment, FactorContext, FactorError, FactorOutcome, Method, Prompt, Proof,
+    Scope, SecondFactor, internal,
+};
+use crate::ports::{FactorCredential, OneTimeSecret};
+use crate::sms::{CODE_TTL, SmsMessage, code_text};
+use crate::types::new_id;
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use time::Duration;
+use uuid::Uuid;
+
+const PURPOSE: &str = "sms-code";
+/// At most one text per account this often.
+const RESEND_AFTER: Duration = Duration::seconds(30);
+/// At most this many texts per account per hour.
+const PER_HOUR: i64 = 5;
+const THROTTLE_SCOPE: &str = "sms-sent";
+
+/// A phone's stored data.
+#[derive(Debug, Serialize, Deserialize)]
+struct Phone {
+    phone: String,
+}
+
+/// An E.164 number (`+` then 8 to 15 digits, no leading zero) from what the customer typed
+/// (spaces, dots, dashes and brackets are dropped).
+pub fn parse_e164(input: &str) -> Option<String> {
+    let kept: String = input
+        .trim()
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '.' | '-' | '(' | ')'))
+        .collect();
+    let digits = kept.strip_prefix('+')?;
+    let ok = (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0');
+    ok.then_some(kept)
+}
+
+/// A number as shown back: the country code and the last two digits (`+33 ••• ••• •78`).
+pub fn mask(phone: &str) -> String {
+    let digits: Vec<char> = phone.chars().skip(1).collect();
+    let tail: String = digits.iter().skip(digits.len().saturating_sub(2)).collect();
+    let head: String = digits.iter().take(2).collect();
+    format!("+{head} ••• ••• •{tail}")
+}
+
+fn phone_of(cred: &FactorCredential) -> Result<String, FactorError> {
+    Ok(serde_json::from_str::<Phone>(&cred.data).map_err(internal)?.phone)
+}
+
+fn code_hashes(ctx: &FactorContext<'_>, scope: Uuid, code: &str) -> Vec<Vec<u8>> {
+    ctx.key.hmacs(PURPOSE, format!("{scope}:{code}").as_bytes())
+}
+
+/// SMS as a second factor.
+pub struct SmsFactor;
+
+impl SmsFactor {
+    fn offered(ctx: &FactorContext<'_>) -> bool {
+        ctx.settings
+            .sms_subsidiaries
+            .iter()
+            .any(|s| s.eq_ignore_ascii_case(&ctx.account.subsidiary))
+    }
+
+    /// MFA-4 resend limits, counted in the database so every node sees them.
+    async fn limit(ctx: &FactorContext<'_>) -> Result<(), FactorError> {
+        let key = ctx.account.id.to_string();
+        let (sent, last) = ctx
+            .ports
+            .count(THROTTLE_SCOPE, &key, ctx.now - Duration::hours(1))
+            .await?;
+        if let Some(last) = last {
+            if sent >= PER_HOUR {
+                return Err(FactorError::Throttled {
+                    retry_after: Duration::hours(1) - (ctx.now - last).min(Duration::hours(1)) + Duration::seconds(1),
+                });
+            }
+            if ctx.now < last + RESEND_AFTER {
+                return Err(FactorError::Throttled {
+                    retry_after: last + RESEND_AFTER - ctx.now,
+                });
+            }
+        }
+        ctx.ports
+            .hit(THROTTLE_SCOPE, &key, ctx.now - Duration::hours(1), ctx.now)
+            .await?;
+        Ok(())
+    }
+
+    /// Texts a new code bound to `scope` (voiding the scope's older codes).
+    async fn send(ctx: &FactorContext<'_>, scope: Uuid, phone: &str) -> Result<(), FactorError> {
+        Self::limit(ctx).await?;
+        let code = format!("{:06}", ctx.rng.below(1_000_000));
+        let expires_at = ctx.now + CODE_TTL;
+        let secret = OneTimeSecret {
+            id: new_id(ctx.now),
+            purpose: PURPOSE.into(),
+            account_id: Some(ctx.account.id),
+            flow_id: Some(scope),
+            secret_hash: ctx.key.hmac(PURPOSE, format!("{scope}:{code}").as_bytes()),
+            created_at: ctx.now,
+            expires_at,
+        };
+        let sms = SmsMessage {
+            id: new_id(ctx.now),
+            account_id: Some(ctx.account.id),
+            to: phone.to_owned(),
+            text: code_text(&ctx.account.language, &ctx.settings.issuer, &code),
+            created_at: ctx.now,
+            expires_at,
+        };
+        ctx.ports.queue_sms(&sms, Some(&secret), ctx.now).await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SecondFactor for SmsFactor {
+    fn method(&self) -> Method {
+        Method::Sms
+    }
+
+    async fn available(&self, ctx: &FactorContext<'_>) -> Result<bool, FactorError> {
+        Ok(Self::offered(ctx) && ctx.devices(Method::Sms).next().is_some())
+    }
+
+    /// Texts a code to the device in scope, or to the phone used (or added) last.
+    async fn challenge(&self, ctx: &FactorContext<'_>, scope: Scope<'_>) -> Result<Challenge, FactorError> {
+        let device = match scope.device {
+            Some(device) => device,
+            None => ctx
+                .devices(Method::Sms)
+                .max_by_key(|d| (d.last_used_at, d.enabled_at))
+                .ok_or(FactorError::Unavailable)?,
+        };
+        let phone = phone_of(device)?;
+        Self::send(ctx, scope.id, &phone).await?;
+        Ok(Challenge {
+            prompt: Prompt::CodeSent { to: mask(&phone) },
+            state: Some(device.id.to_string()),
+        })
+    }
+
+    async fn verify(
+        &self,
+        ctx: &FactorContext<'_>,
+        scope: Scope<'_>,
+        proof: &Proof,
+    ) -> Result<FactorOutcome, FactorError> {
+        let code: String = super::code(proof)
+            .unwrap_or_default()
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
+            return Ok(FactorOutcome::Rejected);
+        }
+        let consumed = super::consume_any(ctx.ports, PURPOSE, &code_hashes(ctx, scope.id, &code), ctx.now).await?;
+        if consumed.is_none() {
+            return Ok(FactorOutcome::Rejected);
+        }
+        let device = scope
+            .device
+            .map(|d| d.id)
+            .or_else(|| scope.state.and_then(|s| Uuid::parse_str(s).ok()));
+        Ok(FactorOutcome::Accepted(device))
+    }
+
+    async fn enrol(&self, ctx: &FactorContext<'_>, input: &EnrolInput) -> Result<Enrolment, FactorError> {
+        if !Self::offered(ctx) {
+            return Err(FactorError::Unavailable);
+        }
+        let phone = input
+            .phone
+            .as_deref()
+            .and_then(parse_e164)
+            .ok_or(FactorError::InvalidInput("phone"))?;
+        Self::send(ctx, input.id, &phone).await?;
+        Ok(Enrolment {
+            data: serde_json::to_string(&Phone { phone: phone.clone() }).map_err(internal)?,
+            shown: EnrolPrompt::Sms { to: mask(&phone) },
+        })
+    }
+
+    fn enrol_prompt(
+        &self,
+        _ctx: &FactorContext<'_>,
+        pending: &FactorCredential,
+    ) -> Result<Option<EnrolPrompt>, FactorError> {
+        Ok(Some(EnrolPrompt::Sms {
+            to: mask(&phone_of(pending)?),
+        }))
+    }
+
+    async fn confirm(
+        &self,
+        ctx: &FactorContext<'_>,
+        pending: &FactorCredential,
+        _state: Option<&str>,
+        proof: &Proof,
+    ) -> Result<String, FactorError> {
+        let scope = Scope {
+            id: pending.id,
+            device: Some(pending),
+            state: None,
+        };
+        match self.verify(ctx, scope, proof).await? {
+            FactorOutcome::Accepted(_) => Ok(pending.data.clone()),
+            FactorOutcome::Rejected | FactorOutcome::Replayed => Err(FactorError::InvalidProof),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_e164_after_dropping_separators() {
+        assert_eq!(parse_e164(" +33 6 12 34 56 78 ").as_deref(), Some("+33612345678"));
+        assert_eq!(parse_e164("+1 (415) 555-0100").as_deref(), Some("+14155550100"));
+        assert_eq!(parse_e164("0612345678"), None, "no country code");
+        assert_eq!(parse_e164("+0612345678"), None);
+        assert_eq!(parse_e164("+3361234"), None, "too short");
+        assert_eq!(parse_e164("+3361234567890123"), None, "too long");
+        assert_eq!(parse_e164("+33６12345678"), None, "full-width digit");
+    }
+
+    #[test]
+    fn masks_keep_the_country_code_and_the_last_two_digits() {
+        assert_eq!(mask("+33612345678"), "+33 ••• ••• •78");
+    }
+}

@@ -1,0 +1,651 @@
+//! The login pipeline (LOGIN-2, MFA-1, MFA-7, SESS-3): what follows a correct first factor.
+//!
+//! ```text
+//! password (login) ─┐
+//! password (reauth) ├─► conclude(): the extra steps, decided here only ─┬─ none ─► session
+//! sign-up finished ─┘                                                   └─ second factor ─► login flow
+//! login flow ── challenge(method) ─► options / code sent (state sealed in the flow)
+//!            ── second_factor(method, proof) ─► session    (5 tries per flow, then start over)
+//!                  │ wrong ×3 ─► "your password was used" mail
+//!                  │ TOTP step replayed ─► refused, audited, mailed
+//! ```
+//!
+//! The methods a flow may use are fixed when it starts (Kanidm: no switching to a weaker set
+//! later). A re-authentication (SESS-3) ends with a new session token that replaces the old one.
+//! Challenge state lives in the flow row, sealed under the server key, so any node can finish a
+//! step (OPS-1). Diagram and reasons: `docs/design/login-pipeline.md`.
+
+use super::Services;
+use super::sessions::{Authenticated, LoginError, LoginSuccess};
+use crate::audit::{Actor, AuditEvent, AuditKind, ClientInfo};
+use crate::factor::{FactorContext, FactorError, FactorOutcome, Method, Prompt, Proof, Scope, SecondFactor};
+use crate::flow::FlowKind;
+use crate::mail::{ComposeError, MailKind, Notice};
+use crate::ports::{Account, FactorCredential, FlowRecord, FlowUpdate, OneTimeSecret, StoreError};
+use crate::types::{AccountId, AccountState, new_id};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+const KIND: &str = FlowKind::Login.as_str();
+/// Seal purpose of a challenge's state kept in a flow or on a device.
+pub(super) const CHALLENGE_PURPOSE: &str = "factor-challenge";
+/// A login flow waits this long for its second factor.
+const FLOW_TTL: Duration = Duration::minutes(10);
+/// Wrong codes one flow takes before the customer must start again from the password.
+const FLOW_ATTEMPTS: i64 = 5;
+/// MFA-7: per-account failures (across flows) after which no code is accepted.
+const ACCOUNT_LOCK: i64 = 100;
+/// MFA-7: per-account failures after which each new try must wait, doubling from 1 s.
+const DELAY_AFTER: i64 = 10;
+/// The longest wait between tries.
+const MAX_DELAY: Duration = Duration::minutes(15);
+/// Window of the per-account failure count.
+const FAILURE_WINDOW: Duration = Duration::days(1);
+const FAILURES: &str = "2fa-failures";
+const UNLOCK_PURPOSE: &str = "2fa-unlock";
+const UNLOCK_TTL: Duration = Duration::hours(24);
+/// What a session records when a backup code proved the second factor.
+pub(super) const BACKUP_CODE_PROOF: &str = "backup_code";
+
+/// MFA-7: the wait before the next try after `failures` failures.
+pub fn failure_delay(failures: i64) -> Duration {
+    if failures < DELAY_AFTER {
+        return Duration::ZERO;
+    }
+    let exponent = u32::try_from((failures - DELAY_AFTER).min(20)).unwrap_or(20);
+    Duration::seconds(2i64.pow(exponent)).min(MAX_DELAY)
+}
+/// SESS-3: how recent an authentication must be for a sensitive change.
+pub const FRESH_AUTH: Duration = Duration::minutes(10);
+
+/// The answer to a correct password when more is needed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecondStep {
+    pub flow: Uuid,
+    pub methods: Vec<Method>,
+    pub default: Method,
+}
+
+/// What a correct first factor leads to.
+#[derive(Debug)]
+pub enum LoginOutcome {
+    LoggedIn(Box<LoginSuccess>),
+    SecondFactor(SecondStep),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TwoFactorError {
+    #[error("this login has ended or never existed; start again")]
+    FlowNotFound,
+    #[error("this method is not available for this login")]
+    MethodNotAllowed,
+    #[error("the code is wrong")]
+    InvalidCode,
+    #[error("too many wrong codes; start again from the password")]
+    TooManyAttempts,
+    #[error("too many wrong codes on this account; codes are refused until it is unlocked")]
+    AccountLocked,
+    #[error("too many wrong codes; wait before the next try")]
+    Throttled { retry_after: Duration },
+    #[error("too many codes sent; wait before asking again")]
+    SendThrottled { retry_after: Duration },
+    #[error("this unlock link is wrong, used or expired")]
+    InvalidUnlock,
+    #[error("please confirm it is you: authenticate again")]
+    ReauthRequired,
+    #[error("no such device")]
+    NotFound,
+    #[error("the description must have 1 to 60 characters")]
+    InvalidDescription,
+    #[error("the phone number must be in international format, like +33612345678")]
+    InvalidPhone,
+    #[error("two-factor authentication is off")]
+    NotEnabled,
+    #[error("this method is not available here")]
+    MethodUnavailable,
+    #[error("removing this device needs a code or a touch from it, or a login with another device")]
+    DeviceProofRequired,
+    #[error(transparent)]
+    Login(#[from] LoginError),
+    #[error(transparent)]
+    Mail(#[from] ComposeError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<FactorError> for TwoFactorError {
+    fn from(err: FactorError) -> Self {
+        match err {
+            FactorError::Unavailable => Self::MethodUnavailable,
+            FactorError::InvalidInput(_) => Self::InvalidPhone,
+            FactorError::InvalidProof => Self::InvalidCode,
+            FactorError::Throttled { retry_after } => Self::SendThrottled { retry_after },
+            FactorError::Store(e) => Self::Store(e),
+        }
+    }
+}
+
+impl From<FactorError> for LoginError {
+    fn from(err: FactorError) -> Self {
+        match err {
+            FactorError::Store(e) => Self::Store(e),
+            other => Self::Store(StoreError::Internal(other.to_string())),
+        }
+    }
+}
+
+/// How the customer reached the end of the first factor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "entry", rename_all = "snake_case")]
+pub(crate) enum Entry {
+    /// A login with the password.
+    Login,
+    /// SESS-3: the password again, for this session.
+    Reauth { session: Uuid },
+    /// SIGNUP-1: a new account, its email just verified.
+    Signup,
+}
+
+/// The steps still owed after the first factor. RISK-1's emailed code is the next to come.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ExtraStep {
+    SecondFactor(Vec<Method>),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct LoginFlowState {
+    account_id: Uuid,
+    #[serde(flatten)]
+    entry: Entry,
+    methods: Vec<Method>,
+    /// Sealed challenge state per method (WebAuthn request state, the phone texted).
+    #[serde(default)]
+    challenges: BTreeMap<Method, String>,
+}
+
+pub(super) fn valid_description(input: &str) -> Result<String, TwoFactorError> {
+    let d = input.trim();
+    let n = d.chars().count();
+    if n == 0 || n > 60 || d.chars().any(char::is_control) {
+        return Err(TwoFactorError::InvalidDescription);
+    }
+    Ok(d.to_owned())
+}
+
+fn internal(err: impl std::fmt::Display) -> StoreError {
+    StoreError::Internal(err.to_string())
+}
+
+/// What `open_flow` finds: the flow, its state and its account.
+struct OpenFlow {
+    flow: FlowRecord,
+    state: LoginFlowState,
+    account: Account,
+}
+
+impl Services {
+    /// What a factor context for `account` needs to own: its credentials, read once, and now.
+    pub(super) async fn with_factors(&self, account: &Account) -> Result<FactorCtxOwned, StoreError> {
+        Ok(FactorCtxOwned {
+            credentials: self.store.credentials(account.id).await?,
+            now: self.clock.now(),
+        })
+    }
+
+    pub(super) fn factor_ctx<'a>(&'a self, account: &'a Account, owned: &'a FactorCtxOwned) -> FactorContext<'a> {
+        FactorContext {
+            ports: self.store.as_ref(),
+            key: &self.key,
+            rng: self.rng.as_ref(),
+            settings: &self.factor_settings,
+            account,
+            credentials: &owned.credentials,
+            now: owned.now,
+        }
+    }
+
+    pub(super) fn factor(&self, method: Method) -> Result<&Arc<dyn SecondFactor>, TwoFactorError> {
+        self.factors
+            .iter()
+            .find(|f| f.method() == method)
+            .ok_or(TwoFactorError::MethodNotAllowed)
+    }
+
+    /// The methods an account must choose from after its password; empty when 2FA is off. 2FA is
+    /// on while any device is enrolled (MFA-6), even one whose method can't be used here now
+    /// (then only the others, backup codes included, are offered: never a way around).
+    pub async fn second_factor_methods(&self, account: &Account) -> Result<Vec<Method>, StoreError> {
+        let owned = self.with_factors(account).await?;
+        let ctx = self.factor_ctx(account, &owned);
+        let on = owned
+            .credentials
+            .iter()
+            .any(|c| c.enabled_at.is_some() && Method::parse(&c.kind).is_some_and(Method::is_device));
+        if !on {
+            return Ok(Vec::new());
+        }
+        let mut methods = Vec::new();
+        for factor in &self.factors {
+            if factor.available(&ctx).await.map_err(|e| internal(e.to_string()))? {
+                methods.push(factor.method());
+            }
+        }
+        Ok(methods)
+    }
+
+    /// The one place that decides what a correct first factor still needs (LOGIN-2 today,
+    /// RISK-1 next), then opens the session or starts the login flow.
+    pub(crate) async fn conclude(
+        &self,
+        account: &Account,
+        entry: Entry,
+        client: &ClientInfo,
+    ) -> Result<LoginOutcome, LoginError> {
+        match self.extra_steps(account).await?.into_iter().next() {
+            Some(ExtraStep::SecondFactor(methods)) => Ok(LoginOutcome::SecondFactor(
+                self.start_second_step(account, methods, entry).await?,
+            )),
+            None => Ok(LoginOutcome::LoggedIn(Box::new(
+                self.complete_login(account.clone(), entry, None, client).await?,
+            ))),
+        }
+    }
+
+    async fn extra_steps(&self, account: &Account) -> Result<Vec<ExtraStep>, StoreError> {
+        let methods = self.second_factor_methods(account).await?;
+        Ok(if methods.is_empty() {
+            Vec::new()
+        } else {
+            vec![ExtraStep::SecondFactor(methods)]
+        })
+    }
+
+    /// Every step done: the session (a re-authentication replaces the old one).
+    async fn complete_login(
+        &self,
+        account: Account,
+        entry: Entry,
+        second_factor: Option<String>,
+        client: &ClientInfo,
+    ) -> Result<LoginSuccess, LoginError> {
+        if let Entry::Reauth { session } = entry {
+            let audit = AuditEvent::new(self.clock.now(), AuditKind::Reauthenticated, Actor::Customer, client)
+                .account(account.id);
+            self.store.end_session(session, self.clock.now(), &audit).await?;
+        }
+        let notify = entry == Entry::Login && account.login_notifications;
+        self.open_session(account, client, notify, second_factor).await
+    }
+
+    /// LOGIN-2: after a correct password, a login flow with the methods fixed now.
+    async fn start_second_step(
+        &self,
+        account: &Account,
+        methods: Vec<Method>,
+        entry: Entry,
+    ) -> Result<SecondStep, StoreError> {
+        let now = self.clock.now();
+        let default = self.default_method(account, &methods).await?;
+        let state = LoginFlowState {
+            account_id: account.id.0,
+            entry,
+            methods: methods.clone(),
+            challenges: BTreeMap::new(),
+        };
+        let flow = FlowRecord {
+            id: new_id(now),
+            kind: KIND.into(),
+            account_id: Some(account.id),
+            state: serde_json::to_string(&state).map_err(internal)?,
+            version: 0,
+            attempts: 0,
+            created_at: now,
+            expires_at: now + FLOW_TTL,
+            completed_at: None,
+        };
+        self.store.create_flow(&flow, &[], &[]).await?;
+        Ok(SecondStep {
+            flow: flow.id,
+            methods,
+            default,
+        })
+    }
+
+    /// LOGIN-2: the method used last, or before any 2FA login the most recently enabled one
+    /// other than backup codes. SMS is never pre-selected unless it was used last (MFA-1).
+    async fn default_method(&self, account: &Account, methods: &[Method]) -> Result<Method, StoreError> {
+        let last = account.last_second_factor.as_deref().and_then(Method::parse);
+        match last.filter(|m| methods.contains(m)) {
+            Some(m) => Ok(m),
+            None => self.most_recent_method(account, methods).await,
+        }
+    }
+
+    async fn most_recent_method(&self, account: &Account, methods: &[Method]) -> Result<Method, StoreError> {
+        let mut creds = self.store.credentials(account.id).await?;
+        creds.retain(|c| c.enabled_at.is_some());
+        creds.sort_by_key(|c| c.enabled_at);
+        let newest = creds
+            .iter()
+            .rev()
+            .filter_map(|c| Method::parse(&c.kind))
+            .find(|m| methods.contains(m) && *m != Method::Sms);
+        Ok(newest
+            .or_else(|| methods.first().copied())
+            .unwrap_or(Method::BackupCode))
+    }
+
+    async fn open_login_flow(&self, flow_id: Uuid) -> Result<OpenFlow, TwoFactorError> {
+        let flow = self
+            .store
+            .find_flow(flow_id, KIND)
+            .await?
+            .ok_or(TwoFactorError::FlowNotFound)?;
+        if self.clock.now() >= flow.expires_at {
+            return Err(TwoFactorError::FlowNotFound);
+        }
+        let state: LoginFlowState = serde_json::from_str(&flow.state).map_err(internal)?;
+        let account = self
+            .store
+            .find_account(AccountId(state.account_id))
+            .await?
+            .filter(|a| a.state == AccountState::Active)
+            .ok_or(TwoFactorError::FlowNotFound)?;
+        Ok(OpenFlow { flow, state, account })
+    }
+
+    /// The methods and default of an open login flow (for the second-step page).
+    pub async fn second_step(&self, flow_id: Uuid) -> Result<SecondStep, TwoFactorError> {
+        let open = self.open_login_flow(flow_id).await?;
+        let default = self.default_method(&open.account, &open.state.methods).await?;
+        Ok(SecondStep {
+            flow: flow_id,
+            methods: open.state.methods,
+            default,
+        })
+    }
+
+    /// LOGIN-2: what a method needs before its proof: WebAuthn request options, or a texted
+    /// code. The challenge's state is sealed into the flow; a new challenge replaces the last.
+    pub async fn second_factor_challenge(&self, flow_id: Uuid, method: &str) -> Result<Prompt, TwoFactorError> {
+        let open = self.open_login_flow(flow_id).await?;
+        let method = Method::parse(method)
+            .filter(|m| open.state.methods.contains(m))
+            .ok_or(TwoFactorError::MethodNotAllowed)?;
+        let owned = self.with_factors(&open.account).await?;
+        let ctx = self.factor_ctx(&open.account, &owned);
+        let scope = Scope {
+            id: flow_id,
+            device: None,
+            state: None,
+        };
+        let challenge = self.factor(method)?.challenge(&ctx, scope).await?;
+        if let Some(state) = challenge.state {
+            let mut flow_state = open.state;
+            let sealed = self
+                .key
+                .seal(CHALLENGE_PURPOSE, state.as_bytes(), self.rng.as_ref())
+                .map_err(internal)?;
+            flow_state.challenges.insert(method, sealed);
+            let json = serde_json::to_string(&flow_state).map_err(internal)?;
+            let update = FlowUpdate {
+                id: flow_id,
+                expected_version: open.flow.version,
+                state: &json,
+                void_purpose: None,
+                secrets: &[],
+                mails: &[],
+                now: owned.now,
+            };
+            if !self.store.update_flow(&update).await? {
+                return Err(TwoFactorError::FlowNotFound);
+            }
+        }
+        if matches!(challenge.prompt, Prompt::CodeSent { .. }) {
+            self.sms_queued();
+        }
+        Ok(challenge.prompt)
+    }
+
+    /// MFA-7: refuses when the account is locked or must wait.
+    async fn check_failures(&self, account: AccountId, now: OffsetDateTime) -> Result<(), TwoFactorError> {
+        let (failures, last) = self
+            .store
+            .count(FAILURES, &account.to_string(), now - FAILURE_WINDOW)
+            .await?;
+        if failures >= ACCOUNT_LOCK {
+            return Err(TwoFactorError::AccountLocked);
+        }
+        let ready_at = last.map_or(now, |last| last + failure_delay(failures));
+        if now < ready_at {
+            return Err(TwoFactorError::Throttled {
+                retry_after: ready_at - now,
+            });
+        }
+        Ok(())
+    }
+
+    /// MFA-7: counts a failure; at the lock, mails the unlock link.
+    pub(super) async fn count_failure(&self, account: &Account, now: OffsetDateTime) -> Result<(), TwoFactorError> {
+        let failures = self
+            .store
+            .hit(FAILURES, &account.id.to_string(), now - FAILURE_WINDOW, now)
+            .await?;
+        if failures == ACCOUNT_LOCK {
+            self.send_unlock_link(account, now).await?;
+        }
+        Ok(())
+    }
+
+    /// Checks a proof from one device (its removal), with the account's failure limits.
+    pub(super) async fn check_device_proof(
+        &self,
+        account: &Account,
+        device: &FactorCredential,
+        state: Option<&str>,
+        proof: &Proof,
+    ) -> Result<(), TwoFactorError> {
+        let now = self.clock.now();
+        self.check_failures(account.id, now).await?;
+        let method = Method::parse(&device.kind).ok_or(TwoFactorError::NotFound)?;
+        let owned = self.with_factors(account).await?;
+        let ctx = self.factor_ctx(account, &owned);
+        let scope = Scope {
+            id: device.id,
+            device: Some(device),
+            state,
+        };
+        match self.factor(method)?.verify(&ctx, scope, proof).await? {
+            FactorOutcome::Accepted(_) => Ok(()),
+            FactorOutcome::Rejected | FactorOutcome::Replayed => {
+                self.count_failure(account, now).await?;
+                Err(TwoFactorError::InvalidCode)
+            }
+        }
+    }
+
+    /// LOGIN-2: the second step. Opens the session (or replaces it, for a re-authentication).
+    pub async fn second_factor(
+        &self,
+        flow_id: Uuid,
+        method: &str,
+        proof: &Proof,
+        client: &ClientInfo,
+    ) -> Result<LoginSuccess, TwoFactorError> {
+        let now = self.clock.now();
+        let OpenFlow { state, account, .. } = self.open_login_flow(flow_id).await?;
+        let method = Method::parse(method)
+            .filter(|m| state.methods.contains(m))
+            .ok_or(TwoFactorError::MethodNotAllowed)?;
+        self.check_failures(account.id, now).await?;
+        // The try is counted before the proof is looked at.
+        let Some(attempt) = self.store.count_flow_attempt(flow_id, FLOW_ATTEMPTS).await? else {
+            return Err(TwoFactorError::TooManyAttempts);
+        };
+        let challenge = match state.challenges.get(&method) {
+            Some(sealed) => Some(self.key.open(CHALLENGE_PURPOSE, sealed).map_err(internal)?),
+            None => None,
+        };
+        let challenge = challenge.as_deref().map(|b| String::from_utf8_lossy(b).into_owned());
+        let owned = self.with_factors(&account).await?;
+        let ctx = self.factor_ctx(&account, &owned);
+        let scope = Scope {
+            id: flow_id,
+            device: None,
+            state: challenge.as_deref(),
+        };
+        let outcome = self.factor(method)?.verify(&ctx, scope, proof).await?;
+        let audit = |kind: AuditKind| AuditEvent::new(now, kind, Actor::Customer, client).account(account.id);
+        match outcome {
+            FactorOutcome::Accepted(device) => {
+                if !self.store.complete_flow(flow_id, now).await? {
+                    return Err(TwoFactorError::FlowNotFound);
+                }
+                if let Some(device) = device {
+                    self.store.touch_credential(device, now).await?;
+                }
+                self.store.set_last_second_factor(account.id, method.as_str()).await?;
+                let mut event = audit(AuditKind::SecondFactorSucceeded);
+                event.detail = Some(method.as_str().to_owned());
+                self.store.record(&event).await?;
+                if method == Method::BackupCode {
+                    let left = self.store.backup_codes_left(account.id, now).await?;
+                    self.notify(
+                        &account,
+                        Notice::BackupCodeUsed { left },
+                        audit(AuditKind::BackupCodeUsed),
+                    )
+                    .await?;
+                }
+                let proof = device.map_or_else(|| BACKUP_CODE_PROOF.to_owned(), |d| d.to_string());
+                Ok(self.complete_login(account, state.entry, Some(proof), client).await?)
+            }
+            FactorOutcome::Rejected | FactorOutcome::Replayed => {
+                self.count_failure(&account, now).await?;
+                if outcome == FactorOutcome::Replayed {
+                    self.notify(
+                        &account,
+                        Notice::TotpReplayed,
+                        audit(AuditKind::TotpReplayed).failed("replay"),
+                    )
+                    .await?;
+                } else {
+                    self.store
+                        .record(&audit(AuditKind::SecondFactorFailed).failed(method.as_str()))
+                        .await?;
+                }
+                if attempt == 3 {
+                    self.notify(
+                        &account,
+                        Notice::PasswordUsed,
+                        audit(AuditKind::SecondFactorFailed).failed("third"),
+                    )
+                    .await?;
+                }
+                Err(TwoFactorError::InvalidCode)
+            }
+        }
+    }
+
+    /// MFA-7: at the lock, the owner gets a single-use link that lifts it.
+    async fn send_unlock_link(&self, account: &Account, now: OffsetDateTime) -> Result<(), TwoFactorError> {
+        let token = crate::token::Token::generate(self.rng.as_ref());
+        let secret = OneTimeSecret {
+            id: new_id(now),
+            purpose: UNLOCK_PURPOSE.into(),
+            account_id: Some(account.id),
+            flow_id: None,
+            secret_hash: self.key.hmac(UNLOCK_PURPOSE, token.expose().as_bytes()),
+            created_at: now,
+            expires_at: now + UNLOCK_TTL,
+        };
+        self.store.create_secret(&secret).await?;
+        let url = format!("{}unlock?token={}", self.settings.public_url, token.expose());
+        let mail = self.compose_for(account, MailKind::UnlockLink { url }, Some(now + UNLOCK_TTL))?;
+        self.store.queue_mail(&mail).await?;
+        self.mail_queued();
+        Ok(())
+    }
+
+    /// MFA-7: the unlock link lifts the per-account lock (once).
+    pub async fn unlock_second_factor(&self, token: &str, client: &ClientInfo) -> Result<(), TwoFactorError> {
+        let now = self.clock.now();
+        let hashes = self.key.hmacs(UNLOCK_PURPOSE, token.trim().as_bytes());
+        let secret = crate::factor::consume_any(self.store.as_ref(), UNLOCK_PURPOSE, &hashes, now)
+            .await?
+            .ok_or(TwoFactorError::InvalidUnlock)?;
+        let account = secret.account_id.ok_or(TwoFactorError::InvalidUnlock)?;
+        self.store.reset(FAILURES, &account.to_string()).await?;
+        let mut event = AuditEvent::new(now, AuditKind::TwoFactorChanged, Actor::Customer, client).account(account);
+        event.detail = Some("unlocked".into());
+        self.store.record(&event).await?;
+        Ok(())
+    }
+
+    /// Writes an audit event and queues the matching notice mail.
+    pub(super) async fn notify(
+        &self,
+        account: &Account,
+        notice: Notice,
+        audit: AuditEvent,
+    ) -> Result<(), TwoFactorError> {
+        let mail = self.compose_for(account, MailKind::SecurityNotice(notice), None)?;
+        self.store.record(&audit).await?;
+        self.store.queue_mail(&mail).await?;
+        self.mail_queued();
+        Ok(())
+    }
+
+    /// SESS-3: a sensitive change needs an authentication within the last 10 minutes.
+    pub fn require_fresh(&self, auth: &Authenticated) -> Result<(), TwoFactorError> {
+        if self.clock.now() - auth.session.authenticated_at > FRESH_AUTH {
+            return Err(TwoFactorError::ReauthRequired);
+        }
+        Ok(())
+    }
+
+    /// SESS-3: password again (and the second factor through the login flow); a new session
+    /// token replaces the old one.
+    pub async fn reauthenticate(
+        &self,
+        auth: &Authenticated,
+        password: &str,
+        client: &ClientInfo,
+    ) -> Result<LoginOutcome, TwoFactorError> {
+        let account = self.check_own_password(&auth.account, password, client).await?;
+        let entry = Entry::Reauth {
+            session: auth.session.id,
+        };
+        Ok(self.conclude(&account, entry, client).await?)
+    }
+}
+
+/// A factor context's owned part: the account's credentials, read once, and the time.
+pub(super) struct FactorCtxOwned {
+    credentials: Vec<FactorCredential>,
+    now: OffsetDateTime,
+}
+
+impl FactorCtxOwned {
+    pub(super) fn credentials(&self) -> &[FactorCredential] {
+        &self.credentials
+    }
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delays_start_after_ten_failures_and_double_up_to_fifteen_minutes() {
+        assert_eq!(failure_delay(0), Duration::ZERO);
+        assert_eq!(failure_delay(9), Duration::ZERO);
+        assert_eq!(failure_delay(10), Duration::seconds(1));
+        assert_eq!(failure_delay(11), Duration::seconds(2));
+        assert_eq!(failure_delay(15), Duration::seconds(32));
+        assert_eq!(failure_delay(40), Duration::minutes(15));
+        assert_eq!(failure_delay(1000), Duration::minutes(15));
+    }
+}
