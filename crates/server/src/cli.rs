@@ -148,10 +148,21 @@ pub async fn run_account(app: &App, command: AccountCommand) -> Result<(), CliEr
                            "ip": e.ip, "detail": e.detail})
                 })
                 .collect();
+            let summary = app.services.two_factor_summary(&account).await.map_err(internal)?;
+            let devices: Vec<_> = summary
+                .devices
+                .iter()
+                .map(|d| {
+                    json!({"kind": d.method.as_str(), "description": d.description,
+                           "added": rfc3339(d.created_at), "last_used": d.last_used_at.map(rfc3339)})
+                })
+                .collect();
             let mut out = profile(&account);
             out["security"] = json!({
                 "state": account.state.as_str(),
-                "two_factor": "off",
+                "two_factor": if summary.enabled { "on" } else { "off" },
+                "two_factor_devices": devices,
+                "backup_codes_left": summary.backup_codes_left,
                 "recent_events": recent,
             });
             print(&out, json);

@@ -15,6 +15,7 @@ mod ops;
 mod outage;
 mod pages;
 mod security;
+mod security_keys;
 mod sessions;
 mod signup;
 mod sms;
