@@ -19,5 +19,6 @@ mod security_keys;
 mod sessions;
 mod signup;
 mod sms;
+mod sms_login;
 mod smtp;
 mod two_factor;

@@ -124,7 +124,7 @@ async fn receive(State(log): State<Arc<Mutex<Log>>>, headers: HeaderMap, Json(bo
     status
 }
 
-async fn gateway_app(gateway: &Gateway) -> TestApp {
+pub async fn gateway_app(gateway: &Gateway) -> TestApp {
     let url = gateway.url();
     spawn_app_with(|c| {
         c.sms.gateway_url = url;

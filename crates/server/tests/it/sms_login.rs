@@ -1,0 +1,294 @@
+//! SMS as a second factor (MFA-4, MFA-6, RISK-4) end to end through a real HTTP gateway: a phone
+//! verified by a code, login codes texted on demand, 5 wrong codes end the flow, resend limits,
+//! removal with a texted code, and no SMS where the subsidiary has none.
+
+use crate::helpers::*;
+use crate::sms::{Gateway, gateway_app};
+use reqwest::Client;
+use serde_json::{Value, json};
+use sesame_core::audit::{Actor, ClientInfo};
+use sesame_core::service::NewAccountInput;
+use sesame_core::types::{AccountType, Password};
+
+async fn post(client: &Client, app: &TestApp, path: &str, body: Value) -> (u16, Value) {
+    status_json(client.post(app.url(path)).json(&body).send().await.unwrap()).await
+}
+
+/// Delivers the queued texts and returns the code of the last one sent to `to`.
+async fn texted_code(app: &TestApp, gateway: &Gateway, to: &str) -> String {
+    app.deliver_sms().await;
+    let last = gateway
+        .delivered()
+        .into_iter()
+        .rev()
+        .find(|r| r.body["to"] == to)
+        .expect("a text to the phone");
+    let text = last.body["text"].as_str().unwrap().to_owned();
+    let code: String = text
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .expect("a 6-digit code")
+        .to_owned();
+    code
+}
+
+const PHONE: &str = "+33612345678";
+
+/// Jane (France, where SMS is offered) logged in, with a verified phone; returns her NIC handle,
+/// the phone's device id and her backup codes.
+async fn with_phone(app: &TestApp, gateway: &Gateway) -> (String, String, Vec<String>) {
+    let jane = app.jane().await;
+    let nic = jane.nic_handle.as_str().to_owned();
+    assert_eq!(app.login(&nic, PASSWORD).await.status(), 200);
+    let (status, begun) = post(
+        &app.client,
+        app,
+        "/api/v1/me/2fa/sms",
+        json!({"phone": "+33 6 12 34 56 78", "description": "Mobile"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{begun}");
+    assert_eq!(begun["sent_to"], "+33 ••• ••• •78");
+    let id = begun["id"].as_str().unwrap().to_owned();
+    let code = texted_code(app, gateway, PHONE).await;
+    let text = gateway.delivered()[0].body["text"].as_str().unwrap().to_owned();
+    assert!(
+        text.contains("Sesame") && !text.contains(&nic),
+        "the brand, never the NIC handle: {text}"
+    );
+    assert!(
+        text.contains("code de vérification"),
+        "in the customer's language: {text}"
+    );
+    let enable = format!("/api/v1/me/2fa/sms/{id}/enable");
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let (status, _) = post(&app.client, app, &enable, json!({"code": wrong})).await;
+    assert_eq!(status, 400);
+    let (status, enabled) = post(&app.client, app, &enable, json!({"code": code})).await;
+    assert_eq!(status, 200, "{enabled}");
+    let codes = enabled["backup_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    (nic, id, codes)
+}
+
+async fn password_step(client: &Client, app: &TestApp, nic: &str) -> String {
+    let (status, body) = post(
+        client,
+        app,
+        "/api/v1/session",
+        json!({"login": nic, "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("second_factor_required")),
+        "{body}"
+    );
+    assert_eq!(body["methods"], json!(["sms", "backup_code"]));
+    body["flow"].as_str().unwrap().to_owned()
+}
+
+async fn send(client: &Client, app: &TestApp, flow: &str) -> (u16, Value) {
+    post(
+        client,
+        app,
+        "/api/v1/session/second-factor/challenge",
+        json!({"flow": flow, "method": "sms"}),
+    )
+    .await
+}
+
+async fn answer(client: &Client, app: &TestApp, flow: &str, code: &str) -> (u16, Value) {
+    post(
+        client,
+        app,
+        "/api/v1/session/second-factor",
+        json!({"flow": flow, "method": "sms", "code": code}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_verified_phone_turns_2fa_on_and_a_texted_code_logs_in_once() {
+    let gateway = Gateway::start().await;
+    let app = gateway_app(&gateway).await;
+    let (nic, _, codes) = with_phone(&app, &gateway).await;
+    assert_eq!(codes.len(), 10);
+    let (_, status) = status_json(app.get("/api/v1/me/2fa").await).await;
+    assert_eq!(
+        (status["enabled"].as_bool(), status["devices"][0]["kind"].as_str()),
+        (Some(true), Some("sms"))
+    );
+
+    let c = client();
+    let flow = password_step(&c, &app, &nic).await;
+    app.advance(1);
+    let (status, sent) = send(&c, &app, &flow).await;
+    assert_eq!((status, sent["sent_to"].as_str()), (202, Some("+33 ••• ••• •78")));
+    let code = texted_code(&app, &gateway, PHONE).await;
+    let (status, body) = answer(&c, &app, &flow, &code).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("logged_in")), "{body}");
+    assert_eq!(c.get(app.url("/api/v1/me")).send().await.unwrap().status(), 200);
+
+    // The code is single use and bound to its flow.
+    let other = client();
+    let flow2 = password_step(&other, &app, &nic).await;
+    let (status, _) = answer(&other, &app, &flow2, &code).await;
+    assert_eq!(status, 400, "a code from another flow");
+    // And expires after 5 minutes.
+    app.advance(1);
+    assert_eq!(send(&other, &app, &flow2).await.0, 202);
+    let late = texted_code(&app, &gateway, PHONE).await;
+    app.advance(6);
+    let (status, _) = answer(&other, &app, &flow2, &late).await;
+    assert_eq!(status, 400, "expired");
+}
+
+#[tokio::test]
+async fn five_wrong_codes_end_the_flow() {
+    let gateway = Gateway::start().await;
+    let app = gateway_app(&gateway).await;
+    let (nic, _, _) = with_phone(&app, &gateway).await;
+    let c = client();
+    let flow = password_step(&c, &app, &nic).await;
+    app.advance(1);
+    assert_eq!(send(&c, &app, &flow).await.0, 202);
+    let code = texted_code(&app, &gateway, PHONE).await;
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    for _ in 0..5 {
+        assert_eq!(answer(&c, &app, &flow, wrong).await.0, 400);
+    }
+    let (status, body) = answer(&c, &app, &flow, &code).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (429, Some("SECOND_FACTOR_TOO_MANY_ATTEMPTS")),
+        "even the right code, once the flow is spent"
+    );
+}
+
+#[tokio::test]
+async fn texts_are_limited_to_one_per_30_seconds_and_five_per_hour() {
+    let gateway = Gateway::start().await;
+    let app = gateway_app(&gateway).await;
+    let (nic, _, _) = with_phone(&app, &gateway).await;
+    let c = client();
+    let flow = password_step(&c, &app, &nic).await;
+    // The enrolment text was the first of this hour.
+    let (status, body) = send(&c, &app, &flow).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (429, Some("SMS_THROTTLED")),
+        "within 30 s"
+    );
+    for n in 2..=5 {
+        app.advance(1);
+        let c = client();
+        let flow = password_step(&c, &app, &nic).await;
+        assert_eq!(send(&c, &app, &flow).await.0, 202, "text {n}");
+    }
+    app.advance(1);
+    let c = client();
+    let flow = password_step(&c, &app, &nic).await;
+    let (status, body) = send(&c, &app, &flow).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (429, Some("SMS_THROTTLED")),
+        "the 6th in an hour"
+    );
+    app.advance(60);
+    let c = client();
+    let flow = password_step(&c, &app, &nic).await;
+    assert_eq!(send(&c, &app, &flow).await.0, 202, "an hour later");
+}
+
+#[tokio::test]
+async fn a_phone_is_removed_with_a_code_texted_to_it() {
+    let gateway = Gateway::start().await;
+    let app = gateway_app(&gateway).await;
+    let (_, id, _) = with_phone(&app, &gateway).await;
+    app.advance(1);
+    let (status, sent) = post(
+        &app.client,
+        &app,
+        &format!("/api/v1/me/2fa/devices/{id}/challenge"),
+        json!({}),
+    )
+    .await;
+    assert_eq!((status, sent["sent_to"].as_str()), (202, Some("+33 ••• ••• •78")));
+    let code = texted_code(&app, &gateway, PHONE).await;
+    let removed = app
+        .client
+        .delete(app.url(&format!("/api/v1/me/2fa/devices/{id}")))
+        .json(&json!({"code": code}))
+        .send()
+        .await
+        .unwrap();
+    let (status, removed) = status_json(removed).await;
+    assert_eq!(
+        (status, removed["two_factor_off"].as_bool()),
+        (200, Some(true)),
+        "{removed}"
+    );
+}
+
+#[tokio::test]
+async fn sms_is_not_offered_where_the_subsidiary_has_none() {
+    let app = spawn_app().await;
+    let input = NewAccountInput {
+        email: "sam@example.com".into(),
+        first_name: "Sam".into(),
+        last_name: "Lee".into(),
+        country: "US".into(),
+        account_type: AccountType::Individual,
+        company_name: None,
+        phone: None,
+        language: None,
+        currency: None,
+        password: Password::new(PASSWORD),
+    };
+    let sam = app
+        .app
+        .services
+        .create_account(input, Actor::Operator, &ClientInfo::default())
+        .await
+        .unwrap();
+    assert_eq!(app.login(sam.nic_handle.as_str(), PASSWORD).await.status(), 200);
+    let (status, body) = post(
+        &app.client,
+        &app,
+        "/api/v1/me/2fa/sms",
+        json!({"phone": "+14155550100", "description": "Phone"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("TWO_FACTOR_METHOD_UNAVAILABLE"))
+    );
+    let (_, status) = status_json(app.get("/api/v1/me/2fa").await).await;
+    assert_eq!(status["sms_available"], false);
+    let page = app.get("/security").await.text().await.unwrap();
+    assert!(!page.contains("id=\"add-phone-form\""), "no phone form");
+    // A malformed number is a clear error where SMS is offered.
+    let jane = app.jane().await;
+    let c = client();
+    let (status, _) = post(
+        &c,
+        &app,
+        "/api/v1/session",
+        json!({"login": jane.nic_handle.as_str(), "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, body) = post(
+        &c,
+        &app,
+        "/api/v1/me/2fa/sms",
+        json!({"phone": "06 12", "description": "Phone"}),
+    )
+    .await;
+    assert_eq!((status, body["error"]["code"].as_str()), (422, Some("PHONE_INVALID")));
+}
