@@ -40,7 +40,8 @@ pub struct Config {
     pub smtp_url: String,
     /// `From` of every mail; empty: `Sesame <no-reply@HOST>` with the public URL's host.
     pub mail_from: String,
-    /// Development mode: lists captured mail at `/dev/mail`. Empty: on when no public URL is set.
+    /// Development mode: lists captured mail at `/dev/mail` and texts at `/dev/sms`. Empty: on
+    /// when no public URL is set.
     pub dev_mode: Option<bool>,
     pub mail: MailConfig,
     pub sms: SmsConfig,

@@ -8,7 +8,7 @@ use super::{
     Challenge, EnrolInput, EnrolPrompt, Enrolment, FactorContext, FactorError, FactorOutcome, Method, Prompt, Proof,
     Scope, SecondFactor, internal,
 };
-use crate::ports::{FactorCredential, OneTimeSecret};
+use crate::ports::{FactorCredential, OneTimeSecret, StoreError};
 use crate::sms::{CODE_TTL, SmsMessage, code_text};
 use crate::types::new_id;
 use async_trait::async_trait;
@@ -97,27 +97,34 @@ impl SmsFactor {
     /// Texts a new code bound to `scope` (voiding the scope's older codes).
     async fn send(ctx: &FactorContext<'_>, scope: Uuid, phone: &str) -> Result<(), FactorError> {
         Self::limit(ctx).await?;
-        let code = format!("{:06}", ctx.rng.below(1_000_000));
-        let expires_at = ctx.now + CODE_TTL;
-        let secret = OneTimeSecret {
-            id: new_id(ctx.now),
-            purpose: PURPOSE.into(),
-            account_id: Some(ctx.account.id),
-            flow_id: Some(scope),
-            secret_hash: ctx.key.hmac(PURPOSE, format!("{scope}:{code}").as_bytes()),
-            created_at: ctx.now,
-            expires_at,
-        };
-        let sms = SmsMessage {
-            id: new_id(ctx.now),
-            account_id: Some(ctx.account.id),
-            to: phone.to_owned(),
-            text: code_text(&ctx.account.language, &ctx.settings.issuer, &code),
-            created_at: ctx.now,
-            expires_at,
-        };
-        ctx.ports.queue_sms(&sms, Some(&secret), ctx.now).await?;
-        Ok(())
+        // A new code equal to a voided one of the same scope would hit the secrets' unique
+        // hash: draw again (one chance in a million each time).
+        for _ in 0..3 {
+            let code = format!("{:06}", ctx.rng.below(1_000_000));
+            let expires_at = ctx.now + CODE_TTL;
+            let secret = OneTimeSecret {
+                id: new_id(ctx.now),
+                purpose: PURPOSE.into(),
+                account_id: Some(ctx.account.id),
+                flow_id: Some(scope),
+                secret_hash: ctx.key.hmac(PURPOSE, format!("{scope}:{code}").as_bytes()),
+                created_at: ctx.now,
+                expires_at,
+            };
+            let sms = SmsMessage {
+                id: new_id(ctx.now),
+                account_id: Some(ctx.account.id),
+                to: phone.to_owned(),
+                text: code_text(&ctx.account.language, &ctx.settings.issuer, &code),
+                created_at: ctx.now,
+                expires_at,
+            };
+            match ctx.ports.queue_sms(&sms, Some(&secret), ctx.now).await {
+                Err(StoreError::Conflict(_)) => continue,
+                other => return Ok(other?),
+            }
+        }
+        Err(internal("no fresh SMS code after three draws"))
     }
 }
 
