@@ -311,6 +311,7 @@ pub struct FactorCredential {
 
 #[async_trait]
 pub trait CredentialStore: Send + Sync {
+    /// Adds a credential; a pending one replaces the account's pending one of the same kind.
     async fn add_credential(&self, credential: &FactorCredential, audit: &AuditEvent) -> Result<(), StoreError>;
     /// Every second-factor credential of an account (not the password), oldest first.
     async fn credentials(&self, account: AccountId) -> Result<Vec<FactorCredential>, StoreError>;

@@ -1,9 +1,9 @@
 //! SMS delivery (MFA-4). The [`SmsTransport`] posts each text to the configured HTTP gateway
 //! (`POST URL` with `{"to": "+33612345678", "text": "…"}`, `Authorization: Bearer TOKEN` and an
 //! `Idempotency-Key` naming the text; any 2xx means accepted) or, with no gateway, writes it to
-//! `ID.txt` in a folder for development (`/dev/sms` lists them). The gateway is reached over plain
-//! HTTP only: Sesame links no TLS stack for it, so an https gateway goes behind a local
-//! TLS-originating proxy (or a sidecar) whose http URL is the `gateway_url`.
+//! `ID.txt` in a folder for development (`/dev/sms` lists them). The gateway is reached over
+//! https (rustls, the platform's root certificates) or, for a gateway on the same host or in
+//! tests, plain http; redirects are not followed, so the bearer token goes nowhere else.
 //!
 //! The [`SmsWorker`] mirrors the mail [`Worker`](crate::Worker): it claims each due text with a
 //! lease, marks it sent the moment the gateway accepts it (the text, holding a code, is then
@@ -52,14 +52,12 @@ impl std::fmt::Debug for SmsTransport {
 }
 
 impl SmsTransport {
-    /// The HTTP gateway at `url` (`http://` only, see the module documentation), authenticated
-    /// with `token` as a bearer token.
+    /// The HTTP gateway at `url` (`https://`, or `http://`), authenticated with `token` as a
+    /// bearer token.
     pub fn gateway(url: &str, token: &str) -> Result<Self, SmsTransportError> {
         let url = Url::parse(url).map_err(|e| SmsTransportError::Url(format!("{url:?} is not a URL: {e}")))?;
-        if url.scheme() != "http" || url.host().is_none() {
-            return Err(SmsTransportError::Url(
-                "must be an http:// URL with a host (put an https gateway behind a local TLS proxy)".into(),
-            ));
+        if !matches!(url.scheme(), "https" | "http") || url.host().is_none() {
+            return Err(SmsTransportError::Url("must be an https:// or http:// URL with a host".into()));
         }
         let client = reqwest::Client::builder()
             .timeout(GATEWAY_TIMEOUT)
@@ -214,9 +212,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_http_gateways_with_a_host_are_taken() {
+    fn only_http_and_https_gateways_with_a_host_are_taken() {
         assert!(SmsTransport::gateway("http://127.0.0.1:9000/send", "t").is_ok());
-        for bad in ["https://sms.example.com/send", "sms.example.com", "file:///tmp/x"] {
+        assert!(SmsTransport::gateway("https://sms.example.com/send", "t").is_ok());
+        for bad in ["sms.example.com", "file:///tmp/x", "ftp://sms.example.com/"] {
             assert!(
                 matches!(SmsTransport::gateway(bad, "t"), Err(SmsTransportError::Url(_))),
                 "{bad}"

@@ -673,11 +673,16 @@ async fn second_factor_credentials_are_enabled_once_and_backup_codes_replaced() 
         last_used_at: None,
     };
     let audit = || event(AuditKind::TwoFactorChanged, T0).account(a.id);
+    let abandoned = FactorCredential {
+        id: Uuid::new_v4(),
+        ..cred.clone()
+    };
+    store.add_credential(&abandoned, &audit()).await.unwrap();
     store.add_credential(&cred, &audit()).await.unwrap();
     assert_eq!(
         store.credentials(a.id).await.unwrap(),
         vec![cred.clone()],
-        "the password is not listed"
+        "the password is not listed, and a new pending app replaces an abandoned one"
     );
     let code = |n: u8| OneTimeSecret {
         account_id: Some(a.id),

@@ -39,6 +39,16 @@ async fn insert_codes(tx: &mut sqlx::Transaction<'_, Any>, codes: &[OneTimeSecre
 impl CredentialStore for SqlStore {
     async fn add_credential(&self, c: &FactorCredential, audit: &AuditEvent) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
+        if c.enabled_at.is_none() {
+            // One pending device per kind: starting again replaces an abandoned enrolment, so
+            // pending rows can't pile up.
+            sqlx::query("DELETE FROM credentials WHERE account_id = $1 AND kind = $2 AND enabled_at IS NULL")
+                .bind(c.account_id.0.to_string())
+                .bind(&c.kind)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        }
         sqlx::query(
             "INSERT INTO credentials (id, account_id, kind, version, data, description, created_at, updated_at, enabled_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)",
