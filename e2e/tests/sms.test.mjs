@@ -1,8 +1,10 @@
 // SMS in the browser (MFA-4): add a phone on the security page (the code read from the texts the
-// development server captures at /dev/sms), log out, log in with a texted code.
+// development server captures at /dev/sms), then a security key and an app beside it (MFA-1),
+// log out, and log in with a texted code through "Try another method".
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startSesame, launchBrowser, seriousViolations, PASSWORD } from '../lib/harness.mjs';
+import { execFileSync } from 'node:child_process';
+import { startSesame, launchBrowser, seriousViolations, screenshot, PASSWORD } from '../lib/harness.mjs';
 
 let sesame;
 let browser;
@@ -40,7 +42,7 @@ async function logIn(page, nic) {
   await Promise.all([page.waitForLoadState('load'), page.click('#submit')]);
 }
 
-test('add a phone, then log in with a texted code', async () => {
+test('add a phone, a key and an app, then log in with a texted code', async () => {
   const account = sesame.createAccount({ email: 'sms@example.com', first: 'Sol', last: 'Mendes', country: 'GB' });
   const context = await browser.newContext({ locale: 'en-GB' });
   const page = await context.newPage();
@@ -57,11 +59,37 @@ test('add a phone, then log in with a texted code', async () => {
   assert.equal((await page.locator('#backup-codes code').allTextContents()).length, 10);
   await page.click('#done');
   assert.match(await page.textContent('.device[data-kind=sms]'), /SMS/);
+
+  // A security key and an authenticator app beside the phone: no new backup codes.
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('WebAuthn.enable', { enableUI: false });
+  await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: { protocol: 'ctap2', ctap2Version: 'ctap2_1', transport: 'usb', hasResidentKey: true,
+      hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+  });
+  await page.fill('#key-name', 'YubiKey 5');
+  await Promise.all([page.waitForURL(/saved=2fa/), page.click('#add-key')]);
+  await Promise.all([page.waitForLoadState('load'), page.click('#add-app')]);
+  await page.click('#show-secret');
+  const secret = (await page.textContent('#totp-secret')).trim();
+  await page.fill('#code', execFileSync('oathtool', ['--totp', '-b', secret]).toString().trim());
+  await Promise.all([page.waitForURL(/saved=2fa/), page.click('#enable')]);
+  assert.equal(await page.locator('.device').count(), 3);
+  assert.deepEqual(
+    await page.locator('.device').evaluateAll((items) => items.map((i) => i.dataset.kind)),
+    ['totp', 'security_key', 'sms'],
+    'the app and the key before SMS (MFA-1)',
+  );
+  assert.deepEqual(await seriousViolations(page), []);
+  await screenshot(page, 'security-devices');
   await page.click('#account-name');
   await Promise.all([page.waitForURL(/\/login$/), page.click('#logout')]);
 
-  // The second step offers SMS and sends a code only when asked.
+  // SMS is never pre-selected: the app (added last) opens; SMS sends a code only when asked.
   await logIn(page, account.nic_handle);
+  assert.match(page.url(), /method=totp/);
+  await page.click('#try-another');
+  await Promise.all([page.waitForLoadState('load'), page.click('#method-sms')]);
   assert.match(page.url(), /method=sms/);
   assert.equal(await page.locator('#sent-to').count(), 0, 'nothing sent on a page load');
   // One text per 30 s per account (MFA-4): the enrolment's was the last.

@@ -78,7 +78,7 @@
           document.getElementById('key-codes').hidden = false;
           document.getElementById('done').focus();
         } else {
-          location.assign('/security?saved=1#sec-2fa');
+          location.assign('/security?saved=2fa#sec-2fa');
         }
       } catch (err) {
         failed(err);
@@ -96,7 +96,7 @@
         const challenge = await call(url + '/challenge');
         const credential = await assertion(challenge.options);
         await call(url, { credential }, 'DELETE');
-        location.assign('/security?saved=1#sec-2fa');
+        location.assign('/security?saved=2fa#sec-2fa');
       } catch (err) {
         failed(err);
         button.disabled = false;

@@ -135,7 +135,8 @@ async fn security(State(state): State<AppState>, ctx: PageContext, uri: Uri) -> 
     let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
     let started = auth.session.created_at.format(&format).unwrap_or_default();
     let notifications = auth.account.login_notifications;
-    let saved = uri.query().is_some_and(|q| q.contains("saved=1"));
+    // Which section a change was saved in: `1` for notifications, `2fa` for devices.
+    let saved = query_param(&uri, "saved");
     let summary = match state.services().two_factor_summary(&auth.account).await {
         Ok(summary) => summary,
         Err(err) => return ctx.error(crate::error::ApiError::from(err).code()),

@@ -108,7 +108,7 @@ fn enabled(ctx: PageContext, codes: Option<Vec<String>>) -> Response {
             StatusCode::OK,
             context! { codes => codes },
         ),
-        None => ctx.redirect("/security?saved=1#sec-2fa"),
+        None => ctx.redirect("/security?saved=2fa#sec-2fa"),
     }
 }
 
@@ -192,7 +192,7 @@ pub async fn remove_device(
     };
     let proof = (!form.code.trim().is_empty()).then(|| Proof::Code(form.code));
     match state.services().device_remove(&auth, id, proof.as_ref()).await {
-        Ok(_) => ctx.redirect("/security?saved=1#sec-2fa"),
+        Ok(_) => ctx.redirect("/security?saved=2fa#sec-2fa"),
         Err(err) => back_with_error(ctx, err, &format!("device-{id}")),
     }
 }
