@@ -57,7 +57,9 @@ impl SmsTransport {
     pub fn gateway(url: &str, token: &str) -> Result<Self, SmsTransportError> {
         let url = Url::parse(url).map_err(|e| SmsTransportError::Url(format!("{url:?} is not a URL: {e}")))?;
         if !matches!(url.scheme(), "https" | "http") || url.host().is_none() {
-            return Err(SmsTransportError::Url("must be an https:// or http:// URL with a host".into()));
+            return Err(SmsTransportError::Url(
+                "must be an https:// or http:// URL with a host".into(),
+            ));
         }
         let client = reqwest::Client::builder()
             .timeout(GATEWAY_TIMEOUT)

@@ -534,7 +534,9 @@ mod tests {
             ("nic_suffix", |c| c.nic_suffix = "OVH!".into()),
             ("log_format", |c| c.log_format = "xml".into()),
             ("password.min_length", |c| c.password.min_length = 4),
-            ("sms.gateway_url", |c| c.sms.gateway_url = "ftp://sms.example.com/send".into()),
+            ("sms.gateway_url", |c| {
+                c.sms.gateway_url = "ftp://sms.example.com/send".into()
+            }),
             ("sms.subsidiaries", |c| c.sms.subsidiaries = vec!["BE".into()]),
         ];
         for (setting, f) in cases {
