@@ -67,6 +67,7 @@ async fn main() {
     };
     let account = app
         .services
+        .accounts()
         .create_account(input, Actor::Operator, &ClientInfo::default())
         .await
         .unwrap();

@@ -375,7 +375,32 @@ pub trait CredentialStore: Send + Sync {
     async fn complete_flow(&self, id: Uuid, now: OffsetDateTime) -> Result<bool, StoreError>;
 }
 
-/// Every port together, as the services use them.
+/// What sign-up uses (SIGNUP-1/2): its flow, codes, limits, mail, and the account it creates.
+pub trait SignupPorts: AccountStore + FlowStore + SecretStore + ThrottleStore + OutboxStore {}
+impl<T: AccountStore + FlowStore + SecretStore + ThrottleStore + OutboxStore + ?Sized> SignupPorts for T {}
+
+/// What login uses (LOGIN-1/2, SESS-1..3, MFA-7): accounts and passwords, sessions, the login flow,
+/// failure counters and unlock links, the audit log and mail, and the credential bookkeeping of a
+/// successful second factor.
+pub trait LoginPorts:
+    AccountStore + SessionStore + FlowStore + SecretStore + ThrottleStore + AuditLog + OutboxStore + CredentialStore
+{
+}
+impl<
+    T: AccountStore
+        + SessionStore
+        + FlowStore
+        + SecretStore
+        + ThrottleStore
+        + AuditLog
+        + OutboxStore
+        + CredentialStore
+        + ?Sized,
+> LoginPorts for T
+{
+}
+
+/// Every port together: what a backend implements. Services take the narrow sets above.
 pub trait Store:
     AccountStore
     + SessionStore
@@ -388,6 +413,8 @@ pub trait Store:
     + CredentialStore
     + crate::sms::SmsOutboxStore
     + crate::factor::FactorPorts
+    + SignupPorts
+    + LoginPorts
 {
 }
 

@@ -148,7 +148,12 @@ pub async fn run_account(app: &App, command: AccountCommand) -> Result<(), CliEr
                            "ip": e.ip, "detail": e.detail})
                 })
                 .collect();
-            let summary = app.services.two_factor_summary(&account).await.map_err(internal)?;
+            let summary = app
+                .services
+                .devices()
+                .two_factor_summary(&account)
+                .await
+                .map_err(internal)?;
             let devices: Vec<_> = summary
                 .devices
                 .iter()
@@ -231,6 +236,7 @@ async fn create(app: &App, args: CreateArgs, operator: &ClientInfo) -> Result<()
     };
     let account = app
         .services
+        .accounts()
         .create_account(input, Actor::Operator, operator)
         .await
         .map_err(|e| match e {
@@ -256,6 +262,7 @@ async fn set_state(
     let account = find(app, who).await?;
     let changed = app
         .services
+        .accounts()
         .set_account_state(account.id, state, operator)
         .await
         .map_err(internal)?;
@@ -271,6 +278,7 @@ async fn set_state(
 
 async fn find(app: &App, who: &str) -> Result<Account, CliError> {
     app.services
+        .accounts()
         .find_account(who)
         .await
         .map_err(internal)?

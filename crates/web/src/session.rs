@@ -51,7 +51,7 @@ impl FromRequestParts<AppState> for CurrentSession {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let jar = CookieJar::from_headers(&parts.headers);
         let token = presented_token(state, &jar).ok_or(ApiError::new(ErrorCode::AuthRequired))?;
-        match state.services().authenticate(&token).await? {
+        match state.services().login().authenticate(&token).await? {
             Some(auth) => Ok(Self(auth)),
             None => Err(ApiError::new(ErrorCode::AuthRequired)),
         }

@@ -4,15 +4,17 @@
 //! The account, its password, its audit event and its confirmation mail (carrying the NIC handle)
 //! are written in one transaction.
 
-use super::Services;
+use super::Base;
 use crate::audit::{Actor, AuditEvent, AuditKind, ClientInfo};
 use crate::factor::password::HashError;
 use crate::mail::{ComposeError, MailKind};
+use crate::ports::AccountStore;
 use crate::ports::{Account, NewAccount, StoreError, Unique};
 use crate::types::{
     AccountId, AccountState, AccountType, Country, CustomerCode, Email, EmailError, LoginIdentifier, NicHandle,
     Password, PersonName, PolicyViolation, initials, new_id, subsidiary_for_country,
 };
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// What the caller supplies to create an account.
@@ -138,7 +140,24 @@ pub(crate) fn language_and_currency(
     Ok((language, currency))
 }
 
-impl Services {
+/// ACCT-1..5: creating, finding and blocking accounts; their settings.
+#[derive(Clone)]
+pub struct Accounts {
+    base: Arc<Base>,
+    ports: Arc<dyn AccountStore>,
+}
+
+impl std::fmt::Debug for Accounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Accounts").finish_non_exhaustive()
+    }
+}
+
+impl Accounts {
+    pub(super) fn new(base: Arc<Base>, ports: Arc<dyn AccountStore>) -> Self {
+        Self { base, ports }
+    }
+
     /// Creates an account with a password (operator CLI).
     pub async fn create_account(
         &self,
@@ -162,18 +181,19 @@ impl Services {
             input.currency.as_deref(),
             &profile,
         )?;
-        self.settings
+        self.base
+            .settings
             .password_policy
             .check(&input.password, &draft.personal())?;
         if self
-            .store
+            .ports
             .find_account_by_login(draft.email.canonical())
             .await?
             .is_some()
         {
             return Err(CreateAccountError::EmailTaken);
         }
-        let password_phc = self.hasher.hash(&input.password).await?;
+        let password_phc = self.base.hasher.hash(&input.password).await?;
         self.insert_account(draft, password_phc, &input.password, actor, client, None)
             .await
     }
@@ -189,13 +209,13 @@ impl Services {
         client: &ClientInfo,
         completes_flow: Option<Uuid>,
     ) -> Result<Account, CreateAccountError> {
-        let now = self.clock.now();
+        let now = self.base.clock.now();
         let id = AccountId(new_id(now));
         let letters = initials(draft.first.as_str(), draft.last.as_str());
         let mut account = Account {
             id,
-            nic_handle: NicHandle::draw(letters, 5, &self.settings.nic_suffix, self.rng.as_ref()),
-            customer_code: CustomerCode::draw(self.rng.as_ref()),
+            nic_handle: NicHandle::draw(letters, 5, &self.base.settings.nic_suffix, self.base.rng.as_ref()),
+            customer_code: CustomerCode::draw(self.base.rng.as_ref()),
             email: draft.email,
             first_name: draft.first.as_str().to_owned(),
             last_name: draft.last.as_str().to_owned(),
@@ -219,7 +239,7 @@ impl Services {
             let result = if folded_password.contains(account.nic_handle.as_str()) {
                 Err(StoreError::Conflict(Unique::NicHandle))
             } else {
-                let welcome = self.compose_for(&account, MailKind::Welcome, None)?;
+                let welcome = self.base.compose_for(&account, MailKind::Welcome, None)?;
                 let new = NewAccount {
                     account: account.clone(),
                     password_phc: password_phc.clone(),
@@ -227,11 +247,11 @@ impl Services {
                     mails: vec![welcome],
                     completes_flow,
                 };
-                self.store.create_account(&new).await
+                self.ports.create_account(&new).await
             };
             match result {
                 Ok(()) => {
-                    self.mail_queued();
+                    self.base.mail_queued();
                     return Ok(account);
                 }
                 Err(StoreError::Conflict(Unique::NicHandle)) => {
@@ -240,11 +260,11 @@ impl Services {
                     if digits > 7 {
                         return Err(StoreError::Internal("no free NIC handle".into()).into());
                     }
-                    let suffix = &self.settings.nic_suffix;
-                    account.nic_handle = NicHandle::draw(letters, digits, suffix, self.rng.as_ref());
+                    let suffix = &self.base.settings.nic_suffix;
+                    account.nic_handle = NicHandle::draw(letters, digits, suffix, self.base.rng.as_ref());
                 }
                 Err(StoreError::Conflict(Unique::CustomerCode)) => {
-                    account.customer_code = CustomerCode::draw(self.rng.as_ref());
+                    account.customer_code = CustomerCode::draw(self.base.rng.as_ref());
                 }
                 Err(StoreError::Conflict(Unique::Email)) => return Err(CreateAccountError::EmailTaken),
                 Err(other) => return Err(other.into()),
@@ -256,7 +276,7 @@ impl Services {
     /// Finds an account by NIC handle or primary email in any case or width (ACCT-3).
     pub async fn find_account(&self, identifier: &str) -> Result<Option<Account>, StoreError> {
         match LoginIdentifier::parse(identifier) {
-            Some(id) => self.store.find_account_by_login(id.as_str()).await,
+            Some(id) => self.ports.find_account_by_login(id.as_str()).await,
             None => Ok(None),
         }
     }
@@ -272,8 +292,8 @@ impl Services {
             AccountState::Active => AuditKind::AccountUnblocked,
             AccountState::Blocked | AccountState::Closed => AuditKind::AccountBlocked,
         };
-        let audit = AuditEvent::new(self.clock.now(), kind, Actor::Operator, client).account(account);
-        self.store.set_account_state(account, state, &audit).await
+        let audit = AuditEvent::new(self.base.clock.now(), kind, Actor::Operator, client).account(account);
+        self.ports.set_account_state(account, state, &audit).await
     }
 
     /// LOGIN-4: the customer switches login notifications on or off.
@@ -288,8 +308,8 @@ impl Services {
         } else {
             AuditKind::NotificationsOff
         };
-        let audit = AuditEvent::new(self.clock.now(), kind, Actor::Customer, client).account(account);
-        self.store.set_login_notifications(account, on, &audit).await
+        let audit = AuditEvent::new(self.base.clock.now(), kind, Actor::Customer, client).account(account);
+        self.ports.set_login_notifications(account, on, &audit).await
     }
 }
 

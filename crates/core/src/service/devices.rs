@@ -7,14 +7,15 @@
 //! whose last authentication used a *different* second factor. Removing the last device turns
 //! 2FA off and deletes the backup codes. The first device enabled shows the backup codes once.
 
-use super::Services;
-use super::login_flow::{CHALLENGE_PURPOSE, TwoFactorError, valid_description};
+use super::login_flow::{CHALLENGE_PURPOSE, Login, TwoFactorError, valid_description};
 use super::sessions::Authenticated;
+use super::{Base, Factors};
 use crate::audit::{Actor, AuditEvent, AuditKind, ClientInfo};
 use crate::factor::{EnrolInput, EnrolPrompt, Method, Prompt, Proof, Scope, backup_code};
 use crate::mail::{MailKind, Notice};
-use crate::ports::{Account, FactorCredential, OneTimeSecret, StoreError};
+use crate::ports::{Account, CredentialStore, FactorCredential, OneTimeSecret, StoreError};
 use crate::types::new_id;
+use std::sync::Arc;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -69,19 +70,44 @@ fn notice_added(method: Method, first: bool) -> Notice {
     }
 }
 
-impl Services {
+/// MFA-1..6: second-factor devices and backup codes.
+#[derive(Clone)]
+pub struct Devices {
+    base: Arc<Base>,
+    ports: Arc<dyn CredentialStore>,
+    factors: Factors,
+    login: Login,
+}
+
+impl std::fmt::Debug for Devices {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Devices").finish_non_exhaustive()
+    }
+}
+
+impl Devices {
+    pub(super) fn new(base: Arc<Base>, ports: Arc<dyn CredentialStore>, factors: Factors, login: Login) -> Self {
+        Self {
+            base,
+            ports,
+            factors,
+            login,
+        }
+    }
+
     pub async fn two_factor_summary(&self, account: &Account) -> Result<TwoFactorSummary, StoreError> {
         let mut devices: Vec<Device> = self
-            .store
+            .ports
             .credentials(account.id)
             .await?
             .iter()
             .filter_map(device)
             .collect();
         devices.sort_by_key(|d| (d.method, d.created_at));
-        let backup_codes_left = self.store.backup_codes_left(account.id, self.clock.now()).await?;
+        let backup_codes_left = self.ports.backup_codes_left(account.id, self.base.clock.now()).await?;
         let sms_available = self
-            .factor_settings
+            .factors
+            .settings()
             .sms_subsidiaries
             .iter()
             .any(|s| s.eq_ignore_ascii_case(&account.subsidiary));
@@ -89,13 +115,13 @@ impl Services {
             enabled: !devices.is_empty(),
             devices,
             backup_codes_left,
-            security_keys_available: self.factor_settings.webauthn.is_some(),
+            security_keys_available: self.factors.settings().webauthn.is_some(),
             sms_available,
         })
     }
 
     async fn own_device(&self, account: &Account, id: Uuid) -> Result<FactorCredential, TwoFactorError> {
-        self.store
+        self.ports
             .credentials(account.id)
             .await?
             .into_iter()
@@ -111,18 +137,18 @@ impl Services {
         description: &str,
         phone: Option<&str>,
     ) -> Result<DeviceStart, TwoFactorError> {
-        self.require_fresh(auth)?;
+        self.login.require_fresh(auth)?;
         if !method.is_device() {
             return Err(TwoFactorError::MethodUnavailable);
         }
         let input = EnrolInput {
-            id: new_id(self.clock.now()),
+            id: new_id(self.base.clock.now()),
             description: valid_description(description)?,
             phone: phone.map(str::to_owned),
         };
-        let owned = self.with_factors(&auth.account).await?;
-        let ctx = self.factor_ctx(&auth.account, &owned);
-        let enrolment = self.factor(method)?.enrol(&ctx, &input).await?;
+        let owned = self.factors.load(&auth.account).await?;
+        let ctx = self.factors.ctx(&auth.account, &owned);
+        let enrolment = self.factors.get(method)?.enrol(&ctx, &input).await?;
         let cred = FactorCredential {
             id: input.id,
             account_id: auth.account.id,
@@ -130,14 +156,14 @@ impl Services {
             version: 1,
             data: enrolment.data,
             description: input.description,
-            created_at: self.clock.now(),
+            created_at: self.base.clock.now(),
             enabled_at: None,
             last_used_at: None,
         };
         let audit = self.change_audit(auth, &format!("{}_pending", method.as_str()));
-        self.store.add_credential(&cred, &audit).await?;
+        self.ports.add_credential(&cred, &audit).await?;
         if matches!(enrolment.shown, EnrolPrompt::Sms { .. }) {
-            self.sms_queued();
+            self.base.sms_queued();
         }
         Ok(DeviceStart {
             id: cred.id,
@@ -152,10 +178,11 @@ impl Services {
             return Err(TwoFactorError::NotFound);
         }
         let method = Method::parse(&cred.kind).ok_or(TwoFactorError::NotFound)?;
-        let owned = self.with_factors(&auth.account).await?;
-        let ctx = self.factor_ctx(&auth.account, &owned);
+        let owned = self.factors.load(&auth.account).await?;
+        let ctx = self.factors.ctx(&auth.account, &owned);
         let prompt = self
-            .factor(method)?
+            .factors
+            .get(method)?
             .enrol_prompt(&ctx, &cred)?
             .ok_or(TwoFactorError::NotFound)?;
         Ok(DeviceStart { id, prompt })
@@ -169,55 +196,57 @@ impl Services {
         id: Uuid,
         proof: &Proof,
     ) -> Result<Option<Vec<String>>, TwoFactorError> {
-        self.require_fresh(auth)?;
+        self.login.require_fresh(auth)?;
         let account = &auth.account;
         let cred = self.own_device(account, id).await?;
         if cred.enabled_at.is_some() {
             return Err(TwoFactorError::NotFound);
         }
         let method = Method::parse(&cred.kind).ok_or(TwoFactorError::NotFound)?;
-        let owned = self.with_factors(account).await?;
-        let ctx = self.factor_ctx(account, &owned);
-        let data = self.factor(method)?.confirm(&ctx, &cred, None, proof).await?;
+        let owned = self.factors.load(account).await?;
+        let ctx = self.factors.ctx(account, &owned);
+        let data = self.factors.get(method)?.confirm(&ctx, &cred, None, proof).await?;
         let first = !owned
             .credentials()
             .iter()
             .any(|c| c.enabled_at.is_some() && Method::parse(&c.kind).is_some_and(Method::is_device));
-        let now = self.clock.now();
+        let now = self.base.clock.now();
         let (codes, secrets) = if first {
             self.new_backup_codes(account, now)
         } else {
             (Vec::new(), Vec::new())
         };
-        let mail = self.compose_for(account, MailKind::SecurityNotice(notice_added(method, first)), None)?;
+        let mail = self
+            .base
+            .compose_for(account, MailKind::SecurityNotice(notice_added(method, first)), None)?;
         let audit = self.change_audit(auth, &format!("{}_enabled", method.as_str()));
         if !self
-            .store
+            .ports
             .enable_credential(id, account.id, &data, &secrets, &audit, &[mail])
             .await?
         {
             return Err(TwoFactorError::NotFound);
         }
-        self.mail_queued();
+        self.base.mail_queued();
         Ok(first.then_some(codes))
     }
 
     pub async fn device_rename(&self, auth: &Authenticated, id: Uuid, description: &str) -> Result<(), TwoFactorError> {
-        self.require_fresh(auth)?;
+        self.login.require_fresh(auth)?;
         let description = valid_description(description)?;
         let cred = self.own_device(&auth.account, id).await?;
         let method = Method::parse(&cred.kind).ok_or(TwoFactorError::NotFound)?;
         let audit = self.change_audit(auth, &format!("{}_renamed", method.as_str()));
         let notice = MailKind::SecurityNotice(Notice::DeviceRenamed(method));
-        let mail = self.compose_for(&auth.account, notice, None)?;
+        let mail = self.base.compose_for(&auth.account, notice, None)?;
         if !self
-            .store
+            .ports
             .rename_credential(id, auth.account.id, &description, &audit, &[mail])
             .await?
         {
             return Err(TwoFactorError::NotFound);
         }
-        self.mail_queued();
+        self.base.mail_queued();
         Ok(())
     }
 
@@ -226,25 +255,26 @@ impl Services {
     pub async fn device_challenge(&self, auth: &Authenticated, id: Uuid) -> Result<Prompt, TwoFactorError> {
         let cred = self.own_device(&auth.account, id).await?;
         let method = Method::parse(&cred.kind).ok_or(TwoFactorError::NotFound)?;
-        let owned = self.with_factors(&auth.account).await?;
-        let ctx = self.factor_ctx(&auth.account, &owned);
+        let owned = self.factors.load(&auth.account).await?;
+        let ctx = self.factors.ctx(&auth.account, &owned);
         let scope = Scope {
             id,
             device: Some(&cred),
             state: None,
         };
-        let challenge = self.factor(method)?.challenge(&ctx, scope).await?;
+        let challenge = self.factors.get(method)?.challenge(&ctx, scope).await?;
         if let Some(state) = challenge.state {
             let sealed = self
+                .base
                 .key
-                .seal(CHALLENGE_PURPOSE, state.as_bytes(), self.rng.as_ref())
+                .seal(CHALLENGE_PURPOSE, state.as_bytes(), self.base.rng.as_ref())
                 .map_err(|e| StoreError::Internal(e.to_string()))?;
-            self.store
+            self.ports
                 .set_credential_challenge(id, auth.account.id, &sealed)
                 .await?;
         }
         if matches!(challenge.prompt, Prompt::CodeSent { .. }) {
-            self.sms_queued();
+            self.base.sms_queued();
         }
         Ok(challenge.prompt)
     }
@@ -257,23 +287,26 @@ impl Services {
         id: Uuid,
         proof: Option<&Proof>,
     ) -> Result<bool, TwoFactorError> {
-        self.require_fresh(auth)?;
+        self.login.require_fresh(auth)?;
         let account = &auth.account;
         let cred = self.own_device(account, id).await?;
         let method = Method::parse(&cred.kind).ok_or(TwoFactorError::NotFound)?;
         if cred.enabled_at.is_some() {
             match proof {
                 Some(proof) => {
-                    let state = match self.store.take_credential_challenge(id, account.id).await? {
+                    let state = match self.ports.take_credential_challenge(id, account.id).await? {
                         Some(sealed) => Some(
-                            self.key
+                            self.base
+                                .key
                                 .open(CHALLENGE_PURPOSE, &sealed)
                                 .map_err(|e| StoreError::Internal(e.to_string()))?,
                         ),
                         None => None,
                     };
                     let state = state.as_deref().map(|b| String::from_utf8_lossy(b).into_owned());
-                    self.check_device_proof(account, &cred, state.as_deref(), proof).await?;
+                    self.login
+                        .check_device_proof(account, &cred, state.as_deref(), proof)
+                        .await?;
                 }
                 None => {
                     let other = auth
@@ -288,7 +321,7 @@ impl Services {
             }
         }
         let others = self
-            .store
+            .ports
             .credentials(account.id)
             .await?
             .into_iter()
@@ -301,7 +334,7 @@ impl Services {
             Notice::DeviceRemoved(method)
         };
         let mails = if cred.enabled_at.is_some() {
-            vec![self.compose_for(account, MailKind::SecurityNotice(notice), None)?]
+            vec![self.base.compose_for(account, MailKind::SecurityNotice(notice), None)?]
         } else {
             Vec::new()
         };
@@ -312,35 +345,37 @@ impl Services {
         };
         let audit = self.change_audit(auth, &what);
         if !self
-            .store
+            .ports
             .delete_credential(id, account.id, last, &audit, &mails)
             .await?
         {
             return Err(TwoFactorError::NotFound);
         }
-        self.mail_queued();
+        self.base.mail_queued();
         Ok(last)
     }
 
     /// MFA-5: a new set of backup codes; the old set stops working.
     pub async fn regenerate_backup_codes(&self, auth: &Authenticated) -> Result<Vec<String>, TwoFactorError> {
-        self.require_fresh(auth)?;
+        self.login.require_fresh(auth)?;
         let account = &auth.account;
-        if self.second_factor_methods(account).await?.is_empty() {
+        if self.factors.methods_for(account).await?.is_empty() {
             return Err(TwoFactorError::NotEnabled);
         }
-        let (codes, secrets) = self.new_backup_codes(account, self.clock.now());
-        let mail = self.compose_for(account, MailKind::SecurityNotice(Notice::BackupCodesRegenerated), None)?;
+        let (codes, secrets) = self.new_backup_codes(account, self.base.clock.now());
+        let mail = self
+            .base
+            .compose_for(account, MailKind::SecurityNotice(Notice::BackupCodesRegenerated), None)?;
         let audit = self.change_audit(auth, "backup_codes_regenerated");
-        self.store
+        self.ports
             .replace_backup_codes(account.id, &secrets, &audit, &[mail])
             .await?;
-        self.mail_queued();
+        self.base.mail_queued();
         Ok(codes)
     }
 
     fn new_backup_codes(&self, account: &Account, now: OffsetDateTime) -> (Vec<String>, Vec<OneTimeSecret>) {
-        let codes = backup_code::generate(self.rng.as_ref());
+        let codes = backup_code::generate(self.base.rng.as_ref());
         let secrets = codes
             .iter()
             .filter_map(|c| backup_code::normalize(c))
@@ -349,7 +384,7 @@ impl Services {
                 purpose: backup_code::PURPOSE.into(),
                 account_id: Some(account.id),
                 flow_id: None,
-                secret_hash: backup_code::hash(&self.key, account.id, &c),
+                secret_hash: backup_code::hash(&self.base.key, account.id, &c),
                 created_at: now,
                 // Backup codes don't expire; they are voided by a new set or by 2FA going off.
                 expires_at: OffsetDateTime::new_utc(time::Date::MAX, time::Time::MIDNIGHT),
@@ -363,8 +398,13 @@ impl Services {
             ip: auth.session.ip.clone(),
             user_agent: auth.session.user_agent.clone(),
         };
-        let mut event = AuditEvent::new(self.clock.now(), AuditKind::TwoFactorChanged, Actor::Customer, &client)
-            .account(auth.account.id);
+        let mut event = AuditEvent::new(
+            self.base.clock.now(),
+            AuditKind::TwoFactorChanged,
+            Actor::Customer,
+            &client,
+        )
+        .account(auth.account.id);
         event.detail = Some(what.to_owned());
         event
     }

@@ -15,13 +15,13 @@
 //! Challenge state lives in the flow row, sealed under the server key, so any node can finish a
 //! step (OPS-1). Diagram and reasons: `docs/design/login-pipeline.md`.
 
-use super::Services;
 use super::sessions::{Authenticated, LoginError, LoginSuccess};
+use super::{Base, Factors};
 use crate::audit::{Actor, AuditEvent, AuditKind, ClientInfo};
-use crate::factor::{FactorContext, FactorError, FactorOutcome, Method, Prompt, Proof, Scope, SecondFactor};
+use crate::factor::{FactorError, FactorOutcome, Method, Prompt, Proof, Scope};
 use crate::flow::FlowKind;
 use crate::mail::{ComposeError, MailKind, Notice};
-use crate::ports::{Account, FactorCredential, FlowRecord, FlowUpdate, OneTimeSecret, StoreError};
+use crate::ports::{Account, FactorCredential, FlowRecord, FlowUpdate, LoginPorts, OneTimeSecret, StoreError};
 use crate::types::{AccountId, AccountState, new_id};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -186,54 +186,23 @@ struct OpenFlow {
     account: Account,
 }
 
-impl Services {
-    /// What a factor context for `account` needs to own: its credentials, read once, and now.
-    pub(super) async fn with_factors(&self, account: &Account) -> Result<FactorCtxOwned, StoreError> {
-        Ok(FactorCtxOwned {
-            credentials: self.store.credentials(account.id).await?,
-            now: self.clock.now(),
-        })
-    }
+/// LOGIN-1/2, SESS-1..3, MFA-7: the password, the pipeline after it, the second step, sessions.
+#[derive(Clone)]
+pub struct Login {
+    pub(super) base: Arc<Base>,
+    pub(super) ports: Arc<dyn LoginPorts>,
+    factors: Factors,
+}
 
-    pub(super) fn factor_ctx<'a>(&'a self, account: &'a Account, owned: &'a FactorCtxOwned) -> FactorContext<'a> {
-        FactorContext {
-            ports: self.store.as_ref(),
-            key: &self.key,
-            rng: self.rng.as_ref(),
-            settings: &self.factor_settings,
-            account,
-            credentials: &owned.credentials,
-            now: owned.now,
-        }
+impl std::fmt::Debug for Login {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Login").finish_non_exhaustive()
     }
+}
 
-    pub(super) fn factor(&self, method: Method) -> Result<&Arc<dyn SecondFactor>, TwoFactorError> {
-        self.factors
-            .iter()
-            .find(|f| f.method() == method)
-            .ok_or(TwoFactorError::MethodNotAllowed)
-    }
-
-    /// The methods an account must choose from after its password; empty when 2FA is off. 2FA is
-    /// on while any device is enrolled (MFA-6), even one whose method can't be used here now
-    /// (then only the others, backup codes included, are offered: never a way around).
-    pub async fn second_factor_methods(&self, account: &Account) -> Result<Vec<Method>, StoreError> {
-        let owned = self.with_factors(account).await?;
-        let ctx = self.factor_ctx(account, &owned);
-        let on = owned
-            .credentials
-            .iter()
-            .any(|c| c.enabled_at.is_some() && Method::parse(&c.kind).is_some_and(Method::is_device));
-        if !on {
-            return Ok(Vec::new());
-        }
-        let mut methods = Vec::new();
-        for factor in &self.factors {
-            if factor.available(&ctx).await.map_err(|e| internal(e.to_string()))? {
-                methods.push(factor.method());
-            }
-        }
-        Ok(methods)
+impl Login {
+    pub(super) fn new(base: Arc<Base>, ports: Arc<dyn LoginPorts>, factors: Factors) -> Self {
+        Self { base, ports, factors }
     }
 
     /// The one place that decides what a correct first factor still needs (LOGIN-2 today,
@@ -255,7 +224,7 @@ impl Services {
     }
 
     async fn extra_steps(&self, account: &Account) -> Result<Vec<ExtraStep>, StoreError> {
-        let methods = self.second_factor_methods(account).await?;
+        let methods = self.factors.methods_for(account).await?;
         Ok(if methods.is_empty() {
             Vec::new()
         } else {
@@ -272,9 +241,14 @@ impl Services {
         client: &ClientInfo,
     ) -> Result<LoginSuccess, LoginError> {
         if let Entry::Reauth { session } = entry {
-            let audit = AuditEvent::new(self.clock.now(), AuditKind::Reauthenticated, Actor::Customer, client)
-                .account(account.id);
-            self.store.end_session(session, self.clock.now(), &audit).await?;
+            let audit = AuditEvent::new(
+                self.base.clock.now(),
+                AuditKind::Reauthenticated,
+                Actor::Customer,
+                client,
+            )
+            .account(account.id);
+            self.ports.end_session(session, self.base.clock.now(), &audit).await?;
         }
         let notify = entry == Entry::Login && account.login_notifications;
         self.open_session(account, client, notify, second_factor).await
@@ -287,7 +261,7 @@ impl Services {
         methods: Vec<Method>,
         entry: Entry,
     ) -> Result<SecondStep, StoreError> {
-        let now = self.clock.now();
+        let now = self.base.clock.now();
         let default = self.default_method(account, &methods).await?;
         let state = LoginFlowState {
             account_id: account.id.0,
@@ -306,7 +280,7 @@ impl Services {
             expires_at: now + FLOW_TTL,
             completed_at: None,
         };
-        self.store.create_flow(&flow, &[], &[]).await?;
+        self.ports.create_flow(&flow, &[], &[]).await?;
         Ok(SecondStep {
             flow: flow.id,
             methods,
@@ -325,7 +299,7 @@ impl Services {
     }
 
     async fn most_recent_method(&self, account: &Account, methods: &[Method]) -> Result<Method, StoreError> {
-        let mut creds = self.store.credentials(account.id).await?;
+        let mut creds = self.ports.credentials(account.id).await?;
         creds.retain(|c| c.enabled_at.is_some());
         creds.sort_by_key(|c| c.enabled_at);
         let newest = creds
@@ -340,16 +314,16 @@ impl Services {
 
     async fn open_login_flow(&self, flow_id: Uuid) -> Result<OpenFlow, TwoFactorError> {
         let flow = self
-            .store
+            .ports
             .find_flow(flow_id, KIND)
             .await?
             .ok_or(TwoFactorError::FlowNotFound)?;
-        if self.clock.now() >= flow.expires_at {
+        if self.base.clock.now() >= flow.expires_at {
             return Err(TwoFactorError::FlowNotFound);
         }
         let state: LoginFlowState = serde_json::from_str(&flow.state).map_err(internal)?;
         let account = self
-            .store
+            .ports
             .find_account(AccountId(state.account_id))
             .await?
             .filter(|a| a.state == AccountState::Active)
@@ -375,19 +349,20 @@ impl Services {
         let method = Method::parse(method)
             .filter(|m| open.state.methods.contains(m))
             .ok_or(TwoFactorError::MethodNotAllowed)?;
-        let owned = self.with_factors(&open.account).await?;
-        let ctx = self.factor_ctx(&open.account, &owned);
+        let owned = self.factors.load(&open.account).await?;
+        let ctx = self.factors.ctx(&open.account, &owned);
         let scope = Scope {
             id: flow_id,
             device: None,
             state: None,
         };
-        let challenge = self.factor(method)?.challenge(&ctx, scope).await?;
+        let challenge = self.factors.get(method)?.challenge(&ctx, scope).await?;
         if let Some(state) = challenge.state {
             let mut flow_state = open.state;
             let sealed = self
+                .base
                 .key
-                .seal(CHALLENGE_PURPOSE, state.as_bytes(), self.rng.as_ref())
+                .seal(CHALLENGE_PURPOSE, state.as_bytes(), self.base.rng.as_ref())
                 .map_err(internal)?;
             flow_state.challenges.insert(method, sealed);
             let json = serde_json::to_string(&flow_state).map_err(internal)?;
@@ -398,14 +373,14 @@ impl Services {
                 void_purpose: None,
                 secrets: &[],
                 mails: &[],
-                now: owned.now,
+                now: owned.now(),
             };
-            if !self.store.update_flow(&update).await? {
+            if !self.ports.update_flow(&update).await? {
                 return Err(TwoFactorError::FlowNotFound);
             }
         }
         if matches!(challenge.prompt, Prompt::CodeSent { .. }) {
-            self.sms_queued();
+            self.base.sms_queued();
         }
         Ok(challenge.prompt)
     }
@@ -413,7 +388,7 @@ impl Services {
     /// MFA-7: refuses when the account is locked or must wait.
     async fn check_failures(&self, account: AccountId, now: OffsetDateTime) -> Result<(), TwoFactorError> {
         let (failures, last) = self
-            .store
+            .ports
             .count(FAILURES, &account.to_string(), now - FAILURE_WINDOW)
             .await?;
         if failures >= ACCOUNT_LOCK {
@@ -431,7 +406,7 @@ impl Services {
     /// MFA-7: counts a failure; at the lock, mails the unlock link.
     pub(super) async fn count_failure(&self, account: &Account, now: OffsetDateTime) -> Result<(), TwoFactorError> {
         let failures = self
-            .store
+            .ports
             .hit(FAILURES, &account.id.to_string(), now - FAILURE_WINDOW, now)
             .await?;
         if failures == ACCOUNT_LOCK {
@@ -448,17 +423,17 @@ impl Services {
         state: Option<&str>,
         proof: &Proof,
     ) -> Result<(), TwoFactorError> {
-        let now = self.clock.now();
+        let now = self.base.clock.now();
         self.check_failures(account.id, now).await?;
         let method = Method::parse(&device.kind).ok_or(TwoFactorError::NotFound)?;
-        let owned = self.with_factors(account).await?;
-        let ctx = self.factor_ctx(account, &owned);
+        let owned = self.factors.load(account).await?;
+        let ctx = self.factors.ctx(account, &owned);
         let scope = Scope {
             id: device.id,
             device: Some(device),
             state,
         };
-        match self.factor(method)?.verify(&ctx, scope, proof).await? {
+        match self.factors.get(method)?.verify(&ctx, scope, proof).await? {
             FactorOutcome::Accepted(_) => Ok(()),
             FactorOutcome::Rejected | FactorOutcome::Replayed => {
                 self.count_failure(account, now).await?;
@@ -475,44 +450,44 @@ impl Services {
         proof: &Proof,
         client: &ClientInfo,
     ) -> Result<LoginSuccess, TwoFactorError> {
-        let now = self.clock.now();
+        let now = self.base.clock.now();
         let OpenFlow { state, account, .. } = self.open_login_flow(flow_id).await?;
         let method = Method::parse(method)
             .filter(|m| state.methods.contains(m))
             .ok_or(TwoFactorError::MethodNotAllowed)?;
         self.check_failures(account.id, now).await?;
         // The try is counted before the proof is looked at.
-        let Some(attempt) = self.store.count_flow_attempt(flow_id, FLOW_ATTEMPTS).await? else {
+        let Some(attempt) = self.ports.count_flow_attempt(flow_id, FLOW_ATTEMPTS).await? else {
             return Err(TwoFactorError::TooManyAttempts);
         };
         let challenge = match state.challenges.get(&method) {
-            Some(sealed) => Some(self.key.open(CHALLENGE_PURPOSE, sealed).map_err(internal)?),
+            Some(sealed) => Some(self.base.key.open(CHALLENGE_PURPOSE, sealed).map_err(internal)?),
             None => None,
         };
         let challenge = challenge.as_deref().map(|b| String::from_utf8_lossy(b).into_owned());
-        let owned = self.with_factors(&account).await?;
-        let ctx = self.factor_ctx(&account, &owned);
+        let owned = self.factors.load(&account).await?;
+        let ctx = self.factors.ctx(&account, &owned);
         let scope = Scope {
             id: flow_id,
             device: None,
             state: challenge.as_deref(),
         };
-        let outcome = self.factor(method)?.verify(&ctx, scope, proof).await?;
+        let outcome = self.factors.get(method)?.verify(&ctx, scope, proof).await?;
         let audit = |kind: AuditKind| AuditEvent::new(now, kind, Actor::Customer, client).account(account.id);
         match outcome {
             FactorOutcome::Accepted(device) => {
-                if !self.store.complete_flow(flow_id, now).await? {
+                if !self.ports.complete_flow(flow_id, now).await? {
                     return Err(TwoFactorError::FlowNotFound);
                 }
                 if let Some(device) = device {
-                    self.store.touch_credential(device, now).await?;
+                    self.ports.touch_credential(device, now).await?;
                 }
-                self.store.set_last_second_factor(account.id, method.as_str()).await?;
+                self.ports.set_last_second_factor(account.id, method.as_str()).await?;
                 let mut event = audit(AuditKind::SecondFactorSucceeded);
                 event.detail = Some(method.as_str().to_owned());
-                self.store.record(&event).await?;
+                self.ports.record(&event).await?;
                 if method == Method::BackupCode {
-                    let left = self.store.backup_codes_left(account.id, now).await?;
+                    let left = self.ports.backup_codes_left(account.id, now).await?;
                     self.notify(
                         &account,
                         Notice::BackupCodeUsed { left },
@@ -533,7 +508,7 @@ impl Services {
                     )
                     .await?;
                 } else {
-                    self.store
+                    self.ports
                         .record(&audit(AuditKind::SecondFactorFailed).failed(method.as_str()))
                         .await?;
                 }
@@ -552,36 +527,38 @@ impl Services {
 
     /// MFA-7: at the lock, the owner gets a single-use link that lifts it.
     async fn send_unlock_link(&self, account: &Account, now: OffsetDateTime) -> Result<(), TwoFactorError> {
-        let token = crate::token::Token::generate(self.rng.as_ref());
+        let token = crate::token::Token::generate(self.base.rng.as_ref());
         let secret = OneTimeSecret {
             id: new_id(now),
             purpose: UNLOCK_PURPOSE.into(),
             account_id: Some(account.id),
             flow_id: None,
-            secret_hash: self.key.hmac(UNLOCK_PURPOSE, token.expose().as_bytes()),
+            secret_hash: self.base.key.hmac(UNLOCK_PURPOSE, token.expose().as_bytes()),
             created_at: now,
             expires_at: now + UNLOCK_TTL,
         };
-        self.store.create_secret(&secret).await?;
-        let url = format!("{}unlock?token={}", self.settings.public_url, token.expose());
-        let mail = self.compose_for(account, MailKind::UnlockLink { url }, Some(now + UNLOCK_TTL))?;
-        self.store.queue_mail(&mail).await?;
-        self.mail_queued();
+        self.ports.create_secret(&secret).await?;
+        let url = format!("{}unlock?token={}", self.base.settings.public_url, token.expose());
+        let mail = self
+            .base
+            .compose_for(account, MailKind::UnlockLink { url }, Some(now + UNLOCK_TTL))?;
+        self.ports.queue_mail(&mail).await?;
+        self.base.mail_queued();
         Ok(())
     }
 
     /// MFA-7: the unlock link lifts the per-account lock (once).
     pub async fn unlock_second_factor(&self, token: &str, client: &ClientInfo) -> Result<(), TwoFactorError> {
-        let now = self.clock.now();
-        let hashes = self.key.hmacs(UNLOCK_PURPOSE, token.trim().as_bytes());
-        let secret = crate::factor::consume_any(self.store.as_ref(), UNLOCK_PURPOSE, &hashes, now)
+        let now = self.base.clock.now();
+        let hashes = self.base.key.hmacs(UNLOCK_PURPOSE, token.trim().as_bytes());
+        let secret = crate::factor::consume_any(self.ports.as_ref(), UNLOCK_PURPOSE, &hashes, now)
             .await?
             .ok_or(TwoFactorError::InvalidUnlock)?;
         let account = secret.account_id.ok_or(TwoFactorError::InvalidUnlock)?;
-        self.store.reset(FAILURES, &account.to_string()).await?;
+        self.ports.reset(FAILURES, &account.to_string()).await?;
         let mut event = AuditEvent::new(now, AuditKind::TwoFactorChanged, Actor::Customer, client).account(account);
         event.detail = Some("unlocked".into());
-        self.store.record(&event).await?;
+        self.ports.record(&event).await?;
         Ok(())
     }
 
@@ -592,16 +569,16 @@ impl Services {
         notice: Notice,
         audit: AuditEvent,
     ) -> Result<(), TwoFactorError> {
-        let mail = self.compose_for(account, MailKind::SecurityNotice(notice), None)?;
-        self.store.record(&audit).await?;
-        self.store.queue_mail(&mail).await?;
-        self.mail_queued();
+        let mail = self.base.compose_for(account, MailKind::SecurityNotice(notice), None)?;
+        self.ports.record(&audit).await?;
+        self.ports.queue_mail(&mail).await?;
+        self.base.mail_queued();
         Ok(())
     }
 
     /// SESS-3: a sensitive change needs an authentication within the last 10 minutes.
     pub fn require_fresh(&self, auth: &Authenticated) -> Result<(), TwoFactorError> {
-        if self.clock.now() - auth.session.authenticated_at > FRESH_AUTH {
+        if self.base.clock.now() - auth.session.authenticated_at > FRESH_AUTH {
             return Err(TwoFactorError::ReauthRequired);
         }
         Ok(())
@@ -623,17 +600,6 @@ impl Services {
     }
 }
 
-/// A factor context's owned part: the account's credentials, read once, and the time.
-pub(super) struct FactorCtxOwned {
-    credentials: Vec<FactorCredential>,
-    now: OffsetDateTime,
-}
-
-impl FactorCtxOwned {
-    pub(super) fn credentials(&self) -> &[FactorCredential] {
-        &self.credentials
-    }
-}
 #[cfg(test)]
 mod tests {
     use super::*;

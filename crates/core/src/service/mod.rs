@@ -1,25 +1,34 @@
 //! Use cases: the only code that composes ports, factors and policies. `web` and the CLI call
 //! these methods and render what comes back; nothing here knows HTTP or SQL.
+//!
+//! Services are split by capability (lldap's habit): [`Accounts`], [`Login`] (password, the
+//! pipeline, the second step, sessions), [`Signup`] and [`Devices`], over a [`Factors`] registry.
+//! Each holds only the narrow ports it needs (`AccountPorts`, `LoginPorts`, … in [`ports`]), so
+//! a use case can't reach a table that is none of its business, and a test can drive a flow with
+//! nothing but those ports. [`Services`] wires them and hands each out.
+//!
+//! [`ports`]: crate::ports
 
 mod accounts;
 mod devices;
+mod factors;
 mod login_flow;
 mod sessions;
 mod signup;
 
-pub use accounts::{CreateAccountError, NewAccountInput, ProfileInput};
-pub use devices::{Device, DeviceStart, TwoFactorSummary};
-pub use login_flow::{FRESH_AUTH, LoginOutcome, SecondStep, TwoFactorError, failure_delay};
+pub use accounts::{Accounts, CreateAccountError, NewAccountInput, ProfileInput};
+pub use devices::{Device, DeviceStart, Devices, TwoFactorSummary};
+pub use factors::Factors;
+pub use login_flow::{FRESH_AUTH, Login, LoginOutcome, SecondStep, TwoFactorError, failure_delay};
 pub use sessions::{Authenticated, LoginError, LoginSuccess};
-pub use signup::{SignupError, SignupSettings, SignupStart, SignupStep};
+pub use signup::{Signup, SignupError, SignupSettings, SignupStart, SignupStep};
 
 use crate::clock::Clock;
 use crate::factor::password::PasswordHasher;
-use crate::factor::{FactorSettings, SecondFactor, registry, security_key};
+use crate::factor::{FactorSettings, security_key};
 use crate::keys::ServerKey;
 use crate::mail::{ComposeError, ComposedMail, MailComposer, MailKind, MailRequest};
-use crate::ports::Account;
-use crate::ports::Store;
+use crate::ports::{Account, Health, Store};
 use crate::random::Random;
 use crate::types::PasswordPolicy;
 use std::sync::Arc;
@@ -64,10 +73,9 @@ impl Default for CoreSettings {
     }
 }
 
-/// Everything a use case may touch.
-#[derive(Clone)]
-pub struct Services {
-    store: Arc<dyn Store>,
+/// What every capability shares: time, randomness, the server key, settings, mail composition and
+/// the workers' wake-up signals. No port.
+pub(crate) struct Base {
     clock: Arc<dyn Clock>,
     rng: Arc<dyn Random>,
     hasher: Arc<PasswordHasher>,
@@ -76,15 +84,53 @@ pub struct Services {
     composer: Arc<dyn MailComposer>,
     mail_queued: Arc<tokio::sync::Notify>,
     sms_queued: Arc<tokio::sync::Notify>,
-    /// Every second factor, in the order methods are offered (MFA-1).
-    factors: Vec<Arc<dyn SecondFactor>>,
-    factor_settings: FactorSettings,
+}
+
+impl Base {
+    fn mail_queued(&self) {
+        self.mail_queued.notify_one();
+    }
+
+    fn sms_queued(&self) {
+        self.sms_queued.notify_one();
+    }
+
+    /// Composes a mail about an account, to its stored address, in its language (MAIL-2).
+    fn compose_for(
+        &self,
+        account: &Account,
+        kind: MailKind,
+        expires_at: Option<time::OffsetDateTime>,
+    ) -> Result<ComposedMail, ComposeError> {
+        let request = MailRequest {
+            kind,
+            to: account.email.address().to_owned(),
+            language: account.language.clone(),
+            subsidiary: account.subsidiary.clone(),
+            account_id: Some(account.id),
+            first_name: Some(account.first_name.clone()),
+            nic_handle: Some(account.nic_handle.as_str().to_owned()),
+            expires_at,
+        };
+        self.composer.compose(&request, self.clock.now())
+    }
+}
+
+/// Every capability, wired over one store.
+#[derive(Clone)]
+pub struct Services {
+    base: Arc<Base>,
+    health: Arc<dyn Health>,
+    accounts: Accounts,
+    login: Login,
+    signup: Signup,
+    devices: Devices,
 }
 
 impl std::fmt::Debug for Services {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Services")
-            .field("settings", &self.settings)
+            .field("settings", &self.base.settings)
             .finish_non_exhaustive()
     }
 }
@@ -111,8 +157,7 @@ impl Services {
             webauthn: webauthn.map(Arc::new),
             sms_subsidiaries: settings.sms_subsidiaries.clone(),
         };
-        Self {
-            store,
+        let base = Arc::new(Base {
             clock,
             rng,
             hasher,
@@ -121,68 +166,71 @@ impl Services {
             composer,
             mail_queued: Arc::new(tokio::sync::Notify::new()),
             sms_queued: Arc::new(tokio::sync::Notify::new()),
-            factors: registry(),
-            factor_settings,
+        });
+        let factors = Factors::new(Arc::clone(&base), store.clone(), factor_settings);
+        let accounts = Accounts::new(Arc::clone(&base), store.clone());
+        let login = Login::new(Arc::clone(&base), store.clone(), factors.clone());
+        let signup = Signup::new(Arc::clone(&base), store.clone(), accounts.clone(), login.clone());
+        let devices = Devices::new(Arc::clone(&base), store.clone(), factors, login.clone());
+        Self {
+            base,
+            health: store,
+            accounts,
+            login,
+            signup,
+            devices,
         }
+    }
+
+    /// ACCT-1..5: creating, finding, blocking accounts; their settings.
+    pub fn accounts(&self) -> &Accounts {
+        &self.accounts
+    }
+
+    /// LOGIN-1/2, SESS-1..3, MFA-7: the password, the pipeline after it, the second step, sessions.
+    pub fn login(&self) -> &Login {
+        &self.login
+    }
+
+    /// SIGNUP-1/2.
+    pub fn signup(&self) -> &Signup {
+        &self.signup
+    }
+
+    /// MFA-1..6: second-factor devices and backup codes.
+    pub fn devices(&self) -> &Devices {
+        &self.devices
     }
 
     /// Wakes this node's mail worker; other nodes find new mail when they poll.
     pub fn mail_signal(&self) -> Arc<tokio::sync::Notify> {
-        Arc::clone(&self.mail_queued)
-    }
-
-    fn mail_queued(&self) {
-        self.mail_queued.notify_one();
+        Arc::clone(&self.base.mail_queued)
     }
 
     /// Wakes this node's SMS worker (MFA-4); other nodes find new texts when they poll.
     pub fn sms_signal(&self) -> Arc<tokio::sync::Notify> {
-        Arc::clone(&self.sms_queued)
-    }
-
-    fn sms_queued(&self) {
-        self.sms_queued.notify_one();
-    }
-
-    /// Composes a mail about an account, to its stored address, in its language (MAIL-2).
-    fn compose_for(
-        &self,
-        account: &Account,
-        kind: MailKind,
-        expires_at: Option<time::OffsetDateTime>,
-    ) -> Result<ComposedMail, ComposeError> {
-        let request = MailRequest {
-            kind,
-            to: account.email.address().to_owned(),
-            language: account.language.clone(),
-            subsidiary: account.subsidiary.clone(),
-            account_id: Some(account.id),
-            first_name: Some(account.first_name.clone()),
-            nic_handle: Some(account.nic_handle.as_str().to_owned()),
-            expires_at,
-        };
-        self.composer.compose(&request, self.clock.now())
+        Arc::clone(&self.base.sms_queued)
     }
 
     pub fn settings(&self) -> &CoreSettings {
-        &self.settings
+        &self.base.settings
     }
 
     /// The server key (SEC-1), for HMACs at the edge (CSRF tokens).
     pub fn key(&self) -> &ServerKey {
-        &self.key
+        &self.base.key
     }
 
     pub fn hasher(&self) -> &PasswordHasher {
-        &self.hasher
+        &self.base.hasher
     }
 
     pub fn now(&self) -> time::OffsetDateTime {
-        self.clock.now()
+        self.base.clock.now()
     }
 
     /// Whether the database answers (`/readyz`).
     pub async fn ready(&self) -> bool {
-        self.store.ping().await.is_ok()
+        self.health.ping().await.is_ok()
     }
 }

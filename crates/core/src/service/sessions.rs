@@ -4,8 +4,7 @@
 //! dummy hash with the same settings, writes the same audit row and returns the same error as a
 //! wrong password. Only after a correct password does a blocked account learn that it is blocked.
 
-use super::Services;
-use super::login_flow::{Entry, LoginOutcome};
+use super::login_flow::{Entry, Login, LoginOutcome};
 use crate::audit::{Actor, AuditEvent, AuditKind, ClientInfo};
 use crate::factor::password::{HashError, Verification};
 use crate::mail::MailKind;
@@ -70,7 +69,7 @@ pub struct Authenticated {
 /// the idle timeout is therefore exact to within this much.
 const TOUCH_EVERY: Duration = Duration::minutes(1);
 
-impl Services {
+impl Login {
     /// Checks a NIC handle or email and a password, and opens a session.
     pub async fn login(
         &self,
@@ -83,18 +82,19 @@ impl Services {
             return Err(LoginError::PasswordTooLong);
         }
         let account = match LoginIdentifier::parse(identifier) {
-            Some(id) => self.store.find_account_by_login(id.as_str()).await?,
+            Some(id) => self.ports.find_account_by_login(id.as_str()).await?,
             None => None,
         };
         let credential = match &account {
-            Some(account) => self.store.password_credential(account.id).await?,
+            Some(account) => self.ports.password_credential(account.id).await?,
             None => None,
         };
         let verification = self
+            .base
             .hasher
             .verify(&password, credential.as_ref().map(|c| c.phc.as_str()))
             .await?;
-        let now = self.clock.now();
+        let now = self.base.clock.now();
         let failed =
             |reason: &str| AuditEvent::new(now, AuditKind::LoginFailed, Actor::Anonymous, client).failed(reason);
 
@@ -104,24 +104,24 @@ impl Services {
                 Some(account) => failed("wrong_password").account(account.id),
                 None => failed("unknown_account"),
             };
-            self.store.record(&event).await?;
+            self.ports.record(&event).await?;
             return Err(LoginError::InvalidCredentials);
         };
         match account.state {
             AccountState::Active => {}
             AccountState::Blocked => {
-                self.store.record(&failed("blocked").account(account.id)).await?;
+                self.ports.record(&failed("blocked").account(account.id)).await?;
                 return Err(LoginError::Blocked);
             }
             AccountState::Closed => {
-                self.store.record(&failed("closed").account(account.id)).await?;
+                self.ports.record(&failed("closed").account(account.id)).await?;
                 return Err(LoginError::InvalidCredentials);
             }
         }
-        if self.hasher.needs_rehash(&credential.phc) {
+        if self.base.hasher.needs_rehash(&credential.phc) {
             // Best effort: a busy pool just postpones the upgrade to the next login.
-            match self.hasher.hash(&password).await {
-                Ok(phc) => self.store.update_password_hash(credential.id, &phc, now).await?,
+            match self.base.hasher.hash(&password).await {
+                Ok(phc) => self.ports.update_password_hash(credential.id, &phc, now).await?,
                 Err(err) => tracing::info!(%err, "password rehash postponed"),
             }
         }
@@ -140,16 +140,17 @@ impl Services {
         if password.is_too_long() {
             return Err(LoginError::PasswordTooLong);
         }
-        let credential = self.store.password_credential(account.id).await?;
+        let credential = self.ports.password_credential(account.id).await?;
         let verification = self
+            .base
             .hasher
             .verify(&password, credential.as_ref().map(|c| c.phc.as_str()))
             .await?;
         if verification != Verification::Match {
-            let event = AuditEvent::new(self.clock.now(), AuditKind::LoginFailed, Actor::Customer, client)
+            let event = AuditEvent::new(self.base.clock.now(), AuditKind::LoginFailed, Actor::Customer, client)
                 .account(account.id)
                 .failed("reauth_wrong_password");
-            self.store.record(&event).await?;
+            self.ports.record(&event).await?;
             return Err(LoginError::InvalidCredentials);
         }
         Ok(account.clone())
@@ -165,8 +166,8 @@ impl Services {
         notify: bool,
         second_factor: Option<String>,
     ) -> Result<LoginSuccess, LoginError> {
-        let now = self.clock.now();
-        let token = Token::generate(self.rng.as_ref());
+        let now = self.base.clock.now();
+        let token = Token::generate(self.base.rng.as_ref());
         let session = SessionRecord {
             id: new_id(now),
             account_id: account.id,
@@ -187,11 +188,11 @@ impl Services {
                 ip: client.ip.clone().unwrap_or_else(|| "-".into()),
                 device: device_description(client.user_agent.as_deref()),
             };
-            mails.push(self.compose_for(&account, kind, None)?);
+            mails.push(self.base.compose_for(&account, kind, None)?);
         }
-        self.store.create_session(&session, &audit, &mails).await?;
+        self.ports.create_session(&session, &audit, &mails).await?;
         if notify {
-            self.mail_queued();
+            self.base.mail_queued();
         }
         Ok(LoginSuccess {
             token,
@@ -203,37 +204,37 @@ impl Services {
     /// The session a presented token opens, if it is live: not ended, not idle for longer than
     /// the idle timeout, not older than the absolute timeout, and its account still active.
     pub async fn authenticate(&self, token: &str) -> Result<Option<Authenticated>, StoreError> {
-        let Some(session) = self.store.find_session(&hash_token(token)).await? else {
+        let Some(session) = self.ports.find_session(&hash_token(token)).await? else {
             return Ok(None);
         };
-        let now = self.clock.now();
-        let expired = now >= session.last_seen_at + self.settings.session_idle
-            || now >= session.created_at + self.settings.session_absolute;
+        let now = self.base.clock.now();
+        let expired = now >= session.last_seen_at + self.base.settings.session_idle
+            || now >= session.created_at + self.base.settings.session_absolute;
         if expired {
             let audit = AuditEvent::new(now, AuditKind::SessionExpired, Actor::Anonymous, &ClientInfo::default())
                 .account(session.account_id);
-            self.store.end_session(session.id, now, &audit).await?;
+            self.ports.end_session(session.id, now, &audit).await?;
             return Ok(None);
         }
-        let Some(account) = self.store.find_account(session.account_id).await? else {
+        let Some(account) = self.ports.find_account(session.account_id).await? else {
             return Ok(None);
         };
         if account.state != AccountState::Active {
             return Ok(None);
         }
         if now >= session.last_seen_at + TOUCH_EVERY {
-            self.store.touch_session(session.id, now).await?;
+            self.ports.touch_session(session.id, now).await?;
         }
         Ok(Some(Authenticated { session, account }))
     }
 
     /// Ends the session of this token on the server (SESS-2). Unknown tokens are ignored.
     pub async fn logout(&self, token: &str, client: &ClientInfo) -> Result<bool, StoreError> {
-        let Some(session) = self.store.find_session(&hash_token(token)).await? else {
+        let Some(session) = self.ports.find_session(&hash_token(token)).await? else {
             return Ok(false);
         };
-        let now = self.clock.now();
+        let now = self.base.clock.now();
         let audit = AuditEvent::new(now, AuditKind::Logout, Actor::Customer, client).account(session.account_id);
-        self.store.end_session(session.id, now, &audit).await
+        self.ports.end_session(session.id, now, &audit).await
     }
 }

@@ -17,16 +17,18 @@
 //!   the name rule of PWD-2 can finally run; failing it asks for a new password, keeping the
 //!   verified email.
 
-use super::Services;
 use super::accounts::{AccountDraft, CreateAccountError, ProfileInput, language_and_currency};
 use super::login_flow::{Entry, LoginOutcome};
 use super::sessions::{LoginError, LoginSuccess};
+use super::{Accounts, Base, Login};
 use crate::audit::{Actor, ClientInfo};
 use crate::factor::password::HashError;
 use crate::mail::{ComposeError, MailKind, MailRequest};
+use crate::ports::SignupPorts;
 use crate::ports::{FlowRecord, FlowUpdate, OneTimeSecret, StoreError};
 use crate::types::{Country, Email, EmailError, Password, PolicyViolation, new_id};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
@@ -167,7 +169,31 @@ impl SignupState {
     }
 }
 
-impl Services {
+/// SIGNUP-1/2: the sign-up flow; it ends in the login pipeline.
+#[derive(Clone)]
+pub struct Signup {
+    base: Arc<Base>,
+    ports: Arc<dyn SignupPorts>,
+    accounts: Accounts,
+    login: Login,
+}
+
+impl std::fmt::Debug for Signup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signup").finish_non_exhaustive()
+    }
+}
+
+impl Signup {
+    pub(super) fn new(base: Arc<Base>, ports: Arc<dyn SignupPorts>, accounts: Accounts, login: Login) -> Self {
+        Self {
+            base,
+            ports,
+            accounts,
+            login,
+        }
+    }
+
     /// Step 2: checks the address and password and mails a code (or, for a taken address, a
     /// notice to its owner). The answer is the same either way.
     pub async fn signup_start(&self, input: SignupStart, client: &ClientInfo) -> Result<Uuid, SignupError> {
@@ -176,16 +202,20 @@ impl Services {
         let (language, currency) =
             language_and_currency(&country, input.language.as_deref(), input.currency.as_deref())?;
         let password = Password::new(&input.password);
-        self.settings.password_policy.check(&password, &[email.local_part()])?;
+        self.base
+            .settings
+            .password_policy
+            .check(&password, &[email.local_part()])?;
         self.signup_limits(email.canonical(), client).await?;
         // Hash for every address, taken or not, so both answers cost the same (SIGNUP-2).
-        let password_phc = self.hasher.hash(&password).await?;
-        let now = self.clock.now();
+        let password_phc = self.base.hasher.hash(&password).await?;
+        let now = self.base.clock.now();
         let flow_id = new_id(now);
-        let owner = self.store.find_account_by_login(email.canonical()).await?;
+        let owner = self.ports.find_account_by_login(email.canonical()).await?;
         let sealed = self
+            .base
             .key
-            .seal(SEAL_PURPOSE, password.expose().as_bytes(), self.rng.as_ref())
+            .seal(SEAL_PURPOSE, password.expose().as_bytes(), self.base.rng.as_ref())
             .map_err(|e| StoreError::Internal(e.to_string()))?;
         let state = SignupState {
             email: email.address().to_owned(),
@@ -204,7 +234,10 @@ impl Services {
             phone: None,
         };
         let (secrets, mails) = match &owner {
-            Some(owner) => (Vec::new(), vec![self.compose_for(owner, MailKind::SignupExists, None)?]),
+            Some(owner) => (
+                Vec::new(),
+                vec![self.base.compose_for(owner, MailKind::SignupExists, None)?],
+            ),
             None => {
                 let (secret, mail) = self.new_code(flow_id, &state, now)?;
                 (vec![secret], vec![mail])
@@ -218,11 +251,11 @@ impl Services {
             version: 0,
             attempts: 0,
             created_at: now,
-            expires_at: now + self.settings.signup.flow_ttl,
+            expires_at: now + self.base.settings.signup.flow_ttl,
             completed_at: None,
         };
-        self.store.create_flow(&flow, &secrets, &mails).await?;
-        self.mail_queued();
+        self.ports.create_flow(&flow, &secrets, &mails).await?;
+        self.base.mail_queued();
         Ok(flow_id)
     }
 
@@ -233,17 +266,20 @@ impl Services {
             return Ok(state.step);
         }
         // Count the try before looking at the code (RISK-4, MFA-7 style).
-        let max = self.settings.signup.max_code_attempts;
-        if self.store.count_flow_attempt(flow_id, max).await?.is_none() {
+        let max = self.base.settings.signup.max_code_attempts;
+        if self.ports.count_flow_attempt(flow_id, max).await?.is_none() {
             return Err(SignupError::TooManyAttempts);
         }
         let digits: String = code.chars().filter(|c| !c.is_whitespace() && *c != '-').collect();
         if digits.len() != 6 || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return Err(SignupError::InvalidCode);
         }
-        let hashes = self.key.hmacs(CODE_PURPOSE, format!("{flow_id}:{digits}").as_bytes());
-        let now = self.clock.now();
-        if crate::factor::consume_any(self.store.as_ref(), CODE_PURPOSE, &hashes, now)
+        let hashes = self
+            .base
+            .key
+            .hmacs(CODE_PURPOSE, format!("{flow_id}:{digits}").as_bytes());
+        let now = self.base.clock.now();
+        if crate::factor::consume_any(self.ports.as_ref(), CODE_PURPOSE, &hashes, now)
             .await?
             .is_none()
         {
@@ -265,10 +301,10 @@ impl Services {
             // The owner was told once; the answer stays the same as for a real resend.
             return Ok(());
         }
-        let now = self.clock.now();
+        let now = self.base.clock.now();
         let (secret, mail) = self.new_code(flow_id, &state, now)?;
         self.save(&flow, &state, Some(CODE_PURPOSE), &[secret], &[mail]).await?;
-        self.mail_queued();
+        self.base.mail_queued();
         Ok(())
     }
 
@@ -291,7 +327,7 @@ impl Services {
         state.company_name = profile.company_name;
         state.phone = profile.phone;
         let password = self.unseal(&state)?;
-        if let Err(violation) = self.settings.password_policy.check(&password, &draft.personal()) {
+        if let Err(violation) = self.base.settings.password_policy.check(&password, &draft.personal()) {
             state.step = SignupStep::PasswordRequired;
             state.sealed_password = None;
             state.password_phc = None;
@@ -314,8 +350,8 @@ impl Services {
         }
         let draft = self.draft(&state, &state.profile())?;
         let password = Password::new(password);
-        self.settings.password_policy.check(&password, &draft.personal())?;
-        state.password_phc = Some(self.hasher.hash(&password).await?);
+        self.base.settings.password_policy.check(&password, &draft.personal())?;
+        state.password_phc = Some(self.base.hasher.hash(&password).await?);
         self.finish(flow_id, draft, &state, &password, client).await
     }
 
@@ -335,11 +371,12 @@ impl Services {
     ) -> Result<LoginSuccess, SignupError> {
         let phc = state.password_phc.clone().ok_or(SignupError::WrongStep)?;
         let account = self
+            .accounts
             .insert_account(draft, phc, password, Actor::Customer, client, Some(flow_id))
             .await?;
         // The welcome mail already tells the customer about the account: no login notice. The
         // pipeline decides what else is owed; a new account has no second factor yet.
-        match self.conclude(&account, Entry::Signup, client).await? {
+        match self.login.conclude(&account, Entry::Signup, client).await? {
             LoginOutcome::LoggedIn(done) => Ok(*done),
             LoginOutcome::SecondFactor(_) => {
                 Err(StoreError::Internal("a new account owes a second factor".into()).into())
@@ -362,6 +399,7 @@ impl Services {
     fn unseal(&self, state: &SignupState) -> Result<Password, SignupError> {
         let sealed = state.sealed_password.as_deref().ok_or(SignupError::WrongStep)?;
         let bytes = self
+            .base
             .key
             .open(SEAL_PURPOSE, sealed)
             .map_err(|e| StoreError::Internal(e.to_string()))?;
@@ -371,11 +409,11 @@ impl Services {
 
     async fn open_flow(&self, flow_id: Uuid) -> Result<(FlowRecord, SignupState), SignupError> {
         let flow = self
-            .store
+            .ports
             .find_flow(flow_id, KIND)
             .await?
             .ok_or(SignupError::NotFound)?;
-        if self.clock.now() >= flow.expires_at {
+        if self.base.clock.now() >= flow.expires_at {
             return Err(SignupError::Expired);
         }
         let state: SignupState =
@@ -399,9 +437,9 @@ impl Services {
             void_purpose,
             secrets,
             mails,
-            now: self.clock.now(),
+            now: self.base.clock.now(),
         };
-        if self.store.update_flow(&update).await? {
+        if self.ports.update_flow(&update).await? {
             Ok(())
         } else {
             // Another request moved the flow on first; this one must look again.
@@ -411,22 +449,22 @@ impl Services {
 
     /// Per-address and per-IP limits, counted before any mail is queued.
     async fn signup_limits(&self, email_canonical: &str, client: &ClientInfo) -> Result<(), SignupError> {
-        let now = self.clock.now();
+        let now = self.base.clock.now();
         let since = now - Duration::hours(1);
-        let limits = &self.settings.signup;
+        let limits = &self.base.settings.signup;
         if let Some(ip) = &client.ip
-            && self.store.hit("signup-ip", ip, since, now).await? > limits.per_ip_per_hour
+            && self.ports.hit("signup-ip", ip, since, now).await? > limits.per_ip_per_hour
         {
             return Err(SignupError::RateLimited);
         }
-        if self.store.hit("signup-address", email_canonical, since, now).await? > limits.mails_per_address_per_hour {
+        if self.ports.hit("signup-address", email_canonical, since, now).await? > limits.mails_per_address_per_hour {
             return Err(SignupError::RateLimited);
         }
         Ok(())
     }
 
     fn code_hash(&self, flow_id: Uuid, code: &str) -> Vec<u8> {
-        self.key.hmac(CODE_PURPOSE, format!("{flow_id}:{code}").as_bytes())
+        self.base.key.hmac(CODE_PURPOSE, format!("{flow_id}:{code}").as_bytes())
     }
 
     fn new_code(
@@ -435,8 +473,8 @@ impl Services {
         state: &SignupState,
         now: OffsetDateTime,
     ) -> Result<(OneTimeSecret, crate::mail::ComposedMail), SignupError> {
-        let code = format!("{:06}", self.rng.below(1_000_000));
-        let expires_at = now + self.settings.signup.code_ttl;
+        let code = format!("{:06}", self.base.rng.below(1_000_000));
+        let expires_at = now + self.base.settings.signup.code_ttl;
         let secret = OneTimeSecret {
             id: new_id(now),
             purpose: CODE_PURPOSE.into(),
@@ -456,7 +494,7 @@ impl Services {
             nic_handle: None,
             expires_at: Some(expires_at),
         };
-        Ok((secret, self.composer.compose(&request, now)?))
+        Ok((secret, self.base.composer.compose(&request, now)?))
     }
 }
 

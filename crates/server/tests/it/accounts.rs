@@ -74,6 +74,7 @@ async fn crowded_initials_grow_a_digit_and_handles_stay_unique() {
                 password: Password::new(PASSWORD),
             };
             services
+                .accounts()
                 .create_account(input, Actor::Operator, &ClientInfo::default())
                 .await
         }
@@ -95,6 +96,7 @@ async fn crowded_initials_grow_a_digit_and_handles_stay_unique() {
         let account = app
             .app
             .services
+            .accounts()
             .find_account(&format!("ann{n}@example.com"))
             .await
             .unwrap()
@@ -125,6 +127,7 @@ async fn an_email_is_taken_in_any_case_or_width() {
     let result = app
         .app
         .services
+        .accounts()
         .create_account(input, Actor::Operator, &ClientInfo::default())
         .await;
     assert_eq!(result.unwrap_err(), CreateAccountError::EmailTaken);

@@ -126,6 +126,7 @@ impl TestApp {
         };
         self.app
             .services
+            .accounts()
             .create_account(input, Actor::Operator, &ClientInfo::default())
             .await
             .unwrap()

@@ -90,6 +90,7 @@ async fn a_blocked_account_is_told_only_after_a_correct_password() {
     assert_eq!(app.login(jane.nic_handle.as_str(), PASSWORD).await.status(), 200);
     app.app
         .services
+        .accounts()
         .set_account_state(jane.id, AccountState::Blocked, &Default::default())
         .await
         .unwrap();
@@ -104,6 +105,7 @@ async fn a_blocked_account_is_told_only_after_a_correct_password() {
     assert_eq!(right, (403, "ACCOUNT_BLOCKED".into()));
     app.app
         .services
+        .accounts()
         .set_account_state(jane.id, AccountState::Active, &Default::default())
         .await
         .unwrap();

@@ -9,6 +9,7 @@ mod helpers;
 mod accounts;
 mod cli;
 mod errors;
+mod flows;
 mod login;
 mod mail;
 mod ops;

@@ -407,6 +407,7 @@ async fn a_blocked_customer_is_told_on_the_page_after_the_right_password() {
     let jane = app.jane().await;
     app.app
         .services
+        .accounts()
         .set_account_state(jane.id, sesame_core::types::AccountState::Blocked, &Default::default())
         .await
         .unwrap();

@@ -111,7 +111,7 @@ async fn enrolled() -> (TestApp, String, SoftToken, String, Vec<String>) {
     assert_eq!(app.login(&nic, PASSWORD).await.status(), 200);
     let (mut token, _) = SoftToken::new(true).unwrap();
     let (id, codes) = enrol_key(&app.client, &app, &mut token).await;
-    let summary = app.app.services.two_factor_summary(&jane).await.unwrap();
+    let summary = app.app.services.devices().two_factor_summary(&jane).await.unwrap();
     assert!(
         summary.enabled,
         "on with a key alone (the CLI's `account show` reads this summary)"

@@ -253,6 +253,7 @@ async fn sms_is_not_offered_where_the_subsidiary_has_none() {
     let sam = app
         .app
         .services
+        .accounts()
         .create_account(input, Actor::Operator, &ClientInfo::default())
         .await
         .unwrap();

@@ -8,7 +8,7 @@ use sesame_core::clock::Clock;
 use time::OffsetDateTime;
 
 /// The code `oathtool` computes for `secret` at `at`.
-fn oath(secret: &str, at: OffsetDateTime) -> String {
+pub fn oath(secret: &str, at: OffsetDateTime) -> String {
     let when = at.format(&time::format_description::well_known::Rfc3339).unwrap();
     let out = std::process::Command::new("oathtool")
         .args(["--totp", "-b", "--now", &when, secret])

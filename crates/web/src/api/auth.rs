@@ -102,7 +102,7 @@ pub async fn login(
     jar: CookieJar,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let result = state.services().login(&req.login, &req.password, &client).await;
+    let result = state.services().login().login(&req.login, &req.password, &client).await;
     state.metrics().login(crate::metrics::login_outcome(&result));
     Ok(login_answer(&state, jar, result?))
 }
@@ -154,7 +154,7 @@ pub async fn logout(
     jar: CookieJar,
 ) -> Result<impl IntoResponse, ApiError> {
     if let Some(token) = presented_token(&state, &jar) {
-        state.services().logout(&token, &client).await?;
+        state.services().login().logout(&token, &client).await?;
     }
     Ok((jar.add(removal_cookie(&state)), StatusCode::NO_CONTENT))
 }

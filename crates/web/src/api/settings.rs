@@ -28,6 +28,7 @@ pub async fn update(
 ) -> Result<Json<Settings>, ApiError> {
     state
         .services()
+        .accounts()
         .set_login_notifications(auth.account.id, req.login_notifications, &client)
         .await?;
     Ok(Json(Settings {

@@ -86,7 +86,7 @@ pub async fn start(
         language: req.language,
         currency: req.currency,
     };
-    let flow = state.services().signup_start(input, &client).await?;
+    let flow = state.services().signup().signup_start(input, &client).await?;
     Ok(Json(SignupFlow {
         flow,
         step: SignupStep::VerifyEmail,
@@ -101,7 +101,7 @@ pub async fn start(
 ))]
 pub async fn show(State(state): State<AppState>, Path(flow): Path<String>) -> Result<Json<SignupFlow>, ApiError> {
     let flow = flow_id(&flow)?;
-    let (step, _) = state.services().signup_step(flow).await?;
+    let (step, _) = state.services().signup().signup_step(flow).await?;
     Ok(Json(SignupFlow { flow, step }))
 }
 
@@ -117,7 +117,7 @@ pub async fn verify(
     ApiJson(req): ApiJson<VerifyRequest>,
 ) -> Result<Json<SignupFlow>, ApiError> {
     let flow = flow_id(&flow)?;
-    let step = state.services().signup_verify(flow, &req.code).await?;
+    let step = state.services().signup().signup_verify(flow, &req.code).await?;
     Ok(Json(SignupFlow { flow, step }))
 }
 
@@ -133,7 +133,7 @@ pub async fn resend(
     Path(flow): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     let flow = flow_id(&flow)?;
-    state.services().signup_resend(flow, &client).await?;
+    state.services().signup().signup_resend(flow, &client).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(SignupFlow {
@@ -173,7 +173,7 @@ pub async fn profile(
         company_name: req.company_name,
         phone: req.phone,
     };
-    let done = state.services().signup_profile(flow, profile, &client).await?;
+    let done = state.services().signup().signup_profile(flow, profile, &client).await?;
     Ok(logged_in(&state, jar, done))
 }
 
@@ -190,7 +190,11 @@ pub async fn password(
     ApiJson(req): ApiJson<PasswordRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let flow = flow_id(&flow)?;
-    let done = state.services().signup_password(flow, &req.password, &client).await?;
+    let done = state
+        .services()
+        .signup()
+        .signup_password(flow, &req.password, &client)
+        .await?;
     Ok(logged_in(&state, jar, done))
 }
 

@@ -96,6 +96,7 @@ pub async fn second_factor(
     let proof = proof(req.code, req.credential);
     let done = state
         .services()
+        .login()
         .second_factor(req.flow, &req.method, &proof, &client)
         .await?;
     state.metrics().login("success");
@@ -157,7 +158,11 @@ pub async fn challenge(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<ChallengeRequest>,
 ) -> Result<Response, ApiError> {
-    let prompt = state.services().second_factor_challenge(req.flow, &req.method).await?;
+    let prompt = state
+        .services()
+        .login()
+        .second_factor_challenge(req.flow, &req.method)
+        .await?;
     Ok(challenge_answer(prompt))
 }
 
@@ -178,7 +183,11 @@ pub async fn reauth(
     jar: CookieJar,
     ApiJson(req): ApiJson<ReauthRequest>,
 ) -> Result<Response, ApiError> {
-    let outcome = state.services().reauthenticate(&auth, &req.password, &client).await?;
+    let outcome = state
+        .services()
+        .login()
+        .reauthenticate(&auth, &req.password, &client)
+        .await?;
     Ok(match outcome {
         sesame_core::service::LoginOutcome::LoggedIn(done) => logged_in(&state, jar, *done, "reauthenticated"),
         other => login_answer(&state, jar, other),
@@ -224,7 +233,7 @@ pub async fn status(
     State(state): State<AppState>,
     CurrentSession(auth): CurrentSession,
 ) -> Result<Json<TwoFactorStatus>, ApiError> {
-    let summary = state.services().two_factor_summary(&auth.account).await?;
+    let summary = state.services().devices().two_factor_summary(&auth.account).await?;
     let view = |d: &sesame_core::service::Device| DeviceView {
         id: d.id,
         kind: d.method.as_str(),
@@ -306,7 +315,11 @@ async fn begin(
     description: &str,
     phone: Option<&str>,
 ) -> Result<(StatusCode, Json<Enrolment>), ApiError> {
-    let start = state.services().device_begin(auth, method, description, phone).await?;
+    let start = state
+        .services()
+        .devices()
+        .device_begin(auth, method, description, phone)
+        .await?;
     Ok((StatusCode::CREATED, Json(start.into())))
 }
 
@@ -398,6 +411,7 @@ pub async fn enable(
 ) -> Result<Json<BackupCodes>, ApiError> {
     let codes = state
         .services()
+        .devices()
         .device_enable(&auth, device_id(&id)?, &proof(req.code, req.credential))
         .await?;
     Ok(Json(BackupCodes { backup_codes: codes }))
@@ -416,6 +430,7 @@ pub async fn rename(
 ) -> Result<StatusCode, ApiError> {
     state
         .services()
+        .devices()
         .device_rename(&auth, device_id(&id)?, &req.description)
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -432,7 +447,11 @@ pub async fn device_challenge(
     CurrentSession(auth): CurrentSession,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let prompt = state.services().device_challenge(&auth, device_id(&id)?).await?;
+    let prompt = state
+        .services()
+        .devices()
+        .device_challenge(&auth, device_id(&id)?)
+        .await?;
     Ok(challenge_answer(prompt))
 }
 
@@ -458,6 +477,7 @@ pub async fn remove(
     let given = (req.code.is_some() || req.credential.is_some()).then(|| proof(req.code, req.credential));
     let off = state
         .services()
+        .devices()
         .device_remove(&auth, device_id(&id)?, given.as_ref())
         .await?;
     Ok(Json(Removed { two_factor_off: off }))
@@ -469,7 +489,7 @@ pub async fn regenerate(
     State(state): State<AppState>,
     CurrentSession(auth): CurrentSession,
 ) -> Result<Json<BackupCodes>, ApiError> {
-    let codes = state.services().regenerate_backup_codes(&auth).await?;
+    let codes = state.services().devices().regenerate_backup_codes(&auth).await?;
     Ok(Json(BackupCodes {
         backup_codes: Some(codes),
     }))

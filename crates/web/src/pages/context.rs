@@ -70,6 +70,7 @@ impl FromRequestParts<AppState> for PageContext {
         let auth = match crate::session::presented_token(state, &jar) {
             Some(token) => state
                 .services()
+                .login()
                 .authenticate(&token)
                 .await
                 .map_err(|e| error_page(state, &parts.headers, parts.uri.query(), ApiError::from(e).code()))?,

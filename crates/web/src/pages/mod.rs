@@ -137,7 +137,7 @@ async fn security(State(state): State<AppState>, ctx: PageContext, uri: Uri) -> 
     let notifications = auth.account.login_notifications;
     // Which section a change was saved in: `1` for notifications, `2fa` for devices.
     let saved = query_param(&uri, "saved");
-    let summary = match state.services().two_factor_summary(&auth.account).await {
+    let summary = match state.services().devices().two_factor_summary(&auth.account).await {
         Ok(summary) => summary,
         Err(err) => return ctx.error(crate::error::ApiError::from(err).code()),
     };
@@ -198,6 +198,7 @@ async fn notifications(
     let on = form.enabled == "on";
     match state
         .services()
+        .accounts()
         .set_login_notifications(auth.account.id, on, &client)
         .await
     {
@@ -253,7 +254,11 @@ async fn login_submit(
     } else {
         form.login.as_str()
     };
-    let result = state.services().login(identifier, &form.password, &client).await;
+    let result = state
+        .services()
+        .login()
+        .login(identifier, &form.password, &client)
+        .await;
     state.metrics().login(crate::metrics::login_outcome(&result));
     let (error, status) = match result {
         Ok(LoginOutcome::LoggedIn(success)) => {
@@ -310,7 +315,7 @@ async fn logout(
         return ctx.error(ErrorCode::CsrfRejected);
     }
     if let Some(token) = presented_token(&state, &jar)
-        && let Err(err) = state.services().logout(&token, &client).await
+        && let Err(err) = state.services().login().logout(&token, &client).await
     {
         return ctx.error(crate::error::ApiError::from(err).code());
     }

@@ -33,7 +33,7 @@ async fn render(
     return_to: &str,
     shown: Shown,
 ) -> Response {
-    let step = match state.services().second_step(flow).await {
+    let step = match state.services().login().second_step(flow).await {
         Ok(step) => step,
         Err(err) => return ctx.error(ApiError::from(err).code()),
     };
@@ -89,7 +89,12 @@ pub async fn send_code(
     if !ctx.csrf_ok(&form.csrf) {
         return ctx.error(ErrorCode::CsrfRejected);
     }
-    let shown = match state.services().second_factor_challenge(flow, &form.method).await {
+    let shown = match state
+        .services()
+        .login()
+        .second_factor_challenge(flow, &form.method)
+        .await
+    {
         Ok(Prompt::CodeSent { to }) => Shown {
             sent_to: Some(to),
             ..Shown::default()
@@ -133,6 +138,7 @@ pub async fn submit(
     }
     match state
         .services()
+        .login()
         .second_factor(flow, &form.method, &Proof::Code(form.code.clone()), &client)
         .await
     {

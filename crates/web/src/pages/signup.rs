@@ -96,7 +96,7 @@ pub async fn account_submit(
         language: non_empty(&form.language),
         currency: non_empty(&form.currency),
     };
-    match state.services().signup_start(input, &client).await {
+    match state.services().signup().signup_start(input, &client).await {
         Ok(flow) => ctx.redirect(&format!("/signup/{flow}")),
         Err(err) => {
             let code = to_json_error(err);
@@ -117,7 +117,7 @@ async fn step_page(
     error: Option<ErrorCode>,
     notice: Option<&str>,
 ) -> Response {
-    let (step, email) = match state.services().signup_step(flow).await {
+    let (step, email) = match state.services().signup().signup_step(flow).await {
         Ok(found) => found,
         Err(err) => return ctx.error(to_json_error(err)),
     };
@@ -165,7 +165,7 @@ pub async fn verify_submit(
     if !ctx.csrf_ok(&form.csrf) {
         return ctx.error(ErrorCode::CsrfRejected);
     }
-    match state.services().signup_verify(flow, &form.code).await {
+    match state.services().signup().signup_verify(flow, &form.code).await {
         Ok(_) => ctx.redirect(&format!("/signup/{flow}")),
         Err(err) => step_page(&state, ctx, flow, Some(to_json_error(err)), None).await,
     }
@@ -190,7 +190,7 @@ pub async fn resend_submit(
     if !ctx.csrf_ok(&form.csrf) {
         return ctx.error(ErrorCode::CsrfRejected);
     }
-    match state.services().signup_resend(flow, &client).await {
+    match state.services().signup().signup_resend(flow, &client).await {
         Ok(()) => step_page(&state, ctx, flow, None, Some("signup.resent")).await,
         Err(err) => step_page(&state, ctx, flow, Some(to_json_error(err)), None).await,
     }
@@ -232,7 +232,7 @@ pub async fn profile_submit(
         company_name: Some(form.company_name.clone()),
         phone: Some(form.phone.clone()),
     };
-    match state.services().signup_profile(flow, profile, &client).await {
+    match state.services().signup().signup_profile(flow, profile, &client).await {
         Ok(done) => logged_in(&state, ctx, done),
         Err(SignupError::Password(p)) => {
             step_page(&state, ctx, flow, Some(to_json_error(SignupError::Password(p))), None).await
@@ -270,7 +270,12 @@ pub async fn password_submit(
     if !ctx.csrf_ok(&form.csrf) {
         return ctx.error(ErrorCode::CsrfRejected);
     }
-    match state.services().signup_password(flow, &form.password, &client).await {
+    match state
+        .services()
+        .signup()
+        .signup_password(flow, &form.password, &client)
+        .await
+    {
         Ok(done) => logged_in(&state, ctx, done),
         Err(err) => step_page(&state, ctx, flow, Some(to_json_error(err)), None).await,
     }

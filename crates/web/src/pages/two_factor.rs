@@ -120,6 +120,7 @@ pub async fn add_app(State(state): State<AppState>, ctx: PageContext, HtmlForm(f
     let description = default_name(ctx.lang, Method::Totp);
     match state
         .services()
+        .devices()
         .device_begin(&auth, Method::Totp, description, None)
         .await
     {
@@ -148,6 +149,7 @@ pub async fn add_phone(
     let description = default_name(ctx.lang, Method::Sms);
     match state
         .services()
+        .devices()
         .device_begin(&auth, Method::Sms, description, Some(&form.phone))
         .await
     {
@@ -167,9 +169,14 @@ pub async fn enable_device(
         Ok(found) => found,
         Err(code) => return ctx.error(code),
     };
-    match state.services().device_enable(&auth, id, &Proof::Code(form.code)).await {
+    match state
+        .services()
+        .devices()
+        .device_enable(&auth, id, &Proof::Code(form.code))
+        .await
+    {
         Ok(codes) => enabled(ctx, codes),
-        Err(TwoFactorError::InvalidCode) => match state.services().device_pending(&auth, id).await {
+        Err(TwoFactorError::InvalidCode) => match state.services().devices().device_pending(&auth, id).await {
             // The same secret or number again: it is still pending, nothing was enabled.
             Ok(start) => enrol_page(ctx, start, Some(ErrorCode::SecondFactorInvalid)),
             Err(err) => failed(ctx, err),
@@ -191,7 +198,12 @@ pub async fn remove_device(
         Err(code) => return ctx.error(code),
     };
     let proof = (!form.code.trim().is_empty()).then(|| Proof::Code(form.code));
-    match state.services().device_remove(&auth, id, proof.as_ref()).await {
+    match state
+        .services()
+        .devices()
+        .device_remove(&auth, id, proof.as_ref())
+        .await
+    {
         Ok(_) => ctx.redirect("/security?saved=2fa#sec-2fa"),
         Err(err) => back_with_error(ctx, err, &format!("device-{id}")),
     }
@@ -208,7 +220,7 @@ pub async fn send_device_code(
         Ok(found) => found,
         Err(code) => return ctx.error(code),
     };
-    match state.services().device_challenge(&auth, id).await {
+    match state.services().devices().device_challenge(&auth, id).await {
         Ok(_) => ctx.redirect(&format!("/security?sent={id}#device-{id}")),
         Err(err) => back_with_error(ctx, err, &format!("device-{id}")),
     }
@@ -223,7 +235,7 @@ pub async fn regenerate(
         Ok(found) => found,
         Err(code) => return ctx.error(code),
     };
-    match state.services().regenerate_backup_codes(&auth).await {
+    match state.services().devices().regenerate_backup_codes(&auth).await {
         Ok(codes) => ctx.render(
             "backup_codes.html",
             "security",
@@ -266,7 +278,12 @@ pub async fn reauth_submit(
         Err(code) => return ctx.error(code),
     };
     let to = safe_return_to(&form.return_to, state.settings()).unwrap_or_else(|| "/security".to_owned());
-    match state.services().reauthenticate(&auth, &form.password, &client).await {
+    match state
+        .services()
+        .login()
+        .reauthenticate(&auth, &form.password, &client)
+        .await
+    {
         Ok(LoginOutcome::LoggedIn(done)) => {
             ctx.add_cookie(session_cookie(&state, done.token.expose()));
             ctx.redirect(&to)
@@ -315,7 +332,12 @@ pub async fn unlock_submit(
     if !ctx.csrf_ok(&form.csrf) {
         return ctx.error(ErrorCode::CsrfRejected);
     }
-    match state.services().unlock_second_factor(&form.token, &client).await {
+    match state
+        .services()
+        .login()
+        .unlock_second_factor(&form.token, &client)
+        .await
+    {
         Ok(()) => ctx.render("unlock.html", "unlock", StatusCode::OK, context! { done => true }),
         Err(err) => {
             let code = ApiError::from(err).code();
