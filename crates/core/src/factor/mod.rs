@@ -260,15 +260,24 @@ pub trait SecondFactor: Send + Sync {
         Ok(None)
     }
 
-    /// Confirms a pending device with a proof from it; the data to keep once enabled.
+    /// Confirms a pending device with a proof from it; the data to keep once enabled. By
+    /// default, the proof is checked as at login, against that device alone, and the data stays.
     async fn confirm(
         &self,
-        _ctx: &FactorContext<'_>,
-        _pending: &FactorCredential,
-        _state: Option<&str>,
-        _proof: &Proof,
+        ctx: &FactorContext<'_>,
+        pending: &FactorCredential,
+        state: Option<&str>,
+        proof: &Proof,
     ) -> Result<String, FactorError> {
-        Err(FactorError::Unavailable)
+        let scope = Scope {
+            id: pending.id,
+            device: Some(pending),
+            state,
+        };
+        match self.verify(ctx, scope, proof).await? {
+            FactorOutcome::Accepted(_) => Ok(pending.data.clone()),
+            FactorOutcome::Rejected | FactorOutcome::Replayed => Err(FactorError::InvalidProof),
+        }
     }
 }
 

@@ -126,24 +126,6 @@ impl SecondFactor for TotpFactor {
         let seed = ctx.key.open(SEAL_PURPOSE, &pending.data)?;
         Ok(Some(Self::prompt(ctx, &seed)))
     }
-
-    async fn confirm(
-        &self,
-        ctx: &FactorContext<'_>,
-        pending: &FactorCredential,
-        _state: Option<&str>,
-        proof: &Proof,
-    ) -> Result<String, FactorError> {
-        let scope = Scope {
-            id: pending.id,
-            device: Some(pending),
-            state: None,
-        };
-        match self.verify(ctx, scope, proof).await? {
-            FactorOutcome::Accepted(_) => Ok(pending.data.clone()),
-            FactorOutcome::Rejected | FactorOutcome::Replayed => Err(FactorError::InvalidProof),
-        }
-    }
 }
 
 #[cfg(test)]

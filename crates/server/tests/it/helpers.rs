@@ -110,13 +110,18 @@ impl TestApp {
         format!("{}{path}", self.base)
     }
 
-    /// Creates an account through the service, as the CLI does.
+    /// Creates an account in France through the service, as the CLI does.
     pub async fn account(&self, email: &str, first: &str, last: &str) -> Account {
+        self.account_in(email, first, last, "FR").await
+    }
+
+    /// Creates an account in a country (which fixes its subsidiary).
+    pub async fn account_in(&self, email: &str, first: &str, last: &str, country: &str) -> Account {
         let input = NewAccountInput {
             email: email.into(),
             first_name: first.into(),
             last_name: last.into(),
-            country: "FR".into(),
+            country: country.into(),
             account_type: AccountType::Individual,
             company_name: None,
             phone: None,
@@ -162,6 +167,33 @@ impl TestApp {
     pub fn advance(&self, minutes: i64) {
         self.clock.advance(time::Duration::minutes(minutes));
     }
+}
+
+/// Sends `body` as JSON with `client`'s cookies; the status and the JSON answer.
+pub async fn call(client: &Client, app: &TestApp, method: reqwest::Method, path: &str, body: Value) -> (u16, Value) {
+    status_json(client.request(method, app.url(path)).json(&body).send().await.unwrap()).await
+}
+
+pub async fn post(client: &Client, app: &TestApp, path: &str, body: Value) -> (u16, Value) {
+    call(client, app, reqwest::Method::POST, path, body).await
+}
+
+/// The password step of a login that owes a second factor offering `methods`: its flow.
+pub async fn password_step(client: &Client, app: &TestApp, nic: &str, methods: &[&str]) -> String {
+    let (status, body) = post(
+        client,
+        app,
+        "/api/v1/session",
+        json!({"login": nic, "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("second_factor_required")),
+        "{body}"
+    );
+    assert_eq!(body["methods"], json!(methods), "{body}");
+    body["flow"].as_str().unwrap().to_owned()
 }
 
 /// Status and parsed JSON body of a response.

@@ -11,6 +11,9 @@ use webauthn_authenticator_rs::WebauthnAuthenticator;
 use webauthn_authenticator_rs::softtoken::SoftToken;
 use webauthn_rs::prelude::{CreationChallengeResponse, RequestChallengeResponse, Url};
 
+/// The methods a login of this module's accounts offers.
+const METHODS: &[&str] = &["security_key", "backup_code"];
+
 /// An app whose public URL is a name (`localhost`), as WebAuthn requires.
 async fn key_app() -> TestApp {
     spawn_app_with(|c| c.public_url = c.public_url.replace("127.0.0.1", "localhost")).await
@@ -18,14 +21,6 @@ async fn key_app() -> TestApp {
 
 fn origin(app: &TestApp) -> Url {
     Url::parse(&app.base.replace("127.0.0.1", "localhost")).unwrap()
-}
-
-async fn call(client: &Client, app: &TestApp, method: reqwest::Method, path: &str, body: Value) -> (u16, Value) {
-    status_json(client.request(method, app.url(path)).json(&body).send().await.unwrap()).await
-}
-
-async fn post(client: &Client, app: &TestApp, path: &str, body: Value) -> (u16, Value) {
-    call(client, app, reqwest::Method::POST, path, body).await
 }
 
 /// Enrols a key for the logged-in `client`; returns its device id and the backup codes.
@@ -54,25 +49,6 @@ async fn enrol_key(client: &Client, app: &TestApp, token: &mut SoftToken) -> (St
         .map(|a| a.iter().map(|c| c.as_str().unwrap().to_owned()).collect())
         .unwrap_or_default();
     (id, codes)
-}
-
-/// The password step of a new login: the flow of its second step.
-async fn password_step(client: &Client, app: &TestApp, nic: &str) -> String {
-    let (status, body) = post(
-        client,
-        app,
-        "/api/v1/session",
-        json!({"login": nic, "password": PASSWORD}),
-    )
-    .await;
-    assert_eq!(
-        (status, body["status"].as_str()),
-        (200, Some("second_factor_required")),
-        "{body}"
-    );
-    assert_eq!(body["methods"], json!(["security_key", "backup_code"]));
-    assert_eq!(body["default"], "security_key");
-    body["flow"].as_str().unwrap().to_owned()
 }
 
 /// The flow's challenge for the key.
@@ -132,7 +108,12 @@ async fn a_key_alone_turns_2fa_on_and_logs_in_while_replays_and_foreign_challeng
 
     // Log in with the key.
     let c = client();
-    let flow = password_step(&c, &app, &nic).await;
+    let (_, body) = post(&c, &app, "/api/v1/session", json!({"login": nic, "password": PASSWORD})).await;
+    assert_eq!(
+        (body["methods"].clone(), body["default"].as_str()),
+        (json!(METHODS), Some("security_key"))
+    );
+    let flow = body["flow"].as_str().unwrap().to_owned();
     assert_eq!(c.get(app.url("/api/v1/me")).send().await.unwrap().status(), 401);
     let signed = sign(&app, &mut token, key_challenge(&c, &app, &flow).await);
     let (status, body) = answer(&c, &app, &flow, &signed).await;
@@ -146,7 +127,7 @@ async fn a_key_alone_turns_2fa_on_and_logs_in_while_replays_and_foreign_challeng
         (404, Some("LOGIN_FLOW_NOT_FOUND"))
     );
     let other = client();
-    let flow2 = password_step(&other, &app, &nic).await;
+    let flow2 = password_step(&other, &app, &nic, METHODS).await;
     key_challenge(&other, &app, &flow2).await;
     let (status, body) = answer(&other, &app, &flow2, &signed).await;
     assert_eq!(
@@ -156,14 +137,14 @@ async fn a_key_alone_turns_2fa_on_and_logs_in_while_replays_and_foreign_challeng
     );
 
     // A challenge of flow A answered in flow B.
-    let flow_a = password_step(&other, &app, &nic).await;
-    let flow_b = password_step(&other, &app, &nic).await;
+    let flow_a = password_step(&other, &app, &nic, METHODS).await;
+    let flow_b = password_step(&other, &app, &nic, METHODS).await;
     let for_a = sign(&app, &mut token, key_challenge(&other, &app, &flow_a).await);
     key_challenge(&other, &app, &flow_b).await;
     let (status, _) = answer(&other, &app, &flow_b, &for_a).await;
     assert_eq!(status, 400, "a challenge from another flow");
     // Without a challenge, nothing to answer.
-    let flow_c = password_step(&other, &app, &nic).await;
+    let flow_c = password_step(&other, &app, &nic, METHODS).await;
     let (status, _) = answer(&other, &app, &flow_c, &for_a).await;
     assert_eq!(status, 400);
 }
@@ -174,14 +155,14 @@ async fn a_sign_counter_going_backwards_is_refused() {
     let cloned = token.to_cbor().unwrap();
     for _ in 0..2 {
         let c = client();
-        let flow = password_step(&c, &app, &nic).await;
+        let flow = password_step(&c, &app, &nic, METHODS).await;
         let signed = sign(&app, &mut token, key_challenge(&c, &app, &flow).await);
         assert_eq!(answer(&c, &app, &flow, &signed).await.0, 200);
     }
     // A copy of the key made before those logins signs with a lower counter: a clone.
     let mut copy = SoftToken::from_cbor(&cloned).unwrap();
     let c = client();
-    let flow = password_step(&c, &app, &nic).await;
+    let flow = password_step(&c, &app, &nic, METHODS).await;
     let signed = sign(&app, &mut copy, key_challenge(&c, &app, &flow).await);
     let (status, body) = answer(&c, &app, &flow, &signed).await;
     assert_eq!(
@@ -194,7 +175,7 @@ async fn a_sign_counter_going_backwards_is_refused() {
 async fn two_parallel_uses_of_one_challenge_give_one_session() {
     let (app, nic, mut token, _, _) = enrolled().await;
     let (a, b) = (client(), client());
-    let flow = password_step(&a, &app, &nic).await;
+    let flow = password_step(&a, &app, &nic, METHODS).await;
     let signed = sign(&app, &mut token, key_challenge(&a, &app, &flow).await);
     let (first, second) = tokio::join!(answer(&a, &app, &flow, &signed), answer(&b, &app, &flow, &signed));
     let mut statuses = [first.0, second.0];
@@ -247,7 +228,7 @@ async fn removing_a_key_needs_a_touch_from_it_or_a_login_with_another_factor() {
     // A lost key: log in with a backup code, then remove the key without it.
     let (id, codes) = enrol_key(&app.client, &app, &mut token).await;
     let c = client();
-    let flow = password_step(&c, &app, &nic).await;
+    let flow = password_step(&c, &app, &nic, METHODS).await;
     let (status, body) = post(
         &c,
         &app,

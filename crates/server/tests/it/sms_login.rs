@@ -6,13 +6,9 @@ use crate::helpers::*;
 use crate::sms::{Gateway, gateway_app};
 use reqwest::Client;
 use serde_json::{Value, json};
-use sesame_core::audit::{Actor, ClientInfo};
-use sesame_core::service::NewAccountInput;
-use sesame_core::types::{AccountType, Password};
 
-async fn post(client: &Client, app: &TestApp, path: &str, body: Value) -> (u16, Value) {
-    status_json(client.post(app.url(path)).json(&body).send().await.unwrap()).await
-}
+/// The methods a login of this module's accounts offers.
+const METHODS: &[&str] = &["sms", "backup_code"];
 
 /// Delivers the queued texts and returns the code of the last one sent to `to`.
 async fn texted_code(app: &TestApp, gateway: &Gateway, to: &str) -> String {
@@ -75,23 +71,6 @@ async fn with_phone(app: &TestApp, gateway: &Gateway) -> (String, String, Vec<St
     (nic, id, codes)
 }
 
-async fn password_step(client: &Client, app: &TestApp, nic: &str) -> String {
-    let (status, body) = post(
-        client,
-        app,
-        "/api/v1/session",
-        json!({"login": nic, "password": PASSWORD}),
-    )
-    .await;
-    assert_eq!(
-        (status, body["status"].as_str()),
-        (200, Some("second_factor_required")),
-        "{body}"
-    );
-    assert_eq!(body["methods"], json!(["sms", "backup_code"]));
-    body["flow"].as_str().unwrap().to_owned()
-}
-
 async fn send(client: &Client, app: &TestApp, flow: &str) -> (u16, Value) {
     post(
         client,
@@ -125,7 +104,7 @@ async fn a_verified_phone_turns_2fa_on_and_a_texted_code_logs_in_once() {
     );
 
     let c = client();
-    let flow = password_step(&c, &app, &nic).await;
+    let flow = password_step(&c, &app, &nic, METHODS).await;
     app.advance(1);
     let (status, sent) = send(&c, &app, &flow).await;
     assert_eq!((status, sent["sent_to"].as_str()), (202, Some("+33 ••• ••• •78")));
@@ -136,7 +115,7 @@ async fn a_verified_phone_turns_2fa_on_and_a_texted_code_logs_in_once() {
 
     // The code is single use and bound to its flow.
     let other = client();
-    let flow2 = password_step(&other, &app, &nic).await;
+    let flow2 = password_step(&other, &app, &nic, METHODS).await;
     let (status, _) = answer(&other, &app, &flow2, &code).await;
     assert_eq!(status, 400, "a code from another flow");
     // And expires after 5 minutes.
@@ -154,7 +133,7 @@ async fn five_wrong_codes_end_the_flow() {
     let app = gateway_app(&gateway).await;
     let (nic, _, _) = with_phone(&app, &gateway).await;
     let c = client();
-    let flow = password_step(&c, &app, &nic).await;
+    let flow = password_step(&c, &app, &nic, METHODS).await;
     app.advance(1);
     assert_eq!(send(&c, &app, &flow).await.0, 202);
     let code = texted_code(&app, &gateway, PHONE).await;
@@ -176,7 +155,7 @@ async fn texts_are_limited_to_one_per_30_seconds_and_five_per_hour() {
     let app = gateway_app(&gateway).await;
     let (nic, _, _) = with_phone(&app, &gateway).await;
     let c = client();
-    let flow = password_step(&c, &app, &nic).await;
+    let flow = password_step(&c, &app, &nic, METHODS).await;
     // The enrolment text was the first of this hour.
     let (status, body) = send(&c, &app, &flow).await;
     assert_eq!(
@@ -187,12 +166,12 @@ async fn texts_are_limited_to_one_per_30_seconds_and_five_per_hour() {
     for n in 2..=5 {
         app.advance(1);
         let c = client();
-        let flow = password_step(&c, &app, &nic).await;
+        let flow = password_step(&c, &app, &nic, METHODS).await;
         assert_eq!(send(&c, &app, &flow).await.0, 202, "text {n}");
     }
     app.advance(1);
     let c = client();
-    let flow = password_step(&c, &app, &nic).await;
+    let flow = password_step(&c, &app, &nic, METHODS).await;
     let (status, body) = send(&c, &app, &flow).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
@@ -201,7 +180,7 @@ async fn texts_are_limited_to_one_per_30_seconds_and_five_per_hour() {
     );
     app.advance(60);
     let c = client();
-    let flow = password_step(&c, &app, &nic).await;
+    let flow = password_step(&c, &app, &nic, METHODS).await;
     assert_eq!(send(&c, &app, &flow).await.0, 202, "an hour later");
 }
 
@@ -238,25 +217,7 @@ async fn a_phone_is_removed_with_a_code_texted_to_it() {
 #[tokio::test]
 async fn sms_is_not_offered_where_the_subsidiary_has_none() {
     let app = spawn_app().await;
-    let input = NewAccountInput {
-        email: "sam@example.com".into(),
-        first_name: "Sam".into(),
-        last_name: "Lee".into(),
-        country: "US".into(),
-        account_type: AccountType::Individual,
-        company_name: None,
-        phone: None,
-        language: None,
-        currency: None,
-        password: Password::new(PASSWORD),
-    };
-    let sam = app
-        .app
-        .services
-        .accounts()
-        .create_account(input, Actor::Operator, &ClientInfo::default())
-        .await
-        .unwrap();
+    let sam = app.account_in("sam@example.com", "Sam", "Lee", "US").await;
     assert_eq!(app.login(sam.nic_handle.as_str(), PASSWORD).await.status(), 200);
     let (status, body) = post(
         &app.client,

@@ -7,6 +7,9 @@ use serde_json::{Value, json};
 use sesame_core::clock::Clock;
 use time::OffsetDateTime;
 
+/// The methods a login of this module's accounts offers.
+const METHODS: &[&str] = &["totp", "backup_code"];
+
 /// The code `oathtool` computes for `secret` at `at`.
 pub fn oath(secret: &str, at: OffsetDateTime) -> String {
     let when = at.format(&time::format_description::well_known::Rfc3339).unwrap();
@@ -22,10 +25,6 @@ struct Enrolled {
     secret: String,
     app: String,
     backup_codes: Vec<String>,
-}
-
-async fn post(client: &Client, app: &TestApp, path: &str, body: Value) -> (u16, Value) {
-    status_json(client.post(app.url(path)).json(&body).send().await.unwrap()).await
 }
 
 /// Logs Jane in (no 2FA yet) and enrols an authenticator app with a code from oathtool.
@@ -67,20 +66,6 @@ async fn enrol(app: &TestApp, nic: &str) -> Enrolled {
         app: id,
         backup_codes,
     }
-}
-
-/// Password step: returns the flow of the second step.
-async fn password_step(client: &Client, app: &TestApp, nic: &str) -> String {
-    let (status, body) = post(
-        client,
-        app,
-        "/api/v1/session",
-        json!({"login": nic, "password": PASSWORD}),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["status"], "second_factor_required", "{body}");
-    body["flow"].as_str().unwrap().to_owned()
 }
 
 async fn second(client: &Client, app: &TestApp, flow: &str, method: &str, code: &str) -> (u16, Value) {
@@ -152,7 +137,7 @@ async fn a_time_step_is_accepted_once_and_drift_is_one_step() {
     app.advance(1);
     let c = client();
     let now = app.clock.now();
-    let flow = password_step(&c, &app, nic).await;
+    let flow = password_step(&c, &app, nic, METHODS).await;
     let two_ahead = oath(&e.secret, now + time::Duration::seconds(60));
     assert_eq!(
         second(&c, &app, &flow, "totp", &two_ahead).await.0,
@@ -173,10 +158,10 @@ async fn a_time_step_is_accepted_once_and_drift_is_one_step() {
     );
     // The current code is a later step: fine once...
     let current = oath(&e.secret, now);
-    let flow = password_step(&c, &app, nic).await;
+    let flow = password_step(&c, &app, nic, METHODS).await;
     assert_eq!(second(&c, &app, &flow, "totp", &current).await.0, 200);
     // ...and refused when replayed, which is audited.
-    let flow = password_step(&c, &app, nic).await;
+    let flow = password_step(&c, &app, nic, METHODS).await;
     let replay = second(&c, &app, &flow, "totp", &current).await;
     assert_eq!(replay.1["error"]["code"], "SECOND_FACTOR_INVALID");
     let events = sesame_core::ports::AuditLog::recent_events(app.app.store.as_ref(), jane.id, 50)
@@ -205,7 +190,7 @@ async fn backup_codes_work_once_even_when_raced() {
         let mut tasks = Vec::new();
         for _ in 0..2 {
             let c = client();
-            let flow = password_step(&c, &app, nic).await;
+            let flow = password_step(&c, &app, nic, METHODS).await;
             let (url, code, flow) = (
                 app.url("/api/v1/session/second-factor"),
                 code.to_uppercase(),
@@ -257,14 +242,14 @@ async fn regenerating_voids_the_old_set_and_three_left_warns() {
         .map(|c| c.as_str().unwrap().to_owned())
         .collect();
     let c = client();
-    let flow = password_step(&c, &app, nic).await;
+    let flow = password_step(&c, &app, nic, METHODS).await;
     assert_eq!(
         second(&c, &app, &flow, "backup_code", &e.backup_codes[0]).await.0,
         400,
         "the old set is void"
     );
     for code in fresh.iter().take(7) {
-        let flow = password_step(&c, &app, nic).await;
+        let flow = password_step(&c, &app, nic, METHODS).await;
         assert_eq!(
             second(&c, &app, &flow, "backup_code", &code.replace('-', " ")).await.0,
             200
@@ -288,13 +273,13 @@ async fn the_sixth_code_in_a_flow_is_refused_even_when_right() {
     let e = enrol(&app, nic).await;
     app.advance(1);
     let c = client();
-    let flow = password_step(&c, &app, nic).await;
+    let flow = password_step(&c, &app, nic, METHODS).await;
     for _ in 0..5 {
         assert_eq!(second(&c, &app, &flow, "totp", "000000").await.0, 400);
     }
     let right = second(&c, &app, &flow, "totp", &oath(&e.secret, app.clock.now())).await;
     assert_eq!(right.1["error"]["code"], "SECOND_FACTOR_TOO_MANY_ATTEMPTS");
-    let sms = second(&c, &app, &password_step(&c, &app, nic).await, "sms", "123456").await;
+    let sms = second(&c, &app, &password_step(&c, &app, nic, METHODS).await, "sms", "123456").await;
     assert_eq!(
         sms.1["error"]["code"], "SECOND_FACTOR_METHOD_NOT_ALLOWED",
         "methods are fixed at the password step"
@@ -309,12 +294,12 @@ async fn after_ten_failures_each_try_waits_longer() {
     let e = enrol(&app, nic).await;
     let c = client();
     for _ in 0..2 {
-        let flow = password_step(&c, &app, nic).await;
+        let flow = password_step(&c, &app, nic, METHODS).await;
         for _ in 0..5 {
             assert_eq!(second(&c, &app, &flow, "totp", "000000").await.0, 400);
         }
     }
-    let flow = password_step(&c, &app, nic).await;
+    let flow = password_step(&c, &app, nic, METHODS).await;
     let early = second(&c, &app, &flow, "totp", &oath(&e.secret, app.clock.now())).await;
     assert_eq!(
         (early.0, early.1["error"]["code"].as_str()),
@@ -340,13 +325,13 @@ async fn a_hundred_failures_lock_codes_until_the_emailed_link_is_used() {
     let e = enrol(&app, nic).await;
     let c = client();
     for n in 1..=100 {
-        let flow = password_step(&c, &app, nic).await;
+        let flow = password_step(&c, &app, nic, METHODS).await;
         let (status, body) = second(&c, &app, &flow, "totp", "000000").await;
         assert_eq!(status, 400, "failure {n}: {body}");
         app.clock.advance(sesame_core::service::failure_delay(n));
     }
     app.advance(1);
-    let flow = password_step(&c, &app, nic).await;
+    let flow = password_step(&c, &app, nic, METHODS).await;
     let locked = second(&c, &app, &flow, "totp", &oath(&e.secret, app.clock.now())).await;
     assert_eq!(locked.1["error"]["code"], "SECOND_FACTOR_LOCKED");
     app.deliver().await;
@@ -381,7 +366,7 @@ async fn a_hundred_failures_lock_codes_until_the_emailed_link_is_used() {
         .await
         .unwrap();
     assert_eq!(again.status(), 410, "the link works once");
-    let flow = password_step(&c, &app, nic).await;
+    let flow = password_step(&c, &app, nic, METHODS).await;
     assert_eq!(
         second(&c, &app, &flow, "totp", &oath(&e.secret, app.clock.now()))
             .await
@@ -397,7 +382,7 @@ async fn three_failures_after_the_password_email_the_owner() {
     let nic = jane.nic_handle.as_str();
     enrol(&app, nic).await;
     let c = client();
-    let flow = password_step(&c, &app, nic).await;
+    let flow = password_step(&c, &app, nic, METHODS).await;
     for _ in 0..3 {
         second(&c, &app, &flow, "totp", "000000").await;
     }
@@ -550,7 +535,7 @@ async fn apps_and_backup_codes_survive_a_server_key_rotation() {
     app.clock
         .advance(clock.now() - app.clock.now() + time::Duration::minutes(1));
     let c = client();
-    let flow = password_step(&c, &app, &nic).await;
+    let flow = password_step(&c, &app, &nic, METHODS).await;
     assert_eq!(
         second(&c, &app, &flow, "totp", &oath(&e.secret, app.clock.now()))
             .await
@@ -558,7 +543,7 @@ async fn apps_and_backup_codes_survive_a_server_key_rotation() {
         200,
         "the old seal opens"
     );
-    let flow = password_step(&c, &app, &nic).await;
+    let flow = password_step(&c, &app, &nic, METHODS).await;
     assert_eq!(
         second(&c, &app, &flow, "backup_code", &e.backup_codes[0]).await.0,
         200,
