@@ -386,7 +386,7 @@ impl Login {
     }
 
     /// MFA-7: refuses when the account is locked or must wait.
-    async fn check_failures(&self, account: AccountId, now: OffsetDateTime) -> Result<(), TwoFactorError> {
+    pub(super) async fn check_failures(&self, account: AccountId, now: OffsetDateTime) -> Result<(), TwoFactorError> {
         let (failures, last) = self
             .ports
             .count(FAILURES, &account.to_string(), now - FAILURE_WINDOW)

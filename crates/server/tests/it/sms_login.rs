@@ -254,3 +254,30 @@ async fn sms_is_not_offered_where_the_subsidiary_has_none() {
     .await;
     assert_eq!((status, body["error"]["code"].as_str()), (422, Some("PHONE_INVALID")));
 }
+
+#[tokio::test]
+async fn guessing_a_confirmation_code_meets_the_failure_limits() {
+    let gateway = Gateway::start().await;
+    let app = gateway_app(&gateway).await;
+    let jane = app.jane().await;
+    assert_eq!(app.login(jane.nic_handle.as_str(), PASSWORD).await.status(), 200);
+    let (_, begun) = post(
+        &app.client,
+        &app,
+        "/api/v1/me/2fa/sms",
+        json!({"phone": PHONE, "description": "Mobile"}),
+    )
+    .await;
+    let enable = format!("/api/v1/me/2fa/devices/{}/enable", begun["id"].as_str().unwrap());
+    let code = texted_code(&app, &gateway, PHONE).await;
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    for _ in 0..10 {
+        assert_eq!(post(&app.client, &app, &enable, json!({"code": wrong})).await.0, 400);
+    }
+    let (status, body) = post(&app.client, &app, &enable, json!({"code": code})).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (429, Some("SECOND_FACTOR_THROTTLED")),
+        "after 10 failures each try waits"
+    );
+}
