@@ -58,5 +58,23 @@ async fn the_openapi_document_describes_the_api() {
     assert!(doc["paths"]["/api/v1/session"]["post"].is_object());
     assert!(doc["paths"]["/api/v1/session"]["delete"].is_object());
     assert!(doc["paths"]["/api/v1/me"]["get"].is_object());
+    // MFA-1..6: every two-factor route, with its status codes.
+    for (path, method) in [
+        ("/api/v1/session/second-factor", "post"),
+        ("/api/v1/session/second-factor/challenge", "post"),
+        ("/api/v1/me/2fa", "get"),
+        ("/api/v1/me/2fa/security-keys", "post"),
+        ("/api/v1/me/2fa/sms", "post"),
+        ("/api/v1/me/2fa/devices/{id}/enable", "post"),
+        ("/api/v1/me/2fa/devices/{id}/challenge", "post"),
+        ("/api/v1/me/2fa/devices/{id}", "delete"),
+        ("/api/v1/me/2fa/devices/{id}", "patch"),
+    ] {
+        let op = &doc["paths"][path][method];
+        assert!(
+            op["responses"].as_object().is_some_and(|r| !r.is_empty()),
+            "{method} {path}"
+        );
+    }
     assert!(doc["components"]["schemas"]["LoginRequest"]["properties"]["password"].is_object());
 }

@@ -103,6 +103,18 @@ async fn a_key_alone_turns_2fa_on_and_logs_in_while_replays_and_foreign_challeng
     assert_eq!(status["enabled"], true, "{status}");
     assert_eq!(status["devices"][0]["kind"], "security_key");
     assert_eq!(status["devices"][0]["description"], "Yubikey");
+    // The operator's view says so too: `sesame account show`, the real binary on the same data.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sesame"))
+        .args(["account", "show", &nic, "--json"])
+        .env_clear()
+        .env("SESAME_DATABASE_URL", &app.db.url)
+        .env("SESAME_DATA_DIR", app.dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let shown: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["security"]["two_factor"], "on", "{shown}");
+    assert_eq!(shown["security"]["two_factor_devices"][0]["kind"], "security_key");
     let page = app.get("/security").await.text().await.unwrap();
     assert!(page.contains("data-kind=\"security_key\"") && page.contains("id=\"twofa-state\""));
 
