@@ -11,7 +11,7 @@ use super::login_flow::{CHALLENGE_PURPOSE, Login, TwoFactorError, valid_descript
 use super::sessions::Authenticated;
 use super::{Base, Factors};
 use crate::audit::{Actor, AuditEvent, AuditKind, ClientInfo};
-use crate::factor::{EnrolInput, EnrolPrompt, FactorError, Method, Prompt, Proof, Scope, backup_code};
+use crate::factor::{EnrolInput, EnrolPrompt, Method, Prompt, Proof, Scope, backup_code};
 use crate::mail::{MailKind, Notice};
 use crate::ports::{Account, CredentialStore, FactorCredential, OneTimeSecret, StoreError};
 use crate::types::new_id;
@@ -205,16 +205,12 @@ impl Devices {
         let method = Method::parse(&cred.kind).ok_or(TwoFactorError::NotFound)?;
         let owned = self.factors.load(account).await?;
         let ctx = self.factors.ctx(account, &owned);
-        // Wrong confirmation codes count like wrong login codes (MFA-7): a texted code can't be
-        // guessed at leisure either.
-        self.login.check_failures(account.id, owned.now()).await?;
-        let data = match self.factors.get(method)?.confirm(&ctx, &cred, None, proof).await {
-            Err(FactorError::InvalidProof) => {
-                self.login.count_failure(account, owned.now()).await?;
-                return Err(TwoFactorError::InvalidCode);
-            }
-            other => other?,
-        };
+        // Confirmation codes count like login codes (MFA-7): a texted code can't be guessed at
+        // leisure either.
+        let tried = self.login.begin_try(account.id, owned.now()).await?;
+        let confirmed = self.factors.get(method)?.confirm(&ctx, &cred, None, proof).await;
+        self.login.end_try(account, tried, confirmed.is_ok()).await?;
+        let data = confirmed?;
         let first = !owned
             .credentials()
             .iter()

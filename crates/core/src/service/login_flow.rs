@@ -42,8 +42,9 @@ const ACCOUNT_LOCK: i64 = 100;
 const DELAY_AFTER: i64 = 10;
 /// The longest wait between tries.
 const MAX_DELAY: Duration = Duration::minutes(15);
-/// Window of the per-account failure count.
-const FAILURE_WINDOW: Duration = Duration::days(1);
+/// MFA-7 counts consecutive failures, however far apart: its window never restarts (a success or
+/// an unlock clears it).
+const CONSECUTIVE: OffsetDateTime = OffsetDateTime::UNIX_EPOCH;
 const FAILURES: &str = "2fa-failures";
 const UNLOCK_PURPOSE: &str = "2fa-unlock";
 const UNLOCK_TTL: Duration = Duration::hours(24);
@@ -177,6 +178,11 @@ pub(super) fn valid_description(input: &str) -> Result<String, TwoFactorError> {
 
 fn internal(err: impl std::fmt::Display) -> StoreError {
     StoreError::Internal(err.to_string())
+}
+
+/// MFA-7: a try counted against the account, to end with [`Login::end_try`].
+pub(super) struct Try {
+    consecutive: i64,
 }
 
 /// What `open_flow` finds: the flow, its state and its account.
@@ -385,12 +391,12 @@ impl Login {
         Ok(challenge.prompt)
     }
 
-    /// MFA-7: refuses when the account is locked or must wait.
-    pub(super) async fn check_failures(&self, account: AccountId, now: OffsetDateTime) -> Result<(), TwoFactorError> {
-        let (failures, last) = self
-            .ports
-            .count(FAILURES, &account.to_string(), now - FAILURE_WINDOW)
-            .await?;
+    /// MFA-7: refuses when the account is locked or must wait; otherwise counts this try before
+    /// the proof is looked at. Counting first, in one statement, is what keeps a burst of
+    /// parallel tries from passing the lock.
+    pub(super) async fn begin_try(&self, account: AccountId, now: OffsetDateTime) -> Result<Try, TwoFactorError> {
+        let key = account.to_string();
+        let (failures, last) = self.ports.count(FAILURES, &key, CONSECUTIVE).await?;
         if failures >= ACCOUNT_LOCK {
             return Err(TwoFactorError::AccountLocked);
         }
@@ -400,17 +406,20 @@ impl Login {
                 retry_after: ready_at - now,
             });
         }
-        Ok(())
+        let consecutive = self.ports.hit(FAILURES, &key, CONSECUTIVE, now).await?;
+        if consecutive > ACCOUNT_LOCK {
+            return Err(TwoFactorError::AccountLocked);
+        }
+        Ok(Try { consecutive })
     }
 
-    /// MFA-7: counts a failure; at the lock, mails the unlock link.
-    pub(super) async fn count_failure(&self, account: &Account, now: OffsetDateTime) -> Result<(), TwoFactorError> {
-        let failures = self
-            .ports
-            .hit(FAILURES, &account.id.to_string(), now - FAILURE_WINDOW, now)
-            .await?;
-        if failures == ACCOUNT_LOCK {
-            self.send_unlock_link(account, now).await?;
+    /// MFA-7: ends a try. A success clears the count (it counts consecutive failures); a failure
+    /// stays counted, and the one that reaches the lock mails the unlock link.
+    pub(super) async fn end_try(&self, account: &Account, done: Try, ok: bool) -> Result<(), TwoFactorError> {
+        if ok {
+            self.ports.reset(FAILURES, &account.id.to_string()).await?;
+        } else if done.consecutive == ACCOUNT_LOCK {
+            self.send_unlock_link(account, self.base.clock.now()).await?;
         }
         Ok(())
     }
@@ -424,8 +433,8 @@ impl Login {
         proof: &Proof,
     ) -> Result<(), TwoFactorError> {
         let now = self.base.clock.now();
-        self.check_failures(account.id, now).await?;
         let method = Method::parse(&device.kind).ok_or(TwoFactorError::NotFound)?;
+        let tried = self.begin_try(account.id, now).await?;
         let owned = self.factors.load(account).await?;
         let ctx = self.factors.ctx(account, &owned);
         let scope = Scope {
@@ -433,13 +442,12 @@ impl Login {
             device: Some(device),
             state,
         };
-        match self.factors.get(method)?.verify(&ctx, scope, proof).await? {
-            FactorOutcome::Accepted(_) => Ok(()),
-            FactorOutcome::Rejected | FactorOutcome::Replayed => {
-                self.count_failure(account, now).await?;
-                Err(TwoFactorError::InvalidCode)
-            }
-        }
+        let ok = matches!(
+            self.factors.get(method)?.verify(&ctx, scope, proof).await?,
+            FactorOutcome::Accepted(_)
+        );
+        self.end_try(account, tried, ok).await?;
+        if ok { Ok(()) } else { Err(TwoFactorError::InvalidCode) }
     }
 
     /// LOGIN-2: the second step. Opens the session (or replaces it, for a re-authentication).
@@ -455,9 +463,10 @@ impl Login {
         let method = Method::parse(method)
             .filter(|m| state.methods.contains(m))
             .ok_or(TwoFactorError::MethodNotAllowed)?;
-        self.check_failures(account.id, now).await?;
-        // The try is counted before the proof is looked at.
+        // The try is counted, for the account and the flow, before the proof is looked at.
+        let tried = self.begin_try(account.id, now).await?;
         let Some(attempt) = self.ports.count_flow_attempt(flow_id, FLOW_ATTEMPTS).await? else {
+            self.end_try(&account, tried, false).await?;
             return Err(TwoFactorError::TooManyAttempts);
         };
         let challenge = match state.challenges.get(&method) {
@@ -479,6 +488,7 @@ impl Login {
                 if !self.ports.complete_flow(flow_id, now).await? {
                     return Err(TwoFactorError::FlowNotFound);
                 }
+                self.end_try(&account, tried, true).await?;
                 if let Some(device) = device {
                     self.ports.touch_credential(device, now).await?;
                 }
@@ -499,7 +509,7 @@ impl Login {
                 Ok(self.complete_login(account, state.entry, Some(proof), client).await?)
             }
             FactorOutcome::Rejected | FactorOutcome::Replayed => {
-                self.count_failure(&account, now).await?;
+                self.end_try(&account, tried, false).await?;
                 if outcome == FactorOutcome::Replayed {
                     self.notify(
                         &account,
