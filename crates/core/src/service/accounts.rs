@@ -5,6 +5,8 @@
 //! are written in one transaction.
 
 use super::Base;
+use super::login_flow::TwoFactorError;
+use super::sessions::Authenticated;
 use crate::audit::{Actor, AuditEvent, AuditKind, ClientInfo};
 use crate::factor::password::HashError;
 use crate::mail::{ComposeError, MailKind};
@@ -296,20 +298,23 @@ impl Accounts {
         self.ports.set_account_state(account, state, &audit).await
     }
 
-    /// LOGIN-4: the customer switches login notifications on or off.
+    /// LOGIN-4: the customer switches login notifications on or off. A security setting: it needs
+    /// a fresh authentication (SESS-3), so a stolen stale session can't silence the alerts.
     pub async fn set_login_notifications(
         &self,
-        account: AccountId,
+        auth: &Authenticated,
         on: bool,
         client: &ClientInfo,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<bool, TwoFactorError> {
+        self.base.require_fresh(auth)?;
+        let account = auth.account.id;
         let kind = if on {
             AuditKind::NotificationsOn
         } else {
             AuditKind::NotificationsOff
         };
         let audit = AuditEvent::new(self.base.clock.now(), kind, Actor::Customer, client).account(account);
-        self.ports.set_login_notifications(account, on, &audit).await
+        Ok(self.ports.set_login_notifications(account, on, &audit).await?)
     }
 }
 

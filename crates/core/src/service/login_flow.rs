@@ -588,10 +588,7 @@ impl Login {
 
     /// SESS-3: a sensitive change needs an authentication within the last 10 minutes.
     pub fn require_fresh(&self, auth: &Authenticated) -> Result<(), TwoFactorError> {
-        if self.base.clock.now() - auth.session.authenticated_at > FRESH_AUTH {
-            return Err(TwoFactorError::ReauthRequired);
-        }
-        Ok(())
+        self.base.require_fresh(auth)
     }
 
     /// SESS-3: password again (and the second factor through the login flow); a new session

@@ -87,6 +87,14 @@ pub(crate) struct Base {
 }
 
 impl Base {
+    /// SESS-3: a sensitive change needs an authentication within the last 10 minutes.
+    fn require_fresh(&self, auth: &Authenticated) -> Result<(), TwoFactorError> {
+        if self.clock.now() - auth.session.authenticated_at > FRESH_AUTH {
+            return Err(TwoFactorError::ReauthRequired);
+        }
+        Ok(())
+    }
+
     fn mail_queued(&self) {
         self.mail_queued.notify_one();
     }

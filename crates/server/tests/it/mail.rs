@@ -51,6 +51,20 @@ async fn every_login_sends_a_notification_until_switched_off() {
     assert_eq!(smtp.messages().len(), before, "switched off");
     let (_, me) = status_json(app.get("/api/v1/me").await).await;
     assert_eq!(me["login_notifications"], false);
+
+    // A security setting (SESS-3): a session authenticated more than 10 minutes ago can't change
+    // it, so a stolen stale session can't silence the alerts.
+    app.advance(11);
+    let stale = app
+        .client
+        .put(app.url("/api/v1/me/settings"))
+        .json(&json!({"login_notifications": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(stale).await, (403, "REAUTH_REQUIRED".to_owned()));
+    let (_, me) = status_json(app.get("/api/v1/me").await).await;
+    assert_eq!(me["login_notifications"], false, "unchanged");
 }
 
 #[tokio::test]

@@ -439,6 +439,11 @@ async fn adding_an_app_in_the_browser_needs_a_fresh_login_and_shows_the_secret_a
     let stale = v.post_form("/security/totp", &[("csrf", &token)]).await;
     assert_eq!(stale.status(), 303);
     assert_eq!(location(&stale), "/reauth?return_to=%2Fsecurity");
+    // Every security setting asks the same, login notifications included.
+    let silence = v
+        .post_form("/security/notifications", &[("csrf", &token), ("enabled", "off")])
+        .await;
+    assert_eq!(location(&silence), "/reauth?return_to=%2Fsecurity");
     let token = v.token("/reauth?return_to=%2Fsecurity").await;
     let wrong = v
         .post_form(

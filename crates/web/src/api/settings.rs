@@ -1,4 +1,5 @@
-//! The customer's own settings: login notifications on or off (LOGIN-4).
+//! The customer's own settings: login notifications on or off (LOGIN-4), with a fresh
+//! authentication (SESS-3).
 
 use crate::AppState;
 use crate::client::Client;
@@ -15,10 +16,11 @@ pub struct Settings {
     pub login_notifications: bool,
 }
 
-/// Switch login notifications on or off.
+/// Switch login notifications on or off (needs an authentication within 10 minutes).
 #[utoipa::path(put, path = "/api/v1/me/settings", request_body = Settings, responses(
     (status = 200, body = Settings),
     (status = 401, description = "AUTH_REQUIRED", body = ErrorBody),
+    (status = 403, description = "REAUTH_REQUIRED", body = ErrorBody),
 ))]
 pub async fn update(
     State(state): State<AppState>,
@@ -29,7 +31,7 @@ pub async fn update(
     state
         .services()
         .accounts()
-        .set_login_notifications(auth.account.id, req.login_notifications, &client)
+        .set_login_notifications(&auth, req.login_notifications, &client)
         .await?;
     Ok(Json(Settings {
         login_notifications: req.login_notifications,

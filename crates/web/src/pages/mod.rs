@@ -29,7 +29,7 @@ use minijinja::context;
 use return_to::safe_return_to;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use sesame_core::service::{LoginError, LoginOutcome, SignupError};
+use sesame_core::service::{LoginError, LoginOutcome, SignupError, TwoFactorError};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -199,10 +199,11 @@ async fn notifications(
     match state
         .services()
         .accounts()
-        .set_login_notifications(auth.account.id, on, &client)
+        .set_login_notifications(auth, on, &client)
         .await
     {
         Ok(_) => ctx.redirect("/security?saved=1"),
+        Err(TwoFactorError::ReauthRequired) => ctx.redirect("/reauth?return_to=%2Fsecurity"),
         Err(err) => ctx.error(crate::error::ApiError::from(err).code()),
     }
 }
