@@ -42,6 +42,8 @@ pub enum StartError {
     Metrics(#[from] sesame_web::MetricsError),
     #[error("cannot listen on {addr}: {why}")]
     Listen { addr: String, why: String },
+    #[error("setting `data_dir`: {0}")]
+    DataDir(String),
 }
 
 /// A started application: the services, the store behind them and the mail and SMS workers.
@@ -59,16 +61,24 @@ pub struct App {
     pub run_sms_worker: bool,
 }
 
+/// Everything Sesame writes is for its eyes only: the database, mail and texts (they hold codes
+/// and links), the key. Files are created 0600 and folders 0700 (the process's creation mask),
+/// and the data directory is made 0700 even when it existed before.
+fn private_files(data_dir: &std::path::Path) -> Result<(), StartError> {
+    use std::os::unix::fs::PermissionsExt;
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+    let failed = |what: &str, e: std::io::Error| StartError::DataDir(format!("{what} {}: {e}", data_dir.display()));
+    std::fs::create_dir_all(data_dir).map_err(|e| failed("cannot create", e))?;
+    std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))
+        .map_err(|e| failed("cannot make private", e))
+}
+
 impl App {
     /// Opens the database (migrating it), loads or creates the key and wires the services.
     pub async fn start(config: &Resolved, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
         let raw = &config.raw;
+        private_files(&raw.data_dir)?;
         let key = keyfile::load_or_create(&config.secret_key_file, config.generate_key, clock.now())?;
-        if config.database_url.starts_with("sqlite:") {
-            std::fs::create_dir_all(&raw.data_dir).map_err(|e| {
-                sesame_store::OpenError::Connect(format!("cannot create {}: {e}", raw.data_dir.display()))
-            })?;
-        }
         let pool = sesame_store::PoolSettings {
             max_connections: raw.database.max_connections,
             acquire_timeout: Duration::from_millis(raw.database.acquire_timeout_ms),

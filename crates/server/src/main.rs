@@ -41,12 +41,11 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Migrate => {
-            App::start(&config, Arc::new(SystemClock)).await?;
             println!("migrations applied");
             Ok(())
         }
-        Command::Account(command) => run_account(&App::start(&config, Arc::new(SystemClock)).await?, *command).await,
-        Command::Outbox(command) => run_outbox(&App::start(&config, Arc::new(SystemClock)).await?, command).await,
+        Command::Account(command) => run_account(&app, *command).await,
+        Command::Outbox(command) => run_outbox(&app, command).await,
     }
 }
 

@@ -68,3 +68,45 @@ async fn every_response_carries_the_security_headers() {
     let me = app.get("/api/v1/me").await;
     assert_eq!(me.headers().get("cache-control").unwrap(), "no-store");
 }
+
+/// Every file under `dir`, with its permission bits.
+fn modes(dir: &std::path::Path) -> Vec<(String, u32)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        out.push((path.display().to_string(), mode));
+        if path.is_dir() {
+            out.extend(modes(&path));
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn everything_sesame_writes_is_private_to_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let db = sesame_store::testing::TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    // A data directory made by an operator with the usual 0755.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let app = spawn_on(db, dir, |_| {}).await;
+    let jane = app.jane().await;
+    assert_eq!(app.login(jane.nic_handle.as_str(), PASSWORD).await.status(), 200);
+    assert!(app.deliver().await.sent > 0, "mail written as files (no SMTP here)");
+    let data = app.dir.path();
+    let mode = std::fs::metadata(data).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700, "the data directory");
+    let written = modes(data);
+    assert!(written.iter().any(|(p, _)| p.ends_with(".eml")), "{written:?}");
+    assert!(written.iter().any(|(p, _)| p.ends_with("secret.key")), "{written:?}");
+    for (path, mode) in written {
+        let expected = if std::path::Path::new(&path).is_dir() {
+            0o700
+        } else {
+            0o600
+        };
+        assert_eq!(mode, expected, "{path}");
+    }
+}
