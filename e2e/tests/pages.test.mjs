@@ -33,6 +33,13 @@ test('log in by NIC handle, open the name menu, see email and NIC handle, log ou
   const { context, page } = await newPage();
   await page.goto(`${sesame.base}/login`);
   await screenshot(page, 'login');
+  // "Show password" switches the field to plain text and back, and says which it is.
+  await page.fill('#password', PASSWORD);
+  await page.click('button[data-reveal]');
+  assert.equal(await page.getAttribute('#password', 'type'), 'text');
+  assert.equal(await page.getAttribute('button[data-reveal]', 'aria-pressed'), 'true');
+  await page.click('button[data-reveal]');
+  assert.equal(await page.getAttribute('#password', 'type'), 'password');
   await logIn(page, jane.nic_handle.toUpperCase());
   assert.equal(new URL(page.url()).pathname, '/');
   assert.equal(await page.textContent('#home-nic'), jane.nic_handle);

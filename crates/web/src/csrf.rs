@@ -22,12 +22,16 @@ pub async fn check_origin(State(state): State<AppState>, req: Request, next: Nex
 }
 
 fn same_site(headers: &HeaderMap, public_origin: &str) -> bool {
-    if let Some(site) = headers.get("sec-fetch-site") {
-        return matches!(site.as_bytes(), b"same-origin" | b"none");
-    }
-    match headers.get("origin") {
-        Some(origin) => origin.as_bytes() == public_origin.as_bytes(),
-        None => true,
+    let origin_ok = headers
+        .get("origin")
+        .is_none_or(|origin| origin.as_bytes() == public_origin.as_bytes());
+    match headers.get("sec-fetch-site").map(|site| site.as_bytes()) {
+        Some(b"same-origin") => true,
+        // `none` (typed in the address bar, a bookmark) never comes with a foreign Origin from a
+        // browser: that pair is forged, and refused.
+        Some(b"none") => origin_ok,
+        Some(_) => false,
+        None => origin_ok,
     }
 }
 

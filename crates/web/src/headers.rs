@@ -1,5 +1,5 @@
 //! OPS-4 security headers on every response: a CSP without inline script, no framing, no MIME
-//! sniffing, no referrer, HSTS when served over HTTPS, and `no-store` on API answers (they carry
+//! sniffing, no referrer, a Permissions-Policy that allows only WebAuthn, HSTS over HTTPS, and `no-store` on API answers (they carry
 //! personal data and session state).
 
 use crate::AppState;
@@ -26,6 +26,14 @@ pub async fn security_headers(State(state): State<AppState>, req: Request, next:
     set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(h, header::X_FRAME_OPTIONS, "DENY");
     set(h, header::REFERRER_POLICY, "no-referrer");
+    // Nothing here needs a camera, a microphone, a location or payments; WebAuthn only on our own
+    // origin (MFA-3).
+    set(
+        h,
+        HeaderName::from_static("permissions-policy"),
+        "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=(), \
+         publickey-credentials-get=(self), publickey-credentials-create=(self)",
+    );
     set(h, HeaderName::from_static("cross-origin-opener-policy"), "same-origin");
     set(
         h,

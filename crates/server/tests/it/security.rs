@@ -20,6 +20,7 @@ async fn cross_site_posts_are_refused() {
         vec![("origin", "null")],
         vec![("sec-fetch-site", "cross-site")],
         vec![("sec-fetch-site", "same-site"), ("origin", app.base.as_str())],
+        vec![("sec-fetch-site", "none"), ("origin", "https://evil.example")],
     ] {
         let got = error_code(post(&headers).await.unwrap()).await;
         assert_eq!(got, (403, "CSRF_REJECTED".into()), "{headers:?}");
@@ -63,6 +64,11 @@ async fn every_response_carries_the_security_headers() {
         assert!(!csp.contains("unsafe-inline"), "{path}");
         assert_eq!(h.get("x-content-type-options").unwrap(), "nosniff", "{path}");
         assert_eq!(h.get("referrer-policy").unwrap(), "no-referrer", "{path}");
+        let permissions = h.get("permissions-policy").unwrap().to_str().unwrap();
+        assert!(
+            permissions.contains("camera=()") && permissions.contains("publickey-credentials-get=(self)"),
+            "{path}"
+        );
         assert!(h.get("strict-transport-security").is_none(), "no HSTS over plain http");
     }
     let me = app.get("/api/v1/me").await;

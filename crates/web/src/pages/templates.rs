@@ -44,8 +44,9 @@ pub const TEMPLATES: [(&str, &str); 21] = [
     ("sms_enrol.html", include_str!("../../templates/sms_enrol.html")),
 ];
 
-const STATIC: [(&str, &[u8]); 4] = [
+const STATIC: [(&str, &[u8]); 5] = [
     ("strength.js", include_bytes!("../../static/strength.js")),
+    ("reveal.js", include_bytes!("../../static/reveal.js")),
     ("webauthn.js", include_bytes!("../../static/webauthn.js")),
     ("sesame.css", include_bytes!("../../static/sesame.css")),
     ("logo.svg", include_bytes!("../../static/logo.svg")),
