@@ -110,6 +110,7 @@ impl App {
             issuer: raw.brand_name.clone(),
             public_url: config.public_url.to_string(),
             sms_subsidiaries: raw.sms.subsidiaries.iter().map(|c| c.to_ascii_uppercase()).collect(),
+            email_only_subsidiaries: raw.login.email_only_subsidiaries.clone(),
         };
         let composer = Composer::new(ComposerSettings {
             brand: raw.brand_name.clone(),
@@ -180,7 +181,6 @@ impl App {
                 dev_mail_dir: (config.dev_mode && raw.smtp_url.is_empty()).then_some(mail_dir),
                 dev_sms_dir: (config.dev_mode && raw.sms.gateway_url.is_empty()).then_some(sms_dir),
                 trusted_proxies: config.trusted_proxies.clone(),
-                email_only_subsidiaries: raw.login.email_only_subsidiaries.clone(),
                 return_to_origins: raw.login.return_to_origins.clone(),
                 return_to_paths: raw.login.return_to_paths.clone(),
                 ..WebSettings::for_url(config.public_url.clone())

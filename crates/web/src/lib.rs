@@ -45,8 +45,6 @@ pub struct WebSettings {
     pub default_subsidiary: String,
     /// Support phone number per subsidiary code, shown on help pages.
     pub support_phones: BTreeMap<String, String>,
-    /// Subsidiaries whose customers log in by email only.
-    pub email_only_subsidiaries: Vec<String>,
     /// LOGIN-5: origins besides the public URL that `return_to` may lead to.
     pub return_to_origins: Vec<String>,
     /// LOGIN-5: path prefixes `return_to` may lead to.
@@ -68,7 +66,6 @@ impl WebSettings {
             theme_dir: None,
             default_subsidiary: "WE".into(),
             support_phones: BTreeMap::new(),
-            email_only_subsidiaries: Vec::new(),
             return_to_origins: Vec::new(),
             return_to_paths: vec!["/".into()],
             dev_mail_dir: None,

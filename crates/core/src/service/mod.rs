@@ -52,6 +52,8 @@ pub struct CoreSettings {
     pub public_url: String,
     /// MFA-4: the subsidiaries where SMS is offered.
     pub sms_subsidiaries: Vec<String>,
+    /// LOGIN-6: subsidiaries whose customers log in by email only.
+    pub email_only_subsidiaries: Vec<String>,
 }
 
 impl Default for CoreSettings {
@@ -64,11 +66,10 @@ impl Default for CoreSettings {
             signup: SignupSettings::default(),
             issuer: "Sesame".into(),
             public_url: "http://localhost:8080/".into(),
-            sms_subsidiaries: [
-                "FR", "GB", "DE", "ES", "IT", "NL", "PL", "PT", "IE", "BE", "CZ", "FI", "LT",
-            ]
-            .map(String::from)
-            .to_vec(),
+            sms_subsidiaries: ["FR", "GB", "DE", "ES", "IT", "PL", "PT", "IE", "NL", "LT", "CZ", "FI"]
+                .map(String::from)
+                .to_vec(),
+            email_only_subsidiaries: Vec::new(),
         }
     }
 }

@@ -70,21 +70,34 @@ pub struct Authenticated {
 const TOUCH_EVERY: Duration = Duration::minutes(1);
 
 impl Login {
-    /// Checks a NIC handle or email and a password, and opens a session.
+    /// Checks a NIC handle or email and a password, and opens a session. `subsidiary` is the one
+    /// the page or request names (LOGIN-6): where it, or the account's own subsidiary, logs in by
+    /// email only, a NIC handle matches no account, at full cost like any unknown identifier.
     pub async fn login(
         &self,
         identifier: &str,
         password: &str,
+        subsidiary: Option<&str>,
         client: &ClientInfo,
     ) -> Result<LoginOutcome, LoginError> {
         let password = Password::new(password);
         if password.is_too_long() {
             return Err(LoginError::PasswordTooLong);
         }
-        let account = match LoginIdentifier::parse(identifier) {
+        let by_email = identifier.contains('@');
+        let email_only = |code: &str| {
+            self.base
+                .settings
+                .email_only_subsidiaries
+                .iter()
+                .any(|s| s.eq_ignore_ascii_case(code))
+        };
+        let allowed = by_email || !subsidiary.is_some_and(email_only);
+        let account = match LoginIdentifier::parse(identifier).filter(|_| allowed) {
             Some(id) => self.ports.find_account_by_login(id.as_str()).await?,
             None => None,
         };
+        let account = account.filter(|a| by_email || !email_only(&a.subsidiary));
         let credential = match &account {
             Some(account) => self.ports.password_credential(account.id).await?,
             None => None,

@@ -25,7 +25,7 @@ async fn the_pipeline_and_the_devices_work_without_http() {
     let client = ClientInfo::default();
 
     // No device: the password opens the session, through the one pipeline.
-    let LoginOutcome::LoggedIn(done) = services.login().login(nic, PASSWORD, &client).await.unwrap() else {
+    let LoginOutcome::LoggedIn(done) = services.login().login(nic, PASSWORD, None, &client).await.unwrap() else {
         panic!("no second factor owed yet");
     };
     let auth = authenticated(*done);
@@ -43,7 +43,7 @@ async fn the_pipeline_and_the_devices_work_without_http() {
 
     // Now the password starts a login flow with the methods fixed; a backup code finishes it.
     app.advance(1);
-    let LoginOutcome::SecondFactor(step) = services.login().login(nic, PASSWORD, &client).await.unwrap() else {
+    let LoginOutcome::SecondFactor(step) = services.login().login(nic, PASSWORD, None, &client).await.unwrap() else {
         panic!("the password alone opens nothing");
     };
     assert_eq!(step.methods, vec![Method::Totp, Method::BackupCode]);

@@ -361,6 +361,27 @@ async fn email_only_subsidiaries_take_no_customer_id() {
     assert_eq!(nic.status(), 401);
     let email = v.login_form("jane.doe@example.com", PASSWORD, &token).await;
     assert_eq!(email.status(), 303);
+
+    // The JSON login honours `?subsidiary=` like the page.
+    let json_login = |path: &'static str, login: String| {
+        let body = serde_json::json!({"login": login, "password": PASSWORD});
+        let url = app.url(path);
+        async move { client().post(url).json(&body).send().await.unwrap().status() }
+    };
+    let nic = jane.nic_handle.as_str().to_owned();
+    assert_eq!(json_login("/api/v1/session?subsidiary=GB", nic.clone()).await, 401);
+    assert_eq!(json_login("/api/v1/session?ovhSubsidiary=GB", nic.clone()).await, 401);
+    assert_eq!(
+        json_login("/api/v1/session?subsidiary=GB", "jane.doe@example.com".into()).await,
+        200
+    );
+    assert_eq!(json_login("/api/v1/session", nic).await, 200, "Jane is in France");
+    // A customer of an email-only subsidiary logs in by email only, whatever the page.
+    let tom = app.account_in("tom@example.co.uk", "Tom", "Hill", "GB").await;
+    let tom_nic = tom.nic_handle.as_str().to_owned();
+    assert_eq!(json_login("/api/v1/session", tom_nic.clone()).await, 401);
+    assert_eq!(json_login("/api/v1/session?subsidiary=FR", tom_nic).await, 401);
+    assert_eq!(json_login("/api/v1/session", "tom@example.co.uk".into()).await, 200);
 }
 
 #[tokio::test]

@@ -100,9 +100,16 @@ pub async fn login(
     State(state): State<AppState>,
     Client(client): Client,
     jar: CookieJar,
+    uri: axum::http::Uri,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let result = state.services().login().login(&req.login, &req.password, &client).await;
+    // LOGIN-6: the JSON login honours `?subsidiary=` like the pages.
+    let subsidiary = crate::pages::context::from_query(uri.query()).map(|s| s.code);
+    let result = state
+        .services()
+        .login()
+        .login(&req.login, &req.password, subsidiary, &client)
+        .await;
     state.metrics().login(crate::metrics::login_outcome(&result));
     Ok(login_answer(&state, jar, result?))
 }

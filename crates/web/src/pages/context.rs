@@ -41,7 +41,7 @@ pub struct PageContext {
 }
 
 /// The subsidiary a request names in its query (`subsidiary` or `ovhSubsidiary`).
-fn from_query(query: Option<&str>) -> Option<&'static Subsidiary> {
+pub(crate) fn from_query(query: Option<&str>) -> Option<&'static Subsidiary> {
     url::form_urlencoded::parse(query?.as_bytes())
         .find(|(k, _)| k == "subsidiary" || k == "ovhSubsidiary")
         .and_then(|(_, v)| subsidiary(&v))

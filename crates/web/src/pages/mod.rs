@@ -2,7 +2,7 @@
 //! panel (PANEL-1 name menu, home, security). They call the same services as the JSON API and work
 //! without JavaScript. Every form carries the CSRF token and passes the Origin check (OPS-4).
 
-mod context;
+pub(crate) mod context;
 mod dev;
 mod negotiate;
 mod return_to;
@@ -210,6 +210,7 @@ async fn notifications(
 
 fn email_only(state: &AppState, ctx: &PageContext) -> bool {
     state
+        .services()
         .settings()
         .email_only_subsidiaries
         .iter()
@@ -249,16 +250,10 @@ async fn login_submit(
         return ctx.error(ErrorCode::CsrfRejected);
     }
     let email_only = email_only(&state, &ctx);
-    // An email-only subsidiary takes no NIC handle: such input matches no account, at full cost.
-    let identifier = if email_only && !form.login.contains('@') {
-        ""
-    } else {
-        form.login.as_str()
-    };
     let result = state
         .services()
         .login()
-        .login(identifier, &form.password, &client)
+        .login(&form.login, &form.password, Some(ctx.subsidiary.code), &client)
         .await;
     state.metrics().login(crate::metrics::login_outcome(&result));
     let (error, status) = match result {
