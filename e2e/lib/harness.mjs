@@ -27,7 +27,8 @@ export async function startSesame(extraEnv = {}) {
       '--last-name', last, '--country', country, '--json'], { env, input: password + '\n' });
     return JSON.parse(out.toString());
   };
-  const child = spawn(BIN, ['serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Development mode: the tests read codes at /dev/mail and /dev/sms as a developer would.
+  const child = spawn(BIN, ['serve', '--dev'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let logs = '';
   child.stderr.on('data', (d) => { logs += d; });
   const base = await new Promise((resolveBase, reject) => {

@@ -24,7 +24,12 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server (applies migrations first).
-    Serve,
+    Serve {
+        /// Development mode: captured mail at /dev/mail and texts at /dev/sms (same as
+        /// `dev_mode = true`); only on a loopback `listen` address.
+        #[arg(long)]
+        dev: bool,
+    },
     /// Apply database migrations and exit.
     Migrate,
     /// Operator commands on customer accounts.
@@ -127,7 +132,10 @@ impl CliError {
 }
 
 pub fn resolve(cli: &Cli) -> Result<Resolved, CliError> {
-    let config = Config::load(cli.config.as_deref()).map_err(StartError::from)?;
+    let mut config = Config::load(cli.config.as_deref()).map_err(StartError::from)?;
+    if matches!(cli.command, Command::Serve { dev: true }) {
+        config.dev_mode = Some(true);
+    }
     Ok(config.resolve().map_err(StartError::from)?)
 }
 

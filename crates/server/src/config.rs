@@ -40,8 +40,8 @@ pub struct Config {
     pub smtp_url: String,
     /// `From` of every mail; empty: `Sesame <no-reply@HOST>` with the public URL's host.
     pub mail_from: String,
-    /// Development mode: lists captured mail at `/dev/mail` and texts at `/dev/sms`. Empty: on
-    /// when no public URL is set.
+    /// Development mode: lists captured mail at `/dev/mail` and texts at `/dev/sms` (they hold
+    /// codes and links). Off unless asked for (`serve --dev`), and only on a loopback address.
     pub dev_mode: Option<bool>,
     pub mail: MailConfig,
     pub sms: SmsConfig,
@@ -325,6 +325,14 @@ impl Config {
                 format!("{:?} is not an address:port such as 127.0.0.1:8080", self.listen),
             )
         })?;
+        let dev_mode = self.dev_mode.unwrap_or(false);
+        if dev_mode && !listen.ip().is_loopback() {
+            return Err(invalid(
+                "dev_mode",
+                "development mode shows captured codes and links to anyone who reaches the port: \
+                 listen on a loopback address (127.0.0.1 or [::1]) or switch it off",
+            ));
+        }
         let public_url = if self.public_url.is_empty() {
             Url::parse(&format!("http://localhost:{}", listen.port()))
                 .map_err(|e| invalid("public_url", e.to_string()))?
@@ -458,7 +466,7 @@ impl Config {
             secret_key_file,
             generate_key,
             public_url_is_default: self.public_url.is_empty(),
-            dev_mode: self.dev_mode.unwrap_or(self.public_url.is_empty()),
+            dev_mode,
             trusted_proxies,
             mail_from,
             hashing_workers,
@@ -503,6 +511,26 @@ mod tests {
         assert!(r.database_url.starts_with("sqlite://./data/sesame.db"));
         assert_eq!(r.secret_key_file, PathBuf::from("./data/secret.key"));
         assert!(r.generate_key);
+        assert!(!r.dev_mode, "development mode only when asked for, public URL or not");
+    }
+
+    #[test]
+    fn development_mode_stays_on_loopback() {
+        assert!(resolve(|c| c.dev_mode = Some(true)).unwrap().dev_mode);
+        assert!(
+            resolve(|c| {
+                c.dev_mode = Some(true);
+                c.listen = "[::1]:8080".into();
+            })
+            .is_ok()
+        );
+        let err = resolve(|c| {
+            c.dev_mode = Some(true);
+            c.listen = "0.0.0.0:8080".into();
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("`dev_mode`"), "{err}");
     }
 
     #[test]

@@ -21,10 +21,10 @@ async fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<(), CliError> {
     let config = resolve(&cli)?;
-    init_logging(&config.raw.log_format, matches!(cli.command, Command::Serve));
+    init_logging(&config.raw.log_format, matches!(cli.command, Command::Serve { .. }));
     let app = App::start(&config, Arc::new(SystemClock)).await?;
     match cli.command {
-        Command::Serve => {
+        Command::Serve { .. } => {
             let listener = tokio::net::TcpListener::bind(config.listen)
                 .await
                 .map_err(|e| StartError::Listen {
