@@ -18,6 +18,7 @@ export async function startSesame(extraEnv = {}) {
     PATH: process.env.PATH,
     SESAME_DATA_DIR: dir,
     SESAME_LISTEN: '127.0.0.1:0',
+    SESAME_METRICS_LISTEN: '127.0.0.1:0',
     SESAME_ARGON2__M_COST_KIB: '256',
     SESAME_ARGON2__T_COST: '1',
     ...extraEnv,

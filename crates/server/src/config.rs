@@ -30,6 +30,12 @@ pub struct Config {
     pub log_format: String,
     /// Reverse proxies (IPs or CIDR ranges) whose `X-Forwarded-For` names the real client.
     pub trusted_proxies: Vec<String>,
+    /// OPS-3: where Prometheus scrapes `/metrics`, apart from the customers' listener (loopback
+    /// by default); empty: no separate listener.
+    pub metrics_listen: String,
+    /// OPS-3: a bearer token that opens `/metrics` on the customers' listener too; empty: it is
+    /// not served there.
+    pub metrics_token: String,
     /// Product name on every page.
     pub brand_name: String,
     /// Folder whose `templates/` and `static/` override the embedded default theme; empty: none.
@@ -210,6 +216,8 @@ impl Default for Config {
             nic_suffix: "ovh".into(),
             log_format: "text".into(),
             trusted_proxies: Vec::new(),
+            metrics_listen: "127.0.0.1:9464".into(),
+            metrics_token: String::new(),
             brand_name: "Sesame".into(),
             theme_dir: String::new(),
             login: LoginConfig::default(),
@@ -295,6 +303,8 @@ pub struct Resolved {
     pub mail_from: String,
     pub trusted_proxies: Vec<ipnet::IpNet>,
     pub hashing_workers: usize,
+    /// OPS-3: the separate metrics listener, if any.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Config {
@@ -455,6 +465,15 @@ impl Config {
                     .map_err(|_| invalid("trusted_proxies", format!("{p:?} is not an IP address or CIDR range")))
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let metrics_listen = match self.metrics_listen.as_str() {
+            "" => None,
+            addr => Some(addr.parse::<SocketAddr>().map_err(|_| {
+                invalid(
+                    "metrics_listen",
+                    format!("{addr:?} is not an address:port such as 127.0.0.1:9464"),
+                )
+            })?),
+        };
         let hashing_workers = match self.hashing.workers {
             0 => std::thread::available_parallelism().map_or(1, usize::from),
             n => n,
@@ -470,6 +489,7 @@ impl Config {
             trusted_proxies,
             mail_from,
             hashing_workers,
+            metrics_listen,
             raw: self,
         })
     }

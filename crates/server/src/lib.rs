@@ -59,6 +59,8 @@ pub struct App {
     pub sms: Arc<SmsWorker>,
     /// Whether `serve` runs the SMS worker (`sms.worker`).
     pub run_sms_worker: bool,
+    /// OPS-3: one registry for the customers' listener and the metrics listener.
+    pub metrics: Metrics,
 }
 
 /// Everything Sesame writes is for its eyes only: the database, mail and texts (they hold codes
@@ -167,6 +169,7 @@ impl App {
             Arc::new(composer),
         );
         Ok(Self {
+            metrics: Metrics::new()?,
             services,
             store,
             mailer,
@@ -181,11 +184,29 @@ impl App {
                 dev_mail_dir: (config.dev_mode && raw.smtp_url.is_empty()).then_some(mail_dir),
                 dev_sms_dir: (config.dev_mode && raw.sms.gateway_url.is_empty()).then_some(sms_dir),
                 trusted_proxies: config.trusted_proxies.clone(),
+                metrics_token: (!raw.metrics_token.is_empty()).then(|| raw.metrics_token.clone()),
                 return_to_origins: raw.login.return_to_origins.clone(),
                 return_to_paths: raw.login.return_to_paths.clone(),
                 ..WebSettings::for_url(config.public_url.clone())
             },
         })
+    }
+
+    /// OPS-3: serves `GET /metrics` alone on `listener` (the `metrics_listen` address) until
+    /// `shutdown` resolves.
+    pub async fn serve_metrics(
+        &self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartError> {
+        let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        axum::serve(listener, sesame_web::metrics_router(self.metrics.clone()))
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(|e| StartError::Listen {
+                addr,
+                why: e.to_string(),
+            })
     }
 
     /// Serves HTTP on `listener` until `shutdown` resolves, then finishes in-flight requests.
@@ -207,7 +228,7 @@ impl App {
             let run = Arc::clone(&self.sms).run(self.services.sms_signal(), until_stopped(stopped.clone()));
             tokio::spawn(run)
         });
-        let state = AppState::new(self.services, self.web, Metrics::new()?)?;
+        let state = AppState::new(self.services, self.web, self.metrics)?;
         let router = sesame_web::router(state).into_make_service_with_connect_info::<SocketAddr>();
         let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
         axum::serve(listener, router)

@@ -37,6 +37,22 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 config.public_url
             );
             tracing::info!(listen = %bound, public_url = %config.public_url, "serving");
+            if let Some(addr) = config.metrics_listen {
+                let metrics = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| StartError::Listen {
+                        addr: addr.to_string(),
+                        why: e.to_string(),
+                    })?;
+                let bound = metrics.local_addr().map_or(addr, |a| a);
+                println!("Metrics at http://{bound}/metrics");
+                let serving = app.clone();
+                tokio::spawn(async move {
+                    if let Err(err) = serving.serve_metrics(metrics, shutdown_signal()).await {
+                        tracing::error!(%err, "metrics listener stopped");
+                    }
+                });
+            }
             app.serve(listener, shutdown_signal()).await?;
             Ok(())
         }

@@ -16,6 +16,7 @@ mod session;
 
 pub use error::{ApiError, ErrorCode};
 pub use metrics::Metrics;
+pub use ops::metrics_router;
 use pages::templates::Templates;
 pub use pages::templates::ThemeError;
 pub use prometheus::Error as MetricsError;
@@ -55,6 +56,8 @@ pub struct WebSettings {
     pub dev_sms_dir: Option<PathBuf>,
     /// Reverse proxies whose `X-Forwarded-For` is believed (empty: the TCP peer is the client).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// OPS-3: the bearer token that opens `/metrics` on this listener; `None`: not served here.
+    pub metrics_token: Option<String>,
 }
 
 impl WebSettings {
@@ -71,6 +74,7 @@ impl WebSettings {
             dev_mail_dir: None,
             dev_sms_dir: None,
             trusted_proxies: Vec::new(),
+            metrics_token: None,
         }
     }
 

@@ -54,8 +54,13 @@ pub fn test_config(dir: &std::path::Path, db: &TestDb) -> Config {
     config.mail.worker = false;
     // Likewise for texts (`app.sms.deliver_due()`).
     config.sms.worker = false;
+    // `/metrics` on the customers' listener, for tests that read it (`TestApp::metrics`).
+    config.metrics_token = METRICS_TOKEN.into();
     config
 }
+
+/// The bearer token that opens `/metrics` in tests.
+pub const METRICS_TOKEN: &str = "test-metrics-token";
 
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
@@ -148,6 +153,16 @@ impl TestApp {
     pub async fn login(&self, login: &str, password: &str) -> Response {
         self.post_json("/api/v1/session", &json!({"login": login, "password": password}))
             .await
+    }
+
+    /// The `/metrics` page, with the bearer token.
+    pub async fn metrics(&self) -> Response {
+        self.client
+            .get(self.url("/metrics"))
+            .bearer_auth(METRICS_TOKEN)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn get(&self, path: &str) -> Response {

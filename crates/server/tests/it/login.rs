@@ -122,7 +122,7 @@ async fn a_full_hashing_pool_answers_503_with_retry_after() {
     assert_eq!(error_code(response).await, (503, "SERVICE_BUSY".into()));
     drop(held);
     assert_eq!(app.login(jane.nic_handle.as_str(), PASSWORD).await.status(), 200);
-    let metrics = app.get("/metrics").await.text().await.unwrap();
+    let metrics = app.metrics().await.text().await.unwrap();
     assert!(metrics.contains("sesame_logins_total{outcome=\"busy\"} 1"), "{metrics}");
     assert!(
         metrics.contains("sesame_logins_total{outcome=\"success\"} 1"),

@@ -25,7 +25,7 @@ async fn metrics_count_logins_by_outcome_and_time_requests() {
     app.login(jane.nic_handle.as_str(), PASSWORD).await;
     app.login(jane.nic_handle.as_str(), "wrong password here").await;
     app.login("nobody@example.com", "wrong password here").await;
-    let response = app.get("/metrics").await;
+    let response = app.metrics().await;
     assert!(
         response
             .headers()
@@ -77,4 +77,43 @@ async fn the_openapi_document_describes_the_api() {
         );
     }
     assert!(doc["components"]["schemas"]["LoginRequest"]["properties"]["password"].is_object());
+}
+
+#[tokio::test]
+async fn metrics_are_not_public_and_their_labels_stay_bounded() {
+    // Without a token, the customers' listener has no /metrics at all.
+    let closed = spawn_app_with(|c| c.metrics_token = String::new()).await;
+    assert_eq!(closed.get("/metrics").await.status(), 404);
+
+    let app = spawn_app().await;
+    assert_eq!(app.get("/metrics").await.status(), 401, "no token");
+    let wrong = app
+        .client
+        .get(app.url("/metrics"))
+        .bearer_auth("not-the-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    // Made-up methods and long ones add no series and don't grow the page.
+    let before = app.metrics().await.text().await.unwrap().len();
+    for n in 0..50 {
+        let method = reqwest::Method::from_bytes(format!("MADEUP{n}{}", "X".repeat(2000)).as_bytes()).unwrap();
+        app.client.request(method, app.url("/api/v1/me")).send().await.unwrap();
+    }
+    let page = app.metrics().await.text().await.unwrap();
+    assert!(!page.contains("MADEUP"), "raw methods are never labels");
+    assert!(page.contains("method=\"other\""), "{page}");
+    assert!(page.len() < before + 5_000, "{} then {}", before, page.len());
+
+    // Prometheus scrapes its own listener (loopback by default), which serves nothing else.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let scrape = format!("http://{}", listener.local_addr().unwrap());
+    let serving = app.app.clone();
+    tokio::spawn(async move { serving.serve_metrics(listener, std::future::pending()).await });
+    let metrics = client().get(format!("{scrape}/metrics")).send().await.unwrap();
+    assert_eq!(metrics.status(), 200);
+    assert!(metrics.text().await.unwrap().contains("sesame_logins_total"));
+    let other = client().get(format!("{scrape}/api/v1/me")).send().await.unwrap();
+    assert_eq!(other.status(), 404);
 }
