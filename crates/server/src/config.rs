@@ -57,6 +57,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub argon2: Argon2Settings,
     pub hashing: HashingConfig,
+    pub http: HttpConfig,
     pub session: SessionConfig,
     pub password: PasswordConfig,
 }
@@ -192,6 +193,39 @@ pub struct HashingConfig {
     pub queue_deadline_ms: u64,
 }
 
+/// Limits on slow and idle clients (the `[http]` section).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Seconds a client has to send a request's headers; also how long an idle keep-alive
+    /// connection stays open.
+    pub header_timeout_secs: u64,
+    /// Seconds a client has to send a request's body.
+    pub body_timeout_secs: u64,
+    /// Connections open at once; more wait until one closes.
+    pub max_connections: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            header_timeout_secs: 10,
+            body_timeout_secs: 10,
+            max_connections: 1024,
+        }
+    }
+}
+
+impl HttpConfig {
+    pub fn limits(&self) -> crate::http::Limits {
+        crate::http::Limits {
+            header_read: std::time::Duration::from_secs(self.header_timeout_secs),
+            body_read: std::time::Duration::from_secs(self.body_timeout_secs),
+            max_connections: self.max_connections,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SessionConfig {
@@ -231,6 +265,7 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             argon2: Argon2Settings::default(),
             hashing: HashingConfig::default(),
+            http: HttpConfig::default(),
             session: SessionConfig::default(),
             password: PasswordConfig::default(),
         }
@@ -452,6 +487,9 @@ impl Config {
                 "sms",
                 "poll interval, retry delay and attempts must be positive",
             ));
+        }
+        if self.http.header_timeout_secs == 0 || self.http.body_timeout_secs == 0 || self.http.max_connections == 0 {
+            return Err(invalid("http", "timeouts and the connection cap must be positive"));
         }
         if self.signup.code_ttl_minutes <= 0 || self.signup.max_code_attempts <= 0 {
             return Err(invalid("signup", "code lifetime and attempts must be positive"));

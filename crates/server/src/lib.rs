@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod http;
 pub mod keyfile;
 
 use config::Resolved;
@@ -18,7 +19,6 @@ use sesame_mail::{
 use sesame_store::SqlStore;
 use sesame_web::{AppState, Metrics, WebSettings};
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -61,6 +61,8 @@ pub struct App {
     pub run_sms_worker: bool,
     /// OPS-3: one registry for the customers' listener and the metrics listener.
     pub metrics: Metrics,
+    /// Limits on slow and idle clients of the customers' listener.
+    pub http: http::Limits,
 }
 
 /// Everything Sesame writes is for its eyes only: the database, mail and texts (they hold codes
@@ -170,6 +172,7 @@ impl App {
         );
         Ok(Self {
             metrics: Metrics::new()?,
+            http: raw.http.limits(),
             services,
             store,
             mailer,
@@ -229,15 +232,7 @@ impl App {
             tokio::spawn(run)
         });
         let state = AppState::new(self.services, self.web, self.metrics)?;
-        let router = sesame_web::router(state).into_make_service_with_connect_info::<SocketAddr>();
-        let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
-        axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(|e| StartError::Listen {
-                addr,
-                why: e.to_string(),
-            })?;
+        http::serve(listener, sesame_web::router(state), self.http, shutdown).await;
         drop(stop_workers);
         for worker in [mail_worker, sms_worker].into_iter().flatten() {
             let _ = worker.await;

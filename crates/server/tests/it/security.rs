@@ -116,3 +116,76 @@ async fn everything_sesame_writes_is_private_to_it() {
         assert_eq!(mode, expected, "{path}");
     }
 }
+
+/// Reads until the server closes the connection (or `within` passes); what it sent.
+async fn read_until_closed(stream: &mut tokio::net::TcpStream, within: std::time::Duration) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut got = Vec::new();
+    let closed = tokio::time::timeout(within, stream.read_to_end(&mut got)).await;
+    closed.ok().map(|_| String::from_utf8_lossy(&got).into_owned())
+}
+
+async fn slow_app(max_connections: usize) -> TestApp {
+    spawn_app_with(|c| {
+        c.http.header_timeout_secs = 1;
+        c.http.body_timeout_secs = 1;
+        c.http.max_connections = max_connections;
+    })
+    .await
+}
+
+#[tokio::test]
+async fn slow_and_idle_clients_are_disconnected() {
+    use tokio::io::AsyncWriteExt;
+    let app = slow_app(64).await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    // The server's own deadline closes each of these; this bound only keeps a broken test short.
+    let bound = std::time::Duration::from_secs(20);
+
+    // Half the headers, then nothing.
+    let mut half = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    half.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    assert!(
+        read_until_closed(&mut half, bound).await.is_some(),
+        "closed mid-headers"
+    );
+
+    // A keep-alive connection left idle after its request.
+    let mut idle = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let answered = read_until_closed(&mut idle, bound).await.expect("closed when idle");
+    assert!(answered.starts_with("HTTP/1.1 200"), "{answered}");
+
+    // One byte of a promised body, then nothing.
+    let mut body = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    body.write_all(
+        b"POST /api/v1/session HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
+    )
+    .await
+    .unwrap();
+    let answered = read_until_closed(&mut body, bound).await.expect("closed mid-body");
+    assert!(!answered.contains(" 500 "), "a clear error, never a 500: {answered}");
+}
+
+#[tokio::test]
+async fn a_crowd_of_idle_sockets_cannot_starve_the_server() {
+    let app = slow_app(4).await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    // Five times the cap, all silent: the cap holds them back, the deadline frees the slots.
+    let mut idle = Vec::new();
+    for _ in 0..20 {
+        idle.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
+    }
+    let health = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(60))
+        .build()
+        .unwrap()
+        .get(app.url("/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    drop(idle);
+}
