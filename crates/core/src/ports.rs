@@ -375,6 +375,25 @@ pub trait CredentialStore: Send + Sync {
     async fn complete_flow(&self, id: Uuid, now: OffsetDateTime) -> Result<bool, StoreError>;
 }
 
+/// A stored email, for maintenance: the account, the address as typed, its stored canonical form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEmail {
+    pub account: AccountId,
+    pub address: String,
+    pub canonical: String,
+}
+
+/// One-off data migrations that need the engine's code, run at start-up.
+#[async_trait]
+pub trait MaintenanceStore: Send + Sync {
+    async fn data_migration_done(&self, name: &str) -> Result<bool, StoreError>;
+    async fn mark_data_migration(&self, name: &str, at: OffsetDateTime) -> Result<(), StoreError>;
+    /// Up to `limit` stored emails of accounts with ids after `after`, in id order.
+    async fn emails_after(&self, after: Option<AccountId>, limit: u32) -> Result<Vec<StoredEmail>, StoreError>;
+    /// Replaces an account's canonical email; [`StoreError::Conflict`] when another account has it.
+    async fn set_email_canonical(&self, account: AccountId, canonical: &str) -> Result<(), StoreError>;
+}
+
 /// What sign-up uses (SIGNUP-1/2): its flow, codes, limits, mail, and the account it creates.
 pub trait SignupPorts: AccountStore + FlowStore + SecretStore + ThrottleStore + OutboxStore {}
 impl<T: AccountStore + FlowStore + SecretStore + ThrottleStore + OutboxStore + ?Sized> SignupPorts for T {}
@@ -415,6 +434,7 @@ pub trait Store:
     + crate::factor::FactorPorts
     + SignupPorts
     + LoginPorts
+    + MaintenanceStore
 {
 }
 
@@ -428,7 +448,8 @@ impl<
         + ThrottleStore
         + OutboxStore
         + CredentialStore
-        + crate::sms::SmsOutboxStore,
+        + crate::sms::SmsOutboxStore
+        + MaintenanceStore,
 > Store for T
 {
 }

@@ -44,6 +44,8 @@ pub enum StartError {
     Listen { addr: String, why: String },
     #[error("setting `data_dir`: {0}")]
     DataDir(String),
+    #[error("data migration: {0}")]
+    DataMigration(sesame_core::ports::StoreError),
 }
 
 /// A started application: the services, the store behind them and the mail and SMS workers.
@@ -89,6 +91,18 @@ impl App {
         };
         let store = Arc::new(SqlStore::open(&config.database_url, pool).await?);
         store.migrate().await?;
+        let report = sesame_core::service::maintenance::canonical_emails(store.as_ref(), clock.now())
+            .await
+            .map_err(StartError::DataMigration)?;
+        if report.ran {
+            tracing::info!(updated = report.updated, "canonical emails recomputed (IDNA domains)");
+        }
+        for account in &report.collisions {
+            tracing::warn!(
+                %account,
+                "after the IDNA change this account's email equals another account's; it was left as it was: resolve by hand"
+            );
+        }
         let hasher = PasswordHasher::new(
             raw.argon2,
             PoolSettings {

@@ -208,3 +208,57 @@ impl AccountStore for SqlStore {
         Ok(true)
     }
 }
+
+#[async_trait]
+impl sesame_core::ports::MaintenanceStore for SqlStore {
+    async fn data_migration_done(&self, name: &str) -> Result<bool, StoreError> {
+        let found = sqlx::query("SELECT name FROM data_migrations WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(found.is_some())
+    }
+
+    async fn mark_data_migration(&self, name: &str, at: OffsetDateTime) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO data_migrations (name, applied_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+            .bind(name)
+            .bind(micros(at))
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn emails_after(
+        &self,
+        after: Option<AccountId>,
+        limit: u32,
+    ) -> Result<Vec<sesame_core::ports::StoredEmail>, StoreError> {
+        let rows = sqlx::query("SELECT id, email, email_canonical FROM accounts WHERE id > $1 ORDER BY id LIMIT $2")
+            .bind(after.map_or_else(String::new, |a| a.0.to_string()))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
+        rows.iter()
+            .map(|r| {
+                Ok(sesame_core::ports::StoredEmail {
+                    account: AccountId(parse_uuid(&r.try_get::<String, _>("id").map_err(db_error)?)?),
+                    address: r.try_get("email").map_err(db_error)?,
+                    canonical: r.try_get("email_canonical").map_err(db_error)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn set_email_canonical(&self, account: AccountId, canonical: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE accounts SET email_canonical = $1 WHERE id = $2")
+            .bind(canonical)
+            .bind(account.0.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+}

@@ -83,3 +83,23 @@ pub async fn stored_sms_text(store: &SqlStore, id: uuid::Uuid) -> Option<String>
         .await
         .expect("the text is in the SMS outbox")
 }
+
+/// Rewrites an account's stored email as an older version would have stored it, and forgets that
+/// the start-up data migrations ran, so a test can watch them run on old data.
+///
+/// # Panics
+/// When the database refuses the update: the test can't go on.
+#[allow(clippy::expect_used)]
+pub async fn store_email_as_before(store: &SqlStore, account: uuid::Uuid, address: &str, canonical: &str) {
+    sqlx::query("UPDATE accounts SET email = $1, email_canonical = $2 WHERE id = $3")
+        .bind(address)
+        .bind(canonical)
+        .bind(account.to_string())
+        .execute(&store.pool)
+        .await
+        .expect("the account is updated");
+    sqlx::query("DELETE FROM data_migrations")
+        .execute(&store.pool)
+        .await
+        .expect("the data migrations are forgotten");
+}

@@ -13,6 +13,7 @@ mod accounts;
 mod devices;
 mod factors;
 mod login_flow;
+pub mod maintenance;
 mod sessions;
 mod signup;
 

@@ -1,8 +1,12 @@
 //! Email addresses (ACCT-3). The address is kept as the customer typed it (trimmed, NFKC), because
 //! mail goes to the stored address; uniqueness and lookup use the canonical form. A non-ASCII
 //! local part is refused; an internationalised domain is accepted and checked with IDNA.
+//!
+//! The canonical form is the local part in ASCII lower case, `@`, and the domain in its IDNA ASCII
+//! form (punycode, lower case). Domains compare as DNS resolves them: `straße.de` and `strasse.de`
+//! are different domains (IDNA 2008 keeps `ß`), so they are different addresses; Unicode case
+//! folding of the whole address would have merged them.
 
-use super::identifier::canonical;
 use unicode_normalization::UnicodeNormalization;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -29,10 +33,11 @@ impl Email {
         if !local.is_ascii() {
             return Err(EmailError::NonAsciiLocalPart);
         }
-        if !valid_local_part(local) || !valid_domain(domain) {
+        let ascii_domain = idna::domain_to_ascii(domain).map_err(|_| EmailError::Invalid)?;
+        if !valid_local_part(local) || !valid_domain(&ascii_domain) {
             return Err(EmailError::Invalid);
         }
-        let canonical = canonical(&address);
+        let canonical = format!("{}@{ascii_domain}", local.to_ascii_lowercase());
         Ok(Self { address, canonical })
     }
 
@@ -69,10 +74,8 @@ fn valid_local_part(local: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '.' || SPECIALS.contains(c))
 }
 
-fn valid_domain(domain: &str) -> bool {
-    let Ok(ascii) = idna::domain_to_ascii(domain) else {
-        return false;
-    };
+/// A domain in its IDNA ASCII form: at least two labels of letters, digits and inner hyphens.
+fn valid_domain(ascii: &str) -> bool {
     let labels: Vec<&str> = ascii.split('.').collect();
     labels.len() >= 2
         && ascii.len() <= 253
@@ -111,7 +114,26 @@ mod tests {
 
     #[test]
     fn accepts_an_internationalised_domain() {
-        assert!(Email::parse("info@bücher.example").is_ok());
+        let email = Email::parse("info@BÜCHER.example").unwrap();
+        assert_eq!(email.address(), "info@BÜCHER.example", "mail goes to what was typed");
+        assert_eq!(email.canonical(), "info@xn--bcher-kva.example");
+        assert_eq!(
+            Email::parse("INFO@xn--bcher-kva.example").unwrap().canonical(),
+            "info@xn--bcher-kva.example",
+            "the same domain typed in punycode"
+        );
+    }
+
+    #[test]
+    fn domains_that_differ_under_idna_stay_different() {
+        let sharp = Email::parse("victim@straße.de").unwrap();
+        let double = Email::parse("victim@strasse.de").unwrap();
+        assert_ne!(sharp.canonical(), double.canonical());
+        assert_eq!(sharp.canonical(), "victim@xn--strae-oqa.de");
+        assert_eq!(
+            Email::parse("Victim@STRASSE.de").unwrap().canonical(),
+            "victim@strasse.de"
+        );
     }
 
     #[test]

@@ -20,7 +20,12 @@ impl LoginIdentifier {
     /// or holding control characters (which no stored identifier has, and which some databases
     /// refuse outright, like NUL in PostgreSQL text). Such input simply matches no account.
     pub fn parse(input: &str) -> Option<Self> {
-        let canon = canonical(input);
+        // An email compares by its own canonical form (ACCT-3: IDNA domains); anything else,
+        // a NIC handle, by the generic one.
+        let canon = match super::Email::parse(input) {
+            Ok(email) => email.canonical().to_owned(),
+            Err(_) => canonical(input),
+        };
         let plausible = !canon.is_empty() && canon.chars().count() <= 320 && !canon.chars().any(char::is_control);
         plausible.then_some(Self(canon))
     }

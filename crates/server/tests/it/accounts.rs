@@ -3,6 +3,7 @@
 //! with a random source that keeps proposing the same numbers.
 
 use crate::helpers::*;
+use serde_json::json;
 use sesame_core::audit::{Actor, ClientInfo};
 use sesame_core::clock::ManualClock;
 use sesame_core::factor::password::{Argon2Settings, PasswordHasher, PoolSettings};
@@ -131,4 +132,51 @@ async fn an_email_is_taken_in_any_case_or_width() {
         .create_account(input, Actor::Operator, &ClientInfo::default())
         .await;
     assert_eq!(result.unwrap_err(), CreateAccountError::EmailTaken);
+}
+
+#[tokio::test]
+async fn emails_whose_domains_differ_under_idna_stay_apart_after_the_upgrade() {
+    use sesame_core::ports::AccountStore;
+    use sesame_store::testing::store_email_as_before;
+    let app = spawn_app().await;
+    // Before the change, `straße.de` was stored in the case-folded form of `strasse.de`.
+    let sharp = app.account("victim@straße.de", "Vic", "Tim").await;
+    store_email_as_before(&app.app.store, sharp.id.0, "victim@straße.de", "victim@strasse.de").await;
+    // And an address typed in Unicode whose punycode twin has an account: a collision.
+    let twin = app.account("a@xn--bcher-kva.example", "Ann", "Puny").await;
+    let unicode = app.account("b@bücher.example", "Bea", "Uni").await;
+    store_email_as_before(&app.app.store, unicode.id.0, "a@bücher.example", "a@bücher.example").await;
+
+    // Restarting runs the data migration once.
+    let TestApp { db, dir, .. } = app;
+    let app = spawn_on(db, dir, |_| {}).await;
+    let double = app.account("victim@strasse.de", "Dub", "Le").await;
+    assert_ne!(double.id, sharp.id, "strasse.de is another domain, and free");
+    for (login, owner) in [("Victim@STRASSE.de", &double), ("victim@straße.de", &sharp)] {
+        let c = client();
+        let (status, body) = post(
+            &c,
+            &app,
+            "/api/v1/session",
+            json!({"login": login, "password": PASSWORD}),
+        )
+        .await;
+        assert_eq!(status, 200, "{login}: {body}");
+        assert_eq!(body["account"]["nic_handle"], owner.nic_handle.as_str(), "{login}");
+    }
+    // The collision was never merged: the account keeps its old form for an operator to resolve.
+    let kept = app.app.store.find_account(unicode.id).await.unwrap().unwrap();
+    assert_eq!(kept.email.canonical(), "a@bücher.example");
+    let (_, body) = post(
+        &client(),
+        &app,
+        "/api/v1/session",
+        json!({"login": "a@bücher.example", "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(
+        body["account"]["nic_handle"],
+        twin.nic_handle.as_str(),
+        "the punycode twin's address"
+    );
 }
