@@ -98,6 +98,8 @@ impl Actor {
 pub struct ClientInfo {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// RISK-2: the browser's device id (from its signed device cookie), if it has one.
+    pub device: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

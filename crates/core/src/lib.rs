@@ -14,5 +14,6 @@ pub mod ports;
 pub mod random;
 pub mod service;
 pub mod sms;
+pub mod throttle;
 pub mod token;
 pub mod types;

@@ -24,8 +24,9 @@ pub enum MailKind {
     },
     /// A security event the customer should know about (MFA-2, MFA-5, MFA-6, MFA-7).
     SecurityNotice(Notice),
-    /// MFA-7: codes are refused after 100 failures until this link is used. Sensitive.
-    UnlockLink { url: String },
+    /// MFA-7 and RISK-2: codes (or, with `passwords`, passwords from new devices) are refused after
+    /// 100 failures until this link is used. Sensitive.
+    UnlockLink { url: String, passwords: bool },
 }
 
 /// The security events that reach the customer by email.

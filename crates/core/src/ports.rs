@@ -375,6 +375,19 @@ pub trait CredentialStore: Send + Sync {
     async fn complete_flow(&self, id: Uuid, now: OffsetDateTime) -> Result<bool, StoreError>;
 }
 
+/// RISK-2: browsers that logged in to an account before (by the hash of their device id).
+#[async_trait]
+pub trait KnownDeviceStore: Send + Sync {
+    /// Records (or refreshes) a device after a successful login.
+    async fn remember_device(
+        &self,
+        account: AccountId,
+        device_hash: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    async fn is_known_device(&self, account: AccountId, device_hash: &[u8]) -> Result<bool, StoreError>;
+}
+
 /// A stored email, for maintenance: the account, the address as typed, its stored canonical form.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredEmail {
@@ -402,7 +415,15 @@ impl<T: AccountStore + FlowStore + SecretStore + ThrottleStore + OutboxStore + ?
 /// failure counters and unlock links, the audit log and mail, and the credential bookkeeping of a
 /// successful second factor.
 pub trait LoginPorts:
-    AccountStore + SessionStore + FlowStore + SecretStore + ThrottleStore + AuditLog + OutboxStore + CredentialStore
+    AccountStore
+    + SessionStore
+    + FlowStore
+    + SecretStore
+    + ThrottleStore
+    + AuditLog
+    + OutboxStore
+    + CredentialStore
+    + KnownDeviceStore
 {
 }
 impl<
@@ -414,6 +435,7 @@ impl<
         + AuditLog
         + OutboxStore
         + CredentialStore
+        + KnownDeviceStore
         + ?Sized,
 > LoginPorts for T
 {
@@ -449,7 +471,8 @@ impl<
         + OutboxStore
         + CredentialStore
         + crate::sms::SmsOutboxStore
-        + MaintenanceStore,
+        + MaintenanceStore
+        + KnownDeviceStore,
 > Store for T
 {
 }

@@ -246,17 +246,27 @@ impl MailComposer for Composer {
                 };
                 values = context! { title => title, body => body, warning => warning, greeting => greeting, action => action, ..values };
             }
-            MailKind::UnlockLink { url } => {
-                let (title, body, action) = match lang {
-                    "fr" => (
+            MailKind::UnlockLink { url, passwords } => {
+                let (title, body, action) = match (lang, passwords) {
+                    ("fr", false) => (
                         "Les codes de double authentification sont bloqués",
                         "Trop de codes erronés ont été saisis sur votre compte : plus aucun code n’est accepté. Si c’était vous, débloquez-les avec ce lien (valable 24 heures), puis changez votre mot de passe si vous ne l’avez pas saisi vous-même :",
                         "Débloquer :",
                     ),
-                    _ => (
+                    ("fr", true) => (
+                        "Connexions depuis de nouveaux appareils suspendues",
+                        "Trop de mots de passe erronés ont été essayés sur votre compte : les connexions depuis des appareils qui ne s’y sont jamais connectés sont suspendues. Vos appareils habituels fonctionnent toujours. Si c’était vous, levez la suspension avec ce lien (valable 24 heures) ; sinon, changez votre mot de passe :",
+                        "Lever la suspension :",
+                    ),
+                    (_, false) => (
                         "Two-factor codes are locked",
                         "Too many wrong codes were entered on your account, so no code is accepted any more. Unlock them with this link (valid for 24 hours), and change your password if you did not type it yourself:",
                         "Unlock:",
+                    ),
+                    (_, true) => (
+                        "Logins from new devices are paused",
+                        "Too many wrong passwords were tried on your account, so logins from devices that never logged in to it are paused. Your usual devices still work. If it was you, lift the pause with this link (valid for 24 hours); if not, change your password:",
+                        "Lift the pause:",
                     ),
                 };
                 let greeting = if lang == "fr" { "Bonjour" } else { "Hello" };
@@ -329,6 +339,11 @@ mod tests {
             MailKind::SecurityNotice(Notice::PasswordUsed),
             MailKind::UnlockLink {
                 url: "https://login.example.com/unlock?token=abc".into(),
+                passwords: false,
+            },
+            MailKind::UnlockLink {
+                url: "https://login.example.com/unlock?token=abc".into(),
+                passwords: true,
             },
             MailKind::SignupCode { code: "042917".into() },
             MailKind::SignupExists,

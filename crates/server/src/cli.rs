@@ -143,6 +143,7 @@ pub async fn run_account(app: &App, command: AccountCommand) -> Result<(), CliEr
     let operator = ClientInfo {
         ip: None,
         user_agent: Some("sesame-cli".into()),
+        device: None,
     };
     match command {
         AccountCommand::Create(args) => create(app, *args, &operator).await,

@@ -40,6 +40,7 @@ fn event(kind: AuditKind, at: OffsetDateTime) -> AuditEvent {
     let client = ClientInfo {
         ip: Some("192.0.2.7".into()),
         user_agent: Some("test".into()),
+        device: None,
     };
     AuditEvent::new(at, kind, Actor::Customer, &client)
 }

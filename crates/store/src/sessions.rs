@@ -1,4 +1,5 @@
 //! The session port (SESS-1, SESS-2, SESS-5): rows keyed by the token's SHA-256.
+//! Known devices (RISK-2) live here too: browsers that logged in before, by their id's hash.
 
 use crate::{SqlStore, db_error, from_micros, micros, opt_from_micros, parse_uuid};
 use async_trait::async_trait;
@@ -109,5 +110,37 @@ impl SessionStore for SqlStore {
 
     async fn end_all_sessions(&self, account: AccountId, now: OffsetDateTime) -> Result<u64, StoreError> {
         end_all(&self.pool, account, now).await
+    }
+}
+
+#[async_trait]
+impl sesame_core::ports::KnownDeviceStore for SqlStore {
+    async fn remember_device(
+        &self,
+        account: AccountId,
+        device_hash: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO known_devices (account_id, device_hash, created_at, last_seen_at) VALUES ($1, $2, $3, $3) \
+             ON CONFLICT (account_id, device_hash) DO UPDATE SET last_seen_at = $3",
+        )
+        .bind(account.0.to_string())
+        .bind(device_hash.to_vec())
+        .bind(micros(now))
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn is_known_device(&self, account: AccountId, device_hash: &[u8]) -> Result<bool, StoreError> {
+        let found = sqlx::query("SELECT account_id FROM known_devices WHERE account_id = $1 AND device_hash = $2")
+            .bind(account.0.to_string())
+            .bind(device_hash.to_vec())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(found.is_some())
     }
 }

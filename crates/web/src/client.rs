@@ -1,5 +1,5 @@
-//! Who is calling: the client's IP address and User-Agent, for the audit log, notifications and
-//! limits. The IP is the TCP peer, unless the peer is one of the configured `trusted_proxies`:
+//! Who is calling: the client's IP address, User-Agent and device id (RISK-2), for the audit log,
+//! notifications and limits. The IP is the TCP peer, unless the peer is one of the configured `trusted_proxies`:
 //! then it is the right-most address in `X-Forwarded-For` that is not itself a trusted proxy
 //! (addresses further left can be forged by the client).
 
@@ -59,7 +59,8 @@ impl FromRequestParts<AppState> for Client {
                     .collect::<String>()
             })
             .map(|ua| ua.chars().take(MAX_USER_AGENT).collect());
-        Ok(Self(ClientInfo { ip, user_agent }))
+        let device = parts.extensions.get::<crate::device::Device>().map(|d| d.0.clone());
+        Ok(Self(ClientInfo { ip, user_agent, device }))
     }
 }
 

@@ -56,11 +56,12 @@ pub enum ErrorCode {
     TwoFactorMethodUnavailable,
     TwoFactorDeviceProofRequired,
     PhoneInvalid,
+    Throttled,
 }
 
 impl ErrorCode {
     /// Every code, for the tests that check each has a message in every language.
-    pub const ALL: [Self; 41] = [
+    pub const ALL: [Self; 42] = [
         Self::LoginInvalidCredentials,
         Self::AccountBlocked,
         Self::PasswordTooLong,
@@ -102,6 +103,7 @@ impl ErrorCode {
         Self::TwoFactorMethodUnavailable,
         Self::TwoFactorDeviceProofRequired,
         Self::PhoneInvalid,
+        Self::Throttled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -147,6 +149,7 @@ impl ErrorCode {
             Self::TwoFactorMethodUnavailable => "TWO_FACTOR_METHOD_UNAVAILABLE",
             Self::TwoFactorDeviceProofRequired => "TWO_FACTOR_DEVICE_PROOF_REQUIRED",
             Self::PhoneInvalid => "PHONE_INVALID",
+            Self::Throttled => "THROTTLED",
         }
     }
 
@@ -181,7 +184,8 @@ impl ErrorCode {
             Self::SecondFactorTooManyAttempts
             | Self::SecondFactorLocked
             | Self::SecondFactorThrottled
-            | Self::SmsThrottled => StatusCode::TOO_MANY_REQUESTS,
+            | Self::SmsThrottled
+            | Self::Throttled => StatusCode::TOO_MANY_REQUESTS,
             Self::UnlockInvalid => StatusCode::GONE,
             Self::ReauthRequired | Self::TwoFactorDeviceProofRequired => StatusCode::FORBIDDEN,
         }
@@ -234,6 +238,7 @@ impl ErrorCode {
                 "To remove this device, use it one last time, or log in again with another device or a backup code."
             }
             Self::PhoneInvalid => "Enter the phone number in international format, like +33612345678.",
+            Self::Throttled => "Too many attempts. Please wait a moment before trying again.",
         }
     }
 }
@@ -256,18 +261,36 @@ pub struct ErrorDetail {
 pub struct ApiError {
     code: ErrorCode,
     message: Option<String>,
+    /// Seconds to send as `Retry-After`.
+    retry_after: Option<i64>,
 }
 
 impl ApiError {
     pub fn new(code: ErrorCode) -> Self {
-        Self { code, message: None }
+        Self {
+            code,
+            message: None,
+            retry_after: None,
+        }
     }
 
     pub fn with_message(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             code,
             message: Some(message.into()),
+            retry_after: None,
         }
+    }
+
+    /// Says when to try again (`Retry-After`, whole seconds, at least 1).
+    pub fn retry_after(mut self, wait: time::Duration) -> Self {
+        self.retry_after = Some(wait.whole_seconds().max(1));
+        self
+    }
+
+    /// The wait this error asks for, in seconds.
+    pub fn wait_seconds(&self) -> Option<i64> {
+        self.retry_after
     }
 
     pub fn code(&self) -> ErrorCode {
@@ -301,6 +324,11 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("3600"));
         }
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         response
     }
 }
@@ -332,6 +360,7 @@ impl From<LoginError> for ApiError {
             LoginError::InvalidCredentials => Self::new(ErrorCode::LoginInvalidCredentials),
             LoginError::Blocked => Self::new(ErrorCode::AccountBlocked),
             LoginError::PasswordTooLong => Self::new(ErrorCode::PasswordTooLong),
+            LoginError::Throttled { retry_after } => Self::new(ErrorCode::Throttled).retry_after(retry_after),
             LoginError::Hash(err) => err.into(),
             LoginError::Mail(err) => Self::internal(err),
             LoginError::Store(err) => err.into(),

@@ -6,6 +6,7 @@
 mod api;
 mod client;
 mod csrf;
+mod device;
 mod error;
 mod headers;
 mod json;
@@ -135,6 +136,10 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let checked = api::routes()
         .merge(pages::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            device::device_cookie,
+        ))
         .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::check_origin));
     Router::new()
         .merge(checked)

@@ -37,7 +37,15 @@ impl Metrics {
         )?;
         registry.register(Box::new(logins.clone()))?;
         registry.register(Box::new(latency.clone()))?;
-        for outcome in ["success", "invalid_credentials", "blocked", "rejected", "busy", "error"] {
+        for outcome in [
+            "success",
+            "invalid_credentials",
+            "blocked",
+            "rejected",
+            "throttled",
+            "busy",
+            "error",
+        ] {
             logins.with_label_values(&[outcome]);
         }
         Ok(Self {
@@ -70,6 +78,7 @@ pub fn login_outcome<T>(result: &Result<T, sesame_core::service::LoginError>) ->
         Err(LoginError::InvalidCredentials) => "invalid_credentials",
         Err(LoginError::Blocked) => "blocked",
         Err(LoginError::PasswordTooLong) => "rejected",
+        Err(LoginError::Throttled { .. }) => "throttled",
         Err(LoginError::Hash(HashError::Busy)) => "busy",
         Err(_) => "error",
     }

@@ -402,6 +402,7 @@ impl Devices {
         let client = ClientInfo {
             ip: auth.session.ip.clone(),
             user_agent: auth.session.user_agent.clone(),
+            device: None,
         };
         let mut event = AuditEvent::new(
             self.base.clock.now(),

@@ -419,7 +419,7 @@ impl Login {
         if ok {
             self.ports.reset(FAILURES, &account.id.to_string()).await?;
         } else if done.consecutive == ACCOUNT_LOCK {
-            self.send_unlock_link(account, self.base.clock.now()).await?;
+            self.send_unlock_link(account, false, self.base.clock.now()).await?;
         }
         Ok(())
     }
@@ -535,8 +535,14 @@ impl Login {
         }
     }
 
-    /// MFA-7: at the lock, the owner gets a single-use link that lifts it.
-    async fn send_unlock_link(&self, account: &Account, now: OffsetDateTime) -> Result<(), TwoFactorError> {
+    /// MFA-7, RISK-2: at a lock (of codes, or of passwords from unknown devices), the owner gets a
+    /// single-use link that lifts both.
+    pub(super) async fn send_unlock_link(
+        &self,
+        account: &Account,
+        passwords: bool,
+        now: OffsetDateTime,
+    ) -> Result<(), TwoFactorError> {
         let token = crate::token::Token::generate(self.base.rng.as_ref());
         let secret = OneTimeSecret {
             id: new_id(now),
@@ -551,7 +557,7 @@ impl Login {
         let url = format!("{}unlock?token={}", self.base.settings.public_url, token.expose());
         let mail = self
             .base
-            .compose_for(account, MailKind::UnlockLink { url }, Some(now + UNLOCK_TTL))?;
+            .compose_for(account, MailKind::UnlockLink { url, passwords }, Some(now + UNLOCK_TTL))?;
         self.ports.queue_mail(&mail).await?;
         self.base.mail_queued();
         Ok(())
@@ -566,6 +572,7 @@ impl Login {
             .ok_or(TwoFactorError::InvalidUnlock)?;
         let account = secret.account_id.ok_or(TwoFactorError::InvalidUnlock)?;
         self.ports.reset(FAILURES, &account.to_string()).await?;
+        self.unlock_passwords(account).await?;
         let mut event = AuditEvent::new(now, AuditKind::TwoFactorChanged, Actor::Customer, client).account(account);
         event.detail = Some("unlocked".into());
         self.ports.record(&event).await?;

@@ -14,6 +14,7 @@ mod devices;
 mod factors;
 mod login_flow;
 pub mod maintenance;
+mod password_guard;
 mod sessions;
 mod signup;
 

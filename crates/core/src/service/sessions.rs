@@ -5,6 +5,7 @@
 //! wrong password. Only after a correct password does a blocked account learn that it is blocked.
 
 use super::login_flow::{Entry, Login, LoginOutcome};
+use super::password_guard::{Subject, device_hash};
 use crate::audit::{Actor, AuditEvent, AuditKind, ClientInfo};
 use crate::factor::password::{HashError, Verification};
 use crate::mail::MailKind;
@@ -23,6 +24,9 @@ pub enum LoginError {
     Blocked,
     #[error("the password is longer than allowed")]
     PasswordTooLong,
+    /// RISK-2: too many wrong passwords; no password is checked before this long.
+    #[error("too many attempts; wait before the next one")]
+    Throttled { retry_after: time::Duration },
     #[error(transparent)]
     Hash(#[from] HashError),
     #[error(transparent)]
@@ -98,6 +102,26 @@ impl Login {
             None => None,
         };
         let account = account.filter(|a| by_email || !email_only(&a.subsidiary));
+        let now = self.base.clock.now();
+        let failed =
+            |reason: &str| AuditEvent::new(now, AuditKind::LoginFailed, Actor::Anonymous, client).failed(reason);
+        // RISK-2: throttled before any hash; unknown identifiers exactly like known ones.
+        let canonical = LoginIdentifier::parse(identifier).map_or_else(String::new, |id| id.as_str().to_owned());
+        let subject = match &account {
+            Some(account) => Subject::Account(account),
+            None => Subject::Unknown(&canonical),
+        };
+        let tried = match self.begin_password_try(&subject, client).await {
+            Ok(tried) => tried,
+            Err(err) => {
+                let event = match &account {
+                    Some(account) => failed("throttled").account(account.id),
+                    None => failed("throttled"),
+                };
+                self.ports.record(&event).await?;
+                return Err(err);
+            }
+        };
         let credential = match &account {
             Some(account) => self.ports.password_credential(account.id).await?,
             None => None,
@@ -107,9 +131,8 @@ impl Login {
             .hasher
             .verify(&password, credential.as_ref().map(|c| c.phc.as_str()))
             .await?;
-        let now = self.base.clock.now();
-        let failed =
-            |reason: &str| AuditEvent::new(now, AuditKind::LoginFailed, Actor::Anonymous, client).failed(reason);
+        let right = verification == Verification::Match && credential.is_some();
+        self.end_password_try(tried, right, account.as_ref()).await?;
 
         let (Verification::Match, Some(account), Some(credential)) = (verification, account.as_ref(), credential)
         else {
@@ -153,11 +176,14 @@ impl Login {
         if password.is_too_long() {
             return Err(LoginError::PasswordTooLong);
         }
+        let tried = self.begin_password_try(&Subject::Account(account), client).await?;
         let credential = self.ports.password_credential(account.id).await?;
         let verification = self
             .base
             .hasher
             .verify(&password, credential.as_ref().map(|c| c.phc.as_str()))
+            .await?;
+        self.end_password_try(tried, verification == Verification::Match, Some(account))
             .await?;
         if verification != Verification::Match {
             let event = AuditEvent::new(self.base.clock.now(), AuditKind::LoginFailed, Actor::Customer, client)
@@ -204,6 +230,12 @@ impl Login {
             mails.push(self.base.compose_for(&account, kind, None)?);
         }
         self.ports.create_session(&session, &audit, &mails).await?;
+        // RISK-2: this browser is now a known device of the account.
+        if let Some(device) = client.device.as_deref() {
+            self.ports
+                .remember_device(account.id, &device_hash(device), now)
+                .await?;
+        }
         if notify {
             self.base.mail_queued();
         }

@@ -22,4 +22,5 @@ mod signup;
 mod sms;
 mod sms_login;
 mod smtp;
+mod throttle;
 mod two_factor;

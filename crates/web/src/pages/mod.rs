@@ -256,6 +256,7 @@ async fn login_submit(
         .login(&form.login, &form.password, Some(ctx.subsidiary.code), &client)
         .await;
     state.metrics().login(crate::metrics::login_outcome(&result));
+    let mut wait = None;
     let (error, status) = match result {
         Ok(LoginOutcome::LoggedIn(success)) => {
             ctx.add_cookie(session_cookie(&state, success.token.expose()));
@@ -274,6 +275,10 @@ async fn login_submit(
         Err(LoginError::InvalidCredentials) => ("invalid", ErrorCode::LoginInvalidCredentials),
         Err(LoginError::Blocked) => ("blocked", ErrorCode::AccountBlocked),
         Err(LoginError::PasswordTooLong) => ("too_long", ErrorCode::PasswordTooLong),
+        Err(LoginError::Throttled { retry_after }) => {
+            wait = Some(retry_after.whole_seconds().max(1));
+            ("throttled", ErrorCode::Throttled)
+        }
         Err(other) => match crate::error::ApiError::from(other).code() {
             ErrorCode::ServiceBusy => ("busy", ErrorCode::ServiceBusy),
             ErrorCode::ServiceUnavailable => ("unavailable", ErrorCode::ServiceUnavailable),
@@ -287,9 +292,12 @@ async fn login_submit(
     };
     let mut response = ctx.render("login.html", "login", status.status(), extra);
     if status.status() == StatusCode::SERVICE_UNAVAILABLE {
+        wait = Some(1);
+    }
+    if let Some(seconds) = wait {
         response
             .headers_mut()
-            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+            .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
     }
     response
 }

@@ -1,0 +1,154 @@
+//! RISK-2 around every password check (login and re-authentication): read the counters, refuse a
+//! throttled try before any hash is computed, count the try before the password is looked at (so
+//! a burst can't pass the lock), and settle the counters once the answer is known. The policy is
+//! `crate::throttle`; this is its I/O.
+
+use super::login_flow::Login;
+use super::sessions::LoginError;
+use crate::audit::ClientInfo;
+use crate::ports::Account;
+use crate::throttle::{ACCOUNT_LOCK, Count, Verdict, address_key, verdict};
+use crate::types::AccountId;
+use sha2::{Digest, Sha256};
+use time::{Duration, OffsetDateTime};
+
+const ACCOUNT: &str = "pw-account";
+const ADDRESS: &str = "pw-address";
+const DEVICE: &str = "pw-device";
+/// Consecutive failures, however far apart: the windows never restart.
+const CONSECUTIVE: OffsetDateTime = OffsetDateTime::UNIX_EPOCH;
+/// What a locked identifier is told to wait (it learns nothing more than a throttled one).
+const LOCKED_WAIT: Duration = Duration::minutes(15);
+
+/// The stored form of a device id.
+pub(super) fn device_hash(device: &str) -> Vec<u8> {
+    Sha256::digest(device.as_bytes()).to_vec()
+}
+
+/// Whom a password try is about: an account, or an identifier no account has.
+pub(super) enum Subject<'a> {
+    Account(&'a Account),
+    Unknown(&'a str),
+}
+
+impl Subject<'_> {
+    fn key(&self) -> String {
+        match self {
+            Self::Account(account) => account.id.to_string(),
+            Self::Unknown(identifier) => format!("?{identifier}"),
+        }
+    }
+
+    fn account(&self) -> Option<&Account> {
+        match self {
+            Self::Account(account) => Some(account),
+            Self::Unknown(_) => None,
+        }
+    }
+}
+
+/// A counted password try, to settle with [`Login::end_password_try`].
+pub(super) struct PasswordTry {
+    account_key: String,
+    address_key: Option<String>,
+    /// The known device's key, when the try comes from one.
+    device_key: Option<String>,
+    /// Consecutive failures of the account from unknown devices, this try included.
+    account_failures: i64,
+}
+
+impl Login {
+    async fn count(&self, scope: &str, key: &str) -> Result<Count, LoginError> {
+        let (failures, last) = self.ports.count(scope, key, CONSECUTIVE).await?;
+        Ok(Count { failures, last })
+    }
+
+    /// Refuses a throttled try (no hash is computed for it), else counts it.
+    pub(super) async fn begin_password_try(
+        &self,
+        subject: &Subject<'_>,
+        client: &ClientInfo,
+    ) -> Result<PasswordTry, LoginError> {
+        let now = self.base.clock.now();
+        let device = match (subject.account(), client.device.as_deref()) {
+            (Some(account), Some(device)) => {
+                let hash = device_hash(device);
+                self.ports
+                    .is_known_device(account.id, &hash)
+                    .await?
+                    .then(|| format!("{}:{}", account.id, hex::encode(hash)))
+            }
+            _ => None,
+        };
+        let account_key = subject.key();
+        let address = client.ip.as_deref().map(address_key);
+        let device_count = match &device {
+            Some(key) => Some(self.count(DEVICE, key).await?),
+            None => None,
+        };
+        let account_count = self.count(ACCOUNT, &account_key).await?;
+        let address_count = match &address {
+            Some(key) => self.count(ADDRESS, key).await?,
+            None => Count::default(),
+        };
+        let refused = match verdict(device_count, account_count, address_count, now) {
+            Verdict::Go => None,
+            Verdict::Wait(wait) => Some(wait),
+            Verdict::Locked => Some(LOCKED_WAIT),
+        };
+        if let Some(retry_after) = refused {
+            return Err(LoginError::Throttled { retry_after });
+        }
+        let mut account_failures = 0;
+        if let Some(key) = &device {
+            self.ports.hit(DEVICE, key, CONSECUTIVE, now).await?;
+        } else {
+            account_failures = self.ports.hit(ACCOUNT, &account_key, CONSECUTIVE, now).await?;
+            if let Some(key) = &address {
+                self.ports.hit(ADDRESS, key, CONSECUTIVE, now).await?;
+            }
+            if account_failures > ACCOUNT_LOCK {
+                return Err(LoginError::Throttled {
+                    retry_after: LOCKED_WAIT,
+                });
+            }
+        }
+        Ok(PasswordTry {
+            account_key,
+            address_key: address,
+            device_key: device,
+            account_failures,
+        })
+    }
+
+    /// Settles a try: a right password clears the counters it touched (they count consecutive
+    /// failures); the wrong one that reaches the lock mails the owner the unlock link.
+    pub(super) async fn end_password_try(
+        &self,
+        tried: PasswordTry,
+        right: bool,
+        account: Option<&Account>,
+    ) -> Result<(), LoginError> {
+        if right {
+            self.ports.reset(ACCOUNT, &tried.account_key).await?;
+            for (scope, key) in [(ADDRESS, &tried.address_key), (DEVICE, &tried.device_key)] {
+                if let Some(key) = key {
+                    self.ports.reset(scope, key).await?;
+                }
+            }
+        } else if tried.account_failures == ACCOUNT_LOCK
+            && let Some(account) = account
+        {
+            self.send_unlock_link(account, true, self.base.clock.now())
+                .await
+                .map_err(|e| LoginError::Store(crate::ports::StoreError::Internal(e.to_string())))?;
+        }
+        Ok(())
+    }
+
+    /// The unlock link lifts the account's password lock too.
+    pub(super) async fn unlock_passwords(&self, account: AccountId) -> Result<(), LoginError> {
+        self.ports.reset(ACCOUNT, &account.to_string()).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,148 @@
+//! RISK-2 password throttling as a pure function of counters and the time (Kanidm's habit:
+//! policy without I/O, tested with a fixed clock). The counters live in the database, so every
+//! node sees them; `service` reads and counts them.
+//!
+//! * **Per account** (keyed by the account, or by the identifier typed when no account has it, so
+//!   unknown and known identifiers are throttled alike): consecutive failures from devices that
+//!   never logged in to it. After 5, each try waits 1 s, doubling up to 15 minutes; at 100, such
+//!   devices are refused until the owner uses the unlock link mailed to them.
+//! * **Per known device** (a browser whose device cookie logged in to this account before): only
+//!   its own failures count, with the same delays and no lock. The account's lock and the source
+//!   address's delays don't apply to it: an attacker can't lock the owner out.
+//! * **Per source address**: consecutive failures from one IP (a /48 for IPv6); after 20, delays
+//!   grow the same way. Unknown devices only.
+
+use time::{Duration, OffsetDateTime};
+
+/// Failures an identifier takes from unknown devices before it waits between tries.
+const ACCOUNT_FREE: i64 = 5;
+/// Failures from unknown devices after which the account needs the unlock link.
+pub const ACCOUNT_LOCK: i64 = 100;
+/// Failures one source address takes before it waits between tries.
+const ADDRESS_FREE: i64 = 20;
+/// Failures a known device takes before it waits between tries.
+const DEVICE_FREE: i64 = 5;
+/// The longest wait between tries.
+const MAX_WAIT: Duration = Duration::minutes(15);
+
+/// One counter: consecutive failures and when the last was counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Count {
+    pub failures: i64,
+    pub last: Option<OffsetDateTime>,
+}
+
+/// What a password try may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Go,
+    /// Not before this long.
+    Wait(Duration),
+    /// Refused until the unlock link is used (unknown devices only).
+    Locked,
+}
+
+/// The wait after `failures` consecutive failures when the first `free` cost nothing.
+fn wait(failures: i64, free: i64) -> Duration {
+    if failures < free {
+        return Duration::ZERO;
+    }
+    let exponent = u32::try_from((failures - free).min(20)).unwrap_or(20);
+    Duration::seconds(2i64.pow(exponent)).min(MAX_WAIT)
+}
+
+fn ready(count: Count, free: i64, now: OffsetDateTime) -> Option<Duration> {
+    let at = count.last? + wait(count.failures, free);
+    (now < at).then(|| at - now)
+}
+
+/// The verdict for a try from a known device (`device`) or an unknown one (`account`, `address`).
+pub fn verdict(known_device: Option<Count>, account: Count, address: Count, now: OffsetDateTime) -> Verdict {
+    if let Some(device) = known_device {
+        return ready(device, DEVICE_FREE, now).map_or(Verdict::Go, Verdict::Wait);
+    }
+    if account.failures >= ACCOUNT_LOCK {
+        return Verdict::Locked;
+    }
+    let waits = [ready(account, ACCOUNT_FREE, now), ready(address, ADDRESS_FREE, now)];
+    waits.into_iter().flatten().max().map_or(Verdict::Go, Verdict::Wait)
+}
+
+/// The source-address key of an IP: the address itself for IPv4, its /48 for IPv6 (one site
+/// gets a /48 and can pick any address in it, so counting single IPv6 addresses counts nothing).
+pub fn address_key(ip: &str) -> String {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
+        }
+        _ => ip.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    const NOW: OffsetDateTime = datetime!(2026-11-25 12:00 UTC);
+
+    fn count(failures: i64, ago: Duration) -> Count {
+        Count {
+            failures,
+            last: Some(NOW - ago),
+        }
+    }
+
+    #[test]
+    fn unknown_devices_wait_after_five_failures_and_lock_at_a_hundred() {
+        let none = Count::default();
+        assert_eq!(verdict(None, count(4, Duration::ZERO), none, NOW), Verdict::Go);
+        assert_eq!(
+            verdict(None, count(5, Duration::ZERO), none, NOW),
+            Verdict::Wait(Duration::seconds(1))
+        );
+        assert_eq!(verdict(None, count(5, Duration::seconds(1)), none, NOW), Verdict::Go);
+        assert_eq!(
+            verdict(None, count(8, Duration::ZERO), none, NOW),
+            Verdict::Wait(Duration::seconds(8))
+        );
+        assert_eq!(
+            verdict(None, count(60, Duration::ZERO), none, NOW),
+            Verdict::Wait(Duration::minutes(15))
+        );
+        assert_eq!(
+            verdict(None, count(100, Duration::days(30)), none, NOW),
+            Verdict::Locked
+        );
+    }
+
+    #[test]
+    fn a_known_device_counts_only_its_own_failures() {
+        let locked = count(500, Duration::ZERO);
+        let busy_address = count(500, Duration::ZERO);
+        assert_eq!(verdict(Some(Count::default()), locked, busy_address, NOW), Verdict::Go);
+        assert_eq!(
+            verdict(Some(count(6, Duration::ZERO)), locked, busy_address, NOW),
+            Verdict::Wait(Duration::seconds(2))
+        );
+    }
+
+    #[test]
+    fn a_busy_address_waits_after_twenty_failures() {
+        let none = Count::default();
+        assert_eq!(verdict(None, none, count(19, Duration::ZERO), NOW), Verdict::Go);
+        assert_eq!(
+            verdict(None, none, count(21, Duration::ZERO), NOW),
+            Verdict::Wait(Duration::seconds(2))
+        );
+    }
+
+    #[test]
+    fn ipv6_addresses_count_by_their_48() {
+        assert_eq!(address_key("2001:db8:1:2:aaaa::1"), "2001:db8:1::/48");
+        assert_eq!(address_key("2001:db8:1:ffff::9"), address_key("2001:db8:1::1"));
+        assert_ne!(address_key("2001:db8:2::1"), address_key("2001:db8:1::1"));
+        assert_eq!(address_key("192.0.2.7"), "192.0.2.7");
+    }
+}

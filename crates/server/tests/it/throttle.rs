@@ -1,0 +1,159 @@
+//! RISK-2: password guessing is throttled per account, per source address and per device, in
+//! the database, before any hash; the owner's known device keeps working while an attacker's
+//! guesses lock the account for everyone else; unknown accounts answer like known ones.
+
+use crate::helpers::*;
+use reqwest::Client;
+use serde_json::{Value, json};
+
+/// One JSON login: status, error code and `Retry-After` (seconds).
+async fn attempt(client: &Client, app: &TestApp, login: &str, password: &str) -> (u16, String, Option<i64>) {
+    let response = client
+        .post(app.url("/api/v1/session"))
+        .json(&json!({"login": login, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    let wait = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or_default();
+    (
+        status,
+        body["error"]["code"].as_str().unwrap_or_default().to_owned(),
+        wait,
+    )
+}
+
+/// Wrong passwords until `n` were actually checked (waiting out each delay on the moved clock).
+async fn wrong_passwords(client: &Client, app: &TestApp, login: &str, n: usize) {
+    let mut checked = 0;
+    while checked < n {
+        match attempt(client, app, login, "not the password").await {
+            (401, _, _) => checked += 1,
+            (429, code, Some(wait)) => {
+                assert_eq!(code, "THROTTLED");
+                app.clock.advance(time::Duration::seconds(wait));
+            }
+            other => panic!("unexpected answer {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_owner_on_a_known_device_logs_in_through_an_attack_that_locks_new_devices() {
+    let (app, smtp) = spawn_mail_app(|_| {}).await;
+    let jane = app.jane().await;
+    let nic = jane.nic_handle.as_str();
+    // The owner's browser logged in before: it holds a device cookie.
+    let owner = client();
+    assert_eq!(attempt(&owner, &app, nic, PASSWORD).await.0, 200);
+
+    // An attacker, from the same address, gets a hundred guesses checked, then no more.
+    let attacker = client();
+    wrong_passwords(&attacker, &app, nic, 100).await;
+    app.advance(60);
+    let (status, code, wait) = attempt(&attacker, &app, nic, PASSWORD).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (429, "THROTTLED"),
+        "locked, even for the right password"
+    );
+    assert!(wait.is_some());
+
+    // The owner logs in at once, on the clock as it is.
+    assert_eq!(attempt(&owner, &app, nic, PASSWORD).await.0, 200);
+
+    // The owner was mailed an unlock link; once used, new devices may try again.
+    app.deliver().await;
+    let mail = smtp
+        .messages_to("Jane.Doe@Example.com")
+        .into_iter()
+        .find(|m| m.text.contains("/unlock?token="))
+        .expect("an unlock link");
+    assert!(
+        mail.subject.contains("new devices") || mail.subject.contains("nouveaux appareils"),
+        "{}",
+        mail.subject
+    );
+    let link = mail
+        .text
+        .split_whitespace()
+        .find(|w| w.contains("/unlock?token="))
+        .unwrap()
+        .to_owned();
+    let browser = client();
+    let page = browser.get(&link).send().await.unwrap().text().await.unwrap();
+    let csrf_at = page.find("name=\"csrf\" value=\"").unwrap() + 19;
+    let token_at = page.find("name=\"token\" value=\"").unwrap() + 20;
+    let (csrf, token) = (&page[csrf_at..csrf_at + 64], &page[token_at..token_at + 64]);
+    let unlocked = browser
+        .post(app.url("/unlock"))
+        .form(&[("csrf", csrf), ("token", token)])
+        .send()
+        .await
+        .unwrap();
+    assert!(unlocked.text().await.unwrap().contains("id=\"unlocked\""));
+    assert_eq!(
+        attempt(&client(), &app, nic, PASSWORD).await.0,
+        200,
+        "a new device, after the unlock"
+    );
+}
+
+#[tokio::test]
+async fn unknown_and_known_accounts_are_throttled_alike() {
+    let app = spawn_app().await;
+    let jane = app.jane().await;
+    let mut answers = Vec::new();
+    for login in [jane.nic_handle.as_str(), "zz99999-ovh"] {
+        let c = client();
+        let mut seen = Vec::new();
+        for _ in 0..7 {
+            seen.push(attempt(&c, &app, login, "not the password").await);
+        }
+        answers.push(seen);
+    }
+    assert_eq!(answers[0], answers[1], "the same answers, known account or not");
+    assert_eq!(
+        answers[0][5],
+        (429, "THROTTLED".to_owned(), Some(1)),
+        "{:?}",
+        answers[0]
+    );
+}
+
+#[tokio::test]
+async fn re_authentication_is_throttled_too() {
+    let app = spawn_app().await;
+    let jane = app.jane().await;
+    assert_eq!(
+        attempt(&app.client, &app, jane.nic_handle.as_str(), PASSWORD).await.0,
+        200
+    );
+    let reauth = |password: &'static str| {
+        let (client, url) = (app.client.clone(), app.url("/api/v1/session/reauth"));
+        async move {
+            let response = client
+                .post(url)
+                .json(&json!({"password": password}))
+                .send()
+                .await
+                .unwrap();
+            error_code(response).await
+        }
+    };
+    for _ in 0..5 {
+        assert_eq!(reauth("not the password").await.0, 401);
+    }
+    assert_eq!(
+        reauth(PASSWORD).await,
+        (429, "THROTTLED".to_owned()),
+        "the device's own guesses wait"
+    );
+    app.advance(1);
+    assert_eq!(reauth(PASSWORD).await.0, 200);
+}

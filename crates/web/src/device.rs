@@ -1,0 +1,80 @@
+//! RISK-2 device cookie: a browser that logged in once is recognised later, so the owner keeps
+//! logging in while an attacker's guesses throttle the account for everyone else.
+//!
+//! The cookie holds a random id and its HMAC under the server key (SEC-1); the server keeps only
+//! the id's hash, per account, after a successful login. It is set (400 days, HttpOnly,
+//! SameSite=Lax, `__Host-` over HTTPS) on the response that opens a session, when the browser had
+//! no valid one; a forged or altered cookie is ignored.
+
+use crate::AppState;
+use axum::extract::{Request, State};
+use axum::http::header::SET_COOKIE;
+use axum::middleware::Next;
+use axum::response::Response;
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use sesame_core::random::OsRandom;
+use sesame_core::token::Token;
+use subtle::ConstantTimeEq;
+
+const PURPOSE: &str = "device-cookie";
+
+/// The device id a request carries (verified, or new for this response), for the `Client`
+/// extractor.
+#[derive(Debug, Clone)]
+pub struct Device(pub String);
+
+fn cookie_name(state: &AppState) -> &'static str {
+    if state.settings().is_https() {
+        "__Host-sesame_device"
+    } else {
+        "sesame_device"
+    }
+}
+
+fn signature(state: &AppState, id: &str) -> String {
+    hex::encode(state.services().key().hmac(PURPOSE, id.as_bytes()))
+}
+
+/// The id in a cookie value, if its signature holds under any of the server's keys.
+fn verified(state: &AppState, value: &str) -> Option<String> {
+    let (id, sig) = value.split_once('.')?;
+    let sig = hex::decode(sig).ok()?;
+    let ok = state
+        .services()
+        .key()
+        .hmacs(PURPOSE, id.as_bytes())
+        .iter()
+        .any(|mac| bool::from(mac.as_slice().ct_eq(&sig)));
+    ok.then(|| id.to_owned())
+}
+
+pub async fn device_cookie(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let jar = CookieJar::from_headers(req.headers());
+    let presented = jar.get(cookie_name(&state)).and_then(|c| verified(&state, c.value()));
+    let (id, new) = match presented {
+        Some(id) => (id, false),
+        None => (Token::generate(&OsRandom).expose().to_owned(), true),
+    };
+    req.extensions_mut().insert(Device(id.clone()));
+    let mut response = next.run(req).await;
+    let session = crate::session::cookie_name(&state);
+    let opens_session = response
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.starts_with(&format!("{session}=")) && !v.starts_with(&format!("{session}=;")));
+    if new && opens_session {
+        let cookie = Cookie::build((cookie_name(&state), format!("{id}.{}", signature(&state, &id))))
+            .path("/")
+            .http_only(true)
+            .secure(state.settings().is_https())
+            .same_site(SameSite::Lax)
+            .max_age(time::Duration::days(400))
+            .build();
+        if let Ok(value) = cookie.to_string().parse() {
+            response.headers_mut().append(SET_COOKIE, value);
+        }
+    }
+    response
+}
