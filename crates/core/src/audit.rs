@@ -23,10 +23,14 @@ pub enum AuditKind {
     BackupCodeUsed,
     Reauthenticated,
     TwoFactorChanged,
+    /// SESS-4: the customer ended one of their sessions (or all the others).
+    SessionEnded,
+    /// RISK-2: the customer made Sesame forget a known device.
+    DeviceForgotten,
 }
 
 impl AuditKind {
-    pub const ALL: [Self; 15] = [
+    pub const ALL: [Self; 17] = [
         Self::AccountCreated,
         Self::AccountBlocked,
         Self::AccountUnblocked,
@@ -42,6 +46,8 @@ impl AuditKind {
         Self::BackupCodeUsed,
         Self::Reauthenticated,
         Self::TwoFactorChanged,
+        Self::SessionEnded,
+        Self::DeviceForgotten,
     ];
 
     pub fn parse(s: &str) -> Option<Self> {
@@ -65,6 +71,8 @@ impl AuditKind {
             Self::BackupCodeUsed => "backup_code_used",
             Self::Reauthenticated => "reauthenticated",
             Self::TwoFactorChanged => "two_factor_changed",
+            Self::SessionEnded => "session_ended",
+            Self::DeviceForgotten => "device_forgotten",
         }
     }
 }

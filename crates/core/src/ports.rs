@@ -145,6 +145,16 @@ pub trait SessionStore: Send + Sync {
     async fn end_session(&self, id: Uuid, now: OffsetDateTime, audit: &AuditEvent) -> Result<bool, StoreError>;
     /// Ends every live session of an account (SESS-5); returns how many were ended.
     async fn end_all_sessions(&self, account: AccountId, now: OffsetDateTime) -> Result<u64, StoreError>;
+    /// SESS-4: the sessions of an account not ended yet, newest first.
+    async fn live_sessions(&self, account: AccountId) -> Result<Vec<SessionRecord>, StoreError>;
+    /// SESS-4: ends every live session of an account but `keep`, with one audit event.
+    async fn end_other_sessions(
+        &self,
+        account: AccountId,
+        keep: Uuid,
+        now: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> Result<u64, StoreError>;
 }
 
 #[async_trait]
@@ -386,6 +396,23 @@ pub trait KnownDeviceStore: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<(), StoreError>;
     async fn is_known_device(&self, account: AccountId, device_hash: &[u8]) -> Result<bool, StoreError>;
+    /// The account's known devices, most recently seen first.
+    async fn known_devices(&self, account: AccountId) -> Result<Vec<KnownDevice>, StoreError>;
+    /// Forgets one; false when it was not known.
+    async fn forget_device(
+        &self,
+        account: AccountId,
+        device_hash: &[u8],
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError>;
+}
+
+/// RISK-2: a browser that logged in to an account before.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownDevice {
+    pub device_hash: Vec<u8>,
+    pub created_at: OffsetDateTime,
+    pub last_seen_at: OffsetDateTime,
 }
 
 /// A stored email, for maintenance: the account, the address as typed, its stored canonical form.

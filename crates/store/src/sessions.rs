@@ -26,6 +26,26 @@ pub(crate) async fn end_all<'e, E: Executor<'e, Database = Any>>(
     Ok(done.rows_affected())
 }
 
+const SESSION_COLUMNS: &str =
+    "id, account_id, token_hash, created_at, last_seen_at, authenticated_at, ip, user_agent, ended_at, second_factor";
+
+fn session_from_row(row: &sqlx::any::AnyRow) -> Result<SessionRecord, StoreError> {
+    let text = |name: &str| row.try_get::<String, _>(name).map_err(db_error);
+    let time = |name: &str| row.try_get::<i64, _>(name).map_err(db_error).and_then(from_micros);
+    Ok(SessionRecord {
+        id: parse_uuid(&text("id")?)?,
+        account_id: AccountId(parse_uuid(&text("account_id")?)?),
+        token_hash: row.try_get("token_hash").map_err(db_error)?,
+        created_at: time("created_at")?,
+        last_seen_at: time("last_seen_at")?,
+        authenticated_at: time("authenticated_at")?,
+        ip: row.try_get("ip").map_err(db_error)?,
+        user_agent: row.try_get("user_agent").map_err(db_error)?,
+        ended_at: opt_from_micros(row.try_get("ended_at").map_err(db_error)?)?,
+        second_factor: row.try_get("second_factor").map_err(db_error)?,
+    })
+}
+
 #[async_trait]
 impl SessionStore for SqlStore {
     async fn create_session(
@@ -55,31 +75,13 @@ impl SessionStore for SqlStore {
     }
 
     async fn find_session(&self, token_hash: &[u8]) -> Result<Option<SessionRecord>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, account_id, token_hash, created_at, last_seen_at, authenticated_at, ip, user_agent, ended_at, \
-             second_factor FROM sessions WHERE token_hash = $1 AND ended_at IS NULL",
-        )
-        .bind(token_hash.to_vec())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_error)?;
-        row.map(|row| {
-            let text = |name: &str| row.try_get::<String, _>(name).map_err(db_error);
-            let time = |name: &str| row.try_get::<i64, _>(name).map_err(db_error).and_then(from_micros);
-            Ok(SessionRecord {
-                id: parse_uuid(&text("id")?)?,
-                account_id: AccountId(parse_uuid(&text("account_id")?)?),
-                token_hash: row.try_get("token_hash").map_err(db_error)?,
-                created_at: time("created_at")?,
-                last_seen_at: time("last_seen_at")?,
-                authenticated_at: time("authenticated_at")?,
-                ip: row.try_get("ip").map_err(db_error)?,
-                user_agent: row.try_get("user_agent").map_err(db_error)?,
-                ended_at: opt_from_micros(row.try_get("ended_at").map_err(db_error)?)?,
-                second_factor: row.try_get("second_factor").map_err(db_error)?,
-            })
-        })
-        .transpose()
+        let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE token_hash = $1 AND ended_at IS NULL");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(token_hash.to_vec())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
+        row.as_ref().map(session_from_row).transpose()
     }
 
     async fn touch_session(&self, id: Uuid, now: OffsetDateTime) -> Result<(), StoreError> {
@@ -111,6 +113,40 @@ impl SessionStore for SqlStore {
     async fn end_all_sessions(&self, account: AccountId, now: OffsetDateTime) -> Result<u64, StoreError> {
         end_all(&self.pool, account, now).await
     }
+
+    async fn live_sessions(&self, account: AccountId) -> Result<Vec<SessionRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE account_id = $1 AND ended_at IS NULL \
+             ORDER BY created_at DESC, id DESC LIMIT 200"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(account.0.to_string())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
+        rows.iter().map(session_from_row).collect()
+    }
+
+    async fn end_other_sessions(
+        &self,
+        account: AccountId,
+        keep: Uuid,
+        now: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let ended =
+            sqlx::query("UPDATE sessions SET ended_at = $1 WHERE account_id = $2 AND id <> $3 AND ended_at IS NULL")
+                .bind(micros(now))
+                .bind(account.0.to_string())
+                .bind(keep.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?
+                .rows_affected();
+        crate::commit_with(tx, audit, &[]).await?;
+        Ok(ended)
+    }
 }
 
 #[async_trait]
@@ -132,6 +168,47 @@ impl sesame_core::ports::KnownDeviceStore for SqlStore {
         .await
         .map_err(db_error)?;
         Ok(())
+    }
+
+    async fn known_devices(&self, account: AccountId) -> Result<Vec<sesame_core::ports::KnownDevice>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT device_hash, created_at, last_seen_at FROM known_devices WHERE account_id = $1 \
+             ORDER BY last_seen_at DESC LIMIT 200",
+        )
+        .bind(account.0.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        rows.iter()
+            .map(|r| {
+                Ok(sesame_core::ports::KnownDevice {
+                    device_hash: r.try_get("device_hash").map_err(db_error)?,
+                    created_at: from_micros(r.try_get("created_at").map_err(db_error)?)?,
+                    last_seen_at: from_micros(r.try_get("last_seen_at").map_err(db_error)?)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn forget_device(
+        &self,
+        account: AccountId,
+        device_hash: &[u8],
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let gone = sqlx::query("DELETE FROM known_devices WHERE account_id = $1 AND device_hash = $2")
+            .bind(account.0.to_string())
+            .bind(device_hash.to_vec())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?
+            .rows_affected();
+        if gone == 0 {
+            return Ok(false);
+        }
+        crate::commit_with(tx, audit, &[]).await?;
+        Ok(true)
     }
 
     async fn is_known_device(&self, account: AccountId, device_hash: &[u8]) -> Result<bool, StoreError> {

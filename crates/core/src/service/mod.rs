@@ -10,6 +10,7 @@
 //! [`ports`]: crate::ports
 
 mod accounts;
+mod activity;
 mod devices;
 mod factors;
 mod login_flow;
@@ -19,10 +20,11 @@ mod sessions;
 mod signup;
 
 pub use accounts::{Accounts, CreateAccountError, NewAccountInput, ProfileInput};
+pub use activity::{DeviceView, SessionView};
 pub use devices::{Device, DeviceStart, Devices, TwoFactorSummary};
 pub use factors::Factors;
 pub use login_flow::{FRESH_AUTH, Login, LoginOutcome, SecondStep, TwoFactorError, failure_delay};
-pub use sessions::{Authenticated, LoginError, LoginSuccess};
+pub use sessions::{Authenticated, LoginError, LoginSuccess, device_description};
 pub use signup::{Signup, SignupError, SignupSettings, SignupStart, SignupStep};
 
 use crate::clock::Clock;

@@ -151,3 +151,100 @@ async fn each_login_gets_its_own_session() {
     assert_eq!(me(first).await.unwrap().status(), 401);
     assert_eq!(me(second).await.unwrap().status(), 200);
 }
+
+#[tokio::test]
+async fn customers_see_and_end_their_sessions_devices_and_activity() {
+    let app = spawn_app().await;
+    let jane = app.jane().await;
+    let nic = jane.nic_handle.as_str();
+    let (a, b, c) = (client(), client(), client());
+    for browser in [&a, &b, &c] {
+        let (status, _) = post(
+            browser,
+            &app,
+            "/api/v1/session",
+            serde_json::json!({"login": nic, "password": PASSWORD}),
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+    let get = |browser: &reqwest::Client, path: &str| {
+        let (browser, url) = (browser.clone(), app.url(path));
+        async move { status_json(browser.get(url).send().await.unwrap()).await }
+    };
+    let delete = |browser: &reqwest::Client, path: String| {
+        let (browser, url) = (browser.clone(), app.url(&path));
+        async move {
+            let response = browser.delete(url).send().await.unwrap();
+            let status = response.status().as_u16();
+            let text = response.text().await.unwrap();
+            let body: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+            (status, body)
+        }
+    };
+
+    // SESS-4: three live sessions, this one first; ending B's ends it at once.
+    let (status, sessions) = get(&a, "/api/v1/me/sessions").await;
+    assert_eq!(status, 200);
+    let list = sessions.as_array().unwrap();
+    assert_eq!(list.len(), 3);
+    assert_eq!(list[0]["current"], true);
+    assert!(list[1..].iter().all(|s| s["current"] == false));
+    let (_, b_view) = get(&b, "/api/v1/me/sessions").await;
+    let b_id = b_view[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(delete(&a, format!("/api/v1/me/sessions/{b_id}")).await.0, 204);
+    assert_eq!(b.get(app.url("/api/v1/me")).send().await.unwrap().status(), 401);
+    assert_eq!(
+        delete(&a, format!("/api/v1/me/sessions/{b_id}")).await.0,
+        404,
+        "already ended"
+    );
+    // Every other session at once.
+    let (status, ended) = delete(&a, "/api/v1/me/sessions".into()).await;
+    assert_eq!((status, ended["ended"].as_u64()), (200, Some(1)));
+    assert_eq!(c.get(app.url("/api/v1/me")).send().await.unwrap().status(), 401);
+    assert_eq!(
+        a.get(app.url("/api/v1/me")).send().await.unwrap().status(),
+        200,
+        "this one stays"
+    );
+
+    // RISK-2: each browser that logged in is a known device; one can be forgotten.
+    let (_, devices) = get(&a, "/api/v1/me/devices").await;
+    let devices = devices.as_array().unwrap().clone();
+    assert_eq!(devices.len(), 3);
+    assert_eq!(devices.iter().filter(|d| d["current"] == true).count(), 1);
+    let other = devices.iter().find(|d| d["current"] == false).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.advance(1);
+    assert_eq!(delete(&a, format!("/api/v1/me/devices/{other}")).await.0, 204);
+    let (_, devices) = get(&a, "/api/v1/me/devices").await;
+    assert_eq!(devices.as_array().unwrap().len(), 2);
+
+    // AUDIT-2: all of it is in the activity, newest first, with address and device.
+    let (_, activity) = get(&a, "/api/v1/me/activity").await;
+    let kinds: Vec<&str> = activity
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds[0], "device_forgotten", "{kinds:?}");
+    assert!(
+        kinds.contains(&"session_ended") && kinds.contains(&"login_succeeded"),
+        "{kinds:?}"
+    );
+    assert_eq!(activity[0]["ip"], "127.0.0.1");
+    // And on the security page.
+    let page = a.get(app.url("/security")).send().await.unwrap().text().await.unwrap();
+    for id in [
+        "id=\"session-list\"",
+        "id=\"known-list\"",
+        "id=\"activity\"",
+        "id=\"known-2\"",
+    ] {
+        assert!(page.contains(id), "{id}");
+    }
+}

@@ -1,5 +1,6 @@
 //! The JSON API (OPS-2), `/api/v1/…`, and its OpenAPI document at `/api/openapi.json`.
 
+mod activity;
 pub(crate) mod auth;
 mod settings;
 mod signup;
@@ -36,7 +37,13 @@ use utoipa::OpenApi;
         two_factor::rename,
         two_factor::device_challenge,
         two_factor::remove,
-        two_factor::regenerate
+        two_factor::regenerate,
+        activity::sessions,
+        activity::end_session,
+        activity::end_others,
+        activity::devices,
+        activity::forget_device,
+        activity::activity
     ),
     components(schemas(
         ErrorBody,
@@ -60,6 +67,10 @@ use utoipa::OpenApi;
         two_factor::Enrolment,
         two_factor::ProofRequest,
         two_factor::BackupCodes,
+        activity::SessionJson,
+        activity::Ended,
+        activity::KnownDeviceJson,
+        activity::ActivityJson,
         two_factor::Removed
     ))
 )]
@@ -96,6 +107,17 @@ pub fn routes() -> Router<AppState> {
             post(two_factor::device_challenge),
         )
         .route("/api/v1/me/2fa/backup-codes", post(two_factor::regenerate))
+        .route(
+            "/api/v1/me/sessions",
+            get(activity::sessions).delete(activity::end_others),
+        )
+        .route("/api/v1/me/sessions/{id}", axum::routing::delete(activity::end_session))
+        .route("/api/v1/me/devices", get(activity::devices))
+        .route(
+            "/api/v1/me/devices/{id}",
+            axum::routing::delete(activity::forget_device),
+        )
+        .route("/api/v1/me/activity", get(activity::activity))
         .route("/api/v1/signup", post(signup::start))
         .route("/api/v1/signup/{flow}", get(signup::show))
         .route("/api/v1/signup/{flow}/verify", post(signup::verify))

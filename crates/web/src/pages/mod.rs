@@ -53,6 +53,12 @@ pub fn routes() -> Router<AppState> {
             "/security/devices/{id}/code",
             axum::routing::post(two_factor::send_device_code),
         )
+        .route("/security/sessions/{id}/end", axum::routing::post(end_session))
+        .route("/security/sessions/end-others", axum::routing::post(end_other_sessions))
+        .route(
+            "/security/known-devices/{id}/forget",
+            axum::routing::post(forget_device),
+        )
         .route("/login/{flow}/code", axum::routing::post(second_step::send_code))
         .route(
             "/security/totp/{id}/enable",
@@ -128,12 +134,11 @@ async fn home(ctx: PageContext) -> Response {
     ctx.render("home.html", "home", StatusCode::OK, context! {})
 }
 
-async fn security(State(state): State<AppState>, ctx: PageContext, uri: Uri) -> Response {
+async fn security(State(state): State<AppState>, ctx: PageContext, Client(client): Client, uri: Uri) -> Response {
     let Some(auth) = &ctx.auth else {
         return to_login(ctx, "/security");
     };
     let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
-    let started = auth.session.created_at.format(&format).unwrap_or_default();
     let notifications = auth.account.login_notifications;
     // Which section a change was saved in: `1` for notifications, `2fa` for devices.
     let saved = query_param(&uri, "saved");
@@ -161,8 +166,48 @@ async fn security(State(state): State<AppState>, ctx: PageContext, uri: Uri) -> 
         .into_iter()
         .find(|c| c.as_str() == asked)
         .map(ErrorCode::as_str);
+    let login = state.services().login();
+    let (sessions, known, events) = match tokio::try_join!(
+        login.sessions(auth),
+        login.known_devices(auth, &client),
+        login.activity(auth)
+    ) {
+        Ok(found) => found,
+        Err(err) => return ctx.error(crate::error::ApiError::from(err).code()),
+    };
+    let sessions: Vec<_> = sessions
+        .iter()
+        .map(|v| {
+            context! {
+                id => v.id.to_string(), current => v.current, ip => &v.ip, device => &v.device,
+                created => v.created_at.format(&format).unwrap_or_default(),
+                last_seen => v.last_seen_at.format(&format).unwrap_or_default(),
+            }
+        })
+        .collect();
+    let known: Vec<_> = known
+        .iter()
+        .map(|v| {
+            context! {
+                id => &v.id, current => v.current,
+                created => v.created_at.format(&day).unwrap_or_default(),
+                last_seen => v.last_seen_at.format(&day).unwrap_or_default(),
+            }
+        })
+        .collect();
+    let events: Vec<_> = events
+        .iter()
+        .take(20)
+        .map(|e| {
+            context! {
+                at => e.at.format(&format).unwrap_or_default(), kind => e.kind.as_str(), success => e.success,
+                ip => &e.ip, device => sesame_core::service::device_description(e.user_agent.as_deref()),
+            }
+        })
+        .collect();
     let extra = context! {
-        session_started => started, login_notifications => notifications, saved => saved,
+        sessions => sessions, known_devices => known, events => events,
+        login_notifications => notifications, saved => saved,
         twofa_enabled => summary.enabled, devices => devices, backup_codes_left => summary.backup_codes_left,
         security_keys => summary.security_keys_available, sms => summary.sms_available, error_code => error,
     };
@@ -180,6 +225,78 @@ struct ToggleForm {
     csrf: String,
     #[serde(default)]
     enabled: String,
+}
+
+#[derive(Deserialize)]
+struct TokenForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// The customer behind a security-page form, once its form token is checked.
+fn form_customer(ctx: &PageContext, csrf: &str) -> Result<sesame_core::service::Authenticated, ErrorCode> {
+    if !ctx.csrf_ok(csrf) {
+        return Err(ErrorCode::CsrfRejected);
+    }
+    ctx.auth.clone().ok_or(ErrorCode::AuthRequired)
+}
+
+/// Back to the sessions section after a change there.
+fn sessions_done(ctx: PageContext, result: Result<bool, sesame_core::ports::StoreError>) -> Response {
+    match result {
+        Ok(_) => ctx.redirect("/security?saved=sessions#sec-sessions"),
+        Err(err) => ctx.error(crate::error::ApiError::from(err).code()),
+    }
+}
+
+/// SESS-4: ends one of the customer's other sessions.
+async fn end_session(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Client(client): Client,
+    Path(id): Path<String>,
+    HtmlForm(form): HtmlForm<TokenForm>,
+) -> Response {
+    let auth = match form_customer(&ctx, &form.csrf) {
+        Ok(auth) => auth,
+        Err(code) => return ctx.error(code),
+    };
+    let Ok(id) = uuid::Uuid::parse_str(&id) else {
+        return ctx.error(ErrorCode::NotFound);
+    };
+    let result = state.services().login().end_own_session(&auth, id, &client).await;
+    sessions_done(ctx, result)
+}
+
+/// SESS-4: ends every session but this one.
+async fn end_other_sessions(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Client(client): Client,
+    HtmlForm(form): HtmlForm<TokenForm>,
+) -> Response {
+    let auth = match form_customer(&ctx, &form.csrf) {
+        Ok(auth) => auth,
+        Err(code) => return ctx.error(code),
+    };
+    let result = state.services().login().end_other_sessions(&auth, &client).await;
+    sessions_done(ctx, result.map(|n| n > 0))
+}
+
+/// RISK-2: forgets a known device.
+async fn forget_device(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Client(client): Client,
+    Path(id): Path<String>,
+    HtmlForm(form): HtmlForm<TokenForm>,
+) -> Response {
+    let auth = match form_customer(&ctx, &form.csrf) {
+        Ok(auth) => auth,
+        Err(code) => return ctx.error(code),
+    };
+    let result = state.services().login().forget_device(&auth, &id, &client).await;
+    sessions_done(ctx, result)
 }
 
 /// LOGIN-4: switch login notifications from the security page.

@@ -1,0 +1,180 @@
+//! The customer's sessions (SESS-4), known devices (RISK-2) and security activity (AUDIT-2) over
+//! JSON.
+
+use crate::AppState;
+use crate::client::Client;
+use crate::error::{ApiError, ErrorBody, ErrorCode};
+use crate::session::CurrentSession;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Serialize;
+use sesame_core::service::device_description;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionJson {
+    pub id: Uuid,
+    /// The session making this request.
+    pub current: bool,
+    pub ip: Option<String>,
+    /// Browser and system, e.g. `Firefox 120 on Linux`.
+    pub device: String,
+    #[schema(value_type = String)]
+    pub created_at: String,
+    #[schema(value_type = String)]
+    pub last_seen_at: String,
+}
+
+/// The account's live sessions, this one first.
+#[utoipa::path(get, path = "/api/v1/me/sessions", responses(
+    (status = 200, body = [SessionJson]),
+    (status = 401, description = "AUTH_REQUIRED", body = ErrorBody),
+))]
+pub async fn sessions(
+    State(state): State<AppState>,
+    CurrentSession(auth): CurrentSession,
+) -> Result<Json<Vec<SessionJson>>, ApiError> {
+    let views = state.services().login().sessions(&auth).await?;
+    Ok(Json(
+        views
+            .into_iter()
+            .map(|v| SessionJson {
+                id: v.id,
+                current: v.current,
+                ip: v.ip,
+                device: v.device,
+                created_at: rfc3339(v.created_at),
+                last_seen_at: rfc3339(v.last_seen_at),
+            })
+            .collect(),
+    ))
+}
+
+/// End one of the account's sessions, on every node at once.
+#[utoipa::path(delete, path = "/api/v1/me/sessions/{id}", responses(
+    (status = 204),
+    (status = 404, description = "NOT_FOUND: no such live session of this account", body = ErrorBody),
+))]
+pub async fn end_session(
+    State(state): State<AppState>,
+    CurrentSession(auth): CurrentSession,
+    Client(client): Client,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = Uuid::parse_str(&id).map_err(|_| ApiError::new(ErrorCode::NotFound))?;
+    if state.services().login().end_own_session(&auth, id, &client).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::new(ErrorCode::NotFound))
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Ended {
+    pub ended: u64,
+}
+
+/// End every session of the account but this one.
+#[utoipa::path(delete, path = "/api/v1/me/sessions", responses((status = 200, body = Ended)))]
+pub async fn end_others(
+    State(state): State<AppState>,
+    CurrentSession(auth): CurrentSession,
+    Client(client): Client,
+) -> Result<Json<Ended>, ApiError> {
+    let ended = state.services().login().end_other_sessions(&auth, &client).await?;
+    Ok(Json(Ended { ended }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KnownDeviceJson {
+    pub id: String,
+    /// The browser making this request.
+    pub current: bool,
+    #[schema(value_type = String)]
+    pub created_at: String,
+    #[schema(value_type = String)]
+    pub last_seen_at: String,
+}
+
+/// The browsers that logged in to the account: they keep working while it is throttled.
+#[utoipa::path(get, path = "/api/v1/me/devices", responses((status = 200, body = [KnownDeviceJson])))]
+pub async fn devices(
+    State(state): State<AppState>,
+    CurrentSession(auth): CurrentSession,
+    Client(client): Client,
+) -> Result<Json<Vec<KnownDeviceJson>>, ApiError> {
+    let views = state.services().login().known_devices(&auth, &client).await?;
+    Ok(Json(
+        views
+            .into_iter()
+            .map(|v| KnownDeviceJson {
+                id: v.id,
+                current: v.current,
+                created_at: rfc3339(v.created_at),
+                last_seen_at: rfc3339(v.last_seen_at),
+            })
+            .collect(),
+    ))
+}
+
+/// Forget a known device.
+#[utoipa::path(delete, path = "/api/v1/me/devices/{id}", responses(
+    (status = 204),
+    (status = 404, description = "NOT_FOUND", body = ErrorBody),
+))]
+pub async fn forget_device(
+    State(state): State<AppState>,
+    CurrentSession(auth): CurrentSession,
+    Client(client): Client,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    if state.services().login().forget_device(&auth, &id, &client).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::new(ErrorCode::NotFound))
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActivityJson {
+    #[schema(value_type = String)]
+    pub at: String,
+    /// `login_succeeded`, `login_failed`, `two_factor_changed`, …
+    pub kind: &'static str,
+    pub ip: Option<String>,
+    pub device: String,
+    /// `success`, or why it failed (`wrong_password`, `throttled`, …).
+    pub outcome: String,
+}
+
+/// The account's security events of the last 90 days, newest first.
+#[utoipa::path(get, path = "/api/v1/me/activity", responses((status = 200, body = [ActivityJson])))]
+pub async fn activity(
+    State(state): State<AppState>,
+    CurrentSession(auth): CurrentSession,
+) -> Result<Json<Vec<ActivityJson>>, ApiError> {
+    let events = state.services().login().activity(&auth).await?;
+    Ok(Json(
+        events
+            .into_iter()
+            .map(|e| ActivityJson {
+                at: rfc3339(e.at),
+                kind: e.kind.as_str(),
+                device: device_description(e.user_agent.as_deref()),
+                ip: e.ip,
+                outcome: if e.success {
+                    "success".to_owned()
+                } else {
+                    e.detail.unwrap_or_else(|| "failed".to_owned())
+                },
+            })
+            .collect(),
+    ))
+}
