@@ -24,6 +24,8 @@ pub enum MailKind {
     },
     /// A security event the customer should know about (MFA-2, MFA-5, MFA-6, MFA-7).
     SecurityNotice(Notice),
+    /// LOGIN-3: the code an unusual login must give; from where the login comes. Sensitive.
+    LoginCode { code: String, ip: String, device: String },
     /// MFA-7 and RISK-2: codes (or, with `passwords`, passwords from new devices) are refused after
     /// 100 failures until this link is used. Sensitive.
     UnlockLink { url: String, passwords: bool },
@@ -70,6 +72,7 @@ impl MailKind {
     pub fn template(&self) -> &'static str {
         match self {
             Self::SignupCode { .. } => "signup_code",
+            Self::LoginCode { .. } => "login_code",
             Self::SignupExists => "signup_exists",
             Self::Welcome => "welcome",
             Self::LoginNotification { .. } => "login_notification",
@@ -79,7 +82,10 @@ impl MailKind {
 
     /// Whether the body holds a code or a link that must not outlive its use.
     pub fn sensitive(&self) -> bool {
-        matches!(self, Self::SignupCode { .. } | Self::UnlockLink { .. })
+        matches!(
+            self,
+            Self::SignupCode { .. } | Self::LoginCode { .. } | Self::UnlockLink { .. }
+        )
     }
 }
 

@@ -405,6 +405,15 @@ pub trait KnownDeviceStore: Send + Sync {
         device_hash: &[u8],
         audit: &AuditEvent,
     ) -> Result<bool, StoreError>;
+    /// RISK-1: records a network (`/24`, `/48`) the account logged in from.
+    async fn remember_network(&self, account: AccountId, network: &str, now: OffsetDateTime) -> Result<(), StoreError>;
+    /// RISK-1: whether the account logged in from this network at or after `since`.
+    async fn network_seen_since(
+        &self,
+        account: AccountId,
+        network: &str,
+        since: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
 }
 
 /// RISK-2: a browser that logged in to an account before.

@@ -80,6 +80,32 @@ pub fn address_key(ip: &str) -> String {
     }
 }
 
+/// A code sent by text or email (MFA-4, LOGIN-3): at most one per 30 s and 5 per hour per
+/// account. Given the codes sent in the current hour's window and the last one, how long to wait.
+pub fn code_send_wait(sent: i64, last: Option<OffsetDateTime>, now: OffsetDateTime) -> Option<Duration> {
+    let last = last?;
+    if sent >= CODES_PER_HOUR {
+        return Some(CODE_WINDOW - (now - last).min(CODE_WINDOW) + Duration::seconds(1));
+    }
+    (now < last + CODE_RESEND_AFTER).then(|| last + CODE_RESEND_AFTER - now)
+}
+
+/// The window of [`code_send_wait`]'s count.
+pub const CODE_WINDOW: Duration = Duration::hours(1);
+const CODES_PER_HOUR: i64 = 5;
+const CODE_RESEND_AFTER: Duration = Duration::seconds(30);
+
+/// RISK-1: the network of an IP for "not seen in 90 days": its /24 for IPv4, its /48 for IPv6.
+pub fn network_key(ip: &str) -> String {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(v4)) => {
+            let o = v4.octets();
+            format!("{}.{}.{}.0/24", o[0], o[1], o[2])
+        }
+        _ => address_key(ip),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,6 +162,13 @@ mod tests {
             verdict(None, none, count(21, Duration::ZERO), NOW),
             Verdict::Wait(Duration::seconds(2))
         );
+    }
+
+    #[test]
+    fn networks_are_a_24_or_a_48() {
+        assert_eq!(network_key("192.0.2.7"), "192.0.2.0/24");
+        assert_eq!(network_key("192.0.2.200"), network_key("192.0.2.7"));
+        assert_eq!(network_key("2001:db8:1:2::1"), "2001:db8:1::/48");
     }
 
     #[test]

@@ -17,7 +17,11 @@ macro_rules! templates {
 }
 
 /// Every mail template.
-pub const TEMPLATES: [(&str, &str); 21] = templates![
+pub const TEMPLATES: [(&str, &str); 25] = templates![
+    "login_code.en.txt",
+    "login_code.en.html",
+    "login_code.fr.txt",
+    "login_code.fr.html",
     "security_notice.en.txt",
     "security_notice.en.html",
     "security_notice.fr.txt",
@@ -227,6 +231,9 @@ impl MailComposer for Composer {
         };
         match &req.kind {
             MailKind::SignupCode { code } => values = context! { code => code, ..values },
+            MailKind::LoginCode { code, ip, device } => {
+                values = context! { code => code, ip => ip, device => device, ..values }
+            }
             MailKind::LoginNotification { at, ip, device } => {
                 values = context! { at => at.format(&format).unwrap_or_default(), ip => ip, device => device, ..values }
             }
@@ -346,6 +353,11 @@ mod tests {
                 passwords: true,
             },
             MailKind::SignupCode { code: "042917".into() },
+            MailKind::LoginCode {
+                code: "042917".into(),
+                ip: "192.0.2.1".into(),
+                device: "Firefox 120 on Linux".into(),
+            },
             MailKind::SignupExists,
             MailKind::Welcome,
             MailKind::LoginNotification {

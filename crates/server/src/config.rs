@@ -58,6 +58,7 @@ pub struct Config {
     pub argon2: Argon2Settings,
     pub hashing: HashingConfig,
     pub http: HttpConfig,
+    pub risk: RiskConfig,
     pub session: SessionConfig,
     pub password: PasswordConfig,
 }
@@ -193,6 +194,15 @@ pub struct HashingConfig {
     pub queue_deadline_ms: u64,
 }
 
+/// RISK-1 (the `[risk]` section).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RiskConfig {
+    /// LOGIN-3: `unusual` (an unknown device, a network not seen in 90 days, recent failures: two
+    /// of these), `always` or `never`: when a login without 2FA must give a code mailed to it.
+    pub login_email_code: sesame_core::service::EmailCodePolicy,
+}
+
 /// Limits on slow and idle clients (the `[http]` section).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -266,6 +276,7 @@ impl Default for Config {
             argon2: Argon2Settings::default(),
             hashing: HashingConfig::default(),
             http: HttpConfig::default(),
+            risk: RiskConfig::default(),
             session: SessionConfig::default(),
             password: PasswordConfig::default(),
         }

@@ -129,6 +129,7 @@ impl App {
             public_url: config.public_url.to_string(),
             sms_subsidiaries: raw.sms.subsidiaries.iter().map(|c| c.to_ascii_uppercase()).collect(),
             email_only_subsidiaries: raw.login.email_only_subsidiaries.clone(),
+            login_email_code: raw.risk.login_email_code,
         };
         let composer = Composer::new(ComposerSettings {
             brand: raw.brand_name.clone(),

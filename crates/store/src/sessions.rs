@@ -211,6 +211,38 @@ impl sesame_core::ports::KnownDeviceStore for SqlStore {
         Ok(true)
     }
 
+    async fn remember_network(&self, account: AccountId, network: &str, now: OffsetDateTime) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO login_networks (account_id, network, last_seen_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (account_id, network) DO UPDATE SET last_seen_at = $3",
+        )
+        .bind(account.0.to_string())
+        .bind(network)
+        .bind(micros(now))
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn network_seen_since(
+        &self,
+        account: AccountId,
+        network: &str,
+        since: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let found = sqlx::query(
+            "SELECT network FROM login_networks WHERE account_id = $1 AND network = $2 AND last_seen_at >= $3",
+        )
+        .bind(account.0.to_string())
+        .bind(network)
+        .bind(micros(since))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(found.is_some())
+    }
+
     async fn is_known_device(&self, account: AccountId, device_hash: &[u8]) -> Result<bool, StoreError> {
         let found = sqlx::query("SELECT account_id FROM known_devices WHERE account_id = $1 AND device_hash = $2")
             .bind(account.0.to_string())

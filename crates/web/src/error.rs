@@ -57,11 +57,13 @@ pub enum ErrorCode {
     TwoFactorDeviceProofRequired,
     PhoneInvalid,
     Throttled,
+    LoginCodeInvalid,
+    LoginCodeThrottled,
 }
 
 impl ErrorCode {
     /// Every code, for the tests that check each has a message in every language.
-    pub const ALL: [Self; 42] = [
+    pub const ALL: [Self; 44] = [
         Self::LoginInvalidCredentials,
         Self::AccountBlocked,
         Self::PasswordTooLong,
@@ -104,6 +106,8 @@ impl ErrorCode {
         Self::TwoFactorDeviceProofRequired,
         Self::PhoneInvalid,
         Self::Throttled,
+        Self::LoginCodeInvalid,
+        Self::LoginCodeThrottled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -150,6 +154,8 @@ impl ErrorCode {
             Self::TwoFactorDeviceProofRequired => "TWO_FACTOR_DEVICE_PROOF_REQUIRED",
             Self::PhoneInvalid => "PHONE_INVALID",
             Self::Throttled => "THROTTLED",
+            Self::LoginCodeInvalid => "LOGIN_CODE_INVALID",
+            Self::LoginCodeThrottled => "LOGIN_CODE_THROTTLED",
         }
     }
 
@@ -176,7 +182,7 @@ impl ErrorCode {
             Self::SignupRateLimited | Self::SignupTooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
             Self::SignupFlowNotFound => StatusCode::NOT_FOUND,
             Self::SignupFlowExpired => StatusCode::GONE,
-            Self::SignupInvalidCode | Self::SecondFactorInvalid => StatusCode::BAD_REQUEST,
+            Self::SignupInvalidCode | Self::SecondFactorInvalid | Self::LoginCodeInvalid => StatusCode::BAD_REQUEST,
             Self::LoginFlowNotFound | Self::TwoFactorDeviceNotFound => StatusCode::NOT_FOUND,
             Self::SecondFactorMethodNotAllowed | Self::TwoFactorNotEnabled | Self::TwoFactorMethodUnavailable => {
                 StatusCode::CONFLICT
@@ -185,7 +191,8 @@ impl ErrorCode {
             | Self::SecondFactorLocked
             | Self::SecondFactorThrottled
             | Self::SmsThrottled
-            | Self::Throttled => StatusCode::TOO_MANY_REQUESTS,
+            | Self::Throttled
+            | Self::LoginCodeThrottled => StatusCode::TOO_MANY_REQUESTS,
             Self::UnlockInvalid => StatusCode::GONE,
             Self::ReauthRequired | Self::TwoFactorDeviceProofRequired => StatusCode::FORBIDDEN,
         }
@@ -239,6 +246,8 @@ impl ErrorCode {
             }
             Self::PhoneInvalid => "Enter the phone number in international format, like +33612345678.",
             Self::Throttled => "Too many attempts. Please wait a moment before trying again.",
+            Self::LoginCodeInvalid => "The code is wrong or has expired.",
+            Self::LoginCodeThrottled => "A code was sent a moment ago. Please wait before asking for another one.",
         }
     }
 }

@@ -10,17 +10,13 @@ use super::{
 };
 use crate::ports::{FactorCredential, OneTimeSecret, StoreError};
 use crate::sms::{CODE_TTL, SmsMessage, code_text};
+use crate::throttle::{CODE_WINDOW, code_send_wait};
 use crate::types::new_id;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use time::Duration;
 use uuid::Uuid;
 
 const PURPOSE: &str = "sms-code";
-/// At most one text per account this often.
-const RESEND_AFTER: Duration = Duration::seconds(30);
-/// At most this many texts per account per hour.
-const PER_HOUR: i64 = 5;
 const THROTTLE_SCOPE: &str = "sms-sent";
 
 /// A phone's stored data.
@@ -72,25 +68,12 @@ impl SmsFactor {
     /// MFA-4 resend limits, counted in the database so every node sees them.
     async fn limit(ctx: &FactorContext<'_>) -> Result<(), FactorError> {
         let key = ctx.account.id.to_string();
-        let (sent, last) = ctx
-            .ports
-            .count(THROTTLE_SCOPE, &key, ctx.now - Duration::hours(1))
-            .await?;
-        if let Some(last) = last {
-            if sent >= PER_HOUR {
-                return Err(FactorError::Throttled {
-                    retry_after: Duration::hours(1) - (ctx.now - last).min(Duration::hours(1)) + Duration::seconds(1),
-                });
-            }
-            if ctx.now < last + RESEND_AFTER {
-                return Err(FactorError::Throttled {
-                    retry_after: last + RESEND_AFTER - ctx.now,
-                });
-            }
+        let since = ctx.now - CODE_WINDOW;
+        let (sent, last) = ctx.ports.count(THROTTLE_SCOPE, &key, since).await?;
+        if let Some(retry_after) = code_send_wait(sent, last, ctx.now) {
+            return Err(FactorError::Throttled { retry_after });
         }
-        ctx.ports
-            .hit(THROTTLE_SCOPE, &key, ctx.now - Duration::hours(1), ctx.now)
-            .await?;
+        ctx.ports.hit(THROTTLE_SCOPE, &key, since, ctx.now).await?;
         Ok(())
     }
 

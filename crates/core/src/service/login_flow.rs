@@ -75,6 +75,8 @@ pub struct SecondStep {
 pub enum LoginOutcome {
     LoggedIn(Box<LoginSuccess>),
     SecondFactor(SecondStep),
+    /// LOGIN-3: a code was mailed; the login ends with it.
+    EmailCode(super::email_code::EmailStep),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -154,17 +156,30 @@ pub(crate) enum Entry {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum ExtraStep {
     SecondFactor(Vec<Method>),
+    /// LOGIN-3: without 2FA, an unusual login proves the mailbox.
+    EmailCode,
+}
+
+/// Which step a login flow waits for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(super) enum Step {
+    #[default]
+    SecondFactor,
+    EmailCode,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct LoginFlowState {
-    account_id: Uuid,
+pub(super) struct LoginFlowState {
+    pub(super) account_id: Uuid,
     #[serde(flatten)]
-    entry: Entry,
-    methods: Vec<Method>,
+    pub(super) entry: Entry,
+    #[serde(default)]
+    pub(super) step: Step,
+    pub(super) methods: Vec<Method>,
     /// Sealed challenge state per method (WebAuthn request state, the phone texted).
     #[serde(default)]
-    challenges: BTreeMap<Method, String>,
+    pub(super) challenges: BTreeMap<Method, String>,
 }
 
 pub(super) fn valid_description(input: &str) -> Result<String, TwoFactorError> {
@@ -186,10 +201,10 @@ pub(super) struct Try {
 }
 
 /// What `open_flow` finds: the flow, its state and its account.
-struct OpenFlow {
-    flow: FlowRecord,
-    state: LoginFlowState,
-    account: Account,
+pub(super) struct OpenFlow {
+    pub(super) flow: FlowRecord,
+    pub(super) state: LoginFlowState,
+    pub(super) account: Account,
 }
 
 /// LOGIN-1/2, SESS-1..3, MFA-7: the password, the pipeline after it, the second step, sessions.
@@ -213,15 +228,21 @@ impl Login {
 
     /// The one place that decides what a correct first factor still needs (LOGIN-2 today,
     /// RISK-1 next), then opens the session or starts the login flow.
+    /// `recent_failures`: wrong passwords were tried on the account just before (RISK-1).
     pub(crate) async fn conclude(
         &self,
         account: &Account,
         entry: Entry,
         client: &ClientInfo,
+        recent_failures: bool,
     ) -> Result<LoginOutcome, LoginError> {
-        match self.extra_steps(account).await?.into_iter().next() {
+        let steps = self.extra_steps(account, entry, client, recent_failures).await?;
+        match steps.into_iter().next() {
             Some(ExtraStep::SecondFactor(methods)) => Ok(LoginOutcome::SecondFactor(
                 self.start_second_step(account, methods, entry).await?,
+            )),
+            Some(ExtraStep::EmailCode) => Ok(LoginOutcome::EmailCode(
+                self.start_email_step(account, entry, client).await?,
             )),
             None => Ok(LoginOutcome::LoggedIn(Box::new(
                 self.complete_login(account.clone(), entry, None, client).await?,
@@ -229,17 +250,25 @@ impl Login {
         }
     }
 
-    async fn extra_steps(&self, account: &Account) -> Result<Vec<ExtraStep>, StoreError> {
+    /// LOGIN-2 first: with 2FA on, the second factor suffices. Without it, a login (not a
+    /// re-authentication or a sign-up) may owe an emailed code (LOGIN-3, RISK-1).
+    async fn extra_steps(
+        &self,
+        account: &Account,
+        entry: Entry,
+        client: &ClientInfo,
+        recent_failures: bool,
+    ) -> Result<Vec<ExtraStep>, StoreError> {
         let methods = self.factors.methods_for(account).await?;
-        Ok(if methods.is_empty() {
-            Vec::new()
-        } else {
-            vec![ExtraStep::SecondFactor(methods)]
-        })
+        if !methods.is_empty() {
+            return Ok(vec![ExtraStep::SecondFactor(methods)]);
+        }
+        let code = entry == Entry::Login && self.email_code_owed(account, client, recent_failures).await?;
+        Ok(if code { vec![ExtraStep::EmailCode] } else { Vec::new() })
     }
 
     /// Every step done: the session (a re-authentication replaces the old one).
-    async fn complete_login(
+    pub(super) async fn complete_login(
         &self,
         account: Account,
         entry: Entry,
@@ -272,6 +301,7 @@ impl Login {
         let state = LoginFlowState {
             account_id: account.id.0,
             entry,
+            step: Step::SecondFactor,
             methods: methods.clone(),
             challenges: BTreeMap::new(),
         };
@@ -318,7 +348,7 @@ impl Login {
             .unwrap_or(Method::BackupCode))
     }
 
-    async fn open_login_flow(&self, flow_id: Uuid) -> Result<OpenFlow, TwoFactorError> {
+    pub(super) async fn open_login_flow(&self, flow_id: Uuid) -> Result<OpenFlow, TwoFactorError> {
         let flow = self
             .ports
             .find_flow(flow_id, KIND)
@@ -610,7 +640,7 @@ impl Login {
         let entry = Entry::Reauth {
             session: auth.session.id,
         };
-        Ok(self.conclude(&account, entry, client).await?)
+        Ok(self.conclude(&account, entry, client, false).await?)
     }
 }
 

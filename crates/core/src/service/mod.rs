@@ -12,6 +12,7 @@
 mod accounts;
 mod activity;
 mod devices;
+mod email_code;
 mod factors;
 mod login_flow;
 pub mod maintenance;
@@ -22,6 +23,7 @@ mod signup;
 pub use accounts::{Accounts, CreateAccountError, NewAccountInput, ProfileInput};
 pub use activity::{DeviceView, SessionView};
 pub use devices::{Device, DeviceStart, Devices, TwoFactorSummary};
+pub use email_code::{EmailCodePolicy, EmailStep};
 pub use factors::Factors;
 pub use login_flow::{FRESH_AUTH, Login, LoginOutcome, SecondStep, TwoFactorError, failure_delay};
 pub use sessions::{Authenticated, LoginError, LoginSuccess, device_description};
@@ -58,6 +60,8 @@ pub struct CoreSettings {
     pub sms_subsidiaries: Vec<String>,
     /// LOGIN-6: subsidiaries whose customers log in by email only.
     pub email_only_subsidiaries: Vec<String>,
+    /// LOGIN-3, RISK-1: when a login without 2FA must give an emailed code.
+    pub login_email_code: EmailCodePolicy,
 }
 
 impl Default for CoreSettings {
@@ -74,6 +78,7 @@ impl Default for CoreSettings {
                 .map(String::from)
                 .to_vec(),
             email_only_subsidiaries: Vec::new(),
+            login_email_code: EmailCodePolicy::Unusual,
         }
     }
 }

@@ -55,6 +55,8 @@ pub(super) struct PasswordTry {
     device_key: Option<String>,
     /// Consecutive failures of the account from unknown devices, this try included.
     account_failures: i64,
+    /// Failures counted against the account before this try (RISK-1: "recent failures").
+    pub(super) failed_before: bool,
 }
 
 impl Login {
@@ -118,6 +120,7 @@ impl Login {
             address_key: address,
             device_key: device,
             account_failures,
+            failed_before: account_count.failures > 0,
         })
     }
 

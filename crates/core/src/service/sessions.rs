@@ -132,6 +132,7 @@ impl Login {
             .verify(&password, credential.as_ref().map(|c| c.phc.as_str()))
             .await?;
         let right = verification == Verification::Match && credential.is_some();
+        let failed_before = tried.failed_before;
         self.end_password_try(tried, right, account.as_ref()).await?;
 
         let (Verification::Match, Some(account), Some(credential)) = (verification, account.as_ref(), credential)
@@ -162,7 +163,7 @@ impl Login {
             }
         }
         // LOGIN-2: with 2FA on, the password alone never opens a session.
-        self.conclude(account, Entry::Login, client).await
+        self.conclude(account, Entry::Login, client, failed_before).await
     }
 
     /// Checks the logged-in customer's own password again (SESS-3), at full cost.
@@ -230,10 +231,15 @@ impl Login {
             mails.push(self.base.compose_for(&account, kind, None)?);
         }
         self.ports.create_session(&session, &audit, &mails).await?;
-        // RISK-2: this browser is now a known device of the account.
+        // RISK-1/2: this browser is now a known device of the account, its network a known one.
         if let Some(device) = client.device.as_deref() {
             self.ports
                 .remember_device(account.id, &device_hash(device), now)
+                .await?;
+        }
+        if let Some(ip) = client.ip.as_deref() {
+            self.ports
+                .remember_network(account.id, &crate::throttle::network_key(ip), now)
                 .await?;
         }
         if notify {

@@ -376,10 +376,10 @@ impl Signup {
             .await?;
         // The welcome mail already tells the customer about the account: no login notice. The
         // pipeline decides what else is owed; a new account has no second factor yet.
-        match self.login.conclude(&account, Entry::Signup, client).await? {
+        match self.login.conclude(&account, Entry::Signup, client, false).await? {
             LoginOutcome::LoggedIn(done) => Ok(*done),
-            LoginOutcome::SecondFactor(_) => {
-                Err(StoreError::Internal("a new account owes a second factor".into()).into())
+            LoginOutcome::SecondFactor(_) | LoginOutcome::EmailCode(_) => {
+                Err(StoreError::Internal("a new account owes no step after sign-up".into()).into())
             }
         }
     }

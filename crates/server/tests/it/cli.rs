@@ -30,6 +30,7 @@ impl Env {
             .env("SESAME_DATABASE_URL", &self.db.url)
             .env("SESAME_DATA_DIR", self.dir.path())
             .env("SESAME_METRICS_LISTEN", "127.0.0.1:0")
+            .env("SESAME_RISK__LOGIN_EMAIL_CODE", "never")
             .env("SESAME_ARGON2__M_COST_KIB", "256")
             .env("SESAME_ARGON2__T_COST", "1")
             .stdin(Stdio::piped())

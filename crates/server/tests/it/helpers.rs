@@ -54,6 +54,8 @@ pub fn test_config(dir: &std::path::Path, db: &TestDb) -> Config {
     config.mail.worker = false;
     // Likewise for texts (`app.sms.deliver_due()`).
     config.sms.worker = false;
+    // Tests log in from fresh clients all the time; those about LOGIN-3 ask for the email code.
+    config.risk.login_email_code = sesame_core::service::EmailCodePolicy::Never;
     // `/metrics` on the customers' listener, for tests that read it (`TestApp::metrics`).
     config.metrics_token = METRICS_TOKEN.into();
     config

@@ -21,14 +21,14 @@ pub fn oath(secret: &str, at: OffsetDateTime) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
-struct Enrolled {
+pub struct Enrolled {
     secret: String,
     app: String,
     backup_codes: Vec<String>,
 }
 
 /// Logs Jane in (no 2FA yet) and enrols an authenticator app with a code from oathtool.
-async fn enrol(app: &TestApp, nic: &str) -> Enrolled {
+pub async fn enrol(app: &TestApp, nic: &str) -> Enrolled {
     assert_eq!(app.login(nic, PASSWORD).await.status(), 200);
     let (status, begun) = post(&app.client, app, "/api/v1/me/2fa/totp", json!({"description": "Phone"})).await;
     assert_eq!(status, 201, "{begun}");

@@ -26,7 +26,8 @@ pub struct LoginRequest {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LoginResponse {
     /// `logged_in` (the session cookie is set), `reauthenticated` (a new session cookie replaces
-    /// the old one) or `second_factor_required` (no session yet: send the code with `flow`).
+    /// the old one), `second_factor_required` (no session yet: send the code with `flow`) or
+    /// `email_code_required` (LOGIN-3: send the code mailed to the account with `flow`).
     pub status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub account: Option<Me>,
@@ -38,6 +39,9 @@ pub struct LoginResponse {
     /// The method to offer first: the one used last.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub default: Option<&'static str>,
+    /// `email_code_required`: where the code went, masked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sent_to: Option<String>,
 }
 
 /// The logged-in customer.
@@ -124,6 +128,16 @@ pub(crate) fn login_answer(state: &AppState, jar: CookieJar, outcome: LoginOutco
             flow: Some(step.flow),
             methods: Some(step.methods.iter().map(|m| m.as_str()).collect()),
             default: Some(step.default.as_str()),
+            sent_to: None,
+        })
+        .into_response(),
+        LoginOutcome::EmailCode(step) => Json(LoginResponse {
+            status: "email_code_required",
+            account: None,
+            flow: Some(step.flow),
+            methods: None,
+            default: None,
+            sent_to: Some(step.sent_to),
         })
         .into_response(),
     }
@@ -143,6 +157,7 @@ pub(crate) fn logged_in(
         flow: None,
         methods: None,
         default: None,
+        sent_to: None,
     };
     (jar, Json(body)).into_response()
 }

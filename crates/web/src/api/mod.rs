@@ -28,6 +28,8 @@ use utoipa::OpenApi;
         signup::password,
         two_factor::second_factor,
         two_factor::challenge,
+        two_factor::email_code,
+        two_factor::email_code_resend,
         two_factor::reauth,
         two_factor::status,
         two_factor::totp_begin,
@@ -59,6 +61,8 @@ use utoipa::OpenApi;
         two_factor::SecondFactorRequest,
         two_factor::ReauthRequest,
         two_factor::ChallengeRequest,
+        two_factor::EmailCodeRequest,
+        two_factor::FlowRequest,
         two_factor::ChallengeResponse,
         two_factor::TwoFactorStatus,
         two_factor::DeviceView,
@@ -83,6 +87,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/me/settings", axum::routing::put(settings::update))
         .route("/api/v1/session/second-factor", post(two_factor::second_factor))
         .route("/api/v1/session/second-factor/challenge", post(two_factor::challenge))
+        .route("/api/v1/session/email-code", post(two_factor::email_code))
+        .route("/api/v1/session/email-code/resend", post(two_factor::email_code_resend))
         .route("/api/v1/session/reauth", post(two_factor::reauth))
         .route("/api/v1/me/2fa", get(two_factor::status))
         .route("/api/v1/me/2fa/totp", post(two_factor::totp_begin))

@@ -167,6 +167,71 @@ pub async fn challenge(
 }
 
 #[derive(Deserialize, ToSchema)]
+pub struct EmailCodeRequest {
+    pub flow: Uuid,
+    pub code: String,
+}
+
+/// LOGIN-3's own codes for the email step's errors.
+fn email_error(err: TwoFactorError) -> ApiError {
+    match err {
+        TwoFactorError::InvalidCode => ApiError::new(ErrorCode::LoginCodeInvalid),
+        TwoFactorError::SendThrottled { retry_after } => {
+            ApiError::new(ErrorCode::LoginCodeThrottled).retry_after(retry_after)
+        }
+        other => other.into(),
+    }
+}
+
+/// LOGIN-3: the code mailed for an unusual login ends it.
+#[utoipa::path(post, path = "/api/v1/session/email-code", request_body = EmailCodeRequest, responses(
+    (status = 200, description = "Logged in; the session cookie is set", body = LoginResponse),
+    (status = 400, description = "LOGIN_CODE_INVALID", body = ErrorBody),
+    (status = 404, description = "LOGIN_FLOW_NOT_FOUND", body = ErrorBody),
+    (status = 429, description = "SECOND_FACTOR_TOO_MANY_ATTEMPTS (5 per login)", body = ErrorBody),
+))]
+pub async fn email_code(
+    State(state): State<AppState>,
+    Client(client): Client,
+    jar: CookieJar,
+    ApiJson(req): ApiJson<EmailCodeRequest>,
+) -> Result<Response, ApiError> {
+    let done = state
+        .services()
+        .login()
+        .email_code(req.flow, &req.code, &client)
+        .await
+        .map_err(email_error)?;
+    state.metrics().login("success");
+    Ok(logged_in(&state, jar, done, "logged_in"))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct FlowRequest {
+    pub flow: Uuid,
+}
+
+/// LOGIN-3: a new code for the same login; the older one stops working.
+#[utoipa::path(post, path = "/api/v1/session/email-code/resend", request_body = FlowRequest, responses(
+    (status = 202, description = "Sent", body = ChallengeResponse),
+    (status = 404, description = "LOGIN_FLOW_NOT_FOUND", body = ErrorBody),
+    (status = 429, description = "LOGIN_CODE_THROTTLED", body = ErrorBody),
+))]
+pub async fn email_code_resend(
+    State(state): State<AppState>,
+    Client(client): Client,
+    ApiJson(req): ApiJson<FlowRequest>,
+) -> Result<Response, ApiError> {
+    let step = state
+        .services()
+        .login()
+        .email_code_resend(req.flow, &client)
+        .await
+        .map_err(email_error)?;
+    Ok(challenge_answer(Prompt::CodeSent { to: step.sent_to }))
+}
+
+#[derive(Deserialize, ToSchema)]
 pub struct ReauthRequest {
     pub password: String,
 }

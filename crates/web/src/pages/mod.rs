@@ -4,6 +4,7 @@
 
 pub(crate) mod context;
 mod dev;
+mod email_step;
 mod negotiate;
 mod return_to;
 mod second_step;
@@ -60,6 +61,8 @@ pub fn routes() -> Router<AppState> {
             axum::routing::post(forget_device),
         )
         .route("/login/{flow}/code", axum::routing::post(second_step::send_code))
+        .route("/login/{flow}/email", get(email_step::page).post(email_step::submit))
+        .route("/login/{flow}/email/resend", axum::routing::post(email_step::resend))
         .route(
             "/security/totp/{id}/enable",
             axum::routing::post(two_factor::enable_device),
@@ -379,6 +382,11 @@ async fn login_submit(
             ctx.add_cookie(session_cookie(&state, success.token.expose()));
             let to = safe_return_to(&form.return_to, state.settings()).unwrap_or_else(|| "/".to_owned());
             return ctx.redirect(&to);
+        }
+        Ok(LoginOutcome::EmailCode(step)) => {
+            // LOGIN-3: no session yet; the code step keeps where to go afterwards.
+            let to = safe_return_to(&form.return_to, state.settings()).unwrap_or_default();
+            return ctx.redirect(&email_step::location(step.flow, &to));
         }
         Ok(LoginOutcome::SecondFactor(step)) => {
             // LOGIN-2: no session yet; the second step keeps where to go afterwards.

@@ -295,6 +295,7 @@ pub async fn reauth_submit(
                 .finish();
             ctx.redirect(&format!("/login/{}?{query}", step.flow))
         }
+        Ok(LoginOutcome::EmailCode(step)) => ctx.redirect(&super::email_step::location(step.flow, &to)),
         Err(err) => {
             let code = ApiError::from(err).code();
             let extra = context! { return_to => to, error_code => code.as_str() };
