@@ -74,9 +74,9 @@ test('add a phone, a key and an app, then log in with a texted code', async () =
   const secret = (await page.textContent('#totp-secret')).trim();
   await page.fill('#code', execFileSync('oathtool', ['--totp', '-b', secret]).toString().trim());
   await Promise.all([page.waitForURL(/saved=2fa/), page.click('#enable')]);
-  assert.equal(await page.locator('.device').count(), 3);
+  assert.equal(await page.locator('.device[data-kind]').count(), 3);
   assert.deepEqual(
-    await page.locator('.device').evaluateAll((items) => items.map((i) => i.dataset.kind)),
+    await page.locator('.device[data-kind]').evaluateAll((items) => items.map((i) => i.dataset.kind)),
     ['totp', 'security_key', 'sms'],
     'the app and the key before SMS (MFA-1)',
   );

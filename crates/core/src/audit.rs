@@ -27,10 +27,12 @@ pub enum AuditKind {
     SessionEnded,
     /// RISK-2: the customer made Sesame forget a known device.
     DeviceForgotten,
+    /// RISK-3: the IP restriction was saved.
+    IpRulesChanged,
 }
 
 impl AuditKind {
-    pub const ALL: [Self; 17] = [
+    pub const ALL: [Self; 18] = [
         Self::AccountCreated,
         Self::AccountBlocked,
         Self::AccountUnblocked,
@@ -48,6 +50,7 @@ impl AuditKind {
         Self::TwoFactorChanged,
         Self::SessionEnded,
         Self::DeviceForgotten,
+        Self::IpRulesChanged,
     ];
 
     pub fn parse(s: &str) -> Option<Self> {
@@ -73,6 +76,7 @@ impl AuditKind {
             Self::TwoFactorChanged => "two_factor_changed",
             Self::SessionEnded => "session_ended",
             Self::DeviceForgotten => "device_forgotten",
+            Self::IpRulesChanged => "ip_rules_changed",
         }
     }
 }

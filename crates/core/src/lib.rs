@@ -8,6 +8,7 @@ pub mod audit;
 pub mod clock;
 pub mod factor;
 pub mod flow;
+pub mod ip_rules;
 pub mod keys;
 pub mod mail;
 pub mod ports;

@@ -49,6 +49,13 @@ pub enum Notice {
     DeviceRemoved(crate::factor::Method),
     DeviceRenamed(crate::factor::Method),
     BackupCodesRegenerated,
+    /// RISK-3: the IP restriction was saved.
+    IpRulesChanged,
+    /// RISK-3: a login with the right password came from an address a rule with an alert
+    /// decided; `denied` when the rule refused it.
+    IpLoginAlert {
+        denied: bool,
+    },
 }
 
 impl Notice {
@@ -64,6 +71,8 @@ impl Notice {
             Self::DeviceRemoved(_) => "device_removed",
             Self::DeviceRenamed(_) => "device_renamed",
             Self::BackupCodesRegenerated => "backup_codes_regenerated",
+            Self::IpRulesChanged => "ip_rules_changed",
+            Self::IpLoginAlert { .. } => "ip_login_alert",
         }
     }
 }

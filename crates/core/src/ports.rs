@@ -424,6 +424,20 @@ pub struct KnownDevice {
     pub last_seen_at: OffsetDateTime,
 }
 
+/// RISK-3: an account's IP restriction, stored as its JSON document.
+#[async_trait]
+pub trait IpRuleStore: Send + Sync {
+    async fn ip_rules(&self, account: AccountId) -> Result<Option<String>, StoreError>;
+    /// Replaces the document, with its audit event and mail.
+    async fn set_ip_rules(
+        &self,
+        account: AccountId,
+        rules: &str,
+        audit: &AuditEvent,
+        mails: &[ComposedMail],
+    ) -> Result<(), StoreError>;
+}
+
 /// A stored email, for maintenance: the account, the address as typed, its stored canonical form.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredEmail {
@@ -460,6 +474,7 @@ pub trait LoginPorts:
     + OutboxStore
     + CredentialStore
     + KnownDeviceStore
+    + IpRuleStore
 {
 }
 impl<
@@ -472,6 +487,7 @@ impl<
         + OutboxStore
         + CredentialStore
         + KnownDeviceStore
+        + IpRuleStore
         + ?Sized,
 > LoginPorts for T
 {
@@ -508,7 +524,8 @@ impl<
         + CredentialStore
         + crate::sms::SmsOutboxStore
         + MaintenanceStore
-        + KnownDeviceStore,
+        + KnownDeviceStore
+        + IpRuleStore,
 > Store for T
 {
 }

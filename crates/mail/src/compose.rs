@@ -184,6 +184,30 @@ fn notice_text(notice: Notice, lang: &str) -> (&'static str, &'static str) {
             "Un appareil de double authentification a été renommé",
             "Un de vos appareils de double authentification a reçu une nouvelle description.",
         ),
+        (Notice::IpRulesChanged, false) => (
+            "Your IP restriction changed",
+            "The list of addresses allowed to log in to your account was changed.",
+        ),
+        (Notice::IpRulesChanged, true) => (
+            "Votre restriction IP a changé",
+            "La liste des adresses autorisées à se connecter à votre compte a été modifiée.",
+        ),
+        (Notice::IpLoginAlert { denied: true }, false) => (
+            "A login was refused by your IP restriction",
+            "Someone gave your correct password from an address your IP restriction refuses. The login was refused.",
+        ),
+        (Notice::IpLoginAlert { denied: true }, true) => (
+            "Une connexion a été refusée par votre restriction IP",
+            "Quelqu’un a saisi votre mot de passe correct depuis une adresse que votre restriction IP refuse. La connexion a été refusée.",
+        ),
+        (Notice::IpLoginAlert { denied: false }, false) => (
+            "A login from a watched address",
+            "Someone gave your correct password from an address for which you asked to be alerted.",
+        ),
+        (Notice::IpLoginAlert { denied: false }, true) => (
+            "Une connexion depuis une adresse surveillée",
+            "Quelqu’un a saisi votre mot de passe correct depuis une adresse pour laquelle vous avez demandé une alerte.",
+        ),
         (Notice::BackupCodesRegenerated, false) => (
             "New backup codes",
             "A new set of backup codes was generated; the previous codes no longer work.",

@@ -262,3 +262,35 @@ impl sesame_core::ports::MaintenanceStore for SqlStore {
         Ok(())
     }
 }
+
+#[async_trait]
+impl sesame_core::ports::IpRuleStore for SqlStore {
+    async fn ip_rules(&self, account: AccountId) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar::<_, String>("SELECT rules FROM ip_rules WHERE account_id = $1")
+            .bind(account.0.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)
+    }
+
+    async fn set_ip_rules(
+        &self,
+        account: AccountId,
+        rules: &str,
+        audit: &AuditEvent,
+        mails: &[sesame_core::mail::ComposedMail],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        sqlx::query(
+            "INSERT INTO ip_rules (account_id, rules, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (account_id) DO UPDATE SET rules = $2, updated_at = $3",
+        )
+        .bind(account.0.to_string())
+        .bind(rules)
+        .bind(micros(audit.at))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        crate::commit_with(tx, audit, mails).await
+    }
+}

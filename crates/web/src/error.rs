@@ -59,11 +59,13 @@ pub enum ErrorCode {
     Throttled,
     LoginCodeInvalid,
     LoginCodeThrottled,
+    LoginIpDenied,
+    IpRulesWouldLockYouOut,
 }
 
 impl ErrorCode {
     /// Every code, for the tests that check each has a message in every language.
-    pub const ALL: [Self; 44] = [
+    pub const ALL: [Self; 46] = [
         Self::LoginInvalidCredentials,
         Self::AccountBlocked,
         Self::PasswordTooLong,
@@ -108,6 +110,8 @@ impl ErrorCode {
         Self::Throttled,
         Self::LoginCodeInvalid,
         Self::LoginCodeThrottled,
+        Self::LoginIpDenied,
+        Self::IpRulesWouldLockYouOut,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -156,6 +160,8 @@ impl ErrorCode {
             Self::Throttled => "THROTTLED",
             Self::LoginCodeInvalid => "LOGIN_CODE_INVALID",
             Self::LoginCodeThrottled => "LOGIN_CODE_THROTTLED",
+            Self::LoginIpDenied => "LOGIN_IP_DENIED",
+            Self::IpRulesWouldLockYouOut => "IP_RULES_WOULD_LOCK_YOU_OUT",
         }
     }
 
@@ -194,7 +200,8 @@ impl ErrorCode {
             | Self::Throttled
             | Self::LoginCodeThrottled => StatusCode::TOO_MANY_REQUESTS,
             Self::UnlockInvalid => StatusCode::GONE,
-            Self::ReauthRequired | Self::TwoFactorDeviceProofRequired => StatusCode::FORBIDDEN,
+            Self::ReauthRequired | Self::TwoFactorDeviceProofRequired | Self::LoginIpDenied => StatusCode::FORBIDDEN,
+            Self::IpRulesWouldLockYouOut => StatusCode::CONFLICT,
         }
     }
 
@@ -248,6 +255,8 @@ impl ErrorCode {
             Self::Throttled => "Too many attempts. Please wait a moment before trying again.",
             Self::LoginCodeInvalid => "The code is wrong or has expired.",
             Self::LoginCodeThrottled => "A code was sent a moment ago. Please wait before asking for another one.",
+            Self::LoginIpDenied => "Your account's IP restriction does not allow logins from this address.",
+            Self::IpRulesWouldLockYouOut => "These rules would refuse the address you are using now. Allow it first.",
         }
     }
 }
@@ -363,6 +372,19 @@ impl From<HashError> for ApiError {
     }
 }
 
+impl From<sesame_core::service::IpRestrictionError> for ApiError {
+    fn from(err: sesame_core::service::IpRestrictionError) -> Self {
+        use sesame_core::service::IpRestrictionError;
+        match err {
+            IpRestrictionError::Invalid(e) => Self::with_message(ErrorCode::InvalidField, e.to_string()),
+            IpRestrictionError::WouldLockOut => Self::new(ErrorCode::IpRulesWouldLockYouOut),
+            IpRestrictionError::Fresh(e) => e.into(),
+            IpRestrictionError::Mail(e) => Self::internal(e),
+            IpRestrictionError::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<LoginError> for ApiError {
     fn from(err: LoginError) -> Self {
         match err {
@@ -370,6 +392,7 @@ impl From<LoginError> for ApiError {
             LoginError::Blocked => Self::new(ErrorCode::AccountBlocked),
             LoginError::PasswordTooLong => Self::new(ErrorCode::PasswordTooLong),
             LoginError::Throttled { retry_after } => Self::new(ErrorCode::Throttled).retry_after(retry_after),
+            LoginError::IpDenied => Self::new(ErrorCode::LoginIpDenied),
             LoginError::Hash(err) => err.into(),
             LoginError::Mail(err) => Self::internal(err),
             LoginError::Store(err) => err.into(),

@@ -43,6 +43,7 @@ impl Metrics {
             "blocked",
             "rejected",
             "throttled",
+            "ip_denied",
             "busy",
             "error",
         ] {
@@ -79,6 +80,7 @@ pub fn login_outcome<T>(result: &Result<T, sesame_core::service::LoginError>) ->
         Err(LoginError::Blocked) => "blocked",
         Err(LoginError::PasswordTooLong) => "rejected",
         Err(LoginError::Throttled { .. }) => "throttled",
+        Err(LoginError::IpDenied) => "ip_denied",
         Err(LoginError::Hash(HashError::Busy)) => "busy",
         Err(_) => "error",
     }

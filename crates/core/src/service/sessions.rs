@@ -24,6 +24,9 @@ pub enum LoginError {
     Blocked,
     #[error("the password is longer than allowed")]
     PasswordTooLong,
+    /// RISK-3: the right password, from an address the account's IP restriction refuses.
+    #[error("the account's IP restriction refuses this address")]
+    IpDenied,
     /// RISK-2: too many wrong passwords; no password is checked before this long.
     #[error("too many attempts; wait before the next one")]
     Throttled { retry_after: time::Duration },
@@ -162,6 +165,8 @@ impl Login {
                 Err(err) => tracing::info!(%err, "password rehash postponed"),
             }
         }
+        // RISK-3: the account's IP restriction, once the password proved who is asking.
+        self.check_ip(account, client).await?;
         // LOGIN-2: with 2FA on, the password alone never opens a session.
         self.conclude(account, Entry::Login, client, failed_before).await
     }

@@ -11,6 +11,7 @@ mod cli;
 mod email_code;
 mod errors;
 mod flows;
+mod ip_restriction;
 mod login;
 mod mail;
 mod ops;

@@ -178,3 +178,32 @@ pub async fn activity(
             .collect(),
     ))
 }
+
+/// RISK-3: the account's IP restriction (`default` and `rules`, the most specific matching
+/// rule deciding).
+#[utoipa::path(get, path = "/api/v1/me/ip-restrictions", responses((status = 200, body = Object)))]
+pub async fn ip_rules(
+    State(state): State<AppState>,
+    CurrentSession(auth): CurrentSession,
+) -> Result<Json<sesame_core::ip_rules::IpRules>, ApiError> {
+    Ok(Json(state.services().login().ip_rules(&auth.account).await?))
+}
+
+/// RISK-3: replaces the IP restriction (needs an authentication within 10 minutes; refused when
+/// it would refuse the address saving it).
+#[utoipa::path(put, path = "/api/v1/me/ip-restrictions", request_body = Object, responses(
+    (status = 200, body = Object),
+    (status = 403, description = "REAUTH_REQUIRED", body = ErrorBody),
+    (status = 409, description = "IP_RULES_WOULD_LOCK_YOU_OUT", body = ErrorBody),
+    (status = 422, description = "INVALID_FIELD (a range that is not one, too many rules)", body = ErrorBody),
+))]
+pub async fn set_ip_rules(
+    State(state): State<AppState>,
+    CurrentSession(auth): CurrentSession,
+    Client(client): Client,
+    crate::json::ApiJson(rules): crate::json::ApiJson<sesame_core::ip_rules::IpRules>,
+) -> Result<Json<sesame_core::ip_rules::IpRules>, ApiError> {
+    Ok(Json(
+        state.services().login().set_ip_rules(&auth, rules, &client).await?,
+    ))
+}

@@ -45,7 +45,9 @@ use utoipa::OpenApi;
         activity::end_others,
         activity::devices,
         activity::forget_device,
-        activity::activity
+        activity::activity,
+        activity::ip_rules,
+        activity::set_ip_rules
     ),
     components(schemas(
         ErrorBody,
@@ -124,6 +126,10 @@ pub fn routes() -> Router<AppState> {
             axum::routing::delete(activity::forget_device),
         )
         .route("/api/v1/me/activity", get(activity::activity))
+        .route(
+            "/api/v1/me/ip-restrictions",
+            get(activity::ip_rules).put(activity::set_ip_rules),
+        )
         .route("/api/v1/signup", post(signup::start))
         .route("/api/v1/signup/{flow}", get(signup::show))
         .route("/api/v1/signup/{flow}/verify", post(signup::verify))

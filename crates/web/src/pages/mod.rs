@@ -54,6 +54,9 @@ pub fn routes() -> Router<AppState> {
             "/security/devices/{id}/code",
             axum::routing::post(two_factor::send_device_code),
         )
+        .route("/security/ip/default", axum::routing::post(ip_default))
+        .route("/security/ip/add", axum::routing::post(ip_add))
+        .route("/security/ip/remove", axum::routing::post(ip_remove))
         .route("/security/sessions/{id}/end", axum::routing::post(end_session))
         .route("/security/sessions/end-others", axum::routing::post(end_other_sessions))
         .route(
@@ -208,7 +211,17 @@ async fn security(State(state): State<AppState>, ctx: PageContext, Client(client
             }
         })
         .collect();
+    let ip_rules = match login.ip_rules(&auth.account).await {
+        Ok(rules) => rules,
+        Err(err) => return ctx.error(crate::error::ApiError::from(err).code()),
+    };
+    let rules: Vec<_> = ip_rules
+        .rules
+        .iter()
+        .map(|r| context! { cidr => &r.cidr, action => action_name(r.action), alert => r.alert })
+        .collect();
     let extra = context! {
+        ip_default => action_name(ip_rules.default), ip_rules => rules, client_ip => client.ip.clone(),
         sessions => sessions, known_devices => known, events => events,
         login_notifications => notifications, saved => saved,
         twofa_enabled => summary.enabled, devices => devices, backup_codes_left => summary.backup_codes_left,
@@ -300,6 +313,101 @@ async fn forget_device(
     };
     let result = state.services().login().forget_device(&auth, &id, &client).await;
     sessions_done(ctx, result)
+}
+
+fn action_name(action: sesame_core::ip_rules::Action) -> &'static str {
+    match action {
+        sesame_core::ip_rules::Action::Allow => "allow",
+        sesame_core::ip_rules::Action::Deny => "deny",
+    }
+}
+
+#[derive(Deserialize)]
+struct IpForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    cidr: String,
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    alert: String,
+}
+
+/// RISK-3: one change to the IP restriction from the security page (the default, a rule added or
+/// removed), saved whole; errors come back beside the section.
+async fn change_ip_rules(
+    state: &AppState,
+    ctx: PageContext,
+    client: &sesame_core::audit::ClientInfo,
+    form: &IpForm,
+    change: impl FnOnce(&mut sesame_core::ip_rules::IpRules),
+) -> Response {
+    let auth = match form_customer(&ctx, &form.csrf) {
+        Ok(auth) => auth,
+        Err(code) => return ctx.error(code),
+    };
+    let login = state.services().login();
+    let mut rules = match login.ip_rules(&auth.account).await {
+        Ok(rules) => rules,
+        Err(err) => return ctx.error(crate::error::ApiError::from(err).code()),
+    };
+    change(&mut rules);
+    match login.set_ip_rules(&auth, rules, client).await {
+        Ok(_) => ctx.redirect("/security?saved=ip#sec-ip"),
+        Err(sesame_core::service::IpRestrictionError::Fresh(TwoFactorError::ReauthRequired)) => {
+            ctx.redirect("/reauth?return_to=%2Fsecurity")
+        }
+        Err(err) => {
+            let code = crate::error::ApiError::from(err).code();
+            ctx.redirect(&format!("/security?error={}#sec-ip", code.as_str()))
+        }
+    }
+}
+
+fn form_action(raw: &str) -> sesame_core::ip_rules::Action {
+    if raw == "deny" {
+        sesame_core::ip_rules::Action::Deny
+    } else {
+        sesame_core::ip_rules::Action::Allow
+    }
+}
+
+async fn ip_default(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Client(client): Client,
+    HtmlForm(form): HtmlForm<IpForm>,
+) -> Response {
+    let action = form_action(&form.action);
+    change_ip_rules(&state, ctx, &client, &form, |rules| rules.default = action).await
+}
+
+async fn ip_add(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Client(client): Client,
+    HtmlForm(form): HtmlForm<IpForm>,
+) -> Response {
+    let rule = sesame_core::ip_rules::IpRule {
+        cidr: form.cidr.clone(),
+        action: form_action(&form.action),
+        alert: form.alert == "on",
+    };
+    change_ip_rules(&state, ctx, &client, &form, |rules| rules.rules.push(rule)).await
+}
+
+async fn ip_remove(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Client(client): Client,
+    HtmlForm(form): HtmlForm<IpForm>,
+) -> Response {
+    let cidr = form.cidr.clone();
+    change_ip_rules(&state, ctx, &client, &form, |rules| {
+        rules.rules.retain(|r| r.cidr != cidr)
+    })
+    .await
 }
 
 /// LOGIN-4: switch login notifications from the security page.
@@ -400,6 +508,7 @@ async fn login_submit(
         Err(LoginError::InvalidCredentials) => ("invalid", ErrorCode::LoginInvalidCredentials),
         Err(LoginError::Blocked) => ("blocked", ErrorCode::AccountBlocked),
         Err(LoginError::PasswordTooLong) => ("too_long", ErrorCode::PasswordTooLong),
+        Err(LoginError::IpDenied) => ("ip_denied", ErrorCode::LoginIpDenied),
         Err(LoginError::Throttled { retry_after }) => {
             wait = Some(retry_after.whole_seconds().max(1));
             ("throttled", ErrorCode::Throttled)

@@ -248,6 +248,21 @@ mod tests {
     }
 
     #[test]
+    fn every_security_event_has_a_name_in_every_language() {
+        let templates = Templates::new(None).unwrap();
+        let events: Vec<_> = sesame_core::audit::AuditKind::ALL
+            .iter()
+            .map(|k| context! { at => "2026-11-25 10:00", kind => k.as_str(), success => true, ip => "192.0.2.1", device => "x" })
+            .collect();
+        for (lang, _) in LANGUAGES {
+            let ctx = context! { events => &events, ..sample(lang, "security") };
+            templates
+                .render("security.html", ctx)
+                .unwrap_or_else(|e| panic!("security.html in {lang}: {e:#}"));
+        }
+    }
+
+    #[test]
     fn values_are_escaped_and_placeholders_filled() {
         let templates = Templates::new(None).unwrap();
         // Earlier values win when contexts merge.
