@@ -172,6 +172,8 @@ async fn security(State(state): State<AppState>, ctx: PageContext, Client(client
         .into_iter()
         .find(|c| c.as_str() == asked)
         .map(ErrorCode::as_str);
+    // Which section the error belongs to: the IP restriction's, or two-factor's.
+    let section = query_param(&uri, "section");
     let login = state.services().login();
     let (sessions, known, events) = match tokio::try_join!(
         login.sessions(auth),
@@ -225,7 +227,8 @@ async fn security(State(state): State<AppState>, ctx: PageContext, Client(client
         sessions => sessions, known_devices => known, events => events,
         login_notifications => notifications, saved => saved,
         twofa_enabled => summary.enabled, devices => devices, backup_codes_left => summary.backup_codes_left,
-        security_keys => summary.security_keys_available, sms => summary.sms_available, error_code => error,
+        security_keys => summary.security_keys_available, sms => summary.sms_available,
+        error_code => error.filter(|_| section != "ip"), ip_error_code => error.filter(|_| section == "ip"),
     };
     ctx.render("security.html", "security", StatusCode::OK, extra)
 }
@@ -360,7 +363,7 @@ async fn change_ip_rules(
         }
         Err(err) => {
             let code = crate::error::ApiError::from(err).code();
-            ctx.redirect(&format!("/security?error={}#sec-ip", code.as_str()))
+            ctx.redirect(&format!("/security?error={}&section=ip#sec-ip", code.as_str()))
         }
     }
 }
