@@ -125,7 +125,8 @@ impl Login {
     }
 
     /// Settles a try: a right password clears the counters it touched (they count consecutive
-    /// failures); the wrong one that reaches the lock mails the owner the unlock link.
+    /// failures; the account's only from an unknown device); the wrong one that reaches the lock
+    /// mails the owner the unlock link.
     pub(super) async fn end_password_try(
         &self,
         tried: PasswordTry,
@@ -133,8 +134,14 @@ impl Login {
         account: Option<&Account>,
     ) -> Result<(), LoginError> {
         if right {
-            self.ports.reset(ACCOUNT, &tried.account_key).await?;
-            for (scope, key) in [(ADDRESS, &tried.address_key), (DEVICE, &tried.device_key)] {
+            // A known device's success clears its own counter, not the account's: an owner who
+            // logs in often must not hand an attacker on unknown devices fresh tries each time.
+            let account_key = tried.device_key.is_none().then_some(&tried.account_key);
+            for (scope, key) in [
+                (ACCOUNT, account_key),
+                (ADDRESS, tried.address_key.as_ref()),
+                (DEVICE, tried.device_key.as_ref()),
+            ] {
                 if let Some(key) = key {
                     self.ports.reset(scope, key).await?;
                 }

@@ -157,3 +157,18 @@ async fn re_authentication_is_throttled_too() {
     app.advance(1);
     assert_eq!(reauth(PASSWORD).await.0, 200);
 }
+
+#[tokio::test]
+async fn the_owner_logging_in_gives_an_attacker_no_fresh_tries() {
+    let app = spawn_app().await;
+    let jane = app.jane().await;
+    let nic = jane.nic_handle.as_str();
+    let owner = client();
+    assert_eq!(attempt(&owner, &app, nic, PASSWORD).await.0, 200);
+    let attacker = client();
+    wrong_passwords(&attacker, &app, nic, 5).await;
+    // The owner's known browser logs in; the attacker's next guess still waits.
+    assert_eq!(attempt(&owner, &app, nic, PASSWORD).await.0, 200);
+    let (status, code, _) = attempt(&attacker, &app, nic, "not the password").await;
+    assert_eq!((status, code.as_str()), (429, "THROTTLED"));
+}
