@@ -213,6 +213,20 @@ pub async fn password_step(client: &Client, app: &TestApp, nic: &str, methods: &
     body["flow"].as_str().unwrap().to_owned()
 }
 
+/// Opens an unlock link from a mail (MFA-7, RISK-2) as a browser would: the browser, and the
+/// form token and unlock token of the page's form.
+pub async fn open_unlock_link(link: &str) -> (Client, String, String) {
+    let browser = client();
+    let page = browser.get(link).send().await.unwrap().text().await.unwrap();
+    let csrf_at = page.find("name=\"csrf\" value=\"").unwrap() + 19;
+    let token_at = page.find("name=\"token\" value=\"").unwrap() + 20;
+    let (csrf, token) = (
+        page[csrf_at..csrf_at + 64].to_owned(),
+        page[token_at..token_at + 64].to_owned(),
+    );
+    (browser, csrf, token)
+}
+
 /// Status and parsed JSON body of a response.
 pub async fn status_json(response: Response) -> (u16, Value) {
     let status = response.status().as_u16();

@@ -85,11 +85,8 @@ async fn the_owner_on_a_known_device_logs_in_through_an_attack_that_locks_new_de
         .find(|w| w.contains("/unlock?token="))
         .unwrap()
         .to_owned();
-    let browser = client();
-    let page = browser.get(&link).send().await.unwrap().text().await.unwrap();
-    let csrf_at = page.find("name=\"csrf\" value=\"").unwrap() + 19;
-    let token_at = page.find("name=\"token\" value=\"").unwrap() + 20;
-    let (csrf, token) = (&page[csrf_at..csrf_at + 64], &page[token_at..token_at + 64]);
+    let (browser, csrf, token) = open_unlock_link(&link).await;
+    let (csrf, token) = (csrf.as_str(), token.as_str());
     let unlocked = browser
         .post(app.url("/unlock"))
         .form(&[("csrf", csrf), ("token", token)])

@@ -352,11 +352,8 @@ async fn a_hundred_failures_lock_codes_until_the_emailed_link_is_used() {
         .unwrap()
         .to_owned();
     assert!(link.starts_with(&app.base), "links come from the public URL: {link}");
-    let browser = Client::builder().cookie_store(true).build().unwrap();
-    let page = browser.get(&link).send().await.unwrap().text().await.unwrap();
-    let csrf_at = page.find("name=\"csrf\" value=\"").unwrap() + 19;
-    let token_at = page.find("name=\"token\" value=\"").unwrap() + 20;
-    let (csrf, token) = (&page[csrf_at..csrf_at + 64], &page[token_at..token_at + 64]);
+    let (browser, csrf, token) = open_unlock_link(&link).await;
+    let (csrf, token) = (csrf.as_str(), token.as_str());
     let unlocked = browser
         .post(app.url("/unlock"))
         .form(&[("csrf", csrf), ("token", token)])
