@@ -21,6 +21,8 @@ pub enum MailKind {
         at: OffsetDateTime,
         ip: String,
         device: String,
+        /// RISK-2 item "not you?": a single-use link that ends every session, without a login.
+        not_me_url: String,
     },
     /// A security event the customer should know about (MFA-2, MFA-5, MFA-6, MFA-7).
     SecurityNotice(Notice),
@@ -93,7 +95,7 @@ impl MailKind {
     pub fn sensitive(&self) -> bool {
         matches!(
             self,
-            Self::SignupCode { .. } | Self::LoginCode { .. } | Self::UnlockLink { .. }
+            Self::SignupCode { .. } | Self::LoginCode { .. } | Self::UnlockLink { .. } | Self::LoginNotification { .. }
         )
     }
 }

@@ -258,8 +258,16 @@ impl MailComposer for Composer {
             MailKind::LoginCode { code, ip, device } => {
                 values = context! { code => code, ip => ip, device => device, ..values }
             }
-            MailKind::LoginNotification { at, ip, device } => {
-                values = context! { at => at.format(&format).unwrap_or_default(), ip => ip, device => device, ..values }
+            MailKind::LoginNotification {
+                at,
+                ip,
+                device,
+                not_me_url,
+            } => {
+                values = context! {
+                    at => at.format(&format).unwrap_or_default(), ip => ip, device => device,
+                    not_me_url => not_me_url, ..values
+                }
             }
             MailKind::SecurityNotice(notice) => {
                 let (title, body) = notice_text(*notice, lang);
@@ -388,6 +396,7 @@ mod tests {
                 at: datetime!(2026-11-25 10:00 UTC),
                 ip: "192.0.2.1".into(),
                 device: "Firefox 120 on Linux".into(),
+                not_me_url: "https://login.example.com/not-me?token=abc".into(),
             },
         ]
     }

@@ -72,6 +72,10 @@ pub struct Authenticated {
     pub account: Account,
 }
 
+/// How long the "not you?" link of a login notification works.
+const NOT_ME_TTL: Duration = Duration::days(7);
+const NOT_ME_PURPOSE: &str = "not-me";
+
 /// `last_seen_at` is written at most this often, so a busy session costs no write per request;
 /// the idle timeout is therefore exact to within this much.
 const TOUCH_EVERY: Duration = Duration::minutes(1);
@@ -232,8 +236,9 @@ impl Login {
                 at: now,
                 ip: client.ip.clone().unwrap_or_else(|| "-".into()),
                 device: device_description(client.user_agent.as_deref()),
+                not_me_url: self.not_me_link(&account, now).await?,
             };
-            mails.push(self.base.compose_for(&account, kind, None)?);
+            mails.push(self.base.compose_for(&account, kind, Some(now + NOT_ME_TTL))?);
         }
         self.ports.create_session(&session, &audit, &mails).await?;
         // RISK-1/2: this browser is now a known device of the account, its network a known one.
@@ -255,6 +260,44 @@ impl Login {
             session,
             account,
         })
+    }
+
+    /// The single-use "not you?" link of a login notification (a 256-bit token, stored as an HMAC).
+    async fn not_me_link(&self, account: &Account, now: time::OffsetDateTime) -> Result<String, LoginError> {
+        let token = Token::generate(self.base.rng.as_ref());
+        let secret = crate::ports::OneTimeSecret {
+            id: new_id(now),
+            purpose: NOT_ME_PURPOSE.into(),
+            account_id: Some(account.id),
+            flow_id: None,
+            secret_hash: self.base.key.hmac(NOT_ME_PURPOSE, token.expose().as_bytes()),
+            created_at: now,
+            expires_at: now + NOT_ME_TTL,
+        };
+        self.ports.create_secret(&secret).await?;
+        Ok(format!(
+            "{}not-me?token={}",
+            self.base.settings.public_url,
+            token.expose()
+        ))
+    }
+
+    /// "Not you?": the link from a login notification ends every session of the account, without
+    /// a login, once. Returns how many were ended; `None` for a wrong, used or expired link.
+    pub async fn not_me(&self, token: &str, client: &ClientInfo) -> Result<Option<u64>, StoreError> {
+        let now = self.base.clock.now();
+        let hashes = self.base.key.hmacs(NOT_ME_PURPOSE, token.trim().as_bytes());
+        let Some(secret) = crate::factor::consume_any(self.ports.as_ref(), NOT_ME_PURPOSE, &hashes, now).await? else {
+            return Ok(None);
+        };
+        let Some(account) = secret.account_id else {
+            return Ok(None);
+        };
+        let ended = self.ports.end_all_sessions(account, now).await?;
+        let mut event = AuditEvent::new(now, AuditKind::SessionEnded, Actor::Customer, client).account(account);
+        event.detail = Some("not_me".into());
+        self.ports.record(&event).await?;
+        Ok(Some(ended))
     }
 
     /// The session a presented token opens, if it is live: not ended, not idle for longer than

@@ -195,3 +195,61 @@ async fn the_background_worker_delivers_a_queued_mail_within_seconds() {
     }
     assert_eq!(smtp.messages().len(), 1, "delivered within 5 seconds");
 }
+
+#[tokio::test]
+async fn the_not_you_link_of_a_login_notification_ends_every_session_once() {
+    let (app, smtp) = spawn_mail_app(|_| {}).await;
+    let jane = app.jane().await;
+    let (phone, laptop) = (client(), client());
+    for browser in [&phone, &laptop] {
+        let (status, _) = post(
+            browser,
+            &app,
+            "/api/v1/session",
+            json!({"login": jane.nic_handle.as_str(), "password": PASSWORD}),
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+    app.deliver().await;
+    let notice = smtp
+        .messages_to("Jane.Doe@Example.com")
+        .into_iter()
+        .find(|m| m.text.contains("/not-me?token="))
+        .expect("a login notification with its link");
+    let link = notice
+        .text
+        .split_whitespace()
+        .find(|w| w.contains("/not-me?token="))
+        .unwrap()
+        .to_owned();
+    assert!(link.starts_with(&app.base), "{link}");
+    // Without a login: the page asks, the button ends every session.
+    let stranger = client();
+    let page = stranger.get(&link).send().await.unwrap().text().await.unwrap();
+    let csrf_at = page.find("name=\"csrf\" value=\"").unwrap() + 19;
+    let token_at = page.find("name=\"token\" value=\"").unwrap() + 20;
+    let (csrf, token) = (&page[csrf_at..csrf_at + 64], &page[token_at..token_at + 64]);
+    assert_eq!(
+        phone.get(app.url("/api/v1/me")).send().await.unwrap().status(),
+        200,
+        "a GET changes nothing"
+    );
+    let done = stranger
+        .post(app.url("/not-me"))
+        .form(&[("csrf", csrf), ("token", token)])
+        .send()
+        .await
+        .unwrap();
+    assert!(done.text().await.unwrap().contains("id=\"ended\""));
+    for browser in [&phone, &laptop] {
+        assert_eq!(browser.get(app.url("/api/v1/me")).send().await.unwrap().status(), 401);
+    }
+    let again = stranger
+        .post(app.url("/not-me"))
+        .form(&[("csrf", csrf), ("token", token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 410, "the link works once");
+}

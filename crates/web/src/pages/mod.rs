@@ -77,6 +77,7 @@ pub fn routes() -> Router<AppState> {
         .route("/security/backup-codes", axum::routing::post(two_factor::regenerate))
         .route("/reauth", get(two_factor::reauth_page).post(two_factor::reauth_submit))
         .route("/unlock", get(two_factor::unlock_page).post(two_factor::unlock_submit))
+        .route("/not-me", get(two_factor::not_me_page).post(two_factor::not_me_submit))
         .route("/login/{flow}", get(second_step::page).post(second_step::submit))
         .route("/security/notifications", axum::routing::post(notifications))
         .route("/signup", get(signup::start_page))

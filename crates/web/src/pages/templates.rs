@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Every template of the default theme.
-pub const TEMPLATES: [(&str, &str); 22] = [
+pub const TEMPLATES: [(&str, &str); 23] = [
     ("unlock.html", include_str!("../../templates/unlock.html")),
     ("totp_enrol.html", include_str!("../../templates/totp_enrol.html")),
     ("backup_codes.html", include_str!("../../templates/backup_codes.html")),
@@ -43,6 +43,7 @@ pub const TEMPLATES: [(&str, &str); 22] = [
     ("dev_sms.html", include_str!("../../templates/dev_sms.html")),
     ("sms_enrol.html", include_str!("../../templates/sms_enrol.html")),
     ("email_code.html", include_str!("../../templates/email_code.html")),
+    ("not_me.html", include_str!("../../templates/not_me.html")),
 ];
 
 const STATIC: [(&str, &[u8]); 5] = [

@@ -351,3 +351,36 @@ pub async fn unlock_submit(
         }
     }
 }
+
+/// "Not you?" (from a login notification): a confirmation page; a GET changes nothing, so mail
+/// scanners that follow links can't use it up.
+pub async fn not_me_page(ctx: PageContext, uri: Uri) -> Response {
+    let token = query_param(&uri, "token");
+    ctx.render(
+        "not_me.html",
+        "unlock",
+        StatusCode::OK,
+        context! { token => token, done => false },
+    )
+}
+
+/// Ends every session of the account whose notification carried the link (once, no login needed).
+pub async fn not_me_submit(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Client(client): Client,
+    HtmlForm(form): HtmlForm<UnlockForm>,
+) -> Response {
+    if !ctx.csrf_ok(&form.csrf) {
+        return ctx.error(ErrorCode::CsrfRejected);
+    }
+    match state.services().login().not_me(&form.token, &client).await {
+        Ok(Some(_)) => ctx.render("not_me.html", "unlock", StatusCode::OK, context! { done => true }),
+        Ok(None) => {
+            let code = ErrorCode::UnlockInvalid;
+            let extra = context! { done => false, error_code => code.as_str(), token => form.token };
+            ctx.render("not_me.html", "unlock", code.status(), extra)
+        }
+        Err(err) => ctx.error(ApiError::from(err).code()),
+    }
+}
