@@ -195,12 +195,24 @@ pub struct HashingConfig {
 }
 
 /// RISK-1 (the `[risk]` section).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RiskConfig {
     /// LOGIN-3: `unusual` (an unknown device, a network not seen in 90 days, recent failures: two
     /// of these), `always` or `never`: when a login without 2FA must give a code mailed to it.
     pub login_email_code: sesame_core::service::EmailCodePolicy,
+    /// RISK-2: wrong passwords from unknown devices across the service per minute before unknown
+    /// devices wait for the minute to pass (known devices carry on).
+    pub global_failures_per_minute: i64,
+}
+
+impl Default for RiskConfig {
+    fn default() -> Self {
+        Self {
+            login_email_code: sesame_core::service::EmailCodePolicy::default(),
+            global_failures_per_minute: 1000,
+        }
+    }
 }
 
 /// Limits on slow and idle clients (the `[http]` section).
@@ -498,6 +510,9 @@ impl Config {
                 "sms",
                 "poll interval, retry delay and attempts must be positive",
             ));
+        }
+        if self.risk.global_failures_per_minute < 1 {
+            return Err(invalid("risk.global_failures_per_minute", "must be positive"));
         }
         if self.http.header_timeout_secs == 0 || self.http.body_timeout_secs == 0 || self.http.max_connections == 0 {
             return Err(invalid("http", "timeouts and the connection cap must be positive"));

@@ -130,6 +130,7 @@ impl App {
             sms_subsidiaries: raw.sms.subsidiaries.iter().map(|c| c.to_ascii_uppercase()).collect(),
             email_only_subsidiaries: raw.login.email_only_subsidiaries.clone(),
             login_email_code: raw.risk.login_email_code,
+            global_failures_per_minute: raw.risk.global_failures_per_minute,
         };
         let composer = Composer::new(ComposerSettings {
             brand: raw.brand_name.clone(),

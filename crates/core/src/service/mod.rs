@@ -64,6 +64,9 @@ pub struct CoreSettings {
     pub email_only_subsidiaries: Vec<String>,
     /// LOGIN-3, RISK-1: when a login without 2FA must give an emailed code.
     pub login_email_code: EmailCodePolicy,
+    /// RISK-2: wrong passwords from unknown devices, across the service, per minute; past it,
+    /// unknown devices wait (known ones don't).
+    pub global_failures_per_minute: i64,
 }
 
 impl Default for CoreSettings {
@@ -81,6 +84,7 @@ impl Default for CoreSettings {
                 .to_vec(),
             email_only_subsidiaries: Vec::new(),
             login_email_code: EmailCodePolicy::Unusual,
+            global_failures_per_minute: 1000,
         }
     }
 }

@@ -1,4 +1,5 @@
-//! RISK-2 around every password check (login and re-authentication): read the counters, refuse a
+//! RISK-2 around every password check (per account, per address, per known device, and a
+//! service-wide limit on wrong passwords from unknown devices per minute) (login and re-authentication): read the counters, refuse a
 //! throttled try before any hash is computed, count the try before the password is looked at (so
 //! a burst can't pass the lock), and settle the counters once the answer is known. The policy is
 //! `crate::throttle`; this is its I/O.
@@ -15,6 +16,9 @@ use time::{Duration, OffsetDateTime};
 const ACCOUNT: &str = "pw-account";
 const ADDRESS: &str = "pw-address";
 const DEVICE: &str = "pw-device";
+/// Wrong passwords from unknown devices across the whole service, per minute.
+const GLOBAL: &str = "pw-global";
+const GLOBAL_WINDOW: Duration = Duration::minutes(1);
 /// Consecutive failures, however far apart: the windows never restart.
 const CONSECUTIVE: OffsetDateTime = OffsetDateTime::UNIX_EPOCH;
 /// What a locked identifier is told to wait (it learns nothing more than a throttled one).
@@ -101,6 +105,16 @@ impl Login {
         if let Some(retry_after) = refused {
             return Err(LoginError::Throttled { retry_after });
         }
+        // The global limit: past it, unknown devices wait for the minute to pass; known ones
+        // carry on.
+        if device.is_none() {
+            let (failures, _) = self.ports.count(GLOBAL, "all", now - GLOBAL_WINDOW).await?;
+            if failures >= self.base.settings.global_failures_per_minute {
+                return Err(LoginError::Throttled {
+                    retry_after: GLOBAL_WINDOW,
+                });
+            }
+        }
         let mut account_failures = 0;
         if let Some(key) = &device {
             self.ports.hit(DEVICE, key, CONSECUTIVE, now).await?;
@@ -146,7 +160,12 @@ impl Login {
                     self.ports.reset(scope, key).await?;
                 }
             }
-        } else if tried.account_failures == ACCOUNT_LOCK
+        } else if tried.device_key.is_none() {
+            let now = self.base.clock.now();
+            self.ports.hit(GLOBAL, "all", now - GLOBAL_WINDOW, now).await?;
+        }
+        if !right
+            && tried.account_failures == ACCOUNT_LOCK
             && let Some(account) = account
         {
             self.send_unlock_link(account, true, self.base.clock.now())

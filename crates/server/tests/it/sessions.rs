@@ -248,3 +248,48 @@ async fn customers_see_and_end_their_sessions_devices_and_activity() {
         assert!(page.contains(id), "{id}");
     }
 }
+
+#[tokio::test]
+async fn a_session_ended_on_one_node_is_over_on_every_node() {
+    let a = spawn_app().await;
+    let key = a.dir.path().join("secret.key");
+    let (url, key) = (a.db.url.clone(), key.to_str().unwrap().to_owned());
+    // A second node on the same database and key file.
+    let b = spawn_app_with(move |c| {
+        c.database_url = url;
+        c.secret_key_file = key;
+    })
+    .await;
+    let jane = a.jane().await;
+    let browser = client();
+    let (status, _) = post(
+        &browser,
+        &a,
+        "/api/v1/session",
+        serde_json::json!({"login": jane.nic_handle.as_str(), "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    // Cookies go to a host whatever its port: the browser presents node A's session to node B.
+    let listed = browser.get(b.url("/api/v1/me/sessions")).send().await.unwrap();
+    assert_eq!(listed.status(), 200, "node B knows node A's session");
+    let list: serde_json::Value = listed.json().await.unwrap();
+    let id = list[0]["id"].as_str().unwrap().to_owned();
+    // Ended through node B (as its owner, from another session there), over on node A at once.
+    let other = client();
+    let (status, _) = post(
+        &other,
+        &b,
+        "/api/v1/session",
+        serde_json::json!({"login": jane.nic_handle.as_str(), "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let ended = other
+        .delete(b.url(&format!("/api/v1/me/sessions/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ended.status(), 204);
+    assert_eq!(browser.get(a.url("/api/v1/me")).send().await.unwrap().status(), 401);
+}

@@ -169,3 +169,70 @@ async fn the_owner_logging_in_gives_an_attacker_no_fresh_tries() {
     let (status, code, _) = attempt(&attacker, &app, nic, "not the password").await;
     assert_eq!((status, code.as_str()), (429, "THROTTLED"));
 }
+
+/// One JSON login from `ip` (the test is the trusted proxy).
+async fn attempt_from(client: &Client, app: &TestApp, ip: &str, login: &str, password: &str) -> u16 {
+    client
+        .post(app.url("/api/v1/session"))
+        .header("x-forwarded-for", ip)
+        .json(&json!({"login": login, "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn an_ipv6_48_counts_as_one_source() {
+    let app = spawn_app_with(|c| c.trusted_proxies = vec!["127.0.0.1".into()]).await;
+    // Twenty wrong passwords, each from another address of one /48 and for another identifier.
+    for n in 0..20 {
+        let ip = format!("2001:db8:1:{n:x}::{n:x}");
+        let who = format!("zz{:05}-ovh", 10_000 + n);
+        assert_eq!(attempt_from(&client(), &app, &ip, &who, "guess").await, 401);
+    }
+    assert_eq!(
+        attempt_from(&client(), &app, "2001:db8:1:ffff::9", "zz99999-ovh", "guess").await,
+        429
+    );
+    assert_eq!(
+        attempt_from(&client(), &app, "2001:db8:2::1", "zz99999-ovh", "guess").await,
+        401,
+        "another /48"
+    );
+}
+
+#[tokio::test]
+async fn past_the_global_limit_unknown_devices_wait_and_known_ones_carry_on() {
+    let app = spawn_app_with(|c| {
+        c.trusted_proxies = vec!["127.0.0.1".into()];
+        c.risk.global_failures_per_minute = 10;
+    })
+    .await;
+    let jane = app.jane().await;
+    let nic = jane.nic_handle.as_str();
+    let owner = client();
+    assert_eq!(attempt_from(&owner, &app, "192.0.2.10", nic, PASSWORD).await, 200);
+    // Ten wrong passwords spread over addresses and identifiers: the service-wide limit.
+    for n in 0..10 {
+        let (ip, who) = (format!("198.51.100.{n}"), format!("zz{:05}-ovh", 10_000 + n));
+        assert_eq!(attempt_from(&client(), &app, &ip, &who, "guess").await, 401);
+    }
+    assert_eq!(
+        attempt_from(&client(), &app, "203.0.113.1", nic, PASSWORD).await,
+        429,
+        "a new device waits"
+    );
+    assert_eq!(
+        attempt_from(&owner, &app, "192.0.2.10", nic, PASSWORD).await,
+        200,
+        "a known one doesn't"
+    );
+    app.advance(2);
+    assert_eq!(
+        attempt_from(&client(), &app, "203.0.113.1", nic, PASSWORD).await,
+        200,
+        "the minute passed"
+    );
+}
