@@ -187,6 +187,7 @@ impl Login {
         client: &ClientInfo,
     ) -> Result<LoginSuccess, TwoFactorError> {
         let OpenFlow { state, account, .. } = self.email_flow(flow).await?;
+        self.code_address_gate(client).await?;
         // The try is counted before the code is looked at.
         if self.ports.count_flow_attempt(flow, ATTEMPTS).await?.is_none() {
             return Err(TwoFactorError::TooManyAttempts);
@@ -194,10 +195,11 @@ impl Login {
         let digits: String = code.chars().filter(|c| !c.is_whitespace()).collect();
         let now = self.base.clock.now();
         let hashes = self.base.key.hmacs(PURPOSE, format!("{flow}:{digits}").as_bytes());
-        if crate::factor::consume_any(self.ports.as_ref(), PURPOSE, &hashes, now)
+        let right = crate::factor::consume_any(self.ports.as_ref(), PURPOSE, &hashes, now)
             .await?
-            .is_none()
-        {
+            .is_some();
+        self.code_address_settle(client, right).await?;
+        if !right {
             return Err(TwoFactorError::InvalidCode);
         }
         if !self.ports.complete_flow(flow, now).await? {

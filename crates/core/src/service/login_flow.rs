@@ -493,6 +493,7 @@ impl Login {
         let method = Method::parse(method)
             .filter(|m| state.methods.contains(m))
             .ok_or(TwoFactorError::MethodNotAllowed)?;
+        self.code_address_gate(client).await?;
         // The try is counted, for the account and the flow, before the proof is looked at.
         let tried = self.begin_try(account.id, now).await?;
         let Some(attempt) = self.ports.count_flow_attempt(flow_id, FLOW_ATTEMPTS).await? else {
@@ -512,6 +513,8 @@ impl Login {
             state: challenge.as_deref(),
         };
         let outcome = self.factors.get(method)?.verify(&ctx, scope, proof).await?;
+        let accepted = matches!(outcome, FactorOutcome::Accepted(_));
+        self.code_address_settle(client, accepted).await?;
         let audit = |kind: AuditKind| AuditEvent::new(now, kind, Actor::Customer, client).account(account.id);
         match outcome {
             FactorOutcome::Accepted(device) => {

@@ -18,6 +18,8 @@ const ADDRESS: &str = "pw-address";
 const DEVICE: &str = "pw-device";
 /// Wrong passwords from unknown devices across the whole service, per minute.
 const GLOBAL: &str = "pw-global";
+/// Wrong codes checked without a session (the second step, the emailed code), per source address.
+const CODE_ADDRESS: &str = "code-address";
 const GLOBAL_WINDOW: Duration = Duration::minutes(1);
 /// Consecutive failures, however far apart: the windows never restart.
 const CONSECUTIVE: OffsetDateTime = OffsetDateTime::UNIX_EPOCH;
@@ -171,6 +173,33 @@ impl Login {
             self.send_unlock_link(account, true, self.base.clock.now())
                 .await
                 .map_err(|e| LoginError::Store(crate::ports::StoreError::Internal(e.to_string())))?;
+        }
+        Ok(())
+    }
+
+    /// RISK-2 for codes checked without a session: the source address waits after 20 wrong codes
+    /// in a row, like after 20 wrong passwords (each account's own limits come on top).
+    pub(super) async fn code_address_gate(&self, client: &ClientInfo) -> Result<(), LoginError> {
+        let Some(key) = client.ip.as_deref().map(address_key) else {
+            return Ok(());
+        };
+        let count = self.count(CODE_ADDRESS, &key).await?;
+        match verdict(None, Count::default(), count, self.base.clock.now()) {
+            Verdict::Wait(retry_after) => Err(LoginError::Throttled { retry_after }),
+            Verdict::Go | Verdict::Locked => Ok(()),
+        }
+    }
+
+    /// Settles a code check for its source address: a wrong code counts, a right one clears.
+    pub(super) async fn code_address_settle(&self, client: &ClientInfo, right: bool) -> Result<(), LoginError> {
+        let Some(key) = client.ip.as_deref().map(address_key) else {
+            return Ok(());
+        };
+        if right {
+            self.ports.reset(CODE_ADDRESS, &key).await?;
+        } else {
+            let now = self.base.clock.now();
+            self.ports.hit(CODE_ADDRESS, &key, CONSECUTIVE, now).await?;
         }
         Ok(())
     }

@@ -184,3 +184,32 @@ async fn error_code_or_status(response: reqwest::Response) -> (u16, String) {
     let body: Value = response.json().await.unwrap_or_default();
     (status, body["error"]["code"].as_str().unwrap_or_default().to_owned())
 }
+
+#[tokio::test]
+async fn wrong_codes_from_one_address_wait_like_wrong_passwords() {
+    let (app, _smtp) = risk_app(EmailCodePolicy::Always).await;
+    let browser = client();
+    let mut nics = Vec::new();
+    for n in 0..5 {
+        let account = app.account(&format!("user{n}@example.com"), "Ursula", "Ser").await;
+        nics.push(account.nic_handle.as_str().to_owned());
+    }
+    // Twenty wrong codes from one address, over four accounts' logins (five tries each).
+    for nic in &nics[..4] {
+        let (_, body) = login_from(&browser, &app, "192.0.2.10", nic, PASSWORD).await;
+        let flow = body["flow"].as_str().unwrap().to_owned();
+        for _ in 0..5 {
+            assert_eq!(code_step(&browser, &app, "192.0.2.10", &flow, "000000").await.0, 400);
+        }
+    }
+    let (_, body) = login_from(&browser, &app, "192.0.2.10", &nics[4], PASSWORD).await;
+    let flow = body["flow"].as_str().unwrap().to_owned();
+    let (status, body) = code_step(&browser, &app, "192.0.2.10", &flow, "000000").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (429, Some("THROTTLED")),
+        "{body}"
+    );
+    let (status, _) = code_step(&browser, &app, "198.51.100.1", &flow, "000000").await;
+    assert_eq!(status, 400, "another address is not held back");
+}
