@@ -10,6 +10,9 @@ pub struct Smtp {
     maildir: PathBuf,
     _dir: tempfile::TempDir,
     child: Option<Child>,
+    /// While stopped, the port stays bound (not listening: connections are refused), so a server
+    /// another test starts meanwhile can't take it and receive this test's mail.
+    hold: Option<socket2::Socket>,
 }
 
 /// A message as the server received it.
@@ -47,6 +50,7 @@ impl Smtp {
             maildir: dir.path().join("Maildir"),
             _dir: dir,
             child: None,
+            hold: None,
         };
         smtp.restart().await;
         smtp
@@ -54,6 +58,7 @@ impl Smtp {
 
     /// Starts the server (again) on the same port and Maildir.
     pub async fn restart(&mut self) {
+        self.hold = None;
         let child = Command::new("python3")
             .args([
                 "-m",
@@ -75,6 +80,12 @@ impl Smtp {
         // way to know it is up (this waits for readiness, not for time to pass).
         for _ in 0..300 {
             if tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.is_ok() {
+                let ours = self.child.as_mut().is_some_and(|c| c.try_wait().unwrap().is_none());
+                assert!(
+                    ours,
+                    "aiosmtpd could not take port {}: another server has it",
+                    self.port
+                );
                 return;
             }
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
@@ -86,6 +97,11 @@ impl Smtp {
         if let Some(mut child) = self.child.take() {
             child.kill().await.unwrap();
         }
+        // Bound without SO_REUSEADDR and without listening: refused connections, and no other
+        // socket may bind the port.
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        let addr: std::net::SocketAddr = ([127, 0, 0, 1], self.port).into();
+        self.hold = socket.bind(&addr.into()).is_ok().then_some(socket);
     }
 
     pub fn url(&self) -> String {
