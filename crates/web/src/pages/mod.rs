@@ -254,7 +254,7 @@ struct TokenForm {
 }
 
 /// The customer behind a security-page form, once its form token is checked.
-fn form_customer(ctx: &PageContext, csrf: &str) -> Result<sesame_core::service::Authenticated, ErrorCode> {
+pub(super) fn form_customer(ctx: &PageContext, csrf: &str) -> Result<sesame_core::service::Authenticated, ErrorCode> {
     if !ctx.csrf_ok(csrf) {
         return Err(ErrorCode::CsrfRejected);
     }

@@ -36,10 +36,7 @@ fn to_reauth(ctx: PageContext) -> Response {
 /// The customer behind a management form, once its form token is checked; `id` is the device
 /// named in the path, when there is one.
 fn customer(ctx: &PageContext, csrf: &str, id: Option<&str>) -> Result<(Authenticated, Uuid), ErrorCode> {
-    if !ctx.csrf_ok(csrf) {
-        return Err(ErrorCode::CsrfRejected);
-    }
-    let auth = ctx.auth.clone().ok_or(ErrorCode::AuthRequired)?;
+    let auth = super::form_customer(ctx, csrf)?;
     let id = match id {
         Some(raw) => Uuid::parse_str(raw).map_err(|_| ErrorCode::TwoFactorDeviceNotFound)?,
         None => Uuid::nil(),
