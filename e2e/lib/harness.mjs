@@ -100,7 +100,8 @@ export async function startSmtp() {
     return readdirSync(folder).sort().map((f) => decodeMessage(readFileSync(join(folder, f), 'utf8')));
   };
   const waitFor = async (predicate, what) => {
-    for (let i = 0; i < 250; i += 1) {
+    // Up to 20 s: the mail worker shares two busy cores with the browser and the server.
+    for (let i = 0; i < 1000; i += 1) {
       const found = messages().find(predicate);
       if (found) return found;
       await new Promise((r) => setTimeout(r, 20));
