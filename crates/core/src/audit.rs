@@ -29,10 +29,20 @@ pub enum AuditKind {
     DeviceForgotten,
     /// RISK-3: the IP restriction was saved.
     IpRulesChanged,
+    /// RECOVER-2: the password was changed from the security page.
+    PasswordChanged,
+    /// RECOVER-1: the password was reset from an emailed link.
+    PasswordReset,
+    /// RECOVER-3: the backup email was set, removed or promoted (the detail says which).
+    BackupEmailChanged,
+    /// RECOVER-4: a change of the primary email was applied, scheduled or cancelled.
+    EmailChanged,
+    /// RECOVER-5: a lost-2FA request was submitted or confirmed.
+    RecoveryRequested,
 }
 
 impl AuditKind {
-    pub const ALL: [Self; 18] = [
+    pub const ALL: [Self; 23] = [
         Self::AccountCreated,
         Self::AccountBlocked,
         Self::AccountUnblocked,
@@ -51,6 +61,11 @@ impl AuditKind {
         Self::SessionEnded,
         Self::DeviceForgotten,
         Self::IpRulesChanged,
+        Self::PasswordChanged,
+        Self::PasswordReset,
+        Self::BackupEmailChanged,
+        Self::EmailChanged,
+        Self::RecoveryRequested,
     ];
 
     pub fn parse(s: &str) -> Option<Self> {
@@ -77,6 +92,11 @@ impl AuditKind {
             Self::SessionEnded => "session_ended",
             Self::DeviceForgotten => "device_forgotten",
             Self::IpRulesChanged => "ip_rules_changed",
+            Self::PasswordChanged => "password_changed",
+            Self::PasswordReset => "password_reset",
+            Self::BackupEmailChanged => "backup_email_changed",
+            Self::EmailChanged => "email_changed",
+            Self::RecoveryRequested => "recovery_requested",
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod keys;
 pub mod mail;
 pub mod ports;
 pub mod random;
+pub mod recovery;
 pub mod service;
 pub mod sms;
 pub mod throttle;

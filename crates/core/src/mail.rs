@@ -31,6 +31,32 @@ pub enum MailKind {
     /// MFA-7 and RISK-2: codes (or, with `passwords`, passwords from new devices) are refused after
     /// 100 failures until this link is used. Sensitive.
     UnlockLink { url: String, passwords: bool },
+    /// RECOVER-1, RECOVER-4, RECOVER-5: a single-use link. Sensitive.
+    AccountLink { purpose: LinkPurpose, url: String },
+    /// RECOVER-3, RECOVER-4: the code that proves an address. Sensitive.
+    ContactCode { code: String, purpose: CodePurpose },
+}
+
+/// What an [`MailKind::AccountLink`] does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkPurpose {
+    /// RECOVER-1: choose a new password (1 hour).
+    PasswordReset,
+    /// RECOVER-4: the primary email changes at `applies_at` unless this link cancels it.
+    EmailChangeCancel { applies_at: OffsetDateTime },
+    /// RECOVER-5: confirm the lost-2FA request made in your name.
+    RecoveryConfirm,
+}
+
+/// Which address an [`MailKind::ContactCode`] proves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodePurpose {
+    /// Sent to the address that would become the backup email.
+    BackupEmail,
+    /// Sent to the address that would become the primary email.
+    NewPrimary,
+    /// Sent to the current primary, which must agree to being replaced.
+    CurrentPrimary,
 }
 
 /// The security events that reach the customer by email.
@@ -58,6 +84,21 @@ pub enum Notice {
     IpLoginAlert {
         denied: bool,
     },
+    /// RECOVER-2: the password was changed from the security page.
+    PasswordChanged,
+    /// RECOVER-1: the password was reset from an emailed link; every session ended.
+    PasswordReset,
+    /// RECOVER-3: a backup email was proved and saved.
+    BackupEmailAdded,
+    BackupEmailRemoved,
+    /// RECOVER-4: the primary email changed (sent to the old and the new address).
+    PrimaryEmailChanged,
+    /// RECOVER-4: a waiting change of the primary email was cancelled.
+    EmailChangeCancelled,
+    /// RECOVER-6: support made the backup email the primary (sent to both).
+    BackupEmailPromoted,
+    /// RECOVER-5: the lost-2FA request is confirmed and waits for support.
+    RecoveryRequestReceived,
 }
 
 impl Notice {
@@ -75,6 +116,14 @@ impl Notice {
             Self::BackupCodesRegenerated => "backup_codes_regenerated",
             Self::IpRulesChanged => "ip_rules_changed",
             Self::IpLoginAlert { .. } => "ip_login_alert",
+            Self::PasswordChanged => "password_changed",
+            Self::PasswordReset => "password_reset",
+            Self::BackupEmailAdded => "backup_email_added",
+            Self::BackupEmailRemoved => "backup_email_removed",
+            Self::PrimaryEmailChanged => "primary_email_changed",
+            Self::EmailChangeCancelled => "email_change_cancelled",
+            Self::BackupEmailPromoted => "backup_email_promoted",
+            Self::RecoveryRequestReceived => "recovery_request_received",
         }
     }
 }
@@ -87,7 +136,8 @@ impl MailKind {
             Self::SignupExists => "signup_exists",
             Self::Welcome => "welcome",
             Self::LoginNotification { .. } => "login_notification",
-            Self::SecurityNotice(_) | Self::UnlockLink { .. } => "security_notice",
+            Self::SecurityNotice(_) | Self::UnlockLink { .. } | Self::AccountLink { .. } => "security_notice",
+            Self::ContactCode { .. } => "contact_code",
         }
     }
 
@@ -95,7 +145,12 @@ impl MailKind {
     pub fn sensitive(&self) -> bool {
         matches!(
             self,
-            Self::SignupCode { .. } | Self::LoginCode { .. } | Self::UnlockLink { .. } | Self::LoginNotification { .. }
+            Self::SignupCode { .. }
+                | Self::LoginCode { .. }
+                | Self::UnlockLink { .. }
+                | Self::LoginNotification { .. }
+                | Self::AccountLink { .. }
+                | Self::ContactCode { .. }
         )
     }
 }

@@ -56,6 +56,10 @@ pub struct Account {
     /// LOGIN-2: the second factor used at the last login (`totp`, `backup_code`, …).
     pub last_second_factor: Option<String>,
     pub created_at: OffsetDateTime,
+    /// RECOVER-3: the backup email, once its code proved it (never an unproved address).
+    pub backup_email: Option<Email>,
+    /// RECOVER-6: support made the backup email the primary; a new backup email comes first.
+    pub backup_email_required: bool,
 }
 
 /// The password credential of an account (PWD-1), a PHC string.
@@ -505,6 +509,8 @@ pub trait Store:
     + OutboxStore
     + CredentialStore
     + crate::sms::SmsOutboxStore
+    + crate::recovery::RecoveryStore
+    + crate::service::RecoveryPorts
     + crate::factor::FactorPorts
     + SignupPorts
     + LoginPorts
@@ -523,6 +529,7 @@ impl<
         + OutboxStore
         + CredentialStore
         + crate::sms::SmsOutboxStore
+        + crate::recovery::RecoveryStore
         + MaintenanceStore
         + KnownDeviceStore
         + IpRuleStore,

@@ -5,7 +5,9 @@
 use lettre::Address;
 use minijinja::{Environment, Value, context};
 use sesame_core::factor::Method;
-use sesame_core::mail::{ComposeError, ComposedMail, MailComposer, MailKind, MailRequest, Notice};
+use sesame_core::mail::{
+    CodePurpose, ComposeError, ComposedMail, LinkPurpose, MailComposer, MailKind, MailRequest, Notice,
+};
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
 use url::Url;
@@ -17,7 +19,11 @@ macro_rules! templates {
 }
 
 /// Every mail template.
-pub const TEMPLATES: [(&str, &str); 25] = templates![
+pub const TEMPLATES: [(&str, &str); 29] = templates![
+    "contact_code.en.txt",
+    "contact_code.en.html",
+    "contact_code.fr.txt",
+    "contact_code.fr.html",
     "login_code.en.txt",
     "login_code.en.html",
     "login_code.fr.txt",
@@ -216,6 +222,134 @@ fn notice_text(notice: Notice, lang: &str) -> (&'static str, &'static str) {
             "Nouveaux codes de secours",
             "Un nouveau jeu de codes de secours a été généré ; les anciens codes ne fonctionnent plus.",
         ),
+        (Notice::PasswordChanged, false) => (
+            "Your password was changed",
+            "The password of your account was changed from your security page. Your other sessions were ended.",
+        ),
+        (Notice::PasswordChanged, true) => (
+            "Votre mot de passe a été modifié",
+            "Le mot de passe de votre compte a été modifié depuis votre page sécurité. Vos autres sessions ont été fermées.",
+        ),
+        (Notice::PasswordReset, false) => (
+            "Your password was reset",
+            "The password of your account was reset with a link sent to your email address. Every session was ended; two-factor authentication, if on, is still asked at login.",
+        ),
+        (Notice::PasswordReset, true) => (
+            "Votre mot de passe a été réinitialisé",
+            "Le mot de passe de votre compte a été réinitialisé grâce à un lien envoyé à votre adresse email. Toutes les sessions ont été fermées ; la double authentification, si elle est activée, reste demandée à la connexion.",
+        ),
+        (Notice::BackupEmailAdded, false) => (
+            "A backup email was added",
+            "A backup email address was confirmed for your account. If you lose access to your main mailbox, support can make it your login email.",
+        ),
+        (Notice::BackupEmailAdded, true) => (
+            "Une adresse email de secours a été ajoutée",
+            "Une adresse email de secours a été confirmée pour votre compte. Si vous perdez l’accès à votre boîte principale, le support peut en faire votre email de connexion.",
+        ),
+        (Notice::BackupEmailRemoved, false) => (
+            "Your backup email was removed",
+            "Your account no longer has a backup email address.",
+        ),
+        (Notice::BackupEmailRemoved, true) => (
+            "Votre adresse email de secours a été supprimée",
+            "Votre compte n’a plus d’adresse email de secours.",
+        ),
+        (Notice::PrimaryEmailChanged, false) => (
+            "Your email address changed",
+            "The main email address of your account changed. Logins and mails now use the new address; the old one no longer logs in.",
+        ),
+        (Notice::PrimaryEmailChanged, true) => (
+            "Votre adresse email a changé",
+            "L’adresse email principale de votre compte a changé. Les connexions et les emails utilisent désormais la nouvelle adresse ; l’ancienne ne permet plus de se connecter.",
+        ),
+        (Notice::EmailChangeCancelled, false) => (
+            "The email change was cancelled",
+            "The change of your account’s main email address was cancelled. Nothing changed.",
+        ),
+        (Notice::EmailChangeCancelled, true) => (
+            "Le changement d’adresse email a été annulé",
+            "Le changement de l’adresse email principale de votre compte a été annulé. Rien n’a changé.",
+        ),
+        (Notice::BackupEmailPromoted, false) => (
+            "Your backup email is now your main email",
+            "Our support team made your backup email address the main email address of your account. At your next login you will be asked for a new backup email.",
+        ),
+        (Notice::BackupEmailPromoted, true) => (
+            "Votre email de secours est devenu votre email principal",
+            "Notre support a fait de votre adresse email de secours l’adresse principale de votre compte. À votre prochaine connexion, une nouvelle adresse de secours vous sera demandée.",
+        ),
+        (Notice::RecoveryRequestReceived, false) => (
+            "Your request is waiting for our support team",
+            "Your request to switch off two-factor authentication is confirmed. Our support team will check your documents and email you the decision.",
+        ),
+        (Notice::RecoveryRequestReceived, true) => (
+            "Votre demande attend notre support",
+            "Votre demande de désactivation de la double authentification est confirmée. Notre support va vérifier vos documents et vous enverra sa décision par email.",
+        ),
+    }
+}
+
+/// Title, text and call to action of a single-use link (RECOVER-1, RECOVER-4, RECOVER-5).
+fn link_text(purpose: LinkPurpose, lang: &str) -> (&'static str, String, &'static str) {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    let fr = lang == "fr";
+    match (purpose, fr) {
+        (LinkPurpose::PasswordReset, false) => (
+            "Reset your password",
+            "Someone (hopefully you) asked to reset the password of your account. Choose a new one with this link, valid for 1 hour and once. You will need your customer ID, shown below. If you did not ask, ignore this mail: your password stays as it is.".into(),
+            "Choose a new password:",
+        ),
+        (LinkPurpose::PasswordReset, true) => (
+            "Réinitialisez votre mot de passe",
+            "Quelqu’un (vous, espérons-le) a demandé à réinitialiser le mot de passe de votre compte. Choisissez-en un nouveau avec ce lien, valable 1 heure et une seule fois. Votre identifiant client, rappelé ci-dessous, vous sera demandé. Si vous n’avez rien demandé, ignorez cet email : votre mot de passe reste inchangé.".into(),
+            "Choisir un nouveau mot de passe :",
+        ),
+        (LinkPurpose::EmailChangeCancel { applies_at }, false) => (
+            "Your email address is about to change",
+            format!(
+                "A change of your account's main email address was confirmed by someone who said this address can no longer be reached. It applies on {} unless you cancel it with this link. If you did not ask for it, cancel it and change your password.",
+                applies_at.format(&format).unwrap_or_default()
+            ),
+            "Cancel the change:",
+        ),
+        (LinkPurpose::EmailChangeCancel { applies_at }, true) => (
+            "Votre adresse email va changer",
+            format!(
+                "Un changement de l’adresse email principale de votre compte a été confirmé par quelqu’un qui indique que cette adresse n’est plus joignable. Il s’appliquera le {} sauf si vous l’annulez avec ce lien. Si vous n’êtes pas à l’origine de cette demande, annulez-la et changez votre mot de passe.",
+                applies_at.format(&format).unwrap_or_default()
+            ),
+            "Annuler le changement :",
+        ),
+        (LinkPurpose::RecoveryConfirm, false) => (
+            "Confirm your request",
+            "A request to switch off two-factor authentication on your account was sent with identity documents. Confirm it with this link (valid for 24 hours) so that our support team reviews it. If you did not send it, do not click: change your password instead.".into(),
+            "Confirm the request:",
+        ),
+        (LinkPurpose::RecoveryConfirm, true) => (
+            "Confirmez votre demande",
+            "Une demande de désactivation de la double authentification de votre compte a été envoyée avec des pièces d’identité. Confirmez-la avec ce lien (valable 24 heures) pour que notre support l’examine. Si vous ne l’avez pas envoyée, ne cliquez pas : changez plutôt votre mot de passe.".into(),
+            "Confirmer la demande :",
+        ),
+    }
+}
+
+/// What a contact code proves, in a sentence (RECOVER-3, RECOVER-4).
+fn code_text(purpose: CodePurpose, lang: &str) -> &'static str {
+    match (purpose, lang == "fr") {
+        (CodePurpose::BackupEmail, false) => "To make this address the backup email of your account, enter this code:",
+        (CodePurpose::BackupEmail, true) => {
+            "Pour faire de cette adresse l’email de secours de votre compte, saisissez ce code :"
+        }
+        (CodePurpose::NewPrimary, false) => "To make this address the main email of your account, enter this code:",
+        (CodePurpose::NewPrimary, true) => {
+            "Pour faire de cette adresse l’email principal de votre compte, saisissez ce code :"
+        }
+        (CodePurpose::CurrentPrimary, false) => {
+            "Someone asked to replace this address as the main email of your account. To agree, enter this code:"
+        }
+        (CodePurpose::CurrentPrimary, true) => {
+            "Quelqu’un a demandé à remplacer cette adresse comme email principal de votre compte. Pour accepter, saisissez ce code :"
+        }
     }
 }
 
@@ -311,6 +445,14 @@ impl MailComposer for Composer {
                 let greeting = if lang == "fr" { "Bonjour" } else { "Hello" };
                 values = context! { title => title, body => body, greeting => greeting, action => action, security_url => url, ..values };
             }
+            MailKind::AccountLink { purpose, url } => {
+                let (title, body, action) = link_text(*purpose, lang);
+                let greeting = if lang == "fr" { "Bonjour" } else { "Hello" };
+                values = context! { title => title, body => body, greeting => greeting, action => action, security_url => url, ..values };
+            }
+            MailKind::ContactCode { code, purpose } => {
+                values = context! { code => code, purpose_text => code_text(*purpose, lang), ..values };
+            }
             MailKind::SignupExists | MailKind::Welcome => {}
         }
         let name = req.kind.template();
@@ -392,6 +534,25 @@ mod tests {
             },
             MailKind::SignupExists,
             MailKind::Welcome,
+            MailKind::SecurityNotice(Notice::PasswordReset),
+            MailKind::AccountLink {
+                purpose: LinkPurpose::PasswordReset,
+                url: "https://login.example.com/password-reset/abc".into(),
+            },
+            MailKind::AccountLink {
+                purpose: LinkPurpose::EmailChangeCancel {
+                    applies_at: datetime!(2026-11-26 10:00 UTC),
+                },
+                url: "https://login.example.com/email-change/cancel?token=abc".into(),
+            },
+            MailKind::AccountLink {
+                purpose: LinkPurpose::RecoveryConfirm,
+                url: "https://login.example.com/recovery/confirm?token=abc".into(),
+            },
+            MailKind::ContactCode {
+                code: "042917".into(),
+                purpose: CodePurpose::CurrentPrimary,
+            },
             MailKind::LoginNotification {
                 at: datetime!(2026-11-25 10:00 UTC),
                 ip: "192.0.2.1".into(),

@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 use sesame_core::audit::{Actor, ClientInfo};
 use sesame_core::ports::{Account, AuditLog};
-use sesame_core::service::{CreateAccountError, NewAccountInput};
+use sesame_core::service::{CreateAccountError, NewAccountInput, RecoveryError};
 use sesame_core::types::{AccountState, AccountType, Password};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
@@ -76,6 +76,21 @@ pub enum AccountCommand {
     /// Unblock an account.
     Unblock {
         account: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// RECOVER-6: make the verified backup email the primary (the customer lost the primary
+    /// mailbox and the password); both addresses are told, and the next login asks for a new
+    /// backup email.
+    PromoteBackupEmail {
+        /// The account's NIC handle.
+        nic_handle: String,
+        /// Why, and how the caller was verified.
+        #[arg(long)]
+        reason: String,
+        /// The support ticket.
+        #[arg(long)]
+        ticket: String,
         #[arg(long)]
         json: bool,
     },
@@ -187,6 +202,27 @@ pub async fn run_account(app: &App, command: AccountCommand) -> Result<(), CliEr
         }
         AccountCommand::Unblock { account, json } => {
             set_state(app, &account, AccountState::Active, &operator, json).await
+        }
+        AccountCommand::PromoteBackupEmail {
+            nic_handle,
+            reason,
+            ticket,
+            json,
+        } => {
+            if reason.trim().is_empty() || ticket.trim().is_empty() {
+                return Err(CliError::Usage("--reason and --ticket must not be empty".into()));
+            }
+            let account = app
+                .services
+                .recovery()
+                .promote_backup_email(&nic_handle, &reason, &ticket)
+                .await
+                .map_err(|e| match e {
+                    RecoveryError::Store(_) | RecoveryError::Mail(_) => internal(e),
+                    refused => CliError::Refused(refused.to_string()),
+                })?;
+            print(&profile(&account), json);
+            Ok(())
         }
     }
 }
@@ -337,6 +373,8 @@ fn profile(a: &Account) -> serde_json::Value {
         "subsidiary": a.subsidiary,
         "state": a.state.as_str(),
         "created_at": rfc3339(a.created_at),
+        "backup_email": a.backup_email.as_ref().map(|e| sesame_core::service::mask(e.address())),
+        "backup_email_required": a.backup_email_required,
     })
 }
 

@@ -247,14 +247,38 @@ impl App {
             let run = Arc::clone(&self.sms).run(self.services.sms_signal(), until_stopped(stopped.clone()));
             tokio::spawn(run)
         });
+        let janitor = tokio::spawn(janitor(self.services.clone(), until_stopped(stopped.clone())));
         let state = AppState::new(self.services, self.web, self.metrics)?;
         http::serve(listener, sesame_web::router(state), self.http, shutdown).await;
         drop(stop_workers);
-        for worker in [mail_worker, sms_worker].into_iter().flatten() {
+        for worker in [mail_worker, sms_worker, Some(janitor)].into_iter().flatten() {
             let _ = worker.await;
         }
         self.store.close().await;
         Ok(())
+    }
+}
+
+/// How often the janitor looks for due work.
+const JANITOR_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// RECOVER-4/5: applies the email changes whose 24 hours are over and deletes the documents of
+/// requests older than 30 days, every half minute, on every node (each step is idempotent and
+/// conditional in the database, so nodes can't apply a change twice).
+async fn janitor(services: sesame_core::service::Services, stop: impl Future<Output = ()>) {
+    tokio::pin!(stop);
+    loop {
+        let recovery = services.recovery();
+        if let Err(err) = recovery.apply_due_email_changes().await {
+            tracing::warn!(%err, "applying due email changes failed");
+        }
+        if let Err(err) = recovery.expire_requests().await {
+            tracing::warn!(%err, "expiring recovery requests failed");
+        }
+        tokio::select! {
+            () = &mut stop => return,
+            () = tokio::time::sleep(JANITOR_EVERY) => {}
+        }
     }
 }
 

@@ -16,7 +16,7 @@ macro_rules! select_account {
         concat!(
             "SELECT id, nic_handle, customer_code, email, email_canonical, first_name, last_name, account_type, ",
             "company_name, phone, country, language, currency, subsidiary, state, login_notifications, created_at, ",
-            "last_second_factor ",
+            "last_second_factor, backup_email, backup_email_canonical, backup_email_required ",
             "FROM accounts ",
             $clause
         )
@@ -47,6 +47,11 @@ fn account_from_row(row: &AnyRow) -> Result<Account, StoreError> {
         login_notifications: row.try_get::<i64, _>("login_notifications").map_err(db_error)? != 0,
         last_second_factor: row.try_get("last_second_factor").map_err(db_error)?,
         created_at: from_micros(row.try_get("created_at").map_err(db_error)?)?,
+        backup_email: match (opt("backup_email")?, opt("backup_email_canonical")?) {
+            (Some(address), Some(canonical)) => Some(Email::from_stored(address, canonical)),
+            _ => None,
+        },
+        backup_email_required: row.try_get::<i64, _>("backup_email_required").map_err(db_error)? != 0,
     })
 }
 

@@ -33,6 +33,8 @@ fn account(nic: &str, code: &str, email: &str) -> Account {
         login_notifications: true,
         last_second_factor: None,
         created_at: T0,
+        backup_email: None,
+        backup_email_required: false,
     }
 }
 

@@ -14,6 +14,7 @@ mod contract;
 mod credentials;
 mod flows;
 mod outbox;
+mod recovery;
 mod secrets;
 mod sessions;
 mod sms;

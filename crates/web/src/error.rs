@@ -61,11 +61,25 @@ pub enum ErrorCode {
     LoginCodeThrottled,
     LoginIpDenied,
     IpRulesWouldLockYouOut,
+    RecoveryLinkInvalid,
+    NicHandleMismatch,
+    CurrentPasswordInvalid,
+    EmailSameAsCurrent,
+    ContactCodeInvalid,
+    ContactCodeTooManyAttempts,
+    EmailChangeNotFound,
+    BackupEmailNotFound,
+    RecoveryRequestNotFound,
+    RecoveryRequestOpen,
+    DocumentTypeRefused,
+    DocumentLimit,
+    RecoveryNoDocuments,
+    RecoveryWrongStep,
 }
 
 impl ErrorCode {
     /// Every code, for the tests that check each has a message in every language.
-    pub const ALL: [Self; 46] = [
+    pub const ALL: [Self; 60] = [
         Self::LoginInvalidCredentials,
         Self::AccountBlocked,
         Self::PasswordTooLong,
@@ -112,6 +126,20 @@ impl ErrorCode {
         Self::LoginCodeThrottled,
         Self::LoginIpDenied,
         Self::IpRulesWouldLockYouOut,
+        Self::RecoveryLinkInvalid,
+        Self::NicHandleMismatch,
+        Self::CurrentPasswordInvalid,
+        Self::EmailSameAsCurrent,
+        Self::ContactCodeInvalid,
+        Self::ContactCodeTooManyAttempts,
+        Self::EmailChangeNotFound,
+        Self::BackupEmailNotFound,
+        Self::RecoveryRequestNotFound,
+        Self::RecoveryRequestOpen,
+        Self::DocumentTypeRefused,
+        Self::DocumentLimit,
+        Self::RecoveryNoDocuments,
+        Self::RecoveryWrongStep,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -162,6 +190,20 @@ impl ErrorCode {
             Self::LoginCodeThrottled => "LOGIN_CODE_THROTTLED",
             Self::LoginIpDenied => "LOGIN_IP_DENIED",
             Self::IpRulesWouldLockYouOut => "IP_RULES_WOULD_LOCK_YOU_OUT",
+            Self::RecoveryLinkInvalid => "RECOVERY_LINK_INVALID",
+            Self::NicHandleMismatch => "NIC_HANDLE_MISMATCH",
+            Self::CurrentPasswordInvalid => "CURRENT_PASSWORD_INVALID",
+            Self::EmailSameAsCurrent => "EMAIL_SAME_AS_CURRENT",
+            Self::ContactCodeInvalid => "CONTACT_CODE_INVALID",
+            Self::ContactCodeTooManyAttempts => "CONTACT_CODE_TOO_MANY_ATTEMPTS",
+            Self::EmailChangeNotFound => "EMAIL_CHANGE_NOT_FOUND",
+            Self::BackupEmailNotFound => "BACKUP_EMAIL_NOT_FOUND",
+            Self::RecoveryRequestNotFound => "RECOVERY_REQUEST_NOT_FOUND",
+            Self::RecoveryRequestOpen => "RECOVERY_REQUEST_OPEN",
+            Self::DocumentTypeRefused => "DOCUMENT_TYPE_REFUSED",
+            Self::DocumentLimit => "DOCUMENT_LIMIT",
+            Self::RecoveryNoDocuments => "RECOVERY_NO_DOCUMENTS",
+            Self::RecoveryWrongStep => "RECOVERY_WRONG_STEP",
         }
     }
 
@@ -202,6 +244,20 @@ impl ErrorCode {
             Self::UnlockInvalid => StatusCode::GONE,
             Self::ReauthRequired | Self::TwoFactorDeviceProofRequired | Self::LoginIpDenied => StatusCode::FORBIDDEN,
             Self::IpRulesWouldLockYouOut => StatusCode::CONFLICT,
+            Self::RecoveryLinkInvalid => StatusCode::GONE,
+            Self::NicHandleMismatch => StatusCode::BAD_REQUEST,
+            Self::CurrentPasswordInvalid => StatusCode::FORBIDDEN,
+            Self::EmailSameAsCurrent => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::ContactCodeInvalid => StatusCode::BAD_REQUEST,
+            Self::ContactCodeTooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
+            Self::EmailChangeNotFound => StatusCode::NOT_FOUND,
+            Self::BackupEmailNotFound => StatusCode::NOT_FOUND,
+            Self::RecoveryRequestNotFound => StatusCode::NOT_FOUND,
+            Self::RecoveryRequestOpen => StatusCode::CONFLICT,
+            Self::DocumentTypeRefused => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::DocumentLimit => StatusCode::CONFLICT,
+            Self::RecoveryNoDocuments => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::RecoveryWrongStep => StatusCode::CONFLICT,
         }
     }
 
@@ -257,6 +313,22 @@ impl ErrorCode {
             Self::LoginCodeThrottled => "A code was sent a moment ago. Please wait before asking for another one.",
             Self::LoginIpDenied => "Your account's IP restriction does not allow logins from this address.",
             Self::IpRulesWouldLockYouOut => "These rules would refuse the address you are using now. Allow it first.",
+            Self::RecoveryLinkInvalid => "This link is wrong, already used or expired. Ask for a new one.",
+            Self::NicHandleMismatch => "This is not the customer ID of the account. It is in the email we sent you.",
+            Self::CurrentPasswordInvalid => "The current password is wrong.",
+            Self::EmailSameAsCurrent => "This is already an address of your account. Choose another one.",
+            Self::ContactCodeInvalid => "The code is wrong or has expired.",
+            Self::ContactCodeTooManyAttempts => "Too many wrong codes. Please start again.",
+            Self::EmailChangeNotFound => "There is no such email change waiting. Please start again.",
+            Self::BackupEmailNotFound => "Your account has no backup email.",
+            Self::RecoveryRequestNotFound => "There is no such request from this browser.",
+            Self::RecoveryRequestOpen => {
+                "A request already waits for our support team. You will get its answer by email."
+            }
+            Self::DocumentTypeRefused => "The document must be a JPEG, PNG or PDF file.",
+            Self::DocumentLimit => "A request holds at most 3 documents.",
+            Self::RecoveryNoDocuments => "Add at least one identity document first.",
+            Self::RecoveryWrongStep => "This request can no longer be changed.",
         }
     }
 }

@@ -33,6 +33,12 @@ use url::Url;
 /// API request bodies larger than this get 413 `BODY_TOO_LARGE`.
 pub const MAX_API_BODY: usize = 64 * 1024;
 
+/// RECOVER-5: an identity document upload's body: the document's 10 MB and the multipart framing.
+pub const MAX_UPLOAD_BODY: usize = sesame_core::service::MAX_DOCUMENT_BYTES + 64 * 1024;
+
+/// Uploads read at once per node; each holds its document in memory, so this bounds that memory.
+const PARALLEL_UPLOADS: usize = 4;
+
 /// Settings of the edge.
 #[derive(Debug, Clone)]
 pub struct WebSettings {
@@ -100,6 +106,7 @@ struct Inner {
     settings: WebSettings,
     metrics: Metrics,
     templates: Templates,
+    uploads: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -111,6 +118,7 @@ impl AppState {
                 settings,
                 metrics,
                 templates,
+                uploads: Arc::new(tokio::sync::Semaphore::new(PARALLEL_UPLOADS)),
             }),
         })
     }
@@ -129,6 +137,11 @@ impl AppState {
 
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
+    }
+
+    /// A place among the uploads read at once; `None` when all are taken (503).
+    pub fn upload_permit(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        Arc::clone(&self.inner.uploads).try_acquire_owned().ok()
     }
 }
 

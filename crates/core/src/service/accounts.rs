@@ -232,6 +232,8 @@ impl Accounts {
             login_notifications: true,
             last_second_factor: None,
             created_at: now,
+            backup_email: None,
+            backup_email_required: false,
         };
         let audit = AuditEvent::new(now, AuditKind::AccountCreated, actor, client).account(id);
         let folded_password = crate::types::canonical(password.expose());

@@ -7,6 +7,7 @@
 //! single use, 5 tries per flow; a new one (one per 30 s, 5 an hour) voids the older.
 
 use super::Services;
+use super::contact::mask;
 use super::login_flow::{Entry, Login, LoginFlowState, OpenFlow, Step, TwoFactorError};
 use super::password_guard::device_hash;
 use super::sessions::{LoginError, LoginSuccess, device_description};
@@ -45,14 +46,6 @@ pub struct EmailStep {
     pub flow: Uuid,
     /// Where the code went, masked (`j•••@example.com`).
     pub sent_to: String,
-}
-
-/// An address as shown back: its first character, then the domain.
-fn mask(address: &str) -> String {
-    match address.split_once('@') {
-        Some((local, domain)) => format!("{}•••@{domain}", local.chars().next().unwrap_or('•')),
-        None => "•••".into(),
-    }
 }
 
 impl Login {
@@ -239,16 +232,5 @@ impl Services {
     /// The email-code policy in force.
     pub fn email_code_policy(&self) -> EmailCodePolicy {
         self.settings().login_email_code
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn addresses_are_masked_to_their_first_letter_and_domain() {
-        assert_eq!(mask("jane.doe@example.com"), "j•••@example.com");
-        assert_eq!(mask("nobody"), "•••");
     }
 }

@@ -367,6 +367,15 @@ impl Login {
         Ok(OpenFlow { flow, state, account })
     }
 
+    /// RECOVER-5: the account of a login waiting for its second factor (its password was right).
+    pub(super) async fn second_step_account(&self, flow_id: Uuid) -> Result<Account, TwoFactorError> {
+        let open = self.open_login_flow(flow_id).await?;
+        if open.state.step != Step::SecondFactor {
+            return Err(TwoFactorError::FlowNotFound);
+        }
+        Ok(open.account)
+    }
+
     /// The methods and default of an open login flow (for the second-step page).
     pub async fn second_step(&self, flow_id: Uuid) -> Result<SecondStep, TwoFactorError> {
         let open = self.open_login_flow(flow_id).await?;

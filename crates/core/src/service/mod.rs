@@ -11,23 +11,29 @@
 
 mod accounts;
 mod activity;
+mod contact;
 mod devices;
 mod email_code;
 mod factors;
 mod ip_restriction;
 mod login_flow;
+mod lost_devices;
 pub mod maintenance;
 mod password_guard;
+mod recovery;
 mod sessions;
 mod signup;
 
 pub use accounts::{Accounts, CreateAccountError, NewAccountInput, ProfileInput};
 pub use activity::{DeviceView, SessionView};
+pub use contact::{ContactView, EmailChangeOutcome, PendingPrimary, UNREACHABLE_DELAY, mask};
 pub use devices::{Device, DeviceStart, Devices, TwoFactorSummary};
 pub use email_code::{EmailCodePolicy, EmailStep};
 pub use factors::Factors;
 pub use ip_restriction::IpRestrictionError;
 pub use login_flow::{FRESH_AUTH, Login, LoginOutcome, SecondStep, TwoFactorError, failure_delay};
+pub use lost_devices::{MAX_DOCUMENT_BYTES, MAX_DOCUMENTS, RequestView, document_type};
+pub use recovery::{Recovery, RecoveryError, RecoveryPorts};
 pub use sessions::{Authenticated, LoginError, LoginSuccess, device_description};
 pub use signup::{Signup, SignupError, SignupSettings, SignupStart, SignupStep};
 
@@ -149,6 +155,7 @@ pub struct Services {
     login: Login,
     signup: Signup,
     devices: Devices,
+    recovery: Recovery,
 }
 
 impl std::fmt::Debug for Services {
@@ -196,6 +203,7 @@ impl Services {
         let login = Login::new(Arc::clone(&base), store.clone(), factors.clone());
         let signup = Signup::new(Arc::clone(&base), store.clone(), accounts.clone(), login.clone());
         let devices = Devices::new(Arc::clone(&base), store.clone(), factors, login.clone());
+        let recovery = Recovery::new(Arc::clone(&base), store.clone(), login.clone());
         Self {
             base,
             health: store,
@@ -203,6 +211,7 @@ impl Services {
             login,
             signup,
             devices,
+            recovery,
         }
     }
 
@@ -224,6 +233,11 @@ impl Services {
     /// MFA-1..6: second-factor devices and backup codes.
     pub fn devices(&self) -> &Devices {
         &self.devices
+    }
+
+    /// RECOVER-1..6: password reset and change, backup email, email change, lost-2FA requests.
+    pub fn recovery(&self) -> &Recovery {
+        &self.recovery
     }
 
     /// Wakes this node's mail worker; other nodes find new mail when they poll.

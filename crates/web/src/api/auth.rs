@@ -62,6 +62,13 @@ pub struct Me {
     pub subsidiary: String,
     /// LOGIN-4: whether each login sends an email.
     pub login_notifications: bool,
+    /// RECOVER-3: the backup email, masked (`j•••@example.com`): the verified one, else one
+    /// waiting for its code.
+    pub backup_email: Option<String>,
+    /// Whether `backup_email` was proved by its code.
+    pub backup_email_verified: bool,
+    /// RECOVER-6: support made the backup email the primary; a new backup email is due first.
+    pub backup_email_required: bool,
 }
 
 impl From<&Account> for Me {
@@ -80,6 +87,9 @@ impl From<&Account> for Me {
             currency: a.currency.clone(),
             subsidiary: a.subsidiary.clone(),
             login_notifications: a.login_notifications,
+            backup_email: a.backup_email.as_ref().map(|e| sesame_core::service::mask(e.address())),
+            backup_email_verified: a.backup_email.is_some(),
+            backup_email_required: a.backup_email_required,
         }
     }
 }
@@ -189,6 +199,11 @@ pub async fn logout(
         (status = 401, description = "AUTH_REQUIRED", body = ErrorBody),
     )
 )]
-pub async fn me(CurrentSession(auth): CurrentSession) -> Json<Me> {
-    Json(Me::from(&auth.account))
+pub async fn me(State(state): State<AppState>, CurrentSession(auth): CurrentSession) -> Result<Json<Me>, ApiError> {
+    let mut me = Me::from(&auth.account);
+    if me.backup_email.is_none() {
+        let contact = state.services().recovery().contact(&auth.account).await?;
+        me.backup_email = contact.pending_backup;
+    }
+    Ok(Json(me))
 }

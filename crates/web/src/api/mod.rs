@@ -2,6 +2,7 @@
 
 mod activity;
 pub(crate) mod auth;
+pub(crate) mod recovery;
 mod settings;
 mod signup;
 mod two_factor;
@@ -47,7 +48,20 @@ use utoipa::OpenApi;
         activity::forget_device,
         activity::activity,
         activity::ip_rules,
-        activity::set_ip_rules
+        activity::set_ip_rules,
+        recovery::request_reset,
+        recovery::reset,
+        recovery::change_password,
+        recovery::set_backup_email,
+        recovery::verify_backup_email,
+        recovery::remove_backup_email,
+        recovery::start_email_change,
+        recovery::confirm_email_change,
+        recovery::cancel_email_change,
+        recovery::start_lost,
+        recovery::add_document,
+        recovery::submit,
+        recovery::show
     ),
     components(schemas(
         ErrorBody,
@@ -77,7 +91,20 @@ use utoipa::OpenApi;
         activity::Ended,
         activity::KnownDeviceJson,
         activity::ActivityJson,
-        two_factor::Removed
+        two_factor::Removed,
+        recovery::Status,
+        recovery::ResetRequest,
+        recovery::ResetPassword,
+        recovery::ChangePassword,
+        recovery::EmailRequest,
+        recovery::CodeRequest,
+        recovery::EmailChangeRequest,
+        recovery::EmailChangeStarted,
+        recovery::EmailChangeConfirm,
+        recovery::EmailChangeConfirmed,
+        recovery::LostRequest,
+        recovery::RequestStarted,
+        recovery::RequestJson
     ))
 )]
 pub struct ApiDoc;
@@ -130,6 +157,30 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/me/ip-restrictions",
             get(activity::ip_rules).put(activity::set_ip_rules),
         )
+        .route("/api/v1/password-reset", post(recovery::request_reset))
+        .route("/api/v1/password-reset/{token}", post(recovery::reset))
+        .route("/api/v1/me/password", axum::routing::put(recovery::change_password))
+        .route(
+            "/api/v1/me/backup-email",
+            axum::routing::put(recovery::set_backup_email).delete(recovery::remove_backup_email),
+        )
+        .route("/api/v1/me/backup-email/verify", post(recovery::verify_backup_email))
+        .route("/api/v1/me/email", post(recovery::start_email_change))
+        .route(
+            "/api/v1/me/email/{change}",
+            axum::routing::delete(recovery::cancel_email_change),
+        )
+        .route(
+            "/api/v1/me/email/{change}/confirm",
+            post(recovery::confirm_email_change),
+        )
+        .route("/api/v1/session/second-factor/lost", post(recovery::start_lost))
+        .route("/api/v1/recovery-requests/{request}", get(recovery::show))
+        .route(
+            "/api/v1/recovery-requests/{request}/documents",
+            post(recovery::add_document).layer(axum::extract::DefaultBodyLimit::max(crate::MAX_UPLOAD_BODY)),
+        )
+        .route("/api/v1/recovery-requests/{request}/submit", post(recovery::submit))
         .route("/api/v1/signup", post(signup::start))
         .route("/api/v1/signup/{flow}", get(signup::show))
         .route("/api/v1/signup/{flow}/verify", post(signup::verify))
