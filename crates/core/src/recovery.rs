@@ -135,6 +135,18 @@ pub struct StoredDocument {
     pub created_at: OffsetDateTime,
 }
 
+/// A request moving from one status to the next, with what goes with it.
+#[derive(Debug, Clone)]
+pub struct RequestStep<'a> {
+    pub id: Uuid,
+    pub from: RequestStatus,
+    pub to: RequestStatus,
+    pub now: OffsetDateTime,
+    pub secrets: &'a [OneTimeSecret],
+    pub audit: &'a AuditEvent,
+    pub mails: &'a [ComposedMail],
+}
+
 #[async_trait]
 pub trait RecoveryStore: Send + Sync {
     /// Voids the account's unused secrets of the same purpose, stores this one and queues the
@@ -222,18 +234,10 @@ pub trait RecoveryStore: Send + Sync {
     /// Adds a document to a draft with fewer than `max` documents; false otherwise.
     async fn add_document(&self, document: &StoredDocument, max: i64) -> Result<bool, StoreError>;
     async fn document_count(&self, request: Uuid) -> Result<i64, StoreError>;
-    /// Moves a request from `from` to `to` with the secrets, audit event and mails that go with it;
-    /// false when it was not in `from`.
-    async fn advance_recovery_request(
-        &self,
-        id: Uuid,
-        from: RequestStatus,
-        to: RequestStatus,
-        now: OffsetDateTime,
-        secrets: &[OneTimeSecret],
-        audit: &AuditEvent,
-        mails: &[ComposedMail],
-    ) -> Result<bool, StoreError>;
+    /// The stored (encrypted) documents of a request, oldest first.
+    async fn documents(&self, request: Uuid) -> Result<Vec<StoredDocument>, StoreError>;
+    /// Moves a request along; false when it was not in `from` (the documents go when it ends).
+    async fn advance_recovery_request(&self, step: &RequestStep<'_>) -> Result<bool, StoreError>;
     /// Deletes the documents of requests past their expiry (and cancels those still open);
     /// returns how many documents went.
     async fn expire_recovery_requests(&self, now: OffsetDateTime) -> Result<u64, StoreError>;

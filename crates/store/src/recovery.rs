@@ -8,7 +8,8 @@ use sesame_core::audit::AuditEvent;
 use sesame_core::mail::ComposedMail;
 use sesame_core::ports::{OneTimeSecret, StoreError};
 use sesame_core::recovery::{
-    EmailChange, EmailTarget, PasswordChange, RecoveryRequest, RecoveryStore, RequestStatus, StoredDocument,
+    EmailChange, EmailTarget, PasswordChange, RecoveryRequest, RecoveryStore, RequestStatus, RequestStep,
+    StoredDocument,
 };
 use sesame_core::types::{AccountId, Email};
 use sqlx::any::AnyRow;
@@ -568,16 +569,40 @@ impl RecoveryStore for SqlStore {
             .map_err(db_error)
     }
 
-    async fn advance_recovery_request(
-        &self,
-        id: Uuid,
-        from: RequestStatus,
-        to: RequestStatus,
-        now: OffsetDateTime,
-        secrets: &[OneTimeSecret],
-        audit: &AuditEvent,
-        mails: &[ComposedMail],
-    ) -> Result<bool, StoreError> {
+    async fn documents(&self, request: Uuid) -> Result<Vec<StoredDocument>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, request_id, content_type, size, sealed_key, ciphertext, created_at FROM recovery_documents \
+             WHERE request_id = $1 ORDER BY created_at, id",
+        )
+        .bind(request.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        rows.iter()
+            .map(|row| {
+                Ok(StoredDocument {
+                    id: parse_uuid(&text(row, "id")?)?,
+                    request_id: parse_uuid(&text(row, "request_id")?)?,
+                    content_type: text(row, "content_type")?,
+                    size: row.try_get("size").map_err(db_error)?,
+                    sealed_key: text(row, "sealed_key")?,
+                    ciphertext: row.try_get("ciphertext").map_err(db_error)?,
+                    created_at: time_of(row, "created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn advance_recovery_request(&self, step: &RequestStep<'_>) -> Result<bool, StoreError> {
+        let RequestStep {
+            id,
+            from,
+            to,
+            now,
+            secrets,
+            audit,
+            mails,
+        } = *step;
         let decided = matches!(to, RequestStatus::Approved | RequestStatus::Rejected).then(|| micros(now));
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         let done = sqlx::query(

@@ -12,7 +12,7 @@ use super::recovery::{Recovery, RecoveryError};
 use crate::audit::{Actor, AuditEvent, AuditKind, ClientInfo};
 use crate::mail::{LinkPurpose, MailKind, Notice};
 use crate::ports::StoreError;
-use crate::recovery::{RecoveryRequest, RequestStatus, StoredDocument};
+use crate::recovery::{RecoveryRequest, RequestStatus, RequestStep, StoredDocument};
 use crate::types::new_id;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use sha2::{Digest, Sha256};
@@ -216,15 +216,15 @@ impl Recovery {
         audit.detail = Some("submitted".into());
         if !self
             .ports
-            .advance_recovery_request(
+            .advance_recovery_request(&RequestStep {
                 id,
-                RequestStatus::Draft,
-                RequestStatus::AwaitingConfirmation,
+                from: RequestStatus::Draft,
+                to: RequestStatus::AwaitingConfirmation,
                 now,
-                &[secret],
-                &audit,
-                &mails,
-            )
+                secrets: &[secret],
+                audit: &audit,
+                mails: &mails,
+            })
             .await?
         {
             return Err(RecoveryError::WrongStep);
@@ -253,15 +253,15 @@ impl Recovery {
         let mail = self.notice(&account, Notice::RecoveryRequestReceived)?;
         if !self
             .ports
-            .advance_recovery_request(
+            .advance_recovery_request(&RequestStep {
                 id,
-                RequestStatus::AwaitingConfirmation,
-                RequestStatus::PendingReview,
+                from: RequestStatus::AwaitingConfirmation,
+                to: RequestStatus::PendingReview,
                 now,
-                &[],
-                &audit,
-                &[mail],
-            )
+                secrets: &[],
+                audit: &audit,
+                mails: &[mail],
+            })
             .await?
         {
             return Err(RecoveryError::LinkInvalid);

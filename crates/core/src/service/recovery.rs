@@ -28,7 +28,7 @@ const RESET_TTL: Duration = Duration::hours(1);
 /// Wrong NIC handles tried with one link before it stops working.
 const RESET_TRIES: i64 = 5;
 /// Reset mails per account per hour, and requests per source address per hour.
-const RESETS_PER_ACCOUNT: i64 = 3;
+const RESETS_PER_ACCOUNT: i64 = 5;
 const RESETS_PER_ADDRESS: i64 = 20;
 const RESET_ACCOUNT_SCOPE: &str = "reset-account";
 const RESET_ADDRESS_SCOPE: &str = "reset-address";
@@ -106,8 +106,8 @@ impl Recovery {
     }
 
     /// RECOVER-1: "send me a reset link". Returns at once and always the same way; the work
-    /// happens in a background task (errors are logged, never shown).
-    pub fn request_password_reset(&self, login: &str, client: &ClientInfo) {
+    /// happens in a background task (errors are logged, never shown), which the caller may await.
+    pub fn request_password_reset(&self, login: &str, client: &ClientInfo) -> tokio::task::JoinHandle<()> {
         let this = self.clone();
         let login = login.to_owned();
         let client = client.clone();
@@ -115,7 +115,7 @@ impl Recovery {
             if let Err(err) = this.send_reset_link(&login, &client).await {
                 tracing::warn!(%err, "password reset request failed");
             }
-        });
+        })
     }
 
     /// Whether `(scope, key)` is still under `max` events this hour (and counts this one).

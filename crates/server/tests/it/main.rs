@@ -17,6 +17,7 @@ mod mail;
 mod ops;
 mod outage;
 mod pages;
+mod recovery;
 mod security;
 mod security_keys;
 mod sessions;

@@ -1,0 +1,637 @@
+//! Getting back in (RECOVER-1..6) over the JSON API, with mail through a real SMTP server:
+//! password reset and change, the backup email, primary email changes (including the 24-hour
+//! path), lost-2FA requests with real documents, and the operator's promotion of a backup email.
+//! The accounts are in France, so the mails they get are in French.
+
+use crate::helpers::*;
+use crate::smtp::{Received, Smtp};
+use reqwest::Client;
+use serde_json::json;
+use sesame_core::recovery::RecoveryStore;
+
+const NEW_PASSWORD: &str = "purple elephants dance at noon";
+const PNG: &[u8] = include_bytes!("../fixtures/id-card.png");
+const PDF: &[u8] = include_bytes!("../fixtures/id-card.pdf");
+
+/// The first link in a mail that contains `marker`.
+fn link_in(mail: &Received, marker: &str) -> String {
+    mail.text
+        .split_whitespace()
+        .find(|w| w.contains(marker))
+        .unwrap_or_else(|| panic!("a link with {marker} in {}", mail.text))
+        .to_owned()
+}
+
+/// Delivers the outbox and returns the newest mail to `to` whose text contains `marker`.
+async fn mail_with(app: &TestApp, smtp: &Smtp, to: &str, marker: &str) -> Received {
+    app.deliver().await;
+    smtp.messages_to(to)
+        .into_iter()
+        .rev()
+        .find(|m| m.text.contains(marker))
+        .unwrap_or_else(|| panic!("a mail to {to} with {marker} in {:#?}", smtp.messages_to(to)))
+}
+
+/// Asks for a reset link as the API does, waits for the background work, and returns the token.
+/// (The API answers before the work is done; the service's handle lets the test wait for it.)
+async fn reset_token(app: &TestApp, smtp: &Smtp, login: &str, to: &str) -> String {
+    let client = sesame_core::audit::ClientInfo::default();
+    app.app
+        .services
+        .recovery()
+        .request_password_reset(login, &client)
+        .await
+        .unwrap();
+    let mail = mail_with(app, smtp, to, "/password-reset/").await;
+    link_in(&mail, "/password-reset/")
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_reset_link_sets_a_new_password_once_and_ends_every_session() {
+    let (app, smtp) = spawn_mail_app(|_| {}).await;
+    let jane = app.jane().await;
+    let nic = jane.nic_handle.as_str();
+    let phone = client();
+    assert_eq!(
+        post(
+            &phone,
+            &app,
+            "/api/v1/session",
+            json!({"login": nic, "password": PASSWORD})
+        )
+        .await
+        .0,
+        200
+    );
+    let token = reset_token(&app, &smtp, nic, "Jane.Doe@Example.com").await;
+    let mail = mail_with(&app, &smtp, "Jane.Doe@Example.com", "/password-reset/").await;
+    assert!(
+        mail.subject.contains(nic) || mail.text.contains(nic),
+        "the mail reminds the NIC handle"
+    );
+    assert!(link_in(&mail, "/password-reset/").starts_with(&app.base));
+    let path = format!("/api/v1/password-reset/{token}");
+    let (status, body) = post(
+        &app.client,
+        &app,
+        &path,
+        json!({"nic_handle": "xx99999-ovh", "password": NEW_PASSWORD}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("NIC_HANDLE_MISMATCH"))
+    );
+    let (status, body) = post(
+        &app.client,
+        &app,
+        &path,
+        json!({"nic_handle": nic, "password": "Jane Doe 2026!"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("PASSWORD_CONTAINS_PERSONAL_INFO"))
+    );
+    assert_eq!(app.login(nic, PASSWORD).await.status(), 200, "nothing changed yet");
+    let upper = nic.to_uppercase();
+    let (status, body) = post(
+        &app.client,
+        &app,
+        &path,
+        json!({"nic_handle": upper, "password": NEW_PASSWORD}),
+    )
+    .await;
+    assert_eq!((status, body), (200, json!({"status": "password_reset"})));
+    let (status, body) = post(
+        &app.client,
+        &app,
+        &path,
+        json!({"nic_handle": nic, "password": NEW_PASSWORD}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (410, Some("RECOVERY_LINK_INVALID")),
+        "used once"
+    );
+    for browser in [&phone, &app.client] {
+        assert_eq!(
+            browser.get(app.url("/api/v1/me")).send().await.unwrap().status(),
+            401,
+            "every session ended"
+        );
+    }
+    assert_eq!(app.login(nic, PASSWORD).await.status(), 401);
+    assert_eq!(app.login(nic, NEW_PASSWORD).await.status(), 200);
+    mail_with(&app, &smtp, "Jane.Doe@Example.com", "réinitialisé grâce à un lien").await;
+}
+
+#[tokio::test]
+async fn reset_links_by_email_expire_and_a_newer_one_voids_the_older() {
+    let (app, smtp) = spawn_mail_app(|_| {}).await;
+    let jane = app.jane().await;
+    let first = reset_token(&app, &smtp, "jane.doe@example.com", "Jane.Doe@Example.com").await;
+    app.advance(1);
+    let second = reset_token(&app, &smtp, "JANE.DOE@example.com", "Jane.Doe@Example.com").await;
+    assert_ne!(first, second);
+    let body = json!({"nic_handle": jane.nic_handle.as_str(), "password": NEW_PASSWORD});
+    let (status, _) = post(
+        &app.client,
+        &app,
+        &format!("/api/v1/password-reset/{first}"),
+        body.clone(),
+    )
+    .await;
+    assert_eq!(status, 410, "voided by the newer link");
+    app.advance(61);
+    let (status, _) = post(&app.client, &app, &format!("/api/v1/password-reset/{second}"), body).await;
+    assert_eq!(status, 410, "expired after an hour");
+    assert_eq!(app.login("jane.doe@example.com", PASSWORD).await.status(), 200);
+}
+
+#[tokio::test]
+async fn an_unknown_login_gets_the_same_answer_and_no_mail() {
+    let (app, smtp) = spawn_mail_app(|_| {}).await;
+    app.jane().await;
+    let known = app
+        .post_json("/api/v1/password-reset", &json!({"login": "jane.doe@example.com"}))
+        .await;
+    let unknown = app
+        .post_json("/api/v1/password-reset", &json!({"login": "nobody@example.com"}))
+        .await;
+    assert_eq!(known.status(), unknown.status());
+    assert_eq!(known.text().await.unwrap(), unknown.text().await.unwrap());
+    let client = sesame_core::audit::ClientInfo::default();
+    for login in ["nobody@example.com", "zz99999-ovh"] {
+        app.app
+            .services
+            .recovery()
+            .request_password_reset(login, &client)
+            .await
+            .unwrap();
+    }
+    app.deliver().await;
+    assert!(smtp.messages_to("nobody@example.com").is_empty());
+}
+
+#[tokio::test]
+async fn two_parallel_resets_with_one_link_give_one_success() {
+    let (app, smtp) = spawn_mail_app(|_| {}).await;
+    let jane = app.jane().await;
+    let token = reset_token(&app, &smtp, jane.nic_handle.as_str(), "Jane.Doe@Example.com").await;
+    let path = format!("/api/v1/password-reset/{token}");
+    let body = json!({"nic_handle": jane.nic_handle.as_str(), "password": NEW_PASSWORD});
+    let other = client();
+    let (a, b) = tokio::join!(
+        post(&app.client, &app, &path, body.clone()),
+        post(&other, &app, &path, body.clone())
+    );
+    let mut statuses = [a.0, b.0];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 410]);
+}
+
+#[tokio::test]
+async fn a_reset_never_skips_the_second_factor() {
+    let (app, smtp) = spawn_mail_app(|_| {}).await;
+    let jane = app.jane().await;
+    let nic = jane.nic_handle.as_str();
+    crate::two_factor::enrol(&app, nic).await;
+    let token = reset_token(&app, &smtp, nic, "Jane.Doe@Example.com").await;
+    let stranger = client();
+    let (status, _) = post(
+        &stranger,
+        &app,
+        &format!("/api/v1/password-reset/{token}"),
+        json!({"nic_handle": nic, "password": NEW_PASSWORD}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        stranger.get(app.url("/api/v1/me")).send().await.unwrap().status(),
+        401,
+        "no session"
+    );
+    let (status, body) = post(
+        &stranger,
+        &app,
+        "/api/v1/session",
+        json!({"login": nic, "password": NEW_PASSWORD}),
+    )
+    .await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("second_factor_required")));
+}
+
+#[tokio::test]
+async fn changing_the_password_needs_the_current_one_and_keeps_only_this_session() {
+    let (app, smtp) = spawn_mail_app(|_| {}).await;
+    let jane = app.jane().await;
+    let nic = jane.nic_handle.as_str();
+    let other = client();
+    post(
+        &other,
+        &app,
+        "/api/v1/session",
+        json!({"login": nic, "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(app.login(nic, PASSWORD).await.status(), 200);
+    let put = |body| call(&app.client, &app, reqwest::Method::PUT, "/api/v1/me/password", body);
+    let (status, body) = put(json!({"current_password": "wrong password here", "password": NEW_PASSWORD})).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("CURRENT_PASSWORD_INVALID"))
+    );
+    let (status, body) = put(json!({"current_password": PASSWORD, "password": "password1234"})).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("PASSWORD_TOO_COMMON"))
+    );
+    let (status, body) = put(json!({"current_password": PASSWORD, "password": NEW_PASSWORD})).await;
+    assert_eq!((status, body), (200, json!({"status": "password_changed"})));
+    assert_eq!(app.get("/api/v1/me").await.status(), 200, "this session stays");
+    assert_eq!(
+        other.get(app.url("/api/v1/me")).send().await.unwrap().status(),
+        401,
+        "the others end"
+    );
+    mail_with(&app, &smtp, "Jane.Doe@Example.com", "a été modifié depuis").await;
+    app.advance(11);
+    let (status, body) = put(json!({"current_password": NEW_PASSWORD, "password": PASSWORD})).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("REAUTH_REQUIRED")),
+        "SESS-3"
+    );
+    assert_eq!(app.login(nic, NEW_PASSWORD).await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_backup_email_counts_once_its_code_came_back() {
+    let (app, smtp) = spawn_mail_app(|_| {}).await;
+    let jane = app.jane().await;
+    assert_eq!(app.login(jane.nic_handle.as_str(), PASSWORD).await.status(), 200);
+    let put = |email: &str| {
+        call(
+            &app.client,
+            &app,
+            reqwest::Method::PUT,
+            "/api/v1/me/backup-email",
+            json!({"email": email}),
+        )
+    };
+    let (status, body) = put("JANE.doe@example.com").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("EMAIL_SAME_AS_CURRENT"))
+    );
+    let (status, body) = put("jane.backup@example.org").await;
+    assert_eq!((status, body), (202, json!({"status": "code_sent"})));
+    let (_, me) = status_json(app.get("/api/v1/me").await).await;
+    assert_eq!(
+        (me["backup_email"].as_str(), me["backup_email_verified"].as_bool()),
+        (Some("j•••@example.org"), Some(false))
+    );
+    let code = mail_with(&app, &smtp, "jane.backup@example.org", "email de secours")
+        .await
+        .code();
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let verify = |code: &str| {
+        post(
+            &app.client,
+            &app,
+            "/api/v1/me/backup-email/verify",
+            json!({"code": code}),
+        )
+    };
+    let (status, body) = verify(wrong).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("CONTACT_CODE_INVALID"))
+    );
+    let (status, _) = verify(&code).await;
+    assert_eq!(status, 200);
+    let (_, me) = status_json(app.get("/api/v1/me").await).await;
+    assert_eq!(
+        (me["backup_email"].as_str(), me["backup_email_verified"].as_bool()),
+        (Some("j•••@example.org"), Some(true))
+    );
+    mail_with(
+        &app,
+        &smtp,
+        "Jane.Doe@Example.com",
+        "adresse email de secours a été confirmée",
+    )
+    .await;
+    let delete = app
+        .client
+        .delete(app.url("/api/v1/me/backup-email"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(delete.status(), 204);
+    let (_, me) = status_json(app.get("/api/v1/me").await).await;
+    assert!(me["backup_email"].is_null(), "{me}");
+}
+
+#[tokio::test]
+async fn a_primary_email_change_needs_both_codes_then_the_old_address_stops_logging_in() {
+    let (app, smtp) = spawn_mail_app(|_| {}).await;
+    let jane = app.jane().await;
+    assert_eq!(app.login(jane.nic_handle.as_str(), PASSWORD).await.status(), 200);
+    let (status, started) = post(
+        &app.client,
+        &app,
+        "/api/v1/me/email",
+        json!({"email": "jane@new.example", "current_reachable": true}),
+    )
+    .await;
+    assert_eq!(status, 202, "{started}");
+    let change = started["change"].as_str().unwrap().to_owned();
+    let new_code = mail_with(&app, &smtp, "jane@new.example", "email principal")
+        .await
+        .code();
+    let current_code = mail_with(&app, &smtp, "Jane.Doe@Example.com", "remplacer cette adresse")
+        .await
+        .code();
+    let confirm = format!("/api/v1/me/email/{change}/confirm");
+    let (status, body) = post(&app.client, &app, &confirm, json!({"new_code": new_code})).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("CONTACT_CODE_INVALID")),
+        "one code is not enough"
+    );
+    let both = json!({"current_code": current_code, "new_code": new_code});
+    let (status, body) = post(&app.client, &app, &confirm, both.clone()).await;
+    assert_eq!((status, body), (200, json!({"status": "applied"})));
+    assert_eq!(app.login("jane.doe@example.com", PASSWORD).await.status(), 401);
+    assert_eq!(app.login("jane@new.example", PASSWORD).await.status(), 200);
+    let (status, _) = post(&app.client, &app, &confirm, both).await;
+    assert_eq!(status, 404, "applied once");
+    mail_with(
+        &app,
+        &smtp,
+        "Jane.Doe@Example.com",
+        "adresse email principale de votre compte a changé",
+    )
+    .await;
+    mail_with(
+        &app,
+        &smtp,
+        "jane@new.example",
+        "adresse email principale de votre compte a changé",
+    )
+    .await;
+}
+
+/// Starts a change with the current address unreachable and confirms it with the new code.
+async fn schedule_change(app: &TestApp, smtp: &Smtp, to: &str) -> serde_json::Value {
+    let (status, started) = post(
+        &app.client,
+        app,
+        "/api/v1/me/email",
+        json!({"email": to, "current_reachable": false}),
+    )
+    .await;
+    assert_eq!(status, 202, "{started}");
+    let change = started["change"].as_str().unwrap();
+    let code = mail_with(app, smtp, to, "email principal").await.code();
+    let (status, body) = post(
+        &app.client,
+        app,
+        &format!("/api/v1/me/email/{change}/confirm"),
+        json!({"new_code": code}),
+    )
+    .await;
+    assert_eq!((status, body["status"].as_str()), (202, Some("scheduled")), "{body}");
+    body
+}
+
+#[tokio::test]
+async fn with_the_current_mailbox_lost_a_change_waits_a_day_and_the_old_address_can_cancel_it() {
+    let (app, smtp) = spawn_mail_app(|_| {}).await;
+    let jane = app.jane().await;
+    assert_eq!(app.login(jane.nic_handle.as_str(), PASSWORD).await.status(), 200);
+    let body = schedule_change(&app, &smtp, "jane@new.example").await;
+    assert!(body["applies_at"].as_str().unwrap().starts_with("2026-"), "{body}");
+    let warning = mail_with(&app, &smtp, "Jane.Doe@Example.com", "/email-change/cancel?token=").await;
+    let cancel = link_in(&warning, "/email-change/cancel?token=");
+    let recovery = app.app.services.recovery();
+    app.advance(23 * 60);
+    assert_eq!(recovery.apply_due_email_changes().await.unwrap(), 0, "not yet");
+    // The owner cancels from the old mailbox, without logging in.
+    let token = cancel.split("token=").nth(1).unwrap();
+    let client = sesame_core::audit::ClientInfo::default();
+    recovery.cancel_email_change_by_link(token, &client).await.unwrap();
+    assert!(
+        recovery.cancel_email_change_by_link(token, &client).await.is_err(),
+        "once"
+    );
+    app.advance(2 * 60);
+    assert_eq!(recovery.apply_due_email_changes().await.unwrap(), 0, "cancelled");
+    assert_eq!(app.login("jane.doe@example.com", PASSWORD).await.status(), 200);
+
+    // A second change, not cancelled, applies once the day is over.
+    assert_eq!(app.login(jane.nic_handle.as_str(), PASSWORD).await.status(), 200);
+    schedule_change(&app, &smtp, "jane@other.example").await;
+    app.advance(24 * 60 + 1);
+    assert_eq!(recovery.apply_due_email_changes().await.unwrap(), 1);
+    assert_eq!(recovery.apply_due_email_changes().await.unwrap(), 0, "applied once");
+    assert_eq!(app.login("jane.doe@example.com", PASSWORD).await.status(), 401);
+    assert_eq!(app.login("jane@other.example", PASSWORD).await.status(), 200);
+}
+
+/// An upload of `bytes` named `name` to a request, from `browser`.
+async fn upload(browser: &Client, app: &TestApp, request: &str, name: &str, bytes: Vec<u8>) -> (u16, String) {
+    let part = reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned());
+    let form = reqwest::multipart::Form::new().part("document", part);
+    let response = browser
+        .post(app.url(&format!("/api/v1/recovery-requests/{request}/documents")))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    error_code(response).await
+}
+
+#[tokio::test]
+async fn a_lost_devices_request_takes_real_documents_encrypted_and_waits_for_support() {
+    let (app, smtp) = spawn_mail_app(|_| {}).await;
+    let jane = app.jane().await;
+    let nic = jane.nic_handle.as_str();
+    crate::two_factor::enrol(&app, nic).await;
+    let browser = client();
+    let flow = password_step(&browser, &app, nic, &["totp", "backup_code"]).await;
+    let (status, body) = post(
+        &browser,
+        &app,
+        "/api/v1/session/second-factor/lost",
+        json!({"flow": flow}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let request = body["request"].as_str().unwrap().to_owned();
+    assert_eq!(
+        upload(&browser, &app, &request, "passport.png", PNG.to_vec()).await.0,
+        201
+    );
+    let exe = [b"MZ\x90\x00\x03\x00\x00\x00\x04\x00".as_slice(), &[0u8; 64]].concat();
+    assert_eq!(
+        upload(&browser, &app, &request, "passport.jpg", exe).await,
+        (415, "DOCUMENT_TYPE_REFUSED".into())
+    );
+    let huge = [PDF, &vec![0u8; 11 * 1024 * 1024]].concat();
+    assert_eq!(
+        upload(&browser, &app, &request, "big.pdf", huge).await,
+        (413, "BODY_TOO_LARGE".into())
+    );
+    let stranger = client();
+    assert_eq!(
+        upload(&stranger, &app, &request, "id.pdf", PDF.to_vec()).await.0,
+        404,
+        "the request id alone opens nothing"
+    );
+    assert_eq!(upload(&browser, &app, &request, "id.pdf", PDF.to_vec()).await.0, 201);
+
+    // Stored encrypted: not a byte of the files' contents is in the database.
+    let id = uuid::Uuid::parse_str(&request).unwrap();
+    let stored = app.app.store.documents(id).await.unwrap();
+    assert_eq!(stored.len(), 2);
+    for doc in &stored {
+        let original = if doc.content_type == "image/png" { PNG } else { PDF };
+        assert!(!doc.ciphertext.windows(16).any(|w| original.windows(16).any(|o| o == w)));
+        assert_eq!(
+            app.app.services.recovery().open_document(doc).unwrap().as_slice(),
+            original
+        );
+    }
+
+    let (status, body) = post(
+        &browser,
+        &app,
+        &format!("/api/v1/recovery-requests/{request}/submit"),
+        json!({}),
+    )
+    .await;
+    assert_eq!((status, body), (202, json!({"status": "submitted"})));
+    let (_, shown) = status_json(
+        browser
+            .get(app.url(&format!("/api/v1/recovery-requests/{request}")))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(shown["status"], "awaiting_confirmation");
+    let mail = mail_with(&app, &smtp, "Jane.Doe@Example.com", "/recovery/confirm?token=").await;
+    let token = link_in(&mail, "/recovery/confirm?token=")
+        .split("token=")
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    let client_info = sesame_core::audit::ClientInfo::default();
+    app.app
+        .services
+        .recovery()
+        .confirm_request(&token, &client_info)
+        .await
+        .unwrap();
+    let (_, shown) = status_json(
+        browser
+            .get(app.url(&format!("/api/v1/recovery-requests/{request}")))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (shown["status"].as_str(), shown["documents"].as_i64()),
+        (Some("pending_review"), Some(2))
+    );
+    mail_with(&app, &smtp, "Jane.Doe@Example.com", "Notre support va vérifier").await;
+
+    // One open request per account: another one waits until support decides.
+    let flow = password_step(&browser, &app, nic, &["totp", "backup_code"]).await;
+    let (status, body) = post(
+        &browser,
+        &app,
+        "/api/v1/session/second-factor/lost",
+        json!({"flow": flow}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("RECOVERY_REQUEST_OPEN"))
+    );
+
+    // After 30 days the documents are gone.
+    app.advance(30 * 24 * 60 + 1);
+    app.app.services.recovery().expire_requests().await.unwrap();
+    assert!(app.app.store.documents(id).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn the_operator_promotes_a_verified_backup_email_and_the_next_login_asks_for_a_new_one() {
+    let (app, smtp) = spawn_mail_app(|_| {}).await;
+    let jane = app.jane().await;
+    let nic = jane.nic_handle.as_str();
+    let recovery = app.app.services.recovery();
+    assert!(
+        recovery
+            .promote_backup_email(nic, "caller verified", "T-1")
+            .await
+            .is_err(),
+        "no backup yet"
+    );
+    assert_eq!(app.login(nic, PASSWORD).await.status(), 200);
+    call(
+        &app.client,
+        &app,
+        reqwest::Method::PUT,
+        "/api/v1/me/backup-email",
+        json!({"email": "jane@backup.example"}),
+    )
+    .await;
+    let code = mail_with(&app, &smtp, "jane@backup.example", "email de secours")
+        .await
+        .code();
+    assert_eq!(
+        post(
+            &app.client,
+            &app,
+            "/api/v1/me/backup-email/verify",
+            json!({"code": code})
+        )
+        .await
+        .0,
+        200
+    );
+    let promoted = recovery
+        .promote_backup_email(nic, "customer code given on the phone", "T-42")
+        .await
+        .unwrap();
+    assert_eq!(promoted.email.address(), "jane@backup.example");
+    assert!(promoted.backup_email.is_none() && promoted.backup_email_required);
+    mail_with(
+        &app,
+        &smtp,
+        "Jane.Doe@Example.com",
+        "adresse email de secours l’adresse principale",
+    )
+    .await;
+    mail_with(
+        &app,
+        &smtp,
+        "jane@backup.example",
+        "adresse email de secours l’adresse principale",
+    )
+    .await;
+    assert_eq!(app.login("jane.doe@example.com", PASSWORD).await.status(), 401);
+    let (_, logged) = status_json(app.login("jane@backup.example", PASSWORD).await).await;
+    assert_eq!(logged["account"]["backup_email_required"], true, "{logged}");
+}
