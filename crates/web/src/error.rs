@@ -75,11 +75,12 @@ pub enum ErrorCode {
     DocumentLimit,
     RecoveryNoDocuments,
     RecoveryWrongStep,
+    PasswordsDiffer,
 }
 
 impl ErrorCode {
     /// Every code, for the tests that check each has a message in every language.
-    pub const ALL: [Self; 60] = [
+    pub const ALL: [Self; 61] = [
         Self::LoginInvalidCredentials,
         Self::AccountBlocked,
         Self::PasswordTooLong,
@@ -140,6 +141,7 @@ impl ErrorCode {
         Self::DocumentLimit,
         Self::RecoveryNoDocuments,
         Self::RecoveryWrongStep,
+        Self::PasswordsDiffer,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -204,6 +206,7 @@ impl ErrorCode {
             Self::DocumentLimit => "DOCUMENT_LIMIT",
             Self::RecoveryNoDocuments => "RECOVERY_NO_DOCUMENTS",
             Self::RecoveryWrongStep => "RECOVERY_WRONG_STEP",
+            Self::PasswordsDiffer => "PASSWORDS_DIFFER",
         }
     }
 
@@ -258,6 +261,7 @@ impl ErrorCode {
             Self::DocumentLimit => StatusCode::CONFLICT,
             Self::RecoveryNoDocuments => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RecoveryWrongStep => StatusCode::CONFLICT,
+            Self::PasswordsDiffer => StatusCode::UNPROCESSABLE_ENTITY,
         }
     }
 
@@ -329,6 +333,7 @@ impl ErrorCode {
             Self::DocumentLimit => "A request holds at most 3 documents.",
             Self::RecoveryNoDocuments => "Add at least one identity document first.",
             Self::RecoveryWrongStep => "This request can no longer be changed.",
+            Self::PasswordsDiffer => "The two passwords are not the same.",
         }
     }
 }

@@ -11,7 +11,7 @@ use crate::factor::password::{HashError, Verification};
 use crate::mail::MailKind;
 use crate::ports::{Account, SessionRecord, StoreError};
 use crate::token::{Token, hash_token};
-use crate::types::{AccountState, LoginIdentifier, Password, new_id};
+use crate::types::{AccountId, AccountState, LoginIdentifier, Password, new_id};
 use time::Duration;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -283,8 +283,8 @@ impl Login {
     }
 
     /// "Not you?": the link from a login notification ends every session of the account, without
-    /// a login, once. Returns how many were ended; `None` for a wrong, used or expired link.
-    pub async fn not_me(&self, token: &str, client: &ClientInfo) -> Result<Option<u64>, StoreError> {
+    /// a login, once. Returns the account; `None` for a wrong, used or expired link.
+    pub async fn not_me(&self, token: &str, client: &ClientInfo) -> Result<Option<AccountId>, StoreError> {
         let now = self.base.clock.now();
         let hashes = self.base.key.hmacs(NOT_ME_PURPOSE, token.trim().as_bytes());
         let Some(secret) = crate::factor::consume_any(self.ports.as_ref(), NOT_ME_PURPOSE, &hashes, now).await? else {
@@ -293,11 +293,11 @@ impl Login {
         let Some(account) = secret.account_id else {
             return Ok(None);
         };
-        let ended = self.ports.end_all_sessions(account, now).await?;
+        self.ports.end_all_sessions(account, now).await?;
         let mut event = AuditEvent::new(now, AuditKind::SessionEnded, Actor::Customer, client).account(account);
         event.detail = Some("not_me".into());
         self.ports.record(&event).await?;
-        Ok(Some(ended))
+        Ok(Some(account))
     }
 
     /// The session a presented token opens, if it is live: not ended, not idle for longer than

@@ -341,10 +341,10 @@ pub(crate) fn browser_cookie_name(state: &AppState) -> &'static str {
     }
 }
 
-/// This browser's recovery secret, or a new one with the cookie that keeps it.
-pub(crate) fn browser_secret(state: &AppState, jar: CookieJar) -> (String, CookieJar) {
+/// This browser's recovery secret, or a new one with the cookie that keeps it (30 days).
+pub(crate) fn browser_secret(state: &AppState, jar: &CookieJar) -> (String, Option<Cookie<'static>>) {
     if let Some(c) = jar.get(browser_cookie_name(state)) {
-        return (c.value().to_owned(), jar);
+        return (c.value().to_owned(), None);
     }
     let secret = Token::generate(&OsRandom).expose().to_owned();
     let cookie = Cookie::build((browser_cookie_name(state), secret.clone()))
@@ -354,7 +354,7 @@ pub(crate) fn browser_secret(state: &AppState, jar: CookieJar) -> (String, Cooki
         .same_site(SameSite::Lax)
         .max_age(time::Duration::days(30))
         .build();
-    (secret, jar.add(cookie))
+    (secret, Some(cookie))
 }
 
 /// The recovery secret a request presents (empty: matches no request).
@@ -388,7 +388,11 @@ pub async fn start_lost(
     jar: CookieJar,
     ApiJson(req): ApiJson<LostRequest>,
 ) -> Result<Response, ApiError> {
-    let (secret, jar) = browser_secret(&state, jar);
+    let (secret, cookie) = browser_secret(&state, &jar);
+    let jar = match cookie {
+        Some(cookie) => jar.add(cookie),
+        None => jar,
+    };
     let request = state
         .services()
         .recovery()
@@ -401,9 +405,16 @@ fn request_id(raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw).map_err(|_| ApiError::new(ErrorCode::RecoveryRequestNotFound))
 }
 
-/// Reads the one file of an upload: the `document` field, refused past the size limit before the
-/// body is read whole (a declared length is checked first).
-pub(crate) async fn read_document(headers: &HeaderMap, mut multipart: Multipart) -> Result<Vec<u8>, ApiError> {
+/// An upload's fields: the form token (pages) and the document.
+#[derive(Default)]
+pub(crate) struct Upload {
+    pub csrf: String,
+    pub document: Option<Vec<u8>>,
+}
+
+/// Reads an upload: the `document` field (one file), refused past the size limit before the body
+/// is read whole (a declared length is checked first), and the `csrf` field of a page's form.
+pub(crate) async fn read_upload(headers: &HeaderMap, mut multipart: Multipart) -> Result<Upload, ApiError> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -418,23 +429,39 @@ pub(crate) async fn read_document(headers: &HeaderMap, mut multipart: Multipart)
             ApiError::new(ErrorCode::InvalidRequest)
         }
     };
+    let mut upload = Upload::default();
     while let Some(mut field) = multipart.next_field().await.map_err(too_large_or_bad)? {
-        if field.name() != Some("document") {
-            continue;
-        }
-        let mut bytes = Vec::new();
-        while let Some(chunk) = field.chunk().await.map_err(too_large_or_bad)? {
-            if bytes.len() + chunk.len() > MAX_DOCUMENT_BYTES {
-                return Err(ApiError::new(ErrorCode::BodyTooLarge));
+        match field.name() {
+            Some("csrf") => {
+                upload.csrf = field
+                    .text()
+                    .await
+                    .map_err(too_large_or_bad)?
+                    .chars()
+                    .take(128)
+                    .collect()
             }
-            bytes.extend_from_slice(&chunk);
+            Some("document") if upload.document.is_none() => {
+                let mut bytes = Vec::new();
+                while let Some(chunk) = field.chunk().await.map_err(too_large_or_bad)? {
+                    if bytes.len() + chunk.len() > MAX_DOCUMENT_BYTES {
+                        return Err(ApiError::new(ErrorCode::BodyTooLarge));
+                    }
+                    bytes.extend_from_slice(&chunk);
+                }
+                upload.document = Some(bytes);
+            }
+            _ => {}
         }
-        return Ok(bytes);
     }
-    Err(ApiError::with_message(
-        ErrorCode::InvalidRequest,
-        "The upload has no `document` field.",
-    ))
+    Ok(upload)
+}
+
+/// The document of an upload, or the error that says it is missing.
+pub(crate) fn document_of(upload: Upload) -> Result<Vec<u8>, ApiError> {
+    upload
+        .document
+        .ok_or_else(|| ApiError::with_message(ErrorCode::InvalidRequest, "The upload has no `document` field."))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -466,7 +493,7 @@ pub async fn add_document(
     let request = request_id(&request)?;
     let multipart = multipart.map_err(|_| ApiError::new(ErrorCode::InvalidRequest))?;
     let _permit = state.upload_permit().ok_or(ApiError::new(ErrorCode::ServiceBusy))?;
-    let bytes = read_document(&headers, multipart).await?;
+    let bytes = document_of(read_upload(&headers, multipart).await?)?;
     let secret = presented_secret(&state, &jar);
     let recovery = state.services().recovery();
     recovery.add_document(request, &secret, &bytes).await?;

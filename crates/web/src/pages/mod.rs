@@ -6,6 +6,7 @@ pub(crate) mod context;
 mod dev;
 mod email_step;
 mod negotiate;
+mod recovery;
 mod return_to;
 mod second_step;
 mod signup;
@@ -38,8 +39,55 @@ pub fn routes() -> Router<AppState> {
         .route("/security", get(security))
         .route("/login", get(login_page).post(login_submit))
         .route("/logout", axum::routing::post(logout))
-        .route("/recover", get(recover))
-        .route("/recover/lost-2fa", get(second_step::lost_devices))
+        .route("/recover", get(recovery::recover_page).post(recovery::recover_submit))
+        .route("/recover/lost-2fa", get(recovery::lost_page).post(recovery::lost_start))
+        .route("/recover/request/{id}", get(recovery::request_page))
+        .route(
+            "/recover/request/{id}/documents",
+            axum::routing::post(recovery::request_upload)
+                .layer(axum::extract::DefaultBodyLimit::max(crate::MAX_UPLOAD_BODY)),
+        )
+        .route(
+            "/recover/request/{id}/submit",
+            axum::routing::post(recovery::request_submit),
+        )
+        .route(
+            "/recovery/confirm",
+            get(recovery::confirm_link_page).post(recovery::confirm_link_submit),
+        )
+        .route(
+            "/password-reset/{token}",
+            get(recovery::reset_page).post(recovery::reset_submit),
+        )
+        .route(
+            "/email-change/cancel",
+            get(recovery::cancel_link_page).post(recovery::cancel_link_submit),
+        )
+        .route(
+            "/security/password",
+            get(recovery::password_page).post(recovery::password_submit),
+        )
+        .route(
+            "/security/backup-email",
+            get(recovery::backup_page).post(recovery::backup_set),
+        )
+        .route(
+            "/security/backup-email/verify",
+            axum::routing::post(recovery::backup_verify),
+        )
+        .route(
+            "/security/backup-email/remove",
+            axum::routing::post(recovery::backup_remove),
+        )
+        .route("/security/email", get(recovery::email_page).post(recovery::email_start))
+        .route(
+            "/security/email/{id}/confirm",
+            axum::routing::post(recovery::email_confirm),
+        )
+        .route(
+            "/security/email/{id}/cancel",
+            axum::routing::post(recovery::email_cancel),
+        )
         .route("/security/totp", axum::routing::post(two_factor::add_app))
         .route("/security/sms", axum::routing::post(two_factor::add_phone))
         .route(
@@ -127,16 +175,24 @@ impl<T: DeserializeOwned> FromRequest<AppState> for HtmlForm<T> {
 }
 
 /// Where a logged-out visitor of a panel page goes: the login page, coming back afterwards.
-fn to_login(ctx: PageContext, path: &str) -> Response {
+pub(super) fn to_login(ctx: PageContext, path: &str) -> Response {
     let target = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("return_to", path)
         .finish();
     ctx.redirect(&format!("/login?{target}"))
 }
 
+/// RECOVER-6: after support promoted the backup email, a new one comes before anything else.
+fn backup_email_due(ctx: &PageContext) -> bool {
+    ctx.auth.as_ref().is_some_and(|a| a.account.backup_email_required)
+}
+
 async fn home(ctx: PageContext) -> Response {
     if ctx.auth.is_none() {
         return to_login(ctx, "/");
+    }
+    if backup_email_due(&ctx) {
+        return ctx.redirect("/security/backup-email");
     }
     ctx.render("home.html", "home", StatusCode::OK, context! {})
 }
@@ -144,6 +200,13 @@ async fn home(ctx: PageContext) -> Response {
 async fn security(State(state): State<AppState>, ctx: PageContext, Client(client): Client, uri: Uri) -> Response {
     let Some(auth) = &ctx.auth else {
         return to_login(ctx, "/security");
+    };
+    if backup_email_due(&ctx) {
+        return ctx.redirect("/security/backup-email");
+    }
+    let contact = match state.services().recovery().contact(&auth.account).await {
+        Ok(contact) => contact,
+        Err(err) => return ctx.error(crate::error::ApiError::from(err).code()),
     };
     let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
     let notifications = auth.account.login_notifications;
@@ -230,6 +293,8 @@ async fn security(State(state): State<AppState>, ctx: PageContext, Client(client
         twofa_enabled => summary.enabled, devices => devices, backup_codes_left => summary.backup_codes_left,
         security_keys => summary.security_keys_available, sms => summary.sms_available,
         error_code => error.filter(|_| section != "ip"), ip_error_code => error.filter(|_| section == "ip"),
+        backup_email => contact.backup_email, pending_backup => contact.pending_backup,
+        pending_email => contact.pending_primary.map(|p| p.email),
     };
     ctx.render("security.html", "security", StatusCode::OK, extra)
 }
@@ -248,9 +313,9 @@ struct ToggleForm {
 }
 
 #[derive(Deserialize)]
-struct TokenForm {
+pub(super) struct TokenForm {
     #[serde(default)]
-    csrf: String,
+    pub(super) csrf: String,
 }
 
 /// The customer behind a security-page form, once its form token is checked.
@@ -563,10 +628,6 @@ async fn logout(
     }
     ctx.add_cookie(removal_cookie(&state));
     ctx.redirect("/login")
-}
-
-async fn recover(ctx: PageContext) -> Response {
-    ctx.render("recover.html", "recover", StatusCode::OK, context! {})
 }
 
 async fn static_file(State(state): State<AppState>, Path(file): Path<String>) -> Response {

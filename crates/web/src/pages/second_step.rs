@@ -163,7 +163,3 @@ pub async fn submit(
         }
     }
 }
-
-pub async fn lost_devices(ctx: PageContext) -> Response {
-    ctx.render("lost_2fa.html", "recover", StatusCode::OK, context! {})
-}

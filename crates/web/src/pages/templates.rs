@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Every template of the default theme.
-pub const TEMPLATES: [(&str, &str); 23] = [
+pub const TEMPLATES: [(&str, &str); 30] = [
     ("unlock.html", include_str!("../../templates/unlock.html")),
     ("totp_enrol.html", include_str!("../../templates/totp_enrol.html")),
     ("backup_codes.html", include_str!("../../templates/backup_codes.html")),
@@ -44,6 +44,25 @@ pub const TEMPLATES: [(&str, &str); 23] = [
     ("sms_enrol.html", include_str!("../../templates/sms_enrol.html")),
     ("email_code.html", include_str!("../../templates/email_code.html")),
     ("not_me.html", include_str!("../../templates/not_me.html")),
+    (
+        "password_fields.html",
+        include_str!("../../templates/password_fields.html"),
+    ),
+    (
+        "password_reset.html",
+        include_str!("../../templates/password_reset.html"),
+    ),
+    (
+        "password_change.html",
+        include_str!("../../templates/password_change.html"),
+    ),
+    ("backup_email.html", include_str!("../../templates/backup_email.html")),
+    ("email_change.html", include_str!("../../templates/email_change.html")),
+    ("link_action.html", include_str!("../../templates/link_action.html")),
+    (
+        "recovery_request.html",
+        include_str!("../../templates/recovery_request.html"),
+    ),
 ];
 
 const STATIC: [(&str, &[u8]); 5] = [
@@ -200,7 +219,9 @@ mod tests {
             apps => vec![context! { id => "x", description => "Phone", created => "2026-11-25", last_used => "2026-11-26" }],
             id => "0190a0a0-0000-7000-8000-000000000000", secret => "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ",
             qr_svg => "<svg></svg>", codes => vec!["abcde-12345"],
-            done => false, token => "abc",
+            done => false, token => "abc", kind => "confirm", valid => true, sent => true,
+            pending => context! { id => "x", email => "jane@new.example", reachable => true },
+            backup => "j•••@example.org", status_name => "draft", documents => 1, max => 3, flow => "x",
             method => "totp", others => vec![context! { method => "backup_code", href => "/login/x?method=backup_code" }],
         }
     }
@@ -209,7 +230,8 @@ mod tests {
     fn every_template_renders_in_every_language() {
         let templates = Templates::new(None).unwrap();
         for (lang, _) in LANGUAGES {
-            for (name, _) in TEMPLATES.iter().filter(|(n, _)| *n != "form_error.html") {
+            let partial = |n: &str| matches!(n, "form_error.html" | "password_fields.html");
+            for (name, _) in TEMPLATES.iter().filter(|(n, _)| !partial(n)) {
                 let html = templates
                     .render(name, sample(lang, name))
                     .unwrap_or_else(|e| panic!("{name} in {lang}: {e:#}"));

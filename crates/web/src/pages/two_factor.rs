@@ -372,7 +372,17 @@ pub async fn not_me_submit(
         return ctx.error(ErrorCode::CsrfRejected);
     }
     match state.services().login().not_me(&form.token, &client).await {
-        Ok(Some(_)) => ctx.render("not_me.html", "unlock", StatusCode::OK, context! { done => true }),
+        Ok(Some(account)) => {
+            // RISK-2: the link proved the mailbox, like a reset mail: straight to a new password.
+            match state.services().recovery().reset_token_for(account).await {
+                Ok(Some(token)) => {
+                    let extra = context! { done => true, reset_url => format!("/password-reset/{token}") };
+                    ctx.render("not_me.html", "unlock", StatusCode::OK, extra)
+                }
+                Ok(None) => ctx.render("not_me.html", "unlock", StatusCode::OK, context! { done => true }),
+                Err(err) => ctx.error(ApiError::from(err).code()),
+            }
+        }
         Ok(None) => {
             let code = ErrorCode::UnlockInvalid;
             let extra = context! { done => false, error_code => code.as_str(), token => form.token };
