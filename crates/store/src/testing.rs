@@ -103,3 +103,19 @@ pub async fn store_email_as_before(store: &SqlStore, account: uuid::Uuid, addres
         .await
         .expect("the data migrations are forgotten");
 }
+
+/// Gives an account a verified backup email directly, as if its code had come back (RECOVER-3),
+/// for tests of what comes after (the operator's promotion).
+///
+/// # Panics
+/// When the database refuses the update: the test can't go on.
+#[allow(clippy::expect_used)]
+pub async fn store_verified_backup_email(store: &SqlStore, account: uuid::Uuid, address: &str) {
+    sqlx::query("UPDATE accounts SET backup_email = $1, backup_email_canonical = $2 WHERE id = $3")
+        .bind(address)
+        .bind(address.to_lowercase())
+        .bind(account.to_string())
+        .execute(&store.pool)
+        .await
+        .expect("the account is updated");
+}

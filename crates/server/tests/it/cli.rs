@@ -283,3 +283,50 @@ async fn serve_logs_no_secret_and_stops_gracefully() {
     assert!(!logs.contains("perfectly fine"), "the password leaked into the logs");
     assert!(!logs.contains(&token), "the session token leaked into the logs");
 }
+
+#[tokio::test]
+async fn promote_backup_email_needs_a_reason_a_ticket_and_a_verified_backup_email() {
+    use sesame_core::ports::AccountStore;
+    let env = Env::new().await;
+    let created = env.create("correct horse battery staple\n").await;
+    let nic = created["nic_handle"].as_str().unwrap();
+    let promote = |reason: &'static str| {
+        let nic = nic.to_owned();
+        let env = &env;
+        async move {
+            let args = [
+                "account",
+                "promote-backup-email",
+                &nic,
+                "--reason",
+                reason,
+                "--ticket",
+                "T-42",
+                "--json",
+            ];
+            env.run(&args, "").await
+        }
+    };
+    let (code, _, err) = promote(" ").await;
+    assert_eq!(code, 2, "an empty reason is a usage error: {err}");
+    let (code, _, err) = promote("customer code given on the phone").await;
+    assert_eq!(code, 3, "no backup email yet: {err}");
+    assert!(err.contains("backup email"), "{err}");
+    let store = env.db.store().await;
+    let account = store.find_account_by_login(nic).await.unwrap().unwrap();
+    sesame_store::testing::store_verified_backup_email(&store, account.id.0, "elodie@backup.example").await;
+    let (code, out, err) = promote("customer code given on the phone").await;
+    assert_eq!(code, 0, "{err}");
+    let shown: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(shown["email"], "elodie@backup.example");
+    assert_eq!(shown["backup_email"], Value::Null);
+    assert_eq!(shown["backup_email_required"], true);
+    let events = sesame_core::ports::AuditLog::recent_events(&store, account.id, 1)
+        .await
+        .unwrap();
+    let detail = events[0].detail.as_deref().unwrap_or_default();
+    assert!(
+        detail.contains("ticket=T-42") && events[0].actor.as_str() == "operator",
+        "{detail}"
+    );
+}

@@ -241,7 +241,16 @@ async fn the_not_you_link_of_a_login_notification_ends_every_session_once() {
         .send()
         .await
         .unwrap();
-    assert!(done.text().await.unwrap().contains("id=\"ended\""));
+    let done = done.text().await.unwrap();
+    assert!(done.contains("id=\"ended\""));
+    // RISK-2: the link proved the mailbox, so the page leads straight to a new password.
+    let reset_at = done.find("href=\"/password-reset/").expect("a reset link") + 6;
+    let reset = &done[reset_at..reset_at + 16 + 64];
+    assert_eq!(
+        stranger.get(app.url(reset)).send().await.unwrap().status(),
+        200,
+        "{reset}"
+    );
     for browser in [&phone, &laptop] {
         assert_eq!(browser.get(app.url("/api/v1/me")).send().await.unwrap().status(), 401);
     }

@@ -376,7 +376,7 @@ pub async fn not_me_submit(
             // RISK-2: the link proved the mailbox, like a reset mail: straight to a new password.
             match state.services().recovery().reset_token_for(account).await {
                 Ok(Some(token)) => {
-                    let extra = context! { done => true, reset_url => format!("/password-reset/{token}") };
+                    let extra = context! { done => true, reset_token => token };
                     ctx.render("not_me.html", "unlock", StatusCode::OK, extra)
                 }
                 Ok(None) => ctx.render("not_me.html", "unlock", StatusCode::OK, context! { done => true }),
