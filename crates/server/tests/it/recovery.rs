@@ -635,3 +635,111 @@ async fn the_operator_promotes_a_verified_backup_email_and_the_next_login_asks_f
     let (_, logged) = status_json(app.login("jane@backup.example", PASSWORD).await).await;
     assert_eq!(logged["account"]["backup_email_required"], true, "{logged}");
 }
+
+#[tokio::test]
+async fn reset_links_are_limited_per_account_without_a_different_answer() {
+    let (app, smtp) = spawn_mail_app(|_| {}).await;
+    app.jane().await;
+    let client = sesame_core::audit::ClientInfo::default();
+    let recovery = app.app.services.recovery();
+    for _ in 0..7 {
+        recovery
+            .request_password_reset("jane.doe@example.com", &client)
+            .await
+            .unwrap();
+    }
+    app.deliver().await;
+    let links = smtp
+        .messages_to("Jane.Doe@Example.com")
+        .into_iter()
+        .filter(|m| m.text.contains("/password-reset/"))
+        .count();
+    assert_eq!(links, 5, "five links an hour");
+    app.advance(61);
+    recovery
+        .request_password_reset("jane.doe@example.com", &client)
+        .await
+        .unwrap();
+    mail_with(&app, &smtp, "Jane.Doe@Example.com", "/password-reset/").await;
+    assert_eq!(
+        smtp.messages_to("Jane.Doe@Example.com")
+            .iter()
+            .filter(|m| m.text.contains("/password-reset/"))
+            .count(),
+        6,
+        "the next hour allows more"
+    );
+}
+
+#[tokio::test]
+async fn removing_the_backup_email_needs_a_fresh_login_and_a_promoted_account_is_sent_to_give_one() {
+    let (app, smtp) = spawn_mail_app(|_| {}).await;
+    let jane = app.jane().await;
+    let nic = jane.nic_handle.as_str();
+    assert_eq!(app.login(nic, PASSWORD).await.status(), 200);
+    call(
+        &app.client,
+        &app,
+        reqwest::Method::PUT,
+        "/api/v1/me/backup-email",
+        json!({"email": "jane@backup.example"}),
+    )
+    .await;
+    let code = mail_with(&app, &smtp, "jane@backup.example", "email de secours")
+        .await
+        .code();
+    assert_eq!(
+        post(
+            &app.client,
+            &app,
+            "/api/v1/me/backup-email/verify",
+            json!({"code": code})
+        )
+        .await
+        .0,
+        200
+    );
+    app.advance(11);
+    let (status, code) = error_code(
+        app.client
+            .delete(app.url("/api/v1/me/backup-email"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, code.as_str()), (403, "REAUTH_REQUIRED"));
+    app.app
+        .services
+        .recovery()
+        .promote_backup_email(nic, "identity documents checked", "T-7")
+        .await
+        .unwrap();
+    assert_eq!(app.login("jane@backup.example", PASSWORD).await.status(), 200);
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    post(
+        &browser,
+        &app,
+        "/api/v1/session",
+        json!({"login": nic, "password": PASSWORD}),
+    )
+    .await;
+    for page in ["/", "/security"] {
+        let response = browser.get(app.url(page)).send().await.unwrap();
+        assert_eq!(response.status(), 303, "{page}");
+        assert_eq!(response.headers()["location"], "/security/backup-email");
+    }
+    let page = browser
+        .get(app.url("/security/backup-email"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("id=\"backup-required\""), "the page says why");
+}
