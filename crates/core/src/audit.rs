@@ -39,10 +39,12 @@ pub enum AuditKind {
     EmailChanged,
     /// RECOVER-5: a lost-2FA request was submitted or confirmed.
     RecoveryRequested,
+    /// SUPPORT-2..4: an action of the support desk on the account (the detail says which).
+    SupportAction,
 }
 
 impl AuditKind {
-    pub const ALL: [Self; 23] = [
+    pub const ALL: [Self; 24] = [
         Self::AccountCreated,
         Self::AccountBlocked,
         Self::AccountUnblocked,
@@ -66,6 +68,7 @@ impl AuditKind {
         Self::BackupEmailChanged,
         Self::EmailChanged,
         Self::RecoveryRequested,
+        Self::SupportAction,
     ];
 
     pub fn parse(s: &str) -> Option<Self> {
@@ -97,6 +100,7 @@ impl AuditKind {
             Self::BackupEmailChanged => "backup_email_changed",
             Self::EmailChanged => "email_changed",
             Self::RecoveryRequested => "recovery_requested",
+            Self::SupportAction => "support_action",
         }
     }
 }
@@ -107,11 +111,13 @@ pub enum Actor {
     Customer,
     Operator,
     Anonymous,
+    /// SUPPORT-5: a support agent; the detail names them (JSON with `agent`, `reason`, `ticket`).
+    Support,
 }
 
 impl Actor {
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Customer, Self::Operator, Self::Anonymous]
+        [Self::Customer, Self::Operator, Self::Anonymous, Self::Support]
             .into_iter()
             .find(|a| a.as_str() == s)
     }
@@ -121,6 +127,7 @@ impl Actor {
             Self::Customer => "customer",
             Self::Operator => "operator",
             Self::Anonymous => "anonymous",
+            Self::Support => "support",
         }
     }
 }
@@ -166,6 +173,15 @@ impl AuditEvent {
     pub fn account(mut self, id: AccountId) -> Self {
         self.account_id = Some(id);
         self
+    }
+
+    /// SUPPORT-5: the first name of the agent who acted, for the customer's activity.
+    pub fn support_agent(&self) -> Option<String> {
+        if self.actor != Actor::Support {
+            return None;
+        }
+        let detail: serde_json::Value = serde_json::from_str(self.detail.as_deref()?).ok()?;
+        detail["agent"].as_str().map(str::to_owned)
     }
 
     pub fn failed(mut self, reason: &str) -> Self {

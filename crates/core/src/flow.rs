@@ -8,6 +8,10 @@ pub enum FlowKind {
     Signup,
     /// LOGIN-2, SESS-3: the steps after a correct password (a login or a re-authentication).
     Login,
+    /// SUPPORT-1: an invited agent's key registration, after their password.
+    AgentEnrolment,
+    /// SUPPORT-1: an agent's key assertion, after their password.
+    AgentLogin,
 }
 
 impl FlowKind {
@@ -15,6 +19,8 @@ impl FlowKind {
         match self {
             Self::Signup => "signup",
             Self::Login => "login",
+            Self::AgentEnrolment => "agent-enrolment",
+            Self::AgentLogin => "agent-login",
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod random;
 pub mod recovery;
 pub mod service;
 pub mod sms;
+pub mod support;
 pub mod throttle;
 pub mod token;
 pub mod types;

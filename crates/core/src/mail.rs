@@ -35,6 +35,28 @@ pub enum MailKind {
     AccountLink { purpose: LinkPurpose, url: String },
     /// RECOVER-3, RECOVER-4: the code that proves an address. Sensitive.
     ContactCode { code: String, purpose: CodePurpose },
+    /// SUPPORT-5: what the support desk did on the account, by whom (first name), and why when
+    /// the customer must know (a refused request).
+    SupportNotice {
+        action: SupportAction,
+        agent: String,
+        reason: Option<String>,
+    },
+    /// SUPPORT-1: the invitation of a new agent. Sensitive.
+    AgentInvitation { url: String },
+}
+
+/// SUPPORT-2..4: the desk's actions a customer is told about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SupportAction {
+    Blocked,
+    Unblocked,
+    Unlocked,
+    SessionsEnded,
+    /// SUPPORT-3: a lost-2FA request was approved: 2FA is off.
+    TwoFactorOff,
+    /// SUPPORT-3: a lost-2FA request was refused.
+    RequestRejected,
 }
 
 /// What an [`MailKind::AccountLink`] does.
@@ -136,7 +158,11 @@ impl MailKind {
             Self::SignupExists => "signup_exists",
             Self::Welcome => "welcome",
             Self::LoginNotification { .. } => "login_notification",
-            Self::SecurityNotice(_) | Self::UnlockLink { .. } | Self::AccountLink { .. } => "security_notice",
+            Self::SecurityNotice(_)
+            | Self::UnlockLink { .. }
+            | Self::AccountLink { .. }
+            | Self::SupportNotice { .. }
+            | Self::AgentInvitation { .. } => "security_notice",
             Self::ContactCode { .. } => "contact_code",
         }
     }
@@ -151,6 +177,7 @@ impl MailKind {
                 | Self::LoginNotification { .. }
                 | Self::AccountLink { .. }
                 | Self::ContactCode { .. }
+                | Self::AgentInvitation { .. }
         )
     }
 }

@@ -510,7 +510,9 @@ pub trait Store:
     + CredentialStore
     + crate::sms::SmsOutboxStore
     + crate::recovery::RecoveryStore
+    + crate::support::SupportStore
     + crate::service::RecoveryPorts
+    + crate::service::SupportPorts
     + crate::factor::FactorPorts
     + SignupPorts
     + LoginPorts
@@ -530,6 +532,7 @@ impl<
         + CredentialStore
         + crate::sms::SmsOutboxStore
         + crate::recovery::RecoveryStore
+        + crate::support::SupportStore
         + MaintenanceStore
         + KnownDeviceStore
         + IpRuleStore,

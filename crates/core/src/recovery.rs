@@ -121,6 +121,9 @@ pub struct RecoveryRequest {
     pub expires_at: OffsetDateTime,
     pub decided_at: Option<OffsetDateTime>,
     pub reason: Option<String>,
+    /// SUPPORT-3: the agent who proposed approving it, and the ticket.
+    pub proposed_by: Option<Uuid>,
+    pub ticket: Option<String>,
 }
 
 /// An identity document as stored: encrypted under its own key, the key sealed under the server key.
@@ -143,6 +146,8 @@ pub struct RequestStep<'a> {
     pub to: RequestStatus,
     pub now: OffsetDateTime,
     pub secrets: &'a [OneTimeSecret],
+    /// Why (a rejection's reason, kept with the request).
+    pub reason: Option<&'a str>,
     pub audit: &'a AuditEvent,
     pub mails: &'a [ComposedMail],
 }

@@ -6,7 +6,7 @@ use lettre::Address;
 use minijinja::{Environment, Value, context};
 use sesame_core::factor::Method;
 use sesame_core::mail::{
-    CodePurpose, ComposeError, ComposedMail, LinkPurpose, MailComposer, MailKind, MailRequest, Notice,
+    CodePurpose, ComposeError, ComposedMail, LinkPurpose, MailComposer, MailKind, MailRequest, Notice, SupportAction,
 };
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
@@ -333,6 +333,76 @@ fn link_text(purpose: LinkPurpose, lang: &str) -> (&'static str, String, &'stati
     }
 }
 
+/// Title and text of what the support desk did (SUPPORT-5), with the agent's first name.
+fn support_text(action: SupportAction, agent: &str, lang: &str) -> (&'static str, String) {
+    match (action, lang == "fr") {
+        (SupportAction::Blocked, false) => (
+            "Your account was blocked",
+            format!(
+                "{agent} from our support team blocked your account: nobody can log in to it and its sessions were ended."
+            ),
+        ),
+        (SupportAction::Blocked, true) => (
+            "Votre compte a été bloqué",
+            format!(
+                "{agent}, de notre support, a bloqué votre compte : personne ne peut s’y connecter et ses sessions ont été fermées."
+            ),
+        ),
+        (SupportAction::Unblocked, false) => (
+            "Your account was unblocked",
+            format!("{agent} from our support team unblocked your account: you can log in again."),
+        ),
+        (SupportAction::Unblocked, true) => (
+            "Votre compte a été débloqué",
+            format!("{agent}, de notre support, a débloqué votre compte : vous pouvez de nouveau vous connecter."),
+        ),
+        (SupportAction::Unlocked, false) => (
+            "Logins to your account were unlocked",
+            format!(
+                "{agent} from our support team lifted the pause on logins and codes that too many wrong attempts had caused."
+            ),
+        ),
+        (SupportAction::Unlocked, true) => (
+            "Les connexions à votre compte ont été débloquées",
+            format!(
+                "{agent}, de notre support, a levé la suspension des connexions et des codes causée par trop d’essais erronés."
+            ),
+        ),
+        (SupportAction::SessionsEnded, false) => (
+            "Your sessions were ended",
+            format!("{agent} from our support team ended every session of your account. Log in again."),
+        ),
+        (SupportAction::SessionsEnded, true) => (
+            "Vos sessions ont été fermées",
+            format!("{agent}, de notre support, a fermé toutes les sessions de votre compte. Reconnectez-vous."),
+        ),
+        (SupportAction::TwoFactorOff, false) => (
+            "Two-factor authentication is off",
+            format!(
+                "{agent} from our support team approved your request: two-factor authentication is off, your devices and backup codes were deleted, and so were your documents. Log in with your password and set up two-factor authentication again."
+            ),
+        ),
+        (SupportAction::TwoFactorOff, true) => (
+            "La double authentification est désactivée",
+            format!(
+                "{agent}, de notre support, a accepté votre demande : la double authentification est désactivée, vos appareils et codes de secours ont été supprimés, ainsi que vos documents. Connectez-vous avec votre mot de passe et réactivez la double authentification."
+            ),
+        ),
+        (SupportAction::RequestRejected, false) => (
+            "Your request was refused",
+            format!(
+                "{agent} from our support team refused your request to switch off two-factor authentication. Your documents were deleted. The reason:"
+            ),
+        ),
+        (SupportAction::RequestRejected, true) => (
+            "Votre demande a été refusée",
+            format!(
+                "{agent}, de notre support, a refusé votre demande de désactivation de la double authentification. Vos documents ont été supprimés. La raison :"
+            ),
+        ),
+    }
+}
+
 /// What a contact code proves, in a sentence (RECOVER-3, RECOVER-4).
 fn code_text(purpose: CodePurpose, lang: &str) -> &'static str {
     match (purpose, lang == "fr") {
@@ -453,6 +523,36 @@ impl MailComposer for Composer {
             MailKind::ContactCode { code, purpose } => {
                 values = context! { code => code, purpose_text => code_text(*purpose, lang), ..values };
             }
+            MailKind::SupportNotice { action, agent, reason } => {
+                let (title, body) = support_text(*action, agent, lang);
+                let (greeting, action) = match lang {
+                    "fr" => (
+                        "Bonjour",
+                        "Si vous n’êtes pas à l’origine de cette demande, appelez notre support et sécurisez votre compte :",
+                    ),
+                    _ => (
+                        "Hello",
+                        "If you did not ask for this, call our support team and secure your account:",
+                    ),
+                };
+                values = context! { title => title, body => body, warning => reason, greeting => greeting, action => action, ..values };
+            }
+            MailKind::AgentInvitation { url } => {
+                let (title, body, action) = match lang {
+                    "fr" => (
+                        "Invitation au support",
+                        "Vous êtes invité(e) à rejoindre la console du support. Choisissez un mot de passe et enregistrez votre clé de sécurité avec ce lien, valable 72 heures et une seule fois :",
+                        "Accepter :",
+                    ),
+                    _ => (
+                        "Support desk invitation",
+                        "You are invited to the support console. Choose a password and register your security key with this link, valid for 72 hours and once:",
+                        "Accept:",
+                    ),
+                };
+                let greeting = if lang == "fr" { "Bonjour" } else { "Hello" };
+                values = context! { title => title, body => body, greeting => greeting, action => action, security_url => url, ..values };
+            }
             MailKind::SignupExists | MailKind::Welcome => {}
         }
         let name = req.kind.template();
@@ -552,6 +652,11 @@ mod tests {
             MailKind::ContactCode {
                 code: "042917".into(),
                 purpose: CodePurpose::CurrentPrimary,
+            },
+            MailKind::SupportNotice {
+                action: SupportAction::RequestRejected,
+                agent: "Alice".into(),
+                reason: Some("The document is unreadable.".into()),
             },
             MailKind::LoginNotification {
                 at: datetime!(2026-11-25 10:00 UTC),

@@ -38,6 +38,65 @@ pub enum Command {
     /// The mail outbox (MAIL-1).
     #[command(subcommand)]
     Outbox(OutboxCommand),
+    /// Support agents (SUPPORT-1).
+    #[command(subcommand)]
+    Agent(AgentCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgentCommand {
+    /// Create an agent and print the single-use invitation link (72 hours; also mailed).
+    Invite {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// agent or supervisor.
+        #[arg(long, default_value = "agent")]
+        role: String,
+    },
+    /// List the agents.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disable an agent; their sessions end at once.
+    Disable { email: String },
+}
+
+pub async fn run_agent(app: &App, command: AgentCommand) -> Result<(), CliError> {
+    use sesame_core::service::SupportError;
+    let support = app.services.support();
+    let refused = |e: SupportError| match e {
+        SupportError::Store(_) | SupportError::Mail(_) | SupportError::Hash(_) => internal(e),
+        other => CliError::Refused(other.to_string()),
+    };
+    match command {
+        AgentCommand::Invite { email, name, role } => {
+            let role = sesame_core::support::AgentRole::parse(&role)
+                .ok_or_else(|| CliError::Usage("--role must be agent or supervisor".into()))?;
+            let invitation = support.invite(&email, &name, role).await.map_err(refused)?;
+            println!("{}", invitation.url);
+            Ok(())
+        }
+        AgentCommand::List { json } => {
+            let agents = support.agents().await.map_err(internal)?;
+            let list: Vec<_> = agents
+                .iter()
+                .map(|a| {
+                    json!({"email": a.email.address(), "name": a.name, "role": a.role.as_str(),
+                           "enrolled": a.enrolled_at.is_some(), "disabled": a.disabled_at.is_some()})
+                })
+                .collect();
+            print(&json!(list), json);
+            Ok(())
+        }
+        AgentCommand::Disable { email } => {
+            let agent = support.disable(&email).await.map_err(refused)?;
+            println!("{} disabled; their sessions ended", agent.email.address());
+            Ok(())
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

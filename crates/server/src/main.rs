@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use sesame_core::clock::SystemClock;
-use sesame_server::cli::{Cli, CliError, Command, resolve, run_account, run_outbox};
+use sesame_server::cli::{Cli, CliError, Command, resolve, run_account, run_agent, run_outbox};
 use sesame_server::{App, StartError, shutdown_signal};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -62,6 +62,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Account(command) => run_account(&app, *command).await,
         Command::Outbox(command) => run_outbox(&app, command).await,
+        Command::Agent(command) => run_agent(&app, command).await,
     }
 }
 

@@ -13,7 +13,7 @@ use sqlx::{Any, Row};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-async fn void_backup_codes(
+pub(crate) async fn void_backup_codes(
     tx: &mut sqlx::Transaction<'_, Any>,
     account: AccountId,
     now: OffsetDateTime,

@@ -18,6 +18,7 @@ mod recovery;
 mod secrets;
 mod sessions;
 mod sms;
+mod support;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 

@@ -20,8 +20,8 @@ use uuid::Uuid;
 const CHANGE_COLUMNS: &str = "id, account_id, target, email, email_canonical, current_reachable, attempts, \
      created_at, expires_at, applies_at, completed_at, cancelled_at";
 
-const REQUEST_COLUMNS: &str =
-    "id, account_id, browser_hash, status, created_at, updated_at, expires_at, decided_at, reason";
+pub(crate) const REQUEST_COLUMNS: &str = "id, account_id, browser_hash, status, created_at, updated_at, expires_at, \
+     decided_at, reason, proposed_by, ticket";
 
 /// The statuses of a request that is still open (the one-open-request index lists the same).
 const OPEN: &str = "('draft', 'awaiting_confirmation', 'pending_review')";
@@ -55,7 +55,7 @@ fn change_from_row(row: &AnyRow) -> Result<EmailChange, StoreError> {
     })
 }
 
-fn request_from_row(row: &AnyRow) -> Result<RecoveryRequest, StoreError> {
+pub(crate) fn request_from_row(row: &AnyRow) -> Result<RecoveryRequest, StoreError> {
     let status = text(row, "status")?;
     Ok(RecoveryRequest {
         id: parse_uuid(&text(row, "id")?)?,
@@ -68,6 +68,12 @@ fn request_from_row(row: &AnyRow) -> Result<RecoveryRequest, StoreError> {
         expires_at: time_of(row, "expires_at")?,
         decided_at: opt_time(row, "decided_at")?,
         reason: row.try_get("reason").map_err(db_error)?,
+        proposed_by: row
+            .try_get::<Option<String>, _>("proposed_by")
+            .map_err(db_error)?
+            .map(|s| parse_uuid(&s))
+            .transpose()?,
+        ticket: row.try_get("ticket").map_err(db_error)?,
     })
 }
 
@@ -102,7 +108,7 @@ async fn void_secrets(
 }
 
 /// Deletes the documents of one request inside a transaction.
-async fn delete_documents(tx: &mut sqlx::Transaction<'_, Any>, request: &str) -> Result<u64, StoreError> {
+pub(crate) async fn delete_documents(tx: &mut sqlx::Transaction<'_, Any>, request: &str) -> Result<u64, StoreError> {
     let done = sqlx::query("DELETE FROM recovery_documents WHERE request_id = $1")
         .bind(request)
         .execute(&mut **tx)
@@ -600,19 +606,22 @@ impl RecoveryStore for SqlStore {
             to,
             now,
             secrets,
+            reason,
             audit,
             mails,
         } = *step;
         let decided = matches!(to, RequestStatus::Approved | RequestStatus::Rejected).then(|| micros(now));
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         let done = sqlx::query(
-            "UPDATE recovery_requests SET status = $1, updated_at = $2, decided_at = $3 WHERE id = $4 AND status = $5",
+            "UPDATE recovery_requests SET status = $1, updated_at = $2, decided_at = $3, reason = COALESCE($6, reason) \
+             WHERE id = $4 AND status = $5",
         )
         .bind(to.as_str())
         .bind(micros(now))
         .bind(decided)
         .bind(id.to_string())
         .bind(from.as_str())
+        .bind(reason)
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;

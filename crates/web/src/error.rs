@@ -76,11 +76,15 @@ pub enum ErrorCode {
     RecoveryNoDocuments,
     RecoveryWrongStep,
     PasswordsDiffer,
+    SupportReasonRequired,
+    SupportVerificationRequired,
+    SupportSupervisorOnly,
+    SupportSameAgent,
 }
 
 impl ErrorCode {
     /// Every code, for the tests that check each has a message in every language.
-    pub const ALL: [Self; 61] = [
+    pub const ALL: [Self; 65] = [
         Self::LoginInvalidCredentials,
         Self::AccountBlocked,
         Self::PasswordTooLong,
@@ -142,6 +146,10 @@ impl ErrorCode {
         Self::RecoveryNoDocuments,
         Self::RecoveryWrongStep,
         Self::PasswordsDiffer,
+        Self::SupportReasonRequired,
+        Self::SupportVerificationRequired,
+        Self::SupportSupervisorOnly,
+        Self::SupportSameAgent,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -207,6 +215,10 @@ impl ErrorCode {
             Self::RecoveryNoDocuments => "RECOVERY_NO_DOCUMENTS",
             Self::RecoveryWrongStep => "RECOVERY_WRONG_STEP",
             Self::PasswordsDiffer => "PASSWORDS_DIFFER",
+            Self::SupportReasonRequired => "SUPPORT_REASON_REQUIRED",
+            Self::SupportVerificationRequired => "SUPPORT_VERIFICATION_REQUIRED",
+            Self::SupportSupervisorOnly => "SUPPORT_SUPERVISOR_ONLY",
+            Self::SupportSameAgent => "SUPPORT_SAME_AGENT",
         }
     }
 
@@ -262,6 +274,10 @@ impl ErrorCode {
             Self::RecoveryNoDocuments => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RecoveryWrongStep => StatusCode::CONFLICT,
             Self::PasswordsDiffer => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::SupportReasonRequired => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::SupportVerificationRequired => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::SupportSupervisorOnly => StatusCode::FORBIDDEN,
+            Self::SupportSameAgent => StatusCode::CONFLICT,
         }
     }
 
@@ -334,6 +350,10 @@ impl ErrorCode {
             Self::RecoveryNoDocuments => "Add at least one identity document first.",
             Self::RecoveryWrongStep => "This request can no longer be changed.",
             Self::PasswordsDiffer => "The two passwords are not the same.",
+            Self::SupportReasonRequired => "A reason and a ticket reference are required.",
+            Self::SupportVerificationRequired => "Say how the caller was verified.",
+            Self::SupportSupervisorOnly => "Only a supervisor may do this.",
+            Self::SupportSameAgent => "The agent who proposed this can't confirm it: another supervisor must.",
         }
     }
 }

@@ -431,8 +431,7 @@ impl Recovery {
         Ok(applied)
     }
 
-    /// RECOVER-6 (the operator's and, later, support's action): the verified backup email becomes
-    /// the primary; both addresses are told; the next login asks for a new backup email.
+    /// RECOVER-6, the operator's action: the verified backup email becomes the primary.
     pub async fn promote_backup_email(
         &self,
         nic_handle: &str,
@@ -445,7 +444,6 @@ impl Recovery {
         }
         .filter(|a| a.nic_handle.as_str().eq_ignore_ascii_case(nic_handle.trim()))
         .ok_or(RecoveryError::UnknownAccount)?;
-        let backup = account.backup_email.clone().ok_or(RecoveryError::NoBackupEmail)?;
         let now = self.base.clock.now();
         let mut audit = AuditEvent::new(
             now,
@@ -455,15 +453,22 @@ impl Recovery {
         )
         .account(account.id);
         let clean = |s: &str| s.chars().filter(|c| !c.is_control()).take(200).collect::<String>();
-        audit.detail = Some(format!(
-            "backup_email_promoted reason={} ticket={}",
-            clean(reason),
-            clean(ticket)
-        ));
+        let detail = serde_json::json!({
+            "action": "promote_backup_email", "reason": clean(reason), "ticket": clean(ticket),
+        });
+        audit.detail = Some(detail.to_string());
+        self.promote(&account, audit).await?;
+        Ok(self.ports.find_account(account.id).await?.unwrap_or(account))
+    }
+
+    /// RECOVER-6 (the operator's or support's action, SUPPORT-2): the verified backup email
+    /// becomes the primary; both addresses are told; the next login asks for a new backup email.
+    pub(super) async fn promote(&self, account: &Account, audit: AuditEvent) -> Result<(), RecoveryError> {
+        let backup = account.backup_email.clone().ok_or(RecoveryError::NoBackupEmail)?;
         let notice = MailKind::SecurityNotice(Notice::BackupEmailPromoted);
         let mails = [
-            self.base.compose_for(&account, notice.clone(), None)?,
-            self.compose_to(&account, backup.address(), notice)?,
+            self.base.compose_for(account, notice.clone(), None)?,
+            self.compose_to(account, backup.address(), notice)?,
         ];
         match self.ports.promote_backup_email(account.id, &audit, &mails).await {
             Ok(true) => {}
@@ -472,7 +477,7 @@ impl Recovery {
             Err(err) => return Err(err.into()),
         }
         self.base.mail_queued();
-        Ok(self.ports.find_account(account.id).await?.unwrap_or(account))
+        Ok(())
     }
 }
 

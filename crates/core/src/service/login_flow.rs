@@ -621,6 +621,24 @@ impl Login {
         Ok(())
     }
 
+    /// SUPPORT-4: the failures counted against an account: consecutive second-factor failures
+    /// (MFA-7) and password failures (RISK-2).
+    pub(super) async fn lock_counts(&self, account: AccountId) -> Result<(i64, i64), StoreError> {
+        let key = account.to_string();
+        let ever = time::OffsetDateTime::UNIX_EPOCH;
+        let (codes, _) = self.ports.count(FAILURES, &key, ever).await?;
+        let (passwords, _) = self.ports.count(super::password_guard::ACCOUNT, &key, ever).await?;
+        Ok((codes, passwords))
+    }
+
+    /// SUPPORT-4: lifts both locks, as the owner's unlock link does.
+    pub(super) async fn lift_locks(&self, account: AccountId) -> Result<(), StoreError> {
+        self.ports.reset(FAILURES, &account.to_string()).await?;
+        self.ports
+            .reset(super::password_guard::ACCOUNT, &account.to_string())
+            .await
+    }
+
     /// Writes an audit event and queues the matching notice mail.
     pub(super) async fn notify(
         &self,

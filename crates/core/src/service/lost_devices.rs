@@ -80,6 +80,8 @@ impl Recovery {
             expires_at: now + REQUEST_TTL,
             decided_at: None,
             reason: None,
+            proposed_by: None,
+            ticket: None,
         };
         match self.ports.create_recovery_request(&request).await {
             Err(StoreError::Conflict(_)) => return Err(RecoveryError::RequestOpen),
@@ -222,6 +224,7 @@ impl Recovery {
                 to: RequestStatus::AwaitingConfirmation,
                 now,
                 secrets: &[secret],
+                reason: None,
                 audit: &audit,
                 mails: &mails,
             })
@@ -259,6 +262,7 @@ impl Recovery {
                 to: RequestStatus::PendingReview,
                 now,
                 secrets: &[],
+                reason: None,
                 audit: &audit,
                 mails: &[mail],
             })

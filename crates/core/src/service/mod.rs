@@ -12,6 +12,7 @@
 mod accounts;
 mod activity;
 mod contact;
+mod desk;
 mod devices;
 mod email_code;
 mod factors;
@@ -23,10 +24,12 @@ mod password_guard;
 mod recovery;
 mod sessions;
 mod signup;
+mod support;
 
 pub use accounts::{Accounts, CreateAccountError, NewAccountInput, ProfileInput};
 pub use activity::{DeviceView, SessionView};
 pub use contact::{ContactView, EmailChangeOutcome, PendingPrimary, UNREACHABLE_DELAY, mask};
+pub use desk::{AccountSummary, DocumentInfo, Justification, Verification};
 pub use devices::{Device, DeviceStart, Devices, TwoFactorSummary};
 pub use email_code::{EmailCodePolicy, EmailStep};
 pub use factors::Factors;
@@ -36,6 +39,7 @@ pub use lost_devices::{MAX_DOCUMENT_BYTES, MAX_DOCUMENTS, RequestView, document_
 pub use recovery::{Recovery, RecoveryError, RecoveryPorts};
 pub use sessions::{Authenticated, LoginError, LoginSuccess, device_description};
 pub use signup::{Signup, SignupError, SignupSettings, SignupStart, SignupStep};
+pub use support::{AGENT_SESSION, AgentAuth, Invitation, KeyCeremony, Support, SupportError, SupportPorts};
 
 use crate::clock::Clock;
 use crate::factor::password::PasswordHasher;
@@ -156,6 +160,7 @@ pub struct Services {
     signup: Signup,
     devices: Devices,
     recovery: Recovery,
+    support: Support,
 }
 
 impl std::fmt::Debug for Services {
@@ -183,9 +188,10 @@ impl Services {
                 "security keys are off: WebAuthn needs a domain name in the public URL, not an IP address"
             );
         }
+        let webauthn = webauthn.map(Arc::new);
         let factor_settings = FactorSettings {
             issuer: settings.issuer.clone(),
-            webauthn: webauthn.map(Arc::new),
+            webauthn: webauthn.clone(),
             sms_subsidiaries: settings.sms_subsidiaries.clone(),
         };
         let base = Arc::new(Base {
@@ -204,6 +210,14 @@ impl Services {
         let signup = Signup::new(Arc::clone(&base), store.clone(), accounts.clone(), login.clone());
         let devices = Devices::new(Arc::clone(&base), store.clone(), factors, login.clone());
         let recovery = Recovery::new(Arc::clone(&base), store.clone(), login.clone());
+        let support = Support::new(
+            Arc::clone(&base),
+            store.clone(),
+            webauthn,
+            recovery.clone(),
+            devices.clone(),
+            login.clone(),
+        );
         Self {
             base,
             health: store,
@@ -212,6 +226,7 @@ impl Services {
             signup,
             devices,
             recovery,
+            support,
         }
     }
 
@@ -238,6 +253,11 @@ impl Services {
     /// RECOVER-1..6: password reset and change, backup email, email change, lost-2FA requests.
     pub fn recovery(&self) -> &Recovery {
         &self.recovery
+    }
+
+    /// SUPPORT-1..5: agents and what they do to accounts.
+    pub fn support(&self) -> &Support {
+        &self.support
     }
 
     /// Wakes this node's mail worker; other nodes find new mail when they poll.

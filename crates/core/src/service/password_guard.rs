@@ -13,7 +13,7 @@ use crate::types::AccountId;
 use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
 
-const ACCOUNT: &str = "pw-account";
+pub(super) const ACCOUNT: &str = "pw-account";
 const ADDRESS: &str = "pw-address";
 const DEVICE: &str = "pw-device";
 /// Wrong passwords from unknown devices across the whole service, per minute.

@@ -73,8 +73,17 @@ pub struct CustomerCode(String);
 impl CustomerCode {
     pub fn draw(rng: &dyn Random) -> Self {
         let n = 100_000_000 + rng.below(900_000_000);
-        let s = n.to_string();
-        Self(format!("{}-{}-{}", &s[..4], &s[4..7], &s[7..]))
+        Self::from_digits(&n.to_string())
+    }
+
+    /// The code as shown, from its digits as typed without dashes or spaces; other lengths are
+    /// kept as they are (they match no account).
+    pub fn from_digits(digits: &str) -> Self {
+        if digits.len() == 9 && digits.bytes().all(|b| b.is_ascii_digit()) {
+            Self(format!("{}-{}-{}", &digits[..4], &digits[4..7], &digits[7..]))
+        } else {
+            Self(digits.to_owned())
+        }
     }
 
     pub fn from_stored(code: String) -> Self {

@@ -25,5 +25,6 @@ mod signup;
 mod sms;
 mod sms_login;
 mod smtp;
+mod support;
 mod throttle;
 mod two_factor;

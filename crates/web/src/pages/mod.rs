@@ -10,6 +10,7 @@ mod recovery;
 mod return_to;
 mod second_step;
 mod signup;
+pub(crate) mod support;
 pub mod templates;
 mod two_factor;
 
@@ -138,6 +139,26 @@ pub fn routes() -> Router<AppState> {
         .route("/signup/{flow}/resend", axum::routing::post(signup::resend_submit))
         .route("/signup/{flow}/profile", axum::routing::post(signup::profile_submit))
         .route("/signup/{flow}/password", axum::routing::post(signup::password_submit))
+        .route("/support", get(support::home))
+        .route("/support/login", get(support::login_page).post(support::login_submit))
+        .route("/support/login/key", axum::routing::post(support::login_key))
+        .route("/support/logout", axum::routing::post(support::logout))
+        .route(
+            "/support/invite/{token}",
+            get(support::invite_page).post(support::invite_submit),
+        )
+        .route("/support/invite/key", axum::routing::post(support::invite_key))
+        .route("/support/accounts/{id}", get(support::account_page))
+        .route(
+            "/support/accounts/{id}/{action}",
+            axum::routing::post(support::account_action),
+        )
+        .route("/support/requests/{id}", get(support::request_page))
+        .route(
+            "/support/requests/{id}/{action}",
+            axum::routing::post(support::request_action),
+        )
+        .route("/support/requests/{id}/documents/{document}", get(support::document))
         .route("/dev/mail", get(dev::mail))
         .route("/dev/sms", get(dev::sms))
         .route("/static/{file}", get(static_file))

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Every template of the default theme.
-pub const TEMPLATES: [(&str, &str); 30] = [
+pub const TEMPLATES: [(&str, &str); 38] = [
     ("unlock.html", include_str!("../../templates/unlock.html")),
     ("totp_enrol.html", include_str!("../../templates/totp_enrol.html")),
     ("backup_codes.html", include_str!("../../templates/backup_codes.html")),
@@ -63,10 +63,31 @@ pub const TEMPLATES: [(&str, &str); 30] = [
         "recovery_request.html",
         include_str!("../../templates/recovery_request.html"),
     ),
+    ("support_login.html", include_str!("../../templates/support_login.html")),
+    ("support_key.html", include_str!("../../templates/support_key.html")),
+    (
+        "support_invite.html",
+        include_str!("../../templates/support_invite.html"),
+    ),
+    ("support_nav.html", include_str!("../../templates/support_nav.html")),
+    ("support_home.html", include_str!("../../templates/support_home.html")),
+    (
+        "support_reason.html",
+        include_str!("../../templates/support_reason.html"),
+    ),
+    (
+        "support_account.html",
+        include_str!("../../templates/support_account.html"),
+    ),
+    (
+        "support_request.html",
+        include_str!("../../templates/support_request.html"),
+    ),
 ];
 
-const STATIC: [(&str, &[u8]); 5] = [
+const STATIC: [(&str, &[u8]); 6] = [
     ("strength.js", include_bytes!("../../static/strength.js")),
+    ("support.js", include_bytes!("../../static/support.js")),
     ("reveal.js", include_bytes!("../../static/reveal.js")),
     ("webauthn.js", include_bytes!("../../static/webauthn.js")),
     ("sesame.css", include_bytes!("../../static/sesame.css")),
@@ -230,7 +251,12 @@ mod tests {
     fn every_template_renders_in_every_language() {
         let templates = Templates::new(None).unwrap();
         for (lang, _) in LANGUAGES {
-            let partial = |n: &str| matches!(n, "form_error.html" | "password_fields.html");
+            let partial = |n: &str| {
+                matches!(
+                    n,
+                    "form_error.html" | "password_fields.html" | "support_nav.html" | "support_reason.html"
+                )
+            };
             for (name, _) in TEMPLATES.iter().filter(|(n, _)| !partial(n)) {
                 let html = templates
                     .render(name, sample(lang, name))

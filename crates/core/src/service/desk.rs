@@ -1,0 +1,406 @@
+//! What support agents do to customer accounts (SUPPORT-2..5): find, look, and act, each action
+//! with a reason and a ticket, audited with the agent (and, for a promotion, how the caller was
+//! verified), and mailed to the customer, whose activity shows the agent's first name.
+//!
+//! Lost-2FA approvals need two people: an agent proposes, a supervisor who is not the proposer
+//! confirms. Nothing an agent sees holds a secret, a code or a hash; documents are decrypted in
+//! memory for the review screen only.
+
+use super::support::{AgentAuth, Support, SupportError};
+use crate::audit::{Actor, AuditEvent, AuditKind, ClientInfo};
+use crate::mail::{MailKind, SupportAction};
+use crate::ports::{Account, StoreError};
+use crate::recovery::{RecoveryRequest, RequestStatus, RequestStep, StoredDocument};
+use crate::support::{AgentRole, Approval};
+use crate::types::{AccountId, AccountState, Email, LoginIdentifier};
+use uuid::Uuid;
+use zeroize::Zeroizing;
+
+/// How the caller of a promotion proved who they are (SUPPORT-2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verification {
+    CustomerCode,
+    Callback,
+    IdentityDocuments,
+}
+
+impl Verification {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CustomerCode => "customer_code",
+            Self::Callback => "callback",
+            Self::IdentityDocuments => "identity_documents",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::CustomerCode, Self::Callback, Self::IdentityDocuments]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+    }
+}
+
+/// Why an agent acts: both required, control characters and excess length refused.
+#[derive(Debug, Clone)]
+pub struct Justification {
+    pub reason: String,
+    pub ticket: String,
+}
+
+impl Justification {
+    fn checked(&self) -> Result<(&str, &str), SupportError> {
+        let ok = |s: &str| !s.trim().is_empty() && s.chars().count() <= 500 && !s.chars().any(char::is_control);
+        if ok(&self.reason) && ok(&self.ticket) {
+            Ok((self.reason.trim(), self.ticket.trim()))
+        } else {
+            Err(SupportError::ReasonRequired)
+        }
+    }
+}
+
+/// What the console shows of an account (never a secret, code, hash or document).
+#[derive(Debug, Clone)]
+pub struct AccountSummary {
+    pub account: Account,
+    pub two_factor: super::TwoFactorSummary,
+    pub events: Vec<AuditEvent>,
+    pub requests: Vec<RecoveryRequest>,
+    /// Consecutive second-factor failures and password failures counted against the account.
+    pub second_factor_failures: i64,
+    pub password_failures: i64,
+    pub live_sessions: usize,
+}
+
+/// A document's kind and size, for the review list.
+#[derive(Debug, Clone)]
+pub struct DocumentInfo {
+    pub id: Uuid,
+    pub content_type: String,
+    pub size: i64,
+}
+
+impl Support {
+    /// The audit event of an agent's action on an account; the detail names the agent, the
+    /// reason, the ticket and anything else given.
+    fn audit(
+        &self,
+        by: &AgentAuth,
+        account: AccountId,
+        action: &str,
+        why: (&str, &str),
+        extra: Option<(&str, &str)>,
+        client: &ClientInfo,
+    ) -> AuditEvent {
+        let mut detail = serde_json::json!({
+            "action": action, "agent_id": by.agent.id.to_string(), "agent": by.agent.first_name(),
+            "reason": why.0, "ticket": why.1,
+        });
+        if let Some((key, value)) = extra {
+            detail[key] = serde_json::Value::from(value);
+        }
+        let mut event =
+            AuditEvent::new(self.base.clock.now(), AuditKind::SupportAction, Actor::Support, client).account(account);
+        event.detail = Some(detail.to_string());
+        event
+    }
+
+    fn notice(
+        &self,
+        account: &Account,
+        by: &AgentAuth,
+        action: SupportAction,
+        reason: Option<&str>,
+    ) -> Result<crate::mail::ComposedMail, SupportError> {
+        let kind = MailKind::SupportNotice {
+            action,
+            agent: by.agent.first_name().to_owned(),
+            reason: reason.map(str::to_owned),
+        };
+        Ok(self.base.compose_for(account, kind, None)?)
+    }
+
+    /// SUPPORT-2: finds accounts by NIC handle, primary or backup email, or customer code.
+    pub async fn search(&self, query: &str) -> Result<Vec<Account>, SupportError> {
+        let query = query.trim();
+        let mut found = Vec::new();
+        if let Some(id) = LoginIdentifier::parse(query)
+            && let Some(account) = self.ports.find_account_by_login(id.as_str()).await?
+        {
+            found.push(account);
+        }
+        if let Ok(email) = Email::parse(query) {
+            for account in self.ports.accounts_by_backup_email(email.canonical()).await? {
+                if !found.iter().any(|a| a.id == account.id) {
+                    found.push(account);
+                }
+            }
+        }
+        let digits: String = query.chars().filter(char::is_ascii_digit).collect();
+        if digits.len() >= 6 && found.is_empty() {
+            let code = crate::types::CustomerCode::from_digits(&digits);
+            if let Some(account) = self.ports.account_by_customer_code(code.as_str()).await? {
+                found.push(account);
+            }
+        }
+        Ok(found)
+    }
+
+    async fn account(&self, id: AccountId) -> Result<Account, SupportError> {
+        self.ports.find_account(id).await?.ok_or(SupportError::NotFound)
+    }
+
+    /// SUPPORT-2: the security summary of an account.
+    pub async fn summary(&self, id: AccountId) -> Result<AccountSummary, SupportError> {
+        let account = self.account(id).await?;
+        let two_factor = self
+            .devices
+            .two_factor_summary(&account)
+            .await
+            .map_err(|e| SupportError::Store(StoreError::Internal(e.to_string())))?;
+        let events = self.ports.recent_events(id, 20).await?;
+        let requests = self.ports.account_requests(id).await?;
+        let (second_factor_failures, password_failures) = self.login.lock_counts(id).await?;
+        let live_sessions = self.ports.live_sessions(id).await?.len();
+        Ok(AccountSummary {
+            account,
+            two_factor,
+            events,
+            requests,
+            second_factor_failures,
+            password_failures,
+            live_sessions,
+        })
+    }
+
+    /// SUPPORT-4: blocks (sessions end) or unblocks an account.
+    pub async fn set_blocked(
+        &self,
+        by: &AgentAuth,
+        id: AccountId,
+        blocked: bool,
+        why: &Justification,
+        client: &ClientInfo,
+    ) -> Result<(), SupportError> {
+        let why = why.checked()?;
+        let account = self.account(id).await?;
+        let (state, action, name) = if blocked {
+            (AccountState::Blocked, SupportAction::Blocked, "block")
+        } else {
+            (AccountState::Active, SupportAction::Unblocked, "unblock")
+        };
+        let audit = self.audit(by, id, name, why, None, client);
+        if !self.ports.set_account_state(id, state, &audit).await? {
+            return Err(SupportError::WrongState);
+        }
+        self.ports.queue_mail(&self.notice(&account, by, action, None)?).await?;
+        self.base.mail_queued();
+        Ok(())
+    }
+
+    /// SUPPORT-4: lifts the account's password and second-factor locks.
+    pub async fn unlock(
+        &self,
+        by: &AgentAuth,
+        id: AccountId,
+        why: &Justification,
+        client: &ClientInfo,
+    ) -> Result<(), SupportError> {
+        let why = why.checked()?;
+        let account = self.account(id).await?;
+        self.login.lift_locks(id).await?;
+        self.ports
+            .record(&self.audit(by, id, "unlock", why, None, client))
+            .await?;
+        self.ports
+            .queue_mail(&self.notice(&account, by, SupportAction::Unlocked, None)?)
+            .await?;
+        self.base.mail_queued();
+        Ok(())
+    }
+
+    /// SUPPORT-4: ends every session of the account.
+    pub async fn end_sessions(
+        &self,
+        by: &AgentAuth,
+        id: AccountId,
+        why: &Justification,
+        client: &ClientInfo,
+    ) -> Result<(), SupportError> {
+        let why = why.checked()?;
+        let account = self.account(id).await?;
+        self.ports.end_all_sessions(id, self.base.clock.now()).await?;
+        self.ports
+            .record(&self.audit(by, id, "end_sessions", why, None, client))
+            .await?;
+        self.ports
+            .queue_mail(&self.notice(&account, by, SupportAction::SessionsEnded, None)?)
+            .await?;
+        self.base.mail_queued();
+        Ok(())
+    }
+
+    /// SUPPORT-2, RECOVER-6: the verified backup email becomes the primary, once the agent says how
+    /// the caller was verified.
+    pub async fn promote_backup_email(
+        &self,
+        by: &AgentAuth,
+        id: AccountId,
+        verification: Option<Verification>,
+        why: &Justification,
+        client: &ClientInfo,
+    ) -> Result<(), SupportError> {
+        let why = why.checked()?;
+        let verification = verification.ok_or(SupportError::VerificationRequired)?;
+        let account = self.account(id).await?;
+        let audit = self.audit(
+            by,
+            id,
+            "promote_backup_email",
+            why,
+            Some(("verification", verification.as_str())),
+            client,
+        );
+        self.recovery.promote(&account, audit).await?;
+        Ok(())
+    }
+
+    /// SUPPORT-3: a request and its documents' kinds, for the review screen.
+    pub async fn review(&self, request: Uuid) -> Result<(RecoveryRequest, Account, Vec<DocumentInfo>), SupportError> {
+        let found = self
+            .ports
+            .recovery_request(request)
+            .await?
+            .ok_or(SupportError::NotFound)?;
+        let account = self.account(found.account_id).await?;
+        let documents = self
+            .ports
+            .documents(request)
+            .await?
+            .into_iter()
+            .map(|d| DocumentInfo {
+                id: d.id,
+                content_type: d.content_type,
+                size: d.size,
+            })
+            .collect();
+        Ok((found, account, documents))
+    }
+
+    /// SUPPORT-3: one document, decrypted in memory, for the review screen only.
+    pub async fn document(&self, request: Uuid, document: Uuid) -> Result<(String, Zeroizing<Vec<u8>>), SupportError> {
+        let stored: StoredDocument = self
+            .ports
+            .documents(request)
+            .await?
+            .into_iter()
+            .find(|d| d.id == document)
+            .ok_or(SupportError::NotFound)?;
+        let bytes = self.recovery.open_document(&stored)?;
+        Ok((stored.content_type, bytes))
+    }
+
+    /// SUPPORT-3: an agent proposes approving a request that waits for review.
+    pub async fn propose_approval(
+        &self,
+        by: &AgentAuth,
+        request: Uuid,
+        why: &Justification,
+        client: &ClientInfo,
+    ) -> Result<(), SupportError> {
+        let why = why.checked()?;
+        let found = self
+            .ports
+            .recovery_request(request)
+            .await?
+            .ok_or(SupportError::NotFound)?;
+        let audit = self.audit(by, found.account_id, "propose_2fa_off", why, None, client);
+        if !self
+            .ports
+            .propose_approval(request, by.agent.id, why.0, why.1, &audit)
+            .await?
+        {
+            return Err(SupportError::WrongState);
+        }
+        Ok(())
+    }
+
+    /// SUPPORT-3: a supervisor, not the proposer, confirms: 2FA off, devices and backup codes
+    /// deleted, sessions ended, documents deleted, the customer told.
+    pub async fn confirm_approval(
+        &self,
+        by: &AgentAuth,
+        request: Uuid,
+        why: &Justification,
+        client: &ClientInfo,
+    ) -> Result<(), SupportError> {
+        let why = why.checked()?;
+        if by.agent.role != AgentRole::Supervisor {
+            return Err(SupportError::SupervisorOnly);
+        }
+        let found = self
+            .ports
+            .recovery_request(request)
+            .await?
+            .ok_or(SupportError::NotFound)?;
+        match found.proposed_by {
+            None => return Err(SupportError::WrongState),
+            Some(proposer) if proposer == by.agent.id => return Err(SupportError::SameAgent),
+            Some(_) => {}
+        }
+        let account = self.account(found.account_id).await?;
+        let audit = self.audit(by, account.id, "confirm_2fa_off", why, None, client);
+        let mail = self.notice(&account, by, SupportAction::TwoFactorOff, None)?;
+        let approval = Approval {
+            request,
+            account: account.id,
+            confirmed_by: by.agent.id,
+            now: self.base.clock.now(),
+            audit: &audit,
+            mails: &[mail],
+        };
+        if !self.ports.approve_recovery(&approval).await? {
+            return Err(SupportError::WrongState);
+        }
+        self.base.mail_queued();
+        Ok(())
+    }
+
+    /// SUPPORT-3: refuses a request with a reason the customer reads; the documents go.
+    pub async fn reject(
+        &self,
+        by: &AgentAuth,
+        request: Uuid,
+        why: &Justification,
+        client: &ClientInfo,
+    ) -> Result<(), SupportError> {
+        let (reason, ticket) = why.checked()?;
+        let found = self
+            .ports
+            .recovery_request(request)
+            .await?
+            .ok_or(SupportError::NotFound)?;
+        let account = self.account(found.account_id).await?;
+        let audit = self.audit(by, account.id, "reject_2fa_off", (reason, ticket), None, client);
+        let mail = self.notice(&account, by, SupportAction::RequestRejected, Some(reason))?;
+        let step = RequestStep {
+            id: request,
+            from: RequestStatus::PendingReview,
+            to: RequestStatus::Rejected,
+            now: self.base.clock.now(),
+            secrets: &[],
+            reason: Some(reason),
+            audit: &audit,
+            mails: &[mail],
+        };
+        if !self.ports.advance_recovery_request(&step).await? {
+            return Err(SupportError::WrongState);
+        }
+        self.base.mail_queued();
+        Ok(())
+    }
+
+    /// The requests waiting for support, oldest first.
+    pub async fn queue(&self) -> Result<Vec<RecoveryRequest>, SupportError> {
+        Ok(self.ports.requests_to_review(50).await?)
+    }
+}

@@ -1,0 +1,331 @@
+//! The support desk (SUPPORT-1..5): agents enrol and log in with a password and a software security
+//! key (`webauthn-authenticator-rs`' SoftToken); agent and customer cookies never open each other's
+//! pages; a disabled agent's session ends; every action needs a reason and a ticket and is audited
+//! with the agent; a lost-2FA approval takes two people.
+
+use crate::helpers::*;
+use serde_json::json;
+use sesame_core::audit::{Actor, ClientInfo};
+use sesame_core::ports::AuditLog;
+use sesame_core::recovery::RecoveryStore;
+use sesame_core::service::{AgentAuth, Justification, SupportError, Verification};
+use sesame_core::support::AgentRole;
+use webauthn_authenticator_rs::WebauthnAuthenticator;
+use webauthn_authenticator_rs::softtoken::SoftToken;
+use webauthn_rs::prelude::{CreationChallengeResponse, RequestChallengeResponse, Url};
+
+const AGENT_PASSWORD: &str = "the support desk keeps a trail";
+
+/// An app whose public URL is a name (`localhost`), as WebAuthn requires.
+async fn key_app() -> TestApp {
+    spawn_app_with(|c| c.public_url = c.public_url.replace("127.0.0.1", "localhost")).await
+}
+
+fn origin(app: &TestApp) -> Url {
+    Url::parse(&app.base.replace("127.0.0.1", "localhost")).unwrap()
+}
+
+/// Invites, enrols and logs in an agent with a software key; returns the session and its token.
+async fn agent(app: &TestApp, email: &str, name: &str, role: AgentRole) -> (AgentAuth, String) {
+    let support = app.app.services.support();
+    let invitation = support.invite(email, name, role).await.unwrap();
+    let token = invitation.url.rsplit('/').next().unwrap().to_owned();
+    let (mut authenticator, _) = SoftToken::new(true).unwrap();
+    let ceremony = support.begin_enrolment(&token, AGENT_PASSWORD).await.unwrap();
+    let options: CreationChallengeResponse = serde_json::from_value(ceremony.options).unwrap();
+    let credential = authenticator.do_registration(origin(app), options).unwrap();
+    support
+        .finish_enrolment(ceremony.flow, &serde_json::to_value(credential).unwrap())
+        .await
+        .unwrap();
+    assert!(
+        support.begin_enrolment(&token, AGENT_PASSWORD).await.is_err(),
+        "the invitation works once"
+    );
+    let ceremony = support.begin_login(email, AGENT_PASSWORD).await.unwrap();
+    let options: RequestChallengeResponse = serde_json::from_value(ceremony.options).unwrap();
+    let assertion = authenticator.do_authentication(origin(app), options).unwrap();
+    let (session, auth) = support
+        .finish_login(
+            ceremony.flow,
+            &serde_json::to_value(assertion).unwrap(),
+            &ClientInfo::default(),
+        )
+        .await
+        .unwrap();
+    (auth, session.expose().to_owned())
+}
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+async fn status_with_cookie(app: &TestApp, path: &str, cookie: &str) -> (u16, String) {
+    let response = no_redirects()
+        .get(app.url(path))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    let location = response
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (response.status().as_u16(), location)
+}
+
+fn why(reason: &str, ticket: &str) -> Justification {
+    Justification {
+        reason: reason.into(),
+        ticket: ticket.into(),
+    }
+}
+
+#[tokio::test]
+async fn agent_and_customer_cookies_never_open_each_others_pages_and_a_disabled_agent_is_out() {
+    let app = key_app().await;
+    let (_, token) = agent(&app, "alice@support.example", "Alice Martin", AgentRole::Agent).await;
+    let agent_cookie = format!("sesame_agent={token}");
+    assert_eq!(status_with_cookie(&app, "/support", &agent_cookie).await.0, 200);
+    assert_eq!(
+        status_with_cookie(&app, "/", &agent_cookie).await,
+        (303, "/login?return_to=%2F".into()),
+        "an agent is nobody on customer pages"
+    );
+    let jane = app.jane().await;
+    let login = app.login(jane.nic_handle.as_str(), PASSWORD).await;
+    let customer_cookie = session_cookie(&login);
+    assert_eq!(status_with_cookie(&app, "/", &customer_cookie).await.0, 200);
+    assert_eq!(
+        status_with_cookie(&app, "/support", &customer_cookie).await,
+        (303, "/support/login".into()),
+        "a customer is nobody in the console"
+    );
+    let (status, _) = status_with_cookie(&app, "/api/v1/me", &agent_cookie).await;
+    assert_eq!(status, 401);
+    app.app
+        .services
+        .support()
+        .disable("alice@support.example")
+        .await
+        .unwrap();
+    assert_eq!(
+        status_with_cookie(&app, "/support", &agent_cookie).await.0,
+        303,
+        "disabled: out at once"
+    );
+    assert!(matches!(
+        app.app
+            .services
+            .support()
+            .begin_login("alice@support.example", AGENT_PASSWORD)
+            .await,
+        Err(SupportError::InvalidCredentials)
+    ));
+}
+
+#[tokio::test]
+async fn every_action_needs_a_reason_and_a_ticket_and_the_audit_log_names_the_agent() {
+    let app = key_app().await;
+    let (alice, _) = agent(&app, "alice@support.example", "Alice Martin", AgentRole::Agent).await;
+    let support = app.app.services.support();
+    let jane = app.jane().await;
+    let client = ClientInfo::default();
+    for (reason, ticket) in [("", "T-1"), ("caller asked", ""), ("  ", "  ")] {
+        assert!(matches!(
+            support
+                .set_blocked(&alice, jane.id, true, &why(reason, ticket), &client)
+                .await,
+            Err(SupportError::ReasonRequired)
+        ));
+        assert!(matches!(
+            support
+                .end_sessions(&alice, jane.id, &why(reason, ticket), &client)
+                .await,
+            Err(SupportError::ReasonRequired)
+        ));
+    }
+    support
+        .set_blocked(&alice, jane.id, true, &why("fraud report", "T-100"), &client)
+        .await
+        .unwrap();
+    assert_eq!(app.login(jane.nic_handle.as_str(), PASSWORD).await.status(), 403);
+    support
+        .set_blocked(&alice, jane.id, false, &why("owner verified", "T-100"), &client)
+        .await
+        .unwrap();
+    support
+        .unlock(&alice, jane.id, &why("locked out", "T-101"), &client)
+        .await
+        .unwrap();
+    assert!(matches!(
+        support
+            .promote_backup_email(&alice, jane.id, None, &why("lost mailbox", "T-102"), &client)
+            .await,
+        Err(SupportError::VerificationRequired)
+    ));
+    let events = app.app.store.recent_events(jane.id, 10).await.unwrap();
+    let by_support: Vec<_> = events.iter().filter(|e| e.actor == Actor::Support).collect();
+    assert_eq!(by_support.len(), 3, "block, unblock, unlock");
+    for event in by_support {
+        let detail: serde_json::Value = serde_json::from_str(event.detail.as_deref().unwrap()).unwrap();
+        assert_eq!(detail["agent_id"], alice.agent.id.to_string());
+        assert!(detail["reason"].as_str().is_some() && detail["ticket"].as_str().unwrap().starts_with("T-10"));
+        assert_eq!(
+            event.support_agent().as_deref(),
+            Some("Alice"),
+            "what the customer sees"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_promotion_records_how_the_caller_was_verified() {
+    let app = key_app().await;
+    let (alice, _) = agent(&app, "alice@support.example", "Alice Martin", AgentRole::Agent).await;
+    let jane = app.jane().await;
+    sesame_store::testing::store_verified_backup_email(&app.app.store, jane.id.0, "jane@backup.example").await;
+    let client = ClientInfo::default();
+    app.app
+        .services
+        .support()
+        .promote_backup_email(
+            &alice,
+            jane.id,
+            Some(Verification::Callback),
+            &why("lost mailbox", "T-7"),
+            &client,
+        )
+        .await
+        .unwrap();
+    assert_eq!(app.login("jane@backup.example", PASSWORD).await.status(), 200);
+    let events = app.app.store.recent_events(jane.id, 10).await.unwrap();
+    let promoted = events
+        .iter()
+        .find(|e| e.actor == Actor::Support)
+        .expect("the promotion");
+    let detail: serde_json::Value = serde_json::from_str(promoted.detail.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        (detail["verification"].as_str(), detail["ticket"].as_str()),
+        (Some("callback"), Some("T-7"))
+    );
+}
+
+#[tokio::test]
+async fn a_lost_2fa_approval_takes_a_proposal_and_another_supervisor() {
+    let (app, smtp) = spawn_mail_app(|c| c.public_url = c.public_url.replace("127.0.0.1", "localhost")).await;
+    let jane = app.jane().await;
+    let nic = jane.nic_handle.as_str();
+    crate::two_factor::enrol(&app, nic).await;
+    let browser = client();
+    let flow = password_step(&browser, &app, nic, &["totp", "backup_code"]).await;
+    let (_, started) = post(
+        &browser,
+        &app,
+        "/api/v1/session/second-factor/lost",
+        json!({"flow": flow}),
+    )
+    .await;
+    let request = uuid::Uuid::parse_str(started["request"].as_str().unwrap()).unwrap();
+    let part = reqwest::multipart::Part::bytes(include_bytes!("../fixtures/id-card.png").to_vec()).file_name("id.png");
+    let upload = browser
+        .post(app.url(&format!("/api/v1/recovery-requests/{request}/documents")))
+        .multipart(reqwest::multipart::Form::new().part("document", part))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(upload.status(), 201);
+    post(
+        &browser,
+        &app,
+        &format!("/api/v1/recovery-requests/{request}/submit"),
+        json!({}),
+    )
+    .await;
+    // The customer confirms from the mailed link.
+    app.deliver().await;
+    let mail = smtp
+        .messages_to("Jane.Doe@Example.com")
+        .into_iter()
+        .find(|m| m.text.contains("/recovery/confirm?token="))
+        .expect("the confirmation link");
+    let token = mail.text.split("token=").nth(1).unwrap()[..64].to_owned();
+    let client = ClientInfo::default();
+    app.app
+        .services
+        .recovery()
+        .confirm_request(&token, &client)
+        .await
+        .unwrap();
+
+    let (alice, _) = agent(&app, "alice@support.example", "Alice Martin", AgentRole::Agent).await;
+    let (sam, _) = agent(&app, "sam@support.example", "Sam Lee", AgentRole::Supervisor).await;
+    let (kim, _) = agent(&app, "kim@support.example", "Kim Park", AgentRole::Supervisor).await;
+    let support = app.app.services.support();
+    let (_, _, documents) = support.review(request).await.unwrap();
+    let (content_type, bytes) = support.document(request, documents[0].id).await.unwrap();
+    assert_eq!(
+        (content_type.as_str(), bytes.as_slice()),
+        ("image/png", include_bytes!("../fixtures/id-card.png").as_slice())
+    );
+    assert!(
+        matches!(
+            support
+                .confirm_approval(&sam, request, &why("documents match", "T-9"), &client)
+                .await,
+            Err(SupportError::WrongState)
+        ),
+        "nothing proposed yet"
+    );
+    support
+        .propose_approval(&sam, request, &why("passport matches the account name", "T-9"), &client)
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            support
+                .propose_approval(&alice, request, &why("again", "T-9"), &client)
+                .await,
+            Err(SupportError::WrongState)
+        ),
+        "one proposal"
+    );
+    assert!(
+        matches!(
+            support
+                .confirm_approval(&sam, request, &why("ok", "T-9"), &client)
+                .await,
+            Err(SupportError::SameAgent)
+        ),
+        "the proposer can't confirm"
+    );
+    assert!(matches!(
+        support
+            .confirm_approval(&alice, request, &why("ok", "T-9"), &client)
+            .await,
+        Err(SupportError::SupervisorOnly)
+    ));
+    let (_, body) = status_json(app.login(nic, PASSWORD).await).await;
+    assert_eq!(body["status"], "second_factor_required", "nothing changed yet");
+    support
+        .confirm_approval(&kim, request, &why("second look: documents match", "T-9"), &client)
+        .await
+        .unwrap();
+    let (_, body) = status_json(app.login(nic, PASSWORD).await).await;
+    assert_eq!(body["status"], "logged_in", "2FA is off: the password alone logs in");
+    assert!(
+        app.app.store.documents(request).await.unwrap().is_empty(),
+        "documents deleted"
+    );
+    app.deliver().await;
+    assert!(
+        smtp.messages_to("Jane.Doe@Example.com")
+            .iter()
+            .any(|m| m.text.contains("Kim")),
+        "the customer is told, with the agent's first name"
+    );
+}
