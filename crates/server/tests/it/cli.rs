@@ -324,9 +324,9 @@ async fn promote_backup_email_needs_a_reason_a_ticket_and_a_verified_backup_emai
     let events = sesame_core::ports::AuditLog::recent_events(&store, account.id, 1)
         .await
         .unwrap();
-    let detail = events[0].detail.as_deref().unwrap_or_default();
-    assert!(
-        detail.contains("ticket=T-42") && events[0].actor.as_str() == "operator",
-        "{detail}"
+    let detail: Value = serde_json::from_str(events[0].detail.as_deref().unwrap_or_default()).unwrap();
+    assert_eq!(
+        (detail["ticket"].as_str(), events[0].actor.as_str()),
+        (Some("T-42"), "operator")
     );
 }
