@@ -333,71 +333,71 @@ fn link_text(purpose: LinkPurpose, lang: &str) -> (&'static str, String, &'stati
     }
 }
 
-/// Title and text of what the support desk did (SUPPORT-5), with the agent's first name.
+/// Title and text of what the support desk did (SUPPORT-5), with the agent's first name (none
+/// when an operator acted from the command line).
 fn support_text(action: SupportAction, agent: &str, lang: &str) -> (&'static str, String) {
-    match (action, lang == "fr") {
+    let fr = lang == "fr";
+    let who = match (agent.is_empty(), fr) {
+        (true, false) => "Our support team".to_owned(),
+        (true, true) => "Notre support".to_owned(),
+        (false, false) => format!("{agent} from our support team"),
+        (false, true) => format!("{agent}, de notre support,"),
+    };
+    match (action, fr) {
         (SupportAction::Blocked, false) => (
             "Your account was blocked",
-            format!(
-                "{agent} from our support team blocked your account: nobody can log in to it and its sessions were ended."
-            ),
+            format!("{who} blocked your account: nobody can log in to it and its sessions were ended."),
         ),
         (SupportAction::Blocked, true) => (
             "Votre compte a été bloqué",
-            format!(
-                "{agent}, de notre support, a bloqué votre compte : personne ne peut s’y connecter et ses sessions ont été fermées."
-            ),
+            format!("{who} a bloqué votre compte : personne ne peut s’y connecter et ses sessions ont été fermées."),
         ),
         (SupportAction::Unblocked, false) => (
             "Your account was unblocked",
-            format!("{agent} from our support team unblocked your account: you can log in again."),
+            format!("{who} unblocked your account: you can log in again."),
         ),
         (SupportAction::Unblocked, true) => (
             "Votre compte a été débloqué",
-            format!("{agent}, de notre support, a débloqué votre compte : vous pouvez de nouveau vous connecter."),
+            format!("{who} a débloqué votre compte : vous pouvez de nouveau vous connecter."),
         ),
         (SupportAction::Unlocked, false) => (
             "Logins to your account were unlocked",
-            format!(
-                "{agent} from our support team lifted the pause on logins and codes that too many wrong attempts had caused."
-            ),
+            format!("{who} lifted the pause on logins and codes that too many wrong attempts had caused."),
         ),
         (SupportAction::Unlocked, true) => (
             "Les connexions à votre compte ont été débloquées",
-            format!(
-                "{agent}, de notre support, a levé la suspension des connexions et des codes causée par trop d’essais erronés."
-            ),
+            format!("{who} a levé la suspension des connexions et des codes causée par trop d’essais erronés."),
         ),
         (SupportAction::SessionsEnded, false) => (
             "Your sessions were ended",
-            format!("{agent} from our support team ended every session of your account. Log in again."),
+            format!("{who} ended every session of your account. Log in again."),
         ),
         (SupportAction::SessionsEnded, true) => (
             "Vos sessions ont été fermées",
-            format!("{agent}, de notre support, a fermé toutes les sessions de votre compte. Reconnectez-vous."),
+            format!("{who} a fermé toutes les sessions de votre compte. Reconnectez-vous."),
         ),
         (SupportAction::TwoFactorOff, false) => (
             "Two-factor authentication is off",
             format!(
-                "{agent} from our support team approved your request: two-factor authentication is off, your devices and backup codes were deleted, and so were your documents. Log in with your password and set up two-factor authentication again."
+                "{who} approved your request: two-factor authentication is off, your devices and backup codes were deleted, and so were your documents. Log in with your password and set up two-factor authentication again."
             ),
         ),
         (SupportAction::TwoFactorOff, true) => (
             "La double authentification est désactivée",
             format!(
-                "{agent}, de notre support, a accepté votre demande : la double authentification est désactivée, vos appareils et codes de secours ont été supprimés, ainsi que vos documents. Connectez-vous avec votre mot de passe et réactivez la double authentification."
+                "{who} a accepté votre demande : la double authentification est désactivée, vos appareils et codes de secours ont été supprimés, ainsi que vos documents. Connectez-vous avec votre mot de passe et réactivez la double authentification."
             ),
         ),
         (SupportAction::RequestRejected, false) => (
             "Your request was refused",
             format!(
-                "{agent} from our support team refused your request to switch off two-factor authentication. Your documents were deleted. The reason:"
+                "{who} refused your request to switch off two-factor authentication. Your documents were deleted. The reason:"
             ),
         ),
         (SupportAction::RequestRejected, true) => (
             "Votre demande a été refusée",
             format!(
-                "{agent}, de notre support, a refusé votre demande de désactivation de la double authentification. Vos documents ont été supprimés. La raison :"
+                "{who} a refusé votre demande de désactivation de la double authentification. Vos documents ont été supprimés. La raison :"
             ),
         ),
     }

@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 use sesame_core::audit::{Actor, ClientInfo};
 use sesame_core::ports::{Account, AuditLog};
-use sesame_core::service::{CreateAccountError, NewAccountInput, RecoveryError};
+use sesame_core::service::{By, CreateAccountError, NewAccountInput, RecoveryError};
 use sesame_core::types::{AccountState, AccountType, Password};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
@@ -67,10 +67,7 @@ pub enum AgentCommand {
 pub async fn run_agent(app: &App, command: AgentCommand) -> Result<(), CliError> {
     use sesame_core::service::SupportError;
     let support = app.services.support();
-    let refused = |e: SupportError| match e {
-        SupportError::Store(_) | SupportError::Mail(_) | SupportError::Hash(_) => internal(e),
-        other => CliError::Refused(other.to_string()),
-    };
+    let refused = |e: SupportError| desk_error(e);
     match command {
         AgentCommand::Invite { email, name, role } => {
             let role = sesame_core::support::AgentRole::parse(&role)
@@ -129,14 +126,30 @@ pub enum AccountCommand {
     /// Block an account (ACCT-5): nobody can log in, and its sessions end.
     Block {
         account: String,
+        #[command(flatten)]
+        why: Why,
         #[arg(long)]
         json: bool,
     },
     /// Unblock an account.
     Unblock {
         account: String,
+        #[command(flatten)]
+        why: Why,
         #[arg(long)]
         json: bool,
+    },
+    /// Lift the account's password and two-factor locks (SUPPORT-4).
+    Unlock {
+        account: String,
+        #[command(flatten)]
+        why: Why,
+    },
+    /// End every session of the account (SUPPORT-4).
+    EndSessions {
+        account: String,
+        #[command(flatten)]
+        why: Why,
     },
     /// RECOVER-6: make the verified backup email the primary (the customer lost the primary
     /// mailbox and the password); both addresses are told, and the next login asks for a new
@@ -153,6 +166,25 @@ pub enum AccountCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// SUPPORT-5: why an operator acts, recorded in the audit log.
+#[derive(Debug, Args)]
+pub struct Why {
+    #[arg(long)]
+    pub reason: String,
+    /// The support ticket.
+    #[arg(long)]
+    pub ticket: String,
+}
+
+impl Why {
+    fn justification(&self) -> sesame_core::service::Justification {
+        sesame_core::service::Justification {
+            reason: self.reason.clone(),
+            ticket: self.ticket.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -256,11 +288,31 @@ pub async fn run_account(app: &App, command: AccountCommand) -> Result<(), CliEr
             print(&out, json);
             Ok(())
         }
-        AccountCommand::Block { account, json } => {
-            set_state(app, &account, AccountState::Blocked, &operator, json).await
+        AccountCommand::Block { account, why, json } => {
+            set_state(app, &account, AccountState::Blocked, &why, &operator, json).await
         }
-        AccountCommand::Unblock { account, json } => {
-            set_state(app, &account, AccountState::Active, &operator, json).await
+        AccountCommand::Unblock { account, why, json } => {
+            set_state(app, &account, AccountState::Active, &why, &operator, json).await
+        }
+        AccountCommand::Unlock { account, why } => {
+            let account = find(app, &account).await?;
+            let support = app.services.support();
+            support
+                .unlock(By::Operator, account.id, &why.justification(), &operator)
+                .await
+                .map_err(desk_error)?;
+            println!("{}: password and two-factor locks lifted", account.nic_handle);
+            Ok(())
+        }
+        AccountCommand::EndSessions { account, why } => {
+            let account = find(app, &account).await?;
+            let support = app.services.support();
+            support
+                .end_sessions(By::Operator, account.id, &why.justification(), &operator)
+                .await
+                .map_err(desk_error)?;
+            println!("{}: every session ended", account.nic_handle);
+            Ok(())
         }
         AccountCommand::PromoteBackupEmail {
             nic_handle,
@@ -356,20 +408,36 @@ async fn create(app: &App, args: CreateArgs, operator: &ClientInfo) -> Result<()
     Ok(())
 }
 
+/// A desk error as the command line reports it.
+fn desk_error(err: sesame_core::service::SupportError) -> CliError {
+    use sesame_core::service::SupportError;
+    match err {
+        SupportError::ReasonRequired => CliError::Usage(err.to_string()),
+        SupportError::Store(_) | SupportError::Mail(_) | SupportError::Hash(_) => internal(err),
+        other => CliError::Refused(other.to_string()),
+    }
+}
+
 async fn set_state(
     app: &App,
     who: &str,
     state: AccountState,
+    why: &Why,
     operator: &ClientInfo,
     json: bool,
 ) -> Result<(), CliError> {
     let account = find(app, who).await?;
-    let changed = app
+    let blocked = state == AccountState::Blocked;
+    let result = app
         .services
-        .accounts()
-        .set_account_state(account.id, state, operator)
-        .await
-        .map_err(internal)?;
+        .support()
+        .set_blocked(By::Operator, account.id, blocked, &why.justification(), operator)
+        .await;
+    let changed = match result {
+        Ok(()) => true,
+        Err(sesame_core::service::SupportError::WrongState) => false,
+        Err(err) => return Err(desk_error(err)),
+    };
     let out = json!({"nic_handle": account.nic_handle.as_str(), "state": state.as_str(), "changed": changed});
     if json {
         print(&out, true);

@@ -285,21 +285,6 @@ impl Accounts {
         }
     }
 
-    /// Blocks or unblocks an account (ACCT-5); blocking ends every session (SESS-5).
-    pub async fn set_account_state(
-        &self,
-        account: AccountId,
-        state: AccountState,
-        client: &ClientInfo,
-    ) -> Result<bool, StoreError> {
-        let kind = match state {
-            AccountState::Active => AuditKind::AccountUnblocked,
-            AccountState::Blocked | AccountState::Closed => AuditKind::AccountBlocked,
-        };
-        let audit = AuditEvent::new(self.base.clock.now(), kind, Actor::Operator, client).account(account);
-        self.ports.set_account_state(account, state, &audit).await
-    }
-
     /// LOGIN-4: the customer switches login notifications on or off. A security setting: it needs
     /// a fresh authentication (SESS-3), so a stolen stale session can't silence the alerts.
     pub async fn set_login_notifications(

@@ -16,6 +16,23 @@ use crate::types::{AccountId, AccountState, Email, LoginIdentifier};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
+/// Who acts on an account: an agent in the console, or an operator at the command line.
+#[derive(Debug, Clone, Copy)]
+pub enum By<'a> {
+    Agent(&'a AgentAuth),
+    Operator,
+}
+
+impl By<'_> {
+    /// What the customer sees of who acted: the agent's first name, or nothing.
+    fn name(self) -> String {
+        match self {
+            Self::Agent(a) => a.agent.first_name().to_owned(),
+            Self::Operator => String::new(),
+        }
+    }
+}
+
 /// How the caller of a promotion proved who they are (SUPPORT-2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verification {
@@ -84,22 +101,27 @@ impl Support {
     /// reason, the ticket and anything else given.
     fn audit(
         &self,
-        by: &AgentAuth,
+        by: By<'_>,
         account: AccountId,
         action: &str,
         why: (&str, &str),
         extra: Option<(&str, &str)>,
         client: &ClientInfo,
     ) -> AuditEvent {
-        let mut detail = serde_json::json!({
-            "action": action, "agent_id": by.agent.id.to_string(), "agent": by.agent.first_name(),
-            "reason": why.0, "ticket": why.1,
-        });
+        let mut detail = serde_json::json!({ "action": action, "reason": why.0, "ticket": why.1 });
+        let actor = match by {
+            By::Agent(a) => {
+                detail["agent_id"] = a.agent.id.to_string().into();
+                detail["agent"] = a.agent.first_name().into();
+                Actor::Support
+            }
+            By::Operator => Actor::Operator,
+        };
         if let Some((key, value)) = extra {
             detail[key] = serde_json::Value::from(value);
         }
         let mut event =
-            AuditEvent::new(self.base.clock.now(), AuditKind::SupportAction, Actor::Support, client).account(account);
+            AuditEvent::new(self.base.clock.now(), AuditKind::SupportAction, actor, client).account(account);
         event.detail = Some(detail.to_string());
         event
     }
@@ -107,13 +129,13 @@ impl Support {
     fn notice(
         &self,
         account: &Account,
-        by: &AgentAuth,
+        by: By<'_>,
         action: SupportAction,
         reason: Option<&str>,
     ) -> Result<crate::mail::ComposedMail, SupportError> {
         let kind = MailKind::SupportNotice {
             action,
-            agent: by.agent.first_name().to_owned(),
+            agent: by.name(),
             reason: reason.map(str::to_owned),
         };
         Ok(self.base.compose_for(account, kind, None)?)
@@ -175,7 +197,7 @@ impl Support {
     /// SUPPORT-4: blocks (sessions end) or unblocks an account.
     pub async fn set_blocked(
         &self,
-        by: &AgentAuth,
+        by: By<'_>,
         id: AccountId,
         blocked: bool,
         why: &Justification,
@@ -200,7 +222,7 @@ impl Support {
     /// SUPPORT-4: lifts the account's password and second-factor locks.
     pub async fn unlock(
         &self,
-        by: &AgentAuth,
+        by: By<'_>,
         id: AccountId,
         why: &Justification,
         client: &ClientInfo,
@@ -221,7 +243,7 @@ impl Support {
     /// SUPPORT-4: ends every session of the account.
     pub async fn end_sessions(
         &self,
-        by: &AgentAuth,
+        by: By<'_>,
         id: AccountId,
         why: &Justification,
         client: &ClientInfo,
@@ -243,7 +265,7 @@ impl Support {
     /// the caller was verified.
     pub async fn promote_backup_email(
         &self,
-        by: &AgentAuth,
+        by: By<'_>,
         id: AccountId,
         verification: Option<Verification>,
         why: &Justification,
@@ -313,7 +335,7 @@ impl Support {
             .recovery_request(request)
             .await?
             .ok_or(SupportError::NotFound)?;
-        let audit = self.audit(by, found.account_id, "propose_2fa_off", why, None, client);
+        let audit = self.audit(By::Agent(by), found.account_id, "propose_2fa_off", why, None, client);
         if !self
             .ports
             .propose_approval(request, by.agent.id, why.0, why.1, &audit)
@@ -348,8 +370,8 @@ impl Support {
             Some(_) => {}
         }
         let account = self.account(found.account_id).await?;
-        let audit = self.audit(by, account.id, "confirm_2fa_off", why, None, client);
-        let mail = self.notice(&account, by, SupportAction::TwoFactorOff, None)?;
+        let audit = self.audit(By::Agent(by), account.id, "confirm_2fa_off", why, None, client);
+        let mail = self.notice(&account, By::Agent(by), SupportAction::TwoFactorOff, None)?;
         let approval = Approval {
             request,
             account: account.id,
@@ -380,8 +402,15 @@ impl Support {
             .await?
             .ok_or(SupportError::NotFound)?;
         let account = self.account(found.account_id).await?;
-        let audit = self.audit(by, account.id, "reject_2fa_off", (reason, ticket), None, client);
-        let mail = self.notice(&account, by, SupportAction::RequestRejected, Some(reason))?;
+        let audit = self.audit(
+            By::Agent(by),
+            account.id,
+            "reject_2fa_off",
+            (reason, ticket),
+            None,
+            client,
+        );
+        let mail = self.notice(&account, By::Agent(by), SupportAction::RequestRejected, Some(reason))?;
         let step = RequestStep {
             id: request,
             from: RequestStatus::PendingReview,

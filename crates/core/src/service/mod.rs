@@ -29,7 +29,7 @@ mod support;
 pub use accounts::{Accounts, CreateAccountError, NewAccountInput, ProfileInput};
 pub use activity::{DeviceView, SessionView};
 pub use contact::{ContactView, EmailChangeOutcome, PendingPrimary, UNREACHABLE_DELAY, mask};
-pub use desk::{AccountSummary, DocumentInfo, Justification, Verification};
+pub use desk::{AccountSummary, By, DocumentInfo, Justification, Verification};
 pub use devices::{Device, DeviceStart, Devices, TwoFactorSummary};
 pub use email_code::{EmailCodePolicy, EmailStep};
 pub use factors::Factors;

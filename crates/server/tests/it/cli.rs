@@ -158,14 +158,28 @@ async fn block_and_unblock_from_the_command_line() {
     let env = Env::new().await;
     let created = env.create("a perfectly fine passphrase\n").await;
     let nic = created["nic_handle"].as_str().unwrap();
-    let (code, out, _) = env.run(&["account", "block", nic, "--json"], "").await;
+    let (code, _, err) = env.run(&["account", "block", nic, "--json"], "").await;
+    assert_eq!(code, 2, "a reason and a ticket are required: {err}");
+    let why = ["--reason", "fraud report", "--ticket", "T-1"];
+    let (code, _, err) = env
+        .run(&["account", "block", nic, "--reason", " ", "--ticket", "T-1"], "")
+        .await;
+    assert_eq!(code, 2, "{err}");
+    let (code, out, _) = env
+        .run(&[&["account", "block", nic, "--json"][..], &why].concat(), "")
+        .await;
     assert_eq!(code, 0);
     assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["changed"], true);
     let (code, out, _) = env.run(&["account", "show", nic], "").await;
     assert_eq!(code, 0);
     assert!(out.contains("state: blocked"), "{out}");
-    let (code, _, _) = env.run(&["account", "unblock", nic], "").await;
+    let (code, _, _) = env.run(&[&["account", "unblock", nic][..], &why].concat(), "").await;
     assert_eq!(code, 0);
+    for command in ["unlock", "end-sessions"] {
+        let (code, out, err) = env.run(&[&["account", command, nic][..], &why].concat(), "").await;
+        assert_eq!(code, 0, "{command}: {err}");
+        assert!(out.contains(nic), "{out}");
+    }
     let (code, _, err) = env.run(&["account", "show", "nobody@example.com"], "").await;
     assert_eq!(code, 3);
     assert!(err.contains("no account"), "{err}");

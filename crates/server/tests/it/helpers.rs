@@ -264,3 +264,23 @@ pub async fn spawn_mail_app(tweak: impl FnOnce(&mut Config)) -> (TestApp, crate:
     .await;
     (app, smtp)
 }
+
+/// Blocks or unblocks an account as an operator does (ACCT-5, SUPPORT-4).
+pub async fn block(app: &TestApp, account: sesame_core::types::AccountId, blocked: bool) {
+    let why = sesame_core::service::Justification {
+        reason: "test".into(),
+        ticket: "T-0".into(),
+    };
+    app.app
+        .services
+        .support()
+        .set_blocked(
+            sesame_core::service::By::Operator,
+            account,
+            blocked,
+            &why,
+            &ClientInfo::default(),
+        )
+        .await
+        .unwrap();
+}

@@ -4,7 +4,6 @@ use crate::helpers::*;
 use serde_json::json;
 use sesame_core::audit::AuditKind;
 use sesame_core::ports::{AccountStore, AuditLog};
-use sesame_core::types::AccountState;
 
 #[tokio::test]
 async fn login_by_nic_handle_in_odd_case_and_spacing() {
@@ -88,12 +87,7 @@ async fn a_blocked_account_is_told_only_after_a_correct_password() {
     let app = spawn_app().await;
     let jane = app.jane().await;
     assert_eq!(app.login(jane.nic_handle.as_str(), PASSWORD).await.status(), 200);
-    app.app
-        .services
-        .accounts()
-        .set_account_state(jane.id, AccountState::Blocked, &Default::default())
-        .await
-        .unwrap();
+    block(&app, jane.id, true).await;
     // Blocking ended the session (ACCT-5).
     assert_eq!(
         error_code(app.get("/api/v1/me").await).await,
@@ -103,12 +97,7 @@ async fn a_blocked_account_is_told_only_after_a_correct_password() {
     assert_eq!(wrong, (401, "LOGIN_INVALID_CREDENTIALS".into()));
     let right = error_code(app.login(jane.nic_handle.as_str(), PASSWORD).await).await;
     assert_eq!(right, (403, "ACCOUNT_BLOCKED".into()));
-    app.app
-        .services
-        .accounts()
-        .set_account_state(jane.id, AccountState::Active, &Default::default())
-        .await
-        .unwrap();
+    block(&app, jane.id, false).await;
     assert_eq!(app.login(jane.nic_handle.as_str(), PASSWORD).await.status(), 200);
 }
 

@@ -426,12 +426,7 @@ async fn a_theme_folder_overrides_templates_and_static_files() {
 async fn a_blocked_customer_is_told_on_the_page_after_the_right_password() {
     let app = spawn_app().await;
     let jane = app.jane().await;
-    app.app
-        .services
-        .accounts()
-        .set_account_state(jane.id, sesame_core::types::AccountState::Blocked, &Default::default())
-        .await
-        .unwrap();
+    block(&app, jane.id, true).await;
     let v = Visitor::new(&app);
     let token = v.token("/login").await;
     let page = v

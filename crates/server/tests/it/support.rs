@@ -8,7 +8,7 @@ use serde_json::json;
 use sesame_core::audit::{Actor, ClientInfo};
 use sesame_core::ports::AuditLog;
 use sesame_core::recovery::RecoveryStore;
-use sesame_core::service::{AgentAuth, Justification, SupportError, Verification};
+use sesame_core::service::{AgentAuth, By, Justification, SupportError, Verification};
 use sesame_core::support::AgentRole;
 use webauthn_authenticator_rs::WebauthnAuthenticator;
 use webauthn_authenticator_rs::softtoken::SoftToken;
@@ -138,33 +138,39 @@ async fn every_action_needs_a_reason_and_a_ticket_and_the_audit_log_names_the_ag
     for (reason, ticket) in [("", "T-1"), ("caller asked", ""), ("  ", "  ")] {
         assert!(matches!(
             support
-                .set_blocked(&alice, jane.id, true, &why(reason, ticket), &client)
+                .set_blocked(By::Agent(&alice), jane.id, true, &why(reason, ticket), &client)
                 .await,
             Err(SupportError::ReasonRequired)
         ));
         assert!(matches!(
             support
-                .end_sessions(&alice, jane.id, &why(reason, ticket), &client)
+                .end_sessions(By::Agent(&alice), jane.id, &why(reason, ticket), &client)
                 .await,
             Err(SupportError::ReasonRequired)
         ));
     }
     support
-        .set_blocked(&alice, jane.id, true, &why("fraud report", "T-100"), &client)
+        .set_blocked(By::Agent(&alice), jane.id, true, &why("fraud report", "T-100"), &client)
         .await
         .unwrap();
     assert_eq!(app.login(jane.nic_handle.as_str(), PASSWORD).await.status(), 403);
     support
-        .set_blocked(&alice, jane.id, false, &why("owner verified", "T-100"), &client)
+        .set_blocked(
+            By::Agent(&alice),
+            jane.id,
+            false,
+            &why("owner verified", "T-100"),
+            &client,
+        )
         .await
         .unwrap();
     support
-        .unlock(&alice, jane.id, &why("locked out", "T-101"), &client)
+        .unlock(By::Agent(&alice), jane.id, &why("locked out", "T-101"), &client)
         .await
         .unwrap();
     assert!(matches!(
         support
-            .promote_backup_email(&alice, jane.id, None, &why("lost mailbox", "T-102"), &client)
+            .promote_backup_email(By::Agent(&alice), jane.id, None, &why("lost mailbox", "T-102"), &client)
             .await,
         Err(SupportError::VerificationRequired)
     ));
@@ -181,6 +187,21 @@ async fn every_action_needs_a_reason_and_a_ticket_and_the_audit_log_names_the_ag
             "what the customer sees"
         );
     }
+    assert_eq!(app.login(jane.nic_handle.as_str(), PASSWORD).await.status(), 200);
+    let (_, activity) = status_json(app.get("/api/v1/me/activity").await).await;
+    let seen: Vec<_> = activity
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "support_action")
+        .map(|e| e["by"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(seen, ["Alice", "Alice", "Alice"], "{activity}");
+    let page = app.get("/security").await.text().await.unwrap();
+    assert!(
+        page.contains("par Alice, de notre support"),
+        "the security page in French"
+    );
 }
 
 #[tokio::test]
@@ -194,7 +215,7 @@ async fn a_promotion_records_how_the_caller_was_verified() {
         .services
         .support()
         .promote_backup_email(
-            &alice,
+            By::Agent(&alice),
             jane.id,
             Some(Verification::Callback),
             &why("lost mailbox", "T-7"),

@@ -152,6 +152,8 @@ pub struct ActivityJson {
     pub device: String,
     /// `success`, or why it failed (`wrong_password`, `throttled`, …).
     pub outcome: String,
+    /// SUPPORT-5: the first name of the support agent who acted, when one did.
+    pub by: Option<String>,
 }
 
 /// The account's security events of the last 90 days, newest first.
@@ -165,6 +167,7 @@ pub async fn activity(
         events
             .into_iter()
             .map(|e| ActivityJson {
+                by: e.support_agent(),
                 at: rfc3339(e.at),
                 kind: e.kind.as_str(),
                 device: device_description(e.user_agent.as_deref()),

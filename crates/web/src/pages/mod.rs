@@ -294,6 +294,7 @@ async fn security(State(state): State<AppState>, ctx: PageContext, Client(client
         .map(|e| {
             context! {
                 at => e.at.format(&format).unwrap_or_default(), kind => e.kind.as_str(), success => e.success,
+                by => e.support_agent(),
                 ip => &e.ip, device => sesame_core::service::device_description(e.user_agent.as_deref()),
             }
         })

@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use minijinja::{Value, context};
 use serde::Deserialize;
-use sesame_core::service::{AgentAuth, Justification, SupportError, Verification};
+use sesame_core::service::{AgentAuth, By, Justification, SupportError, Verification};
 use sesame_core::types::AccountId;
 use uuid::Uuid;
 
@@ -416,14 +416,22 @@ pub async fn account_action(
     let support = state.services().support();
     let why = form.why();
     let result = match action.as_str() {
-        "block" => support.set_blocked(&agent, account, true, &why, &client).await,
-        "unblock" => support.set_blocked(&agent, account, false, &why, &client).await,
-        "unlock" => support.unlock(&agent, account, &why, &client).await,
-        "end-sessions" => support.end_sessions(&agent, account, &why, &client).await,
+        "block" => {
+            support
+                .set_blocked(By::Agent(&agent), account, true, &why, &client)
+                .await
+        }
+        "unblock" => {
+            support
+                .set_blocked(By::Agent(&agent), account, false, &why, &client)
+                .await
+        }
+        "unlock" => support.unlock(By::Agent(&agent), account, &why, &client).await,
+        "end-sessions" => support.end_sessions(By::Agent(&agent), account, &why, &client).await,
         "promote-backup-email" => {
             let verification = Verification::parse(&form.verification);
             support
-                .promote_backup_email(&agent, account, verification, &why, &client)
+                .promote_backup_email(By::Agent(&agent), account, verification, &why, &client)
                 .await
         }
         _ => Err(SupportError::NotFound),
@@ -556,6 +564,10 @@ pub async fn document(
                 (header::CONTENT_DISPOSITION, "inline".to_owned()),
                 (header::CACHE_CONTROL, "no-store".to_owned()),
                 (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+                (
+                    header::HeaderName::from_static("cross-origin-resource-policy"),
+                    "same-origin".to_owned(),
+                ),
             ],
             bytes.to_vec(),
         )
