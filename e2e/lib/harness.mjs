@@ -30,6 +30,8 @@ export async function startSesame(extraEnv = {}) {
       '--last-name', last, '--country', country, '--json'], { env, input: password + '\n' });
     return JSON.parse(out.toString());
   };
+  // Any other command of the binary, on the same data (its standard output).
+  const cli = (args, input = '') => execFileSync(BIN, args, { env, input }).toString();
   // Development mode: the tests read codes at /dev/mail and /dev/sms as a developer would.
   const child = spawn(BIN, ['serve', '--dev'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let logs = '';
@@ -49,7 +51,7 @@ export async function startSesame(extraEnv = {}) {
     await exited;
     rmSync(dir, { recursive: true, force: true });
   };
-  return { base, createAccount, stop, logs: () => logs };
+  return { base, createAccount, cli, stop, logs: () => logs };
 }
 
 export async function launchBrowser() {
