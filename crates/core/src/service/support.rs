@@ -32,6 +32,10 @@ const INVITE_TTL: Duration = Duration::hours(72);
 pub const AGENT_SESSION: Duration = Duration::hours(8);
 const CEREMONY_TTL: Duration = Duration::minutes(5);
 const SEAL_PURPOSE: &str = "agent-ceremony";
+/// Wrong passwords per agent email in a quarter of an hour before logins are refused (no hash).
+const LOGIN_FAILURES: i64 = 10;
+const LOGIN_WINDOW: Duration = Duration::minutes(15);
+const LOGIN_SCOPE: &str = "agent-login";
 
 /// What the desk needs from storage.
 pub trait SupportPorts:
@@ -85,6 +89,8 @@ pub enum SupportError {
     SameAgent,
     #[error("there is nothing like that here")]
     NotFound,
+    #[error("too many wrong passwords; wait before the next try")]
+    Throttled,
     #[error("this can't be done in the request's current state")]
     WrongState,
     #[error(transparent)]
@@ -343,6 +349,13 @@ impl Support {
         if password.is_too_long() {
             return Err(SupportError::InvalidCredentials);
         }
+        let canonical =
+            crate::types::LoginIdentifier::parse(email).map_or_else(String::new, |id| id.as_str().to_owned());
+        let now = self.base.clock.now();
+        let (failures, _) = self.ports.count(LOGIN_SCOPE, &canonical, now - LOGIN_WINDOW).await?;
+        if failures >= LOGIN_FAILURES {
+            return Err(SupportError::Throttled);
+        }
         let agent = match Email::parse(email) {
             Ok(email) => self.ports.agent_by_email(email.canonical()).await?,
             Err(_) => None,
@@ -351,8 +364,10 @@ impl Support {
         let phc = agent.as_ref().and_then(|a| a.password_phc.clone());
         let verified = self.base.hasher.verify(&password, phc.as_deref()).await?;
         let (Verification::Match, Some(agent), Some(_)) = (verified, agent, phc) else {
+            self.ports.hit(LOGIN_SCOPE, &canonical, now - LOGIN_WINDOW, now).await?;
             return Err(SupportError::InvalidCredentials);
         };
+        self.ports.reset(LOGIN_SCOPE, &canonical).await?;
         let key: SecurityKey = agent
             .security_key
             .as_deref()

@@ -350,3 +350,98 @@ async fn a_lost_2fa_approval_takes_a_proposal_and_another_supervisor() {
         "the customer is told, with the agent's first name"
     );
 }
+
+#[tokio::test]
+async fn agent_passwords_are_throttled_and_a_refusal_reaches_the_customer_with_its_reason() {
+    let (app, smtp) = spawn_mail_app(|c| c.public_url = c.public_url.replace("127.0.0.1", "localhost")).await;
+    let (alice, _) = agent(&app, "alice@support.example", "Alice Martin", AgentRole::Agent).await;
+    let support = app.app.services.support();
+    for _ in 0..10 {
+        assert!(matches!(
+            support.begin_login("alice@support.example", "not the password").await,
+            Err(SupportError::InvalidCredentials)
+        ));
+    }
+    assert!(
+        matches!(
+            support.begin_login("alice@support.example", AGENT_PASSWORD).await,
+            Err(SupportError::Throttled)
+        ),
+        "even the right password waits"
+    );
+    app.advance(16);
+    assert!(
+        support
+            .begin_login("alice@support.example", AGENT_PASSWORD)
+            .await
+            .is_ok()
+    );
+
+    let jane = app.jane().await;
+    let nic = jane.nic_handle.as_str();
+    crate::two_factor::enrol(&app, nic).await;
+    let browser = client();
+    let flow = password_step(&browser, &app, nic, &["totp", "backup_code"]).await;
+    let (_, started) = post(
+        &browser,
+        &app,
+        "/api/v1/session/second-factor/lost",
+        json!({"flow": flow}),
+    )
+    .await;
+    let request = uuid::Uuid::parse_str(started["request"].as_str().unwrap()).unwrap();
+    let part = reqwest::multipart::Part::bytes(include_bytes!("../fixtures/id-card.pdf").to_vec()).file_name("id.pdf");
+    browser
+        .post(app.url(&format!("/api/v1/recovery-requests/{request}/documents")))
+        .multipart(reqwest::multipart::Form::new().part("document", part))
+        .send()
+        .await
+        .unwrap();
+    post(
+        &browser,
+        &app,
+        &format!("/api/v1/recovery-requests/{request}/submit"),
+        json!({}),
+    )
+    .await;
+    app.deliver().await;
+    let mail = smtp
+        .messages_to("Jane.Doe@Example.com")
+        .into_iter()
+        .find(|m| m.text.contains("/recovery/confirm?token="))
+        .unwrap();
+    let token = mail.text.split("token=").nth(1).unwrap()[..64].to_owned();
+    let client_info = ClientInfo::default();
+    app.app
+        .services
+        .recovery()
+        .confirm_request(&token, &client_info)
+        .await
+        .unwrap();
+    support
+        .reject(
+            &alice,
+            request,
+            &why("the document is unreadable", "T-55"),
+            &client_info,
+        )
+        .await
+        .unwrap();
+    assert!(app.app.store.documents(request).await.unwrap().is_empty());
+    let (_, body) = status_json(
+        browser
+            .get(app.url(&format!("/api/v1/recovery-requests/{request}")))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(body["status"], "rejected");
+    app.deliver().await;
+    assert!(
+        smtp.messages_to("Jane.Doe@Example.com")
+            .iter()
+            .any(|m| m.text.contains("the document is unreadable") && m.text.contains("Alice")),
+        "the reason and the agent's first name reach the customer"
+    );
+}

@@ -74,6 +74,7 @@ fn code_of(err: &SupportError) -> ErrorCode {
         SupportError::SupervisorOnly => ErrorCode::SupportSupervisorOnly,
         SupportError::SameAgent => ErrorCode::SupportSameAgent,
         SupportError::NotFound => ErrorCode::NotFound,
+        SupportError::Throttled => ErrorCode::Throttled,
         SupportError::WrongState => ErrorCode::RecoveryWrongStep,
         SupportError::Recovery(e) => crate::error::ApiError::from(e.clone()).code(),
         SupportError::Hash(e) => crate::error::ApiError::from(e.clone()).code(),
