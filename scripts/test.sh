@@ -2,7 +2,8 @@
 # Runs every test on a fresh machine: formatting and lint gates, unit and contract tests, the
 # integration suite on SQLite and then on a throwaway PostgreSQL cluster (started and removed here),
 # and the browser tests in Debian's Chromium. Installs what is missing (Debian packages: postgresql,
-# chromium, oathtool; the SMTP server aiosmtpd from PyPI; npm packages from e2e/package-lock.json).
+# chromium, oathtool; the SMTP server aiosmtpd and the API fuzzer schemathesis from PyPI; npm
+# packages from e2e/package-lock.json). Then schemathesis against the real server (OPS-2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +18,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install -q --disable-pip-version-check aiosmtpd==1.4.6
+python3 -c 'import schemathesis' 2>/dev/null || python3 -m pip install -q --disable-pip-version-check schemathesis==4.32.5
 
 echo "== format and lints"
 cargo fmt --all -- --check
@@ -34,3 +36,6 @@ SESAME_TEST_BACKEND=postgres SESAME_TEST_POSTGRES_URL="$pg_url" \
 echo "== browser tests (Chromium)"
 cargo build --locked --bin sesame
 (cd e2e && npm ci --no-audit --no-fund --silent && SESAME_BIN=../target/debug/sesame npm test)
+
+echo "== the OpenAPI document against the real server (schemathesis)"
+scripts/schemathesis.sh

@@ -184,8 +184,7 @@ pub(super) struct LoginFlowState {
 
 pub(super) fn valid_description(input: &str) -> Result<String, TwoFactorError> {
     let d = input.trim();
-    let n = d.chars().count();
-    if n == 0 || n > 60 || d.chars().any(char::is_control) {
+    if d.is_empty() || input.chars().count() > 60 || input.chars().any(char::is_control) {
         return Err(TwoFactorError::InvalidDescription);
     }
     Ok(d.to_owned())

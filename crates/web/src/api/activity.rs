@@ -204,8 +204,17 @@ pub async fn set_ip_rules(
     State(state): State<AppState>,
     CurrentSession(auth): CurrentSession,
     Client(client): Client,
-    crate::json::ApiJson(rules): crate::json::ApiJson<sesame_core::ip_rules::IpRules>,
+    crate::json::ApiJson(body): crate::json::ApiJson<serde_json::Value>,
 ) -> Result<Json<sesame_core::ip_rules::IpRules>, ApiError> {
+    // An object, as documented: serde would also read a struct from an array.
+    if !body.is_object() {
+        return Err(ApiError::with_message(
+            ErrorCode::InvalidRequest,
+            "The body must be a JSON object.",
+        ));
+    }
+    let rules =
+        serde_json::from_value(body).map_err(|e| ApiError::with_message(ErrorCode::InvalidRequest, e.to_string()))?;
     Ok(Json(
         state.services().login().set_ip_rules(&auth, rules, &client).await?,
     ))

@@ -16,6 +16,7 @@ use utoipa::OpenApi;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Sesame API", description = "Customer-account login and account security."),
+    modifiers(&CommonErrors),
     paths(
         auth::login,
         auth::logout,
@@ -109,8 +110,81 @@ use utoipa::OpenApi;
 )]
 pub struct ApiDoc;
 
+/// The answers every operation of a kind can give, added to each operation that doesn't list them
+/// already: a body that is not JSON (400, 413, 415, 422), a path naming nothing (404), a state
+/// change from another site (403), a missing session on `/me` (401), limits (429) and a busy or
+/// unreachable database (503).
+struct CommonErrors;
+
+impl CommonErrors {
+    fn error(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
+        let content = utoipa::openapi::Content::new(Some(utoipa::openapi::Ref::from_schema_name("ErrorBody")));
+        utoipa::openapi::ResponseBuilder::new()
+            .description(description)
+            .content("application/json", content)
+            .build()
+            .into()
+    }
+}
+
+impl utoipa::Modify for CommonErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        // The device paths of one kind, documented as the generic ones they mean.
+        for (alias, generic) in DEVICE_ALIASES {
+            if let Some(mut item) = openapi.paths.paths.get(generic).cloned() {
+                let kind = alias.split('/').nth(4).unwrap_or("kind");
+                for op in [&mut item.patch, &mut item.delete, &mut item.post]
+                    .into_iter()
+                    .flatten()
+                {
+                    op.operation_id = op.operation_id.take().map(|id| format!("{id}_{kind}"));
+                }
+                openapi.paths.paths.insert(alias.to_owned(), item);
+            }
+        }
+        for (path, item) in &mut openapi.paths.paths {
+            let operations = [
+                (false, item.get.as_mut()),
+                (true, item.post.as_mut()),
+                (true, item.put.as_mut()),
+                (true, item.patch.as_mut()),
+                (true, item.delete.as_mut()),
+            ];
+            for (changes, operation) in operations {
+                let Some(operation) = operation else { continue };
+                let mut codes = vec![("503", "SERVICE_BUSY or SERVICE_UNAVAILABLE, with Retry-After")];
+                if operation.request_body.is_some() {
+                    codes.extend([
+                        ("400", "MALFORMED_JSON"),
+                        ("413", "BODY_TOO_LARGE"),
+                        ("415", "UNSUPPORTED_CONTENT_TYPE"),
+                        ("422", "INVALID_REQUEST: a field is missing or of the wrong type"),
+                    ]);
+                }
+                if path.contains('{') {
+                    codes.push(("404", "NOT_FOUND or a more precise code: the path names nothing"));
+                }
+                if changes {
+                    codes.push(("403", "CSRF_REJECTED: sent from another site"));
+                    codes.push(("429", "THROTTLED or a code-sending limit, with Retry-After"));
+                }
+                if path.starts_with("/api/v1/me") {
+                    codes.push(("401", "AUTH_REQUIRED"));
+                }
+                for (code, description) in codes {
+                    operation
+                        .responses
+                        .responses
+                        .entry(code.to_owned())
+                        .or_insert_with(|| Self::error(description));
+                }
+            }
+        }
+    }
+}
+
 pub fn routes() -> Router<AppState> {
-    Router::new()
+    let mut router = Router::new()
         .route("/api/v1/session", post(auth::login).delete(auth::logout))
         .route("/api/v1/me", get(auth::me))
         .route("/api/v1/me/settings", axum::routing::put(settings::update))
@@ -123,15 +197,6 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/me/2fa/totp", post(two_factor::totp_begin))
         .route("/api/v1/me/2fa/security-keys", post(two_factor::security_key_begin))
         .route("/api/v1/me/2fa/sms", post(two_factor::sms_begin))
-        // The routes of one kind (`/totp/{id}`, `/security-keys/{id}/enable`, …) and the
-        // generic `/devices/{id}` reach the same handlers: a device is a device.
-        .route(
-            "/api/v1/me/2fa/totp/{id}",
-            patch(two_factor::rename).delete(two_factor::remove),
-        )
-        .route("/api/v1/me/2fa/totp/{id}/enable", post(two_factor::enable))
-        .route("/api/v1/me/2fa/security-keys/{id}/enable", post(two_factor::enable))
-        .route("/api/v1/me/2fa/sms/{id}/enable", post(two_factor::enable))
         .route(
             "/api/v1/me/2fa/devices/{id}",
             patch(two_factor::rename).delete(two_factor::remove),
@@ -187,9 +252,92 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/signup/{flow}/resend", post(signup::resend))
         .route("/api/v1/signup/{flow}/profile", post(signup::profile))
         .route("/api/v1/signup/{flow}/password", post(signup::password))
-        .route("/api/openapi.json", get(openapi))
+        .route("/api/openapi.json", get(openapi));
+    // The routes of one kind (`/totp/{id}`, `/security-keys/{id}/enable`, …) reach the same
+    // handlers as the generic `/devices/{id}`: a device is a device.
+    for (alias, generic) in DEVICE_ALIASES {
+        router = match generic {
+            "/api/v1/me/2fa/devices/{id}" => router.route(alias, patch(two_factor::rename).delete(two_factor::remove)),
+            _ => router.route(alias, post(two_factor::enable)),
+        };
+    }
+    router
 }
+
+/// Paths of one kind of device and the generic path they mean, for the router and the document.
+const DEVICE_ALIASES: [(&str, &str); 4] = [
+    ("/api/v1/me/2fa/totp/{id}", "/api/v1/me/2fa/devices/{id}"),
+    ("/api/v1/me/2fa/totp/{id}/enable", "/api/v1/me/2fa/devices/{id}/enable"),
+    (
+        "/api/v1/me/2fa/security-keys/{id}/enable",
+        "/api/v1/me/2fa/devices/{id}/enable",
+    ),
+    ("/api/v1/me/2fa/sms/{id}/enable", "/api/v1/me/2fa/devices/{id}/enable"),
+];
 
 async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every `(path, method)` the router serves under `/api/v1/`, read from this file's routes.
+    fn served() -> Vec<(String, String)> {
+        let source = include_str!("mod.rs");
+        let start = source.find("pub fn routes()").unwrap_or(0);
+        let end = source.find("const DEVICE_ALIASES").unwrap_or(source.len());
+        let mut served = Vec::new();
+        for call in source[start..end].split(".route(").skip(1) {
+            let Some(path) = call.split('"').nth(1).filter(|p| p.starts_with("/api/v1/")) else {
+                continue;
+            };
+            for method in ["get", "post", "put", "patch", "delete"] {
+                let called = call.match_indices(&format!("{method}(")).any(|(i, _)| {
+                    let before = call.as_bytes().get(i.wrapping_sub(1)).copied().unwrap_or(b' ');
+                    !before.is_ascii_alphanumeric() && before != b'_'
+                });
+                if called {
+                    served.push((path.to_owned(), method.to_owned()));
+                }
+            }
+        }
+        for (alias, generic) in DEVICE_ALIASES {
+            for (path, method) in served.clone() {
+                if path == generic {
+                    served.push((alias.to_owned(), method));
+                }
+            }
+        }
+        served
+    }
+
+    #[test]
+    fn every_json_route_is_in_the_openapi_document() {
+        let doc = ApiDoc::openapi();
+        let served = served();
+        assert!(served.len() > 40, "the route walk found {} routes", served.len());
+        for (path, method) in served {
+            let item = doc
+                .paths
+                .paths
+                .get(&path)
+                .unwrap_or_else(|| panic!("{path} is not documented"));
+            let op = match method.as_str() {
+                "get" => &item.get,
+                "post" => &item.post,
+                "put" => &item.put,
+                "patch" => &item.patch,
+                _ => &item.delete,
+            };
+            let op = op
+                .as_ref()
+                .unwrap_or_else(|| panic!("{method} {path} is not documented"));
+            assert!(
+                op.responses.responses.contains_key("503"),
+                "{method} {path}: the common errors"
+            );
+        }
+    }
 }

@@ -93,7 +93,9 @@ pub async fn request_reset(
 #[derive(Deserialize, ToSchema)]
 pub struct ResetPassword {
     /// The account's NIC handle, as the reset mail reminds it.
+    #[schema(pattern = r"^[a-z]{2}[0-9]{5,7}-[a-z]+$")]
     pub nic_handle: String,
+    #[schema(min_length = 12, max_length = 128)]
     pub password: String,
 }
 
@@ -123,6 +125,7 @@ pub async fn reset(
 #[derive(Deserialize, ToSchema)]
 pub struct ChangePassword {
     pub current_password: String,
+    #[schema(min_length = 12, max_length = 128)]
     pub password: String,
 }
 
@@ -151,6 +154,10 @@ pub async fn change_password(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct EmailRequest {
+    #[schema(
+        pattern = r"^[a-z0-9]+([._+-][a-z0-9]+)*@[a-z0-9]+(-[a-z0-9]+)*(\.[a-z]{2,10})+$",
+        max_length = 254
+    )]
     pub email: String,
 }
 
@@ -173,6 +180,7 @@ pub async fn set_backup_email(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CodeRequest {
+    #[schema(pattern = r"^[0-9]{6}$")]
     pub code: String,
 }
 
@@ -216,6 +224,10 @@ pub async fn remove_backup_email(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct EmailChangeRequest {
+    #[schema(
+        pattern = r"^[a-z0-9]+([._+-][a-z0-9]+)*@[a-z0-9]+(-[a-z0-9]+)*(\.[a-z]{2,10})+$",
+        max_length = 254
+    )]
     pub email: String,
     /// Whether the current primary can still receive mail; when false the change waits 24 hours.
     pub current_reachable: bool,
@@ -253,6 +265,7 @@ pub struct EmailChangeConfirm {
     /// The code sent to the current primary (absent when it can't be reached).
     #[serde(default)]
     pub current_code: Option<String>,
+    #[schema(pattern = r"^[0-9]{6}$")]
     pub new_code: String,
 }
 

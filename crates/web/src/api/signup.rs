@@ -20,13 +20,21 @@ use uuid::Uuid;
 /// `Debug` is not derived: the password must never reach a log.
 #[derive(Deserialize, ToSchema)]
 pub struct SignupRequest {
+    #[schema(
+        pattern = r"^[a-z0-9]+([._+-][a-z0-9]+)*@[a-z0-9]+(-[a-z0-9]+)*(\.[a-z]{2,10})+$",
+        max_length = 254
+    )]
     pub email: String,
+    #[schema(min_length = 12, max_length = 128)]
     pub password: String,
     /// ISO 3166-1 alpha-2; it fixes the subsidiary.
+    #[schema(pattern = r"^[A-Z]{2}$")]
     pub country: String,
     /// Defaults to the subsidiary's language.
+    #[schema(pattern = r"^(en|fr)$")]
     pub language: Option<String>,
     /// Defaults to the subsidiary's currency.
+    #[schema(pattern = r"^(EUR|GBP|USD)$")]
     pub currency: Option<String>,
 }
 
@@ -41,23 +49,29 @@ pub struct SignupFlow {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct VerifyRequest {
     /// The 6 digits from the email (spaces and hyphens are ignored).
+    #[schema(pattern = r"^[0-9]{6}$")]
     pub code: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ProfileRequest {
+    #[schema(min_length = 1, max_length = 60, pattern = r"^[A-Za-z][A-Za-z '-]*$")]
     pub first_name: String,
+    #[schema(min_length = 1, max_length = 60, pattern = r"^[A-Za-z][A-Za-z '-]*$")]
     pub last_name: String,
     /// `individual` (default), `company` or `non_profit`.
+    #[schema(pattern = r"^individual$")]
     pub account_type: Option<String>,
     /// Required for companies and non-profits.
     pub company_name: Option<String>,
     /// E.164, optional.
+    #[schema(pattern = r"^\+[1-9][0-9]{7,14}$")]
     pub phone: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
 pub struct PasswordRequest {
+    #[schema(min_length = 12, max_length = 128)]
     pub password: String,
 }
 

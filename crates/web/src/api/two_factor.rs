@@ -169,6 +169,7 @@ pub async fn challenge(
 #[derive(Deserialize, ToSchema)]
 pub struct EmailCodeRequest {
     pub flow: Uuid,
+    #[schema(pattern = r"^[0-9]{6}$")]
     pub code: String,
 }
 
@@ -324,6 +325,11 @@ pub async fn status(
 
 #[derive(Deserialize, ToSchema)]
 pub struct DescriptionRequest {
+    #[schema(
+        min_length = 1,
+        max_length = 60,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub description: String,
 }
 
@@ -419,7 +425,13 @@ pub async fn security_key_begin(
 #[derive(Deserialize, ToSchema)]
 pub struct PhoneRequest {
     /// E.164 (`+33612345678`); spaces, dots and dashes are allowed.
+    #[schema(pattern = r"^\+[1-9][0-9]{7,14}$")]
     pub phone: String,
+    #[schema(
+        min_length = 1,
+        max_length = 60,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub description: String,
 }
 
@@ -549,7 +561,7 @@ pub async fn remove(
 }
 
 /// A new set of backup codes; the old set stops working.
-#[utoipa::path(post, path = "/api/v1/me/2fa/backup-codes", responses((status = 200, body = BackupCodes)))]
+#[utoipa::path(post, path = "/api/v1/me/2fa/backup-codes", responses((status = 200, body = BackupCodes), (status = 409, description = "TWO_FACTOR_NOT_ENABLED", body = ErrorBody)))]
 pub async fn regenerate(
     State(state): State<AppState>,
     CurrentSession(auth): CurrentSession,
