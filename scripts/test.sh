@@ -3,7 +3,8 @@
 # integration suite on SQLite and then on a throwaway PostgreSQL cluster (started and removed here),
 # and the browser tests in Debian's Chromium. Installs what is missing (Debian packages: postgresql,
 # chromium, oathtool; the SMTP server aiosmtpd and the API fuzzer schemathesis from PyPI; npm
-# packages from e2e/package-lock.json). Then schemathesis against the real server (OPS-2).
+# packages from e2e/package-lock.json). Then schemathesis against the real server (OPS-2), and every
+# fuzz target for a few seconds (nightly toolchain and cargo-fuzz, installed when missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,3 +40,6 @@ cargo build --locked --bin sesame
 
 echo "== the OpenAPI document against the real server (schemathesis)"
 scripts/schemathesis.sh
+
+echo "== fuzz targets, briefly (docs/fuzzing.md)"
+scripts/fuzz.sh

@@ -21,7 +21,7 @@ pub async fn check_origin(State(state): State<AppState>, req: Request, next: Nex
     next.run(req).await
 }
 
-fn same_site(headers: &HeaderMap, public_origin: &str) -> bool {
+pub(crate) fn same_site(headers: &HeaderMap, public_origin: &str) -> bool {
     let origin_ok = headers
         .get("origin")
         .is_none_or(|origin| origin.as_bytes() == public_origin.as_bytes());

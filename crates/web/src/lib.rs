@@ -8,6 +8,8 @@ mod client;
 mod csrf;
 mod device;
 mod error;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod headers;
 mod json;
 mod metrics;

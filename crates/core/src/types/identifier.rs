@@ -1,13 +1,18 @@
-//! ACCT-3: identifiers (NIC handles, emails) are matched on a canonical form: trimmed, Unicode
-//! NFKC, then default (full) case folding. Full-width letters equal ASCII ones; a dotless `ı` stays
-//! different from `i` because default case folding keeps it.
+//! ACCT-3: identifiers (NIC handles, emails) are matched on a canonical form: Unicode NFKC, then
+//! default (full) case folding, then trimmed (NFKC can turn a character into a space and a
+//! combining mark, so trimming last keeps the form stable: canonical(canonical(x)) = canonical(x)).
+//! Full-width letters equal ASCII ones; a dotless `ı` stays different from `i` because default case
+//! folding keeps it.
 
 use unicode_normalization::UnicodeNormalization;
 
 /// The canonical form of any identifier as typed.
 pub fn canonical(input: &str) -> String {
-    let nfkc: String = input.trim().nfkc().collect();
-    caseless::default_case_fold_str(&nfkc)
+    let nfkc: String = input.nfkc().collect();
+    let folded = caseless::default_case_fold_str(&nfkc);
+    // Folding may leave a form that is no longer NFKC; the second pass settles it.
+    let settled: String = folded.trim().nfkc().collect();
+    settled.trim().to_owned()
 }
 
 /// What a customer typed in the login field, in canonical form; it may be a NIC handle or an
@@ -22,9 +27,13 @@ impl LoginIdentifier {
     pub fn parse(input: &str) -> Option<Self> {
         // An email compares by its own canonical form (ACCT-3: IDNA domains); anything else,
         // a NIC handle, by the generic one.
-        let canon = match super::Email::parse(input) {
-            Ok(email) => email.canonical().to_owned(),
-            Err(_) => canonical(input),
+        // Anything with an `@` once normalised (a full-width `＠` too) is an email or nothing: the
+        // generic folding would turn `rß@x.de` into `rss@x.de`, another account's address.
+        let generic = canonical(input);
+        let canon = if generic.contains('@') {
+            super::Email::parse(input).ok()?.canonical().to_owned()
+        } else {
+            generic
         };
         let plausible = !canon.is_empty() && canon.chars().count() <= 320 && !canon.chars().any(char::is_control);
         plausible.then_some(Self(canon))
@@ -38,6 +47,37 @@ impl LoginIdentifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_invalid_email_is_no_identifier_rather_than_a_folded_one() {
+        // Found by the `identifiers` fuzz target: folding made a valid address of an invalid one.
+        assert_eq!(LoginIdentifier::parse("rß@-ovhÛanee.de"), None);
+        assert_eq!(
+            LoginIdentifier::parse("jane＠Straße.de").map(|i| i.as_str().to_owned()),
+            Some("jane@xn--strae-oqa.de".to_owned())
+        );
+        for input in ["rß@x.de", "JANE@Example.COM", "jd12345-OVH", "¯"] {
+            if let Some(id) = LoginIdentifier::parse(input) {
+                assert_eq!(LoginIdentifier::parse(id.as_str()), Some(id.clone()), "{input:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_canonical_form_is_stable() {
+        // Found by the `identifiers` fuzz target: NFKC turns a macron into a space and a mark.
+        for input in [
+            "\u{af}",
+            " \u{304}",
+            "ＡＢ１２３４５-ＯＶＨ",
+            "Straße",
+            "ǅ",
+            "\u{1e9e}x",
+        ] {
+            let once = canonical(input);
+            assert_eq!(canonical(&once), once, "{input:?}");
+        }
+    }
 
     #[test]
     fn trims_and_folds_case() {

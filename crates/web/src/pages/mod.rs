@@ -5,9 +5,9 @@
 pub(crate) mod context;
 mod dev;
 mod email_step;
-mod negotiate;
+pub(crate) mod negotiate;
 mod recovery;
-mod return_to;
+pub(crate) mod return_to;
 mod second_step;
 mod signup;
 pub(crate) mod support;

@@ -1,0 +1,26 @@
+//! ACCT-1..4, PWD-2: identifiers, emails, NIC handles, names, countries, customer codes and the
+//! password policy, on any text.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use sesame_core::types::{
+    Country, CustomerCode, Email, LoginIdentifier, NicHandle, Password, PasswordPolicy, PersonName,
+};
+
+fuzz_target!(|input: &str| {
+    let id = LoginIdentifier::parse(input);
+    if let Some(id) = &id {
+        // Canonical forms are stable: parsing one again gives itself.
+        assert_eq!(LoginIdentifier::parse(id.as_str()).as_ref().map(LoginIdentifier::as_str), Some(id.as_str()));
+    }
+    if let Ok(email) = Email::parse(input) {
+        assert!(email.canonical().contains('@'));
+        let _ = email.local_part();
+    }
+    let _ = NicHandle::looks_like(input, "ovh");
+    let _ = PersonName::parse(input);
+    let _ = Country::parse(input);
+    let _ = CustomerCode::from_digits(input);
+    let password = Password::new(input);
+    let _ = PasswordPolicy::default().check(&password, &[input, "jane", "doe"]);
+});
