@@ -119,3 +119,15 @@ pub async fn store_verified_backup_email(store: &SqlStore, account: uuid::Uuid, 
         .await
         .expect("the account is updated");
 }
+
+/// Every recipient in the mail outbox, sent or not (MAIL-1: a change's mail is written with it).
+///
+/// # Panics
+/// When the outbox can't be read: the test can't go on.
+#[allow(clippy::expect_used)]
+pub async fn outbox_recipients(store: &SqlStore) -> Vec<String> {
+    sqlx::query_scalar::<_, String>("SELECT recipient FROM outbox")
+        .fetch_all(&store.pool)
+        .await
+        .expect("the outbox is readable")
+}

@@ -9,20 +9,20 @@ use std::process::Stdio;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 
-struct Env {
-    db: TestDb,
+pub struct Env {
+    pub db: TestDb,
     dir: tempfile::TempDir,
 }
 
 impl Env {
-    async fn new() -> Self {
+    pub async fn new() -> Self {
         Self {
             db: TestDb::new().await,
             dir: tempfile::tempdir().unwrap(),
         }
     }
 
-    fn command(&self, args: &[&str]) -> Command {
+    pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_sesame"));
         cmd.args(args)
             .env_clear()
@@ -41,7 +41,7 @@ impl Env {
     }
 
     /// Runs a command with `stdin` as its input; returns exit code, stdout and stderr.
-    async fn run(&self, args: &[&str], stdin: &str) -> (i32, String, String) {
+    pub async fn run(&self, args: &[&str], stdin: &str) -> (i32, String, String) {
         let mut child = self.command(args).spawn().unwrap();
         let mut input = child.stdin.take().unwrap();
         input.write_all(stdin.as_bytes()).await.unwrap();

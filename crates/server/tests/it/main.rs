@@ -8,6 +8,7 @@ mod helpers;
 
 mod accounts;
 mod cli;
+mod crash;
 mod email_code;
 mod errors;
 mod flows;
