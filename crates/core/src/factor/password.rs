@@ -2,19 +2,25 @@
 //!
 //! * PWD-1: Argon2id v19 with the configured cost, PHC strings; a stored hash made with other
 //!   settings is reported by [`PasswordHasher::needs_rehash`] so login can upgrade it.
-//! * PWD-3: at most `workers` hashes run at once on Tokio's blocking threads; at most
-//!   `max_queue` callers wait, each for at most `queue_deadline`. Past either bound the caller
-//!   gets [`HashError::Busy`] (the web layer answers 503 with Retry-After), so a flood of logins
-//!   can't queue without bound.
+//! * PWD-3: `workers` threads of their own hash, each with its Argon2 memory (19 MiB by
+//!   default) allocated once when it starts and reused for every hash, so resident memory stays
+//!   at `workers` × the memory cost whatever the load (tokio's blocking pool used to give each of
+//!   its threads an allocator arena that kept its own 19 MiB). At most `workers` jobs are out at
+//!   once; at most `max_queue` callers wait, each for at most `queue_deadline`. Past either bound
+//!   the caller gets [`HashError::Busy`] (the web layer answers 503 with Retry-After), so a flood
+//!   of logins can't queue without bound. A stored hash with other settings than the current ones
+//!   is checked with memory of its own, once, before login rehashes it.
 //! * PWD-4: [`PasswordHasher::verify`] with no stored hash checks against a dummy hash made
 //!   with the same settings, so an unknown account costs what a known one costs.
 
 use crate::types::Password;
-use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
-use argon2::{Algorithm, Argon2, Params, Version};
-use std::sync::Arc;
+use argon2::password_hash::PasswordVerifier as _;
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
+use subtle::ConstantTimeEq;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Argon2id cost settings (PWD-1 defaults: m=19456 KiB, t=2, p=1).
@@ -70,8 +76,8 @@ pub enum Verification {
 /// Hashes and verifies passwords on a bounded pool.
 #[derive(Debug)]
 pub struct PasswordHasher {
-    params: Params,
     phc_prefix: String,
+    jobs: mpsc::Sender<Job>,
     slots: Arc<Semaphore>,
     workers: usize,
     waiting: AtomicUsize,
@@ -94,14 +100,26 @@ impl PasswordHasher {
         }
         let params = Params::new(settings.m_cost_kib, settings.t_cost, settings.p_cost, None)
             .map_err(|e| SettingsError::Argon2(e.to_string()))?;
-        let dummy_hash =
-            hash_blocking(&params, b"sesame-dummy-password-for-unknown-accounts").map_err(SettingsError::Argon2)?;
+        let jobs = start_workers(pool.workers, &params).map_err(|e| SettingsError::Argon2(e.to_string()))?;
+        // The dummy hash is made by a worker too: no 19 MiB allocation outside the workers.
+        let (reply, answer) = mpsc::channel();
+        let dummy = Password::new("sesame-dummy-password-for-unknown-accounts");
+        jobs.send(Job::Hash {
+            password: dummy,
+            salt: random_salt(),
+            reply: Box::new(move |hashed| drop(reply.send(hashed))),
+        })
+        .map_err(|e| SettingsError::Argon2(e.to_string()))?;
+        let dummy_hash = answer
+            .recv()
+            .map_err(|e| SettingsError::Argon2(e.to_string()))?
+            .map_err(SettingsError::Argon2)?;
         Ok(Self {
             phc_prefix: format!(
                 "$argon2id$v=19$m={},t={},p={}$",
                 settings.m_cost_kib, settings.t_cost, settings.p_cost
             ),
-            params,
+            jobs,
             slots: Arc::new(Semaphore::new(pool.workers)),
             workers: pool.workers,
             waiting: AtomicUsize::new(0),
@@ -114,9 +132,13 @@ impl PasswordHasher {
     /// Hashes a new password into a PHC string.
     pub async fn hash(&self, password: &Password) -> Result<String, HashError> {
         let password = password.clone();
-        let params = self.params.clone();
-        self.run(move || hash_blocking(&params, password.expose().as_bytes()).map_err(HashError::Internal))
-            .await
+        let salt = random_salt();
+        self.run(|reply| Job::Hash {
+            password,
+            salt,
+            reply: Box::new(move |hashed| drop(reply.send(hashed.map_err(HashError::Internal)))),
+        })
+        .await?
     }
 
     /// Checks a password against a stored PHC string, or against the dummy hash when the account
@@ -125,13 +147,14 @@ impl PasswordHasher {
         let known = stored.is_some();
         let phc = stored.unwrap_or(&self.dummy_hash).to_owned();
         let password = password.clone();
-        let params = self.params.clone();
         let matched = self
-            .run(move || {
-                let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
-                Ok(argon
-                    .verify_password(password.expose().as_bytes(), phc.as_str())
-                    .is_ok())
+            .run(|reply| Job::Verify {
+                password,
+                phc,
+                reply: Box::new(move |matched| {
+                    // A caller that stopped waiting just gets no answer.
+                    reply.send(matched).ok();
+                }),
             })
             .await?;
         Ok(if matched && known {
@@ -156,18 +179,17 @@ impl PasswordHasher {
         Ok(OccupiedSlots { _permits: permits })
     }
 
-    async fn run<T, F>(&self, work: F) -> Result<T, HashError>
-    where
-        T: Send + 'static,
-        F: FnOnce() -> Result<T, HashError> + Send + 'static,
-    {
+    /// Hands a job to the workers once a slot is free. The slot goes with the job and is freed
+    /// by the worker when done, so a caller that gives up waiting never lets more jobs in.
+    async fn run<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(tokio::sync::oneshot::Sender<T>) -> Job,
+    ) -> Result<T, HashError> {
         let permit = self.acquire().await?;
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            work()
-        })
-        .await
-        .map_err(|e| HashError::Internal(e.to_string()))?
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = job(reply).with_slot(permit);
+        self.jobs.send(job).map_err(|e| HashError::Internal(e.to_string()))?;
+        answer.await.map_err(|e| HashError::Internal(e.to_string()))
     }
 
     async fn acquire(&self) -> Result<OwnedSemaphorePermit, HashError> {
@@ -188,11 +210,121 @@ impl PasswordHasher {
     }
 }
 
-fn hash_blocking(params: &Params, password: &[u8]) -> Result<String, String> {
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
-        .hash_password(password)
-        .map(|hash| hash.to_string())
-        .map_err(|e| e.to_string())
+/// Work for a hashing thread; the answer goes to `reply`.
+enum Job {
+    Hash {
+        password: Password,
+        salt: [u8; 16],
+        reply: Box<dyn FnOnce(Result<String, String>) + Send>,
+    },
+    Verify {
+        password: Password,
+        phc: String,
+        reply: Box<dyn FnOnce(bool) + Send>,
+    },
+    /// A job with the pool slot it holds until it is done.
+    Slotted(Box<Job>, OwnedSemaphorePermit),
+}
+
+impl Job {
+    fn with_slot(self, permit: OwnedSemaphorePermit) -> Self {
+        Self::Slotted(Box::new(self), permit)
+    }
+}
+
+fn random_salt() -> [u8; 16] {
+    let mut salt = [0u8; 16];
+    crate::random::Random::fill(&crate::random::OsRandom, &mut salt);
+    salt
+}
+
+/// Starts the hashing threads, each with its memory, sharing one queue.
+fn start_workers(count: usize, params: &Params) -> std::io::Result<mpsc::Sender<Job>> {
+    let (jobs, queue) = mpsc::channel::<Job>();
+    let queue = Arc::new(Mutex::new(queue));
+    for index in 0..count {
+        let queue = Arc::clone(&queue);
+        let params = params.clone();
+        std::thread::Builder::new()
+            .name(format!("argon2-{index}"))
+            .spawn(move || work(&queue, &params))?;
+    }
+    Ok(jobs)
+}
+
+/// A hashing thread: its memory blocks are allocated here, once, and reused for every job. It
+/// ends when the hasher (the last sender) is gone.
+fn work(queue: &Mutex<mpsc::Receiver<Job>>, params: &Params) {
+    let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+    let mut blocks = vec![Block::new(); params.block_count()];
+    loop {
+        let next = match queue.lock() {
+            Ok(receiver) => receiver.recv(),
+            Err(poisoned) => poisoned.into_inner().recv(),
+        };
+        let Ok(job) = next else { return };
+        do_job(job, &argon, params, &mut blocks);
+    }
+}
+
+fn do_job(job: Job, argon: &Argon2<'_>, params: &Params, blocks: &mut [Block]) {
+    match job {
+        Job::Slotted(job, permit) => {
+            do_job(*job, argon, params, blocks);
+            drop(permit);
+        }
+        Job::Hash { password, salt, reply } => {
+            reply(hash_with(argon, params, blocks, password.expose().as_bytes(), &salt))
+        }
+        Job::Verify { password, phc, reply } => {
+            reply(verify_with(argon, params, blocks, password.expose().as_bytes(), &phc))
+        }
+    }
+}
+
+/// A new PHC string, computed in the thread's own memory.
+fn hash_with(
+    argon: &Argon2<'_>,
+    params: &Params,
+    blocks: &mut [Block],
+    password: &[u8],
+    salt: &[u8],
+) -> Result<String, String> {
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    argon
+        .hash_password_into_with_memory(password, salt, &mut out, &mut *blocks)
+        .map_err(|e| e.to_string())?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(params).map_err(|e| e.to_string())?,
+        salt: Some(Salt::new(salt).map_err(|e| e.to_string())?),
+        hash: Some(Output::new(&out).map_err(|e| e.to_string())?),
+    };
+    Ok(phc.to_string())
+}
+
+/// Whether `password` matches a stored PHC string: in the thread's memory when the hash was made
+/// with the current settings, else (an older hash, rehashed at this login) with memory of its own.
+fn verify_with(argon: &Argon2<'_>, params: &Params, blocks: &mut [Block], password: &[u8], phc: &str) -> bool {
+    let Ok(stored) = PasswordHash::new(phc) else {
+        return false;
+    };
+    let current = stored.algorithm == Algorithm::Argon2id.ident()
+        && stored.version == Some(Version::V0x13.into())
+        && Params::try_from(&stored).is_ok_and(|p| {
+            p.m_cost() == params.m_cost() && p.t_cost() == params.t_cost() && p.p_cost() == params.p_cost()
+        });
+    match (current, &stored.salt, &stored.hash) {
+        (true, Some(salt), Some(expected)) if expected.len() == Params::DEFAULT_OUTPUT_LEN => {
+            let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+            argon
+                .hash_password_into_with_memory(password, salt.as_ref(), &mut out, &mut *blocks)
+                .is_ok()
+                && bool::from(out.ct_eq(expected.as_bytes()))
+        }
+        _ => Argon2::default().verify_password(password, phc).is_ok(),
+    }
 }
 
 #[cfg(test)]
@@ -238,13 +370,33 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn other_settings_need_a_rehash() {
+    async fn other_settings_need_a_rehash_and_still_verify() {
+        let pw = Password::new("a long enough passphrase");
         let old = hasher(CHEAP, 8);
-        let stored = old.hash(&Password::new("a long enough passphrase")).await.unwrap();
+        let stored = old.hash(&pw).await.unwrap();
         assert!(!old.needs_rehash(&stored));
         let new = hasher(Argon2Settings { t_cost: 2, ..CHEAP }, 8);
         assert!(new.needs_rehash(&stored));
         assert!(new.needs_rehash("$2b$12$bcrypt-hash"));
+        assert_eq!(new.verify(&pw, Some(&stored)).await.unwrap(), Verification::Match);
+        assert_eq!(
+            new.verify(&pw, Some("$2b$12$bcrypt-hash")).await.unwrap(),
+            Verification::Mismatch
+        );
+    }
+
+    #[tokio::test]
+    async fn the_workers_speak_standard_phc_both_ways() {
+        use argon2::password_hash::PasswordHasher as _;
+        let h = hasher(CHEAP, 8);
+        let pw = Password::new("a long enough passphrase");
+        let params = Params::new(CHEAP.m_cost_kib, CHEAP.t_cost, CHEAP.p_cost, None).unwrap();
+        let standard = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+        let theirs = standard.hash_password(pw.expose().as_bytes()).unwrap().to_string();
+        assert_eq!(h.verify(&pw, Some(&theirs)).await.unwrap(), Verification::Match);
+        let ours = h.hash(&pw).await.unwrap();
+        assert!(standard.verify_password(pw.expose().as_bytes(), ours.as_str()).is_ok());
+        assert!(standard.verify_password(b"another passphrase", ours.as_str()).is_err());
     }
 
     #[tokio::test]
