@@ -11,6 +11,11 @@
 //!    browser logs in every second; how many guesses were actually checked, per account and per
 //!    address, and whether the owner always got in.
 //!
+//! 5. with `BENCH_MEMORY=1`, instead of the above (in a process that runs nothing else, so the
+//!    raw Argon2 run's memory doesn't count): resident memory (PWD-3) idle, after
+//!    `THROUGHPUT_LOGINS` logins, at the peak of a flood of `FLOOD` concurrent logins, and a
+//!    second after it.
+//!
 //! The figures go to `docs/benchmarks.md`. Machines here have two noisy cores: read ratios and
 //! medians, not absolute numbers.
 
@@ -31,11 +36,119 @@ use std::time::{Duration, Instant};
 const PASSWORD: &str = "correct horse battery staple";
 const TIMING_TRIES: usize = 300;
 const THROUGHPUT_LOGINS: usize = 400;
+const FLOOD: usize = 500;
+
+/// Resident memory (VmRSS, MiB) of a process.
+fn rss_of(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    kib / 1024.0
+}
+
+/// Resident memory of the real server process (`BENCH_SESAME_BIN`, the release `sesame` by
+/// default) doing nothing but logins (PWD-3): the client is this process, measured apart.
+async fn memory(cores: usize) {
+    let bin = std::env::var("BENCH_SESAME_BIN").unwrap_or_else(|_| "target/release/sesame".into());
+    let dir = tempfile::tempdir().unwrap();
+    let command = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(&bin);
+        cmd.args(args)
+            .env("SESAME_DATA_DIR", dir.path())
+            .env("SESAME_LISTEN", "127.0.0.1:0")
+            .env("SESAME_METRICS_LISTEN", "127.0.0.1:0")
+            .env("SESAME_RISK__LOGIN_EMAIL_CODE", "never");
+        cmd
+    };
+    let mut nics = Vec::new();
+    for i in 0..100 {
+        use std::io::Write as _;
+        let mut child = command(&[
+            "account", "create", "--email", &format!("memory{i}@example.com"), "--first-name", "Mem", "--last-name",
+            "Ory", "--country", "FR", "--json",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+        child.stdin.take().unwrap().write_all(format!("{PASSWORD}\n").as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let created: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        nics.push(created["nic_handle"].as_str().unwrap().to_owned());
+    }
+    let mut server = command(&["serve"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(server.stdout.take().unwrap());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut first).unwrap();
+    // Keep reading: a closed pipe would stop the server at its next line.
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    let addr = first.split("http://").nth(1).and_then(|s| s.split_whitespace().next()).unwrap().to_owned();
+    let base = format!("http://{addr}");
+    let pid = server.id();
+    let client = reqwest::Client::new();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let idle = rss_of(pid);
+    for i in 0..THROUGHPUT_LOGINS {
+        login(&client, &base, &nics[i % nics.len()], PASSWORD).await;
+    }
+    let after_logins = rss_of(pid);
+    let (peak, after_flood, answered) = flood(&client, &base, &nics, pid).await;
+    println!(
+        "resident memory of the server (MiB, {cores} hashing workers): idle {idle:.0}, after {THROUGHPUT_LOGINS} sequential logins {after_logins:.0}, peak during {FLOOD} concurrent logins {peak:.0} ({answered} logged in, the rest 503), a second later {after_flood:.0}"
+    );
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
+
+/// RSS while `FLOOD` logins arrive at once: the highest seen, and a second after.
+async fn flood(client: &reqwest::Client, base: &str, nics: &[String], pid: u32) -> (f64, f64, usize) {
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let done = Arc::clone(&done);
+        tokio::spawn(async move {
+            let mut peak: f64 = 0.0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                peak = peak.max(rss_of(pid));
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            peak
+        })
+    };
+    // Spread over many accounts: one account's parallel tries from new browsers would meet
+    // RISK-2's throttle before any hash.
+    let tasks: Vec<_> = (0..FLOOD)
+        .map(|i| {
+            let (client, base, nic) = (client.clone(), base.to_owned(), nics[i % nics.len()].clone());
+            tokio::spawn(async move { login(&client, &base, &nic, PASSWORD).await.0 })
+        })
+        .collect();
+    let mut answered = 0;
+    for task in tasks {
+        if task.await.unwrap() == 200 {
+            answered += 1;
+        }
+    }
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let peak = sampler.await.unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    (peak, rss_of(pid), answered)
+}
 
 #[tokio::main]
 async fn main() {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     println!("cores: {cores}");
+    if std::env::var_os("BENCH_MEMORY").is_some() {
+        return memory(cores).await;
+    }
 
     let raw = raw_argon2_rate(cores, THROUGHPUT_LOGINS);
     println!(
@@ -43,24 +156,7 @@ async fn main() {
         1000.0 * cores as f64 / raw
     );
 
-    let dir = tempfile::tempdir().unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let mut config = Config {
-        listen: "127.0.0.1:0".into(),
-        public_url: base.clone(),
-        data_dir: dir.path().to_path_buf(),
-        ..Config::default()
-    };
-    // The sign-up timing below sends hundreds of sign-ups from one address and IP.
-    config.signup.per_ip_per_hour = i64::MAX;
-    config.signup.mails_per_address_per_hour = i64::MAX;
-    // Addresses come from X-Forwarded-For (the bench plays the proxy), and no emailed codes.
-    config.trusted_proxies = vec!["127.0.0.1".into()];
-    config.risk.login_email_code = sesame_core::service::EmailCodePolicy::Never;
-    let app = App::start(&config.resolve().unwrap(), Arc::new(SystemClock))
-        .await
-        .unwrap();
+    let (app, listener, base, _dir) = server().await;
     let nic = create(&app, "bench@example.com").await;
     // RISK-2 lets an account take 5 wrong passwords before waiting: the timing pairs use each of
     // these for 4.
@@ -133,6 +229,29 @@ async fn main() {
     );
     signup_timing(&client, &base).await;
     brute_force(&base, &victim).await;
+}
+
+/// The server under test (production Argon2 settings), its listener, URL and data folder.
+async fn server() -> (App, tokio::net::TcpListener, String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let mut config = Config {
+        listen: "127.0.0.1:0".into(),
+        public_url: base.clone(),
+        data_dir: dir.path().to_path_buf(),
+        ..Config::default()
+    };
+    // The sign-up timing below sends hundreds of sign-ups from one address and IP.
+    config.signup.per_ip_per_hour = i64::MAX;
+    config.signup.mails_per_address_per_hour = i64::MAX;
+    // Addresses come from X-Forwarded-For (the bench plays the proxy), and no emailed codes.
+    config.trusted_proxies = vec!["127.0.0.1".into()];
+    config.risk.login_email_code = sesame_core::service::EmailCodePolicy::Never;
+    let app = App::start(&config.resolve().unwrap(), Arc::new(SystemClock))
+        .await
+        .unwrap();
+    (app, listener, base, dir)
 }
 
 /// Creates an account with the bench password; its NIC handle.
