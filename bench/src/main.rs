@@ -68,14 +68,28 @@ async fn memory(cores: usize) {
     for i in 0..100 {
         use std::io::Write as _;
         let mut child = command(&[
-            "account", "create", "--email", &format!("memory{i}@example.com"), "--first-name", "Mem", "--last-name",
-            "Ory", "--country", "FR", "--json",
+            "account",
+            "create",
+            "--email",
+            &format!("memory{i}@example.com"),
+            "--first-name",
+            "Mem",
+            "--last-name",
+            "Ory",
+            "--country",
+            "FR",
+            "--json",
         ])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-        child.stdin.take().unwrap().write_all(format!("{PASSWORD}\n").as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{PASSWORD}\n").as_bytes())
+            .unwrap();
         let out = child.wait_with_output().unwrap();
         let created: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         nics.push(created["nic_handle"].as_str().unwrap().to_owned());
@@ -90,7 +104,12 @@ async fn memory(cores: usize) {
     std::io::BufRead::read_line(&mut stdout, &mut first).unwrap();
     // Keep reading: a closed pipe would stop the server at its next line.
     std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-    let addr = first.split("http://").nth(1).and_then(|s| s.split_whitespace().next()).unwrap().to_owned();
+    let addr = first
+        .split("http://")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap()
+        .to_owned();
     let base = format!("http://{addr}");
     let pid = server.id();
     let client = reqwest::Client::new();

@@ -47,7 +47,7 @@ test('an unusual login asks for the code mailed to the account', async () => {
   assert.equal((await page.textContent('#home-nic')).trim(), account.nic_handle);
   // The same browser is known now: straight in.
   await page.click('#account-name');
-  await Promise.all([page.waitForURL(/\/login$/), page.click('#logout')]);
+  await Promise.all([page.waitForURL(/\/login(\?logged_out=1)?$/), page.click('#logout')]);
   await logIn(page, account.nic_handle);
   assert.equal(page.url(), `${sesame.base}/`);
   await context.close();

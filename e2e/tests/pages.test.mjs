@@ -54,7 +54,7 @@ test('log in by NIC handle, open the name menu, see email and NIC handle, log ou
   assert.ok(nicBox.y > emailBox.y, 'the NIC handle shows under the email');
   await screenshot(page, 'control-panel');
   assert.deepEqual(await seriousViolations(page), []);
-  await Promise.all([page.waitForURL(/\/login$/), page.click('#logout')]);
+  await Promise.all([page.waitForURL(/\/login(\?logged_out=1)?$/), page.click('#logout')]);
   await page.goto(`${sesame.base}/`);
   assert.equal(new URL(page.url()).pathname, '/login', 'after logout the panel asks for a login');
   await context.close();
@@ -98,7 +98,7 @@ test('the customer language wins once logged in; return_to stays on allowed plac
   assert.equal(page.url(), `${sesame.base}/`, 'another origin is ignored');
   assert.equal(await page.getAttribute('html', 'lang'), 'fr', 'Jane signed up in France: French');
   await page.click('#account-name');
-  await Promise.all([page.waitForURL(/\/login$/), page.click('#logout')]);
+  await Promise.all([page.waitForURL(/\/login(\?logged_out=1)?$/), page.click('#logout')]);
   await page.goto(`${sesame.base}/security`);
   assert.match(page.url(), /\/login\?return_to=%2Fsecurity$/);
   await logIn(page, jane.nic_handle);
@@ -115,7 +115,7 @@ test('pages work without JavaScript', async () => {
   assert.equal(new URL(page.url()).pathname, '/');
   await page.click('#account-name');
   assert.equal(await page.textContent('#account-nic'), jane.nic_handle);
-  await Promise.all([page.waitForURL(/\/login$/), page.click('#logout')]);
+  await Promise.all([page.waitForURL(/\/login(\?logged_out=1)?$/), page.click('#logout')]);
   await context.close();
 });
 
@@ -146,4 +146,36 @@ test('a form posted from another site is refused', async () => {
   assert.equal(response.status(), 403);
   assert.match(await response.text(), /CSRF_REJECTED/);
   await context.close();
+});
+
+test('an empty login form asks for what is missing; logging out and being sent to log in say why', async () => {
+  for (const [locale, missingLogin, missingPassword, loggedOut, toContinue] of [
+    ['en-GB', /Enter your customer ID or email address/, /Enter your password/, /You have been logged out/, /Log in to continue/],
+    ['fr-FR', /Saisissez votre identifiant client/, /Saisissez votre mot de passe/, /Vous avez été déconnecté/, /Connectez-vous pour continuer/],
+  ]) {
+    const { context, page } = await newPage({ locale });
+    await page.goto(`${sesame.base}/login`);
+    await page.click('#submit');
+    assert.match(await page.textContent('#error-summary'), missingLogin);
+    assert.equal(await page.getAttribute('#login', 'aria-invalid'), 'true');
+    assert.equal(await page.getAttribute('#password', 'aria-invalid'), null);
+    await page.fill('#login', jane.nic_handle);
+    await page.click('#submit');
+    assert.match(await page.textContent('#error-summary'), missingPassword);
+    assert.equal(await page.getAttribute('#password', 'aria-invalid'), 'true');
+    assert.equal(await page.inputValue('#login'), jane.nic_handle, 'the customer ID is kept');
+    assert.deepEqual(await seriousViolations(page), []);
+    await page.goto(`${sesame.base}/security`);
+    assert.match(await page.textContent('#notice'), toContinue);
+    await logIn(page, jane.nic_handle);
+    // Reloading the address a security form posted to goes back to the security page.
+    await page.goto(`${sesame.base}/security/totp`);
+    assert.equal(new URL(page.url()).pathname, '/security');
+    // A logged-in customer is told so on the sign-up page.
+    await page.goto(`${sesame.base}/signup`);
+    assert.match(await page.textContent('#already-logged-in'), new RegExp(jane.nic_handle));
+    await Promise.all([page.waitForURL(/logged_out=1/), page.click('#logout-here')]);
+    assert.match(await page.textContent('#notice'), loggedOut);
+    await context.close();
+  }
 });

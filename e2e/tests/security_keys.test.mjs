@@ -27,7 +27,7 @@ async function logIn(page, nic) {
 
 async function logOut(page) {
   await page.click('#account-name');
-  await Promise.all([page.waitForURL(/\/login$/), page.click('#logout')]);
+  await Promise.all([page.waitForURL(/\/login(\?logged_out=1)?$/), page.click('#logout')]);
 }
 
 const KEYS = {

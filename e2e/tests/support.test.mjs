@@ -45,7 +45,7 @@ async function logIn(page, login, password = PASSWORD) {
 
 async function logOut(page) {
   await page.click('#account-name');
-  await Promise.all([page.waitForURL(/\/login$/), page.click('#logout')]);
+  await Promise.all([page.waitForURL(/\/login(\?logged_out=1)?$/), page.click('#logout')]);
 }
 
 /// An agent's browser with a virtual security key: invited, enrolled, logged in.

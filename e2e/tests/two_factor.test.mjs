@@ -59,7 +59,7 @@ test('enrol an app, then log in with it and with a backup code', async () => {
   assert.deepEqual(await seriousViolations(page), [], 'security page with 2FA on');
   await screenshot(page, 'security-2fa');
   await page.click('#account-name');
-  await Promise.all([page.waitForURL(/\/login$/), page.click('#logout')]);
+  await Promise.all([page.waitForURL(/\/login(\?logged_out=1)?$/), page.click('#logout')]);
 
   // The app: the password alone leads to the second step, which offers the app first.
   await logIn(page);
@@ -72,7 +72,7 @@ test('enrol an app, then log in with it and with a backup code', async () => {
   await Promise.all([page.waitForURL(`${sesame.base}/`), page.click('#submit')]);
   assert.equal((await page.textContent('#home-nic')).trim(), account.nic_handle);
   await page.click('#account-name');
-  await Promise.all([page.waitForURL(/\/login$/), page.click('#logout')]);
+  await Promise.all([page.waitForURL(/\/login(\?logged_out=1)?$/), page.click('#logout')]);
 
   // A backup code through "Try another method".
   await logIn(page);
@@ -84,7 +84,7 @@ test('enrol an app, then log in with it and with a backup code', async () => {
   await page.goto(`${sesame.base}/security`);
   assert.match(await page.textContent('#backup-left'), /9/);
   await page.click('#account-name');
-  await Promise.all([page.waitForURL(/\/login$/), page.click('#logout')]);
+  await Promise.all([page.waitForURL(/\/login(\?logged_out=1)?$/), page.click('#logout')]);
 
   // The step now opens on the method used last; the same backup code does not work twice.
   await logIn(page);

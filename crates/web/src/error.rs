@@ -540,7 +540,17 @@ pub async fn not_found(State(state): State<crate::AppState>, uri: Uri, headers: 
     respond(&state, &uri, &headers, ErrorCode::NotFound)
 }
 
-pub async fn method_not_allowed(State(state): State<crate::AppState>, uri: Uri, headers: HeaderMap) -> Response {
+pub async fn method_not_allowed(
+    State(state): State<crate::AppState>,
+    method: axum::http::Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    // Reloading a page a security form posted to (`/security/totp`, …) asks for its address
+    // with GET: back to the security page rather than an error.
+    if method == axum::http::Method::GET && uri.path().starts_with("/security/") {
+        return (StatusCode::SEE_OTHER, [(header::LOCATION, "/security")]).into_response();
+    }
     respond(&state, &uri, &headers, ErrorCode::MethodNotAllowed)
 }
 

@@ -163,7 +163,7 @@ async fn logout_needs_the_form_token() {
     let token = v.token("/").await;
     let out = v.post_form("/logout", &[("csrf", &token)]).await;
     assert_eq!(out.status(), 303);
-    assert_eq!(location(&out), "/login");
+    assert_eq!(location(&out), "/login?logged_out=1");
     assert_eq!(v.get("/api/v1/me").await.status(), 401);
 }
 

@@ -543,7 +543,15 @@ async fn login_page(State(state): State<AppState>, ctx: PageContext, uri: Uri) -
         let to = if safe.is_empty() { "/".to_owned() } else { safe };
         return ctx.redirect(&to);
     }
-    let extra = context! { return_to => safe, login => "", email_only => email_only(&state, &ctx) };
+    // Why the visitor is here: sent by a page that needs a login, or just logged out.
+    let notice = if query_param(&uri, "logged_out") == "1" {
+        Some("login.logged_out")
+    } else if !safe.is_empty() && safe != "/" {
+        Some("login.to_continue")
+    } else {
+        None
+    };
+    let extra = context! { return_to => safe, login => "", email_only => email_only(&state, &ctx), notice => notice };
     ctx.render("login.html", "login", StatusCode::OK, extra)
 }
 
@@ -569,6 +577,22 @@ async fn login_submit(
         return ctx.error(ErrorCode::CsrfRejected);
     }
     let email_only = email_only(&state, &ctx);
+    // An empty field is asked for, not judged "incorrect".
+    let missing = if form.login.trim().is_empty() {
+        Some("login")
+    } else if form.password.is_empty() {
+        Some("password")
+    } else {
+        None
+    };
+    if let Some(field) = missing {
+        let safe = safe_return_to(&form.return_to, state.settings()).unwrap_or_default();
+        let extra = context! {
+            return_to => safe, login => form.login, email_only => email_only,
+            error => format!("missing_{field}"), error_field => field, error_code => ErrorCode::InvalidField.as_str(),
+        };
+        return ctx.render("login.html", "login", StatusCode::UNPROCESSABLE_ENTITY, extra);
+    }
     let result = state
         .services()
         .login()
@@ -649,7 +673,7 @@ async fn logout(
         return ctx.error(crate::error::ApiError::from(err).code());
     }
     ctx.add_cookie(removal_cookie(&state));
-    ctx.redirect("/login")
+    ctx.redirect("/login?logged_out=1")
 }
 
 async fn static_file(State(state): State<AppState>, Path(file): Path<String>) -> Response {

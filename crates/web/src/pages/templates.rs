@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Every template of the default theme.
-pub const TEMPLATES: [(&str, &str); 38] = [
+pub const TEMPLATES: [(&str, &str); 39] = [
     ("unlock.html", include_str!("../../templates/unlock.html")),
     ("totp_enrol.html", include_str!("../../templates/totp_enrol.html")),
     ("backup_codes.html", include_str!("../../templates/backup_codes.html")),
@@ -62,6 +62,10 @@ pub const TEMPLATES: [(&str, &str); 38] = [
     (
         "recovery_request.html",
         include_str!("../../templates/recovery_request.html"),
+    ),
+    (
+        "signup_logged_in.html",
+        include_str!("../../templates/signup_logged_in.html"),
     ),
     ("support_login.html", include_str!("../../templates/support_login.html")),
     ("support_key.html", include_str!("../../templates/support_key.html")),
@@ -240,7 +244,7 @@ mod tests {
             apps => vec![context! { id => "x", description => "Phone", created => "2026-11-25", last_used => "2026-11-26" }],
             id => "0190a0a0-0000-7000-8000-000000000000", secret => "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ",
             qr_svg => "<svg></svg>", codes => vec!["abcde-12345"],
-            done => false, token => "abc", kind => "confirm", valid => true, sent => true,
+            done => false, token => "abc", kind => "confirm", nic => "jd12345-ovh", valid => true, sent => true,
             pending => context! { id => "x", email => "jane@new.example", reachable => true },
             backup => "j•••@example.org", status_name => "draft", documents => 1, max => 3, flow => "x",
             method => "totp", others => vec![context! { method => "backup_code", href => "/login/x?method=backup_code" }],
