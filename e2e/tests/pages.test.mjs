@@ -155,6 +155,7 @@ test('an empty login form asks for what is missing; logging out and being sent t
   ]) {
     const { context, page } = await newPage({ locale });
     await page.goto(`${sesame.base}/login`);
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'login', 'the first field has the focus');
     await page.click('#submit');
     assert.match(await page.textContent('#error-summary'), missingLogin);
     assert.equal(await page.getAttribute('#login', 'aria-invalid'), 'true');

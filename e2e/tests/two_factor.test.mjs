@@ -65,6 +65,8 @@ test('enrol an app, then log in with it and with a backup code', async () => {
   await logIn(page);
   assert.match(page.url(), /\/login\/[0-9a-f-]+\?method=totp/);
   assert.match(await page.textContent('label[for=code]'), /authenticator app/);
+  assert.match(await page.textContent('#account-hint'), /k•••@example\.com/, 'the step names the account');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'code', 'the code field has the focus');
   assert.deepEqual(await seriousViolations(page), []);
   await screenshot(page, 'second-step');
   // The enrolment used the current time step; the next one is within the allowed drift.

@@ -68,6 +68,8 @@ pub struct SecondStep {
     pub flow: Uuid,
     pub methods: Vec<Method>,
     pub default: Method,
+    /// The account being logged into, as the page names it: its masked email.
+    pub account: String,
 }
 
 /// What a correct first factor leads to.
@@ -320,6 +322,7 @@ impl Login {
             flow: flow.id,
             methods,
             default,
+            account: super::contact::mask(account.email.address()),
         })
     }
 
@@ -383,6 +386,7 @@ impl Login {
             flow: flow_id,
             methods: open.state.methods,
             default,
+            account: super::contact::mask(open.account.email.address()),
         })
     }
 

@@ -56,7 +56,7 @@ async fn render(
     let status = shown.error.map_or(StatusCode::OK, ErrorCode::status);
     let extra = context! {
         flow => flow.to_string(), method => method.as_str(), others => others, return_to => safe,
-        error_code => shown.error.map(ErrorCode::as_str), sent_to => shown.sent_to,
+        error_code => shown.error.map(ErrorCode::as_str), sent_to => shown.sent_to, account_hint => step.account,
     };
     ctx.render("second_factor.html", "login", status, extra)
 }
