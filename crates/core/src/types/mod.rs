@@ -109,12 +109,22 @@ impl Country {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PersonName(String);
 
+/// Pictographs, emoji and their joiners and variation selectors (not letters of any script).
+fn is_symbol(c: char) -> bool {
+    matches!(u32::from(c),
+        0x2190..=0x21FF | 0x2300..=0x23FF | 0x2460..=0x27BF | 0x2900..=0x297F | 0x2B00..=0x2BFF
+        | 0xFE00..=0xFE0F | 0x200D | 0x1F000..=0x1FAFF | 0xE0000..=0xE007F)
+}
+
 impl PersonName {
     pub fn parse(input: &str) -> Option<Self> {
         use unicode_normalization::UnicodeNormalization;
         let name: String = input.trim().nfkc().collect();
         let len = name.chars().count();
-        let ok = (1..=100).contains(&len) && !name.chars().any(char::is_control);
+        // Names end up on bills: letters of any script, marks, spaces and the usual punctuation;
+        // no control characters, no markup, no emoji or other symbols.
+        let allowed = |c: char| !c.is_control() && !matches!(c, '<' | '>' | '{' | '}' | '\\') && !is_symbol(c);
+        let ok = (1..=100).contains(&len) && name.chars().all(allowed);
         ok.then_some(Self(name))
     }
 
@@ -133,6 +143,16 @@ mod tests {
         assert!(Country::parse("FRA").is_none());
         assert!(Country::parse("F1").is_none());
         assert!(Country::parse("ÉT").is_none());
+    }
+
+    #[test]
+    fn person_names_keep_every_script_but_refuse_markup_and_emoji() {
+        for ok in ["Élodie", "Ørsted", "Σωκράτης", "王小明", "Анна-Мария", "O'Brien", "محمد", "Nguyễn Văn"] {
+            assert!(PersonName::parse(ok).is_some(), "{ok}");
+        }
+        for bad in ["<b>Jane</b>", "Jane 😀", "Jo\u{200d}hn", "Ann>", "☃ Snow", "a\u{7}b"] {
+            assert!(PersonName::parse(bad).is_none(), "{bad:?}");
+        }
     }
 
     #[test]
