@@ -100,3 +100,23 @@ test('enrol an app, then log in with it and with a backup code', async () => {
   assert.deepEqual(await seriousViolations(page), []);
   await context.close();
 });
+
+test('the second step says how many tries are left, then offers to log in again', async () => {
+  const context = await browser.newContext({ locale: 'en-GB' });
+  const page = await context.newPage();
+  await logIn(page);
+  for (let i = 1; i <= 4; i += 1) {
+    await page.fill('#code', '000000');
+    await page.click('#submit');
+    assert.match(await page.textContent('#error-summary'), /SECOND_FACTOR_INVALID/);
+    const left = await page.locator('#tries-left').count();
+    assert.equal(left > 0, 5 - i <= 2, `try ${i}: the count shows only when few tries remain`);
+  }
+  assert.match(await page.textContent('#tries-left'), /: 1\./);
+  assert.deepEqual(await seriousViolations(page), []);
+  await page.fill('#code', '000000');
+  await page.click('#submit');
+  assert.match(await page.textContent('#error-code'), /SECOND_FACTOR_TOO_MANY_ATTEMPTS/);
+  await Promise.all([page.waitForURL(/\/login$/), page.click('#start-again')]);
+  await context.close();
+});

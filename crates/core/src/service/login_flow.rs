@@ -70,6 +70,8 @@ pub struct SecondStep {
     pub default: Method,
     /// The account being logged into, as the page names it: its masked email.
     pub account: String,
+    /// Codes this login may still try before it must start again from the password.
+    pub tries_left: i64,
 }
 
 /// What a correct first factor leads to.
@@ -323,6 +325,7 @@ impl Login {
             methods,
             default,
             account: super::contact::mask(account.email.address()),
+            tries_left: FLOW_ATTEMPTS,
         })
     }
 
@@ -387,6 +390,7 @@ impl Login {
             methods: open.state.methods,
             default,
             account: super::contact::mask(open.account.email.address()),
+            tries_left: (FLOW_ATTEMPTS - open.flow.attempts).max(0),
         })
     }
 

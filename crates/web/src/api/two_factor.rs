@@ -34,7 +34,8 @@ impl From<TwoFactorError> for ApiError {
                     "Too many wrong codes. Try again in {} seconds.",
                     retry_after.whole_seconds().max(1)
                 ),
-            ),
+            )
+            .retry_after(retry_after),
             TwoFactorError::SendThrottled { retry_after } => Self::with_message(
                 ErrorCode::SmsThrottled,
                 format!(

@@ -23,6 +23,8 @@ use uuid::Uuid;
 struct Shown {
     error: Option<ErrorCode>,
     sent_to: Option<String>,
+    /// Seconds to wait before the next try (after too many wrong codes).
+    wait: Option<i64>,
 }
 
 async fn render(
@@ -37,6 +39,10 @@ async fn render(
         Ok(step) => step,
         Err(err) => return ctx.error(ApiError::from(err).code()),
     };
+    if shown.error == Some(ErrorCode::SecondFactorInvalid) && step.tries_left == 0 {
+        // The last try was wrong: nothing more to type here, the way forward is a new login.
+        return ctx.error(ErrorCode::SecondFactorTooManyAttempts);
+    }
     let method = Method::parse(method)
         .filter(|m| step.methods.contains(m))
         .unwrap_or(step.default);
@@ -57,6 +63,9 @@ async fn render(
     let extra = context! {
         flow => flow.to_string(), method => method.as_str(), others => others, return_to => safe,
         error_code => shown.error.map(ErrorCode::as_str), sent_to => shown.sent_to, account_hint => step.account,
+        // Said once few remain, so the last tries are not a surprise.
+        tries_left => (shown.error.is_some() && step.tries_left <= 2).then_some(step.tries_left),
+        wait => shown.wait,
     };
     ctx.render("second_factor.html", "login", status, extra)
 }
@@ -149,11 +158,14 @@ pub async fn submit(
             ctx.redirect(&to)
         }
         Err(err) => {
-            let code = ApiError::from(err).code();
-            match code {
-                ErrorCode::SecondFactorInvalid | ErrorCode::SecondFactorMethodNotAllowed => {
+            let err = ApiError::from(err);
+            match err.code() {
+                code @ (ErrorCode::SecondFactorInvalid
+                | ErrorCode::SecondFactorMethodNotAllowed
+                | ErrorCode::SecondFactorThrottled) => {
                     let shown = Shown {
                         error: Some(code),
+                        wait: err.wait_seconds(),
                         ..Shown::default()
                     };
                     render(&state, ctx, flow, &form.method, &form.return_to, shown).await
