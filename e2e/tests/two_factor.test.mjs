@@ -43,7 +43,8 @@ test('enrol an app, then log in with it and with a backup code', async () => {
   assert.ok(await page.isVisible('.qr svg'), 'the QR code shows');
   assert.equal(await page.isVisible('#totp-secret'), false);
   await page.click('#show-secret');
-  const secret = (await page.textContent('#totp-secret')).trim();
+  assert.match((await page.textContent('#totp-secret')).trim(), /^([A-Z2-7]{4} ){7}[A-Z2-7]{4}$/, 'in groups of four');
+  const secret = (await page.textContent('#totp-secret')).replace(/\s/g, '');
   assert.match(secret, /^[A-Z2-7]{32}$/);
   await screenshot(page, 'enrol-app');
   assert.deepEqual(await seriousViolations(page), []);

@@ -490,7 +490,12 @@ async fn adding_an_app_in_the_browser_needs_a_fresh_login_and_shows_the_secret_a
         .await
         .unwrap();
     let secret_at = enrol.find("id=\"totp-secret\">").expect("the secret") + 17;
-    let secret = enrol[secret_at..secret_at + 32].to_owned();
+    let secret = enrol[secret_at..secret_at + 39].to_owned();
+    assert_eq!(
+        secret.split(' ').count(),
+        8,
+        "the secret shows in groups of four: {secret}"
+    );
     let action_at = enrol.find("action=\"/security/devices/").unwrap() + 8;
     let action = enrol[action_at..].split('"').next().unwrap().to_owned();
     let retry = v.post_form(&action, &[("csrf", &token), ("code", "000000")]).await;

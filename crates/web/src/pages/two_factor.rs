@@ -73,8 +73,15 @@ fn enrol_page(ctx: PageContext, start: DeviceStart, error: Option<ErrorCode>) ->
     let error_code = error.map(ErrorCode::as_str);
     match start.prompt {
         EnrolPrompt::Totp { secret, qr_svg, .. } => {
+            // In groups of four, as people copy it by hand into an app.
+            let grouped = secret
+                .as_bytes()
+                .chunks(4)
+                .map(|c| String::from_utf8_lossy(c).into_owned())
+                .collect::<Vec<_>>()
+                .join(" ");
             let extra = context! {
-                id => start.id.to_string(), secret => secret, qr_svg => inline_svg(&qr_svg), error_code => error_code,
+                id => start.id.to_string(), secret => grouped, qr_svg => inline_svg(&qr_svg), error_code => error_code,
             };
             ctx.render("totp_enrol.html", "security", status, extra)
         }
