@@ -8,6 +8,7 @@ import { startSesame, launchBrowser, seriousViolations, screenshot, PASSWORD } f
 let sesame;
 let browser;
 let account;
+let appCodes;
 
 before(async () => {
   sesame = await startSesame();
@@ -54,6 +55,7 @@ test('enrol an app, then log in with it and with a backup code', async () => {
   assert.equal(codes.length, 10);
   assert.deepEqual(await seriousViolations(page), [], 'backup codes page');
   codes.forEach((c) => assert.match(c, /^[0-9a-z]{5}-[0-9a-z]{5}$/));
+  appCodes = codes;
   await page.click('#done');
   assert.match(await page.textContent('#twofa-state'), /is on/);
   assert.match(await page.textContent('#backup-left'), /10/);
@@ -119,5 +121,24 @@ test('the second step says how many tries are left, then offers to log in again'
   await page.click('#submit');
   assert.match(await page.textContent('#error-code'), /SECOND_FACTOR_TOO_MANY_ATTEMPTS/);
   await Promise.all([page.waitForURL(/\/login$/), page.click('#start-again')]);
+  await context.close();
+});
+
+test('removing the last device asks to confirm that 2FA will be off', async () => {
+  const context = await browser.newContext({ locale: 'en-GB' });
+  const page = await context.newPage();
+  // A backup code at login proves another factor: the app may then go without its own code.
+  await logIn(page);
+  await page.goto(`${page.url().split('?')[0]}?method=backup_code`);
+  await page.fill('#code', appCodes[1]);
+  await Promise.all([page.waitForURL(`${sesame.base}/`), page.click('#submit')]);
+  await page.goto(`${sesame.base}/security`);
+  assert.ok(await page.isVisible('#confirm-off-1'), 'the last device asks');
+  await Promise.all([page.waitForURL(/error=TWO_FACTOR_OFF_CONFIRM_REQUIRED/), page.click('#remove-1')]);
+  assert.match(await page.textContent('#twofa-state'), /is on/, 'nothing removed');
+  assert.deepEqual(await seriousViolations(page), []);
+  await page.check('#confirm-off-1');
+  await Promise.all([page.waitForURL(/saved=2fa/), page.click('#remove-1')]);
+  assert.doesNotMatch(await page.textContent('#twofa-state'), /is on/);
   await context.close();
 });

@@ -80,11 +80,12 @@ pub enum ErrorCode {
     SupportVerificationRequired,
     SupportSupervisorOnly,
     SupportSameAgent,
+    TwoFactorOffConfirmRequired,
 }
 
 impl ErrorCode {
     /// Every code, for the tests that check each has a message in every language.
-    pub const ALL: [Self; 65] = [
+    pub const ALL: [Self; 66] = [
         Self::LoginInvalidCredentials,
         Self::AccountBlocked,
         Self::PasswordTooLong,
@@ -150,6 +151,7 @@ impl ErrorCode {
         Self::SupportVerificationRequired,
         Self::SupportSupervisorOnly,
         Self::SupportSameAgent,
+        Self::TwoFactorOffConfirmRequired,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -219,6 +221,7 @@ impl ErrorCode {
             Self::SupportVerificationRequired => "SUPPORT_VERIFICATION_REQUIRED",
             Self::SupportSupervisorOnly => "SUPPORT_SUPERVISOR_ONLY",
             Self::SupportSameAgent => "SUPPORT_SAME_AGENT",
+            Self::TwoFactorOffConfirmRequired => "TWO_FACTOR_OFF_CONFIRM_REQUIRED",
         }
     }
 
@@ -278,6 +281,7 @@ impl ErrorCode {
             Self::SupportVerificationRequired => StatusCode::UNPROCESSABLE_ENTITY,
             Self::SupportSupervisorOnly => StatusCode::FORBIDDEN,
             Self::SupportSameAgent => StatusCode::CONFLICT,
+            Self::TwoFactorOffConfirmRequired => StatusCode::UNPROCESSABLE_ENTITY,
         }
     }
 
@@ -354,6 +358,9 @@ impl ErrorCode {
             Self::SupportVerificationRequired => "Say how the caller was verified.",
             Self::SupportSupervisorOnly => "Only a supervisor may do this.",
             Self::SupportSameAgent => "The agent who proposed this can't confirm it: another supervisor must.",
+            Self::TwoFactorOffConfirmRequired => {
+                "This is your last two-factor device: removing it turns two-factor authentication off. Tick the box to confirm."
+            }
         }
     }
 }

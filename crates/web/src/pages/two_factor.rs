@@ -26,6 +26,9 @@ pub struct CodeForm {
     csrf: String,
     #[serde(default)]
     code: String,
+    /// Removing the last device: the customer ticked "two-factor authentication will be off".
+    #[serde(default)]
+    confirm_off: String,
 }
 
 /// Where a change that needs a fresh login sends the customer.
@@ -201,6 +204,17 @@ pub async fn remove_device(
         Ok(found) => found,
         Err(code) => return ctx.error(code),
     };
+    // The last device takes 2FA with it: the page asks first (the API's caller decides alone).
+    if form.confirm_off != "on" {
+        match state.services().devices().two_factor_summary(&auth.account).await {
+            Ok(summary) if summary.devices.len() == 1 => {
+                let code = ErrorCode::TwoFactorOffConfirmRequired;
+                return ctx.redirect(&format!("/security?error={}#device-{id}", code.as_str()));
+            }
+            Ok(_) => {}
+            Err(err) => return ctx.error(ApiError::from(err).code()),
+        }
+    }
     let proof = (!form.code.trim().is_empty()).then(|| Proof::Code(form.code));
     match state
         .services()
