@@ -3,6 +3,9 @@
 # with every check, for a bounded number of examples per operation. Any failure fails the run.
 # The operations that end the session it uses are left out (the rest would then only see 401s):
 # logging out, and ending a session by id (the current one is among the ids it can find).
+# The stateful check that a created resource answers at once is off: what the API's POSTs create
+# is pending until a code, a touch or a mailed link confirms it (a device in enrolment, an email
+# change, a lost-devices request), and operations on a confirmed one refuse it meanwhile.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${SESAME_BIN:-target/debug/sesame}
@@ -27,5 +30,6 @@ cookie=$(curl -s -D - -o /dev/null -H 'content-type: application/json' \
 # Through python3 itself: a freshly pip-installed console script may not be on PATH yet (pyenv).
 python3 -c 'import sys; from schemathesis.cli import schemathesis; sys.argv[0] = "schemathesis"; sys.exit(schemathesis())' \
   --config-file schemathesis.toml run "$base/api/openapi.json" --checks all \
+  --exclude-checks ensure_resource_availability \
   -H "Cookie: $cookie" --exclude-name 'DELETE /api/v1/session' --exclude-name 'DELETE /api/v1/me/sessions/{id}' \
   --max-examples "${SCHEMATHESIS_EXAMPLES:-25}" --workers 1 --seed "${SCHEMATHESIS_SEED:-1}"
