@@ -147,6 +147,18 @@ impl AppState {
     }
 }
 
+/// Paths whose last part is a bearer secret (a reset link's token, an agent's invitation): logged
+/// without it.
+const SECRET_PATHS: [&str; 3] = ["/password-reset/", "/api/v1/password-reset/", "/support/invite/"];
+
+/// A request path as the log may show it.
+fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
+    match SECRET_PATHS.iter().find(|prefix| path.starts_with(*prefix)) {
+        Some(prefix) if path.len() > prefix.len() && path != "/support/invite/key" => format!("{prefix}…").into(),
+        _ => path.into(),
+    }
+}
+
 /// The whole application: API, operations endpoints and the layers every response passes.
 pub fn router(state: AppState) -> Router {
     let checked = api::routes()
@@ -171,8 +183,24 @@ pub fn router(state: AppState) -> Router {
         .layer(
             tower_http::trace::TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
                 // Method and path only: query strings and headers may carry tokens or cookies.
-                tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+                tracing::info_span!("request", method = %req.method(), path = %loggable_path(req.uri().path()))
             }),
         )
         .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tokens_in_paths_stay_out_of_the_log() {
+        assert_eq!(super::loggable_path("/password-reset/0123abcd"), "/password-reset/…");
+        assert_eq!(
+            super::loggable_path("/api/v1/password-reset/0123abcd"),
+            "/api/v1/password-reset/…"
+        );
+        assert_eq!(super::loggable_path("/support/invite/0123abcd"), "/support/invite/…");
+        assert_eq!(super::loggable_path("/support/invite/key"), "/support/invite/key");
+        assert_eq!(super::loggable_path("/api/v1/password-reset"), "/api/v1/password-reset");
+        assert_eq!(super::loggable_path("/security"), "/security");
+    }
 }
