@@ -94,20 +94,27 @@ impl Recovery {
         format!("{:06}", self.base.rng.below(1_000_000))
     }
 
-    /// What the customer's contact addresses look like now.
-    pub async fn contact(&self, account: &Account) -> Result<ContactView, RecoveryError> {
+    /// A backup address waiting for its code, masked (one query: `GET /me` shows it).
+    pub async fn pending_backup(&self, account: &Account) -> Result<Option<String>, RecoveryError> {
         let now = self.base.clock.now();
-        let backup = self
+        let change = self
             .ports
             .open_email_change(account.id, EmailTarget::Backup, now)
             .await?;
+        Ok(change.map(|c| mask(c.email.address())))
+    }
+
+    /// What the customer's contact addresses look like now.
+    pub async fn contact(&self, account: &Account) -> Result<ContactView, RecoveryError> {
+        let now = self.base.clock.now();
+        let pending_backup = self.pending_backup(account).await?;
         let primary = self
             .ports
             .open_email_change(account.id, EmailTarget::Primary, now)
             .await?;
         Ok(ContactView {
             backup_email: account.backup_email.as_ref().map(|e| mask(e.address())),
-            pending_backup: backup.map(|c| mask(c.email.address())),
+            pending_backup,
             pending_primary: primary.map(|c| PendingPrimary {
                 id: c.id,
                 email: c.email.address().to_owned(),

@@ -32,6 +32,9 @@ const RESETS_PER_ACCOUNT: i64 = 5;
 const RESETS_PER_ADDRESS: i64 = 20;
 const RESET_ACCOUNT_SCOPE: &str = "reset-account";
 const RESET_ADDRESS_SCOPE: &str = "reset-address";
+/// Reset requests worked on at once per node; past it a request is dropped (same answer), so a
+/// flood of them can't pile up background tasks.
+const RESETS_IN_FLIGHT: usize = 32;
 
 /// What the recovery use cases need from storage.
 pub trait RecoveryPorts: AccountStore + RecoveryStore + SecretStore + ThrottleStore + AuditLog + OutboxStore {}
@@ -98,16 +101,26 @@ pub struct Recovery {
     pub(super) base: Arc<Base>,
     pub(super) ports: Arc<dyn RecoveryPorts>,
     pub(super) login: Login,
+    resets_in_flight: Arc<tokio::sync::Semaphore>,
 }
 
 impl Recovery {
     pub(super) fn new(base: Arc<Base>, ports: Arc<dyn RecoveryPorts>, login: Login) -> Self {
-        Self { base, ports, login }
+        Self {
+            base,
+            ports,
+            login,
+            resets_in_flight: Arc::new(tokio::sync::Semaphore::new(RESETS_IN_FLIGHT)),
+        }
     }
 
     /// RECOVER-1: "send me a reset link". Returns at once and always the same way; the work
     /// happens in a background task (errors are logged, never shown), which the caller may await.
     pub fn request_password_reset(&self, login: &str, client: &ClientInfo) -> tokio::task::JoinHandle<()> {
+        let Ok(permit) = Arc::clone(&self.resets_in_flight).try_acquire_owned() else {
+            tracing::warn!("too many password reset requests at once; one was dropped");
+            return tokio::spawn(async {});
+        };
         let this = self.clone();
         let login = login.to_owned();
         let client = client.clone();
@@ -115,6 +128,7 @@ impl Recovery {
             if let Err(err) = this.send_reset_link(&login, &client).await {
                 tracing::warn!(%err, "password reset request failed");
             }
+            drop(permit);
         })
     }
 

@@ -202,8 +202,7 @@ pub async fn logout(
 pub async fn me(State(state): State<AppState>, CurrentSession(auth): CurrentSession) -> Result<Json<Me>, ApiError> {
     let mut me = Me::from(&auth.account);
     if me.backup_email.is_none() {
-        let contact = state.services().recovery().contact(&auth.account).await?;
-        me.backup_email = contact.pending_backup;
+        me.backup_email = state.services().recovery().pending_backup(&auth.account).await?;
     }
     Ok(Json(me))
 }
