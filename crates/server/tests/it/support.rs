@@ -85,6 +85,56 @@ fn why(reason: &str, ticket: &str) -> Justification {
     }
 }
 
+/// A lost-devices request of the account `nic` with one document, submitted and confirmed from
+/// the mailed link (RECOVER-5), ready for support; the browser that made it and its id.
+async fn confirmed_request(
+    app: &TestApp,
+    smtp: &crate::smtp::Smtp,
+    nic: &str,
+    document: &[u8],
+    name: &str,
+) -> (reqwest::Client, uuid::Uuid) {
+    let browser = client();
+    let flow = password_step(&browser, app, nic, &["totp", "backup_code"]).await;
+    let (_, started) = post(
+        &browser,
+        app,
+        "/api/v1/session/second-factor/lost",
+        json!({"flow": flow}),
+    )
+    .await;
+    let request = uuid::Uuid::parse_str(started["request"].as_str().unwrap()).unwrap();
+    let part = reqwest::multipart::Part::bytes(document.to_vec()).file_name(name.to_owned());
+    let upload = browser
+        .post(app.url(&format!("/api/v1/recovery-requests/{request}/documents")))
+        .multipart(reqwest::multipart::Form::new().part("document", part))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(upload.status(), 201);
+    post(
+        &browser,
+        app,
+        &format!("/api/v1/recovery-requests/{request}/submit"),
+        json!({}),
+    )
+    .await;
+    app.deliver().await;
+    let mail = smtp
+        .messages_to("Jane.Doe@Example.com")
+        .into_iter()
+        .find(|m| m.text.contains("/recovery/confirm?token="))
+        .expect("the confirmation link");
+    let token = mail.text.split("token=").nth(1).unwrap()[..64].to_owned();
+    app.app
+        .services
+        .recovery()
+        .confirm_request(&token, &ClientInfo::default())
+        .await
+        .unwrap();
+    (browser, request)
+}
+
 #[tokio::test]
 async fn agent_and_customer_cookies_never_open_each_others_pages_and_a_disabled_agent_is_out() {
     let app = key_app().await;
@@ -242,46 +292,8 @@ async fn a_lost_2fa_approval_takes_a_proposal_and_another_supervisor() {
     let jane = app.jane().await;
     let nic = jane.nic_handle.as_str();
     crate::two_factor::enrol(&app, nic).await;
-    let browser = client();
-    let flow = password_step(&browser, &app, nic, &["totp", "backup_code"]).await;
-    let (_, started) = post(
-        &browser,
-        &app,
-        "/api/v1/session/second-factor/lost",
-        json!({"flow": flow}),
-    )
-    .await;
-    let request = uuid::Uuid::parse_str(started["request"].as_str().unwrap()).unwrap();
-    let part = reqwest::multipart::Part::bytes(include_bytes!("../fixtures/id-card.png").to_vec()).file_name("id.png");
-    let upload = browser
-        .post(app.url(&format!("/api/v1/recovery-requests/{request}/documents")))
-        .multipart(reqwest::multipart::Form::new().part("document", part))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(upload.status(), 201);
-    post(
-        &browser,
-        &app,
-        &format!("/api/v1/recovery-requests/{request}/submit"),
-        json!({}),
-    )
-    .await;
-    // The customer confirms from the mailed link.
-    app.deliver().await;
-    let mail = smtp
-        .messages_to("Jane.Doe@Example.com")
-        .into_iter()
-        .find(|m| m.text.contains("/recovery/confirm?token="))
-        .expect("the confirmation link");
-    let token = mail.text.split("token=").nth(1).unwrap()[..64].to_owned();
+    let (_, request) = confirmed_request(&app, &smtp, nic, include_bytes!("../fixtures/id-card.png"), "id.png").await;
     let client = ClientInfo::default();
-    app.app
-        .services
-        .recovery()
-        .confirm_request(&token, &client)
-        .await
-        .unwrap();
 
     let (alice, _) = agent(&app, "alice@support.example", "Alice Martin", AgentRole::Agent).await;
     let (sam, _) = agent(&app, "sam@support.example", "Sam Lee", AgentRole::Supervisor).await;
@@ -380,44 +392,9 @@ async fn agent_passwords_are_throttled_and_a_refusal_reaches_the_customer_with_i
     let jane = app.jane().await;
     let nic = jane.nic_handle.as_str();
     crate::two_factor::enrol(&app, nic).await;
-    let browser = client();
-    let flow = password_step(&browser, &app, nic, &["totp", "backup_code"]).await;
-    let (_, started) = post(
-        &browser,
-        &app,
-        "/api/v1/session/second-factor/lost",
-        json!({"flow": flow}),
-    )
-    .await;
-    let request = uuid::Uuid::parse_str(started["request"].as_str().unwrap()).unwrap();
-    let part = reqwest::multipart::Part::bytes(include_bytes!("../fixtures/id-card.pdf").to_vec()).file_name("id.pdf");
-    browser
-        .post(app.url(&format!("/api/v1/recovery-requests/{request}/documents")))
-        .multipart(reqwest::multipart::Form::new().part("document", part))
-        .send()
-        .await
-        .unwrap();
-    post(
-        &browser,
-        &app,
-        &format!("/api/v1/recovery-requests/{request}/submit"),
-        json!({}),
-    )
-    .await;
-    app.deliver().await;
-    let mail = smtp
-        .messages_to("Jane.Doe@Example.com")
-        .into_iter()
-        .find(|m| m.text.contains("/recovery/confirm?token="))
-        .unwrap();
-    let token = mail.text.split("token=").nth(1).unwrap()[..64].to_owned();
+    let (browser, request) =
+        confirmed_request(&app, &smtp, nic, include_bytes!("../fixtures/id-card.pdf"), "id.pdf").await;
     let client_info = ClientInfo::default();
-    app.app
-        .services
-        .recovery()
-        .confirm_request(&token, &client_info)
-        .await
-        .unwrap();
     support
         .reject(
             &alice,

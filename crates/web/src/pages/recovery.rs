@@ -247,14 +247,34 @@ pub struct ContactForm {
     unreachable: String,
 }
 
-/// The outcome of a backup-email form: where to go, or the page again with its error.
-async fn backup_outcome(state: &AppState, ctx: PageContext, result: Result<&str, RecoveryError>) -> Response {
+/// The two contact pages a form comes back to (RECOVER-3, RECOVER-4).
+#[derive(Clone, Copy)]
+enum ContactPage {
+    Backup,
+    Email,
+}
+
+/// The outcome of a contact form: where to go, or its page again with the error beside the field.
+async fn contact_outcome(
+    state: &AppState,
+    ctx: PageContext,
+    page: ContactPage,
+    result: Result<String, RecoveryError>,
+) -> Response {
+    let path = match page {
+        ContactPage::Backup => "/security/backup-email",
+        ContactPage::Email => "/security/email",
+    };
     match result {
-        Ok(to) => ctx.redirect(to),
-        Err(RecoveryError::TwoFactor(TwoFactorError::ReauthRequired)) => reauth_for(ctx, "/security/backup-email"),
+        Ok(to) => ctx.redirect(&to),
+        Err(RecoveryError::TwoFactor(TwoFactorError::ReauthRequired)) => reauth_for(ctx, path),
         Err(err) => {
             let code = ApiError::from(err).code();
-            backup_render(state, ctx, code.status(), with_error(code, context! {})).await
+            let extra = with_error(code, context! {});
+            match page {
+                ContactPage::Backup => backup_render(state, ctx, code.status(), extra).await,
+                ContactPage::Email => email_render(state, ctx, code.status(), extra).await,
+            }
         }
     }
 }
@@ -269,7 +289,13 @@ pub async fn backup_set(
         Err(code) => return ctx.error(code),
     };
     let result = state.services().recovery().set_backup_email(&auth, &form.email).await;
-    backup_outcome(&state, ctx, result.map(|()| "/security/backup-email?sent=1")).await
+    contact_outcome(
+        &state,
+        ctx,
+        ContactPage::Backup,
+        result.map(|()| "/security/backup-email?sent=1".to_owned()),
+    )
+    .await
 }
 
 pub async fn backup_verify(
@@ -287,7 +313,13 @@ pub async fn backup_verify(
         .recovery()
         .verify_backup_email(&auth, &form.code, &client)
         .await;
-    backup_outcome(&state, ctx, result.map(|()| "/security?saved=backup#sec-access")).await
+    contact_outcome(
+        &state,
+        ctx,
+        ContactPage::Backup,
+        result.map(|()| "/security?saved=backup#sec-access".to_owned()),
+    )
+    .await
 }
 
 pub async fn backup_remove(
@@ -301,7 +333,13 @@ pub async fn backup_remove(
         Err(code) => return ctx.error(code),
     };
     let result = state.services().recovery().remove_backup_email(&auth, &client).await;
-    backup_outcome(&state, ctx, result.map(|()| "/security?saved=backup#sec-access")).await
+    contact_outcome(
+        &state,
+        ctx,
+        ContactPage::Backup,
+        result.map(|()| "/security?saved=backup#sec-access".to_owned()),
+    )
+    .await
 }
 
 /// RECOVER-4: the primary email page: start a change, give its codes, see or cancel a waiting one.
@@ -336,17 +374,6 @@ async fn email_render(state: &AppState, ctx: PageContext, status: StatusCode, ex
     )
 }
 
-async fn email_outcome(state: &AppState, ctx: PageContext, result: Result<String, RecoveryError>) -> Response {
-    match result {
-        Ok(to) => ctx.redirect(&to),
-        Err(RecoveryError::TwoFactor(TwoFactorError::ReauthRequired)) => reauth_for(ctx, "/security/email"),
-        Err(err) => {
-            let code = ApiError::from(err).code();
-            email_render(state, ctx, code.status(), with_error(code, context! {})).await
-        }
-    }
-}
-
 pub async fn email_start(
     State(state): State<AppState>,
     ctx: PageContext,
@@ -362,7 +389,13 @@ pub async fn email_start(
         .recovery()
         .start_email_change(&auth, &form.email, reachable)
         .await;
-    email_outcome(&state, ctx, result.map(|_| "/security/email".to_owned())).await
+    contact_outcome(
+        &state,
+        ctx,
+        ContactPage::Email,
+        result.map(|_| "/security/email".to_owned()),
+    )
+    .await
 }
 
 fn change_id(raw: &str) -> Result<Uuid, RecoveryError> {
@@ -393,7 +426,7 @@ pub async fn email_confirm(
         EmailChangeOutcome::Applied => "/security?saved=email#sec-access".to_owned(),
         EmailChangeOutcome::Scheduled { .. } => "/security/email?done=scheduled".to_owned(),
     });
-    email_outcome(&state, ctx, to).await
+    contact_outcome(&state, ctx, ContactPage::Email, to).await
 }
 
 pub async fn email_cancel(
@@ -417,9 +450,10 @@ pub async fn email_cancel(
         }
         Err(err) => Err(err),
     };
-    email_outcome(
+    contact_outcome(
         &state,
         ctx,
+        ContactPage::Email,
         result.map(|()| "/security/email?done=cancelled".to_owned()),
     )
     .await

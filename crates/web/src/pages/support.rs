@@ -395,6 +395,15 @@ impl ActionForm {
     }
 }
 
+/// The agent behind a console form, once its form token is checked (like `form_customer`).
+fn form_agent(ctx: &PageContext, agent: Option<AgentAuth>, csrf: &str) -> Result<AgentAuth, ErrorCode> {
+    match agent {
+        None => Err(ErrorCode::AuthRequired),
+        Some(_) if !ctx.csrf_ok(csrf) => Err(ErrorCode::CsrfRejected),
+        Some(agent) => Ok(agent),
+    }
+}
+
 /// SUPPORT-2..4: one action on an account (`block`, `unblock`, `unlock`, `end-sessions`,
 /// `promote-backup-email`).
 pub async fn account_action(
@@ -405,12 +414,11 @@ pub async fn account_action(
     Path((id, action)): Path<(String, String)>,
     HtmlForm(form): HtmlForm<ActionForm>,
 ) -> Response {
-    let Some(agent) = agent else {
-        return to_login(ctx);
+    let agent = match form_agent(&ctx, agent, &form.csrf) {
+        Ok(agent) => agent,
+        Err(ErrorCode::AuthRequired) => return to_login(ctx),
+        Err(code) => return ctx.error(code),
     };
-    if !ctx.csrf_ok(&form.csrf) {
-        return ctx.error(ErrorCode::CsrfRejected);
-    }
     let Some(account) = account_id(&id) else {
         return ctx.error(ErrorCode::NotFound);
     };
@@ -510,12 +518,11 @@ pub async fn request_action(
     Path((id, action)): Path<(String, String)>,
     HtmlForm(form): HtmlForm<ActionForm>,
 ) -> Response {
-    let Some(agent) = agent else {
-        return to_login(ctx);
+    let agent = match form_agent(&ctx, agent, &form.csrf) {
+        Ok(agent) => agent,
+        Err(ErrorCode::AuthRequired) => return to_login(ctx),
+        Err(code) => return ctx.error(code),
     };
-    if !ctx.csrf_ok(&form.csrf) {
-        return ctx.error(ErrorCode::CsrfRejected);
-    }
     let Ok(request) = Uuid::parse_str(&id) else {
         return ctx.error(ErrorCode::NotFound);
     };
