@@ -78,8 +78,9 @@ impl Recovery {
             .compose_for(&target, kind, Some(self.base.clock.now() + CODE_TTL))?)
     }
 
-    /// MFA-4's limits for texts, for these mails too: one per 30 s, 5 an hour, per account.
-    async fn code_limit(&self, account: AccountId) -> Result<(), RecoveryError> {
+    /// MFA-4's limits for texts, for these mails too (codes, and a lost-devices request's
+    /// confirmation link): one per 30 s, 5 an hour, per account.
+    pub(super) async fn code_limit(&self, account: AccountId) -> Result<(), RecoveryError> {
         let now = self.base.clock.now();
         let key = account.to_string();
         let (sent, last) = self.ports.count(SENT_SCOPE, &key, now - CODE_WINDOW).await?;

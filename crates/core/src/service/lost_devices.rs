@@ -197,6 +197,8 @@ impl Recovery {
             .find_account(request.account_id)
             .await?
             .ok_or(RecoveryError::RequestNotFound)?;
+        // Whoever has the password could start and submit requests in a loop: each mails the owner.
+        self.code_limit(account.id).await?;
         let (mut secret, token) = self.link_secret(&account, CONFIRM_PURPOSE, CONFIRM_TTL);
         secret.flow_id = Some(id);
         let kind = MailKind::AccountLink {

@@ -743,3 +743,28 @@ async fn removing_the_backup_email_needs_a_fresh_login_and_a_promoted_account_is
         .unwrap();
     assert!(page.contains("id=\"backup-required\""), "the page says why");
 }
+
+#[tokio::test]
+async fn lost_devices_requests_mail_their_link_no_more_than_codes_are_mailed() {
+    let (app, _smtp) = spawn_mail_app(|_| {}).await;
+    let jane = app.jane().await;
+    let nic = jane.nic_handle.as_str();
+    crate::two_factor::enrol(&app, nic).await;
+    let browser = client();
+    let mut answers = Vec::new();
+    for _ in 0..2 {
+        let flow = password_step(&browser, &app, nic, &["totp", "backup_code"]).await;
+        let (_, started) = post(
+            &browser,
+            &app,
+            "/api/v1/session/second-factor/lost",
+            json!({"flow": flow}),
+        )
+        .await;
+        let request = started["request"].as_str().unwrap().to_owned();
+        assert_eq!(upload(&browser, &app, &request, "id.png", PNG.to_vec()).await.0, 201);
+        let path = format!("/api/v1/recovery-requests/{request}/submit");
+        answers.push(post(&browser, &app, &path, json!({})).await.0);
+    }
+    assert_eq!(answers, [202, 429], "a second confirmation mail within 30 s waits");
+}
