@@ -11,7 +11,9 @@
 //!    browser logs in every second; how many guesses were actually checked, per account and per
 //!    address, and whether the owner always got in.
 //!
-//! 5. with `BENCH_MEMORY=1`, instead of the above (in a process that runs nothing else, so the
+//! 5. session checks (`GET /api/v1/session`, `GET /api/v1/me`) against a bare axum handler in
+//!    the same process, loaded by `wrk` (SESS-2's per-node cache);
+//! 6. with `BENCH_MEMORY=1`, instead of the above (in a process that runs nothing else, so the
 //!    raw Argon2 run's memory doesn't count): resident memory (PWD-3) idle, after
 //!    `THROUGHPUT_LOGINS` logins, at the peak of a flood of `FLOOD` concurrent logins, and a
 //!    second after it.
@@ -20,6 +22,8 @@
 //! medians, not absolute numbers.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod sessions;
 
 use serde_json::json;
 use sesame_core::audit::{Actor, ClientInfo};
@@ -245,6 +249,7 @@ async fn main() {
         ms(mw),
         mu.as_secs_f64() / mw.as_secs_f64()
     );
+    sessions::session_checks(&client, &base, &nic, PASSWORD).await;
     signup_timing(&client, &base).await;
     brute_force(&base, &victim).await;
 }

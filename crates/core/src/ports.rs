@@ -144,6 +144,12 @@ pub trait SessionStore: Send + Sync {
     ) -> Result<(), StoreError>;
     /// The live session with this token hash, if it has not been ended.
     async fn find_session(&self, token_hash: &[u8]) -> Result<Option<SessionRecord>, StoreError>;
+    /// The live session with this token hash and its account, in one query (SESS-2's check).
+    async fn find_live_session(&self, token_hash: &[u8]) -> Result<Option<(SessionRecord, Account)>, StoreError>;
+    /// A number this node's store raises after every write that ends sessions or changes an
+    /// account, once it is committed: the session cache trusts only what it read under the
+    /// current number.
+    fn generation(&self) -> u64;
     async fn touch_session(&self, id: Uuid, now: OffsetDateTime) -> Result<(), StoreError>;
     /// Ends a session; false when it was already ended (then nothing is written).
     async fn end_session(&self, id: Uuid, now: OffsetDateTime, audit: &AuditEvent) -> Result<bool, StoreError>;

@@ -253,6 +253,9 @@ impl HttpConfig {
 pub struct SessionConfig {
     pub idle_timeout_minutes: i64,
     pub absolute_timeout_minutes: i64,
+    /// How long a node trusts a session it checked, in milliseconds (0 to 1000): a session ended
+    /// on another node stops working here within this time.
+    pub cache_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -319,6 +322,7 @@ impl Default for SessionConfig {
         Self {
             idle_timeout_minutes: 30,
             absolute_timeout_minutes: 12 * 60,
+            cache_ms: 1000,
         }
     }
 }
@@ -441,6 +445,12 @@ impl Config {
         }
         if self.session.idle_timeout_minutes <= 0 || self.session.absolute_timeout_minutes <= 0 {
             return Err(invalid("session", "timeouts must be positive"));
+        }
+        if self.session.cache_ms > 1000 {
+            return Err(invalid(
+                "session.cache_ms",
+                "must be at most 1000: an ended session must stop working on every node within a second",
+            ));
         }
         if self.password.min_length < 8 || self.password.min_length > sesame_core::types::MAX_PASSWORD_CHARS {
             return Err(invalid("password.min_length", "must be between 8 and 128"));

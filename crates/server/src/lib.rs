@@ -118,6 +118,7 @@ impl App {
             },
             session_idle: time::Duration::minutes(raw.session.idle_timeout_minutes),
             session_absolute: time::Duration::minutes(raw.session.absolute_timeout_minutes),
+            session_cache_ttl: time::Duration::milliseconds(raw.session.cache_ms as i64),
             signup: SignupSettings {
                 code_ttl: time::Duration::minutes(raw.signup.code_ttl_minutes),
                 max_code_attempts: raw.signup.max_code_attempts,

@@ -23,7 +23,7 @@ macro_rules! select_account {
     };
 }
 
-fn account_from_row(row: &AnyRow) -> Result<Account, StoreError> {
+pub(crate) fn account_from_row(row: &AnyRow) -> Result<Account, StoreError> {
     let get = |name: &str| row.try_get::<String, _>(name).map_err(db_error);
     let opt = |name: &str| row.try_get::<Option<String>, _>(name).map_err(db_error);
     let account_type = get("account_type")?;
@@ -184,6 +184,7 @@ impl AccountStore for SqlStore {
             return Ok(false);
         }
         crate::commit_with(tx, audit, &[]).await?;
+        self.changed();
         Ok(true)
     }
 
@@ -210,6 +211,7 @@ impl AccountStore for SqlStore {
             crate::sessions::end_all(&mut *tx, id, audit.at).await?;
         }
         crate::commit_with(tx, audit, &[]).await?;
+        self.changed();
         Ok(true)
     }
 }
@@ -264,6 +266,7 @@ impl sesame_core::ports::MaintenanceStore for SqlStore {
             .execute(&self.pool)
             .await
             .map_err(db_error)?;
+        self.changed();
         Ok(())
     }
 }

@@ -169,6 +169,12 @@ async fn sessions_are_found_by_hash_touched_and_ended_once() {
         .unwrap();
     assert_eq!(store.find_session(&[1; 32]).await.unwrap(), Some(s.clone()));
     assert_eq!(store.find_session(&[2; 32]).await.unwrap(), None);
+    let stored = store.find_account(a.id).await.unwrap().unwrap();
+    assert_eq!(
+        store.find_live_session(&[1; 32]).await.unwrap(),
+        Some((s.clone(), stored))
+    );
+    assert_eq!(store.find_live_session(&[2; 32]).await.unwrap(), None);
 
     let later = T0 + Duration::minutes(5);
     store.touch_session(s.id, later).await.unwrap();
@@ -176,9 +182,15 @@ async fn sessions_are_found_by_hash_touched_and_ended_once() {
     assert_eq!(store.find_session(&[1; 32]).await.unwrap().unwrap().last_seen_at, later);
 
     let bye = event(AuditKind::Logout, later).account(a.id);
+    let before = store.generation();
     assert!(store.end_session(s.id, later, &bye).await.unwrap());
+    assert!(
+        store.generation() > before,
+        "the session cache learns of the end at once"
+    );
     assert!(!store.end_session(s.id, later, &bye).await.unwrap());
     assert_eq!(store.find_session(&[1; 32]).await.unwrap(), None);
+    assert_eq!(store.find_live_session(&[1; 32]).await.unwrap(), None);
     let kinds: Vec<_> = store
         .recent_events(a.id, 10)
         .await
@@ -205,12 +217,14 @@ async fn blocking_an_account_ends_all_its_sessions() {
             .unwrap();
     }
     let block = event(AuditKind::AccountBlocked, T0).account(a.id);
+    let before = store.generation();
     assert!(
         store
             .set_account_state(a.id, AccountState::Blocked, &block)
             .await
             .unwrap()
     );
+    assert!(store.generation() > before);
     assert!(
         !store
             .set_account_state(a.id, AccountState::Blocked, &block)
@@ -229,7 +243,9 @@ async fn blocking_an_account_ends_all_its_sessions() {
         .create_session(&s, &event(AuditKind::LoginSucceeded, T0).account(a.id), &[])
         .await
         .unwrap();
+    let before = store.generation();
     assert_eq!(store.end_all_sessions(a.id, T0).await.unwrap(), 1);
+    assert!(store.generation() > before);
     assert_eq!(store.end_all_sessions(a.id, T0).await.unwrap(), 0);
 }
 

@@ -72,6 +72,9 @@ pub enum OpenError {
 pub struct SqlStore {
     pool: AnyPool,
     backend: Backend,
+    /// Raised after every write through this store that ends sessions or changes an account
+    /// (SESS-2): the per-node session cache trusts only what it read since the last raise.
+    generation: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -99,7 +102,11 @@ impl SqlStore {
                 })
             })
             .connect_lazy_with(options);
-        let store = Self { pool, backend };
+        let store = Self {
+            pool,
+            backend,
+            generation: Default::default(),
+        };
         store.ping().await.map_err(|e| OpenError::Connect(e.to_string()))?;
         Ok(store)
     }
@@ -127,6 +134,12 @@ impl SqlStore {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Says that sessions or accounts just changed (after the commit, so that a reader that
+    /// started before it can't cache what it read under the new generation).
+    pub(crate) fn changed(&self) {
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Closes the pool (graceful shutdown).

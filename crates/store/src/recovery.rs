@@ -231,6 +231,7 @@ impl RecoveryStore for SqlStore {
             .await
             .map_err(db_error)?;
         commit_with(tx, change.audit, change.mails).await?;
+        self.changed();
         Ok(true)
     }
 
@@ -384,6 +385,7 @@ impl RecoveryStore for SqlStore {
             .await
             .map_err(db_error)?;
         commit_with(tx, audit, mails).await?;
+        self.changed();
         Ok(true)
     }
 
@@ -442,6 +444,7 @@ impl RecoveryStore for SqlStore {
             return Ok(false);
         }
         commit_with(tx, audit, mails).await?;
+        self.changed();
         Ok(true)
     }
 
@@ -476,6 +479,7 @@ impl RecoveryStore for SqlStore {
         .await
         .map_err(db_error)?;
         commit_with(tx, audit, mails).await?;
+        self.changed();
         Ok(true)
     }
 

@@ -5,7 +5,7 @@ use crate::{SqlStore, db_error, from_micros, micros, opt_from_micros, parse_uuid
 use async_trait::async_trait;
 use sesame_core::audit::AuditEvent;
 use sesame_core::mail::ComposedMail;
-use sesame_core::ports::{SessionRecord, SessionStore, StoreError};
+use sesame_core::ports::{Account, SessionRecord, SessionStore, StoreError};
 use sesame_core::types::AccountId;
 use sqlx::{Any, Executor, Row};
 use time::OffsetDateTime;
@@ -30,21 +30,49 @@ const SESSION_COLUMNS: &str =
     "id, account_id, token_hash, created_at, last_seen_at, authenticated_at, ip, user_agent, ended_at, second_factor";
 
 fn session_from_row(row: &sqlx::any::AnyRow) -> Result<SessionRecord, StoreError> {
-    let text = |name: &str| row.try_get::<String, _>(name).map_err(db_error);
-    let time = |name: &str| row.try_get::<i64, _>(name).map_err(db_error).and_then(from_micros);
+    prefixed_session(row, "")
+}
+
+/// A session from columns named with a prefix (`s_id`, … in a join with `accounts`).
+fn prefixed_session(row: &sqlx::any::AnyRow, prefix: &str) -> Result<SessionRecord, StoreError> {
+    let column = |name: &str| format!("{prefix}{name}");
+    let text = |name: &str| row.try_get::<String, _>(column(name).as_str()).map_err(db_error);
+    let time = |name: &str| {
+        row.try_get::<i64, _>(column(name).as_str())
+            .map_err(db_error)
+            .and_then(from_micros)
+    };
+    let get = |name: &str| {
+        row.try_get::<Option<String>, _>(column(name).as_str())
+            .map_err(db_error)
+    };
     Ok(SessionRecord {
         id: parse_uuid(&text("id")?)?,
         account_id: AccountId(parse_uuid(&text("account_id")?)?),
-        token_hash: row.try_get("token_hash").map_err(db_error)?,
+        token_hash: row.try_get(column("token_hash").as_str()).map_err(db_error)?,
         created_at: time("created_at")?,
         last_seen_at: time("last_seen_at")?,
         authenticated_at: time("authenticated_at")?,
-        ip: row.try_get("ip").map_err(db_error)?,
-        user_agent: row.try_get("user_agent").map_err(db_error)?,
-        ended_at: opt_from_micros(row.try_get("ended_at").map_err(db_error)?)?,
-        second_factor: row.try_get("second_factor").map_err(db_error)?,
+        ip: get("ip")?,
+        user_agent: get("user_agent")?,
+        ended_at: opt_from_micros(row.try_get(column("ended_at").as_str()).map_err(db_error)?)?,
+        second_factor: get("second_factor")?,
     })
 }
+
+/// SESS-2's check on every request: the live session of a token hash and its account, in one
+/// query by the unique index on `token_hash`.
+static LIVE_SESSION_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let session = SESSION_COLUMNS
+        .split(", ")
+        .map(|c| format!("s.{c} AS s_{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "SELECT a.*, {session} FROM sessions s JOIN accounts a ON a.id = s.account_id \
+         WHERE s.token_hash = $1 AND s.ended_at IS NULL"
+    )
+});
 
 #[async_trait]
 impl SessionStore for SqlStore {
@@ -84,6 +112,20 @@ impl SessionStore for SqlStore {
         row.as_ref().map(session_from_row).transpose()
     }
 
+    async fn find_live_session(&self, token_hash: &[u8]) -> Result<Option<(SessionRecord, Account)>, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(LIVE_SESSION_SQL.as_str()))
+            .bind(token_hash.to_vec())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
+        row.map(|row| Ok((prefixed_session(&row, "s_")?, crate::accounts::account_from_row(&row)?)))
+            .transpose()
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     async fn touch_session(&self, id: Uuid, now: OffsetDateTime) -> Result<(), StoreError> {
         sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND ended_at IS NULL AND last_seen_at < $1")
             .bind(micros(now))
@@ -107,11 +149,14 @@ impl SessionStore for SqlStore {
             return Ok(false);
         }
         crate::commit_with(tx, audit, &[]).await?;
+        self.changed();
         Ok(true)
     }
 
     async fn end_all_sessions(&self, account: AccountId, now: OffsetDateTime) -> Result<u64, StoreError> {
-        end_all(&self.pool, account, now).await
+        let ended = end_all(&self.pool, account, now).await;
+        self.changed();
+        ended
     }
 
     async fn live_sessions(&self, account: AccountId) -> Result<Vec<SessionRecord>, StoreError> {
@@ -145,6 +190,7 @@ impl SessionStore for SqlStore {
                 .map_err(db_error)?
                 .rows_affected();
         crate::commit_with(tx, audit, &[]).await?;
+        self.changed();
         Ok(ended)
     }
 }

@@ -15,6 +15,7 @@
 //! Challenge state lives in the flow row, sealed under the server key, so any node can finish a
 //! step (OPS-1). Diagram and reasons: `docs/design/login-pipeline.md`.
 
+use super::session_cache::SessionCache;
 use super::sessions::{Authenticated, LoginError, LoginSuccess};
 use super::{Base, Factors};
 use crate::audit::{Actor, AuditEvent, AuditKind, ClientInfo};
@@ -216,6 +217,7 @@ pub struct Login {
     pub(super) base: Arc<Base>,
     pub(super) ports: Arc<dyn LoginPorts>,
     factors: Factors,
+    pub(super) sessions: Arc<SessionCache>,
 }
 
 impl std::fmt::Debug for Login {
@@ -226,7 +228,13 @@ impl std::fmt::Debug for Login {
 
 impl Login {
     pub(super) fn new(base: Arc<Base>, ports: Arc<dyn LoginPorts>, factors: Factors) -> Self {
-        Self { base, ports, factors }
+        let sessions = Arc::new(SessionCache::new(base.settings.session_cache_ttl));
+        Self {
+            base,
+            ports,
+            factors,
+            sessions,
+        }
     }
 
     /// The one place that decides what a correct first factor still needs (LOGIN-2 today,

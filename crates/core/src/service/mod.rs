@@ -22,6 +22,7 @@ mod lost_devices;
 pub mod maintenance;
 mod password_guard;
 mod recovery;
+mod session_cache;
 mod sessions;
 mod signup;
 mod support;
@@ -37,6 +38,7 @@ pub use ip_restriction::IpRestrictionError;
 pub use login_flow::{FRESH_AUTH, Login, LoginOutcome, SecondStep, TwoFactorError, failure_delay};
 pub use lost_devices::{MAX_DOCUMENT_BYTES, MAX_DOCUMENTS, RequestView, document_type};
 pub use recovery::{Recovery, RecoveryError, RecoveryPorts};
+pub use session_cache::CAPACITY as SESSION_CACHE_CAPACITY;
 pub use sessions::{Authenticated, LoginError, LoginSuccess, device_description};
 pub use signup::{Signup, SignupError, SignupSettings, SignupStart, SignupStep};
 pub use support::{AGENT_SESSION, AgentAuth, Invitation, KeyCeremony, Support, SupportError, SupportPorts};
@@ -62,6 +64,9 @@ pub struct CoreSettings {
     pub session_idle: Duration,
     /// SESS-2: a session ends this long after login, whatever happens.
     pub session_absolute: Duration,
+    /// How long a node trusts a session it checked without asking the database again; a session
+    /// ended on another node stops working within this time (zero: ask every time).
+    pub session_cache_ttl: Duration,
     pub signup: SignupSettings,
     /// The issuer authenticator apps show next to the customer ID.
     pub issuer: String,
@@ -86,6 +91,7 @@ impl Default for CoreSettings {
             password_policy: PasswordPolicy::default(),
             session_idle: Duration::minutes(30),
             session_absolute: Duration::hours(12),
+            session_cache_ttl: Duration::seconds(1),
             signup: SignupSettings::default(),
             issuer: "Sesame".into(),
             public_url: "http://localhost:8080/".into(),

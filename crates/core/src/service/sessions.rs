@@ -302,29 +302,42 @@ impl Login {
 
     /// The session a presented token opens, if it is live: not ended, not idle for longer than
     /// the idle timeout, not older than the absolute timeout, and its account still active.
+    /// One indexed query, or none when this node checked the session within the last second
+    /// (see `session_cache`).
     pub async fn authenticate(&self, token: &str) -> Result<Option<Authenticated>, StoreError> {
-        let Some(session) = self.ports.find_session(&hash_token(token)).await? else {
-            return Ok(None);
-        };
+        let hash = hash_token(token);
         let now = self.base.clock.now();
+        let generation = self.ports.generation();
+        let (mut auth, read_at, cached) = match self.sessions.get(&hash, now, generation) {
+            Some((auth, read_at)) => (auth, read_at, true),
+            None => match self.ports.find_live_session(&hash).await? {
+                Some((session, account)) => (Authenticated { session, account }, now, false),
+                None => return Ok(None),
+            },
+        };
+        let session = &auth.session;
         let expired = now >= session.last_seen_at + self.base.settings.session_idle
             || now >= session.created_at + self.base.settings.session_absolute;
         if expired {
+            self.sessions.forget(&hash);
             let audit = AuditEvent::new(now, AuditKind::SessionExpired, Actor::Anonymous, &ClientInfo::default())
                 .account(session.account_id);
             self.ports.end_session(session.id, now, &audit).await?;
             return Ok(None);
         }
-        let Some(account) = self.ports.find_account(session.account_id).await? else {
-            return Ok(None);
-        };
-        if account.state != AccountState::Active {
+        if auth.account.state != AccountState::Active {
+            self.sessions.forget(&hash);
             return Ok(None);
         }
-        if now >= session.last_seen_at + TOUCH_EVERY {
+        let touch = now >= session.last_seen_at + TOUCH_EVERY;
+        if touch {
             self.ports.touch_session(session.id, now).await?;
+            auth.session.last_seen_at = now;
         }
-        Ok(Some(Authenticated { session, account }))
+        if touch || !cached {
+            self.sessions.put(hash, auth.clone(), read_at, generation);
+        }
+        Ok(Some(auth))
     }
 
     /// Ends the session of this token on the server (SESS-2). Unknown tokens are ignored.

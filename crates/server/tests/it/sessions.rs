@@ -270,6 +270,8 @@ async fn a_session_ended_on_one_node_is_over_on_every_node() {
     )
     .await;
     assert_eq!(status, 200);
+    // Node A checks the session, so it keeps it for a second (SESS-2's per-node cache).
+    assert_eq!(browser.get(a.url("/api/v1/me")).send().await.unwrap().status(), 200);
     // Cookies go to a host whatever its port: the browser presents node A's session to node B.
     let listed = browser.get(b.url("/api/v1/me/sessions")).send().await.unwrap();
     assert_eq!(listed.status(), 200, "node B knows node A's session");
@@ -291,5 +293,43 @@ async fn a_session_ended_on_one_node_is_over_on_every_node() {
         .await
         .unwrap();
     assert_eq!(ended.status(), 204);
+    // Over on node B at once; node A trusts what it checked for up to a second.
+    assert_eq!(browser.get(b.url("/api/v1/me")).send().await.unwrap().status(), 401);
+    assert_eq!(browser.get(a.url("/api/v1/me")).send().await.unwrap().status(), 200);
+    a.clock.advance(time::Duration::milliseconds(999));
+    assert_eq!(browser.get(a.url("/api/v1/me")).send().await.unwrap().status(), 200);
+    a.clock.advance(time::Duration::milliseconds(1));
     assert_eq!(browser.get(a.url("/api/v1/me")).send().await.unwrap().status(), 401);
+}
+
+#[tokio::test]
+async fn a_session_ended_on_this_node_stops_at_once_though_it_was_just_checked() {
+    let app = spawn_app().await;
+    let jane = app.jane().await;
+    let (browser, other) = (client(), client());
+    for c in [&browser, &other] {
+        let body = serde_json::json!({"login": jane.nic_handle.as_str(), "password": PASSWORD});
+        assert_eq!(post(c, &app, "/api/v1/session", body).await.0, 200);
+        assert_eq!(c.get(app.url("/api/v1/me")).send().await.unwrap().status(), 200);
+    }
+    let check: serde_json::Value = browser
+        .get(app.url("/api/v1/session"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(check["nic_handle"], jane.nic_handle.as_str());
+    assert_eq!(check["authenticated_at"], "2026-11-25T09:00:00Z");
+    assert_eq!(check["expires_at"], "2026-11-25T21:00:00Z");
+    // Logout: over at once for this browser, the other session untouched.
+    let out = browser.delete(app.url("/api/v1/session")).send().await.unwrap();
+    assert!(out.status().is_success());
+    let checked = browser.get(app.url("/api/v1/session")).send().await.unwrap();
+    assert_eq!(checked.status(), 401);
+    assert_eq!(other.get(app.url("/api/v1/me")).send().await.unwrap().status(), 200);
+    // A block through this node (operator or support desk) ends the other one at once.
+    block(&app, jane.id, true).await;
+    assert_eq!(other.get(app.url("/api/v1/me")).send().await.unwrap().status(), 401);
 }

@@ -13,7 +13,7 @@ use sesame_core::service::device_description;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-fn rfc3339(t: time::OffsetDateTime) -> String {
+pub(crate) fn rfc3339(t: time::OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
 }

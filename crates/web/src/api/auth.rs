@@ -191,6 +191,38 @@ pub async fn logout(
     Ok((jar.add(removal_cookie(&state)), StatusCode::NO_CONTENT))
 }
 
+/// What a session check answers (SESS-2): whose session it is and until when at most.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionInfo {
+    pub nic_handle: String,
+    pub customer_code: String,
+    /// When the customer last proved who they are (RFC 3339); SESS-3's sensitive changes need it
+    /// within the last 10 minutes.
+    pub authenticated_at: String,
+    /// When the session ends whatever happens (RFC 3339); it ends sooner after 30 minutes idle.
+    pub expires_at: String,
+}
+
+/// Check the session of the cookie: what every page and service of the control panel asks
+/// first. Answered from this node's memory when it checked the same session within the last
+/// second, so it costs no database query most of the time.
+#[utoipa::path(
+    get, path = "/api/v1/session",
+    responses(
+        (status = 200, description = "The session is live", body = SessionInfo),
+        (status = 401, description = "AUTH_REQUIRED", body = ErrorBody),
+    )
+)]
+pub async fn check(State(state): State<AppState>, CurrentSession(auth): CurrentSession) -> Json<SessionInfo> {
+    let expires_at = auth.session.created_at + state.services().settings().session_absolute;
+    Json(SessionInfo {
+        nic_handle: auth.account.nic_handle.as_str().to_owned(),
+        customer_code: auth.account.customer_code.as_str().to_owned(),
+        authenticated_at: super::activity::rfc3339(auth.session.authenticated_at),
+        expires_at: super::activity::rfc3339(expires_at),
+    })
+}
+
 /// The logged-in customer's profile.
 #[utoipa::path(
     get, path = "/api/v1/me",

@@ -20,6 +20,7 @@ use utoipa::OpenApi;
     paths(
         auth::login,
         auth::logout,
+        auth::check,
         auth::me,
         settings::update,
         signup::start,
@@ -69,6 +70,7 @@ use utoipa::OpenApi;
         auth::LoginRequest,
         auth::LoginResponse,
         auth::Me,
+        auth::SessionInfo,
         settings::Settings,
         signup::SignupRequest,
         signup::SignupFlow,
@@ -185,7 +187,10 @@ impl utoipa::Modify for CommonErrors {
 
 pub fn routes() -> Router<AppState> {
     let mut router = Router::new()
-        .route("/api/v1/session", post(auth::login).delete(auth::logout))
+        .route(
+            "/api/v1/session",
+            get(auth::check).post(auth::login).delete(auth::logout),
+        )
         .route("/api/v1/me", get(auth::me))
         .route("/api/v1/me/settings", axum::routing::put(settings::update))
         .route("/api/v1/session/second-factor", post(two_factor::second_factor))
