@@ -34,6 +34,14 @@ pub enum Unique {
     Other,
 }
 
+/// What became of one imported account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportResult {
+    Inserted,
+    Exists,
+    Taken(Unique),
+}
+
 /// An account as the engine sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Account {
@@ -117,6 +125,11 @@ pub trait AccountStore: Send + Sync {
     /// Creates the account; [`StoreError::Conflict`] names the taken value. A NIC handle once
     /// reserved is never given out again, even after the account is gone (ACCT-1).
     async fn create_account(&self, new: &NewAccount) -> Result<(), StoreError>;
+    /// Writes imported accounts (with their password hash and audit event) in one transaction.
+    /// An account whose NIC handle is already there with the same canonical email is left
+    /// alone ([`ImportResult::Exists`]); one that would take another account's handle, email or
+    /// customer code is not written.
+    async fn import_accounts(&self, accounts: &[NewAccount]) -> Result<Vec<ImportResult>, StoreError>;
     /// Finds an account by canonical NIC handle or canonical primary email (ACCT-3).
     async fn find_account_by_login(&self, canonical: &str) -> Result<Option<Account>, StoreError>;
     async fn find_account(&self, id: AccountId) -> Result<Option<Account>, StoreError>;

@@ -116,6 +116,20 @@ pub enum OutboxCommand {
 pub enum AccountCommand {
     /// Create an account; the password is read as one line from standard input.
     Create(Box<CreateArgs>),
+    /// Import accounts from another system: one JSON line per account (nic_handle,
+    /// customer_code, first_name, last_name, email, country, and optionally language and
+    /// created_at) with its password_hash (argon2id/argon2i, scrypt or pbkdf2-sha256 PHC strings,
+    /// or bcrypt). Lines already imported are skipped, so an interrupted run can be repeated; bad
+    /// lines are reported with their number and the others go on.
+    Import {
+        file: PathBuf,
+        /// Instead, write a synthetic file of this many accounts (for benchmarks).
+        #[arg(long)]
+        generate: Option<u64>,
+        /// Lines written per transaction.
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+        batch: u64,
+    },
     /// Show an account's profile and security summary.
     Show {
         /// NIC handle or primary email.
@@ -253,6 +267,30 @@ pub async fn run_account(app: &App, command: AccountCommand) -> Result<(), CliEr
     };
     match command {
         AccountCommand::Create(args) => create(app, *args, &operator).await,
+        AccountCommand::Import { file, generate, batch } => {
+            if let Some(count) = generate {
+                crate::import::generate(app, count, &file).await?;
+                println!(
+                    "wrote {count} accounts to {}; their password is \"{}\"",
+                    file.display(),
+                    crate::import::GENERATED_PASSWORD
+                );
+                return Ok(());
+            }
+            let batch = usize::try_from(batch).map_err(internal)?;
+            let report = crate::import::import(app, &file, batch, &mut std::io::stderr()).await?;
+            println!(
+                "imported {}, already there {}, refused {}",
+                report.imported, report.already, report.refused
+            );
+            if report.refused > 0 {
+                return Err(CliError::Refused(format!(
+                    "{} lines were refused (listed above)",
+                    report.refused
+                )));
+            }
+            Ok(())
+        }
         AccountCommand::Show { account, json } => {
             let account = find(app, &account).await?;
             let events = app.store.recent_events(account.id, 5).await.map_err(internal)?;

@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod import;
 pub mod keyfile;
 
 use config::Resolved;

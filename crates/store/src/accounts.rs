@@ -3,7 +3,7 @@
 use crate::{SqlStore, db_error, from_micros, micros, parse_uuid};
 use async_trait::async_trait;
 use sesame_core::audit::AuditEvent;
-use sesame_core::ports::{Account, AccountStore, NewAccount, PasswordCredential, StoreError, Unique};
+use sesame_core::ports::{Account, AccountStore, ImportResult, NewAccount, PasswordCredential, StoreError, Unique};
 use sesame_core::types::{AccountId, AccountState, AccountType, CustomerCode, Email, NicHandle};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -55,23 +55,16 @@ pub(crate) fn account_from_row(row: &AnyRow) -> Result<Account, StoreError> {
     })
 }
 
-#[async_trait]
-impl AccountStore for SqlStore {
-    async fn create_account(&self, new: &NewAccount) -> Result<(), StoreError> {
-        let a = &new.account;
-        let now = micros(a.created_at);
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
-        sqlx::query("INSERT INTO nic_handles (handle, reserved_at) VALUES ($1, $2)")
-            .bind(a.nic_handle.as_str())
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        sqlx::query(
-            "INSERT INTO accounts (id, nic_handle, customer_code, email, email_canonical, first_name, last_name, \
-             account_type, company_name, phone, country, language, currency, subsidiary, state, created_at, updated_at, \
-             login_notifications) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17)",
-        )
+/// Binds every column of an account to the `INSERT` of `create_account` and `import_one`.
+const INSERT_ACCOUNT: &str = "INSERT INTO accounts (id, nic_handle, customer_code, email, email_canonical, first_name, \
+     last_name, account_type, company_name, phone, country, language, currency, subsidiary, state, created_at, updated_at, \
+     login_notifications) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17)";
+
+fn bind_account<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    a: &'q Account,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    query
         .bind(a.id.0.to_string())
         .bind(a.nic_handle.as_str())
         .bind(a.customer_code.as_str())
@@ -87,22 +80,99 @@ impl AccountStore for SqlStore {
         .bind(&a.currency)
         .bind(&a.subsidiary)
         .bind(a.state.as_str())
-        .bind(now)
+        .bind(micros(a.created_at))
         .bind(i64::from(a.login_notifications))
-        .execute(&mut *tx)
+}
+
+/// Inserts the password credential of a new account.
+async fn insert_password(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    account: &Account,
+    phc: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO credentials (id, account_id, kind, version, data, created_at, updated_at) \
+         VALUES ($1, $2, 'password', 1, $3, $4, $4)",
+    )
+    .bind(sesame_core::types::new_id(account.created_at).to_string())
+    .bind(account.id.0.to_string())
+    .bind(phc)
+    .bind(micros(account.created_at))
+    .execute(&mut **tx)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+/// One imported account, inside the batch's transaction: the handle is reserved unless it is
+/// already, the account written unless its email or customer code is taken (then the new
+/// reservation is undone), then its password and audit event.
+async fn import_one(tx: &mut sqlx::Transaction<'_, sqlx::Any>, new: &NewAccount) -> Result<ImportResult, StoreError> {
+    let a = &new.account;
+    let reserved = sqlx::query("INSERT INTO nic_handles (handle, reserved_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+        .bind(a.nic_handle.as_str())
+        .bind(micros(a.created_at))
+        .execute(&mut **tx)
         .await
-        .map_err(db_error)?;
-        sqlx::query(
-            "INSERT INTO credentials (id, account_id, kind, version, data, created_at, updated_at) \
-             VALUES ($1, $2, 'password', 1, $3, $4, $4)",
-        )
-        .bind(sesame_core::types::new_id(a.created_at).to_string())
-        .bind(a.id.0.to_string())
-        .bind(&new.password_phc)
-        .bind(now)
-        .execute(&mut *tx)
+        .map_err(db_error)?
+        .rows_affected();
+    if reserved == 0 {
+        let holder: Option<String> = sqlx::query_scalar("SELECT email_canonical FROM accounts WHERE nic_handle = $1")
+            .bind(a.nic_handle.as_str())
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(db_error)?;
+        return Ok(if holder.as_deref() == Some(a.email.canonical()) {
+            ImportResult::Exists
+        } else {
+            ImportResult::Taken(Unique::NicHandle)
+        });
+    }
+    let insert = format!("{INSERT_ACCOUNT} ON CONFLICT DO NOTHING");
+    let written = bind_account(sqlx::query(sqlx::AssertSqlSafe(insert)), a)
+        .execute(&mut **tx)
         .await
-        .map_err(db_error)?;
+        .map_err(db_error)?
+        .rows_affected();
+    if written == 0 {
+        sqlx::query("DELETE FROM nic_handles WHERE handle = $1")
+            .bind(a.nic_handle.as_str())
+            .execute(&mut **tx)
+            .await
+            .map_err(db_error)?;
+        let email_taken: Option<i64> = sqlx::query_scalar("SELECT 1 FROM accounts WHERE email_canonical = $1")
+            .bind(a.email.canonical())
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(db_error)?;
+        return Ok(ImportResult::Taken(if email_taken.is_some() {
+            Unique::Email
+        } else {
+            Unique::CustomerCode
+        }));
+    }
+    insert_password(tx, a, &new.password_phc).await?;
+    crate::audit::insert_event(&mut **tx, &new.audit).await?;
+    Ok(ImportResult::Inserted)
+}
+
+#[async_trait]
+impl AccountStore for SqlStore {
+    async fn create_account(&self, new: &NewAccount) -> Result<(), StoreError> {
+        let a = &new.account;
+        let now = micros(a.created_at);
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        sqlx::query("INSERT INTO nic_handles (handle, reserved_at) VALUES ($1, $2)")
+            .bind(a.nic_handle.as_str())
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        bind_account(sqlx::query(INSERT_ACCOUNT), a)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        insert_password(&mut tx, a, &new.password_phc).await?;
         crate::audit::insert_event(&mut *tx, &new.audit).await?;
         crate::outbox::enqueue(&mut tx, &new.mails).await?;
         if let Some(flow) = new.completes_flow {
@@ -119,6 +189,16 @@ impl AccountStore for SqlStore {
             }
         }
         tx.commit().await.map_err(db_error)
+    }
+
+    async fn import_accounts(&self, accounts: &[NewAccount]) -> Result<Vec<ImportResult>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let mut results = Vec::with_capacity(accounts.len());
+        for new in accounts {
+            results.push(import_one(&mut tx, new).await?);
+        }
+        tx.commit().await.map_err(db_error)?;
+        Ok(results)
     }
 
     async fn find_account_by_login(&self, canonical: &str) -> Result<Option<Account>, StoreError> {

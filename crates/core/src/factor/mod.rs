@@ -10,6 +10,7 @@
 //! JSON shapes. Nothing in the login flow changes.
 
 pub mod backup_code;
+pub mod imported_hash;
 pub mod password;
 pub mod security_key;
 pub mod sms;

@@ -14,7 +14,6 @@
 //!   with the same settings, so an unknown account costs what a known one costs.
 
 use crate::types::Password;
-use argon2::password_hash::PasswordVerifier as _;
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -308,7 +307,8 @@ fn hash_with(
 /// with the current settings, else (an older hash, rehashed at this login) with memory of its own.
 fn verify_with(argon: &Argon2<'_>, params: &Params, blocks: &mut [Block], password: &[u8], phc: &str) -> bool {
     let Ok(stored) = PasswordHash::new(phc) else {
-        return false;
+        // bcrypt's strings are not PHC.
+        return super::imported_hash::verify(password, phc);
     };
     let current = stored.algorithm == Algorithm::Argon2id.ident()
         && stored.version == Some(Version::V0x13.into())
@@ -323,7 +323,7 @@ fn verify_with(argon: &Argon2<'_>, params: &Params, blocks: &mut [Block], passwo
                 .is_ok()
                 && bool::from(out.ct_eq(expected.as_bytes()))
         }
-        _ => Argon2::default().verify_password(password, phc).is_ok(),
+        _ => super::imported_hash::verify(password, phc),
     }
 }
 
@@ -387,7 +387,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_workers_speak_standard_phc_both_ways() {
-        use argon2::password_hash::PasswordHasher as _;
+        use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
         let h = hasher(CHEAP, 8);
         let pw = Password::new("a long enough passphrase");
         let params = Params::new(CHEAP.m_cost_kib, CHEAP.t_cost, CHEAP.p_cost, None).unwrap();

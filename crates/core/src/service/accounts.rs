@@ -145,8 +145,8 @@ pub(crate) fn language_and_currency(
 /// ACCT-1..5: creating, finding and blocking accounts; their settings.
 #[derive(Clone)]
 pub struct Accounts {
-    base: Arc<Base>,
-    ports: Arc<dyn AccountStore>,
+    pub(super) base: Arc<Base>,
+    pub(super) ports: Arc<dyn AccountStore>,
 }
 
 impl std::fmt::Debug for Accounts {

@@ -11,7 +11,7 @@ use tokio::process::Command;
 
 pub struct Env {
     pub db: TestDb,
-    dir: tempfile::TempDir,
+    pub dir: tempfile::TempDir,
 }
 
 impl Env {

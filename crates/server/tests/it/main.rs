@@ -12,6 +12,7 @@ mod crash;
 mod email_code;
 mod errors;
 mod flows;
+mod import;
 mod ip_restriction;
 mod login;
 mod mail;
