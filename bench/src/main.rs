@@ -13,7 +13,11 @@
 //!
 //! 5. session checks (`GET /api/v1/session`, `GET /api/v1/me`) against a bare axum handler in
 //!    the same process, loaded by `wrk` (SESS-2's per-node cache);
-//! 6. with `BENCH_MEMORY=1`, instead of the above (in a process that runs nothing else, so the
+//! 6. a million accounts (`BENCH_ACCOUNTS`, 0 to skip): login, session check and sign-up
+//!    latencies at 1,000 accounts and at a million, and the import rate, on SQLite and on
+//!    PostgreSQL when `BENCH_POSTGRES_URL` names an empty database (see `scale`); alone with
+//!    `BENCH_ONLY=scale`;
+//! 7. with `BENCH_MEMORY=1`, instead of the above (in a process that runs nothing else, so the
 //!    raw Argon2 run's memory doesn't count): resident memory (PWD-3) idle, after
 //!    `THROUGHPUT_LOGINS` logins, at the peak of a flood of `FLOOD` concurrent logins, and a
 //!    second after it.
@@ -23,6 +27,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod scale;
 mod sessions;
 
 use serde_json::json;
@@ -40,6 +45,8 @@ const PASSWORD: &str = "correct horse battery staple";
 const TIMING_TRIES: usize = 300;
 const THROUGHPUT_LOGINS: usize = 400;
 const FLOOD: usize = 500;
+/// Logins and sign-ups timed per measure at scale.
+const PASSWORD_SAMPLES: usize = 200;
 
 /// Resident memory (VmRSS, MiB) of a process.
 fn rss_of(pid: u32) -> f64 {
@@ -171,6 +178,10 @@ async fn main() {
     if std::env::var_os("BENCH_MEMORY").is_some() {
         return memory(cores).await;
     }
+    let accounts = std::env::var("BENCH_ACCOUNTS").map_or(1_000_000, |v| v.parse().unwrap());
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("scale") {
+        return scale::scale(accounts).await;
+    }
 
     let raw = raw_argon2_rate(cores, THROUGHPUT_LOGINS);
     println!(
@@ -252,6 +263,7 @@ async fn main() {
     sessions::session_checks(&client, &base, &nic, PASSWORD).await;
     signup_timing(&client, &base).await;
     brute_force(&base, &victim).await;
+    scale::scale(accounts).await;
 }
 
 /// The server under test (production Argon2 settings), its listener, URL and data folder.

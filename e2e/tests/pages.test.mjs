@@ -54,6 +54,15 @@ test('log in by NIC handle, open the name menu, see email and NIC handle, log ou
   assert.ok(nicBox.y > emailBox.y, 'the NIC handle shows under the email');
   await screenshot(page, 'control-panel');
   assert.deepEqual(await seriousViolations(page), []);
+  // #15 item 13: Escape closes the menu and gives focus back to the name; so does leaving it.
+  await page.keyboard.press('Escape');
+  assert.equal(await page.isVisible('#account-email'), false, 'Escape closes the menu');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'account-name');
+  await page.keyboard.press('Enter');
+  assert.equal(await page.isVisible('#account-email'), true, 'Enter opens it again');
+  await page.click('main');
+  assert.equal(await page.isVisible('#account-email'), false, 'a click elsewhere closes it');
+  await name.click();
   await Promise.all([page.waitForURL(/\/login(\?logged_out=1)?$/), page.click('#logout')]);
   await page.goto(`${sesame.base}/`);
   assert.equal(new URL(page.url()).pathname, '/login', 'after logout the panel asks for a login');
@@ -175,6 +184,10 @@ test('an empty login form asks for what is missing; logging out and being sent t
     // A logged-in customer is told so on the sign-up page.
     await page.goto(`${sesame.base}/signup`);
     assert.match(await page.textContent('#already-logged-in'), new RegExp(jane.nic_handle));
+    // And on the login page (#15 item 4), with the way out.
+    await page.goto(`${sesame.base}/login`);
+    assert.match(await page.textContent('#already-logged-in'), new RegExp(jane.nic_handle));
+    assert.deepEqual(await seriousViolations(page), []);
     await Promise.all([page.waitForURL(/logged_out=1/), page.click('#logout-here')]);
     assert.match(await page.textContent('#notice'), loggedOut);
     await context.close();

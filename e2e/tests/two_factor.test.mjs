@@ -121,6 +121,8 @@ test('the second step says how many tries are left, then offers to log in again'
   await page.click('#submit');
   assert.match(await page.textContent('#error-code'), /SECOND_FACTOR_TOO_MANY_ATTEMPTS/);
   await Promise.all([page.waitForURL(/\/login$/), page.click('#start-again')]);
+  assert.equal(await page.inputValue('#login'), account.nic_handle, 'the identifier is kept (#15 item 2)');
+  assert.equal(await page.inputValue('#password'), '');
   await context.close();
 });
 

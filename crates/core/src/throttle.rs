@@ -52,7 +52,13 @@ fn wait(failures: i64, free: i64) -> Duration {
 }
 
 fn ready(count: Count, free: i64, now: OffsetDateTime) -> Option<Duration> {
-    let at = count.last? + wait(count.failures, free);
+    let wait = wait(count.failures, free);
+    // Within the free tries nothing waits, even when another request (on this node or another)
+    // counted its try a moment after this one read the clock.
+    if wait == Duration::ZERO {
+        return None;
+    }
+    let at = count.last? + wait;
     (now < at).then(|| at - now)
 }
 
@@ -112,6 +118,26 @@ mod tests {
     use time::macros::datetime;
 
     const NOW: OffsetDateTime = datetime!(2026-11-25 12:00 UTC);
+
+    #[test]
+    fn a_try_counted_a_moment_later_by_a_parallel_request_makes_nobody_wait() {
+        // Found by the rolling-restart test: two logins from one address at once, the other one
+        // counted its try 2 ms after this one read the clock.
+        let later = Count {
+            failures: 1,
+            last: Some(NOW + Duration::milliseconds(2)),
+        };
+        assert_eq!(verdict(None, later, later, NOW), Verdict::Go);
+        assert_eq!(
+            verdict(Some(later), Count::default(), Count::default(), NOW),
+            Verdict::Go
+        );
+        let beyond = Count {
+            failures: ACCOUNT_FREE,
+            last: Some(NOW + Duration::milliseconds(2)),
+        };
+        assert!(matches!(verdict(None, beyond, Count::default(), NOW), Verdict::Wait(_)));
+    }
 
     fn count(failures: i64, ago: Duration) -> Count {
         Count {

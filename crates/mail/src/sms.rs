@@ -15,6 +15,7 @@ use sesame_core::clock::Clock;
 use sesame_core::sms::{SmsMessage, SmsOutboxStore};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::Notify;
 use url::Url;
@@ -127,6 +128,8 @@ pub struct SmsWorker {
     clock: Arc<dyn Clock>,
     settings: WorkerSettings,
     name: String,
+    /// Raised when the node stops: the pass ends after the text in hand.
+    stopping: AtomicBool,
 }
 
 impl std::fmt::Debug for SmsWorker {
@@ -152,6 +155,7 @@ impl SmsWorker {
             clock,
             settings,
             name,
+            stopping: AtomicBool::new(false),
         }
     }
 
@@ -168,6 +172,9 @@ impl SmsWorker {
             }
         }
         loop {
+            if self.stopping.load(Ordering::SeqCst) {
+                return pass;
+            }
             let now = self.clock.now();
             let claimed = match self.store.claim_sms(&self.name, now, now + self.settings.lease).await {
                 Ok(Some(claimed)) => claimed,
@@ -205,7 +212,10 @@ impl SmsWorker {
 
     /// Runs until `shutdown` resolves: a pass whenever woken, and at least every `poll`.
     pub async fn run(self: Arc<Self>, wake: Arc<Notify>, shutdown: impl std::future::Future<Output = ()>) {
-        run_passes(self.settings.poll, &wake, shutdown, || self.deliver_due()).await;
+        run_passes(self.settings.poll, &wake, shutdown, &self.stopping, || {
+            self.deliver_due()
+        })
+        .await;
     }
 }
 

@@ -18,7 +18,8 @@ pub enum TransportError {
 #[derive(Clone)]
 pub enum Transport {
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
-    /// Each message becomes `ID.eml` (and a readable `ID.txt`) in this folder.
+    /// Each message becomes `ID.eml` (and a readable `ID.txt`, and its HTML part as `ID.html`) in
+    /// this folder.
     Files(PathBuf),
 }
 
@@ -59,6 +60,11 @@ impl Transport {
                 tokio::fs::write(dir.join(format!("{stem}.eml")), message.formatted())
                     .await
                     .map_err(|e| e.to_string())?;
+                // The HTML part as the customer sees it (`/dev/mail` shows it in a sandbox).
+                tokio::fs::write(dir.join(format!("{stem}.html")), &mail.html)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                // Written last: `/dev/mail` lists a mail once its `.txt` is there.
                 tokio::fs::write(dir.join(format!("{stem}.txt")), readable)
                     .await
                     .map_err(|e| e.to_string())

@@ -10,6 +10,7 @@ use lettre::message::Mailbox;
 use sesame_core::clock::Clock;
 use sesame_core::ports::OutboxStore;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use time::OffsetDateTime;
 use tokio::sync::Notify;
@@ -50,6 +51,8 @@ pub struct Worker {
     clock: Arc<dyn Clock>,
     settings: WorkerSettings,
     name: String,
+    /// Raised when the node stops: the pass ends after the mail in hand.
+    stopping: AtomicBool,
 }
 
 impl std::fmt::Debug for Worker {
@@ -77,15 +80,35 @@ pub fn retry_at(settings: &WorkerSettings, attempts: i64, now: OffsetDateTime) -
 
 /// Runs `pass` until `shutdown` resolves: once at the start, whenever `wake` is notified, and at
 /// least every `poll` (for what other nodes queued). Shared by the mail and SMS workers.
+///
+/// A pass is never cut in the middle of a delivery (the message could then be sent and not
+/// recorded, and go twice): when `shutdown` resolves during a pass, `stopping` is raised, the pass
+/// ends after the delivery in hand, and the loop returns. So a worker stops at once even while
+/// mail keeps arriving.
 pub(crate) async fn run_passes<P: std::future::Future>(
     poll: Duration,
     wake: &Notify,
     shutdown: impl std::future::Future<Output = ()>,
+    stopping: &AtomicBool,
     mut pass: impl FnMut() -> P,
 ) {
     tokio::pin!(shutdown);
     loop {
-        pass().await;
+        let running = pass();
+        tokio::pin!(running);
+        let mut stopped = false;
+        loop {
+            tokio::select! {
+                _ = &mut running => break,
+                () = &mut shutdown, if !stopped => {
+                    stopping.store(true, Ordering::SeqCst);
+                    stopped = true;
+                }
+            }
+        }
+        if stopped {
+            return;
+        }
         tokio::select! {
             () = &mut shutdown => return,
             () = wake.notified() => {}
@@ -110,6 +133,7 @@ impl Worker {
             clock,
             settings,
             name,
+            stopping: AtomicBool::new(false),
         }
     }
 
@@ -123,6 +147,9 @@ impl Worker {
             return pass;
         }
         loop {
+            if self.stopping.load(Ordering::SeqCst) {
+                return pass;
+            }
             let now = self.clock.now();
             let lease = now + self.settings.lease;
             let claimed = match self.store.claim_mail(&self.name, now, lease).await {
@@ -162,7 +189,10 @@ impl Worker {
 
     /// Runs until `shutdown` resolves: a pass whenever woken, and at least every `poll`.
     pub async fn run(self: Arc<Self>, wake: Arc<Notify>, shutdown: impl std::future::Future<Output = ()>) {
-        run_passes(self.settings.poll, &wake, shutdown, || self.deliver_due()).await;
+        run_passes(self.settings.poll, &wake, shutdown, &self.stopping, || {
+            self.deliver_due()
+        })
+        .await;
     }
 }
 

@@ -226,6 +226,9 @@ pub struct HttpConfig {
     pub body_timeout_secs: u64,
     /// Connections open at once; more wait until one closes.
     pub max_connections: usize,
+    /// Seconds a stopping node (SIGTERM, Ctrl-C) gives the requests in flight to finish before
+    /// it cuts them and exits.
+    pub drain_timeout_secs: u64,
 }
 
 impl Default for HttpConfig {
@@ -234,6 +237,7 @@ impl Default for HttpConfig {
             header_timeout_secs: 10,
             body_timeout_secs: 10,
             max_connections: 1024,
+            drain_timeout_secs: 20,
         }
     }
 }
@@ -244,6 +248,7 @@ impl HttpConfig {
             header_read: std::time::Duration::from_secs(self.header_timeout_secs),
             body_read: std::time::Duration::from_secs(self.body_timeout_secs),
             max_connections: self.max_connections,
+            drain: std::time::Duration::from_secs(self.drain_timeout_secs),
         }
     }
 }

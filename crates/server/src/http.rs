@@ -29,6 +29,8 @@ pub struct Limits {
     /// For a request's body, from its headers to its last byte.
     pub body_read: Duration,
     pub max_connections: usize,
+    /// How long requests in flight may still run once shutdown begins.
+    pub drain: Duration,
 }
 
 /// Serves `router` on `listener` within `limits` until `shutdown` resolves.
@@ -75,6 +77,17 @@ pub async fn serve(listener: TcpListener, router: Router, limits: Limits, shutdo
             drop(permit);
         });
     }
+    // New connections are refused from here; open ones finish the request they carry (hyper
+    // answers it with `Connection: close`) and idle ones close.
     drop(listener);
-    graceful.shutdown().await;
+    tracing::info!(
+        deadline_secs = limits.drain.as_secs(),
+        "stopping: finishing the requests in flight"
+    );
+    if tokio::time::timeout(limits.drain, graceful.shutdown()).await.is_err() {
+        tracing::warn!(
+            deadline_secs = limits.drain.as_secs(),
+            "requests still running at the drain deadline were cut"
+        );
+    }
 }

@@ -37,6 +37,21 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 config.public_url
             );
             tracing::info!(listen = %bound, public_url = %config.public_url, "serving");
+            if config.dev_mode {
+                let base = config.public_url.as_str().trim_end_matches('/');
+                for (what, dir, page) in [
+                    ("mail", &app.web.dev_mail_dir, "/dev/mail"),
+                    ("texts", &app.web.dev_sms_dir, "/dev/sms"),
+                ] {
+                    if let Some(dir) = dir {
+                        println!(
+                            "Development mode: {what} is captured in {} (read it at {base}{page})",
+                            dir.display()
+                        );
+                    }
+                }
+                tracing::warn!("development mode is on: never use it in production");
+            }
             if let Some(addr) = config.metrics_listen {
                 let metrics = tokio::net::TcpListener::bind(addr)
                     .await

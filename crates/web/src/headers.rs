@@ -14,8 +14,11 @@ pub async fn security_headers(State(state): State<AppState>, req: Request, next:
     let cacheable = req.uri().path().starts_with("/static/");
     let mut response = next.run(req).await;
     let h = response.headers_mut();
+    // A handler that set one of these itself (a captured mail's HTML in development) keeps it.
     let set = |h: &mut axum::http::HeaderMap, name: HeaderName, value: &'static str| {
-        h.insert(name, HeaderValue::from_static(value));
+        if !h.contains_key(&name) {
+            h.insert(name, HeaderValue::from_static(value));
+        }
     };
     set(
         h,

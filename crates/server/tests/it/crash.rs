@@ -13,14 +13,17 @@ use tokio::process::Child;
 
 const ROUNDS: usize = 20;
 
-/// Starts `sesame serve` on a free port; the child and its base URL.
-async fn start(env: &Env) -> (Child, String) {
-    let mut child = env
-        .command(&["serve"])
+/// Starts `sesame serve` on a free port, with `vars` in its environment; the child and its base
+/// URL.
+pub async fn start_with(env: &Env, vars: &[(&str, &str)]) -> (Child, String) {
+    let mut command = env.command(&["serve"]);
+    command
         .env("SESAME_LISTEN", "127.0.0.1:0")
-        .env("SESAME_SIGNUP__PER_IP_PER_HOUR", "100000")
-        .spawn()
-        .unwrap();
+        .env("SESAME_SIGNUP__PER_IP_PER_HOUR", "100000");
+    for (name, value) in vars {
+        command.env(name, value);
+    }
+    let mut child = command.spawn().unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut first = String::new();
     stdout.read_line(&mut first).await.unwrap();
@@ -47,7 +50,11 @@ async fn start(env: &Env) -> (Child, String) {
     (child, format!("http://{addr}"))
 }
 
-async fn post_to(client: &reqwest::Client, url: String, body: Value) -> Option<(u16, Value)> {
+async fn start(env: &Env) -> (Child, String) {
+    start_with(env, &[]).await
+}
+
+pub async fn post_to(client: &reqwest::Client, url: String, body: Value) -> Option<(u16, Value)> {
     let response = client.post(url).json(&body).send().await.ok()?;
     let status = response.status().as_u16();
     Some((status, response.json().await.unwrap_or(Value::Null)))

@@ -16,6 +16,7 @@ mod import;
 mod ip_restriction;
 mod login;
 mod mail;
+mod nodes;
 mod ops;
 mod outage;
 mod pages;

@@ -305,7 +305,7 @@ async fn malformed_forms_and_unknown_pages_get_error_pages_in_the_visitors_langu
 }
 
 #[tokio::test]
-async fn languages_follow_the_customer_then_the_browser_then_the_subsidiary() {
+async fn languages_follow_the_switcher_the_customer_an_explicit_subsidiary_then_the_browser() {
     let app = spawn_app().await;
     let page = |accept: &'static str, path: &'static str| {
         let client = browser();
@@ -323,10 +323,36 @@ async fn languages_follow_the_customer_then_the_browser_then_the_subsidiary() {
         }
     };
     assert!(page("fr-CA,fr;q=0.9", "/login").await.contains("<html lang=\"fr\">"));
+    // #15 item 6: a subsidiary named explicitly speaks its language, whatever the browser's.
     assert!(
         page("en-US", "/login?subsidiary=FR")
             .await
-            .contains("<html lang=\"en\">")
+            .contains("<html lang=\"fr\">")
+    );
+    // The switcher beats it, and offers the other language on the same address.
+    let switched = page("en-US", "/login?subsidiary=FR&lang=en").await;
+    assert!(switched.contains("<html lang=\"en\">"));
+    assert!(
+        switched.contains("login?subsidiary=FR&amp;lang=fr\" lang=\"fr\""),
+        "the switcher keeps the page's query"
+    );
+    let remembered = browser();
+    let first = remembered
+        .get(app.url("/login?lang=fr"))
+        .header("accept-language", "en")
+        .send()
+        .await
+        .unwrap();
+    assert!(first.text().await.unwrap().contains("<html lang=\"fr\">"));
+    let again = remembered
+        .get(app.url("/recover"))
+        .header("accept-language", "en")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        again.text().await.unwrap().contains("<html lang=\"fr\">"),
+        "the choice is remembered"
     );
     assert!(
         page("de-DE", "/login?subsidiary=FR")

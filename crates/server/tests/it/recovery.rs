@@ -14,7 +14,7 @@ const PNG: &[u8] = include_bytes!("../fixtures/id-card.png");
 const PDF: &[u8] = include_bytes!("../fixtures/id-card.pdf");
 
 /// The first link in a mail that contains `marker`.
-fn link_in(mail: &Received, marker: &str) -> String {
+pub fn link_in(mail: &Received, marker: &str) -> String {
     mail.text
         .split_whitespace()
         .find(|w| w.contains(marker))

@@ -3,7 +3,8 @@
 //! key (SEC-1) of a random value kept in a cookie, so any node can check it without shared state;
 //! forms carry it and every state-changing form request must present it.
 
-use super::negotiate::choose_language;
+use super::negotiate::{LanguageHints, choose_language, own_name, supported};
+use super::templates::LANGUAGES;
 use crate::AppState;
 use crate::error::{ApiError, ErrorCode};
 use axum::extract::FromRequestParts;
@@ -20,6 +21,7 @@ use sesame_core::types::{SUBSIDIARIES, Subsidiary, subsidiary};
 use subtle::ConstantTimeEq;
 
 const SUBSIDIARY_COOKIE: &str = "sesame_subsidiary";
+const LANGUAGE_COOKIE: &str = "sesame_lang";
 const CSRF_PURPOSE: &str = "csrf-form";
 
 fn csrf_cookie_name(state: &AppState) -> &'static str {
@@ -35,6 +37,8 @@ pub struct PageContext {
     pub lang: &'static str,
     pub subsidiary: &'static Subsidiary,
     pub auth: Option<Authenticated>,
+    /// This page's address without `lang`, for the language switcher's links.
+    here: (String, Vec<(String, String)>),
     csrf_seed: String,
     cookies: Vec<Cookie<'static>>,
     state: AppState,
@@ -54,12 +58,30 @@ pub fn basic_language(
     query: Option<&str>,
 ) -> (&'static str, &'static Subsidiary) {
     let jar = CookieJar::from_headers(headers);
-    let sub = from_query(query)
-        .or_else(|| jar.get(SUBSIDIARY_COOKIE).and_then(|c| subsidiary(c.value())))
+    let explicit = from_query(query).or_else(|| jar.get(SUBSIDIARY_COOKIE).and_then(|c| subsidiary(c.value())));
+    let sub = explicit
         .or_else(|| subsidiary(&state.settings().default_subsidiary))
         .unwrap_or(&SUBSIDIARIES[0]);
-    let accept = headers.get(ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
-    (choose_language(None, accept, sub.language), sub)
+    let hints = LanguageHints {
+        chosen: chosen_language(query, &jar),
+        explicit_subsidiary: explicit.map(|s| s.language),
+        accept: headers.get(ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()),
+        ..LanguageHints::default()
+    };
+    (choose_language(hints, sub.language), sub)
+}
+
+/// The language picked with the switcher: `?lang=` on this request, else the cookie it left.
+fn chosen_language(query: Option<&str>, jar: &CookieJar) -> Option<&'static str> {
+    query_value(query, "lang")
+        .and_then(|l| supported(&l))
+        .or_else(|| jar.get(LANGUAGE_COOKIE).and_then(|c| supported(c.value())))
+}
+
+fn query_value(query: Option<&str>, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(query?.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
 }
 
 impl FromRequestParts<AppState> for PageContext {
@@ -84,13 +106,32 @@ impl FromRequestParts<AppState> for PageContext {
             cookies.push(plain_cookie(state, SUBSIDIARY_COOKIE, sub.code.to_owned()));
         }
         let account = auth.as_ref().map(|a| &a.account);
-        let sub = queried
-            .or_else(|| jar.get(SUBSIDIARY_COOKIE).and_then(|c| subsidiary(c.value())))
+        let explicit = queried.or_else(|| jar.get(SUBSIDIARY_COOKIE).and_then(|c| subsidiary(c.value())));
+        let sub = explicit
             .or_else(|| account.and_then(|a| subsidiary(&a.subsidiary)))
             .or_else(|| subsidiary(&state.settings().default_subsidiary))
             .unwrap_or(&SUBSIDIARIES[0]);
-        let accept = parts.headers.get(ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
-        let lang = choose_language(account.map(|a| a.language.as_str()), accept, sub.language);
+        let query = parts.uri.query();
+        let picked = query_value(query, "lang").and_then(|l| supported(&l));
+        if let Some(lang) = picked
+            && jar.get(LANGUAGE_COOKIE).map(|c| c.value()) != Some(lang)
+        {
+            cookies.push(plain_cookie(state, LANGUAGE_COOKIE, lang.to_owned()));
+        }
+        let hints = LanguageHints {
+            chosen: chosen_language(query, &jar),
+            account: account.map(|a| a.language.as_str()),
+            explicit_subsidiary: explicit.map(|s| s.language),
+            accept: parts.headers.get(ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()),
+        };
+        let lang = choose_language(hints, sub.language);
+        let here = (
+            parts.uri.path().to_owned(),
+            url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+                .filter(|(k, _)| k != "lang")
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        );
         let csrf_seed = match jar.get(csrf_cookie_name(state)) {
             Some(c) if !c.value().is_empty() && c.value().len() <= 128 => c.value().to_owned(),
             _ => {
@@ -103,6 +144,7 @@ impl FromRequestParts<AppState> for PageContext {
             lang,
             subsidiary: sub,
             auth,
+            here,
             csrf_seed,
             cookies,
             state: state.clone(),
@@ -159,8 +201,28 @@ impl PageContext {
             csrf => csrf_token(&self.state, &self.csrf_seed),
             subsidiary => context! { code => self.subsidiary.code, name => self.subsidiary.name, phone => phone },
             account => account,
+            language_links => self.switcher(),
         };
         context! { ..extra, ..common }
+    }
+
+    /// The language switcher: every language, with a link to this page in it.
+    fn switcher(&self) -> Vec<Value> {
+        let (path, params) = &self.here;
+        if path.is_empty() {
+            return Vec::new();
+        }
+        LANGUAGES
+            .iter()
+            .map(|(code, _)| {
+                let mut query = url::form_urlencoded::Serializer::new(String::new());
+                query.extend_pairs(params.iter()).append_pair("lang", code);
+                context! {
+                    code => *code, name => own_name(code), current => *code == self.lang,
+                    href => format!("{path}?{}", query.finish()),
+                }
+            })
+            .collect()
     }
 
     /// Renders a page with its status, setting any cookie this request needs.
@@ -209,6 +271,8 @@ pub fn error_page(state: &AppState, headers: &HeaderMap, query: Option<&str>, co
         lang,
         subsidiary: sub,
         auth: None,
+        // An error page offers no language switch: its address may be a form's.
+        here: (String::new(), Vec::new()),
         csrf_seed: String::new(),
         cookies: Vec::new(),
         state: state.clone(),

@@ -160,6 +160,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/support/requests/{id}/documents/{document}", get(support::document))
         .route("/dev/mail", get(dev::mail))
+        .route("/dev/mail/{stem}", get(dev::mail_html))
         .route("/dev/sms", get(dev::sms))
         .route("/static/{file}", get(static_file))
 }
@@ -536,12 +537,51 @@ fn email_only(state: &AppState, ctx: &PageContext) -> bool {
         .any(|s| s.eq_ignore_ascii_case(ctx.subsidiary.code))
 }
 
-async fn login_page(State(state): State<AppState>, ctx: PageContext, uri: Uri) -> Response {
+/// The cookie that keeps the identifier typed at the password step while the next step lasts, so
+/// that "Log in again" doesn't ask for it twice (only on `/login`, for 15 minutes).
+const LOGIN_HINT: &str = "sesame_login_hint";
+
+/// Forgets the kept identifier once logged in or out.
+pub(crate) fn forget_login_hint() -> axum_extra::extract::cookie::Cookie<'static> {
+    let mut cookie = login_hint_cookie("");
+    cookie.make_removal();
+    cookie
+}
+
+fn login_hint_cookie(login: &str) -> axum_extra::extract::cookie::Cookie<'static> {
+    axum_extra::extract::cookie::Cookie::build((LOGIN_HINT, login.trim().chars().take(254).collect::<String>()))
+        .path("/login")
+        .http_only(true)
+        .same_site(axum_extra::extract::cookie::SameSite::Lax)
+        .max_age(time::Duration::minutes(15))
+        .build()
+}
+
+/// The page a logged-in customer gets at `/login` or `/signup` (`page`): who is logged in, the way
+/// to the control panel, and a logout button to use another account.
+fn logged_in(ctx: PageContext, page: &str) -> Response {
+    let Some(account) = ctx.auth.as_ref().map(|a| a.account.clone()) else {
+        return ctx.redirect("/");
+    };
+    let extra = context! {
+        name => format!("{} {}", account.first_name, account.last_name),
+        nic => account.nic_handle.as_str(),
+        title_key => format!("{page}.title"),
+        message_key => format!("{page}.logged_in"),
+    };
+    ctx.render("logged_in.html", page, StatusCode::OK, extra)
+}
+
+async fn login_page(State(state): State<AppState>, jar: CookieJar, ctx: PageContext, uri: Uri) -> Response {
     let return_to = query_param(&uri, "return_to");
     let safe = safe_return_to(&return_to, state.settings()).unwrap_or_default();
     if ctx.auth.is_some() {
-        let to = if safe.is_empty() { "/".to_owned() } else { safe };
-        return ctx.redirect(&to);
+        // Sent here by a page: carry on there. Came on purpose: say who is logged in already.
+        return if safe.is_empty() {
+            logged_in(ctx, "login")
+        } else {
+            ctx.redirect(&safe)
+        };
     }
     // Why the visitor is here: sent by a page that needs a login, or just logged out.
     let notice = if query_param(&uri, "logged_out") == "1" {
@@ -551,7 +591,10 @@ async fn login_page(State(state): State<AppState>, ctx: PageContext, uri: Uri) -
     } else {
         None
     };
-    let extra = context! { return_to => safe, login => "", email_only => email_only(&state, &ctx), notice => notice };
+    // "Log in again" after a second step that failed or expired: the identifier is kept.
+    let login = jar.get(LOGIN_HINT).map(|c| c.value().to_owned()).unwrap_or_default();
+    let extra =
+        context! { return_to => safe, login => login, email_only => email_only(&state, &ctx), notice => notice };
     ctx.render("login.html", "login", StatusCode::OK, extra)
 }
 
@@ -603,15 +646,18 @@ async fn login_submit(
     let (error, status) = match result {
         Ok(LoginOutcome::LoggedIn(success)) => {
             ctx.add_cookie(session_cookie(&state, success.token.expose()));
+            ctx.add_cookie(forget_login_hint());
             let to = safe_return_to(&form.return_to, state.settings()).unwrap_or_else(|| "/".to_owned());
             return ctx.redirect(&to);
         }
         Ok(LoginOutcome::EmailCode(step)) => {
             // LOGIN-3: no session yet; the code step keeps where to go afterwards.
             let to = safe_return_to(&form.return_to, state.settings()).unwrap_or_default();
+            ctx.add_cookie(login_hint_cookie(&form.login));
             return ctx.redirect(&email_step::location(step.flow, &to));
         }
         Ok(LoginOutcome::SecondFactor(step)) => {
+            ctx.add_cookie(login_hint_cookie(&form.login));
             // LOGIN-2: no session yet; the second step keeps where to go afterwards.
             let to = safe_return_to(&form.return_to, state.settings()).unwrap_or_default();
             let query = url::form_urlencoded::Serializer::new(String::new())
@@ -673,6 +719,7 @@ async fn logout(
         return ctx.error(crate::error::ApiError::from(err).code());
     }
     ctx.add_cookie(removal_cookie(&state));
+    ctx.add_cookie(forget_login_hint());
     ctx.redirect("/login?logged_out=1")
 }
 

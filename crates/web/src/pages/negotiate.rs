@@ -1,6 +1,8 @@
 //! Choosing a page's language and subsidiary (LOGIN-6).
 //!
-//! Language: the customer's own language when logged in, then the browser's `Accept-Language`,
+//! Language: the one picked with the language switcher (`?lang=`, remembered in a cookie), then
+//! the customer's own language when logged in, then the language of a subsidiary given
+//! explicitly (`?subsidiary=`, or remembered from one), then the browser's `Accept-Language`,
 //! then the subsidiary's language, then English. Subsidiary: `?subsidiary=` (alias
 //! `ovhSubsidiary`), then the one remembered in a cookie from an earlier `?subsidiary=`, then the
 //! customer's own, then the configured default.
@@ -34,12 +36,36 @@ pub fn supported(code: &str) -> Option<&'static str> {
         .find(|lang| lang.eq_ignore_ascii_case(code.trim()))
 }
 
-pub fn choose_language(account: Option<&str>, accept: Option<&str>, subsidiary_language: &str) -> &'static str {
-    account
+/// What a request says about its language, strongest first.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LanguageHints<'a> {
+    /// Picked with the language switcher.
+    pub chosen: Option<&'a str>,
+    /// The logged-in customer's language.
+    pub account: Option<&'a str>,
+    /// The language of a subsidiary the visitor named explicitly.
+    pub explicit_subsidiary: Option<&'a str>,
+    /// The browser's `Accept-Language`.
+    pub accept: Option<&'a str>,
+}
+
+pub fn choose_language(hints: LanguageHints<'_>, subsidiary_language: &str) -> &'static str {
+    hints
+        .chosen
         .and_then(supported)
-        .or_else(|| accept.and_then(from_accept_language))
+        .or_else(|| hints.account.and_then(supported))
+        .or_else(|| hints.explicit_subsidiary.and_then(supported))
+        .or_else(|| hints.accept.and_then(from_accept_language))
         .or_else(|| supported(subsidiary_language))
         .unwrap_or(LANGUAGES[0].0)
+}
+
+/// A language's name in that language, for the switcher.
+pub fn own_name(code: &str) -> &'static str {
+    match code {
+        "fr" => "Français",
+        _ => "English",
+    }
 }
 
 #[cfg(test)]
@@ -58,10 +84,22 @@ mod tests {
     }
 
     #[test]
-    fn customer_then_browser_then_subsidiary() {
-        assert_eq!(choose_language(Some("fr"), Some("en"), "en"), "fr");
-        assert_eq!(choose_language(Some("de"), Some("en"), "fr"), "en");
-        assert_eq!(choose_language(None, Some("de"), "fr"), "fr");
-        assert_eq!(choose_language(None, None, "pl"), "en");
+    fn switcher_then_customer_then_explicit_subsidiary_then_browser_then_subsidiary() {
+        let hints = |chosen, account, explicit_subsidiary, accept| LanguageHints {
+            chosen,
+            account,
+            explicit_subsidiary,
+            accept,
+        };
+        assert_eq!(
+            choose_language(hints(Some("en"), Some("fr"), Some("fr"), Some("fr")), "fr"),
+            "en"
+        );
+        assert_eq!(choose_language(hints(None, Some("fr"), None, Some("en")), "en"), "fr");
+        assert_eq!(choose_language(hints(None, Some("de"), None, Some("en")), "fr"), "en");
+        assert_eq!(choose_language(hints(None, None, Some("fr"), Some("en")), "fr"), "fr");
+        assert_eq!(choose_language(hints(None, None, Some("pl"), Some("en")), "pl"), "en");
+        assert_eq!(choose_language(hints(None, None, None, Some("de")), "fr"), "fr");
+        assert_eq!(choose_language(hints(None, None, None, None), "pl"), "en");
     }
 }

@@ -22,13 +22,9 @@ const CURRENCIES: [&str; 12] = [
 ];
 
 pub async fn start_page(ctx: PageContext) -> Response {
-    if let Some(auth) = &ctx.auth {
+    if ctx.auth.is_some() {
         // Logged in already: say so, rather than start a second account by mistake.
-        let extra = context! {
-            name => format!("{} {}", auth.account.first_name, auth.account.last_name),
-            nic => auth.account.nic_handle.as_str(),
-        };
-        return ctx.render("signup_logged_in.html", "signup", StatusCode::OK, extra);
+        return super::logged_in(ctx, "signup");
     }
     // Countries with a subsidiary of their own (the world subsidiaries are not countries).
     let countries: Vec<Value> = SUBSIDIARIES

@@ -63,10 +63,7 @@ pub const TEMPLATES: [(&str, &str); 39] = [
         "recovery_request.html",
         include_str!("../../templates/recovery_request.html"),
     ),
-    (
-        "signup_logged_in.html",
-        include_str!("../../templates/signup_logged_in.html"),
-    ),
+    ("logged_in.html", include_str!("../../templates/logged_in.html")),
     ("support_login.html", include_str!("../../templates/support_login.html")),
     ("support_key.html", include_str!("../../templates/support_key.html")),
     (
@@ -89,7 +86,8 @@ pub const TEMPLATES: [(&str, &str); 39] = [
     ),
 ];
 
-const STATIC: [(&str, &[u8]); 6] = [
+const STATIC: [(&str, &[u8]); 7] = [
+    ("menu.js", include_bytes!("../../static/menu.js")),
     ("strength.js", include_bytes!("../../static/strength.js")),
     ("support.js", include_bytes!("../../static/support.js")),
     ("reveal.js", include_bytes!("../../static/reveal.js")),
@@ -239,7 +237,8 @@ mod tests {
             error_field => "email", notice => "signup.resent",
             first_name => "Élodie", last_name => "Ørsted", account_type => "company",
             company_name => "Ørsted SA", phone => "+33612345678",
-            folder => "/tmp/mail", mails => vec!["To: e@example.com"], texts => vec!["To: +33612345678"],
+            folder => "/tmp/mail", mails => vec![context! { text => "To: e@example.com", html => "/dev/mail/1-x" }],
+            title_key => "login.title", message_key => "login.logged_in", texts => vec!["To: +33612345678"],
             twofa_enabled => true, backup_codes_left => 3,
             apps => vec![context! { id => "x", description => "Phone", created => "2026-11-25", last_used => "2026-11-26" }],
             id => "0190a0a0-0000-7000-8000-000000000000", secret => "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ",
