@@ -69,6 +69,42 @@ test('log in by NIC handle, open the name menu, see email and NIC handle, log ou
   await context.close();
 });
 
+test('/dev/mail shows each mail as text and, in a sandboxed frame, as the customer sees it', async () => {
+  const { context, page } = await newPage();
+  // The login of the test above sent Jane a notification; wait for the worker to write it.
+  for (let i = 0; i < 100; i += 1) {
+    await page.goto(`${sesame.base}/dev/mail`);
+    if (await page.locator('article.mail iframe').count()) break;
+    await page.waitForTimeout(200);
+  }
+  const first = page.locator('article.mail').first();
+  await first.locator('summary').click();
+  const frameElement = first.locator('iframe');
+  assert.equal(await frameElement.getAttribute('sandbox'), '', 'no script, no same origin');
+  const frame = await (await frameElement.elementHandle()).contentFrame();
+  await frame.waitForLoadState();
+  assert.match(await frame.textContent('body'), /Jane/);
+  await screenshot(page, 'dev-mail');
+  assert.deepEqual(await seriousViolations(page), []);
+  await context.close();
+});
+
+test('an explicit subsidiary beats the browser; the switcher on every page picks the language and keeps it', async () => {
+  const { context, page } = await newPage({ locale: 'en-GB' });
+  await page.goto(`${sesame.base}/login?subsidiary=FR`);
+  assert.equal(await page.getAttribute('html', 'lang'), 'fr', '#15 item 6: FR named explicitly speaks French');
+  await page.click('#lang-en');
+  assert.equal(await page.getAttribute('html', 'lang'), 'en');
+  assert.equal(await page.textContent('h1'), 'Log in to your customer account');
+  await page.click('#forgot');
+  assert.equal(await page.getAttribute('html', 'lang'), 'en', 'the choice is kept on the next page');
+  assert.deepEqual(await seriousViolations(page), []);
+  await page.click('#lang-fr');
+  assert.match(await page.textContent('h1'), /oublié/);
+  assert.deepEqual(await seriousViolations(page), []);
+  await context.close();
+});
+
 test('a wrong password and an unknown account show the same generic error', async () => {
   const { context, page } = await newPage();
   await page.goto(`${sesame.base}/login`);

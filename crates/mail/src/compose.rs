@@ -8,6 +8,7 @@ use sesame_core::factor::Method;
 use sesame_core::mail::{
     CodePurpose, ComposeError, ComposedMail, LinkPurpose, MailComposer, MailKind, MailRequest, Notice, SupportAction,
 };
+use sesame_core::types::when;
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
 use url::Url;
@@ -291,7 +292,6 @@ fn notice_text(notice: Notice, lang: &str) -> (&'static str, &'static str) {
 
 /// Title, text and call to action of a single-use link (RECOVER-1, RECOVER-4, RECOVER-5).
 fn link_text(purpose: LinkPurpose, lang: &str) -> (&'static str, String, &'static str) {
-    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
     let fr = lang == "fr";
     match (purpose, fr) {
         (LinkPurpose::PasswordReset, false) => (
@@ -308,7 +308,7 @@ fn link_text(purpose: LinkPurpose, lang: &str) -> (&'static str, String, &'stati
             "Your email address is about to change",
             format!(
                 "A change of your account's main email address was confirmed by someone who said this address can no longer be reached. It applies on {} unless you cancel it with this link. If you did not ask for it, cancel it and change your password.",
-                applies_at.format(&format).unwrap_or_default()
+                when(applies_at, lang)
             ),
             "Cancel the change:",
         ),
@@ -316,7 +316,7 @@ fn link_text(purpose: LinkPurpose, lang: &str) -> (&'static str, String, &'stati
             "Votre adresse email va changer",
             format!(
                 "Un changement de l’adresse email principale de votre compte a été confirmé par quelqu’un qui indique que cette adresse n’est plus joignable. Il s’appliquera le {} sauf si vous l’annulez avec ce lien. Si vous n’êtes pas à l’origine de cette demande, annulez-la et changez votre mot de passe.",
-                applies_at.format(&format).unwrap_or_default()
+                when(applies_at, lang)
             ),
             "Annuler le changement :",
         ),
@@ -443,7 +443,6 @@ impl MailComposer for Composer {
             "fr" => ("Votre identifiant client :", "Support :"),
             _ => ("Your customer ID:", "Support:"),
         };
-        let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
         let mut values = context! {
             lang => lang,
             brand => &self.settings.brand,
@@ -469,7 +468,7 @@ impl MailComposer for Composer {
                 not_me_url,
             } => {
                 values = context! {
-                    at => at.format(&format).unwrap_or_default(), ip => ip, device => device,
+                    at => when(*at, lang), ip => ip, device => device,
                     not_me_url => not_me_url, ..values
                 }
             }

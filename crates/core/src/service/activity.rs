@@ -22,7 +22,7 @@ pub struct SessionView {
     /// The session asking.
     pub current: bool,
     pub ip: Option<String>,
-    /// "Firefox 120 on Linux".
+    /// "Firefox 120 · Linux" (empty when unrecognised).
     pub device: String,
     pub created_at: OffsetDateTime,
     pub last_seen_at: OffsetDateTime,

@@ -38,23 +38,21 @@ pub enum LoginError {
     Store(#[from] StoreError),
 }
 
-/// A readable device from a User-Agent ("Firefox 120 on Linux"), for notifications.
+/// A readable device from a User-Agent, in no language (`Firefox 120 · Linux`), for notifications
+/// and activity lists; empty when nothing is recognised (each page or mail then says "unknown"
+/// in its own language).
 pub fn device_description(user_agent: Option<&str>) -> String {
     let parser = woothee::parser::Parser::new();
     let Some(parsed) = user_agent.and_then(|ua| parser.parse(ua)) else {
-        return "unknown device".into();
+        return String::new();
     };
     let browser = match (parsed.name, parsed.version) {
-        ("UNKNOWN", _) => "unknown browser".to_owned(),
-        (name, "UNKNOWN" | "") => name.to_owned(),
-        (name, version) => format!("{name} {}", version.split('.').next().unwrap_or(version)),
+        ("UNKNOWN", _) => None,
+        (name, "UNKNOWN" | "") => Some(name.to_owned()),
+        (name, version) => Some(format!("{name} {}", version.split('.').next().unwrap_or(version))),
     };
-    let os = if parsed.os == "UNKNOWN" {
-        "unknown system"
-    } else {
-        parsed.os
-    };
-    format!("{browser} on {os}")
+    let os = (parsed.os != "UNKNOWN").then(|| parsed.os.to_owned());
+    [browser, os].into_iter().flatten().collect::<Vec<_>>().join(" · ")
 }
 
 /// A new session; the token is shown to the client once, as a cookie.

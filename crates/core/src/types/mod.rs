@@ -1,11 +1,13 @@
 //! Domain types that are parsed once at the edge and trusted afterwards ("parse, don't validate").
 
+mod dates;
 mod email;
 mod identifier;
 mod nic;
 mod password;
 mod subsidiary;
 
+pub use dates::{day, when};
 pub use email::{Email, EmailError};
 pub use identifier::{LoginIdentifier, canonical};
 pub use nic::{CustomerCode, NicHandle, initials};

@@ -26,12 +26,16 @@ async fn every_login_sends_a_notification_until_switched_off() {
     assert!(notice.subject.starts_with("Nouvelle connexion"), "{}", notice.subject);
     assert!(notice.text.contains(jane.nic_handle.as_str()));
     assert!(notice.text.contains("127.0.0.1"));
-    assert!(notice.text.contains("Firefox 120 on Linux"), "{}", notice.text);
+    assert!(notice.text.contains("Firefox 120 · Linux"), "{}", notice.text);
     assert!(
         notice.text.contains(&format!("{}/security", app.base)),
         "links come from the public URL"
     );
-    assert!(notice.text.contains("2026-11-25 09:00:00"), "the time of the login");
+    assert!(
+        notice.text.contains("25 novembre 2026 à 09:00 UTC"),
+        "the time of the login, in French: {}",
+        notice.text
+    );
     // A failed login sends nothing.
     let before = smtp.messages().len();
     app.login(jane.nic_handle.as_str(), "wrong password!").await;

@@ -33,6 +33,7 @@ use return_to::safe_return_to;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use sesame_core::service::{LoginError, LoginOutcome, SignupError, TwoFactorError};
+use sesame_core::types::{day, when};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -230,7 +231,7 @@ async fn security(State(state): State<AppState>, ctx: PageContext, Client(client
         Ok(contact) => contact,
         Err(err) => return ctx.error(crate::error::ApiError::from(err).code()),
     };
-    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
+    let lang = ctx.lang;
     let notifications = auth.account.login_notifications;
     // Which section a change was saved in: `1` for notifications, `2fa` for devices.
     let saved = query_param(&uri, "saved");
@@ -238,7 +239,6 @@ async fn security(State(state): State<AppState>, ctx: PageContext, Client(client
         Ok(summary) => summary,
         Err(err) => return ctx.error(crate::error::ApiError::from(err).code()),
     };
-    let day = time::macros::format_description!("[year]-[month]-[day]");
     let sent = query_param(&uri, "sent");
     let devices: Vec<_> = summary
         .devices
@@ -246,8 +246,8 @@ async fn security(State(state): State<AppState>, ctx: PageContext, Client(client
         .map(|d| {
             context! {
                 id => d.id.to_string(), kind => d.method.as_str(), description => &d.description,
-                created => d.created_at.format(&day).unwrap_or_default(),
-                last_used => d.last_used_at.and_then(|t| t.format(&day).ok()),
+                created => day(d.created_at, lang),
+                last_used => d.last_used_at.map(|t| day(t, lang)),
                 code_sent => sent == d.id.to_string(),
             }
         })
@@ -274,8 +274,8 @@ async fn security(State(state): State<AppState>, ctx: PageContext, Client(client
         .map(|v| {
             context! {
                 id => v.id.to_string(), current => v.current, ip => &v.ip, device => &v.device,
-                created => v.created_at.format(&format).unwrap_or_default(),
-                last_seen => v.last_seen_at.format(&format).unwrap_or_default(),
+                created => when(v.created_at, lang),
+                last_seen => when(v.last_seen_at, lang),
             }
         })
         .collect();
@@ -284,8 +284,8 @@ async fn security(State(state): State<AppState>, ctx: PageContext, Client(client
         .map(|v| {
             context! {
                 id => &v.id, current => v.current,
-                created => v.created_at.format(&day).unwrap_or_default(),
-                last_seen => v.last_seen_at.format(&day).unwrap_or_default(),
+                created => day(v.created_at, lang),
+                last_seen => day(v.last_seen_at, lang),
             }
         })
         .collect();
@@ -294,7 +294,7 @@ async fn security(State(state): State<AppState>, ctx: PageContext, Client(client
         .take(20)
         .map(|e| {
             context! {
-                at => e.at.format(&format).unwrap_or_default(), kind => e.kind.as_str(), success => e.success,
+                at => when(e.at, lang), kind => e.kind.as_str(), success => e.success,
                 by => e.support_agent(),
                 ip => &e.ip, device => sesame_core::service::device_description(e.user_agent.as_deref()),
             }

@@ -20,9 +20,6 @@ use serde::Deserialize;
 use sesame_core::service::{Authenticated, EmailChangeOutcome, MAX_DOCUMENTS, RecoveryError, TwoFactorError};
 use uuid::Uuid;
 
-const DATE: &[time::format_description::FormatItem<'static>] =
-    time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
-
 #[derive(Deserialize)]
 pub struct LoginForm {
     #[serde(default)]
@@ -360,10 +357,11 @@ async fn email_render(state: &AppState, ctx: PageContext, status: StatusCode, ex
         Ok(contact) => contact,
         Err(err) => return ctx.error(ApiError::from(err).code()),
     };
+    let lang = ctx.lang;
     let pending = contact.pending_primary.map(|p| {
         context! {
             id => p.id.to_string(), email => p.email, reachable => p.current_reachable,
-            applies_at => p.applies_at.and_then(|t| t.format(DATE).ok()),
+            applies_at => p.applies_at.map(|t| sesame_core::types::when(t, lang)),
         }
     });
     ctx.render(
