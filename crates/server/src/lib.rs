@@ -284,12 +284,17 @@ async fn janitor(services: sesame_core::service::Services, stop: impl Future<Out
     }
 }
 
-/// Support phone numbers keyed by upper-case subsidiary code.
+/// Support phone numbers keyed by upper-case subsidiary code: the subsidiaries' published numbers,
+/// then the configured ones (which add or replace).
 fn phones(raw: &config::Config) -> std::collections::BTreeMap<String, String> {
-    raw.support_phones
+    let published = sesame_core::types::SUBSIDIARIES
         .iter()
-        .map(|(k, v)| (k.to_ascii_uppercase(), v.clone()))
-        .collect()
+        .filter_map(|s| s.phone.map(|p| (s.code.to_owned(), p.to_owned())));
+    let configured = raw
+        .support_phones
+        .iter()
+        .map(|(k, v)| (k.to_ascii_uppercase(), v.clone()));
+    published.chain(configured).collect()
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

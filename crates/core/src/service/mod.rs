@@ -42,7 +42,7 @@ pub use lost_devices::{MAX_DOCUMENT_BYTES, MAX_DOCUMENTS, RequestView, document_
 pub use recovery::{Recovery, RecoveryError, RecoveryPorts};
 pub use session_cache::CAPACITY as SESSION_CACHE_CAPACITY;
 pub use sessions::{Authenticated, LoginError, LoginSuccess, device_description};
-pub use signup::{Signup, SignupError, SignupSettings, SignupStart, SignupStep};
+pub use signup::{Signup, SignupError, SignupSettings, SignupStart, SignupStep, SignupView};
 pub use support::{AGENT_SESSION, AgentAuth, Invitation, KeyCeremony, Support, SupportError, SupportPorts};
 
 use crate::clock::Clock;

@@ -138,6 +138,16 @@ impl From<LoginError> for SignupError {
 }
 
 /// The flow's persisted state.
+/// A sign-up as its pages show it.
+#[derive(Debug, Clone)]
+pub struct SignupView {
+    pub step: SignupStep,
+    pub email: String,
+    pub country: String,
+    pub language: String,
+    pub currency: String,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct SignupState {
     email: String,
@@ -356,9 +366,16 @@ impl Signup {
     }
 
     /// Where a flow stands (pages show the matching step).
-    pub async fn signup_step(&self, flow_id: Uuid) -> Result<(SignupStep, String), SignupError> {
+    /// Where a sign-up stands, with what its first steps chose (so a page can go back to them).
+    pub async fn signup_step(&self, flow_id: Uuid) -> Result<SignupView, SignupError> {
         let (_, state) = self.open_flow(flow_id).await?;
-        Ok((state.step, state.email))
+        Ok(SignupView {
+            step: state.step,
+            email: state.email,
+            country: state.country,
+            language: state.language,
+            currency: state.currency,
+        })
     }
 
     async fn finish(

@@ -2,13 +2,16 @@
 //! subsidiary, which gives the default language and currency (and, in the web layer, branding and
 //! the support phone number).
 
-/// One subsidiary: its code, display name, default language and currency.
+/// One subsidiary: its code, display name, default language and currency, and the support phone
+/// number the reference system publishes for it (`support_phones` in the configuration adds or
+/// replaces numbers; where none is known, pages link to the help page instead of guessing one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Subsidiary {
     pub code: &'static str,
     pub name: &'static str,
     pub language: &'static str,
     pub currency: &'static str,
+    pub phone: Option<&'static str>,
 }
 
 const fn sub(code: &'static str, name: &'static str, language: &'static str, currency: &'static str) -> Subsidiary {
@@ -17,6 +20,14 @@ const fn sub(code: &'static str, name: &'static str, language: &'static str, cur
         name,
         language,
         currency,
+        phone: None,
+    }
+}
+
+const fn with_phone(subsidiary: Subsidiary, phone: &'static str) -> Subsidiary {
+    Subsidiary {
+        phone: Some(phone),
+        ..subsidiary
     }
 }
 
@@ -42,7 +53,8 @@ pub const SUBSIDIARIES: [Subsidiary; 24] = [
     sub("US", "United States", "en", "USD"),
     sub("WE", "World (English)", "en", "USD"),
     sub("WS", "World (Spanish)", "es", "USD"),
-    sub("ASIA", "Asia", "en", "USD"),
+    // The reference guide's number for Asia's customer service.
+    with_phone(sub("ASIA", "Asia", "en", "USD"), "+65 6962 8978"),
     sub("AU", "Australia", "en", "AUD"),
     sub("SG", "Singapore", "en", "SGD"),
     sub("IN", "India", "en", "INR"),

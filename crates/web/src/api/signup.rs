@@ -115,7 +115,7 @@ pub async fn start(
 ))]
 pub async fn show(State(state): State<AppState>, Path(flow): Path<String>) -> Result<Json<SignupFlow>, ApiError> {
     let flow = flow_id(&flow)?;
-    let (step, _) = state.services().signup().signup_step(flow).await?;
+    let step = state.services().signup().signup_step(flow).await?.step;
     Ok(Json(SignupFlow { flow, step }))
 }
 

@@ -21,32 +21,44 @@ const CURRENCIES: [&str; 12] = [
     "EUR", "GBP", "USD", "CAD", "PLN", "CZK", "MAD", "XOF", "TND", "AUD", "SGD", "INR",
 ];
 
-pub async fn start_page(ctx: PageContext) -> Response {
+pub async fn start_page(ctx: PageContext, uri: Uri) -> Response {
     if ctx.auth.is_some() {
         // Logged in already: say so, rather than start a second account by mistake.
         return super::logged_in(ctx, "signup");
     }
     // Countries with a subsidiary of their own (the world subsidiaries are not countries).
+    let is_country = |code: &str| code.len() == 2 && !matches!(code, "WE" | "WS" | "QC");
     let countries: Vec<Value> = SUBSIDIARIES
         .iter()
-        .filter(|s| s.code.len() == 2 && !matches!(s.code, "WE" | "WS" | "QC"))
+        .filter(|s| is_country(s.code))
         .map(|s| context! { code => s.code, name => s.name })
         .collect();
     let languages: Vec<Value> = super::templates::LANGUAGES
         .iter()
         .map(|(code, _)| context! { code => *code, name => if *code == "fr" { "Français" } else { "English" } })
         .collect();
-    let country = if ctx.subsidiary.code.len() == 2 {
+    // #15 item 7: the subsidiary's own country when it is one; under World or Asia, nothing is
+    // chosen for the customer (not France, not the United Kingdom).
+    let country = if is_country(ctx.subsidiary.code) {
         ctx.subsidiary.code
     } else {
-        "GB"
+        ""
     };
-    let extra =
-        context! { countries => countries, languages => languages, currencies => CURRENCIES, country => country };
+    // Sent back from step 2 without a country.
+    let missing = query_param(&uri, "missing") == "country";
+    let extra = context! {
+        countries => countries, languages => languages, currencies => CURRENCIES, country => country,
+        error_field => missing.then_some("country"),
+    };
     ctx.render("signup_start.html", "signup", StatusCode::OK, extra)
 }
 
 pub async fn account_page(ctx: PageContext, uri: Uri) -> Response {
+    // Step 2 needs what step 1 chose: without a country, start there (never a form that can't
+    // succeed).
+    if sesame_core::types::Country::parse(&query_param(&uri, "country")).is_none() {
+        return ctx.redirect("/signup?missing=country");
+    }
     let extra = context! {
         country => query_param(&uri, "country"),
         language => query_param(&uri, "language"),
@@ -75,6 +87,7 @@ pub struct AccountForm {
 fn field_of(code: ErrorCode) -> &'static str {
     match code {
         ErrorCode::EmailInvalid | ErrorCode::EmailNonAscii => "email",
+        ErrorCode::SignupInvalidCode => "code",
         ErrorCode::PasswordTooShort
         | ErrorCode::PasswordTooLong
         | ErrorCode::PasswordTooCommon
@@ -121,16 +134,17 @@ async fn step_page(
     error: Option<ErrorCode>,
     notice: Option<&str>,
 ) -> Response {
-    let (step, email) = match state.services().signup().signup_step(flow).await {
+    let view = match state.services().signup().signup_step(flow).await {
         Ok(found) => found,
         Err(err) => return ctx.error(to_json_error(err)),
     };
     let status = error.map_or(StatusCode::OK, ErrorCode::status);
     let extra = context! {
-        flow => flow.to_string(), email => email, error_code => error.map(ErrorCode::as_str), notice => notice,
-        account_type => "individual",
+        flow => flow.to_string(), email => view.email, error_code => error.map(ErrorCode::as_str), notice => notice,
+        account_type => "individual", country => view.country, language => view.language, currency => view.currency,
+        error_field => error.map(field_of),
     };
-    let template = match step {
+    let template = match view.step {
         SignupStep::VerifyEmail => "signup_verify.html",
         SignupStep::Profile => "signup_profile.html",
         SignupStep::PasswordRequired => "signup_password.html",
@@ -242,9 +256,14 @@ pub async fn profile_submit(
             step_page(&state, ctx, flow, Some(to_json_error(SignupError::Password(p))), None).await
         }
         Err(err) => {
+            // Which field, said next to it (#15 item 1).
+            let field = match &err {
+                SignupError::InvalidField(name) => name.replace(' ', "_").replace("_number", ""),
+                _ => String::new(),
+            };
             let code = to_json_error(err);
             let extra = context! {
-                flow => flow.to_string(), error_code => code.as_str(), first_name => form.first_name,
+                flow => flow.to_string(), error_code => code.as_str(), error_field => field, first_name => form.first_name,
                 last_name => form.last_name, account_type => form.account_type, company_name => form.company_name,
                 phone => form.phone,
             };

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Every template of the default theme.
-pub const TEMPLATES: [(&str, &str); 39] = [
+pub const TEMPLATES: [(&str, &str); 40] = [
     ("unlock.html", include_str!("../../templates/unlock.html")),
     ("totp_enrol.html", include_str!("../../templates/totp_enrol.html")),
     ("backup_codes.html", include_str!("../../templates/backup_codes.html")),
@@ -25,6 +25,7 @@ pub const TEMPLATES: [(&str, &str); 39] = [
     ("security.html", include_str!("../../templates/security.html")),
     ("error.html", include_str!("../../templates/error.html")),
     ("form_error.html", include_str!("../../templates/form_error.html")),
+    ("field_error.html", include_str!("../../templates/field_error.html")),
     ("signup_start.html", include_str!("../../templates/signup_start.html")),
     (
         "signup_account.html",
@@ -257,7 +258,11 @@ mod tests {
             let partial = |n: &str| {
                 matches!(
                     n,
-                    "form_error.html" | "password_fields.html" | "support_nav.html" | "support_reason.html"
+                    "form_error.html"
+                        | "field_error.html"
+                        | "password_fields.html"
+                        | "support_nav.html"
+                        | "support_reason.html"
                 )
             };
             for (name, _) in TEMPLATES.iter().filter(|(n, _)| !partial(n)) {
