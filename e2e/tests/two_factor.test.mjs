@@ -39,6 +39,8 @@ test('enrol an app, then log in with it and with a backup code', async () => {
   const page = await context.newPage();
   await logIn(page);
   await page.goto(`${sesame.base}/security`);
+  assert.equal(await page.inputValue('#app-name'), 'Authenticator app', 'a translated default name');
+  await page.fill('#app-name', 'Work phone');
   await Promise.all([page.waitForLoadState('load'), page.click('#add-app')]);
   assert.match(await page.textContent('h1'), /Add an authenticator app/);
   assert.ok(await page.isVisible('.qr svg'), 'the QR code shows');
@@ -56,7 +58,24 @@ test('enrol an app, then log in with it and with a backup code', async () => {
   assert.deepEqual(await seriousViolations(page), [], 'backup codes page');
   codes.forEach((c) => assert.match(c, /^[0-9a-z]{5}-[0-9a-z]{5}$/));
   appCodes = codes;
+  assert.match(await page.textContent('h1'), /Your backup codes/);
+  // #15 item 11: the account and the date on them; download, copy and print.
+  const heading = await page.textContent('#codes-for');
+  assert.match(heading, new RegExp(`Backup codes for ${account.nic_handle}, made on \\d+\\s\\w+\\s\\d{4}`));
+  assert.equal(await page.getAttribute('#download-codes', 'download'), `backup-codes-${account.nic_handle}.txt`);
+  const file = decodeURIComponent((await page.getAttribute('#download-codes', 'href')).replace(/^data:text\/plain;charset=utf-8,/, ''));
+  assert.ok(file.startsWith(heading.trim()), 'the file starts with the account and date');
+  codes.forEach((c) => assert.ok(file.includes(c), `the file holds ${c}`));
+  await context.grantPermissions(['clipboard-read', 'clipboard-write']);
+  await page.click('#copy-codes');
+  await page.waitForFunction(() => document.getElementById('copy-status').textContent !== '', null, { timeout: 5000 });
+  assert.match(await page.textContent('#copy-status'), /Copied/);
+  const copied = await page.evaluate(() => navigator.clipboard.readText());
+  assert.ok(copied.includes(codes[9]) && copied.includes(account.nic_handle));
+  assert.equal(await page.isVisible('#print-codes'), true);
+  await screenshot(page, 'backup-codes');
   await page.click('#done');
+  assert.match(await page.textContent('#twofa'), /Work phone/, 'the name chosen at enrolment');
   assert.match(await page.textContent('#twofa-state'), /is on/);
   assert.match(await page.textContent('#backup-left'), /10/);
   assert.deepEqual(await seriousViolations(page), [], 'security page with 2FA on');
@@ -88,6 +107,13 @@ test('enrol an app, then log in with it and with a backup code', async () => {
   await Promise.all([page.waitForURL(`${sesame.base}/`), page.click('#submit')]);
   await page.goto(`${sesame.base}/security`);
   assert.match(await page.textContent('#backup-left'), /9/);
+  // New codes only once the customer ticked that the current ones stop working (in French here).
+  await page.goto(`${sesame.base}/security?lang=fr`);
+  await Promise.all([page.waitForLoadState('load'), page.click('#regenerate')]);
+  assert.match(await page.textContent('#error-summary'), /Cochez la case/);
+  assert.match(await page.textContent('#backup-left'), /9/, 'nothing was replaced');
+  assert.deepEqual(await seriousViolations(page), []);
+  await page.goto(`${sesame.base}/security?lang=en`);
   await page.click('#account-name');
   await Promise.all([page.waitForURL(/\/login(\?logged_out=1)?$/), page.click('#logout')]);
 

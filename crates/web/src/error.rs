@@ -81,11 +81,12 @@ pub enum ErrorCode {
     SupportSupervisorOnly,
     SupportSameAgent,
     TwoFactorOffConfirmRequired,
+    BackupCodesConfirmRequired,
 }
 
 impl ErrorCode {
     /// Every code, for the tests that check each has a message in every language.
-    pub const ALL: [Self; 66] = [
+    pub const ALL: [Self; 67] = [
         Self::LoginInvalidCredentials,
         Self::AccountBlocked,
         Self::PasswordTooLong,
@@ -152,6 +153,7 @@ impl ErrorCode {
         Self::SupportSupervisorOnly,
         Self::SupportSameAgent,
         Self::TwoFactorOffConfirmRequired,
+        Self::BackupCodesConfirmRequired,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -222,6 +224,7 @@ impl ErrorCode {
             Self::SupportSupervisorOnly => "SUPPORT_SUPERVISOR_ONLY",
             Self::SupportSameAgent => "SUPPORT_SAME_AGENT",
             Self::TwoFactorOffConfirmRequired => "TWO_FACTOR_OFF_CONFIRM_REQUIRED",
+            Self::BackupCodesConfirmRequired => "BACKUP_CODES_CONFIRM_REQUIRED",
         }
     }
 
@@ -281,7 +284,7 @@ impl ErrorCode {
             Self::SupportVerificationRequired => StatusCode::UNPROCESSABLE_ENTITY,
             Self::SupportSupervisorOnly => StatusCode::FORBIDDEN,
             Self::SupportSameAgent => StatusCode::CONFLICT,
-            Self::TwoFactorOffConfirmRequired => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::TwoFactorOffConfirmRequired | Self::BackupCodesConfirmRequired => StatusCode::UNPROCESSABLE_ENTITY,
         }
     }
 
@@ -360,6 +363,9 @@ impl ErrorCode {
             Self::SupportSameAgent => "The agent who proposed this can't confirm it: another supervisor must.",
             Self::TwoFactorOffConfirmRequired => {
                 "This is your last two-factor device: removing it turns two-factor authentication off. Tick the box to confirm."
+            }
+            Self::BackupCodesConfirmRequired => {
+                "New backup codes replace the current ones, which stop working at once. Tick the box to confirm."
             }
         }
     }

@@ -32,7 +32,10 @@ async fn every_login_sends_a_notification_until_switched_off() {
         "links come from the public URL"
     );
     assert!(
-        notice.text.contains("25 novembre 2026 à 09:00 UTC"),
+        notice
+            .text
+            .replace('\u{a0}', " ")
+            .contains("25 novembre 2026 à 09:00 UTC"),
         "the time of the login, in French: {}",
         notice.text
     );

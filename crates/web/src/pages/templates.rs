@@ -87,7 +87,8 @@ pub const TEMPLATES: [(&str, &str); 40] = [
     ),
 ];
 
-const STATIC: [(&str, &[u8]); 7] = [
+const STATIC: [(&str, &[u8]); 8] = [
+    ("codes.js", include_bytes!("../../static/codes.js")),
     ("menu.js", include_bytes!("../../static/menu.js")),
     ("strength.js", include_bytes!("../../static/strength.js")),
     ("support.js", include_bytes!("../../static/support.js")),
@@ -243,7 +244,7 @@ mod tests {
             twofa_enabled => true, backup_codes_left => 3,
             apps => vec![context! { id => "x", description => "Phone", created => "2026-11-25", last_used => "2026-11-26" }],
             id => "0190a0a0-0000-7000-8000-000000000000", secret => "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ",
-            qr_svg => "<svg></svg>", codes => vec!["abcde-12345"],
+            qr_svg => "<svg></svg>", codes => vec!["abcde-12345"], filename => "backup-codes-jd12345-ovh.txt", date => "25 November 2026",
             done => false, token => "abc", kind => "confirm", nic => "jd12345-ovh", valid => true, sent => true,
             pending => context! { id => "x", email => "jane@new.example", reachable => true },
             backup => "j•••@example.org", status_name => "draft", documents => 1, max => 3, flow => "x",

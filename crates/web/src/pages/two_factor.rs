@@ -29,6 +29,12 @@ pub struct CodeForm {
     /// Removing the last device: the customer ticked "two-factor authentication will be off".
     #[serde(default)]
     confirm_off: String,
+    /// New backup codes: the customer ticked "the current ones stop working".
+    #[serde(default)]
+    confirm_replace: String,
+    /// The name of a new app, chosen when it is added.
+    #[serde(default)]
+    description: String,
 }
 
 /// Where a change that needs a fresh login sends the customer.
@@ -107,16 +113,25 @@ fn default_name(lang: &str, method: Method) -> &'static str {
 }
 
 /// The backup codes after the first device, or back to the security page.
-fn enabled(ctx: PageContext, codes: Option<Vec<String>>) -> Response {
+fn enabled(state: &AppState, ctx: PageContext, codes: Option<Vec<String>>) -> Response {
     match codes {
-        Some(codes) => ctx.render(
-            "backup_codes.html",
-            "security",
-            StatusCode::OK,
-            context! { codes => codes },
-        ),
+        Some(codes) => codes_page(state, ctx, codes),
         None => ctx.redirect("/security?saved=2fa#sec-2fa"),
     }
+}
+
+/// MFA-5: the new backup codes, shown once, with the account and the date on them, to copy,
+/// download as a text file (a `data:` link made by the template, so it works without
+/// JavaScript) or print (#15 item 11).
+fn codes_page(state: &AppState, ctx: PageContext, codes: Vec<String>) -> Response {
+    let nic = ctx
+        .auth
+        .as_ref()
+        .map(|a| a.account.nic_handle.as_str().to_owned())
+        .unwrap_or_default();
+    let date = sesame_core::types::day(state.services().now(), ctx.lang);
+    let extra = context! { codes => codes, filename => format!("backup-codes-{nic}.txt"), nic => nic, date => date };
+    ctx.render("backup_codes.html", "security", StatusCode::OK, extra)
 }
 
 pub async fn add_app(State(state): State<AppState>, ctx: PageContext, HtmlForm(form): HtmlForm<CodeForm>) -> Response {
@@ -124,7 +139,13 @@ pub async fn add_app(State(state): State<AppState>, ctx: PageContext, HtmlForm(f
         Ok(found) => found,
         Err(code) => return ctx.error(code),
     };
-    let description = default_name(ctx.lang, Method::Totp);
+    // Named at enrolment (#15 item 11); the translated default when left empty.
+    let chosen = form.description.trim();
+    let description = if chosen.is_empty() {
+        default_name(ctx.lang, Method::Totp)
+    } else {
+        chosen
+    };
     match state
         .services()
         .devices()
@@ -182,7 +203,7 @@ pub async fn enable_device(
         .device_enable(&auth, id, &Proof::Code(form.code))
         .await
     {
-        Ok(codes) => enabled(ctx, codes),
+        Ok(codes) => enabled(&state, ctx, codes),
         Err(TwoFactorError::InvalidCode) => match state.services().devices().device_pending(&auth, id).await {
             // The same secret or number again: it is still pending, nothing was enabled.
             Ok(start) => enrol_page(ctx, start, Some(ErrorCode::SecondFactorInvalid)),
@@ -253,13 +274,13 @@ pub async fn regenerate(
         Ok(found) => found,
         Err(code) => return ctx.error(code),
     };
+    // The current codes stop working: the page asks first (the API's caller decides alone).
+    if form.confirm_replace != "on" {
+        let code = ErrorCode::BackupCodesConfirmRequired;
+        return ctx.redirect(&format!("/security?error={}#sec-2fa", code.as_str()));
+    }
     match state.services().devices().regenerate_backup_codes(&auth).await {
-        Ok(codes) => ctx.render(
-            "backup_codes.html",
-            "security",
-            StatusCode::OK,
-            context! { codes => codes },
-        ),
+        Ok(codes) => codes_page(&state, ctx, codes),
         Err(err) => failed(ctx, err),
     }
 }
