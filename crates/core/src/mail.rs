@@ -24,8 +24,9 @@ pub enum MailKind {
         /// RISK-2 item "not you?": a single-use link that ends every session, without a login.
         not_me_url: String,
     },
-    /// A security event the customer should know about (MFA-2, MFA-5, MFA-6, MFA-7).
-    SecurityNotice(Notice),
+    /// A security event the customer should know about (MFA-2, MFA-5, MFA-6, MFA-7), with who
+    /// caused it when someone did (#15 item 9).
+    SecurityNotice(Notice, Option<EventContext>),
     /// LOGIN-3: the code an unusual login must give; from where the login comes. Sensitive.
     LoginCode { code: String, ip: String, device: String },
     /// MFA-7 and RISK-2: codes (or, with `passwords`, passwords from new devices) are refused after
@@ -44,6 +45,17 @@ pub enum MailKind {
     },
     /// SUPPORT-1: the invitation of a new agent. Sensitive.
     AgentInvitation { url: String },
+}
+
+/// When, from where and on what a change was made, and the "not you?" link that ends every
+/// session without a login (RISK-2), for the notice that reports it (#15 item 9).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventContext {
+    pub at: OffsetDateTime,
+    pub ip: Option<String>,
+    /// Browser and system in no language (`Firefox 120 · Linux`); empty when unknown.
+    pub device: String,
+    pub not_me_url: String,
 }
 
 /// SUPPORT-2..4: the desk's actions a customer is told about.
@@ -121,6 +133,8 @@ pub enum Notice {
     BackupEmailPromoted,
     /// RECOVER-5: the lost-2FA request is confirmed and waits for support.
     RecoveryRequestReceived,
+    /// LOGIN-4: login notifications were switched off (the last one they send).
+    NotificationsOff,
 }
 
 impl Notice {
@@ -146,6 +160,7 @@ impl Notice {
             Self::EmailChangeCancelled => "email_change_cancelled",
             Self::BackupEmailPromoted => "backup_email_promoted",
             Self::RecoveryRequestReceived => "recovery_request_received",
+            Self::NotificationsOff => "notifications_off",
         }
     }
 }
@@ -158,7 +173,7 @@ impl MailKind {
             Self::SignupExists => "signup_exists",
             Self::Welcome => "welcome",
             Self::LoginNotification { .. } => "login_notification",
-            Self::SecurityNotice(_)
+            Self::SecurityNotice(..)
             | Self::UnlockLink { .. }
             | Self::AccountLink { .. }
             | Self::SupportNotice { .. }

@@ -142,8 +142,15 @@ pub trait AccountStore: Send + Sync {
         state: AccountState,
         audit: &AuditEvent,
     ) -> Result<bool, StoreError>;
-    /// LOGIN-4: switches login notifications; false when nothing changed.
-    async fn set_login_notifications(&self, id: AccountId, on: bool, audit: &AuditEvent) -> Result<bool, StoreError>;
+    /// LOGIN-4: switches login notifications, with the mail that reports it; false when nothing
+    /// changed (then nothing is written or sent).
+    async fn set_login_notifications(
+        &self,
+        id: AccountId,
+        on: bool,
+        audit: &AuditEvent,
+        mails: &[ComposedMail],
+    ) -> Result<bool, StoreError>;
 }
 
 #[async_trait]

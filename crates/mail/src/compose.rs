@@ -287,6 +287,14 @@ fn notice_text(notice: Notice, lang: &str) -> (&'static str, &'static str) {
             "Votre demande attend notre support",
             "Votre demande de désactivation de la double authentification est confirmée. Notre support va vérifier vos documents et vous enverra sa décision par email.",
         ),
+        (Notice::NotificationsOff, false) => (
+            "Login notifications are off",
+            "Someone switched off the emails we send at each login to your account. This is the last one until they are switched on again on your security page.",
+        ),
+        (Notice::NotificationsOff, true) => (
+            "Les notifications de connexion sont désactivées",
+            "Quelqu’un a désactivé les emails envoyés à chaque connexion à votre compte. Celui-ci est le dernier, jusqu’à leur réactivation sur votre page de sécurité.",
+        ),
     }
 }
 
@@ -472,7 +480,7 @@ impl MailComposer for Composer {
                     not_me_url => not_me_url, ..values
                 }
             }
-            MailKind::SecurityNotice(notice) => {
+            MailKind::SecurityNotice(notice, event) => {
                 let (title, body) = notice_text(*notice, lang);
                 let left = match notice {
                     Notice::BackupCodeUsed { left } => *left,
@@ -487,6 +495,12 @@ impl MailComposer for Composer {
                     _ => ("Hello", "If this was not you, secure your account:"),
                 };
                 values = context! { title => title, body => body, warning => warning, greeting => greeting, action => action, ..values };
+                if let Some(event) = event {
+                    values = context! {
+                        event_at => when(event.at, lang), event_ip => &event.ip, event_device => &event.device,
+                        not_me_url => &event.not_me_url, ..values
+                    };
+                }
             }
             MailKind::UnlockLink { url, passwords } => {
                 let (title, body, action) = match (lang, passwords) {
@@ -613,10 +627,39 @@ mod tests {
         }
     }
 
+    fn event() -> sesame_core::mail::EventContext {
+        sesame_core::mail::EventContext {
+            at: datetime!(2026-11-25 10:00 UTC),
+            ip: Some("192.0.2.1".into()),
+            device: "Firefox 120 · Linux".into(),
+            not_me_url: "https://login.example.com/not-me?token=abc".into(),
+        }
+    }
+
+    #[test]
+    fn a_security_notice_says_when_from_where_and_how_to_stop_it() {
+        for (lang, when, device) in [
+            ("en", "25 November 2026, 10:00 UTC", "Device: Firefox 120 · Linux"),
+            ("fr", "25 novembre 2026 à 10:00 UTC", "Appareil : Firefox 120 · Linux"),
+        ] {
+            let mail = composer()
+                .compose(
+                    &request(MailKind::SecurityNotice(Notice::TwoFactorDisabled, Some(event())), lang),
+                    datetime!(2026-11-25 10:00 UTC),
+                )
+                .unwrap();
+            let text = mail.text.replace('\u{a0}', " ");
+            assert!(text.contains(when), "{text}");
+            assert!(text.contains("192.0.2.1") && text.contains(device), "{text}");
+            assert!(text.contains("https://login.example.com/not-me?token=abc"), "{text}");
+            assert!(mail.html.contains("not-me?token=abc\">"), "a link: {}", mail.html);
+        }
+    }
+
     fn kinds() -> Vec<MailKind> {
         vec![
-            MailKind::SecurityNotice(Notice::BackupCodeUsed { left: 2 }),
-            MailKind::SecurityNotice(Notice::PasswordUsed),
+            MailKind::SecurityNotice(Notice::BackupCodeUsed { left: 2 }, None),
+            MailKind::SecurityNotice(Notice::PasswordUsed, Some(event())),
             MailKind::UnlockLink {
                 url: "https://login.example.com/unlock?token=abc".into(),
                 passwords: false,
@@ -629,11 +672,11 @@ mod tests {
             MailKind::LoginCode {
                 code: "042917".into(),
                 ip: "192.0.2.1".into(),
-                device: "Firefox 120 on Linux".into(),
+                device: "Firefox 120 · Linux".into(),
             },
             MailKind::SignupExists,
             MailKind::Welcome,
-            MailKind::SecurityNotice(Notice::PasswordReset),
+            MailKind::SecurityNotice(Notice::PasswordReset, None),
             MailKind::AccountLink {
                 purpose: LinkPurpose::PasswordReset,
                 url: "https://login.example.com/password-reset/abc".into(),
@@ -660,7 +703,7 @@ mod tests {
             MailKind::LoginNotification {
                 at: datetime!(2026-11-25 10:00 UTC),
                 ip: "192.0.2.1".into(),
-                device: "Firefox 120 on Linux".into(),
+                device: "Firefox 120 · Linux".into(),
                 not_me_url: "https://login.example.com/not-me?token=abc".into(),
             },
         ]
@@ -668,12 +711,12 @@ mod tests {
 
     #[test]
     fn a_backup_code_notice_warns_when_three_or_fewer_are_left() {
-        let kind = MailKind::SecurityNotice(Notice::BackupCodeUsed { left: 2 });
+        let kind = MailKind::SecurityNotice(Notice::BackupCodeUsed { left: 2 }, None);
         let m = composer()
             .compose(&request(kind, "en"), datetime!(2026-11-25 10:00 UTC))
             .unwrap();
         assert!(m.text.contains("Only 2 backup codes are left"), "{}", m.text);
-        let kind = MailKind::SecurityNotice(Notice::BackupCodeUsed { left: 4 });
+        let kind = MailKind::SecurityNotice(Notice::BackupCodeUsed { left: 4 }, None);
         let m = composer()
             .compose(&request(kind, "fr"), datetime!(2026-11-25 10:00 UTC))
             .unwrap();

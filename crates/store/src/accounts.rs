@@ -248,7 +248,13 @@ impl AccountStore for SqlStore {
         Ok(())
     }
 
-    async fn set_login_notifications(&self, id: AccountId, on: bool, audit: &AuditEvent) -> Result<bool, StoreError> {
+    async fn set_login_notifications(
+        &self,
+        id: AccountId,
+        on: bool,
+        audit: &AuditEvent,
+        mails: &[sesame_core::mail::ComposedMail],
+    ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         let changed = sqlx::query(
             "UPDATE accounts SET login_notifications = $1, updated_at = $2 WHERE id = $3 AND login_notifications <> $1",
@@ -263,7 +269,7 @@ impl AccountStore for SqlStore {
         if changed == 0 {
             return Ok(false);
         }
-        crate::commit_with(tx, audit, &[]).await?;
+        crate::commit_with(tx, audit, mails).await?;
         self.changed();
         Ok(true)
     }

@@ -5,8 +5,6 @@
 //! are written in one transaction.
 
 use super::Base;
-use super::login_flow::TwoFactorError;
-use super::sessions::Authenticated;
 use crate::audit::{Actor, AuditEvent, AuditKind, ClientInfo};
 use crate::factor::password::HashError;
 use crate::mail::{ComposeError, MailKind};
@@ -283,25 +281,6 @@ impl Accounts {
             Some(id) => self.ports.find_account_by_login(id.as_str()).await,
             None => Ok(None),
         }
-    }
-
-    /// LOGIN-4: the customer switches login notifications on or off. A security setting: it needs
-    /// a fresh authentication (SESS-3), so a stolen stale session can't silence the alerts.
-    pub async fn set_login_notifications(
-        &self,
-        auth: &Authenticated,
-        on: bool,
-        client: &ClientInfo,
-    ) -> Result<bool, TwoFactorError> {
-        self.base.require_fresh(auth)?;
-        let account = auth.account.id;
-        let kind = if on {
-            AuditKind::NotificationsOn
-        } else {
-            AuditKind::NotificationsOff
-        };
-        let audit = AuditEvent::new(self.base.clock.now(), kind, Actor::Customer, client).account(account);
-        Ok(self.ports.set_login_notifications(account, on, &audit).await?)
     }
 }
 

@@ -247,9 +247,10 @@ impl Recovery {
             audit.kind = AuditKind::BackupEmailChanged;
         }
         audit.detail = Some(detail.into());
-        let mut mails = vec![self.notice(account, notice)?];
+        let mut mails = vec![self.notice(account, notice, &audit).await?];
         if change.target == EmailTarget::Primary {
-            mails.push(self.compose_to(account, change.email.address(), MailKind::SecurityNotice(notice))?);
+            let to_new = MailKind::SecurityNotice(notice, None);
+            mails.push(self.compose_to(account, change.email.address(), to_new)?);
         }
         let applied = match self.ports.apply_email_change(change.id, now, &audit, &mails).await {
             Err(StoreError::Conflict(Unique::Email)) => return Err(RecoveryError::EmailTaken),
@@ -292,7 +293,7 @@ impl Recovery {
         let mut audit =
             AuditEvent::new(now, AuditKind::BackupEmailChanged, Actor::Customer, client).account(auth.account.id);
         audit.detail = Some("backup_email_removed".into());
-        let mail = self.notice(&auth.account, Notice::BackupEmailRemoved)?;
+        let mail = self.notice(&auth.account, Notice::BackupEmailRemoved, &audit).await?;
         if !self.ports.remove_backup_email(auth.account.id, &audit, &[mail]).await? {
             return Err(RecoveryError::NoBackupEmail);
         }
@@ -372,7 +373,7 @@ impl Recovery {
         let now = self.base.clock.now();
         let mut audit = AuditEvent::new(now, AuditKind::EmailChanged, Actor::Customer, client).account(account.id);
         audit.detail = Some("primary_email_change_cancelled".into());
-        let mail = self.notice(account, Notice::EmailChangeCancelled)?;
+        let mail = self.notice(account, Notice::EmailChangeCancelled, &audit).await?;
         if !self.ports.cancel_email_change(change, now, &audit, &[mail]).await? {
             return Err(RecoveryError::ChangeNotFound);
         }
@@ -473,7 +474,7 @@ impl Recovery {
     /// becomes the primary; both addresses are told; the next login asks for a new backup email.
     pub(super) async fn promote(&self, account: &Account, audit: AuditEvent) -> Result<(), RecoveryError> {
         let backup = account.backup_email.clone().ok_or(RecoveryError::NoBackupEmail)?;
-        let notice = MailKind::SecurityNotice(Notice::BackupEmailPromoted);
+        let notice = MailKind::SecurityNotice(Notice::BackupEmailPromoted, None);
         let mails = [
             self.base.compose_for(account, notice.clone(), None)?,
             self.compose_to(account, backup.address(), notice)?,

@@ -12,7 +12,7 @@ use super::sessions::Authenticated;
 use super::{Base, Factors};
 use crate::audit::{Actor, AuditEvent, AuditKind, ClientInfo};
 use crate::factor::{EnrolInput, EnrolPrompt, Method, Prompt, Proof, Scope, backup_code};
-use crate::mail::{MailKind, Notice};
+use crate::mail::Notice;
 use crate::ports::{Account, CredentialStore, FactorCredential, OneTimeSecret, StoreError};
 use crate::types::new_id;
 use std::sync::Arc;
@@ -221,10 +221,11 @@ impl Devices {
         } else {
             (Vec::new(), Vec::new())
         };
-        let mail = self
-            .base
-            .compose_for(account, MailKind::SecurityNotice(notice_added(method, first)), None)?;
         let audit = self.change_audit(auth, &format!("{}_enabled", method.as_str()));
+        let mail = self
+            .login
+            .security_notice(account, notice_added(method, first), &audit)
+            .await?;
         if !self
             .ports
             .enable_credential(id, account.id, &data, &secrets, &audit, &[mail])
@@ -242,8 +243,10 @@ impl Devices {
         let cred = self.own_device(&auth.account, id).await?;
         let method = Method::parse(&cred.kind).ok_or(TwoFactorError::NotFound)?;
         let audit = self.change_audit(auth, &format!("{}_renamed", method.as_str()));
-        let notice = MailKind::SecurityNotice(Notice::DeviceRenamed(method));
-        let mail = self.base.compose_for(&auth.account, notice, None)?;
+        let mail = self
+            .login
+            .security_notice(&auth.account, Notice::DeviceRenamed(method), &audit)
+            .await?;
         if !self
             .ports
             .rename_credential(id, auth.account.id, &description, &audit, &[mail])
@@ -338,17 +341,17 @@ impl Devices {
         } else {
             Notice::DeviceRemoved(method)
         };
-        let mails = if cred.enabled_at.is_some() {
-            vec![self.base.compose_for(account, MailKind::SecurityNotice(notice), None)?]
-        } else {
-            Vec::new()
-        };
         let what = if last {
             "two_factor_off".to_owned()
         } else {
             format!("{}_removed", method.as_str())
         };
         let audit = self.change_audit(auth, &what);
+        let mails = if cred.enabled_at.is_some() {
+            vec![self.login.security_notice(account, notice, &audit).await?]
+        } else {
+            Vec::new()
+        };
         if !self
             .ports
             .delete_credential(id, account.id, last, &audit, &mails)
@@ -368,10 +371,11 @@ impl Devices {
             return Err(TwoFactorError::NotEnabled);
         }
         let (codes, secrets) = self.new_backup_codes(account, self.base.clock.now());
-        let mail = self
-            .base
-            .compose_for(account, MailKind::SecurityNotice(Notice::BackupCodesRegenerated), None)?;
         let audit = self.change_audit(auth, "backup_codes_regenerated");
+        let mail = self
+            .login
+            .security_notice(account, Notice::BackupCodesRegenerated, &audit)
+            .await?;
         self.ports
             .replace_backup_codes(account.id, &secrets, &audit, &[mail])
             .await?;

@@ -6,7 +6,7 @@ use super::login_flow::{Login, TwoFactorError};
 use super::sessions::{Authenticated, LoginError};
 use crate::audit::{Actor, AuditEvent, AuditKind, ClientInfo};
 use crate::ip_rules::{Action, IpRules, IpRulesError};
-use crate::mail::{ComposeError, MailKind, Notice};
+use crate::mail::{ComposeError, Notice};
 use crate::ports::{Account, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -53,8 +53,8 @@ impl Login {
         )
         .account(auth.account.id);
         let mail = self
-            .base
-            .compose_for(&auth.account, MailKind::SecurityNotice(Notice::IpRulesChanged), None)?;
+            .security_notice(&auth.account, Notice::IpRulesChanged, &audit)
+            .await?;
         self.ports.set_ip_rules(auth.account.id, &json, &audit, &[mail]).await?;
         self.base.mail_queued();
         Ok(rules)
@@ -65,17 +65,17 @@ impl Login {
     pub(super) async fn check_ip(&self, account: &Account, client: &ClientInfo) -> Result<(), LoginError> {
         let decision = self.ip_rules(account).await?.decide(client.ip.as_deref());
         let denied = decision.action == Action::Deny;
+        let event = AuditEvent::new(self.base.clock.now(), AuditKind::LoginFailed, Actor::Customer, client)
+            .account(account.id)
+            .failed("ip_denied");
         if decision.alert {
-            let mail =
-                self.base
-                    .compose_for(account, MailKind::SecurityNotice(Notice::IpLoginAlert { denied }), None)?;
+            let mail = self
+                .security_notice(account, Notice::IpLoginAlert { denied }, &event)
+                .await?;
             self.ports.queue_mail(&mail).await?;
             self.base.mail_queued();
         }
         if denied {
-            let event = AuditEvent::new(self.base.clock.now(), AuditKind::LoginFailed, Actor::Customer, client)
-                .account(account.id)
-                .failed("ip_denied");
             self.ports.record(&event).await?;
             return Err(LoginError::IpDenied);
         }

@@ -661,7 +661,7 @@ impl Login {
         notice: Notice,
         audit: AuditEvent,
     ) -> Result<(), TwoFactorError> {
-        let mail = self.base.compose_for(account, MailKind::SecurityNotice(notice), None)?;
+        let mail = self.security_notice(account, notice, &audit).await?;
         self.ports.record(&audit).await?;
         self.ports.queue_mail(&mail).await?;
         self.base.mail_queued();

@@ -255,7 +255,7 @@ impl Recovery {
             .ok_or(RecoveryError::LinkInvalid)?;
         let mut audit = AuditEvent::new(now, AuditKind::RecoveryRequested, Actor::Customer, client).account(account.id);
         audit.detail = Some("confirmed".into());
-        let mail = self.notice(&account, Notice::RecoveryRequestReceived)?;
+        let mail = self.notice(&account, Notice::RecoveryRequestReceived, &audit).await?;
         if !self
             .ports
             .advance_recovery_request(&RequestStep {

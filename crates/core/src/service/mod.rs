@@ -21,6 +21,7 @@ mod ip_restriction;
 mod login_flow;
 mod lost_devices;
 pub mod maintenance;
+mod notice;
 mod password_guard;
 mod recovery;
 mod session_cache;

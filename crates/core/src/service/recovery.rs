@@ -244,7 +244,7 @@ impl Recovery {
         let phc = self.base.hasher.hash(&password).await?;
         let now = self.base.clock.now();
         let audit = AuditEvent::new(now, AuditKind::PasswordReset, Actor::Customer, client).account(account.id);
-        let mail = self.notice(&account, Notice::PasswordReset)?;
+        let mail = self.notice(&account, Notice::PasswordReset, &audit).await?;
         let change = PasswordChange {
             account: account.id,
             phc: &phc,
@@ -280,7 +280,7 @@ impl Recovery {
         let phc = self.base.hasher.hash(&password).await?;
         let now = self.base.clock.now();
         let audit = AuditEvent::new(now, AuditKind::PasswordChanged, Actor::Customer, client).account(auth.account.id);
-        let mail = self.notice(&auth.account, Notice::PasswordChanged)?;
+        let mail = self.notice(&auth.account, Notice::PasswordChanged, &audit).await?;
         let change = PasswordChange {
             account: auth.account.id,
             phc: &phc,
@@ -312,7 +312,13 @@ impl Recovery {
     }
 
     /// A security notice to the account's primary address.
-    pub(super) fn notice(&self, account: &Account, notice: Notice) -> Result<ComposedMail, ComposeError> {
-        self.base.compose_for(account, MailKind::SecurityNotice(notice), None)
+    /// The notice of a change, with when, where from and a "not you?" link (#15 item 9).
+    pub(super) async fn notice(
+        &self,
+        account: &Account,
+        notice: Notice,
+        audit: &AuditEvent,
+    ) -> Result<ComposedMail, RecoveryError> {
+        Ok(self.login.security_notice(account, notice, audit).await?)
     }
 }

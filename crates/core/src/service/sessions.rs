@@ -261,7 +261,7 @@ impl Login {
     }
 
     /// The single-use "not you?" link of a login notification (a 256-bit token, stored as an HMAC).
-    async fn not_me_link(&self, account: &Account, now: time::OffsetDateTime) -> Result<String, LoginError> {
+    pub(super) async fn not_me_link(&self, account: &Account, now: time::OffsetDateTime) -> Result<String, StoreError> {
         let token = Token::generate(self.base.rng.as_ref());
         let secret = crate::ports::OneTimeSecret {
             id: new_id(now),

@@ -53,9 +53,24 @@ async fn every_login_sends_a_notification_until_switched_off() {
         .await
         .unwrap();
     assert_eq!(status_json(off).await, (200, json!({"login_notifications": false})));
+    // #15 item 9: switching them off is itself mailed (in French), with the way back.
+    app.deliver().await;
+    let last = smtp.messages().pop().expect("the switch-off notice");
+    assert_eq!(smtp.messages().len(), before + 1);
+    assert!(
+        last.subject.contains("notifications de connexion sont désactivées"),
+        "{}",
+        last.subject
+    );
+    assert!(last.text.contains("/not-me?token="), "{}", last.text);
+    assert!(last.text.contains("127.0.0.1"), "{}", last.text);
     assert_eq!(login().await.unwrap().status(), 200);
     app.deliver().await;
-    assert_eq!(smtp.messages().len(), before, "switched off");
+    assert_eq!(
+        smtp.messages().len(),
+        before + 1,
+        "switched off: the login sends nothing"
+    );
     let (_, me) = status_json(app.get("/api/v1/me").await).await;
     assert_eq!(me["login_notifications"], false);
 
@@ -268,4 +283,31 @@ async fn the_not_you_link_of_a_login_notification_ends_every_session_once() {
         .await
         .unwrap();
     assert_eq!(again.status(), 410, "the link works once");
+}
+
+#[tokio::test]
+async fn a_device_change_is_mailed_with_when_where_and_a_working_not_you_link() {
+    // #15 item 9: every security notice a customer's request causes says when, from which
+    // address and device, and carries the "not you?" link.
+    let (app, smtp) = spawn_mail_app(|_| {}).await;
+    let jane = app.jane().await;
+    crate::two_factor::enrol(&app, jane.nic_handle.as_str()).await;
+    app.deliver().await;
+    let notice = smtp
+        .messages_to("Jane.Doe@Example.com")
+        .into_iter()
+        .find(|m| m.subject.contains("double authentification"))
+        .expect("the 2FA notice, in French");
+    let text = notice.text.replace('\u{a0}', " ");
+    assert!(text.contains("25 novembre 2026 à 09:00 UTC"), "{text}");
+    assert!(text.contains("Adresse IP : 127.0.0.1"), "{text}");
+    let link = text
+        .split_whitespace()
+        .find(|w| w.contains("/not-me?token="))
+        .expect("the not-you link")
+        .to_owned();
+    assert!(link.starts_with(&app.base), "{link}");
+    let stranger = client();
+    let page = stranger.get(&link).send().await.unwrap();
+    assert_eq!(page.status(), 200, "the link opens without a login");
 }

@@ -30,7 +30,7 @@ pub async fn update(
 ) -> Result<Json<Settings>, ApiError> {
     state
         .services()
-        .accounts()
+        .login()
         .set_login_notifications(&auth, req.login_notifications, &client)
         .await?;
     Ok(Json(Settings {

@@ -518,7 +518,7 @@ async fn notifications(
     let on = form.enabled == "on";
     match state
         .services()
-        .accounts()
+        .login()
         .set_login_notifications(auth, on, &client)
         .await
     {
