@@ -137,7 +137,7 @@ test('?subsidiary=FR shows the pages in French when the browser asks for neither
 });
 
 test('the customer language wins once logged in; return_to stays on allowed places', async () => {
-  const { context, page } = await newPage({ locale: 'en-GB' });
+  const { context, page } = await newPage({ locale: 'en-GB', timezoneId: 'Europe/Paris' });
   await page.goto(`${sesame.base}/login?return_to=${encodeURIComponent('https://evil.example/steal')}`);
   await logIn(page, 'jane.doe@example.com');
   assert.equal(page.url(), `${sesame.base}/`, 'another origin is ignored');
@@ -148,6 +148,8 @@ test('the customer language wins once logged in; return_to stays on allowed plac
   assert.match(page.url(), /\/login\?return_to=%2Fsecurity$/);
   await logIn(page, jane.nic_handle);
   assert.equal(new URL(page.url()).pathname, '/security');
+  // #15 item 8: times in French and in the browser's time zone, named.
+  assert.match(await page.textContent('#session-list'), /\d{1,2}\s\p{L}+\s\d{4}\sà\s\d\d:\d\d\s\(Europe\/Paris\)/u);
   await screenshot(page, 'security');
   assert.deepEqual(await seriousViolations(page), []);
   await context.close();

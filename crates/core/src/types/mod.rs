@@ -7,7 +7,7 @@ mod nic;
 mod password;
 mod subsidiary;
 
-pub use dates::{day, when};
+pub use dates::{day, day_in, time_zone, when, when_in};
 pub use email::{Email, EmailError};
 pub use identifier::{LoginIdentifier, canonical};
 pub use nic::{CustomerCode, NicHandle, initials};

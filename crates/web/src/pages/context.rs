@@ -22,6 +22,8 @@ use subtle::ConstantTimeEq;
 
 const SUBSIDIARY_COOKIE: &str = "sesame_subsidiary";
 const LANGUAGE_COOKIE: &str = "sesame_lang";
+/// The time zone the browser named at login (#15 item 8).
+pub(crate) const ZONE_COOKIE: &str = "sesame_tz";
 const CSRF_PURPOSE: &str = "csrf-form";
 
 fn csrf_cookie_name(state: &AppState) -> &'static str {
@@ -39,6 +41,8 @@ pub struct PageContext {
     pub auth: Option<Authenticated>,
     /// This page's address without `lang`, for the language switcher's links.
     here: (String, Vec<(String, String)>),
+    /// The browser's time zone, when it named one the database knows.
+    zone: Option<jiff::tz::TimeZone>,
     csrf_seed: String,
     cookies: Vec<Cookie<'static>>,
     state: AppState,
@@ -140,11 +144,15 @@ impl FromRequestParts<AppState> for PageContext {
                 seed
             }
         };
+        let zone = jar
+            .get(ZONE_COOKIE)
+            .and_then(|c| sesame_core::types::time_zone(c.value()));
         Ok(Self {
             lang,
             subsidiary: sub,
             auth,
             here,
+            zone,
             csrf_seed,
             cookies,
             state: state.clone(),
@@ -177,6 +185,16 @@ impl PageContext {
         key.hmacs(CSRF_PURPOSE, self.csrf_seed.as_bytes())
             .iter()
             .any(|expected| bool::from(hex_encode(expected).as_bytes().ct_eq(submitted.as_bytes())))
+    }
+
+    /// A time as this customer reads it: their language, their browser's time zone (#15 item 8).
+    pub fn when(&self, at: time::OffsetDateTime) -> String {
+        sesame_core::types::when_in(at, self.lang, self.zone.as_ref())
+    }
+
+    /// A day as this customer reads it.
+    pub fn day(&self, at: time::OffsetDateTime) -> String {
+        sesame_core::types::day_in(at, self.lang, self.zone.as_ref())
     }
 
     pub fn add_cookie(&mut self, cookie: Cookie<'static>) {
@@ -273,6 +291,7 @@ pub fn error_page(state: &AppState, headers: &HeaderMap, query: Option<&str>, co
         auth: None,
         // An error page offers no language switch: its address may be a form's.
         here: (String::new(), Vec::new()),
+        zone: None,
         csrf_seed: String::new(),
         cookies: Vec::new(),
         state: state.clone(),

@@ -33,7 +33,6 @@ use return_to::safe_return_to;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use sesame_core::service::{LoginError, LoginOutcome, SignupError, TwoFactorError};
-use sesame_core::types::{day, when};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -231,7 +230,6 @@ async fn security(State(state): State<AppState>, ctx: PageContext, Client(client
         Ok(contact) => contact,
         Err(err) => return ctx.error(crate::error::ApiError::from(err).code()),
     };
-    let lang = ctx.lang;
     let notifications = auth.account.login_notifications;
     // Which section a change was saved in: `1` for notifications, `2fa` for devices.
     let saved = query_param(&uri, "saved");
@@ -246,8 +244,8 @@ async fn security(State(state): State<AppState>, ctx: PageContext, Client(client
         .map(|d| {
             context! {
                 id => d.id.to_string(), kind => d.method.as_str(), description => &d.description,
-                created => day(d.created_at, lang),
-                last_used => d.last_used_at.map(|t| day(t, lang)),
+                created => ctx.day(d.created_at),
+                last_used => d.last_used_at.map(|t| ctx.day(t)),
                 code_sent => sent == d.id.to_string(),
             }
         })
@@ -274,8 +272,8 @@ async fn security(State(state): State<AppState>, ctx: PageContext, Client(client
         .map(|v| {
             context! {
                 id => v.id.to_string(), current => v.current, ip => &v.ip, device => &v.device,
-                created => when(v.created_at, lang),
-                last_seen => when(v.last_seen_at, lang),
+                created => ctx.when(v.created_at),
+                last_seen => ctx.when(v.last_seen_at),
             }
         })
         .collect();
@@ -284,8 +282,8 @@ async fn security(State(state): State<AppState>, ctx: PageContext, Client(client
         .map(|v| {
             context! {
                 id => &v.id, current => v.current,
-                created => day(v.created_at, lang),
-                last_seen => day(v.last_seen_at, lang),
+                created => ctx.day(v.created_at),
+                last_seen => ctx.day(v.last_seen_at),
             }
         })
         .collect();
@@ -294,7 +292,7 @@ async fn security(State(state): State<AppState>, ctx: PageContext, Client(client
         .take(20)
         .map(|e| {
             context! {
-                at => when(e.at, lang), kind => e.kind.as_str(), success => e.success,
+                at => ctx.when(e.at), kind => e.kind.as_str(), success => e.success,
                 by => e.support_agent(),
                 ip => &e.ip, device => sesame_core::service::device_description(e.user_agent.as_deref()),
             }
@@ -541,6 +539,18 @@ fn email_only(state: &AppState, ctx: &PageContext) -> bool {
 /// that "Log in again" doesn't ask for it twice (only on `/login`, for 15 minutes).
 const LOGIN_HINT: &str = "sesame_login_hint";
 
+/// The browser's time zone, kept a year (not personal data worth a session: only how to show
+/// dates).
+fn zone_cookie(state: &AppState, zone: &str) -> axum_extra::extract::cookie::Cookie<'static> {
+    axum_extra::extract::cookie::Cookie::build((context::ZONE_COOKIE, zone.to_owned()))
+        .path("/")
+        .http_only(true)
+        .secure(state.settings().is_https())
+        .same_site(axum_extra::extract::cookie::SameSite::Lax)
+        .max_age(time::Duration::days(365))
+        .build()
+}
+
 /// Forgets the kept identifier once logged in or out.
 pub(crate) fn forget_login_hint() -> axum_extra::extract::cookie::Cookie<'static> {
     let mut cookie = login_hint_cookie("");
@@ -602,6 +612,9 @@ async fn login_page(State(state): State<AppState>, jar: CookieJar, ctx: PageCont
 struct LoginForm {
     #[serde(default)]
     login: String,
+    /// The browser's time zone (IANA name), filled in by a script; dates follow it.
+    #[serde(default)]
+    tz: String,
     #[serde(default)]
     password: String,
     #[serde(default)]
@@ -620,6 +633,10 @@ async fn login_submit(
         return ctx.error(ErrorCode::CsrfRejected);
     }
     let email_only = email_only(&state, &ctx);
+    // #15 item 8: dates follow the time zone the browser names (the database must know it).
+    if sesame_core::types::time_zone(&form.tz).is_some() {
+        ctx.add_cookie(zone_cookie(&state, &form.tz));
+    }
     // An empty field is asked for, not judged "incorrect".
     let missing = if form.login.trim().is_empty() {
         Some("login")

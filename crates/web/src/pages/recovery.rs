@@ -357,11 +357,10 @@ async fn email_render(state: &AppState, ctx: PageContext, status: StatusCode, ex
         Ok(contact) => contact,
         Err(err) => return ctx.error(ApiError::from(err).code()),
     };
-    let lang = ctx.lang;
     let pending = contact.pending_primary.map(|p| {
         context! {
             id => p.id.to_string(), email => p.email, reachable => p.current_reachable,
-            applies_at => p.applies_at.map(|t| sesame_core::types::when(t, lang)),
+            applies_at => p.applies_at.map(|t| ctx.when(t)),
         }
     });
     ctx.render(

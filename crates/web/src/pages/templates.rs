@@ -87,7 +87,8 @@ pub const TEMPLATES: [(&str, &str); 40] = [
     ),
 ];
 
-const STATIC: [(&str, &[u8]); 8] = [
+const STATIC: [(&str, &[u8]); 9] = [
+    ("tz.js", include_bytes!("../../static/tz.js")),
     ("codes.js", include_bytes!("../../static/codes.js")),
     ("menu.js", include_bytes!("../../static/menu.js")),
     ("strength.js", include_bytes!("../../static/strength.js")),
