@@ -40,12 +40,12 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             if config.dev_mode {
                 let base = config.public_url.as_str().trim_end_matches('/');
                 for (what, dir, page) in [
-                    ("mail", &app.web.dev_mail_dir, "/dev/mail"),
-                    ("texts", &app.web.dev_sms_dir, "/dev/sms"),
+                    ("mail is", &app.web.dev_mail_dir, "/dev/mail"),
+                    ("texts are", &app.web.dev_sms_dir, "/dev/sms"),
                 ] {
                     if let Some(dir) = dir {
                         println!(
-                            "Development mode: {what} is captured in {} (read it at {base}{page})",
+                            "Development mode: {what} captured in {} (read at {base}{page})",
                             dir.display()
                         );
                     }

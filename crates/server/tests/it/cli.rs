@@ -344,3 +344,26 @@ async fn promote_backup_email_needs_a_reason_a_ticket_and_a_verified_backup_emai
         (Some("T-42"), "operator")
     );
 }
+
+#[tokio::test]
+async fn development_mode_says_so_at_start_and_where_mail_and_texts_go() {
+    // #15 item 10: a developer sees at once that mail and texts are captured, and where.
+    let env = Env::new().await;
+    let mut child = env
+        .command(&["serve", "--dev"])
+        .env("SESAME_LISTEN", "127.0.0.1:0")
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut lines = Vec::new();
+    for _ in 0..4 {
+        let mut line = String::new();
+        stdout.read_line(&mut line).await.unwrap();
+        lines.push(line);
+    }
+    let text = lines.concat();
+    assert!(text.contains("Development mode: mail is captured in"), "{text}");
+    assert!(text.contains("/dev/mail)"), "{text}");
+    assert!(text.contains("Development mode: texts are captured in"), "{text}");
+    child.kill().await.unwrap();
+}
