@@ -26,10 +26,12 @@ after(async () => {
   smtp?.stop();
 });
 
-/// A link from a mail, on the server's real port (the harness listens on port 0, and the public URL that
-/// mail links are built from names that port).
+/// A link from a mail: the harness listens on port 0, and the default public URL that mail links
+/// are built from names the port actually bound.
 function mailedLink(mail, pattern) {
-  return mail.match(pattern)[0].replace(/^http:\/\/[^/]+/, sesame.base);
+  const link = mail.match(pattern)[0];
+  assert.ok(link.startsWith(`${sesame.base}/`), `${link} is on ${sesame.base}`);
+  return link;
 }
 
 async function newPage() {

@@ -20,17 +20,31 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), CliError> {
-    let config = resolve(&cli)?;
-    init_logging(&config.raw.log_format, matches!(cli.command, Command::Serve { .. }));
+    let mut config = resolve(&cli)?;
+    let serving = matches!(cli.command, Command::Serve { .. });
+    init_logging(&config.raw.log_format, serving);
+    // The listener comes first, so that a default public URL names the port actually bound
+    // (`listen` on port 0 picks one): links in mail must work.
+    let listener = if serving {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| StartError::Listen {
+                addr: config.listen.to_string(),
+                why: e.to_string(),
+            })?;
+        if config.public_url_is_default
+            && let Ok(bound) = listener.local_addr()
+        {
+            let _ = config.public_url.set_port(Some(bound.port()));
+        }
+        Some(listener)
+    } else {
+        None
+    };
     let app = App::start(&config, Arc::new(SystemClock)).await?;
     match cli.command {
         Command::Serve { .. } => {
-            let listener = tokio::net::TcpListener::bind(config.listen)
-                .await
-                .map_err(|e| StartError::Listen {
-                    addr: config.listen.to_string(),
-                    why: e.to_string(),
-                })?;
+            let listener = listener.ok_or_else(|| CliError::Internal("the listener is not bound".into()))?;
             let bound = listener.local_addr().map_or(config.listen, |a| a);
             println!(
                 "Sesame is listening on http://{bound} (public URL {})",

@@ -362,6 +362,14 @@ async fn development_mode_says_so_at_start_and_where_mail_and_texts_go() {
         lines.push(line);
     }
     let text = lines.concat();
+    // Listening on port 0: the default public URL (mail links) names the port actually bound.
+    let port = text
+        .split("http://127.0.0.1:")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    assert!(text.contains(&format!("public URL http://localhost:{port}/")), "{text}");
     assert!(text.contains("Development mode: mail is captured in"), "{text}");
     assert!(text.contains("/dev/mail)"), "{text}");
     assert!(text.contains("Development mode: texts are captured in"), "{text}");
