@@ -52,6 +52,7 @@ pub enum ErrorCode {
     TwoFactorNotEnabled,
     SecondFactorThrottled,
     UnlockInvalid,
+    NotMeInvalid,
     SmsThrottled,
     TwoFactorMethodUnavailable,
     TwoFactorDeviceProofRequired,
@@ -86,7 +87,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for the tests that check each has a message in every language.
-    pub const ALL: [Self; 67] = [
+    pub const ALL: [Self; 68] = [
         Self::LoginInvalidCredentials,
         Self::AccountBlocked,
         Self::PasswordTooLong,
@@ -124,6 +125,7 @@ impl ErrorCode {
         Self::TwoFactorNotEnabled,
         Self::SecondFactorThrottled,
         Self::UnlockInvalid,
+        Self::NotMeInvalid,
         Self::SmsThrottled,
         Self::TwoFactorMethodUnavailable,
         Self::TwoFactorDeviceProofRequired,
@@ -195,6 +197,7 @@ impl ErrorCode {
             Self::TwoFactorNotEnabled => "TWO_FACTOR_NOT_ENABLED",
             Self::SecondFactorThrottled => "SECOND_FACTOR_THROTTLED",
             Self::UnlockInvalid => "UNLOCK_INVALID",
+            Self::NotMeInvalid => "NOT_ME_INVALID",
             Self::SmsThrottled => "SMS_THROTTLED",
             Self::TwoFactorMethodUnavailable => "TWO_FACTOR_METHOD_UNAVAILABLE",
             Self::TwoFactorDeviceProofRequired => "TWO_FACTOR_DEVICE_PROOF_REQUIRED",
@@ -262,7 +265,7 @@ impl ErrorCode {
             | Self::SmsThrottled
             | Self::Throttled
             | Self::LoginCodeThrottled => StatusCode::TOO_MANY_REQUESTS,
-            Self::UnlockInvalid => StatusCode::GONE,
+            Self::UnlockInvalid | Self::NotMeInvalid => StatusCode::GONE,
             Self::ReauthRequired | Self::TwoFactorDeviceProofRequired | Self::LoginIpDenied => StatusCode::FORBIDDEN,
             Self::IpRulesWouldLockYouOut => StatusCode::CONFLICT,
             Self::RecoveryLinkInvalid => StatusCode::GONE,
@@ -329,6 +332,9 @@ impl ErrorCode {
             Self::TwoFactorNotEnabled => "Two-factor authentication is off.",
             Self::SecondFactorThrottled => "Too many wrong codes. Please wait a moment before the next try.",
             Self::UnlockInvalid => "This unlock link is wrong, already used or expired.",
+            Self::NotMeInvalid => {
+                "This link is wrong, already used or expired. If someone else is using your account, reset your password."
+            }
             Self::SmsThrottled => "Too many codes were sent. Please wait before asking for another one.",
             Self::TwoFactorMethodUnavailable => "This method is not available here.",
             Self::TwoFactorDeviceProofRequired => {

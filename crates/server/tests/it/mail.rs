@@ -283,6 +283,13 @@ async fn the_not_you_link_of_a_login_notification_ends_every_session_once() {
         .await
         .unwrap();
     assert_eq!(again.status(), 410, "the link works once");
+    let again = again.text().await.unwrap();
+    assert!(again.contains("NOT_ME_INVALID"), "its own code, not the unlock link's");
+    assert!(
+        again.contains("id=\"to-recover\""),
+        "and the way forward: a password reset"
+    );
+    assert!(!again.contains("id=\"end-all\""), "no button that can't work");
 }
 
 #[tokio::test]

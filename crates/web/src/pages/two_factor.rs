@@ -426,7 +426,7 @@ pub async fn not_me_submit(
             }
         }
         Ok(None) => {
-            let code = ErrorCode::UnlockInvalid;
+            let code = ErrorCode::NotMeInvalid;
             let extra = context! { done => false, error_code => code.as_str(), token => form.token };
             ctx.render("not_me.html", "unlock", code.status(), extra)
         }
