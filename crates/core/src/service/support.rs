@@ -36,6 +36,10 @@ const SEAL_PURPOSE: &str = "agent-ceremony";
 const LOGIN_FAILURES: i64 = 10;
 const LOGIN_WINDOW: Duration = Duration::minutes(15);
 const LOGIN_SCOPE: &str = "agent-login";
+/// Wrong agent passwords from one source address (any email) in the window before it waits: an
+/// anonymous client can't spray the console with many emails.
+const ADDRESS_FAILURES: i64 = 20;
+const ADDRESS_SCOPE: &str = "agent-login-address";
 
 /// What the desk needs from storage.
 pub trait SupportPorts:
@@ -343,8 +347,14 @@ impl Support {
     }
 
     /// SUPPORT-1: email and password first (an unknown email costs a dummy hash and gets the same
-    /// answer), then the key's challenge.
-    pub async fn begin_login(&self, email: &str, password: &str) -> Result<KeyCeremony, SupportError> {
+    /// answer), then the key's challenge. Wrong passwords are limited per email and per source
+    /// address (`ip`), within a 15-minute window.
+    pub async fn begin_login(
+        &self,
+        email: &str,
+        password: &str,
+        ip: Option<&str>,
+    ) -> Result<KeyCeremony, SupportError> {
         let password = Password::new(password);
         if password.is_too_long() {
             return Err(SupportError::InvalidCredentials);
@@ -356,6 +366,13 @@ impl Support {
         if failures >= LOGIN_FAILURES {
             return Err(SupportError::Throttled);
         }
+        let address = ip.map(crate::throttle::address_key);
+        if let Some(address) = &address {
+            let (failures, _) = self.ports.count(ADDRESS_SCOPE, address, now - LOGIN_WINDOW).await?;
+            if failures >= ADDRESS_FAILURES {
+                return Err(SupportError::Throttled);
+            }
+        }
         let agent = match Email::parse(email) {
             Ok(email) => self.ports.agent_by_email(email.canonical()).await?,
             Err(_) => None,
@@ -365,6 +382,9 @@ impl Support {
         let verified = self.base.hasher.verify(&password, phc.as_deref()).await?;
         let (Verification::Match, Some(agent), Some(_)) = (verified, agent, phc) else {
             self.ports.hit(LOGIN_SCOPE, &canonical, now - LOGIN_WINDOW, now).await?;
+            if let Some(address) = &address {
+                self.ports.hit(ADDRESS_SCOPE, address, now - LOGIN_WINDOW, now).await?;
+            }
             return Err(SupportError::InvalidCredentials);
         };
         self.ports.reset(LOGIN_SCOPE, &canonical).await?;

@@ -42,7 +42,7 @@ async fn agent(app: &TestApp, email: &str, name: &str, role: AgentRole) -> (Agen
         support.begin_enrolment(&token, AGENT_PASSWORD).await.is_err(),
         "the invitation works once"
     );
-    let ceremony = support.begin_login(email, AGENT_PASSWORD).await.unwrap();
+    let ceremony = support.begin_login(email, AGENT_PASSWORD, None).await.unwrap();
     let options: RequestChallengeResponse = serde_json::from_value(ceremony.options).unwrap();
     let assertion = authenticator.do_authentication(origin(app), options).unwrap();
     let (session, auth) = support
@@ -172,7 +172,7 @@ async fn agent_and_customer_cookies_never_open_each_others_pages_and_a_disabled_
         app.app
             .services
             .support()
-            .begin_login("alice@support.example", AGENT_PASSWORD)
+            .begin_login("alice@support.example", AGENT_PASSWORD, None)
             .await,
         Err(SupportError::InvalidCredentials)
     ));
@@ -370,13 +370,15 @@ async fn agent_passwords_are_throttled_and_a_refusal_reaches_the_customer_with_i
     let support = app.app.services.support();
     for _ in 0..10 {
         assert!(matches!(
-            support.begin_login("alice@support.example", "not the password").await,
+            support
+                .begin_login("alice@support.example", "not the password", None)
+                .await,
             Err(SupportError::InvalidCredentials)
         ));
     }
     assert!(
         matches!(
-            support.begin_login("alice@support.example", AGENT_PASSWORD).await,
+            support.begin_login("alice@support.example", AGENT_PASSWORD, None).await,
             Err(SupportError::Throttled)
         ),
         "even the right password waits"
@@ -384,7 +386,29 @@ async fn agent_passwords_are_throttled_and_a_refusal_reaches_the_customer_with_i
     app.advance(16);
     assert!(
         support
-            .begin_login("alice@support.example", AGENT_PASSWORD)
+            .begin_login("alice@support.example", AGENT_PASSWORD, None)
+            .await
+            .is_ok()
+    );
+    // Spraying many emails from one address: after 20 wrong passwords in 15 minutes the address
+    // waits, even for a real agent's right password; another address doesn't.
+    let sprayer = Some("198.51.100.9");
+    for i in 0..20 {
+        let email = format!("guess{i}@support.example");
+        assert!(matches!(
+            support.begin_login(&email, "not the password", sprayer).await,
+            Err(SupportError::InvalidCredentials)
+        ));
+    }
+    assert!(matches!(
+        support
+            .begin_login("alice@support.example", AGENT_PASSWORD, sprayer)
+            .await,
+        Err(SupportError::Throttled)
+    ));
+    assert!(
+        support
+            .begin_login("alice@support.example", AGENT_PASSWORD, Some("198.51.100.10"))
             .await
             .is_ok()
     );

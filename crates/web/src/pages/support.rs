@@ -118,6 +118,7 @@ pub async fn login_page(ctx: PageContext, AgentSession(agent): AgentSession) -> 
 pub async fn login_submit(
     State(state): State<AppState>,
     ctx: PageContext,
+    crate::client::Client(client): crate::client::Client,
     HtmlForm(form): HtmlForm<CredentialsForm>,
 ) -> Response {
     if !ctx.csrf_ok(&form.csrf) {
@@ -126,7 +127,7 @@ pub async fn login_submit(
     match state
         .services()
         .support()
-        .begin_login(&form.email, &form.password)
+        .begin_login(&form.email, &form.password, client.ip.as_deref())
         .await
     {
         Ok(ceremony) => {
