@@ -41,7 +41,6 @@ pub use ip_restriction::IpRestrictionError;
 pub use login_flow::{FRESH_AUTH, Login, LoginOutcome, SecondStep, TwoFactorError, failure_delay};
 pub use lost_devices::{MAX_DOCUMENT_BYTES, MAX_DOCUMENTS, RequestView, document_type};
 pub use recovery::{Recovery, RecoveryError, RecoveryPorts};
-pub use session_cache::CAPACITY as SESSION_CACHE_CAPACITY;
 pub use sessions::{Authenticated, LoginError, LoginSuccess, device_description};
 pub use signup::{Signup, SignupError, SignupSettings, SignupStart, SignupStep, SignupView};
 pub use support::{AGENT_SESSION, AgentAuth, Invitation, KeyCeremony, Support, SupportError, SupportPorts};
