@@ -40,8 +40,12 @@ pub async fn serve(listener: TcpListener, router: Router, limits: Limits, shutdo
     builder.timer(TokioTimer::new()).header_read_timeout(limits.header_read);
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
+    // The connections' tasks, so that the drain deadline can end those still running.
+    let mut connections = tokio::task::JoinSet::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
+        // Forget the connections that ended (bounded by `max_connections` anyway).
+        while connections.try_join_next().is_some() {}
         let permit = tokio::select! {
             permit = Arc::clone(&permits).acquire_owned() => match permit {
                 Ok(permit) => permit,
@@ -70,7 +74,7 @@ pub async fn serve(listener: TcpListener, router: Router, limits: Limits, shutdo
             });
         let connection = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
         let connection = graceful.watch(connection);
-        tokio::spawn(async move {
+        connections.spawn(async move {
             if let Err(err) = connection.await {
                 tracing::debug!(%err, %peer, "connection ended");
             }
@@ -89,5 +93,7 @@ pub async fn serve(listener: TcpListener, router: Router, limits: Limits, shutdo
             deadline_secs = limits.drain.as_secs(),
             "requests still running at the drain deadline were cut"
         );
+        connections.abort_all();
     }
+    while connections.join_next().await.is_some() {}
 }

@@ -58,10 +58,9 @@ pub async fn import(
         number += 1;
         progress.inc(read as u64);
         let prepared = if line.last() != Some(&b'\n') && read as u64 > MAX_LINE {
-            // Skip the rest of the long line.
-            let mut rest = Vec::new();
+            // Skip the rest of the long line without holding it.
             let skipped = reader
-                .read_until(b'\n', &mut rest)
+                .skip_until(b'\n')
                 .map_err(|e| CliError::Internal(e.to_string()))?;
             progress.inc(skipped as u64);
             Err(format!("longer than {MAX_LINE} bytes"))

@@ -256,7 +256,8 @@ impl App {
         for worker in [mail_worker, sms_worker, Some(janitor)].into_iter().flatten() {
             let _ = worker.await;
         }
-        self.store.close().await;
+        // Connections still checked out (a task that outlived the drain) can't hold the exit.
+        let _ = tokio::time::timeout(self.http.drain, self.store.close()).await;
         Ok(())
     }
 }

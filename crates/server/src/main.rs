@@ -19,32 +19,48 @@ async fn main() -> ExitCode {
     }
 }
 
+/// Connections the kernel queues before Sesame accepts them.
+const LISTEN_BACKLOG: u32 = 1024;
+
+/// A socket bound to `addr`, not listening yet.
+fn bind(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpSocket> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    Ok(socket)
+}
+
 async fn run(cli: Cli) -> Result<(), CliError> {
     let mut config = resolve(&cli)?;
     let serving = matches!(cli.command, Command::Serve { .. });
     init_logging(&config.raw.log_format, serving);
-    // The listener comes first, so that a default public URL names the port actually bound
-    // (`listen` on port 0 picks one): links in mail must work.
-    let listener = if serving {
-        let listener = tokio::net::TcpListener::bind(config.listen)
-            .await
-            .map_err(|e| StartError::Listen {
-                addr: config.listen.to_string(),
-                why: e.to_string(),
-            })?;
+    // The port is bound first, so that a default public URL names the port actually bound
+    // (`listen` on port 0 picks one): links in mail must work. It listens only once the app has
+    // started (migrations done), so no connection waits in the kernel's queue meanwhile.
+    let listen_error = |e: std::io::Error| StartError::Listen {
+        addr: config.listen.to_string(),
+        why: e.to_string(),
+    };
+    let socket = if serving {
+        let socket = bind(config.listen).map_err(listen_error)?;
         if config.public_url_is_default
-            && let Ok(bound) = listener.local_addr()
+            && let Ok(bound) = socket.local_addr()
         {
             let _ = config.public_url.set_port(Some(bound.port()));
         }
-        Some(listener)
+        Some(socket)
     } else {
         None
     };
     let app = App::start(&config, Arc::new(SystemClock)).await?;
     match cli.command {
         Command::Serve { .. } => {
-            let listener = listener.ok_or_else(|| CliError::Internal("the listener is not bound".into()))?;
+            let socket = socket.ok_or_else(|| CliError::Internal("the port is not bound".into()))?;
+            let listener = socket.listen(LISTEN_BACKLOG).map_err(listen_error)?;
             let bound = listener.local_addr().map_or(config.listen, |a| a);
             println!(
                 "Sesame is listening on http://{bound} (public URL {})",

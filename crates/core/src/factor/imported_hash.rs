@@ -16,6 +16,8 @@ const MAX_MEMORY_KIB: u64 = 64 * 1024;
 const MAX_ARGON2_PASSES: u32 = 10;
 const MAX_PARALLELISM: u32 = 4;
 const MAX_BCRYPT_COST: u32 = 14;
+/// bcrypt refuses to check a hash below this cost: such an account could never log in.
+const MIN_BCRYPT_COST: u32 = 4;
 const MAX_PBKDF2_ROUNDS: u32 = 2_000_000;
 
 /// The algorithm of an accepted hash.
@@ -31,8 +33,11 @@ pub enum Kind {
 pub fn accept(stored: &str) -> Result<Kind, String> {
     if is_bcrypt(stored) {
         let parts: bcrypt::HashParts = stored.parse().map_err(|e| format!("not a bcrypt hash: {e}"))?;
-        if parts.get_cost() > MAX_BCRYPT_COST {
-            return Err(format!("bcrypt cost {} is above {MAX_BCRYPT_COST}", parts.get_cost()));
+        if !(MIN_BCRYPT_COST..=MAX_BCRYPT_COST).contains(&parts.get_cost()) {
+            return Err(format!(
+                "bcrypt cost {} is outside {MIN_BCRYPT_COST}..={MAX_BCRYPT_COST}",
+                parts.get_cost()
+            ));
         }
         return Ok(Kind::Bcrypt);
     }
@@ -114,6 +119,8 @@ mod tests {
         assert!(accept(huge_argon).unwrap_err().contains("Argon2 costs"));
         let bcrypt_31 = "$2b$31$abcdefghijklmnopqrstuu5Y8z2dDpcTrn1SMFo0t1sMhnUd0Lni6";
         assert!(accept(bcrypt_31).is_err());
+        let bcrypt_3 = "$2b$03$abcdefghijklmnopqrstuu5Y8z2dDpcTrn1SMFo0t1sMhnUd0Lni6";
+        assert!(accept(bcrypt_3).unwrap_err().contains("outside"));
         assert!(accept("$md5$x$y").is_err());
         assert!(accept("plain text").is_err());
         assert!(!verify(PASSWORD, "plain text"));

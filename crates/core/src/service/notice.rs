@@ -61,14 +61,17 @@ impl Login {
         notice: Notice,
         origin: &AuditEvent,
     ) -> Result<ComposedMail, NoticeError> {
+        // A browser's request: a customer (or a login not finished yet) with an address or a
+        // user agent. Support, the operator and the janitor (no client) get the notice alone.
+        let from_a_request = origin.ip.is_some() || origin.user_agent.is_some();
         let event = match origin.actor {
-            Actor::Customer | Actor::Anonymous => Some(EventContext {
+            Actor::Customer | Actor::Anonymous if from_a_request => Some(EventContext {
                 at: origin.at,
                 ip: origin.ip.clone(),
                 device: device_description(origin.user_agent.as_deref()),
                 not_me_url: self.not_me_link(account, origin.at).await?,
             }),
-            Actor::Operator | Actor::Support => None,
+            _ => None,
         };
         Ok(self
             .base

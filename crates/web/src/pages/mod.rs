@@ -552,16 +552,17 @@ fn zone_cookie(state: &AppState, zone: &str) -> axum_extra::extract::cookie::Coo
 }
 
 /// Forgets the kept identifier once logged in or out.
-pub(crate) fn forget_login_hint() -> axum_extra::extract::cookie::Cookie<'static> {
-    let mut cookie = login_hint_cookie("");
+pub(crate) fn forget_login_hint(state: &AppState) -> axum_extra::extract::cookie::Cookie<'static> {
+    let mut cookie = login_hint_cookie(state, "");
     cookie.make_removal();
     cookie
 }
 
-fn login_hint_cookie(login: &str) -> axum_extra::extract::cookie::Cookie<'static> {
+fn login_hint_cookie(state: &AppState, login: &str) -> axum_extra::extract::cookie::Cookie<'static> {
     axum_extra::extract::cookie::Cookie::build((LOGIN_HINT, login.trim().chars().take(254).collect::<String>()))
         .path("/login")
         .http_only(true)
+        .secure(state.settings().is_https())
         .same_site(axum_extra::extract::cookie::SameSite::Lax)
         .max_age(time::Duration::minutes(15))
         .build()
@@ -663,18 +664,18 @@ async fn login_submit(
     let (error, status) = match result {
         Ok(LoginOutcome::LoggedIn(success)) => {
             ctx.add_cookie(session_cookie(&state, success.token.expose()));
-            ctx.add_cookie(forget_login_hint());
+            ctx.add_cookie(forget_login_hint(&state));
             let to = safe_return_to(&form.return_to, state.settings()).unwrap_or_else(|| "/".to_owned());
             return ctx.redirect(&to);
         }
         Ok(LoginOutcome::EmailCode(step)) => {
             // LOGIN-3: no session yet; the code step keeps where to go afterwards.
             let to = safe_return_to(&form.return_to, state.settings()).unwrap_or_default();
-            ctx.add_cookie(login_hint_cookie(&form.login));
+            ctx.add_cookie(login_hint_cookie(&state, &form.login));
             return ctx.redirect(&email_step::location(step.flow, &to));
         }
         Ok(LoginOutcome::SecondFactor(step)) => {
-            ctx.add_cookie(login_hint_cookie(&form.login));
+            ctx.add_cookie(login_hint_cookie(&state, &form.login));
             // LOGIN-2: no session yet; the second step keeps where to go afterwards.
             let to = safe_return_to(&form.return_to, state.settings()).unwrap_or_default();
             let query = url::form_urlencoded::Serializer::new(String::new())
@@ -736,7 +737,7 @@ async fn logout(
         return ctx.error(crate::error::ApiError::from(err).code());
     }
     ctx.add_cookie(removal_cookie(&state));
-    ctx.add_cookie(forget_login_hint());
+    ctx.add_cookie(forget_login_hint(&state));
     ctx.redirect("/login?logged_out=1")
 }
 

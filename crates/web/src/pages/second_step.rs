@@ -154,7 +154,7 @@ pub async fn submit(
         Ok(done) => {
             state.metrics().login("success");
             ctx.add_cookie(session_cookie(&state, done.token.expose()));
-            ctx.add_cookie(super::forget_login_hint());
+            ctx.add_cookie(super::forget_login_hint(&state));
             let to = safe_return_to(&form.return_to, state.settings()).unwrap_or_else(|| "/".to_owned());
             ctx.redirect(&to)
         }
