@@ -198,6 +198,16 @@ pub trait SecretStore: Send + Sync {
         hash: &[u8],
         now: OffsetDateTime,
     ) -> Result<Option<OneTimeSecret>, StoreError>;
+    /// RISK-2 "not you?": consumes the secret and ends every session of its account with the
+    /// audit event (given its account) in one transaction; the account, or `None` when the secret
+    /// is wrong, used, expired or has no account.
+    async fn consume_ending_sessions(
+        &self,
+        purpose: &str,
+        hash: &[u8],
+        now: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> Result<Option<AccountId>, StoreError>;
 }
 
 #[async_trait]

@@ -262,6 +262,52 @@ fn secret(purpose: &str, hash: &[u8], expires_at: OffsetDateTime) -> OneTimeSecr
 }
 
 #[tokio::test]
+async fn a_not_me_secret_is_spent_only_together_with_the_sessions_it_ends() {
+    let (_db, store) = fresh().await;
+    let a = account("ab12345-ovh", "1111-111-11", "a@example.com");
+    create(&store, &a).await.unwrap();
+    for i in 1..=2u8 {
+        let s = session(a.id, &[i; 32], T0);
+        store
+            .create_session(&s, &event(AuditKind::LoginSucceeded, T0).account(a.id), &[])
+            .await
+            .unwrap();
+    }
+    let mut link = secret("not-me", &[7; 32], T0 + Duration::days(7));
+    link.account_id = Some(a.id);
+    link.flow_id = None;
+    store.create_secret(&link).await.unwrap();
+    let later = T0 + Duration::seconds(1);
+    let ended = event(AuditKind::SessionEnded, later);
+    let before = store.generation();
+    assert_eq!(
+        store
+            .consume_ending_sessions("not-me", &[7; 32], later, &ended)
+            .await
+            .unwrap(),
+        Some(a.id)
+    );
+    assert!(store.generation() > before);
+    for i in 1..=2u8 {
+        assert_eq!(store.find_session(&[i; 32]).await.unwrap(), None);
+    }
+    let recent = store.recent_events(a.id, 1).await.unwrap();
+    assert_eq!(
+        recent[0].kind,
+        AuditKind::SessionEnded,
+        "the audit event names the account"
+    );
+    assert_eq!(
+        store
+            .consume_ending_sessions("not-me", &[7; 32], later, &ended)
+            .await
+            .unwrap(),
+        None,
+        "once"
+    );
+}
+
+#[tokio::test]
 async fn one_time_secrets_are_consumed_once_and_only_before_expiry() {
     let (_db, store) = fresh().await;
     let s = secret("email_code", &[7; 32], T0 + Duration::minutes(10));

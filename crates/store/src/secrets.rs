@@ -3,6 +3,7 @@
 
 use crate::{SqlStore, db_error, from_micros, micros, parse_uuid};
 use async_trait::async_trait;
+use sesame_core::audit::AuditEvent;
 use sesame_core::ports::{OneTimeSecret, SecretStore, StoreError};
 use sesame_core::types::AccountId;
 use sqlx::Row;
@@ -42,30 +43,59 @@ impl SecretStore for SqlStore {
         hash: &[u8],
         now: OffsetDateTime,
     ) -> Result<Option<OneTimeSecret>, StoreError> {
-        let row = sqlx::query(
-            "UPDATE one_time_secrets SET used_at = $1 \
-             WHERE purpose = $2 AND secret_hash = $3 AND used_at IS NULL AND expires_at > $1 \
-             RETURNING id, purpose, account_id, flow_id, secret_hash, created_at, expires_at",
-        )
-        .bind(micros(now))
-        .bind(purpose)
-        .bind(hash.to_vec())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_error)?;
-        row.map(|row| {
-            let opt = |name: &str| row.try_get::<Option<String>, _>(name).map_err(db_error);
-            let time = |name: &str| row.try_get::<i64, _>(name).map_err(db_error).and_then(from_micros);
-            Ok(OneTimeSecret {
-                id: parse_uuid(&row.try_get::<String, _>("id").map_err(db_error)?)?,
-                purpose: row.try_get("purpose").map_err(db_error)?,
-                account_id: opt("account_id")?.map(|s| parse_uuid(&s).map(AccountId)).transpose()?,
-                flow_id: opt("flow_id")?.map(|s| parse_uuid(&s)).transpose()?,
-                secret_hash: row.try_get("secret_hash").map_err(db_error)?,
-                created_at: time("created_at")?,
-                expires_at: time("expires_at")?,
-            })
-        })
-        .transpose()
+        consume(&self.pool, purpose, hash, now).await
     }
+
+    async fn consume_ending_sessions(
+        &self,
+        purpose: &str,
+        hash: &[u8],
+        now: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> Result<Option<AccountId>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let Some(account) = consume(&mut *tx, purpose, hash, now).await?.and_then(|s| s.account_id) else {
+            return Ok(None);
+        };
+        crate::sessions::end_all(&mut *tx, account, now).await?;
+        let mut audit = audit.clone();
+        audit.account_id = Some(account);
+        crate::commit_with(tx, &audit, &[]).await?;
+        self.changed();
+        Ok(Some(account))
+    }
+}
+
+/// Consumes an unexpired, unused secret, once, inside the caller's executor.
+async fn consume<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    exec: E,
+    purpose: &str,
+    hash: &[u8],
+    now: OffsetDateTime,
+) -> Result<Option<OneTimeSecret>, StoreError> {
+    let row = sqlx::query(
+        "UPDATE one_time_secrets SET used_at = $1 \
+         WHERE purpose = $2 AND secret_hash = $3 AND used_at IS NULL AND expires_at > $1 \
+         RETURNING id, purpose, account_id, flow_id, secret_hash, created_at, expires_at",
+    )
+    .bind(micros(now))
+    .bind(purpose)
+    .bind(hash.to_vec())
+    .fetch_optional(exec)
+    .await
+    .map_err(db_error)?;
+    row.map(|row| {
+        let opt = |name: &str| row.try_get::<Option<String>, _>(name).map_err(db_error);
+        let time = |name: &str| row.try_get::<i64, _>(name).map_err(db_error).and_then(from_micros);
+        Ok(OneTimeSecret {
+            id: parse_uuid(&row.try_get::<String, _>("id").map_err(db_error)?)?,
+            purpose: row.try_get("purpose").map_err(db_error)?,
+            account_id: opt("account_id")?.map(|s| parse_uuid(&s).map(AccountId)).transpose()?,
+            flow_id: opt("flow_id")?.map(|s| parse_uuid(&s)).transpose()?,
+            secret_hash: row.try_get("secret_hash").map_err(db_error)?,
+            created_at: time("created_at")?,
+            expires_at: time("expires_at")?,
+        })
+    })
+    .transpose()
 }

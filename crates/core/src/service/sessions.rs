@@ -284,18 +284,19 @@ impl Login {
     /// a login, once. Returns the account; `None` for a wrong, used or expired link.
     pub async fn not_me(&self, token: &str, client: &ClientInfo) -> Result<Option<AccountId>, StoreError> {
         let now = self.base.clock.now();
-        let hashes = self.base.key.hmacs(NOT_ME_PURPOSE, token.trim().as_bytes());
-        let Some(secret) = crate::factor::consume_any(self.ports.as_ref(), NOT_ME_PURPOSE, &hashes, now).await? else {
-            return Ok(None);
-        };
-        let Some(account) = secret.account_id else {
-            return Ok(None);
-        };
-        self.ports.end_all_sessions(account, now).await?;
-        let mut event = AuditEvent::new(now, AuditKind::SessionEnded, Actor::Customer, client).account(account);
+        let mut event = AuditEvent::new(now, AuditKind::SessionEnded, Actor::Customer, client);
         event.detail = Some("not_me".into());
-        self.ports.record(&event).await?;
-        Ok(Some(account))
+        // The link is spent only together with the sessions it ends (one transaction).
+        for hash in self.base.key.hmacs(NOT_ME_PURPOSE, token.trim().as_bytes()) {
+            if let Some(account) = self
+                .ports
+                .consume_ending_sessions(NOT_ME_PURPOSE, &hash, now, &event)
+                .await?
+            {
+                return Ok(Some(account));
+            }
+        }
+        Ok(None)
     }
 
     /// The session a presented token opens, if it is live: not ended, not idle for longer than
