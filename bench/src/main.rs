@@ -189,7 +189,7 @@ async fn main() {
         1000.0 * cores as f64 / raw
     );
 
-    let (app, listener, base, _dir) = server().await;
+    let (app, listener, base, _dir) = server(|_| {}).await;
     let nic = create(&app, "bench@example.com").await;
     // RISK-2 lets an account take 5 wrong passwords before waiting: the timing pairs use each of
     // these for 4.
@@ -271,8 +271,9 @@ async fn main() {
     scale::scale(accounts).await;
 }
 
-/// The server under test (production Argon2 settings), its listener, URL and data folder.
-async fn server() -> (App, tokio::net::TcpListener, String, tempfile::TempDir) {
+/// The server under test (production Argon2 settings, then `tweak`), its listener, URL and data
+/// folder.
+async fn server(tweak: impl FnOnce(&mut Config)) -> (App, tokio::net::TcpListener, String, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -288,6 +289,7 @@ async fn server() -> (App, tokio::net::TcpListener, String, tempfile::TempDir) {
     // Addresses come from X-Forwarded-For (the bench plays the proxy), and no emailed codes.
     config.trusted_proxies = vec!["127.0.0.1".into()];
     config.risk.login_email_code = sesame_core::service::EmailCodePolicy::Never;
+    tweak(&mut config);
     let app = App::start(&config.resolve().unwrap(), Arc::new(SystemClock))
         .await
         .unwrap();

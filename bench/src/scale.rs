@@ -8,14 +8,10 @@
 //! tables grow, not the cache.
 
 use crate::{PASSWORD_SAMPLES, median, ms};
-use sesame_core::clock::SystemClock;
 use sesame_core::random::{OsRandom, Random};
-use sesame_server::App;
-use sesame_server::config::Config;
 use sesame_server::import::{GENERATED_PASSWORD, generate, import};
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Accounts of the first measure.
@@ -43,23 +39,12 @@ pub async fn scale(total: u64) {
 }
 
 async fn one_backend(name: &str, database_url: &str, total: u64) {
-    let dir = tempfile::tempdir().unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let mut config = Config {
-        listen: "127.0.0.1:0".into(),
-        public_url: base.clone(),
-        data_dir: dir.path().to_path_buf(),
-        database_url: database_url.into(),
-        ..Config::default()
-    };
-    config.signup.per_ip_per_hour = i64::MAX;
-    config.signup.mails_per_address_per_hour = i64::MAX;
-    config.risk.login_email_code = sesame_core::service::EmailCodePolicy::Never;
-    config.session.cache_ms = 0;
-    let app = App::start(&config.resolve().unwrap(), Arc::new(SystemClock))
-        .await
-        .unwrap();
+    // Every check reaches the database: the cache is off.
+    let (app, listener, base, dir) = crate::server(|c| {
+        c.database_url = database_url.into();
+        c.session.cache_ms = 0;
+    })
+    .await;
     tokio::spawn(app.clone().serve(listener, std::future::pending()));
     let client = reqwest::Client::new();
 

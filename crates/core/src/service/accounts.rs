@@ -126,6 +126,37 @@ impl AccountDraft {
     pub(crate) fn personal(&self) -> [&str; 3] {
         [self.first.as_str(), self.last.as_str(), self.email.local_part()]
     }
+
+    /// The new, active account these fields make, with its identifiers.
+    pub(crate) fn into_account(
+        self,
+        id: AccountId,
+        nic_handle: NicHandle,
+        customer_code: CustomerCode,
+        created_at: time::OffsetDateTime,
+    ) -> Account {
+        Account {
+            id,
+            nic_handle,
+            customer_code,
+            email: self.email,
+            first_name: self.first.as_str().to_owned(),
+            last_name: self.last.as_str().to_owned(),
+            account_type: self.account_type,
+            company_name: self.company_name,
+            phone: self.phone,
+            country: self.country.as_str().to_owned(),
+            language: self.language,
+            currency: self.currency,
+            subsidiary: self.subsidiary,
+            state: AccountState::Active,
+            login_notifications: true,
+            last_second_factor: None,
+            created_at,
+            backup_email: None,
+            backup_email_required: false,
+        }
+    }
 }
 
 /// Language and currency, defaulting to the country's subsidiary.
@@ -212,27 +243,9 @@ impl Accounts {
         let now = self.base.clock.now();
         let id = AccountId(new_id(now));
         let letters = initials(draft.first.as_str(), draft.last.as_str());
-        let mut account = Account {
-            id,
-            nic_handle: NicHandle::draw(letters, 5, &self.base.settings.nic_suffix, self.base.rng.as_ref()),
-            customer_code: CustomerCode::draw(self.base.rng.as_ref()),
-            email: draft.email,
-            first_name: draft.first.as_str().to_owned(),
-            last_name: draft.last.as_str().to_owned(),
-            account_type: draft.account_type,
-            company_name: draft.company_name,
-            phone: draft.phone,
-            country: draft.country.as_str().to_owned(),
-            language: draft.language,
-            currency: draft.currency,
-            subsidiary: draft.subsidiary,
-            state: AccountState::Active,
-            login_notifications: true,
-            last_second_factor: None,
-            created_at: now,
-            backup_email: None,
-            backup_email_required: false,
-        };
+        let nic_handle = NicHandle::draw(letters, 5, &self.base.settings.nic_suffix, self.base.rng.as_ref());
+        let customer_code = CustomerCode::draw(self.base.rng.as_ref());
+        let mut account = draft.into_account(id, nic_handle, customer_code, now);
         let audit = AuditEvent::new(now, AuditKind::AccountCreated, actor, client).account(id);
         let folded_password = crate::types::canonical(password.expose());
         let mut collisions = 0u32;

@@ -8,8 +8,8 @@
 use super::accounts::{AccountDraft, Accounts, CreateAccountError, ProfileInput};
 use crate::audit::{Actor, AuditEvent, AuditKind, ClientInfo};
 use crate::factor::imported_hash;
-use crate::ports::{Account, ImportResult, NewAccount, StoreError, Unique};
-use crate::types::{AccountId, AccountState, Country, CustomerCode, Email, NicHandle, canonical, new_id};
+use crate::ports::{ImportResult, NewAccount, StoreError, Unique};
+use crate::types::{AccountId, Country, CustomerCode, Email, NicHandle, canonical, new_id};
 use time::OffsetDateTime;
 
 /// One line of an import file.
@@ -77,27 +77,12 @@ impl Accounts {
         };
         imported_hash::accept(&line.password_hash).map_err(|e| format!("password_hash: {e}"))?;
         let id = AccountId(new_id(now));
-        let account = Account {
+        let account = draft.into_account(
             id,
-            nic_handle: NicHandle::from_stored(canonical(&line.nic_handle)),
-            customer_code: CustomerCode::from_digits(&digits),
-            email: draft.email,
-            first_name: draft.first.as_str().to_owned(),
-            last_name: draft.last.as_str().to_owned(),
-            account_type: draft.account_type,
-            company_name: None,
-            phone: None,
-            country: draft.country.as_str().to_owned(),
-            language: draft.language,
-            currency: draft.currency,
-            subsidiary: draft.subsidiary,
-            state: AccountState::Active,
-            login_notifications: true,
-            last_second_factor: None,
+            NicHandle::from_stored(canonical(&line.nic_handle)),
+            CustomerCode::from_digits(&digits),
             created_at,
-            backup_email: None,
-            backup_email_required: false,
-        };
+        );
         let mut audit =
             AuditEvent::new(now, AuditKind::AccountCreated, Actor::Operator, &ClientInfo::default()).account(id);
         audit.detail = Some("imported".into());

@@ -258,13 +258,7 @@ async fn serve_logs_no_secret_and_stops_gracefully() {
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut first = String::new();
     stdout.read_line(&mut first).await.unwrap();
-    let addr = first
-        .split("http://")
-        .nth(1)
-        .and_then(|s| s.split_whitespace().next())
-        .unwrap()
-        .to_owned();
-    let base = format!("http://{addr}");
+    let base = served_base(&first);
     let response = client()
         .post(format!("{base}/api/v1/session"))
         .json(&serde_json::json!({"login": nic, "password": "a perfectly fine passphrase"}))
@@ -363,12 +357,7 @@ async fn development_mode_says_so_at_start_and_where_mail_and_texts_go() {
     }
     let text = lines.concat();
     // Listening on port 0: the default public URL (mail links) names the port actually bound.
-    let port = text
-        .split("http://127.0.0.1:")
-        .nth(1)
-        .and_then(|s| s.split_whitespace().next())
-        .unwrap()
-        .to_owned();
+    let port = served_base(&text).rsplit(':').next().unwrap().to_owned();
     assert!(text.contains(&format!("public URL http://localhost:{port}/")), "{text}");
     assert!(text.contains("Development mode: mail is captured in"), "{text}");
     assert!(text.contains("/dev/mail)"), "{text}");

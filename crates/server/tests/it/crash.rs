@@ -27,12 +27,7 @@ pub async fn start_with(env: &Env, vars: &[(&str, &str)]) -> (Child, String) {
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut first = String::new();
     stdout.read_line(&mut first).await.unwrap();
-    let addr = first
-        .split("http://")
-        .nth(1)
-        .and_then(|s| s.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no address in {first:?}"))
-        .to_owned();
+    let base = served_base(&first);
     // Both pipes stay read: a closed or full pipe would stop the server, not the crash.
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     tokio::spawn(async move {
@@ -47,7 +42,7 @@ pub async fn start_with(env: &Env, vars: &[(&str, &str)]) -> (Child, String) {
             line.clear();
         }
     });
-    (child, format!("http://{addr}"))
+    (child, base)
 }
 
 async fn start(env: &Env) -> (Child, String) {

@@ -284,3 +284,13 @@ pub async fn block(app: &TestApp, account: sesame_core::types::AccountId, blocke
         .await
         .unwrap();
 }
+
+/// The base URL `sesame serve` prints on its first line ("listening on http://ADDR …").
+pub fn served_base(first_line: &str) -> String {
+    let addr = first_line
+        .split("http://")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no address in {first_line:?}"));
+    format!("http://{addr}")
+}

@@ -160,7 +160,8 @@ impl FromRequestParts<AppState> for PageContext {
     }
 }
 
-fn plain_cookie(state: &AppState, name: &'static str, value: String) -> Cookie<'static> {
+/// A page cookie: HttpOnly, SameSite=Lax, Secure over HTTPS, on the whole site.
+pub(crate) fn plain_cookie(state: &AppState, name: &'static str, value: String) -> Cookie<'static> {
     Cookie::build((name, value))
         .path("/")
         .http_only(true)

@@ -542,13 +542,9 @@ const LOGIN_HINT: &str = "sesame_login_hint";
 /// The browser's time zone, kept a year (not personal data worth a session: only how to show
 /// dates).
 fn zone_cookie(state: &AppState, zone: &str) -> axum_extra::extract::cookie::Cookie<'static> {
-    axum_extra::extract::cookie::Cookie::build((context::ZONE_COOKIE, zone.to_owned()))
-        .path("/")
-        .http_only(true)
-        .secure(state.settings().is_https())
-        .same_site(axum_extra::extract::cookie::SameSite::Lax)
-        .max_age(time::Duration::days(365))
-        .build()
+    let mut cookie = context::plain_cookie(state, context::ZONE_COOKIE, zone.to_owned());
+    cookie.set_max_age(time::Duration::days(365));
+    cookie
 }
 
 /// Forgets the kept identifier once logged in or out.
@@ -559,13 +555,10 @@ pub(crate) fn forget_login_hint(state: &AppState) -> axum_extra::extract::cookie
 }
 
 fn login_hint_cookie(state: &AppState, login: &str) -> axum_extra::extract::cookie::Cookie<'static> {
-    axum_extra::extract::cookie::Cookie::build((LOGIN_HINT, login.trim().chars().take(254).collect::<String>()))
-        .path("/login")
-        .http_only(true)
-        .secure(state.settings().is_https())
-        .same_site(axum_extra::extract::cookie::SameSite::Lax)
-        .max_age(time::Duration::minutes(15))
-        .build()
+    let mut cookie = context::plain_cookie(state, LOGIN_HINT, login.trim().chars().take(254).collect());
+    cookie.set_path("/login");
+    cookie.set_max_age(time::Duration::minutes(15));
+    cookie
 }
 
 /// The page a logged-in customer gets at `/login` or `/signup` (`page`): who is logged in, the way
