@@ -198,6 +198,8 @@ pub trait SecretStore: Send + Sync {
         hash: &[u8],
         now: OffsetDateTime,
     ) -> Result<Option<OneTimeSecret>, StoreError>;
+    /// Deletes up to `limit` secrets that expired before `before`; how many went.
+    async fn purge_expired_secrets(&self, before: OffsetDateTime, limit: u32) -> Result<u64, StoreError>;
     /// RISK-2 "not you?": consumes the secret and ends every session of its account with the
     /// audit event (given its account) in one transaction; the account, or `None` when the secret
     /// is wrong, used, expired or has no account.

@@ -265,9 +265,10 @@ impl App {
 /// How often the janitor looks for due work.
 const JANITOR_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// RECOVER-4/5: applies the email changes whose 24 hours are over and deletes the documents of
-/// requests older than 30 days, every half minute, on every node (each step is idempotent and
-/// conditional in the database, so nodes can't apply a change twice).
+/// RECOVER-4/5: applies the email changes whose 24 hours are over, deletes the documents of
+/// requests older than 30 days and the one-time secrets expired for a day, every half minute, on
+/// every node (each step is idempotent and conditional in the database, so nodes can't apply a
+/// change twice).
 async fn janitor(services: sesame_core::service::Services, stop: impl Future<Output = ()>) {
     tokio::pin!(stop);
     loop {
@@ -277,6 +278,9 @@ async fn janitor(services: sesame_core::service::Services, stop: impl Future<Out
         }
         if let Err(err) = recovery.expire_requests().await {
             tracing::warn!(%err, "expiring recovery requests failed");
+        }
+        if let Err(err) = recovery.purge_expired_secrets().await {
+            tracing::warn!(%err, "purging expired one-time secrets failed");
         }
         tokio::select! {
             () = &mut stop => return,

@@ -308,6 +308,26 @@ async fn a_not_me_secret_is_spent_only_together_with_the_sessions_it_ends() {
 }
 
 #[tokio::test]
+async fn expired_secrets_are_purged_a_batch_at_a_time_and_live_ones_stay() {
+    let (_db, store) = fresh().await;
+    for i in 1..=3u8 {
+        store
+            .create_secret(&secret("code", &[i; 32], T0 + Duration::minutes(10)))
+            .await
+            .unwrap();
+    }
+    store
+        .create_secret(&secret("code", &[9; 32], T0 + Duration::days(7)))
+        .await
+        .unwrap();
+    let later = T0 + Duration::days(1);
+    assert_eq!(store.purge_expired_secrets(later, 2).await.unwrap(), 2);
+    assert_eq!(store.purge_expired_secrets(later, 2).await.unwrap(), 1);
+    assert_eq!(store.purge_expired_secrets(later, 2).await.unwrap(), 0);
+    assert!(store.consume_secret("code", &[9; 32], later).await.unwrap().is_some());
+}
+
+#[tokio::test]
 async fn one_time_secrets_are_consumed_once_and_only_before_expiry() {
     let (_db, store) = fresh().await;
     let s = secret("email_code", &[7; 32], T0 + Duration::minutes(10));

@@ -46,6 +46,19 @@ impl SecretStore for SqlStore {
         consume(&self.pool, purpose, hash, now).await
     }
 
+    async fn purge_expired_secrets(&self, before: OffsetDateTime, limit: u32) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM one_time_secrets WHERE id IN \
+             (SELECT id FROM one_time_secrets WHERE expires_at < $1 LIMIT $2)",
+        )
+        .bind(micros(before))
+        .bind(i64::from(limit))
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(done.rows_affected())
+    }
+
     async fn consume_ending_sessions(
         &self,
         purpose: &str,

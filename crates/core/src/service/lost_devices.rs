@@ -291,7 +291,18 @@ impl Recovery {
     pub async fn expire_requests(&self) -> Result<u64, RecoveryError> {
         Ok(self.ports.expire_recovery_requests(self.base.clock.now()).await?)
     }
+
+    /// Deletes one-time secrets a day after they expired, a batch at a time (every login
+    /// notification leaves one; a day's margin keeps them for the limits that count recent
+    /// codes). Returns how many went.
+    pub async fn purge_expired_secrets(&self) -> Result<u64, RecoveryError> {
+        let before = self.base.clock.now() - time::Duration::days(1);
+        Ok(self.ports.purge_expired_secrets(before, PURGE_BATCH).await?)
+    }
 }
+
+/// Secrets deleted per janitor pass at most.
+const PURGE_BATCH: u32 = 5_000;
 
 #[cfg(test)]
 mod tests {
