@@ -322,15 +322,17 @@ pub struct OutboxStatus {
 pub trait OutboxStore: Send + Sync {
     /// Queues one mail on its own (for events that change nothing else, like a notice).
     async fn queue_mail(&self, mail: &ComposedMail) -> Result<(), StoreError>;
-    /// Claims the next due mail for `worker` until `lease_until`; two workers never both get it.
-    async fn claim_mail(
+    /// Claims up to `limit` due mails (oldest first) for `worker` until `lease_until`, in one
+    /// statement; two workers never both get one. A mail past its expiry is never claimed.
+    async fn claim_mails(
         &self,
         worker: &str,
         now: OffsetDateTime,
         lease_until: OffsetDateTime,
-    ) -> Result<Option<ClaimedMail>, StoreError>;
-    /// Marks a mail sent as soon as the SMTP server took it; a sensitive body is cleared.
-    async fn mark_sent(&self, id: Uuid, now: OffsetDateTime) -> Result<(), StoreError>;
+        limit: u32,
+    ) -> Result<Vec<ClaimedMail>, StoreError>;
+    /// Marks mails sent as soon as the SMTP server took them; sensitive bodies are cleared.
+    async fn mark_sent(&self, ids: &[Uuid], now: OffsetDateTime) -> Result<(), StoreError>;
     /// Records a failure: retried from `retry_at`, or parked when `None`.
     async fn mark_failed(
         &self,

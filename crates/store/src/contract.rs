@@ -429,6 +429,16 @@ fn mail(to: &str, sensitive: bool, expires_at: Option<OffsetDateTime>) -> Compos
     }
 }
 
+/// One mail claimed, as a worker with a batch of one would.
+async fn claim_mail(
+    store: &SqlStore,
+    worker: &str,
+    now: OffsetDateTime,
+    lease_until: OffsetDateTime,
+) -> Result<Option<ClaimedMail>, StoreError> {
+    Ok(store.claim_mails(worker, now, lease_until, 1).await?.pop())
+}
+
 async fn stored_body(store: &SqlStore, id: Uuid) -> Option<String> {
     sqlx::query_scalar::<_, Option<String>>("SELECT body_text FROM outbox WHERE id = $1")
         .bind(id.to_string())
@@ -453,19 +463,18 @@ async fn mail_is_queued_with_its_change_and_claimed_by_one_worker() {
         .await
         .unwrap();
     let lease = T0 + Duration::minutes(1);
-    let claimed = store.claim_mail("w1", T0, lease).await.unwrap().unwrap();
+    let claimed = claim_mail(&store, "w1", T0, lease).await.unwrap().unwrap();
     assert_eq!(claimed.mail, m);
     assert_eq!(claimed.attempts, 1);
-    assert_eq!(store.claim_mail("w2", T0, lease).await.unwrap(), None, "leased to w1");
-    store.mark_sent(m.id, T0).await.unwrap();
+    assert_eq!(claim_mail(&store, "w2", T0, lease).await.unwrap(), None, "leased to w1");
+    store.mark_sent(&[m.id], T0).await.unwrap();
     assert_eq!(
         stored_body(&store, m.id).await,
         None,
         "a sensitive body is cleared once sent"
     );
     assert_eq!(
-        store
-            .claim_mail("w2", lease + Duration::minutes(1), lease)
+        claim_mail(&store, "w2", lease + Duration::minutes(1), lease)
             .await
             .unwrap(),
         None,
@@ -482,9 +491,8 @@ async fn an_abandoned_claim_expires_and_a_failure_waits_for_its_retry_time() {
     let flow = flow_record(T0);
     store.create_flow(&flow, &[], std::slice::from_ref(&m)).await.unwrap();
     let lease = T0 + Duration::minutes(1);
-    store.claim_mail("crashed", T0, lease).await.unwrap().unwrap();
-    let again = store
-        .claim_mail("w2", lease + Duration::seconds(1), lease + Duration::minutes(2))
+    claim_mail(&store, "crashed", T0, lease).await.unwrap().unwrap();
+    let again = claim_mail(&store, "w2", lease + Duration::seconds(1), lease + Duration::minutes(2))
         .await
         .unwrap();
     assert_eq!(again.unwrap().attempts, 2, "the lease ran out: another worker takes it");
@@ -494,14 +502,12 @@ async fn an_abandoned_claim_expires_and_a_failure_waits_for_its_retry_time() {
         .await
         .unwrap();
     assert_eq!(
-        store
-            .claim_mail("w2", retry_at - Duration::seconds(1), retry_at)
+        claim_mail(&store, "w2", retry_at - Duration::seconds(1), retry_at)
             .await
             .unwrap(),
         None
     );
-    let third = store
-        .claim_mail("w2", retry_at, retry_at + Duration::minutes(1))
+    let third = claim_mail(&store, "w2", retry_at, retry_at + Duration::minutes(1))
         .await
         .unwrap()
         .unwrap();
@@ -514,8 +520,7 @@ async fn an_abandoned_claim_expires_and_a_failure_waits_for_its_retry_time() {
     assert_eq!(status.parked.len(), 1);
     assert_eq!(status.parked[0].last_error.as_deref(), Some("550 no such user"));
     assert_eq!(
-        store
-            .claim_mail("w2", retry_at + Duration::hours(1), retry_at)
+        claim_mail(&store, "w2", retry_at + Duration::hours(1), retry_at)
             .await
             .unwrap(),
         None,
@@ -523,8 +528,7 @@ async fn an_abandoned_claim_expires_and_a_failure_waits_for_its_retry_time() {
     );
     assert_eq!(store.retry_parked(Some(m.id), retry_at).await.unwrap(), 1);
     assert!(
-        store
-            .claim_mail("w2", retry_at, retry_at + Duration::minutes(1))
+        claim_mail(&store, "w2", retry_at, retry_at + Duration::minutes(1))
             .await
             .unwrap()
             .is_some()
@@ -545,8 +549,7 @@ async fn expired_mail_is_dropped_with_its_sensitive_body() {
     assert_eq!(stored_body(&store, code.id).await, None);
     assert!(stored_body(&store, notice.id).await.is_some());
     assert_eq!(
-        store
-            .claim_mail("w", T0 + Duration::hours(1), T0 + Duration::hours(2))
+        claim_mail(&store, "w", T0 + Duration::hours(1), T0 + Duration::hours(2))
             .await
             .unwrap(),
         None
@@ -568,7 +571,7 @@ async fn parallel_claims_have_exactly_one_winner() {
         let tasks: Vec<_> = (0..8)
             .map(|i| {
                 let store = Arc::clone(&store);
-                tokio::spawn(async move { store.claim_mail(&format!("w{i}"), T0, T0 + Duration::minutes(1)).await })
+                tokio::spawn(async move { claim_mail(&store, &format!("w{i}"), T0, T0 + Duration::minutes(1)).await })
             })
             .collect();
         let mut winners = 0;
@@ -578,6 +581,34 @@ async fn parallel_claims_have_exactly_one_winner() {
             }
         }
         assert_eq!(winners, 1, "round {round}");
+    }
+}
+
+#[tokio::test]
+async fn mails_are_claimed_in_batches_oldest_first_and_marked_sent_together() {
+    let (_db, store) = fresh().await;
+    let now = T0 + Duration::seconds(10);
+    let mut queued = Vec::new();
+    for i in 0..4 {
+        // The last one expires before the worker comes: never claimed (MAIL-1).
+        let expires = (i == 3).then(|| T0 + Duration::seconds(5));
+        let mut m = mail("a@example.com", true, expires);
+        m.created_at = T0 + Duration::seconds(3 - i);
+        store.create_flow(&flow_record(T0), &[], std::slice::from_ref(&m)).await.unwrap();
+        queued.push(m.id);
+    }
+    let lease = now + Duration::minutes(1);
+    let ids = |claimed: Vec<ClaimedMail>| claimed.into_iter().map(|c| c.mail.id).collect::<Vec<_>>();
+    let first = ids(store.claim_mails("w", now, lease, 2).await.unwrap());
+    assert_eq!(first, [queued[2], queued[1]], "oldest first");
+    let second = ids(store.claim_mails("w", now, lease, 2).await.unwrap());
+    assert_eq!(second, [queued[0]], "the expired one is left");
+    assert!(store.claim_mails("w", now, lease, 2).await.unwrap().is_empty());
+    store.mark_sent(&[first, second].concat(), now).await.unwrap();
+    let status = store.outbox_status(10).await.unwrap();
+    assert_eq!((status.pending, status.sent), (1, 3));
+    for id in &queued[..3] {
+        assert_eq!(stored_body(&store, *id).await, None, "sensitive bodies cleared");
     }
 }
 

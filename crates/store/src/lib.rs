@@ -25,7 +25,7 @@ pub mod testing;
 use async_trait::async_trait;
 use sesame_core::ports::{Health, StoreError, Unique};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, ConnectOptions, Executor};
+use sqlx::{AnyPool, ConnectOptions, Connection, Executor};
 use std::str::FromStr;
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -67,6 +67,9 @@ pub enum OpenError {
     Migrate(String),
 }
 
+/// A pooled connection idle for longer is checked before it is used again.
+const IDLE_CHECK: Duration = Duration::from_secs(10);
+
 /// The store: one pool, either backend.
 #[derive(Debug, Clone)]
 pub struct SqlStore {
@@ -92,6 +95,18 @@ impl SqlStore {
         let pool = AnyPoolOptions::new()
             .max_connections(settings.max_connections)
             .acquire_timeout(settings.acquire_timeout)
+            // sqlx checks every connection as it comes back to the pool; checking it again as it
+            // goes out would cost each statement a second round trip, so only one left idle for
+            // a while (which the server may have dropped since) is checked.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for > IDLE_CHECK {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {

@@ -1,7 +1,7 @@
-//! The outbox port (MAIL-1): mails are rows written with the change they report; workers claim one
-//! at a time with a lease (a conditional `UPDATE`, so two workers on two nodes never both get it),
-//! mark it sent the moment the SMTP server accepts it, and clear bodies holding a code or a link
-//! once sent or expired.
+//! The outbox port (MAIL-1): mails are rows written with the change they report; workers claim a
+//! few at a time with a lease (one conditional `UPDATE`, so two workers on two nodes never both
+//! get one), mark them sent once the SMTP server accepted them, and clear bodies holding a code or
+//! a link once sent or expired.
 
 use crate::{SqlStore, db_error, from_micros, micros, opt_from_micros, parse_uuid};
 use async_trait::async_trait;
@@ -49,66 +49,82 @@ impl OutboxStore for SqlStore {
         insert(&self.pool, mail).await
     }
 
-    async fn claim_mail(
+    async fn claim_mails(
         &self,
         worker: &str,
         now: OffsetDateTime,
         lease_until: OffsetDateTime,
-    ) -> Result<Option<ClaimedMail>, StoreError> {
+        limit: u32,
+    ) -> Result<Vec<ClaimedMail>, StoreError> {
         let due = "sent_at IS NULL AND parked_at IS NULL AND next_attempt_at <= $3 \
-                   AND (claimed_until IS NULL OR claimed_until < $3) AND body_text IS NOT NULL";
+                   AND (claimed_until IS NULL OR claimed_until < $3) AND body_text IS NOT NULL \
+                   AND (expires_at IS NULL OR expires_at > $3)";
         let sql = format!(
             "UPDATE outbox SET claimed_by = $1, claimed_until = $2, attempts = attempts + 1 \
-             WHERE id = (SELECT id FROM outbox WHERE {due} ORDER BY next_attempt_at, id LIMIT 1) AND {due} \
+             WHERE id IN (SELECT id FROM outbox WHERE {due} ORDER BY next_attempt_at, id LIMIT $4) AND {due} \
              RETURNING id, account_id, message_id, recipient, template, language, subject, body_text, body_html, \
-             sensitive, attempts, created_at, expires_at"
+             sensitive, attempts, created_at, expires_at, next_attempt_at"
         );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(worker)
             .bind(micros(lease_until))
             .bind(micros(now))
-            .fetch_optional(&self.pool)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
             .await
             .map_err(db_error)?;
-        row.map(|row| {
-            let text = |name: &str| row.try_get::<String, _>(name).map_err(db_error);
-            let account: Option<String> = row.try_get("account_id").map_err(db_error)?;
-            let mail = ComposedMail {
-                id: parse_uuid(&text("id")?)?,
-                message_id: text("message_id")?,
-                recipient: text("recipient")?,
-                template: text("template")?,
-                language: text("language")?,
-                subject: text("subject")?,
-                text: text("body_text")?,
-                html: row
-                    .try_get::<Option<String>, _>("body_html")
-                    .map_err(db_error)?
-                    .unwrap_or_default(),
-                sensitive: row.try_get::<i64, _>("sensitive").map_err(db_error)? != 0,
-                account_id: account.map(|a| parse_uuid(&a).map(AccountId)).transpose()?,
-                created_at: from_micros(row.try_get("created_at").map_err(db_error)?)?,
-                expires_at: opt_from_micros(row.try_get("expires_at").map_err(db_error)?)?,
-            };
-            Ok(ClaimedMail {
-                mail,
-                attempts: row.try_get("attempts").map_err(db_error)?,
+        let mut claimed = rows
+            .iter()
+            .map(|row| {
+                let text = |name: &str| row.try_get::<String, _>(name).map_err(db_error);
+                let account: Option<String> = row.try_get("account_id").map_err(db_error)?;
+                let mail = ComposedMail {
+                    id: parse_uuid(&text("id")?)?,
+                    message_id: text("message_id")?,
+                    recipient: text("recipient")?,
+                    template: text("template")?,
+                    language: text("language")?,
+                    subject: text("subject")?,
+                    text: text("body_text")?,
+                    html: row
+                        .try_get::<Option<String>, _>("body_html")
+                        .map_err(db_error)?
+                        .unwrap_or_default(),
+                    sensitive: row.try_get::<i64, _>("sensitive").map_err(db_error)? != 0,
+                    account_id: account.map(|a| parse_uuid(&a).map(AccountId)).transpose()?,
+                    created_at: from_micros(row.try_get("created_at").map_err(db_error)?)?,
+                    expires_at: opt_from_micros(row.try_get("expires_at").map_err(db_error)?)?,
+                };
+                let due: i64 = row.try_get("next_attempt_at").map_err(db_error)?;
+                Ok((
+                    due,
+                    ClaimedMail {
+                        mail,
+                        attempts: row.try_get("attempts").map_err(db_error)?,
+                    },
+                ))
             })
-        })
-        .transpose()
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        // RETURNING keeps no order: oldest first, as claimed.
+        claimed.sort_by(|(a, x), (b, y)| (a, x.mail.id).cmp(&(b, y.mail.id)));
+        Ok(claimed.into_iter().map(|(_, c)| c).collect())
     }
 
-    async fn mark_sent(&self, id: Uuid, now: OffsetDateTime) -> Result<(), StoreError> {
-        sqlx::query(
+    async fn mark_sent(&self, ids: &[Uuid], now: OffsetDateTime) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let list = (2..ids.len() + 2).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+        let sql = format!(
             "UPDATE outbox SET sent_at = $1, claimed_by = NULL, claimed_until = NULL, last_error = NULL, \
              body_text = CASE WHEN sensitive <> 0 THEN NULL ELSE body_text END, \
-             body_html = CASE WHEN sensitive <> 0 THEN NULL ELSE body_html END WHERE id = $2",
-        )
-        .bind(micros(now))
-        .bind(id.to_string())
-        .execute(&self.pool)
-        .await
-        .map_err(db_error)?;
+             body_html = CASE WHEN sensitive <> 0 THEN NULL ELSE body_html END WHERE id IN ({list})"
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(micros(now));
+        for id in ids {
+            query = query.bind(id.to_string());
+        }
+        query.execute(&self.pool).await.map_err(db_error)?;
         Ok(())
     }
 
