@@ -1,7 +1,7 @@
 //! A minimal SMTP receiver for the benchmarks: it stands for the provider's mail relay, which in
 //! production runs on another machine, so it does as little as a relay could (answers each
 //! command, counts each message, keeps nothing). The bench checks with its count that every
-//! login's notification was delivered (NOTIFY-1), so throughput isn't bought by dropping mail.
+//! login's notification was delivered (LOGIN-4), so throughput isn't bought by dropping mail.
 //! Tests use a real SMTP server (aiosmtpd); this is only to keep the load off the measured cores.
 
 use std::sync::Arc;
@@ -30,6 +30,19 @@ impl SmtpSink {
 
     pub fn delivered(&self) -> usize {
         self.delivered.load(Ordering::Relaxed)
+    }
+
+    /// The count once a second has passed with nothing new (what the bench's set-up sent).
+    pub async fn settled(&self) -> usize {
+        let mut last = self.delivered();
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            let now = self.delivered();
+            if now == last {
+                return now;
+            }
+            last = now;
+        }
     }
 }
 

@@ -153,15 +153,26 @@ pub trait AccountStore: Send + Sync {
     ) -> Result<bool, StoreError>;
 }
 
+/// What a login writes with its session, in one transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct NewSession<'a> {
+    pub session: &'a SessionRecord,
+    /// The audit event of the login that made it.
+    pub audit: &'a AuditEvent,
+    /// Its notification (LOGIN-4), and the "not you?" link that mail carries.
+    pub mails: &'a [ComposedMail],
+    pub secrets: &'a [OneTimeSecret],
+    /// RISK-1/2: the browser (its device id's hash) to remember as a known device, and the
+    /// network as a known one.
+    pub device_hash: Option<&'a [u8]>,
+    pub network: Option<&'a str>,
+}
+
 #[async_trait]
 pub trait SessionStore: Send + Sync {
-    /// Stores a new session, the audit event of the login that made it, and its notification.
-    async fn create_session(
-        &self,
-        session: &SessionRecord,
-        audit: &AuditEvent,
-        mails: &[ComposedMail],
-    ) -> Result<(), StoreError>;
+    /// Stores a new session with everything its login writes ([`NewSession`]), in one
+    /// transaction.
+    async fn create_session(&self, new: NewSession<'_>) -> Result<(), StoreError>;
     /// The live session with this token hash, if it has not been ended.
     async fn find_session(&self, token_hash: &[u8]) -> Result<Option<SessionRecord>, StoreError>;
     /// The live session with this token hash and its account, in one query (SESS-2's check).
@@ -269,27 +280,60 @@ pub trait FlowStore: Send + Sync {
     async fn count_flow_attempt(&self, id: Uuid, max: i64) -> Result<Option<i64>, StoreError>;
 }
 
+/// A throttle counter: its scope and key.
+pub type CounterKey<'a> = (&'a str, &'a str);
+
 #[async_trait]
 pub trait ThrottleStore: Send + Sync {
-    /// Counts one event for `(scope, key)` and returns how many fell in the current window,
-    /// which restarts when the last one began before `window_start`. Shared by every node.
+    /// Counts one event for each of `keys` (distinct), in one statement, and returns how many
+    /// fell in each one's current window, in the order of `keys`; a window restarts when its last
+    /// event began before `window_start`. Shared by every node.
+    async fn hits(
+        &self,
+        keys: &[CounterKey<'_>],
+        window_start: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<Vec<i64>, StoreError>;
+    /// Counts one event for `(scope, key)`; see [`ThrottleStore::hits`].
     async fn hit(
         &self,
         scope: &str,
         key: &str,
         window_start: OffsetDateTime,
         now: OffsetDateTime,
-    ) -> Result<i64, StoreError>;
-    /// The events counted for `(scope, key)` in a window that began at or after `window_start`,
-    /// and when the last one happened.
+    ) -> Result<i64, StoreError> {
+        let counted = self.hits(&[(scope, key)], window_start, now).await?;
+        counted
+            .first()
+            .copied()
+            .ok_or_else(|| StoreError::Internal("a counter was not counted".into()))
+    }
+    /// For each `(scope, key, window_start)`, in one query and in order: the events counted in
+    /// a window that began at or after `window_start`, and when the last one happened.
+    async fn counts(
+        &self,
+        keys: &[(&str, &str, OffsetDateTime)],
+    ) -> Result<Vec<(i64, Option<OffsetDateTime>)>, StoreError>;
+    /// One counter's events; see [`ThrottleStore::counts`].
     async fn count(
         &self,
         scope: &str,
         key: &str,
         window_start: OffsetDateTime,
-    ) -> Result<(i64, Option<OffsetDateTime>), StoreError>;
-    /// Forgets the events of `(scope, key)` (an unlock).
-    async fn reset(&self, scope: &str, key: &str) -> Result<(), StoreError>;
+    ) -> Result<(i64, Option<OffsetDateTime>), StoreError> {
+        Ok(self
+            .counts(&[(scope, key, window_start)])
+            .await?
+            .first()
+            .copied()
+            .unwrap_or_default())
+    }
+    /// Forgets the events of each of `keys` (an unlock), in one statement.
+    async fn resets(&self, keys: &[CounterKey<'_>]) -> Result<(), StoreError>;
+    /// Forgets the events of `(scope, key)`.
+    async fn reset(&self, scope: &str, key: &str) -> Result<(), StoreError> {
+        self.resets(&[(scope, key)]).await
+    }
 }
 
 /// A mail claimed for delivery.
@@ -432,13 +476,6 @@ pub trait CredentialStore: Send + Sync {
 /// RISK-2: browsers that logged in to an account before (by the hash of their device id).
 #[async_trait]
 pub trait KnownDeviceStore: Send + Sync {
-    /// Records (or refreshes) a device after a successful login.
-    async fn remember_device(
-        &self,
-        account: AccountId,
-        device_hash: &[u8],
-        now: OffsetDateTime,
-    ) -> Result<(), StoreError>;
     async fn is_known_device(&self, account: AccountId, device_hash: &[u8]) -> Result<bool, StoreError>;
     /// The account's known devices, most recently seen first.
     async fn known_devices(&self, account: AccountId) -> Result<Vec<KnownDevice>, StoreError>;
@@ -449,8 +486,6 @@ pub trait KnownDeviceStore: Send + Sync {
         device_hash: &[u8],
         audit: &AuditEvent,
     ) -> Result<bool, StoreError>;
-    /// RISK-1: records a network (`/24`, `/48`) the account logged in from.
-    async fn remember_network(&self, account: AccountId, network: &str, now: OffsetDateTime) -> Result<(), StoreError>;
     /// RISK-1: whether the account logged in from this network at or after `since`.
     async fn network_seen_since(
         &self,

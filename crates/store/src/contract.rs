@@ -164,7 +164,11 @@ async fn sessions_are_found_by_hash_touched_and_ended_once() {
     let login = T0 + Duration::seconds(1);
     let s = session(a.id, &[1; 32], login);
     store
-        .create_session(&s, &event(AuditKind::LoginSucceeded, login).account(a.id), &[])
+        .create_session(new_session(
+            &s,
+            &event(AuditKind::LoginSucceeded, login).account(a.id),
+            &[],
+        ))
         .await
         .unwrap();
     assert_eq!(store.find_session(&[1; 32]).await.unwrap(), Some(s.clone()));
@@ -212,7 +216,11 @@ async fn blocking_an_account_ends_all_its_sessions() {
     for i in 1..=3u8 {
         let s = session(a.id, &[i; 32], T0);
         store
-            .create_session(&s, &event(AuditKind::LoginSucceeded, T0).account(a.id), &[])
+            .create_session(new_session(
+                &s,
+                &event(AuditKind::LoginSucceeded, T0).account(a.id),
+                &[],
+            ))
             .await
             .unwrap();
     }
@@ -240,7 +248,11 @@ async fn blocking_an_account_ends_all_its_sessions() {
     }
     let s = session(a.id, &[9; 32], T0);
     store
-        .create_session(&s, &event(AuditKind::LoginSucceeded, T0).account(a.id), &[])
+        .create_session(new_session(
+            &s,
+            &event(AuditKind::LoginSucceeded, T0).account(a.id),
+            &[],
+        ))
         .await
         .unwrap();
     let before = store.generation();
@@ -269,7 +281,11 @@ async fn a_not_me_secret_is_spent_only_together_with_the_sessions_it_ends() {
     for i in 1..=2u8 {
         let s = session(a.id, &[i; 32], T0);
         store
-            .create_session(&s, &event(AuditKind::LoginSucceeded, T0).account(a.id), &[])
+            .create_session(new_session(
+                &s,
+                &event(AuditKind::LoginSucceeded, T0).account(a.id),
+                &[],
+            ))
             .await
             .unwrap();
     }
@@ -429,6 +445,18 @@ fn mail(to: &str, sensitive: bool, expires_at: Option<OffsetDateTime>) -> Compos
     }
 }
 
+/// A session written with its audit event and mails alone.
+fn new_session<'a>(session: &'a SessionRecord, audit: &'a AuditEvent, mails: &'a [ComposedMail]) -> NewSession<'a> {
+    NewSession {
+        session,
+        audit,
+        mails,
+        secrets: &[],
+        device_hash: None,
+        network: None,
+    }
+}
+
 /// One mail claimed, as a worker with a batch of one would.
 async fn claim_mail(
     store: &SqlStore,
@@ -448,6 +476,41 @@ async fn stored_body(store: &SqlStore, id: Uuid) -> Option<String> {
 }
 
 #[tokio::test]
+async fn a_login_remembers_its_device_and_network_and_stores_its_link_with_the_session() {
+    let (_db, store) = fresh().await;
+    let a = account("ab12345-ovh", "1111-111-11", "a@example.com");
+    create(&store, &a).await.unwrap();
+    let s = session(a.id, &[1; 32], T0);
+    let mut link = secret("not-me", &[7; 32], T0 + Duration::days(7));
+    link.account_id = Some(a.id);
+    link.flow_id = None;
+    let since = T0 - Duration::days(1);
+    assert!(!store.is_known_device(a.id, &[9; 32]).await.unwrap());
+    assert!(!store.network_seen_since(a.id, "192.0.2.0/24", since).await.unwrap());
+    store
+        .create_session(NewSession {
+            session: &s,
+            audit: &event(AuditKind::LoginSucceeded, T0).account(a.id),
+            mails: &[],
+            secrets: std::slice::from_ref(&link),
+            device_hash: Some(&[9; 32]),
+            network: Some("192.0.2.0/24"),
+        })
+        .await
+        .unwrap();
+    assert!(store.is_known_device(a.id, &[9; 32]).await.unwrap());
+    assert!(store.network_seen_since(a.id, "192.0.2.0/24", since).await.unwrap());
+    assert!(
+        !store
+            .network_seen_since(a.id, "192.0.2.0/24", T0 + Duration::seconds(1))
+            .await
+            .unwrap()
+    );
+    let spent = store.consume_secret("not-me", &[7; 32], T0).await.unwrap();
+    assert_eq!(spent.map(|s| s.id), Some(link.id));
+}
+
+#[tokio::test]
 async fn mail_is_queued_with_its_change_and_claimed_by_one_worker() {
     let (_db, store) = fresh().await;
     let a = account("ab12345-ovh", "1111-111-11", "a@example.com");
@@ -455,11 +518,11 @@ async fn mail_is_queued_with_its_change_and_claimed_by_one_worker() {
     let m = mail("a@example.com", true, None);
     let s = session(a.id, &[1; 32], T0);
     store
-        .create_session(
+        .create_session(new_session(
             &s,
             &event(AuditKind::LoginSucceeded, T0).account(a.id),
             std::slice::from_ref(&m),
-        )
+        ))
         .await
         .unwrap();
     let lease = T0 + Duration::minutes(1);
@@ -594,7 +657,10 @@ async fn mails_are_claimed_in_batches_oldest_first_and_marked_sent_together() {
         let expires = (i == 3).then(|| T0 + Duration::seconds(5));
         let mut m = mail("a@example.com", true, expires);
         m.created_at = T0 + Duration::seconds(3 - i);
-        store.create_flow(&flow_record(T0), &[], std::slice::from_ref(&m)).await.unwrap();
+        store
+            .create_flow(&flow_record(T0), &[], std::slice::from_ref(&m))
+            .await
+            .unwrap();
         queued.push(m.id);
     }
     let lease = now + Duration::minutes(1);
@@ -758,6 +824,40 @@ async fn throttle_counters_count_within_a_window() {
             .await
             .unwrap(),
         1
+    );
+}
+
+#[tokio::test]
+async fn several_counters_are_counted_read_and_reset_together() {
+    let (_db, store) = fresh().await;
+    let keys = [("pw-account", "a"), ("pw-address", "192.0.2.0")];
+    assert_eq!(store.hits(&keys, T0, T0).await.unwrap(), [1, 1]);
+    let later = T0 + Duration::seconds(5);
+    assert_eq!(store.hits(&keys[1..], T0, later).await.unwrap(), [2]);
+    assert_eq!(
+        store.hits(&keys, T0, later).await.unwrap(),
+        [2, 3],
+        "in the order asked"
+    );
+    let read = store
+        .counts(&[
+            ("pw-address", "192.0.2.0", T0),
+            ("pw-account", "a", later),
+            ("pw-global", "all", T0),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        read,
+        [(3, Some(later)), (0, None), (0, None)],
+        "a window begun before its start counts nothing"
+    );
+    store.resets(&keys[..1]).await.unwrap();
+    assert_eq!(store.count("pw-account", "a", T0).await.unwrap(), (0, None));
+    assert_eq!(
+        store.count("pw-address", "192.0.2.0", T0).await.unwrap().0,
+        3,
+        "the other stays"
     );
 }
 

@@ -4,7 +4,7 @@
 use crate::{SqlStore, db_error, from_micros, micros, opt_from_micros, parse_uuid};
 use async_trait::async_trait;
 use sesame_core::mail::ComposedMail;
-use sesame_core::ports::{FlowRecord, FlowStore, FlowUpdate, OneTimeSecret, StoreError, ThrottleStore};
+use sesame_core::ports::{CounterKey, FlowRecord, FlowStore, FlowUpdate, OneTimeSecret, StoreError, ThrottleStore};
 use sesame_core::types::AccountId;
 use sqlx::{Any, Row};
 use time::OffsetDateTime;
@@ -120,62 +120,105 @@ impl FlowStore for SqlStore {
 
 #[async_trait]
 impl ThrottleStore for SqlStore {
-    async fn count(
+    async fn counts(
         &self,
-        scope: &str,
-        key: &str,
-        window_start: OffsetDateTime,
-    ) -> Result<(i64, Option<OffsetDateTime>), StoreError> {
-        let row = sqlx::query(
-            "SELECT failures, last_failure_at FROM throttle_counters WHERE scope = $1 AND key = $2 AND window_start >= $3",
-        )
-        .bind(scope)
-        .bind(key)
-        .bind(micros(window_start))
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_error)?;
-        match row {
-            None => Ok((0, None)),
-            Some(r) => Ok((
-                r.try_get::<i64, _>("failures").map_err(db_error)?,
-                Some(from_micros(r.try_get("last_failure_at").map_err(db_error)?)?),
-            )),
+        keys: &[(&str, &str, OffsetDateTime)],
+    ) -> Result<Vec<(i64, Option<OffsetDateTime>)>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
         }
+        let sql = format!(
+            "SELECT scope, key, failures, window_start, last_failure_at FROM throttle_counters WHERE {}",
+            key_conditions(keys.len())
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (scope, key, _) in keys {
+            query = query.bind(*scope).bind(*key);
+        }
+        let rows = query.fetch_all(&self.pool).await.map_err(db_error)?;
+        let mut found = std::collections::HashMap::with_capacity(rows.len());
+        for row in &rows {
+            let scope: String = row.try_get("scope").map_err(db_error)?;
+            let key: String = row.try_get("key").map_err(db_error)?;
+            let failures: i64 = row.try_get("failures").map_err(db_error)?;
+            let started = from_micros(row.try_get("window_start").map_err(db_error)?)?;
+            let last = from_micros(row.try_get("last_failure_at").map_err(db_error)?)?;
+            found.insert((scope, key), (failures, started, last));
+        }
+        Ok(keys
+            .iter()
+            .map(
+                |(scope, key, window_start)| match found.get(&((*scope).to_owned(), (*key).to_owned())) {
+                    Some(&(failures, started, last)) if started >= *window_start => (failures, Some(last)),
+                    _ => (0, None),
+                },
+            )
+            .collect())
     }
 
-    async fn reset(&self, scope: &str, key: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM throttle_counters WHERE scope = $1 AND key = $2")
-            .bind(scope)
-            .bind(key)
-            .execute(&self.pool)
-            .await
-            .map_err(db_error)?;
+    async fn resets(&self, keys: &[CounterKey<'_>]) -> Result<(), StoreError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let sql = format!("DELETE FROM throttle_counters WHERE {}", key_conditions(keys.len()));
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (scope, key) in keys {
+            query = query.bind(*scope).bind(*key);
+        }
+        query.execute(&self.pool).await.map_err(db_error)?;
         Ok(())
     }
 
-    async fn hit(
+    async fn hits(
         &self,
-        scope: &str,
-        key: &str,
+        keys: &[CounterKey<'_>],
         window_start: OffsetDateTime,
         now: OffsetDateTime,
-    ) -> Result<i64, StoreError> {
-        let row = sqlx::query(
-            "INSERT INTO throttle_counters (scope, key, failures, window_start, last_failure_at) VALUES ($1, $2, 1, $3, $3) \
+    ) -> Result<Vec<i64>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        // $1 is now, $2 the window start, then each counter's scope and key.
+        let values = (0..keys.len())
+            .map(|i| format!("(${}, ${}, 1, $1, $1)", 2 * i + 3, 2 * i + 4))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "INSERT INTO throttle_counters (scope, key, failures, window_start, last_failure_at) VALUES {values} \
              ON CONFLICT (scope, key) DO UPDATE SET \
-               failures = CASE WHEN throttle_counters.window_start < $4 THEN 1 ELSE throttle_counters.failures + 1 END, \
-               window_start = CASE WHEN throttle_counters.window_start < $4 THEN $3 ELSE throttle_counters.window_start END, \
-               last_failure_at = $3 \
-             RETURNING failures",
-        )
-        .bind(scope)
-        .bind(key)
-        .bind(micros(now))
-        .bind(micros(window_start))
-        .fetch_one(&self.pool)
-        .await
-        .map_err(db_error)?;
-        row.try_get::<i64, _>("failures").map_err(db_error)
+               failures = CASE WHEN throttle_counters.window_start < $2 THEN 1 ELSE throttle_counters.failures + 1 END, \
+               window_start = CASE WHEN throttle_counters.window_start < $2 THEN $1 ELSE throttle_counters.window_start END, \
+               last_failure_at = $1 \
+             RETURNING scope, key, failures"
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(micros(now))
+            .bind(micros(window_start));
+        for (scope, key) in keys {
+            query = query.bind(*scope).bind(*key);
+        }
+        let rows = query.fetch_all(&self.pool).await.map_err(db_error)?;
+        let mut counted = std::collections::HashMap::with_capacity(rows.len());
+        for row in &rows {
+            let scope: String = row.try_get("scope").map_err(db_error)?;
+            let key: String = row.try_get("key").map_err(db_error)?;
+            counted.insert((scope, key), row.try_get::<i64, _>("failures").map_err(db_error)?);
+        }
+        keys.iter()
+            .map(|(scope, key)| {
+                counted
+                    .get(&((*scope).to_owned(), (*key).to_owned()))
+                    .copied()
+                    .ok_or_else(|| StoreError::Internal("a counter was not counted".into()))
+            })
+            .collect()
     }
+}
+
+/// `(scope = $1 AND key = $2) OR …` for `n` counters: each term is a lookup by the primary key.
+fn key_conditions(n: usize) -> String {
+    (0..n)
+        .map(|i| format!("(scope = ${} AND key = ${})", 2 * i + 1, 2 * i + 2))
+        .collect::<Vec<_>>()
+        .join(" OR ")
 }

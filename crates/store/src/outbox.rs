@@ -114,7 +114,10 @@ impl OutboxStore for SqlStore {
         if ids.is_empty() {
             return Ok(());
         }
-        let list = (2..ids.len() + 2).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+        let list = (2..ids.len() + 2)
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
         let sql = format!(
             "UPDATE outbox SET sent_at = $1, claimed_by = NULL, claimed_until = NULL, last_error = NULL, \
              body_text = CASE WHEN sensitive <> 0 THEN NULL ELSE body_text END, \

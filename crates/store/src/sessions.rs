@@ -4,8 +4,7 @@
 use crate::{SqlStore, db_error, from_micros, micros, opt_from_micros, parse_uuid};
 use async_trait::async_trait;
 use sesame_core::audit::AuditEvent;
-use sesame_core::mail::ComposedMail;
-use sesame_core::ports::{Account, SessionRecord, SessionStore, StoreError};
+use sesame_core::ports::{Account, NewSession, SessionRecord, SessionStore, StoreError};
 use sesame_core::types::AccountId;
 use sqlx::{Any, Executor, Row};
 use time::OffsetDateTime;
@@ -76,12 +75,8 @@ static LIVE_SESSION_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(
 
 #[async_trait]
 impl SessionStore for SqlStore {
-    async fn create_session(
-        &self,
-        s: &SessionRecord,
-        audit: &AuditEvent,
-        mails: &[ComposedMail],
-    ) -> Result<(), StoreError> {
+    async fn create_session(&self, new: NewSession<'_>) -> Result<(), StoreError> {
+        let s = new.session;
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         sqlx::query(
             "INSERT INTO sessions (id, account_id, token_hash, created_at, last_seen_at, authenticated_at, ip, user_agent, \
@@ -99,7 +94,34 @@ impl SessionStore for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;
-        crate::commit_with(tx, audit, mails).await
+        for secret in new.secrets {
+            crate::secrets::insert(&mut *tx, secret).await?;
+        }
+        if let Some(device_hash) = new.device_hash {
+            sqlx::query(
+                "INSERT INTO known_devices (account_id, device_hash, created_at, last_seen_at) VALUES ($1, $2, $3, $3) \
+                 ON CONFLICT (account_id, device_hash) DO UPDATE SET last_seen_at = $3",
+            )
+            .bind(s.account_id.0.to_string())
+            .bind(device_hash.to_vec())
+            .bind(micros(s.created_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        }
+        if let Some(network) = new.network {
+            sqlx::query(
+                "INSERT INTO login_networks (account_id, network, last_seen_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (account_id, network) DO UPDATE SET last_seen_at = $3",
+            )
+            .bind(s.account_id.0.to_string())
+            .bind(network)
+            .bind(micros(s.created_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        }
+        crate::commit_with(tx, new.audit, new.mails).await
     }
 
     async fn find_session(&self, token_hash: &[u8]) -> Result<Option<SessionRecord>, StoreError> {
@@ -197,25 +219,6 @@ impl SessionStore for SqlStore {
 
 #[async_trait]
 impl sesame_core::ports::KnownDeviceStore for SqlStore {
-    async fn remember_device(
-        &self,
-        account: AccountId,
-        device_hash: &[u8],
-        now: OffsetDateTime,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO known_devices (account_id, device_hash, created_at, last_seen_at) VALUES ($1, $2, $3, $3) \
-             ON CONFLICT (account_id, device_hash) DO UPDATE SET last_seen_at = $3",
-        )
-        .bind(account.0.to_string())
-        .bind(device_hash.to_vec())
-        .bind(micros(now))
-        .execute(&self.pool)
-        .await
-        .map_err(db_error)?;
-        Ok(())
-    }
-
     async fn known_devices(&self, account: AccountId) -> Result<Vec<sesame_core::ports::KnownDevice>, StoreError> {
         let rows = sqlx::query(
             "SELECT device_hash, created_at, last_seen_at FROM known_devices WHERE account_id = $1 \
@@ -255,20 +258,6 @@ impl sesame_core::ports::KnownDeviceStore for SqlStore {
         }
         crate::commit_with(tx, audit, &[]).await?;
         Ok(true)
-    }
-
-    async fn remember_network(&self, account: AccountId, network: &str, now: OffsetDateTime) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO login_networks (account_id, network, last_seen_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (account_id, network) DO UPDATE SET last_seen_at = $3",
-        )
-        .bind(account.0.to_string())
-        .bind(network)
-        .bind(micros(now))
-        .execute(&self.pool)
-        .await
-        .map_err(db_error)?;
-        Ok(())
     }
 
     async fn network_seen_since(

@@ -90,15 +90,33 @@ impl Login {
         };
         let account_key = subject.key();
         let address = client.ip.as_deref().map(address_key);
-        let device_count = match &device {
-            Some(key) => Some(self.count(DEVICE, key).await?),
-            None => None,
+        // Every counter this try depends on, in one read: the known device's, or else the
+        // service-wide one; the account's; the address's.
+        let window = |scope| {
+            if scope == GLOBAL {
+                now - GLOBAL_WINDOW
+            } else {
+                CONSECUTIVE
+            }
         };
-        let account_count = self.count(ACCOUNT, &account_key).await?;
-        let address_count = match &address {
-            Some(key) => self.count(ADDRESS, key).await?,
-            None => Count::default(),
+        let mut keys: Vec<(&str, &str)> = vec![match &device {
+            Some(key) => (DEVICE, key.as_str()),
+            None => (GLOBAL, "all"),
+        }];
+        keys.push((ACCOUNT, &account_key));
+        if let Some(key) = &address {
+            keys.push((ADDRESS, key));
+        }
+        let windows: Vec<_> = keys.iter().map(|&(scope, key)| (scope, key, window(scope))).collect();
+        let counts = self.ports.counts(&windows).await?;
+        let count = |i: usize| {
+            counts
+                .get(i)
+                .map_or_else(Count::default, |&(failures, last)| Count { failures, last })
         };
+        let account_count = count(1);
+        let device_count = device.is_some().then(|| count(0));
+        let address_count = if address.is_some() { count(2) } else { Count::default() };
         let refused = match verdict(device_count, account_count, address_count, now) {
             Verdict::Go => None,
             Verdict::Wait(wait) => Some(wait),
@@ -109,22 +127,18 @@ impl Login {
         }
         // The global limit: past it, unknown devices wait for the minute to pass; known ones
         // carry on.
-        if device.is_none() {
-            let (failures, _) = self.ports.count(GLOBAL, "all", now - GLOBAL_WINDOW).await?;
-            if failures >= self.base.settings.global_failures_per_minute {
-                return Err(LoginError::Throttled {
-                    retry_after: GLOBAL_WINDOW,
-                });
-            }
+        if device.is_none() && count(0).failures >= self.base.settings.global_failures_per_minute {
+            return Err(LoginError::Throttled {
+                retry_after: GLOBAL_WINDOW,
+            });
         }
         let mut account_failures = 0;
         if let Some(key) = &device {
             self.ports.hit(DEVICE, key, CONSECUTIVE, now).await?;
         } else {
-            account_failures = self.ports.hit(ACCOUNT, &account_key, CONSECUTIVE, now).await?;
-            if let Some(key) = &address {
-                self.ports.hit(ADDRESS, key, CONSECUTIVE, now).await?;
-            }
+            // The account's counter and the address's, in one statement.
+            let counted = self.ports.hits(&keys[1..], CONSECUTIVE, now).await?;
+            account_failures = counted.first().copied().unwrap_or_default();
             if account_failures > ACCOUNT_LOCK {
                 return Err(LoginError::Throttled {
                     retry_after: LOCKED_WAIT,
@@ -153,15 +167,15 @@ impl Login {
             // A known device's success clears its own counter, not the account's: an owner who
             // logs in often must not hand an attacker on unknown devices fresh tries each time.
             let account_key = tried.device_key.is_none().then_some(&tried.account_key);
-            for (scope, key) in [
+            let keys: Vec<(&str, &str)> = [
                 (ACCOUNT, account_key),
                 (ADDRESS, tried.address_key.as_ref()),
                 (DEVICE, tried.device_key.as_ref()),
-            ] {
-                if let Some(key) = key {
-                    self.ports.reset(scope, key).await?;
-                }
-            }
+            ]
+            .into_iter()
+            .filter_map(|(scope, key)| Some((scope, key?.as_str())))
+            .collect();
+            self.ports.resets(&keys).await?;
         } else if tried.device_key.is_none() {
             let now = self.base.clock.now();
             self.ports.hit(GLOBAL, "all", now - GLOBAL_WINDOW, now).await?;

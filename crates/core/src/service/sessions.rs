@@ -9,7 +9,7 @@ use super::password_guard::{Subject, device_hash};
 use crate::audit::{Actor, AuditEvent, AuditKind, ClientInfo};
 use crate::factor::password::{HashError, Verification};
 use crate::mail::MailKind;
-use crate::ports::{Account, SessionRecord, StoreError};
+use crate::ports::{Account, NewSession, SessionRecord, StoreError};
 use crate::token::{Token, hash_token};
 use crate::types::{AccountId, AccountState, LoginIdentifier, Password, new_id};
 use time::Duration;
@@ -228,28 +228,31 @@ impl Login {
             second_factor,
         };
         let audit = AuditEvent::new(now, AuditKind::LoginSucceeded, Actor::Customer, client).account(account.id);
-        let mut mails = Vec::new();
+        let (mut mails, mut secrets) = (Vec::new(), Vec::new());
         if notify {
+            let (secret, not_me_url) = self.not_me_secret(&account, now);
+            secrets.push(secret);
             let kind = MailKind::LoginNotification {
                 at: now,
                 ip: client.ip.clone().unwrap_or_else(|| "-".into()),
                 device: device_description(client.user_agent.as_deref()),
-                not_me_url: self.not_me_link(&account, now).await?,
+                not_me_url,
             };
             mails.push(self.base.compose_for(&account, kind, Some(now + NOT_ME_TTL))?);
         }
-        self.ports.create_session(&session, &audit, &mails).await?;
-        // RISK-1/2: this browser is now a known device of the account, its network a known one.
-        if let Some(device) = client.device.as_deref() {
-            self.ports
-                .remember_device(account.id, &device_hash(device), now)
-                .await?;
-        }
-        if let Some(ip) = client.ip.as_deref() {
-            self.ports
-                .remember_network(account.id, &crate::throttle::network_key(ip), now)
-                .await?;
-        }
+        // RISK-1/2: this browser becomes a known device of the account, its network a known one.
+        let device_hash = client.device.as_deref().map(device_hash);
+        let network = client.ip.as_deref().map(crate::throttle::network_key);
+        self.ports
+            .create_session(NewSession {
+                session: &session,
+                audit: &audit,
+                mails: &mails,
+                secrets: &secrets,
+                device_hash: device_hash.as_deref(),
+                network: network.as_deref(),
+            })
+            .await?;
         if notify {
             self.base.mail_queued();
         }
@@ -262,6 +265,13 @@ impl Login {
 
     /// The single-use "not you?" link of a login notification (a 256-bit token, stored as an HMAC).
     pub(super) async fn not_me_link(&self, account: &Account, now: time::OffsetDateTime) -> Result<String, StoreError> {
+        let (secret, url) = self.not_me_secret(account, now);
+        self.ports.create_secret(&secret).await?;
+        Ok(url)
+    }
+
+    /// A "not you?" link to store (with what it comes with) and its URL.
+    fn not_me_secret(&self, account: &Account, now: time::OffsetDateTime) -> (crate::ports::OneTimeSecret, String) {
         let token = Token::generate(self.base.rng.as_ref());
         let secret = crate::ports::OneTimeSecret {
             id: new_id(now),
@@ -272,12 +282,8 @@ impl Login {
             created_at: now,
             expires_at: now + NOT_ME_TTL,
         };
-        self.ports.create_secret(&secret).await?;
-        Ok(format!(
-            "{}not-me?token={}",
-            self.base.settings.public_url,
-            token.expose()
-        ))
+        let url = format!("{}not-me?token={}", self.base.settings.public_url, token.expose());
+        (secret, url)
     }
 
     /// "Not you?": the link from a login notification ends every session of the account, without
