@@ -63,7 +63,11 @@ pub async fn throughput(cores: usize, load: &LoadThread, sink: &SmtpSink, base: 
                 load.spawn(async move {
                     let mut ok = 0;
                     for n in (i..logins).step_by(clients) {
-                        if crate::login(&client, &base, &nics[n % nics.len()], crate::PASSWORD).await.0 == 200 {
+                        if crate::login(&client, &base, &nics[n % nics.len()], crate::PASSWORD)
+                            .await
+                            .0
+                            == 200
+                        {
                             ok += 1;
                         }
                     }
@@ -120,7 +124,11 @@ pub async fn throughput(cores: usize, load: &LoadThread, sink: &SmtpSink, base: 
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(sink.delivered(), expected, "every login notification is delivered");
-    println!("login notifications delivered over SMTP: {} of {}", expected - before, WARM_UP + logged_in);
+    println!(
+        "login notifications delivered over SMTP: {} of {}",
+        expected - before,
+        WARM_UP + logged_in
+    );
 }
 
 const HASHING: &str = "hashing workers";

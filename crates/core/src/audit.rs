@@ -139,6 +139,9 @@ pub struct ClientInfo {
     pub user_agent: Option<String>,
     /// RISK-2: the browser's device id (from its signed device cookie), if it has one.
     pub device: Option<String>,
+    /// The device id was made for this response (the browser had no cookie): no account can
+    /// know it yet, so it is not looked up.
+    pub new_device: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

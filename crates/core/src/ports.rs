@@ -132,6 +132,9 @@ pub trait AccountStore: Send + Sync {
     async fn import_accounts(&self, accounts: &[NewAccount]) -> Result<Vec<ImportResult>, StoreError>;
     /// Finds an account by canonical NIC handle or canonical primary email (ACCT-3).
     async fn find_account_by_login(&self, canonical: &str) -> Result<Option<Account>, StoreError>;
+    /// A login's account (as [`AccountStore::find_account_by_login`]) with its password
+    /// credential, in one query.
+    async fn find_login(&self, canonical: &str) -> Result<Option<(Account, Option<PasswordCredential>)>, StoreError>;
     async fn find_account(&self, id: AccountId) -> Result<Option<Account>, StoreError>;
     async fn password_credential(&self, id: AccountId) -> Result<Option<PasswordCredential>, StoreError>;
     /// Replaces a password hash (rehash on login with new settings, PWD-1).

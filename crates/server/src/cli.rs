@@ -264,6 +264,7 @@ pub async fn run_account(app: &App, command: AccountCommand) -> Result<(), CliEr
         ip: None,
         user_agent: Some("sesame-cli".into()),
         device: None,
+        new_device: false,
     };
     match command {
         AccountCommand::Create(args) => create(app, *args, &operator).await,

@@ -11,15 +11,19 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 /// `SELECT` of every account column, followed by the given clause.
+macro_rules! account_columns {
+    () => {
+        concat!(
+            "id, nic_handle, customer_code, email, email_canonical, first_name, last_name, account_type, ",
+            "company_name, phone, country, language, currency, subsidiary, state, login_notifications, created_at, ",
+            "last_second_factor, backup_email, backup_email_canonical, backup_email_required "
+        )
+    };
+}
+
 macro_rules! select_account {
     ($clause:literal) => {
-        concat!(
-            "SELECT id, nic_handle, customer_code, email, email_canonical, first_name, last_name, account_type, ",
-            "company_name, phone, country, language, currency, subsidiary, state, login_notifications, created_at, ",
-            "last_second_factor, backup_email, backup_email_canonical, backup_email_required ",
-            "FROM accounts ",
-            $clause
-        )
+        concat!("SELECT ", account_columns!(), "FROM accounts ", $clause)
     };
 }
 
@@ -209,6 +213,34 @@ impl AccountStore for SqlStore {
             .await
             .map_err(db_error)?;
         row.as_ref().map(account_from_row).transpose()
+    }
+
+    async fn find_login(&self, canonical: &str) -> Result<Option<(Account, Option<PasswordCredential>)>, StoreError> {
+        let password = "FROM credentials c WHERE c.account_id = accounts.id AND c.kind = 'password'";
+        let sql = format!(
+            "SELECT {}, (SELECT c.id {password}) AS password_id, (SELECT c.data {password}) AS password_phc \
+             FROM accounts WHERE nic_handle = $1 OR email_canonical = $1",
+            account_columns!()
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(canonical)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
+        row.map(|row| {
+            let account = account_from_row(&row)?;
+            let id: Option<String> = row.try_get("password_id").map_err(db_error)?;
+            let phc: Option<String> = row.try_get("password_phc").map_err(db_error)?;
+            let credential = match (id, phc) {
+                (Some(id), Some(phc)) => Some(PasswordCredential {
+                    id: parse_uuid(&id)?,
+                    phc,
+                }),
+                _ => None,
+            };
+            Ok((account, credential))
+        })
+        .transpose()
     }
 
     async fn find_account(&self, id: AccountId) -> Result<Option<Account>, StoreError> {

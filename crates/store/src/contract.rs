@@ -43,6 +43,7 @@ fn event(kind: AuditKind, at: OffsetDateTime) -> AuditEvent {
         ip: Some("192.0.2.7".into()),
         user_agent: Some("test".into()),
         device: None,
+        new_device: false,
     };
     AuditEvent::new(at, kind, Actor::Customer, &client)
 }

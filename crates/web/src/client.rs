@@ -59,8 +59,13 @@ impl FromRequestParts<AppState> for Client {
                     .collect::<String>()
             })
             .map(|ua| ua.chars().take(MAX_USER_AGENT).collect());
-        let device = parts.extensions.get::<crate::device::Device>().map(|d| d.0.clone());
-        Ok(Self(ClientInfo { ip, user_agent, device }))
+        let device = parts.extensions.get::<crate::device::Device>();
+        Ok(Self(ClientInfo {
+            ip,
+            user_agent,
+            device: device.map(|d| d.id.clone()),
+            new_device: device.is_some_and(|d| d.new),
+        }))
     }
 }
 

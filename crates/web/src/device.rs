@@ -21,7 +21,10 @@ const PURPOSE: &str = "device-cookie";
 /// The device id a request carries (verified, or new for this response), for the `Client`
 /// extractor.
 #[derive(Debug, Clone)]
-pub struct Device(pub String);
+pub struct Device {
+    pub id: String,
+    pub new: bool,
+}
 
 fn cookie_name(state: &AppState) -> &'static str {
     if state.settings().is_https() {
@@ -55,7 +58,7 @@ pub async fn device_cookie(State(state): State<AppState>, mut req: Request, next
         Some(id) => (id, false),
         None => (Token::generate(&OsRandom).expose().to_owned(), true),
     };
-    req.extensions_mut().insert(Device(id.clone()));
+    req.extensions_mut().insert(Device { id: id.clone(), new });
     let mut response = next.run(req).await;
     let session = crate::session::cookie_name(&state);
     let opens_session = response

@@ -407,6 +407,7 @@ impl Devices {
             ip: auth.session.ip.clone(),
             user_agent: auth.session.user_agent.clone(),
             device: None,
+            new_device: false,
         };
         let mut event = AuditEvent::new(
             self.base.clock.now(),

@@ -62,8 +62,8 @@ impl Login {
             EmailCodePolicy::Unusual => {}
         }
         let known_device = match client.device.as_deref() {
-            Some(device) => self.ports.is_known_device(account.id, &device_hash(device)).await?,
-            None => false,
+            Some(device) if !client.new_device => self.ports.is_known_device(account.id, &device_hash(device)).await?,
+            _ => false,
         };
         let since = self.base.clock.now() - NETWORK_MEMORY;
         let known_network = match client.ip.as_deref() {

@@ -79,7 +79,7 @@ impl Login {
     ) -> Result<PasswordTry, LoginError> {
         let now = self.base.clock.now();
         let device = match (subject.account(), client.device.as_deref()) {
-            (Some(account), Some(device)) => {
+            (Some(account), Some(device)) if !client.new_device => {
                 let hash = device_hash(device);
                 self.ports
                     .is_known_device(account.id, &hash)

@@ -102,11 +102,14 @@ impl Login {
                 .any(|s| s.eq_ignore_ascii_case(code))
         };
         let allowed = by_email || !subsidiary.is_some_and(email_only);
-        let account = match LoginIdentifier::parse(identifier).filter(|_| allowed) {
-            Some(id) => self.ports.find_account_by_login(id.as_str()).await?,
+        let found = match LoginIdentifier::parse(identifier).filter(|_| allowed) {
+            Some(id) => self.ports.find_login(id.as_str()).await?,
             None => None,
         };
-        let account = account.filter(|a| by_email || !email_only(&a.subsidiary));
+        let (account, credential) = match found.filter(|(a, _)| by_email || !email_only(&a.subsidiary)) {
+            Some((account, credential)) => (Some(account), credential),
+            None => (None, None),
+        };
         let now = self.base.clock.now();
         let failed =
             |reason: &str| AuditEvent::new(now, AuditKind::LoginFailed, Actor::Anonymous, client).failed(reason);
@@ -126,10 +129,6 @@ impl Login {
                 self.ports.record(&event).await?;
                 return Err(err);
             }
-        };
-        let credential = match &account {
-            Some(account) => self.ports.password_credential(account.id).await?,
-            None => None,
         };
         let verification = self
             .base
