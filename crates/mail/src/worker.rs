@@ -66,6 +66,9 @@ pub struct Worker {
 /// login rate (NOTIFY-1 mails every login).
 pub const BATCH: u32 = 8;
 
+/// How long a woken worker waits for more messages before its pass.
+const GATHER: Duration = Duration::from_millis(50);
+
 impl std::fmt::Debug for Worker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Worker")
@@ -89,8 +92,8 @@ pub fn retry_at(settings: &WorkerSettings, attempts: i64, now: OffsetDateTime) -
     (attempts < settings.max_attempts).then(|| now + backoff(settings, attempts))
 }
 
-/// Runs `pass` until `shutdown` resolves: once at the start, whenever `wake` is notified, and at
-/// least every `poll` (for what other nodes queued). Shared by the mail and SMS workers.
+/// Runs `pass` until `shutdown` resolves: once at the start, `GATHER` after `wake` is notified,
+/// and at least every `poll` (for what other nodes queued). Shared by the mail and SMS workers.
 ///
 /// A pass is never cut in the middle of a delivery (the message could then be sent and not
 /// recorded, and go twice): when `shutdown` resolves during a pass, `stopping` is raised, the pass
@@ -122,7 +125,14 @@ pub(crate) async fn run_passes<P: std::future::Future>(
         }
         tokio::select! {
             () = &mut shutdown => return,
-            () = wake.notified() => {}
+            () = wake.notified() => {
+                // What is queued meanwhile joins this pass: under load, one claim and one update
+                // then serve a batch rather than each message alone.
+                tokio::select! {
+                    () = &mut shutdown => return,
+                    () = tokio::time::sleep(GATHER) => {}
+                }
+            }
             () = tokio::time::sleep(poll) => {}
         }
     }
