@@ -2,7 +2,10 @@
 //!
 //! In one run, with the production Argon2 settings (PWD-1):
 //! 1. the raw Argon2id verification rate on all cores (the ceiling for password logins);
-//! 2. the password-login throughput of the real server over HTTP on loopback, as a ratio of (1);
+//! 2. the password-login throughput of the real server over HTTP on loopback, as a ratio of (1),
+//!    in alternating rounds, with the CPU a login costs the hashing workers, the rest of the
+//!    server and the bench's own load (see `throughput`); every login's notification must reach
+//!    the bench's SMTP receiver;
 //! 3. the median time of a login for an unknown account against a known account with a wrong
 //!    password (PWD-4: they should match), interleaved, at least 200 tries each (each pair from
 //!    its own address and within an account's free tries, so RISK-2's throttling stays out of it);
