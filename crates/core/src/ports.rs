@@ -281,6 +281,8 @@ pub trait FlowStore: Send + Sync {
     async fn update_flow(&self, update: &FlowUpdate<'_>) -> Result<bool, StoreError>;
     /// Counts one attempt before a secret is checked; `None` once `max` attempts were made.
     async fn count_flow_attempt(&self, id: Uuid, max: i64) -> Result<Option<i64>, StoreError>;
+    /// Deletes up to `limit` flows that expired before `before`; returns how many went.
+    async fn purge_expired_flows(&self, before: OffsetDateTime, limit: u32) -> Result<u64, StoreError>;
 }
 
 /// A throttle counter: its scope and key.
@@ -331,6 +333,15 @@ pub trait ThrottleStore: Send + Sync {
             .copied()
             .unwrap_or_default())
     }
+    /// Deletes up to `limit` counters whose last event came before `before`, except those of a
+    /// scope in `keep` that reached its count there (a lock only its owner's link lifts); returns
+    /// how many went.
+    async fn purge_idle_counters(
+        &self,
+        before: OffsetDateTime,
+        keep: &[(&str, i64)],
+        limit: u32,
+    ) -> Result<u64, StoreError>;
     /// Forgets the events of each of `keys` (an unlock), in one statement.
     async fn resets(&self, keys: &[CounterKey<'_>]) -> Result<(), StoreError>;
     /// Forgets the events of `(scope, key)`.

@@ -266,9 +266,9 @@ impl App {
 const JANITOR_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// RECOVER-4/5: applies the email changes whose 24 hours are over, deletes the documents of
-/// requests older than 30 days and the one-time secrets expired for a day, every half minute, on
-/// every node (each step is idempotent and conditional in the database, so nodes can't apply a
-/// change twice).
+/// requests older than 30 days, the one-time secrets and flows expired for a day and the throttle
+/// counters idle for 30 days (locks excepted), every half minute, on every node (each step is
+/// idempotent and conditional in the database, so nodes can't apply a change twice).
 async fn janitor(services: sesame_core::service::Services, stop: impl Future<Output = ()>) {
     tokio::pin!(stop);
     loop {
@@ -281,6 +281,9 @@ async fn janitor(services: sesame_core::service::Services, stop: impl Future<Out
         }
         if let Err(err) = recovery.purge_expired_secrets().await {
             tracing::warn!(%err, "purging expired one-time secrets failed");
+        }
+        if let Err(err) = services.login().purge_stale().await {
+            tracing::warn!(%err, "purging expired flows and idle throttle counters failed");
         }
         tokio::select! {
             () = &mut stop => return,

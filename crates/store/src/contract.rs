@@ -345,6 +345,55 @@ async fn expired_secrets_are_purged_a_batch_at_a_time_and_live_ones_stay() {
 }
 
 #[tokio::test]
+async fn expired_flows_and_idle_counters_are_purged_in_batches_but_locks_stay() {
+    let (_db, store) = fresh().await;
+    let mut expired = Vec::new();
+    for _ in 0..3 {
+        let flow = flow_record(T0 - Duration::hours(2));
+        store.create_flow(&flow, &[], &[]).await.unwrap();
+        expired.push(flow.id);
+    }
+    let live = flow_record(T0);
+    store.create_flow(&live, &[], &[]).await.unwrap();
+    assert_eq!(store.purge_expired_flows(T0, 2).await.unwrap(), 2);
+    assert_eq!(store.purge_expired_flows(T0, 2).await.unwrap(), 1);
+    assert_eq!(store.purge_expired_flows(T0, 2).await.unwrap(), 0);
+    for id in expired {
+        assert_eq!(store.find_flow(id, "signup").await.unwrap(), None);
+    }
+    assert!(store.find_flow(live.id, "signup").await.unwrap().is_some());
+
+    let old = T0 - Duration::days(40);
+    let ever = OffsetDateTime::UNIX_EPOCH;
+    for key in ["?nobody", "203.0.113.0", "198.51.100.0"] {
+        store.hits(&[("pw-address", key)], ever, old).await.unwrap();
+    }
+    store.hits(&[("pw-address", "192.0.2.0")], ever, T0).await.unwrap();
+    for _ in 0..3 {
+        store.hits(&[("pw-account", "locked")], ever, old).await.unwrap();
+    }
+    store.hits(&[("pw-account", "not-locked")], ever, old).await.unwrap();
+    let keep = [("pw-account", 3)];
+    let cut = T0 - Duration::days(30);
+    assert_eq!(store.purge_idle_counters(cut, &keep, 2).await.unwrap(), 2);
+    assert_eq!(store.purge_idle_counters(cut, &keep, 2).await.unwrap(), 2);
+    assert_eq!(store.purge_idle_counters(cut, &keep, 2).await.unwrap(), 0);
+    let left = store
+        .counts(&[
+            ("pw-account", "locked", ever),
+            ("pw-address", "192.0.2.0", ever),
+            ("pw-account", "not-locked", ever),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        left.iter().map(|c| c.0).collect::<Vec<_>>(),
+        [3, 1, 0],
+        "the lock and the recent counter stay"
+    );
+}
+
+#[tokio::test]
 async fn one_time_secrets_are_consumed_once_and_only_before_expiry() {
     let (_db, store) = fresh().await;
     let s = secret("email_code", &[7; 32], T0 + Duration::minutes(10));

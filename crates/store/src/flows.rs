@@ -116,6 +116,16 @@ impl FlowStore for SqlStore {
         row.map(|r| r.try_get::<i64, _>("attempts").map_err(db_error))
             .transpose()
     }
+
+    async fn purge_expired_flows(&self, before: OffsetDateTime, limit: u32) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM flows WHERE id IN (SELECT id FROM flows WHERE expires_at < $1 LIMIT $2)")
+            .bind(micros(before))
+            .bind(i64::from(limit))
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(done.rows_affected())
+    }
 }
 
 #[async_trait]
@@ -154,6 +164,29 @@ impl ThrottleStore for SqlStore {
                 },
             )
             .collect())
+    }
+
+    async fn purge_idle_counters(
+        &self,
+        before: OffsetDateTime,
+        keep: &[(&str, i64)],
+        limit: u32,
+    ) -> Result<u64, StoreError> {
+        // $1 is the cut-off, $2 the limit, then each kept scope and its count.
+        let kept: String = (0..keep.len())
+            .map(|i| format!(" AND NOT (scope = ${} AND failures >= ${})", 2 * i + 3, 2 * i + 4))
+            .collect();
+        let sql = format!(
+            "DELETE FROM throttle_counters WHERE (scope, key) IN \
+             (SELECT scope, key FROM throttle_counters WHERE last_failure_at < $1{kept} LIMIT $2)"
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(micros(before))
+            .bind(i64::from(limit));
+        for (scope, count) in keep {
+            query = query.bind(*scope).bind(*count);
+        }
+        Ok(query.execute(&self.pool).await.map_err(db_error)?.rows_affected())
     }
 
     async fn resets(&self, keys: &[CounterKey<'_>]) -> Result<(), StoreError> {

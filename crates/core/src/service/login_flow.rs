@@ -47,6 +47,10 @@ const MAX_DELAY: Duration = Duration::minutes(15);
 /// an unlock clears it).
 const CONSECUTIVE: OffsetDateTime = OffsetDateTime::UNIX_EPOCH;
 const FAILURES: &str = "2fa-failures";
+/// Flows and throttle counters deleted per janitor pass at most, each.
+const PURGE_BATCH: u32 = 5_000;
+/// How long a throttle counter stays without a new event (its waits are long over by then).
+const COUNTER_IDLE: Duration = Duration::days(30);
 const UNLOCK_PURPOSE: &str = "2fa-unlock";
 const UNLOCK_TTL: Duration = Duration::hours(24);
 /// What a session records when a backup code proved the second factor.
@@ -644,6 +648,27 @@ impl Login {
         let (codes, _) = self.ports.count(FAILURES, &key, ever).await?;
         let (passwords, _) = self.ports.count(super::password_guard::ACCOUNT, &key, ever).await?;
         Ok((codes, passwords))
+    }
+
+    /// The janitor's step for what logins leave behind: flows a day after they expired, and
+    /// throttle counters idle for 30 days (every unknown identifier and every address of a
+    /// password spray leaves one), except the locks of RISK-2 and MFA-7, which only the owner's
+    /// unlock link or support lifts. A batch of each per call; returns how many of each went.
+    pub async fn purge_stale(&self) -> Result<(u64, u64), StoreError> {
+        let now = self.base.clock.now();
+        let flows = self
+            .ports
+            .purge_expired_flows(now - Duration::days(1), PURGE_BATCH)
+            .await?;
+        let locks = [
+            (super::password_guard::ACCOUNT, crate::throttle::ACCOUNT_LOCK),
+            (FAILURES, crate::throttle::ACCOUNT_LOCK),
+        ];
+        let counters = self
+            .ports
+            .purge_idle_counters(now - COUNTER_IDLE, &locks, PURGE_BATCH)
+            .await?;
+        Ok((flows, counters))
     }
 
     /// SUPPORT-4: lifts both locks, as the owner's unlock link does.
