@@ -249,7 +249,7 @@ async fn main() {
         ms(mw),
         mu.as_secs_f64() / mw.as_secs_f64()
     );
-    sessions::session_checks(&client, &base, &nic, PASSWORD).await;
+    sessions::session_checks(&client, &base, &nic, &customers[1..], PASSWORD).await;
     signup_timing(&client, &base).await;
     brute_force(&base, &victim).await;
     scale::scale(accounts).await;

@@ -8,12 +8,16 @@ use std::time::Duration;
 const ROUND: Duration = Duration::from_secs(3);
 const ROUNDS: usize = 3;
 
-/// Requests per second `wrk` reached on `url` (with a cookie), and whether all of them were 2xx.
+/// Requests per second `wrk` reached on `url` (with a cookie, or each request with the next of
+/// a list through a Lua script), and whether all of them were 2xx.
 async fn wrk(url: &str, cookie: Option<&str>) -> (f64, bool) {
     let mut command = tokio::process::Command::new("wrk");
     command.args(["-t1", "-c32", &format!("-d{}s", ROUND.as_secs())]);
     if let Some(cookie) = cookie {
-        command.args(["-H", &format!("Cookie: {cookie}")]);
+        match cookie.strip_prefix("script:") {
+            Some(script) => command.args(["-s", script]),
+            None => command.args(["-H", &format!("Cookie: {cookie}")]),
+        };
     }
     let out = command.arg(url).output().await.expect("wrk runs");
     let text = String::from_utf8_lossy(&out.stdout);
@@ -31,8 +35,10 @@ fn median(mut values: Vec<f64>) -> f64 {
 }
 
 /// Logs `nic` in on `base` and compares `GET /api/v1/session` and `GET /api/v1/me` with a bare
-/// handler on its own listener in this process.
-pub async fn session_checks(client: &reqwest::Client, base: &str, nic: &str, password: &str) {
+/// handler on its own listener in this process; then the session check again while `others`
+/// (other accounts) log out 50 times a second, each logout a write that voids cached sessions
+/// of its account.
+pub async fn session_checks(client: &reqwest::Client, base: &str, nic: &str, others: &[String], password: &str) {
     if std::process::Command::new("wrk").arg("--version").output().is_err() {
         println!("session checks: skipped (install Debian's wrk)");
         return;
@@ -42,20 +48,7 @@ pub async fn session_checks(client: &reqwest::Client, base: &str, nic: &str, pas
     let router = axum::Router::new().route("/bare", axum::routing::get(|| async { "ok" }));
     tokio::spawn(async move { axum::serve(bare, router).await });
 
-    let response = client
-        .post(format!("{base}/api/v1/session"))
-        .json(&serde_json::json!({"login": nic, "password": password}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let cookie = response
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .unwrap()
-        .to_owned();
+    let cookie = log_in(client, base, nic, password).await;
 
     let (mut bare_rates, mut check_rates, mut me_rates) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
@@ -77,4 +70,83 @@ pub async fn session_checks(client: &reqwest::Client, base: &str, nic: &str, pas
         check / bare,
         me / bare
     );
+
+    // Many sessions checked in turn (all of `nic`'s), so that a cache emptied by every change
+    // would have to read them all again.
+    let mut checked = Vec::new();
+    for _ in 0..CHECKED_SESSIONS {
+        checked.push(log_in(client, base, nic, password).await);
+    }
+    let script = tempfile::NamedTempFile::new().unwrap();
+    let quoted: Vec<String> = checked.iter().map(|c| format!("{c:?}")).collect();
+    std::fs::write(
+        script.path(),
+        format!(
+            "local cookies = {{{}}}\nlocal n = 0\nrequest = function()\n  n = n + 1\n  \
+             return wrk.format(nil, nil, {{[\"Cookie\"] = cookies[n % #cookies + 1]}})\nend\n",
+            quoted.join(", ")
+        ),
+    )
+    .unwrap();
+    let many = format!("script:{}", script.path().display());
+    let (quiet, ok) = wrk(&format!("{base}/api/v1/session"), Some(&many)).await;
+    assert!(ok, "every session check succeeds");
+
+    // Other customers' sessions to end during a round, one every 20 ms.
+    let mut sessions = Vec::new();
+    for i in 0..(ROUNDS as u64 * ROUND.as_secs() * LOGOUTS_PER_SECOND) {
+        sessions.push(log_in(client, base, &others[i as usize % others.len()], password).await);
+    }
+    let mut busy_rates = Vec::new();
+    for round in sessions.chunks(sessions.len() / ROUNDS) {
+        let logouts = {
+            let (client, base, round) = (client.clone(), base.to_owned(), round.to_vec());
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(Duration::from_millis(1000 / LOGOUTS_PER_SECOND));
+                for cookie in round {
+                    every.tick().await;
+                    let response = client
+                        .delete(format!("{base}/api/v1/session"))
+                        .header("cookie", cookie)
+                        .send()
+                        .await
+                        .unwrap();
+                    assert!(response.status().is_success(), "logout: {}", response.status());
+                }
+            })
+        };
+        let (rate, ok) = wrk(&format!("{base}/api/v1/session"), Some(&many)).await;
+        assert!(ok, "every session check succeeds");
+        busy_rates.push(rate);
+        logouts.await.unwrap();
+    }
+    let busy = median(busy_rates);
+    println!(
+        "GET /api/v1/session over {CHECKED_SESSIONS} sessions in turn: {quiet:.0}/s = {:.2} of bare; \
+         while other customers log out {LOGOUTS_PER_SECOND} times a second: {busy:.0}/s = {:.2} of bare",
+        quiet / bare,
+        busy / bare
+    );
+}
+
+const LOGOUTS_PER_SECOND: u64 = 50;
+/// Sessions the check goes through in turn in the last measures.
+const CHECKED_SESSIONS: usize = 500;
+
+/// A session cookie for `login`.
+async fn log_in(client: &reqwest::Client, base: &str, login: &str, password: &str) -> String {
+    let response = client
+        .post(format!("{base}/api/v1/session"))
+        .json(&serde_json::json!({"login": login, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .unwrap()
+        .to_owned()
 }

@@ -181,9 +181,11 @@ pub trait SessionStore: Send + Sync {
     /// The live session with this token hash and its account, in one query (SESS-2's check).
     async fn find_live_session(&self, token_hash: &[u8]) -> Result<Option<(SessionRecord, Account)>, StoreError>;
     /// A number this node's store raises after every write that ends sessions or changes an
-    /// account, once it is committed: the session cache trusts only what it read under the
-    /// current number.
+    /// account, once it is committed (SESS-2's cache: see `service::session_cache`).
     fn generation(&self) -> u64;
+    /// Likewise, raised (after [`SessionStore::generation`]) by every such write that touched
+    /// this account; accounts share a few hundred such numbers, so another's write may raise it.
+    fn account_generation(&self, account: AccountId) -> u64;
     async fn touch_session(&self, id: Uuid, now: OffsetDateTime) -> Result<(), StoreError>;
     /// Ends a session; false when it was already ended (then nothing is written).
     async fn end_session(&self, id: Uuid, now: OffsetDateTime, audit: &AuditEvent) -> Result<bool, StoreError>;

@@ -302,7 +302,7 @@ impl AccountStore for SqlStore {
             return Ok(false);
         }
         crate::commit_with(tx, audit, mails).await?;
-        self.changed();
+        self.changed(id);
         Ok(true)
     }
 
@@ -329,7 +329,7 @@ impl AccountStore for SqlStore {
             crate::sessions::end_all(&mut *tx, id, audit.at).await?;
         }
         crate::commit_with(tx, audit, &[]).await?;
-        self.changed();
+        self.changed(id);
         Ok(true)
     }
 }
@@ -384,7 +384,7 @@ impl sesame_core::ports::MaintenanceStore for SqlStore {
             .execute(&self.pool)
             .await
             .map_err(db_error)?;
-        self.changed();
+        self.changed(account);
         Ok(())
     }
 }

@@ -295,7 +295,7 @@ impl CredentialStore for SqlStore {
             .execute(&self.pool)
             .await
             .map_err(db_error)?;
-        self.changed();
+        self.changed(account);
         Ok(())
     }
 

@@ -24,9 +24,12 @@ pub mod testing;
 
 use async_trait::async_trait;
 use sesame_core::ports::{Health, StoreError, Unique};
+use sesame_core::types::AccountId;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Connection, Executor};
 use std::str::FromStr;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::SeqCst;
 use std::time::Duration;
 use time::OffsetDateTime;
 
@@ -67,6 +70,33 @@ pub enum OpenError {
     Migrate(String),
 }
 
+/// The session cache's numbers (SESS-2): one for any change, and one per stripe of accounts.
+#[derive(Debug)]
+struct Generations {
+    any: AtomicU64,
+    accounts: [AtomicU64; STRIPES],
+}
+
+/// Accounts share this many numbers: a change voids the cached sessions of about
+/// 1/`STRIPES` of the accounts, not of all.
+const STRIPES: usize = 256;
+
+impl Default for Generations {
+    fn default() -> Self {
+        Self {
+            any: AtomicU64::new(0),
+            accounts: std::array::from_fn(|_| AtomicU64::new(0)),
+        }
+    }
+}
+
+impl Generations {
+    fn stripe(account: AccountId) -> usize {
+        // The id's last bits are random.
+        usize::from(account.0.as_bytes()[15])
+    }
+}
+
 /// A pooled connection idle for longer is checked before it is used again.
 const IDLE_CHECK: Duration = Duration::from_secs(10);
 
@@ -77,7 +107,7 @@ pub struct SqlStore {
     backend: Backend,
     /// Raised after every write through this store that ends sessions or changes an account
     /// (SESS-2): the per-node session cache trusts only what it read since the last raise.
-    generation: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    generations: std::sync::Arc<Generations>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -120,7 +150,7 @@ impl SqlStore {
         let store = Self {
             pool,
             backend,
-            generation: Default::default(),
+            generations: Default::default(),
         };
         store.ping().await.map_err(|e| OpenError::Connect(e.to_string()))?;
         Ok(store)
@@ -151,10 +181,23 @@ impl SqlStore {
         self.backend
     }
 
-    /// Says that sessions or accounts just changed (after the commit, so that a reader that
-    /// started before it can't cache what it read under the new generation).
-    pub(crate) fn changed(&self) {
-        self.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    /// Says that an account or its sessions just changed (after the commit, so that a reader
+    /// that started before it can't cache what it read under the new numbers).
+    pub(crate) fn changed(&self, account: AccountId) {
+        let g = &self.generations;
+        // The shared number first: a reader that sees the account's new number then also sees
+        // that something changed during its read (see `service::session_cache`).
+        g.any.fetch_add(1, SeqCst);
+        g.accounts[Generations::stripe(account)].fetch_add(1, SeqCst);
+    }
+
+    /// Says that sessions of an unknown account just changed: every account's number moves.
+    pub(crate) fn changed_all(&self) {
+        let g = &self.generations;
+        g.any.fetch_add(1, SeqCst);
+        for n in g.accounts.iter() {
+            n.fetch_add(1, SeqCst);
+        }
     }
 
     /// Closes the pool (graceful shutdown).

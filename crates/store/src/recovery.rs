@@ -231,7 +231,7 @@ impl RecoveryStore for SqlStore {
             .await
             .map_err(db_error)?;
         commit_with(tx, change.audit, change.mails).await?;
-        self.changed();
+        self.changed(change.account);
         Ok(true)
     }
 
@@ -385,7 +385,7 @@ impl RecoveryStore for SqlStore {
             .await
             .map_err(db_error)?;
         commit_with(tx, audit, mails).await?;
-        self.changed();
+        self.changed(change.account_id);
         Ok(true)
     }
 
@@ -444,7 +444,7 @@ impl RecoveryStore for SqlStore {
             return Ok(false);
         }
         commit_with(tx, audit, mails).await?;
-        self.changed();
+        self.changed(account);
         Ok(true)
     }
 
@@ -479,7 +479,7 @@ impl RecoveryStore for SqlStore {
         .await
         .map_err(db_error)?;
         commit_with(tx, audit, mails).await?;
-        self.changed();
+        self.changed(account);
         Ok(true)
     }
 

@@ -74,7 +74,7 @@ impl SecretStore for SqlStore {
         let mut audit = audit.clone();
         audit.account_id = Some(account);
         crate::commit_with(tx, &audit, &[]).await?;
-        self.changed();
+        self.changed(account);
         Ok(Some(account))
     }
 }

@@ -145,7 +145,11 @@ impl SessionStore for SqlStore {
     }
 
     fn generation(&self) -> u64 {
-        self.generation.load(std::sync::atomic::Ordering::SeqCst)
+        self.generations.any.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn account_generation(&self, account: AccountId) -> u64 {
+        self.generations.accounts[crate::Generations::stripe(account)].load(std::sync::atomic::Ordering::SeqCst)
     }
 
     async fn touch_session(&self, id: Uuid, now: OffsetDateTime) -> Result<(), StoreError> {
@@ -171,13 +175,16 @@ impl SessionStore for SqlStore {
             return Ok(false);
         }
         crate::commit_with(tx, audit, &[]).await?;
-        self.changed();
+        match audit.account_id {
+            Some(account) => self.changed(account),
+            None => self.changed_all(),
+        }
         Ok(true)
     }
 
     async fn end_all_sessions(&self, account: AccountId, now: OffsetDateTime) -> Result<u64, StoreError> {
         let ended = end_all(&self.pool, account, now).await;
-        self.changed();
+        self.changed(account);
         ended
     }
 
@@ -212,7 +219,7 @@ impl SessionStore for SqlStore {
                 .map_err(db_error)?
                 .rows_affected();
         crate::commit_with(tx, audit, &[]).await?;
-        self.changed();
+        self.changed(account);
         Ok(ended)
     }
 }

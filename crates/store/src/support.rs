@@ -321,7 +321,7 @@ impl SupportStore for SqlStore {
         crate::credentials::void_backup_codes(&mut tx, a.account, a.now).await?;
         crate::sessions::end_all(&mut *tx, a.account, a.now).await?;
         commit_with(tx, a.audit, a.mails).await?;
-        self.changed();
+        self.changed(a.account);
         Ok(true)
     }
 }

@@ -4,14 +4,21 @@
 //! a database round trip each time. An entry is trusted only while both hold:
 //! - it is younger than the time to live (1 s by default), so a session ended on another node
 //!   (logout, password change, a support action) stops working here within that time;
-//! - the store's generation is the one it was read under: this node's store raises it after
-//!   every committed write that ends sessions or changes an account, so what this node ends
-//!   stops working here at once.
+//! - its account's generation is the one it was read under: this node's store raises it after
+//!   every committed write that ends the account's sessions or changes the account, so what this
+//!   node ends stops working here at once, while other accounts' entries stay.
+//!
+//! A read is cached only if the store's shared generation did not move while it ran: the writer
+//! raises the shared number, then the account's, after its commit, and the reader takes the
+//! shared number before its query, the account's after it, then the shared one again. If the
+//! reader saw the account's new number, it also sees the shared one moved, and keeps nothing; if
+//! not, the account's number moves after the reader took it, and the entry is never used.
 //!
 //! The cache holds at most [`CAPACITY`] entries (a few MiB), so memory stays bounded whatever the
 //! number of sessions; a miss is one indexed query.
 
 use super::sessions::Authenticated;
+use crate::types::AccountId;
 use time::{Duration, OffsetDateTime};
 
 /// Most sessions a node keeps; beyond, the least useful entries go (S3-FIFO).
@@ -38,25 +45,26 @@ impl SessionCache {
         }
     }
 
-    /// The session of a token hash and when it was read, if that is still to be trusted `now`
-    /// under `generation`.
+    /// The session of a token hash, when it was read and under which generation of its account,
+    /// if that is still to be trusted `now`; `generation` gives an account's current one.
     pub fn get(
         &self,
         token_hash: &[u8],
         now: OffsetDateTime,
-        generation: u64,
-    ) -> Option<(Authenticated, OffsetDateTime)> {
+        generation: impl FnOnce(AccountId) -> u64,
+    ) -> Option<(Authenticated, OffsetDateTime, u64)> {
         let entry = self.entries.get(token_hash)?;
-        if entry.generation == generation && now >= entry.read_at && now < entry.read_at + self.ttl {
-            Some((entry.auth, entry.read_at))
+        let fresh = now >= entry.read_at && now < entry.read_at + self.ttl;
+        if fresh && entry.generation == generation(entry.auth.account.id) {
+            Some((entry.auth, entry.read_at, entry.generation))
         } else {
             self.entries.remove(token_hash);
             None
         }
     }
 
-    /// Remembers a session read from the store at `read_at`, under the generation taken before
-    /// the read started (a write committed meanwhile has raised it, so the entry is never used).
+    /// Remembers a session read from the store at `read_at`, under its account's generation
+    /// taken after the read (by a read during which the shared generation stayed put).
     pub fn put(&self, token_hash: Vec<u8>, auth: Authenticated, read_at: OffsetDateTime, generation: u64) {
         if self.ttl > Duration::ZERO {
             let entry = Entry {
@@ -126,34 +134,36 @@ mod tests {
     fn an_entry_is_trusted_for_its_time_to_live_only() {
         let cache = SessionCache::new(Duration::seconds(1));
         cache.put(vec![1; 32], auth(1), T0, 7);
-        let (hit, read_at) = cache.get(&[1; 32], T0 + Duration::milliseconds(999), 7).unwrap();
+        let (hit, read_at, generation) = cache.get(&[1; 32], T0 + Duration::milliseconds(999), |_| 7).unwrap();
         assert_eq!(hit.session.id, auth(1).session.id);
-        assert_eq!(read_at, T0);
-        assert!(cache.get(&[1; 32], T0 + Duration::seconds(1), 7).is_none());
+        assert_eq!((read_at, generation), (T0, 7));
+        assert!(cache.get(&[1; 32], T0 + Duration::seconds(1), |_| 7).is_none());
         // Gone for good: an expired entry is dropped, not kept for later.
-        assert!(cache.get(&[1; 32], T0, 7).is_none());
+        assert!(cache.get(&[1; 32], T0, |_| 7).is_none());
         // A clock that moved back doesn't extend trust either.
         cache.put(vec![2; 32], auth(2), T0, 7);
-        assert!(cache.get(&[2; 32], T0 - Duration::milliseconds(1), 7).is_none());
+        assert!(cache.get(&[2; 32], T0 - Duration::milliseconds(1), |_| 7).is_none());
     }
 
     #[test]
-    fn a_write_on_this_node_voids_every_entry_at_once() {
+    fn a_write_on_this_node_voids_its_accounts_entries_at_once_and_no_other() {
         let cache = SessionCache::new(Duration::seconds(1));
         cache.put(vec![1; 32], auth(1), T0, 7);
         cache.put(vec![2; 32], auth(2), T0, 7);
-        assert!(cache.get(&[1; 32], T0, 8).is_none());
-        assert!(cache.get(&[2; 32], T0, 8).is_none());
+        // Account 1 changed; account 2 did not.
+        let now = |account: AccountId| if account == auth(1).account.id { 8 } else { 7 };
+        assert!(cache.get(&[1; 32], T0, now).is_none());
+        assert!(cache.get(&[2; 32], T0, now).is_some());
         cache.put(vec![3; 32], auth(3), T0, 8);
         cache.forget(&[3; 32]);
-        assert!(cache.get(&[3; 32], T0, 8).is_none());
+        assert!(cache.get(&[3; 32], T0, |_| 8).is_none());
     }
 
     #[test]
     fn a_zero_time_to_live_keeps_nothing_and_the_size_is_bounded() {
         let off = SessionCache::new(Duration::ZERO);
         off.put(vec![1; 32], auth(1), T0, 0);
-        assert!(off.get(&[1; 32], T0, 0).is_none());
+        assert!(off.get(&[1; 32], T0, |_| 0).is_none());
         let cache = SessionCache::new(Duration::seconds(1));
         for i in 0..(CAPACITY as u32 * 2) {
             cache.put(i.to_be_bytes().to_vec(), auth(1), T0, 0);

@@ -311,13 +311,27 @@ impl Login {
     pub async fn authenticate(&self, token: &str) -> Result<Option<Authenticated>, StoreError> {
         let hash = hash_token(token);
         let now = self.base.clock.now();
-        let generation = self.ports.generation();
-        let (mut auth, read_at, cached) = match self.sessions.get(&hash, now, generation) {
-            Some((auth, read_at)) => (auth, read_at, true),
-            None => match self.ports.find_live_session(&hash).await? {
-                Some((session, account)) => (Authenticated { session, account }, now, false),
-                None => return Ok(None),
-            },
+        let hit = self
+            .sessions
+            .get(&hash, now, |account| self.ports.account_generation(account));
+        let (mut auth, read_at, generation, cached) = match hit {
+            Some((auth, read_at, generation)) => (auth, read_at, Some(generation), true),
+            None => {
+                // The order matters (see `session_cache`): shared number, read, the account's
+                // number, shared number again; kept only if nothing changed meanwhile.
+                let before = self.ports.generation();
+                let Some((session, account)) = self.ports.find_live_session(&hash).await? else {
+                    return Ok(None);
+                };
+                let generation = self.ports.account_generation(account.id);
+                let quiet = self.ports.generation() == before;
+                (
+                    Authenticated { session, account },
+                    now,
+                    quiet.then_some(generation),
+                    false,
+                )
+            }
         };
         let session = &auth.session;
         let expired = now >= session.last_seen_at + self.base.settings.session_idle
@@ -338,7 +352,7 @@ impl Login {
             self.ports.touch_session(session.id, now).await?;
             auth.session.last_seen_at = now;
         }
-        if touch || !cached {
+        if let Some(generation) = generation.filter(|_| touch || !cached) {
             self.sessions.put(hash, auth.clone(), read_at, generation);
         }
         Ok(Some(auth))
