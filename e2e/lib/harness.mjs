@@ -2,7 +2,7 @@
 // creates accounts through its CLI, and drives Debian's Chromium with playwright-core.
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, readdirSync, readFileSync, existsSync } from 'node:fs';
-import { createConnection } from 'node:net';
+import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
@@ -84,18 +84,45 @@ export async function screenshot(page, name) {
   await page.screenshot({ path: resolve(`../docs/screenshots/${name}.png`), fullPage: true });
 }
 
+/// A port nothing listens on now (the system picks it, outside the range it hands to clients).
+function freePort() {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
 /// A real SMTP server (aiosmtpd) writing to a Maildir, for reading codes the way a customer would.
+/// It is started again on another port if it isn't answering within 10 s (a port taken meanwhile,
+/// a slow start on busy cores): a test must not wait for mail from a server that never came up.
 export async function startSmtp() {
   const dir = mkdtempSync(join(tmpdir(), 'sesame-smtp-'));
   const maildir = join(dir, 'Maildir');
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  const child = spawn('python3', ['-m', 'aiosmtpd', '-n', '-l', `127.0.0.1:${port}`,
-    '-c', 'aiosmtpd.handlers.Mailbox', maildir], { stdio: 'ignore' });
-  const up = () => new Promise((resolveUp) => {
+  const up = (port) => new Promise((resolveUp) => {
     const socket = createConnection({ host: '127.0.0.1', port }, () => { socket.end(); resolveUp(true); });
     socket.on('error', () => resolveUp(false));
   });
-  for (let i = 0; i < 250 && !(await up()); i += 1) await new Promise((r) => setTimeout(r, 20));
+  let child;
+  let port;
+  for (let attempt = 0; attempt < 5 && !child; attempt += 1) {
+    port = await freePort();
+    const candidate = spawn('python3', ['-m', 'aiosmtpd', '-n', '-l', `127.0.0.1:${port}`,
+      '-c', 'aiosmtpd.handlers.Mailbox', maildir], { stdio: 'ignore' });
+    let exited = false;
+    candidate.once('exit', () => { exited = true; });
+    let answering = false;
+    for (let i = 0; i < 500 && !exited && !answering; i += 1) {
+      answering = await up(port);
+      if (!answering) await new Promise((r) => setTimeout(r, 20));
+    }
+    if (answering && !exited) child = candidate;
+    else candidate.kill();
+  }
+  if (!child) throw new Error('aiosmtpd did not start');
   const messages = () => {
     const folder = join(maildir, 'new');
     if (!existsSync(folder)) return [];

@@ -335,15 +335,9 @@ pub trait ThrottleStore: Send + Sync {
             .copied()
             .unwrap_or_default())
     }
-    /// Deletes up to `limit` counters whose last event came before `before`, except those of a
-    /// scope in `keep` that reached its count there (a lock only its owner's link lifts); returns
-    /// how many went.
-    async fn purge_idle_counters(
-        &self,
-        before: OffsetDateTime,
-        keep: &[(&str, i64)],
-        limit: u32,
-    ) -> Result<u64, StoreError>;
+    /// Deletes up to `limit` counters whose last event came before `before`, except those of the
+    /// scopes in `keep` (counted for ever); returns how many went.
+    async fn purge_idle_counters(&self, before: OffsetDateTime, keep: &[&str], limit: u32) -> Result<u64, StoreError>;
     /// Forgets the events of each of `keys` (an unlock), in one statement.
     async fn resets(&self, keys: &[CounterKey<'_>]) -> Result<(), StoreError>;
     /// Forgets the events of `(scope, key)`.

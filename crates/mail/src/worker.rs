@@ -179,8 +179,11 @@ impl Worker {
     }
 
     /// Sends claimed mails side by side, one recipient's in the order claimed; each result in
-    /// the order of `claimed`.
-    async fn send_all(&self, claimed: &[ClaimedMail]) -> Vec<Result<(), String>> {
+    /// the order of `claimed`, `None` for a mail not tried. Sending stops at half the lease, so
+    /// what was accepted is recorded while the claim holds (after it, another node could send
+    /// it again); a mail not tried waits for its lease to run out.
+    async fn send_all(&self, claimed: &[ClaimedMail]) -> Vec<Option<Result<(), String>>> {
+        let deadline = tokio::time::Instant::now() + self.settings.lease / 2;
         let mut by_recipient: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
         for (i, c) in claimed.iter().enumerate() {
             by_recipient.entry(c.mail.recipient.as_str()).or_default().push(i);
@@ -192,12 +195,17 @@ impl Worker {
             sending.spawn(async move {
                 let mut results = Vec::with_capacity(mails.len());
                 for (i, mail) in mails {
-                    results.push((i, transport.send(&from, &mail).await));
+                    let send = tokio::time::timeout_at(deadline, transport.send(&from, &mail));
+                    match send.await {
+                        Ok(result) => results.push((i, Some(result))),
+                        // Cut short: the relay may have taken it, so it is not marked failed.
+                        Err(_) => break,
+                    }
                 }
                 results
             });
         }
-        let mut results: Vec<Result<(), String>> = vec![Err("not sent".into()); claimed.len()];
+        let mut results = vec![None; claimed.len()];
         while let Some(joined) = sending.join_next().await {
             match joined {
                 Ok(group) => group.into_iter().for_each(|(i, result)| results[i] = result),
@@ -234,11 +242,12 @@ impl Worker {
             for (claimed, result) in claimed.iter().zip(results) {
                 let mail = &claimed.mail;
                 match result {
-                    Ok(()) => {
+                    None => failed = true,
+                    Some(Ok(())) => {
                         tracing::info!(id = %mail.id, template = %mail.template, "mail sent");
                         sent.push(mail.id);
                     }
-                    Err(error) => {
+                    Some(Err(error)) => {
                         pass.failed += 1;
                         failed = true;
                         let now = self.clock.now();

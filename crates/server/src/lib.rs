@@ -267,7 +267,7 @@ const JANITOR_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// RECOVER-4/5: applies the email changes whose 24 hours are over, deletes the documents of
 /// requests older than 30 days, the one-time secrets and flows expired for a day and the throttle
-/// counters idle for 30 days (locks excepted), every half minute, on every node (each step is
+/// counters idle for 30 days (not the per-account ones of failures in a row), every half minute, on every node (each step is
 /// idempotent and conditional in the database, so nodes can't apply a change twice).
 async fn janitor(services: sesame_core::service::Services, stop: impl Future<Output = ()>) {
     tokio::pin!(stop);

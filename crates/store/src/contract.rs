@@ -345,7 +345,7 @@ async fn expired_secrets_are_purged_a_batch_at_a_time_and_live_ones_stay() {
 }
 
 #[tokio::test]
-async fn expired_flows_and_idle_counters_are_purged_in_batches_but_locks_stay() {
+async fn expired_flows_and_idle_counters_are_purged_in_batches_but_kept_scopes_stay() {
     let (_db, store) = fresh().await;
     let mut expired = Vec::new();
     for _ in 0..3 {
@@ -370,26 +370,28 @@ async fn expired_flows_and_idle_counters_are_purged_in_batches_but_locks_stay() 
     }
     store.hits(&[("pw-address", "192.0.2.0")], ever, T0).await.unwrap();
     for _ in 0..3 {
-        store.hits(&[("pw-account", "locked")], ever, old).await.unwrap();
+        store.hits(&[("pw-account", "a")], ever, old).await.unwrap();
     }
-    store.hits(&[("pw-account", "not-locked")], ever, old).await.unwrap();
-    let keep = [("pw-account", 3)];
+    store.hits(&[("2fa-failures", "a")], ever, old).await.unwrap();
+    store.hits(&[("signup", "a@example.com")], ever, old).await.unwrap();
+    let keep = ["pw-account", "2fa-failures"];
     let cut = T0 - Duration::days(30);
     assert_eq!(store.purge_idle_counters(cut, &keep, 2).await.unwrap(), 2);
     assert_eq!(store.purge_idle_counters(cut, &keep, 2).await.unwrap(), 2);
     assert_eq!(store.purge_idle_counters(cut, &keep, 2).await.unwrap(), 0);
     let left = store
         .counts(&[
-            ("pw-account", "locked", ever),
+            ("pw-account", "a", ever),
+            ("2fa-failures", "a", ever),
             ("pw-address", "192.0.2.0", ever),
-            ("pw-account", "not-locked", ever),
+            ("signup", "a@example.com", ever),
         ])
         .await
         .unwrap();
     assert_eq!(
         left.iter().map(|c| c.0).collect::<Vec<_>>(),
-        [3, 1, 0],
-        "the lock and the recent counter stay"
+        [3, 1, 1, 0],
+        "the kept scopes and the recent counter stay"
     );
 }
 

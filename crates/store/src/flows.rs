@@ -166,25 +166,22 @@ impl ThrottleStore for SqlStore {
             .collect())
     }
 
-    async fn purge_idle_counters(
-        &self,
-        before: OffsetDateTime,
-        keep: &[(&str, i64)],
-        limit: u32,
-    ) -> Result<u64, StoreError> {
-        // $1 is the cut-off, $2 the limit, then each kept scope and its count.
-        let kept: String = (0..keep.len())
-            .map(|i| format!(" AND NOT (scope = ${} AND failures >= ${})", 2 * i + 3, 2 * i + 4))
-            .collect();
+    async fn purge_idle_counters(&self, before: OffsetDateTime, keep: &[&str], limit: u32) -> Result<u64, StoreError> {
+        // $1 is the cut-off, $2 the limit, then the kept scopes. The outer statement checks again,
+        // so a counter counted meanwhile stays.
+        let idle: String = std::iter::once("last_failure_at < $1".to_owned())
+            .chain((0..keep.len()).map(|i| format!("scope <> ${}", i + 3)))
+            .collect::<Vec<_>>()
+            .join(" AND ");
         let sql = format!(
             "DELETE FROM throttle_counters WHERE (scope, key) IN \
-             (SELECT scope, key FROM throttle_counters WHERE last_failure_at < $1{kept} LIMIT $2)"
+             (SELECT scope, key FROM throttle_counters WHERE {idle} LIMIT $2) AND {idle}"
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(micros(before))
             .bind(i64::from(limit));
-        for (scope, count) in keep {
-            query = query.bind(*scope).bind(*count);
+        for scope in keep {
+            query = query.bind(*scope);
         }
         Ok(query.execute(&self.pool).await.map_err(db_error)?.rows_affected())
     }

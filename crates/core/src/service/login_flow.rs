@@ -651,22 +651,22 @@ impl Login {
     }
 
     /// The janitor's step for what logins leave behind: flows a day after they expired, and
-    /// throttle counters idle for 30 days (every unknown identifier and every address of a
-    /// password spray leaves one), except the locks of RISK-2 and MFA-7, which only the owner's
-    /// unlock link or support lifts. A batch of each per call; returns how many of each went.
+    /// throttle counters idle for 30 days (every source address of a password spray leaves one).
+    /// The counters of failures in a row per account (RISK-2's password lock, MFA-7's) are kept
+    /// however old: they count "however far apart", so forgetting them would give a patient
+    /// attacker fresh tries every month; and an identifier no account has keeps its counter just
+    /// as an account does (RISK-2: the two must not behave differently). A batch of each per
+    /// call; returns how many of each went.
     pub async fn purge_stale(&self) -> Result<(u64, u64), StoreError> {
         let now = self.base.clock.now();
         let flows = self
             .ports
             .purge_expired_flows(now - Duration::days(1), PURGE_BATCH)
             .await?;
-        let locks = [
-            (super::password_guard::ACCOUNT, crate::throttle::ACCOUNT_LOCK),
-            (FAILURES, crate::throttle::ACCOUNT_LOCK),
-        ];
+        let consecutive = [super::password_guard::ACCOUNT, FAILURES];
         let counters = self
             .ports
-            .purge_idle_counters(now - COUNTER_IDLE, &locks, PURGE_BATCH)
+            .purge_idle_counters(now - COUNTER_IDLE, &consecutive, PURGE_BATCH)
             .await?;
         Ok((flows, counters))
     }
