@@ -212,9 +212,15 @@ impl SmsWorker {
 
     /// Runs until `shutdown` resolves: a pass whenever woken, and at least every `poll`.
     pub async fn run(self: Arc<Self>, wake: Arc<Notify>, shutdown: impl std::future::Future<Output = ()>) {
-        run_passes(self.settings.poll, &wake, shutdown, &self.stopping, || {
-            self.deliver_due()
-        })
+        // Texts are claimed one at a time: nothing to gather.
+        run_passes(
+            self.settings.poll,
+            Duration::ZERO,
+            &wake,
+            shutdown,
+            &self.stopping,
+            || self.deliver_due(),
+        )
         .await;
     }
 }

@@ -66,7 +66,8 @@ pub struct Worker {
 /// login rate (NOTIFY-1 mails every login).
 pub const BATCH: u32 = 8;
 
-/// How long a woken worker waits for more messages before its pass.
+/// How long a woken mail worker waits for more mail before its pass: under load, one claim and
+/// one update then serve a batch rather than each mail alone.
 const GATHER: Duration = Duration::from_millis(50);
 
 impl std::fmt::Debug for Worker {
@@ -92,8 +93,9 @@ pub fn retry_at(settings: &WorkerSettings, attempts: i64, now: OffsetDateTime) -
     (attempts < settings.max_attempts).then(|| now + backoff(settings, attempts))
 }
 
-/// Runs `pass` until `shutdown` resolves: once at the start, `GATHER` after `wake` is notified,
-/// and at least every `poll` (for what other nodes queued). Shared by the mail and SMS workers.
+/// Runs `pass` until `shutdown` resolves: once at the start, `gather` after `wake` is notified
+/// (what is queued meanwhile joins the pass), and at least every `poll` (for what other nodes
+/// queued). Shared by the mail and SMS workers.
 ///
 /// A pass is never cut in the middle of a delivery (the message could then be sent and not
 /// recorded, and go twice): when `shutdown` resolves during a pass, `stopping` is raised, the pass
@@ -101,6 +103,7 @@ pub fn retry_at(settings: &WorkerSettings, attempts: i64, now: OffsetDateTime) -
 /// mail keeps arriving.
 pub(crate) async fn run_passes<P: std::future::Future>(
     poll: Duration,
+    gather: Duration,
     wake: &Notify,
     shutdown: impl std::future::Future<Output = ()>,
     stopping: &AtomicBool,
@@ -126,11 +129,9 @@ pub(crate) async fn run_passes<P: std::future::Future>(
         tokio::select! {
             () = &mut shutdown => return,
             () = wake.notified() => {
-                // What is queued meanwhile joins this pass: under load, one claim and one update
-                // then serve a batch rather than each message alone.
                 tokio::select! {
                     () = &mut shutdown => return,
-                    () = tokio::time::sleep(GATHER) => {}
+                    () = tokio::time::sleep(gather) => {}
                 }
             }
             () = tokio::time::sleep(poll) => {}
@@ -274,7 +275,7 @@ impl Worker {
 
     /// Runs until `shutdown` resolves: a pass whenever woken, and at least every `poll`.
     pub async fn run(self: Arc<Self>, wake: Arc<Notify>, shutdown: impl std::future::Future<Output = ()>) {
-        run_passes(self.settings.poll, &wake, shutdown, &self.stopping, || {
+        run_passes(self.settings.poll, GATHER, &wake, shutdown, &self.stopping, || {
             self.deliver_due()
         })
         .await;
