@@ -222,6 +222,8 @@ pub struct Login {
     pub(super) ports: Arc<dyn LoginPorts>,
     factors: Factors,
     pub(super) sessions: Arc<SessionCache>,
+    /// RISK-2: which throttled tries were recorded lately (see `throttle_log`).
+    pub(super) throttled: Arc<super::throttle_log::ThrottleLog>,
 }
 
 impl std::fmt::Debug for Login {
@@ -238,6 +240,7 @@ impl Login {
             ports,
             factors,
             sessions,
+            throttled: Arc::new(super::throttle_log::ThrottleLog::new()),
         }
     }
 

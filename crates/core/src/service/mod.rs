@@ -28,6 +28,7 @@ mod session_cache;
 mod sessions;
 mod signup;
 mod support;
+mod throttle_log;
 
 pub use accounts::{Accounts, CreateAccountError, NewAccountInput, ProfileInput};
 pub use activity::{DeviceView, SessionView};

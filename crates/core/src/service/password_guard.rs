@@ -38,7 +38,8 @@ pub(super) enum Subject<'a> {
 }
 
 impl Subject<'_> {
-    fn key(&self) -> String {
+    /// The account's id, or the identifier typed when no account has it.
+    pub(super) fn key(&self) -> String {
         match self {
             Self::Account(account) => account.id.to_string(),
             Self::Unknown(identifier) => format!("?{identifier}"),

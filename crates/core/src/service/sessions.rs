@@ -122,11 +122,15 @@ impl Login {
         let tried = match self.begin_password_try(&subject, client).await {
             Ok(tried) => tried,
             Err(err) => {
-                let event = match &account {
-                    Some(account) => failed("throttled").account(account.id),
-                    None => failed("throttled"),
-                };
-                self.ports.record(&event).await?;
+                // At most once a minute per identifier and node: a flood of refused guesses
+                // must not become a flood of rows.
+                if self.throttled.record(&subject.key(), now) {
+                    let event = match &account {
+                        Some(account) => failed("throttled").account(account.id),
+                        None => failed("throttled"),
+                    };
+                    self.ports.record(&event).await?;
+                }
                 return Err(err);
             }
         };

@@ -5,6 +5,7 @@
 use crate::helpers::*;
 use reqwest::Client;
 use serde_json::{Value, json};
+use sesame_core::ports::AuditLog;
 
 /// One JSON login: status, error code and `Retry-After` (seconds).
 async fn attempt(client: &Client, app: &TestApp, login: &str, password: &str) -> (u16, String, Option<i64>) {
@@ -235,4 +236,36 @@ async fn past_the_global_limit_unknown_devices_wait_and_known_ones_carry_on() {
         200,
         "the minute passed"
     );
+}
+
+#[tokio::test]
+async fn a_flood_of_refused_guesses_leaves_one_audit_row_a_minute() {
+    let app = spawn_app().await;
+    let jane = app.jane().await;
+    let c = client();
+    let nic = jane.nic_handle.as_str();
+    let throttled = || async {
+        let events = app.app.store.recent_events(jane.id, 200).await.unwrap();
+        events
+            .iter()
+            .filter(|e| e.detail.as_deref() == Some("throttled"))
+            .count()
+    };
+    for _ in 0..5 {
+        assert_eq!(attempt(&c, &app, nic, "not the password").await.0, 401);
+    }
+    for _ in 0..30 {
+        assert_eq!(attempt(&c, &app, nic, "not the password").await.0, 429);
+    }
+    assert_eq!(throttled().await, 1, "one row for the minute's refusals");
+    app.clock.advance(time::Duration::minutes(1));
+    assert_eq!(
+        attempt(&c, &app, nic, "not the password").await.0,
+        401,
+        "the wait is over"
+    );
+    for _ in 0..10 {
+        assert_eq!(attempt(&c, &app, nic, "not the password").await.0, 429);
+    }
+    assert_eq!(throttled().await, 2, "and one more the next minute");
 }
