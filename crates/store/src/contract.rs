@@ -163,15 +163,7 @@ async fn sessions_are_found_by_hash_touched_and_ended_once() {
     let a = account("ab12345-ovh", "1111-111-11", "a@example.com");
     create(&store, &a).await.unwrap();
     let login = T0 + Duration::seconds(1);
-    let s = session(a.id, &[1; 32], login);
-    store
-        .create_session(new_session(
-            &s,
-            &event(AuditKind::LoginSucceeded, login).account(a.id),
-            &[],
-        ))
-        .await
-        .unwrap();
+    let s = logged_in(&store, a.id, &[1; 32], login, &[]).await;
     assert_eq!(store.find_session(&[1; 32]).await.unwrap(), Some(s.clone()));
     assert_eq!(store.find_session(&[2; 32]).await.unwrap(), None);
     let stored = store.find_account(a.id).await.unwrap().unwrap();
@@ -215,15 +207,7 @@ async fn blocking_an_account_ends_all_its_sessions() {
     let a = account("ab12345-ovh", "1111-111-11", "a@example.com");
     create(&store, &a).await.unwrap();
     for i in 1..=3u8 {
-        let s = session(a.id, &[i; 32], T0);
-        store
-            .create_session(new_session(
-                &s,
-                &event(AuditKind::LoginSucceeded, T0).account(a.id),
-                &[],
-            ))
-            .await
-            .unwrap();
+        logged_in(&store, a.id, &[i; 32], T0, &[]).await;
     }
     let block = event(AuditKind::AccountBlocked, T0).account(a.id);
     let before = (store.generation(), store.account_generation(a.id));
@@ -247,15 +231,7 @@ async fn blocking_an_account_ends_all_its_sessions() {
     for i in 1..=3u8 {
         assert_eq!(store.find_session(&[i; 32]).await.unwrap(), None);
     }
-    let s = session(a.id, &[9; 32], T0);
-    store
-        .create_session(new_session(
-            &s,
-            &event(AuditKind::LoginSucceeded, T0).account(a.id),
-            &[],
-        ))
-        .await
-        .unwrap();
+    logged_in(&store, a.id, &[9; 32], T0, &[]).await;
     let before = (store.generation(), store.account_generation(a.id));
     assert_eq!(store.end_all_sessions(a.id, T0).await.unwrap(), 1);
     assert!(store.generation() > before.0 && store.account_generation(a.id) > before.1);
@@ -280,15 +256,7 @@ async fn a_not_me_secret_is_spent_only_together_with_the_sessions_it_ends() {
     let a = account("ab12345-ovh", "1111-111-11", "a@example.com");
     create(&store, &a).await.unwrap();
     for i in 1..=2u8 {
-        let s = session(a.id, &[i; 32], T0);
-        store
-            .create_session(new_session(
-                &s,
-                &event(AuditKind::LoginSucceeded, T0).account(a.id),
-                &[],
-            ))
-            .await
-            .unwrap();
+        logged_in(&store, a.id, &[i; 32], T0, &[]).await;
     }
     let mut link = secret("not-me", &[7; 32], T0 + Duration::days(7));
     link.account_id = Some(a.id);
@@ -497,16 +465,26 @@ fn mail(to: &str, sensitive: bool, expires_at: Option<OffsetDateTime>) -> Compos
     }
 }
 
-/// A session written with its audit event and mails alone.
-fn new_session<'a>(session: &'a SessionRecord, audit: &'a AuditEvent, mails: &'a [ComposedMail]) -> NewSession<'a> {
-    NewSession {
-        session,
-        audit,
+/// A session of `account` opened as a login at `at` opens one: with its audit event and `mails`.
+async fn logged_in(
+    store: &SqlStore,
+    account: AccountId,
+    hash: &[u8],
+    at: OffsetDateTime,
+    mails: &[ComposedMail],
+) -> SessionRecord {
+    let s = session(account, hash, at);
+    let audit = event(AuditKind::LoginSucceeded, at).account(account);
+    let new = NewSession {
+        session: &s,
+        audit: &audit,
         mails,
         secrets: &[],
         device_hash: None,
         network: None,
-    }
+    };
+    store.create_session(new).await.unwrap();
+    s
 }
 
 /// One mail claimed, as a worker with a batch of one would.
@@ -568,15 +546,7 @@ async fn mail_is_queued_with_its_change_and_claimed_by_one_worker() {
     let a = account("ab12345-ovh", "1111-111-11", "a@example.com");
     create(&store, &a).await.unwrap();
     let m = mail("a@example.com", true, None);
-    let s = session(a.id, &[1; 32], T0);
-    store
-        .create_session(new_session(
-            &s,
-            &event(AuditKind::LoginSucceeded, T0).account(a.id),
-            std::slice::from_ref(&m),
-        ))
-        .await
-        .unwrap();
+    logged_in(&store, a.id, &[1; 32], T0, std::slice::from_ref(&m)).await;
     let lease = T0 + Duration::minutes(1);
     let claimed = claim_mail(&store, "w1", T0, lease).await.unwrap().unwrap();
     assert_eq!(claimed.mail, m);

@@ -6,7 +6,9 @@ use async_trait::async_trait;
 use sesame_core::mail::ComposedMail;
 use sesame_core::ports::{CounterKey, FlowRecord, FlowStore, FlowUpdate, OneTimeSecret, StoreError, ThrottleStore};
 use sesame_core::types::AccountId;
+use sqlx::any::AnyRow;
 use sqlx::{Any, Row};
+use std::collections::HashMap;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -118,13 +120,7 @@ impl FlowStore for SqlStore {
     }
 
     async fn purge_expired_flows(&self, before: OffsetDateTime, limit: u32) -> Result<u64, StoreError> {
-        let done = sqlx::query("DELETE FROM flows WHERE id IN (SELECT id FROM flows WHERE expires_at < $1 LIMIT $2)")
-            .bind(micros(before))
-            .bind(i64::from(limit))
-            .execute(&self.pool)
-            .await
-            .map_err(db_error)?;
-        Ok(done.rows_affected())
+        self.purge_expired("flows", before, limit).await
     }
 }
 
@@ -146,15 +142,12 @@ impl ThrottleStore for SqlStore {
             query = query.bind(*scope).bind(*key);
         }
         let rows = query.fetch_all(&self.pool).await.map_err(db_error)?;
-        let mut found = std::collections::HashMap::with_capacity(rows.len());
-        for row in &rows {
-            let scope: String = row.try_get("scope").map_err(db_error)?;
-            let key: String = row.try_get("key").map_err(db_error)?;
+        let found = by_counter(&rows, |row| {
             let failures: i64 = row.try_get("failures").map_err(db_error)?;
             let started = from_micros(row.try_get("window_start").map_err(db_error)?)?;
             let last = from_micros(row.try_get("last_failure_at").map_err(db_error)?)?;
-            found.insert((scope, key), (failures, started, last));
-        }
+            Ok((failures, started, last))
+        })?;
         Ok(keys
             .iter()
             .map(
@@ -228,12 +221,7 @@ impl ThrottleStore for SqlStore {
             query = query.bind(*scope).bind(*key);
         }
         let rows = query.fetch_all(&self.pool).await.map_err(db_error)?;
-        let mut counted = std::collections::HashMap::with_capacity(rows.len());
-        for row in &rows {
-            let scope: String = row.try_get("scope").map_err(db_error)?;
-            let key: String = row.try_get("key").map_err(db_error)?;
-            counted.insert((scope, key), row.try_get::<i64, _>("failures").map_err(db_error)?);
-        }
+        let counted = by_counter(&rows, |row| row.try_get::<i64, _>("failures").map_err(db_error))?;
         keys.iter()
             .map(|(scope, key)| {
                 counted
@@ -243,6 +231,21 @@ impl ThrottleStore for SqlStore {
             })
             .collect()
     }
+}
+
+/// Rows of `throttle_counters` by their `(scope, key)`, each read by `value` (statements over
+/// several counters return them in no particular order).
+fn by_counter<T>(
+    rows: &[AnyRow],
+    value: impl Fn(&AnyRow) -> Result<T, StoreError>,
+) -> Result<HashMap<(String, String), T>, StoreError> {
+    rows.iter()
+        .map(|row| {
+            let scope: String = row.try_get("scope").map_err(db_error)?;
+            let key: String = row.try_get("key").map_err(db_error)?;
+            Ok(((scope, key), value(row)?))
+        })
+        .collect()
 }
 
 /// `(scope = $1 AND key = $2) OR …` for `n` counters: each term is a lookup by the primary key.

@@ -200,6 +200,24 @@ impl SqlStore {
         }
     }
 
+    /// The janitor's batch: deletes up to `limit` rows of `table` (a table with an `id` and an
+    /// indexed `expires_at`) that expired before `before`; returns how many went.
+    pub(crate) async fn purge_expired(
+        &self,
+        table: &'static str,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<u64, StoreError> {
+        let sql = format!("DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE expires_at < $1 LIMIT $2)");
+        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(micros(before))
+            .bind(i64::from(limit))
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(done.rows_affected())
+    }
+
     /// Closes the pool (graceful shutdown).
     pub async fn close(&self) {
         self.pool.close().await;

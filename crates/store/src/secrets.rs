@@ -47,16 +47,7 @@ impl SecretStore for SqlStore {
     }
 
     async fn purge_expired_secrets(&self, before: OffsetDateTime, limit: u32) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            "DELETE FROM one_time_secrets WHERE id IN \
-             (SELECT id FROM one_time_secrets WHERE expires_at < $1 LIMIT $2)",
-        )
-        .bind(micros(before))
-        .bind(i64::from(limit))
-        .execute(&self.pool)
-        .await
-        .map_err(db_error)?;
-        Ok(done.rows_affected())
+        self.purge_expired("one_time_secrets", before, limit).await
     }
 
     async fn consume_ending_sessions(
