@@ -270,12 +270,30 @@ async fn customer(rotation: Arc<Mutex<Vec<String>>>, nic: String, stop: Arc<Atom
                 }
             },
             // Nothing reached the node (it had just left the rotation): a balancer retries elsewhere.
-            Err(e) if e.is_connect() => {
+            Err(e) if never_reached(&e) => {
                 tally.rerouted.fetch_add(1, Ordering::SeqCst);
             }
             Err(e) => tally.failures.lock().unwrap().push(format!("{what} on {base}: {e}")),
         }
     }
+}
+
+/// Whether a request failed before the node took it: a refused connection, or a kept-alive one
+/// that the node's drain closed as idle while the request was on its way (the node closes idle
+/// connections without reading them; one it had read is answered before it exits). Were that
+/// wrong, a logout carried out but not answered would show: the client's next session check
+/// gets a 401, a failure.
+fn never_reached(e: &reqwest::Error) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        if let Some(hyper) = cause.downcast_ref::<hyper::Error>()
+            && (hyper.is_incomplete_message() || hyper.is_canceled())
+        {
+            return true;
+        }
+        source = cause.source();
+    }
+    e.is_connect()
 }
 
 #[tokio::test]
