@@ -1,5 +1,6 @@
 //! The account port: accounts, reserved NIC handles and the password credential.
 
+use crate::batch::Batch;
 use crate::{SqlStore, db_error, from_micros, micros, parse_uuid};
 use async_trait::async_trait;
 use sesame_core::audit::AuditEvent;
@@ -156,7 +157,9 @@ async fn import_one(tx: &mut sqlx::Transaction<'_, sqlx::Any>, new: &NewAccount)
         }));
     }
     insert_password(tx, a, &new.password_phc).await?;
-    crate::audit::insert_event(&mut **tx, &new.audit).await?;
+    let mut batch = Batch::default();
+    crate::audit::push_event(&mut batch, &new.audit);
+    batch.run(tx).await?;
     Ok(ImportResult::Inserted)
 }
 
@@ -177,8 +180,10 @@ impl AccountStore for SqlStore {
             .await
             .map_err(db_error)?;
         insert_password(&mut tx, a, &new.password_phc).await?;
-        crate::audit::insert_event(&mut *tx, &new.audit).await?;
-        crate::outbox::enqueue(&mut tx, &new.mails).await?;
+        let mut batch = Batch::default();
+        crate::audit::push_event(&mut batch, &new.audit);
+        crate::outbox::push(&mut batch, &new.mails);
+        batch.run(&mut tx).await?;
         if let Some(flow) = new.completes_flow {
             let closed = sqlx::query("UPDATE flows SET completed_at = $1 WHERE id = $2 AND completed_at IS NULL")
                 .bind(now)

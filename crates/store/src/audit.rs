@@ -1,42 +1,40 @@
 //! The audit port (AUDIT-1): insert and read, nothing else. There is deliberately no statement
 //! here that updates or deletes an event.
 
+use crate::batch::Batch;
 use crate::{SqlStore, db_error, from_micros, micros, parse_uuid};
 use async_trait::async_trait;
 use sesame_core::audit::{Actor, AuditEvent, AuditKind};
 use sesame_core::ports::{AuditLog, StoreError};
 use sesame_core::types::AccountId;
-use sqlx::{Any, Executor, Row};
+use sqlx::Row;
 
 /// Writes one event with whatever executor the caller holds (pool or transaction), so an event
 /// commits together with the change it records.
-pub(crate) async fn insert_event<'e, E: Executor<'e, Database = Any>>(
-    exec: E,
-    event: &AuditEvent,
-) -> Result<(), StoreError> {
-    sqlx::query(
+pub(crate) fn push_event(batch: &mut Batch, event: &AuditEvent) {
+    batch.push(
         "INSERT INTO audit_events (id, at, account_id, actor, kind, success, ip, user_agent, detail) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(event.id.to_string())
-    .bind(micros(event.at))
-    .bind(event.account_id.map(|a| a.0.to_string()))
-    .bind(event.actor.as_str())
-    .bind(event.kind.as_str())
-    .bind(i64::from(event.success))
-    .bind(event.ip.as_deref())
-    .bind(event.user_agent.as_deref())
-    .bind(event.detail.as_deref())
-    .execute(exec)
-    .await
-    .map_err(db_error)?;
-    Ok(())
+        [
+            event.id.to_string().into(),
+            micros(event.at).into(),
+            event.account_id.map(|a| a.0.to_string()).into(),
+            event.actor.as_str().into(),
+            event.kind.as_str().into(),
+            i64::from(event.success).into(),
+            event.ip.as_deref().into(),
+            event.user_agent.as_deref().into(),
+            event.detail.as_deref().into(),
+        ],
+    );
 }
 
 #[async_trait]
 impl AuditLog for SqlStore {
     async fn record(&self, event: &AuditEvent) -> Result<(), StoreError> {
-        insert_event(&self.pool, event).await
+        let mut batch = Batch::default();
+        push_event(&mut batch, event);
+        batch.commit(self).await
     }
 
     async fn recent_events(&self, account: AccountId, limit: u32) -> Result<Vec<AuditEvent>, StoreError> {

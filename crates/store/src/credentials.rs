@@ -28,13 +28,6 @@ pub(crate) async fn void_backup_codes(
     Ok(())
 }
 
-async fn insert_codes(tx: &mut sqlx::Transaction<'_, Any>, codes: &[OneTimeSecret]) -> Result<(), StoreError> {
-    for code in codes {
-        crate::secrets::insert(&mut **tx, code).await?;
-    }
-    Ok(())
-}
-
 #[async_trait]
 impl CredentialStore for SqlStore {
     async fn add_credential(&self, c: &FactorCredential, audit: &AuditEvent) -> Result<(), StoreError> {
@@ -123,7 +116,7 @@ impl CredentialStore for SqlStore {
         }
         if !backup_codes.is_empty() {
             void_backup_codes(&mut tx, account, audit.at).await?;
-            insert_codes(&mut tx, backup_codes).await?;
+            crate::secrets_and_mails(&mut tx, backup_codes, &[]).await?;
         }
         crate::commit_with(tx, audit, mails).await?;
         Ok(true)
@@ -270,7 +263,7 @@ impl CredentialStore for SqlStore {
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         void_backup_codes(&mut tx, account, audit.at).await?;
-        insert_codes(&mut tx, codes).await?;
+        crate::secrets_and_mails(&mut tx, codes, &[]).await?;
         crate::commit_with(tx, audit, mails).await
     }
 

@@ -6,18 +6,11 @@ use async_trait::async_trait;
 use sesame_core::mail::ComposedMail;
 use sesame_core::ports::{CounterKey, FlowRecord, FlowStore, FlowUpdate, OneTimeSecret, StoreError, ThrottleStore};
 use sesame_core::types::AccountId;
+use sqlx::Row;
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row};
 use std::collections::HashMap;
 use time::OffsetDateTime;
 use uuid::Uuid;
-
-async fn insert_secrets(tx: &mut sqlx::Transaction<'_, Any>, secrets: &[OneTimeSecret]) -> Result<(), StoreError> {
-    for s in secrets {
-        crate::secrets::insert(&mut **tx, s).await?;
-    }
-    Ok(())
-}
 
 #[async_trait]
 impl FlowStore for SqlStore {
@@ -43,8 +36,7 @@ impl FlowStore for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;
-        insert_secrets(&mut tx, secrets).await?;
-        crate::outbox::enqueue(&mut tx, mails).await?;
+        crate::secrets_and_mails(&mut tx, secrets, mails).await?;
         tx.commit().await.map_err(db_error)
     }
 
@@ -101,8 +93,7 @@ impl FlowStore for SqlStore {
             .await
             .map_err(db_error)?;
         }
-        insert_secrets(&mut tx, u.secrets).await?;
-        crate::outbox::enqueue(&mut tx, u.mails).await?;
+        crate::secrets_and_mails(&mut tx, u.secrets, u.mails).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(true)
     }

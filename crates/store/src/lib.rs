@@ -9,6 +9,7 @@
 
 mod accounts;
 mod audit;
+mod batch;
 #[cfg(test)]
 mod contract;
 mod credentials;
@@ -270,9 +271,25 @@ pub(crate) async fn commit_with(
     audit: &sesame_core::audit::AuditEvent,
     mails: &[sesame_core::mail::ComposedMail],
 ) -> Result<(), StoreError> {
-    audit::insert_event(&mut *tx, audit).await?;
-    outbox::enqueue(&mut tx, mails).await?;
+    let mut batch = batch::Batch::default();
+    audit::push_event(&mut batch, audit);
+    outbox::push(&mut batch, mails);
+    batch.run(&mut tx).await?;
     tx.commit().await.map_err(db_error)
+}
+
+/// Stores one-time secrets and queues mails inside the caller's transaction, in one batch.
+pub(crate) async fn secrets_and_mails(
+    conn: &mut sqlx::AnyConnection,
+    secrets: &[sesame_core::ports::OneTimeSecret],
+    mails: &[sesame_core::mail::ComposedMail],
+) -> Result<(), StoreError> {
+    let mut batch = batch::Batch::default();
+    for s in secrets {
+        secrets::push(&mut batch, s);
+    }
+    outbox::push(&mut batch, mails);
+    batch.run(conn).await
 }
 
 /// Times are stored as microseconds since the Unix epoch.

@@ -3,50 +3,46 @@
 //! get one), mark them sent once the SMTP server accepted them, and clear bodies holding a code or
 //! a link once sent or expired.
 
+use crate::batch::Batch;
 use crate::{SqlStore, db_error, from_micros, micros, opt_from_micros, parse_uuid};
 use async_trait::async_trait;
 use sesame_core::mail::ComposedMail;
 use sesame_core::ports::{ClaimedMail, OutboxStatus, OutboxStore, ParkedMail, StoreError};
 use sesame_core::types::AccountId;
-use sqlx::{Any, Executor, Row};
+use sqlx::Row;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 /// Queues mails inside the caller's transaction.
-pub(crate) async fn enqueue(tx: &mut sqlx::Transaction<'_, Any>, mails: &[ComposedMail]) -> Result<(), StoreError> {
+pub(crate) fn push(batch: &mut Batch, mails: &[ComposedMail]) {
     for m in mails {
-        insert(&mut **tx, m).await?;
+        batch.push(
+            "INSERT INTO outbox (id, account_id, message_id, recipient, template, language, subject, body_text, body_html, \
+             sensitive, created_at, expires_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $11)",
+            [
+                m.id.to_string().into(),
+                m.account_id.map(|a| a.0.to_string()).into(),
+                (&m.message_id).into(),
+                (&m.recipient).into(),
+                (&m.template).into(),
+                (&m.language).into(),
+                (&m.subject).into(),
+                m.text.clone().into(),
+                m.html.clone().into(),
+                i64::from(m.sensitive).into(),
+                micros(m.created_at).into(),
+                m.expires_at.map(micros).into(),
+            ],
+        );
     }
-    Ok(())
-}
-
-async fn insert<'e, E: Executor<'e, Database = Any>>(exec: E, m: &ComposedMail) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO outbox (id, account_id, message_id, recipient, template, language, subject, body_text, body_html, \
-         sensitive, created_at, expires_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $11)",
-    )
-    .bind(m.id.to_string())
-    .bind(m.account_id.map(|a| a.0.to_string()))
-    .bind(&m.message_id)
-    .bind(&m.recipient)
-    .bind(&m.template)
-    .bind(&m.language)
-    .bind(&m.subject)
-    .bind(&m.text)
-    .bind(&m.html)
-    .bind(i64::from(m.sensitive))
-    .bind(micros(m.created_at))
-    .bind(m.expires_at.map(micros))
-    .execute(exec)
-    .await
-    .map_err(db_error)?;
-    Ok(())
 }
 
 #[async_trait]
 impl OutboxStore for SqlStore {
     async fn queue_mail(&self, mail: &ComposedMail) -> Result<(), StoreError> {
-        insert(&self.pool, mail).await
+        let mut batch = Batch::default();
+        push(&mut batch, std::slice::from_ref(mail));
+        batch.commit(self).await
     }
 
     async fn claim_mails(

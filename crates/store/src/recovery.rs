@@ -143,8 +143,7 @@ impl RecoveryStore for SqlStore {
         if let Some(account) = secret.account_id {
             void_secrets(&mut tx, &secret.purpose, account, secret.created_at).await?;
         }
-        crate::secrets::insert(&mut *tx, secret).await?;
-        crate::outbox::enqueue(&mut tx, mails).await?;
+        crate::secrets_and_mails(&mut tx, std::slice::from_ref(secret), mails).await?;
         tx.commit().await.map_err(db_error)
     }
 
@@ -267,10 +266,7 @@ impl RecoveryStore for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;
-        for secret in secrets {
-            crate::secrets::insert(&mut *tx, secret).await?;
-        }
-        crate::outbox::enqueue(&mut tx, mails).await?;
+        crate::secrets_and_mails(&mut tx, secrets, mails).await?;
         tx.commit().await.map_err(db_error)
     }
 
@@ -339,9 +335,7 @@ impl RecoveryStore for SqlStore {
         if done.rows_affected() != 1 {
             return Ok(false);
         }
-        for secret in secrets {
-            crate::secrets::insert(&mut *tx, secret).await?;
-        }
+        crate::secrets_and_mails(&mut tx, secrets, &[]).await?;
         commit_with(tx, audit, mails).await?;
         Ok(true)
     }
@@ -638,9 +632,7 @@ impl RecoveryStore for SqlStore {
         ) {
             delete_documents(&mut tx, &id.to_string()).await?;
         }
-        for secret in secrets {
-            crate::secrets::insert(&mut *tx, secret).await?;
-        }
+        crate::secrets_and_mails(&mut tx, secrets, &[]).await?;
         commit_with(tx, audit, mails).await?;
         Ok(true)
     }

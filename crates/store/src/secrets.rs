@@ -1,6 +1,7 @@
 //! The one-time secret port (RISK-4): a secret is consumed by one conditional `UPDATE …
 //! RETURNING`, so of any number of parallel attempts exactly one gets the row back.
 
+use crate::batch::Batch;
 use crate::{SqlStore, db_error, from_micros, micros, parse_uuid};
 use async_trait::async_trait;
 use sesame_core::audit::AuditEvent;
@@ -10,31 +11,28 @@ use sqlx::Row;
 use time::OffsetDateTime;
 
 /// Inserts a secret with the caller's executor (pool or transaction).
-pub(crate) async fn insert<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
-    exec: E,
-    s: &OneTimeSecret,
-) -> Result<(), StoreError> {
-    sqlx::query(
+pub(crate) fn push(batch: &mut Batch, s: &OneTimeSecret) {
+    batch.push(
         "INSERT INTO one_time_secrets (id, purpose, account_id, flow_id, secret_hash, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(s.id.to_string())
-    .bind(&s.purpose)
-    .bind(s.account_id.map(|a| a.0.to_string()))
-    .bind(s.flow_id.map(|f| f.to_string()))
-    .bind(s.secret_hash.clone())
-    .bind(micros(s.created_at))
-    .bind(micros(s.expires_at))
-    .execute(exec)
-    .await
-    .map_err(db_error)?;
-    Ok(())
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        [
+            s.id.to_string().into(),
+            (&s.purpose).into(),
+            s.account_id.map(|a| a.0.to_string()).into(),
+            s.flow_id.map(|f| f.to_string()).into(),
+            s.secret_hash.clone().into(),
+            micros(s.created_at).into(),
+            micros(s.expires_at).into(),
+        ],
+    );
 }
 
 #[async_trait]
 impl SecretStore for SqlStore {
     async fn create_secret(&self, s: &OneTimeSecret) -> Result<(), StoreError> {
-        insert(&self.pool, s).await
+        let mut batch = Batch::default();
+        push(&mut batch, s);
+        batch.commit(self).await
     }
 
     async fn consume_secret(

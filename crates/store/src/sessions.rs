@@ -1,6 +1,7 @@
 //! The session port (SESS-1, SESS-2, SESS-5): rows keyed by the token's SHA-256.
 //! Known devices (RISK-2) live here too: browsers that logged in before, by their id's hash.
 
+use crate::batch::Batch;
 use crate::{SqlStore, db_error, from_micros, micros, opt_from_micros, parse_uuid};
 use async_trait::async_trait;
 use sesame_core::audit::AuditEvent;
@@ -76,52 +77,49 @@ static LIVE_SESSION_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(
 #[async_trait]
 impl SessionStore for SqlStore {
     async fn create_session(&self, new: NewSession<'_>) -> Result<(), StoreError> {
+        // One batch: on SQLite, one hand-off to the connection's thread for the whole login.
         let s = new.session;
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
-        sqlx::query(
+        let account = s.account_id.0.to_string();
+        let mut batch = Batch::default();
+        batch.push(
             "INSERT INTO sessions (id, account_id, token_hash, created_at, last_seen_at, authenticated_at, ip, user_agent, \
              second_factor) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(s.id.to_string())
-        .bind(s.account_id.0.to_string())
-        .bind(s.token_hash.clone())
-        .bind(micros(s.created_at))
-        .bind(micros(s.last_seen_at))
-        .bind(micros(s.authenticated_at))
-        .bind(s.ip.as_deref())
-        .bind(s.user_agent.as_deref())
-        .bind(s.second_factor.as_deref())
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
+            [
+                s.id.to_string().into(),
+                (&account).into(),
+                s.token_hash.clone().into(),
+                micros(s.created_at).into(),
+                micros(s.last_seen_at).into(),
+                micros(s.authenticated_at).into(),
+                s.ip.as_deref().into(),
+                s.user_agent.as_deref().into(),
+                s.second_factor.as_deref().into(),
+            ],
+        );
         for secret in new.secrets {
-            crate::secrets::insert(&mut *tx, secret).await?;
+            crate::secrets::push(&mut batch, secret);
         }
         if let Some(device_hash) = new.device_hash {
-            sqlx::query(
+            batch.push(
                 "INSERT INTO known_devices (account_id, device_hash, created_at, last_seen_at) VALUES ($1, $2, $3, $3) \
                  ON CONFLICT (account_id, device_hash) DO UPDATE SET last_seen_at = $3",
-            )
-            .bind(s.account_id.0.to_string())
-            .bind(device_hash.to_vec())
-            .bind(micros(s.created_at))
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
+                [
+                    (&account).into(),
+                    device_hash.to_vec().into(),
+                    micros(s.created_at).into(),
+                ],
+            );
         }
         if let Some(network) = new.network {
-            sqlx::query(
+            batch.push(
                 "INSERT INTO login_networks (account_id, network, last_seen_at) VALUES ($1, $2, $3) \
                  ON CONFLICT (account_id, network) DO UPDATE SET last_seen_at = $3",
-            )
-            .bind(s.account_id.0.to_string())
-            .bind(network)
-            .bind(micros(s.created_at))
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
+                [(&account).into(), network.into(), micros(s.created_at).into()],
+            );
         }
-        crate::commit_with(tx, new.audit, new.mails).await
+        crate::audit::push_event(&mut batch, new.audit);
+        crate::outbox::push(&mut batch, new.mails);
+        batch.commit(self).await
     }
 
     async fn find_session(&self, token_hash: &[u8]) -> Result<Option<SessionRecord>, StoreError> {

@@ -47,7 +47,7 @@ impl SmsOutboxStore for SqlStore {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         if let Some(secret) = secret {
             void_older(&mut tx, secret, now).await?;
-            crate::secrets::insert(&mut *tx, secret).await?;
+            crate::secrets_and_mails(&mut tx, std::slice::from_ref(secret), &[]).await?;
         }
         sqlx::query(
             "INSERT INTO sms_outbox (id, account_id, recipient, body, created_at, expires_at, next_attempt_at) \

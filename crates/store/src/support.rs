@@ -77,7 +77,7 @@ impl SupportStore for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;
-        crate::secrets::insert(&mut *tx, invitation).await?;
+        crate::secrets_and_mails(&mut tx, std::slice::from_ref(invitation), &[]).await?;
         tx.commit().await.map_err(db_error)
     }
 

@@ -1,0 +1,321 @@
+//! Writes that commit together, sent to the database as one unit where it can take one.
+//!
+//! sqlx's SQLite driver runs each connection on a thread of its own and hands it every statement
+//! and the answer back: two thread wake-ups a statement, more for `BEGIN` and `COMMIT`, which wait
+//! for their acknowledgement. On two cores busy hashing passwords, those wake-ups cost more than
+//! the statements (docs/benchmarks.md). So on SQLite a batch is one multi-statement execute, its
+//! statements' `$N` parameters renumbered into one list; a batch that is its own transaction
+//! carries its `BEGIN IMMEDIATE` and `COMMIT` in the same text. PostgreSQL's extended protocol
+//! takes one statement at a time, so there a batch runs statement by statement.
+
+use crate::{Backend, SqlStore, db_error};
+use sesame_core::ports::StoreError;
+use sqlx::{Any, AnyConnection, AssertSqlSafe, Database, Sqlite};
+
+/// A parameter of a batched statement, owned so that a batch can outlive its caller.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Arg {
+    Text(Option<String>),
+    Int(Option<i64>),
+    Bytes(Option<Vec<u8>>),
+}
+
+impl From<String> for Arg {
+    fn from(v: String) -> Self {
+        Self::Text(Some(v))
+    }
+}
+
+impl From<&str> for Arg {
+    fn from(v: &str) -> Self {
+        Self::Text(Some(v.to_owned()))
+    }
+}
+
+impl From<&String> for Arg {
+    fn from(v: &String) -> Self {
+        Self::Text(Some(v.clone()))
+    }
+}
+
+impl From<Option<String>> for Arg {
+    fn from(v: Option<String>) -> Self {
+        Self::Text(v)
+    }
+}
+
+impl From<Option<&str>> for Arg {
+    fn from(v: Option<&str>) -> Self {
+        Self::Text(v.map(str::to_owned))
+    }
+}
+
+impl From<i64> for Arg {
+    fn from(v: i64) -> Self {
+        Self::Int(Some(v))
+    }
+}
+
+impl From<Option<i64>> for Arg {
+    fn from(v: Option<i64>) -> Self {
+        Self::Int(v)
+    }
+}
+
+impl From<Vec<u8>> for Arg {
+    fn from(v: Vec<u8>) -> Self {
+        Self::Bytes(Some(v))
+    }
+}
+
+#[derive(Debug)]
+struct Statement {
+    sql: &'static str,
+    args: Vec<Arg>,
+}
+
+/// Statements to run together, in order.
+#[derive(Debug, Default)]
+pub(crate) struct Batch {
+    statements: Vec<Statement>,
+}
+
+type Query = sqlx::query::Query<'static, Any, sqlx::any::AnyArguments>;
+
+fn bind(mut query: Query, args: Vec<Arg>) -> Query {
+    for arg in args {
+        query = match arg {
+            Arg::Text(v) => query.bind(v),
+            Arg::Int(v) => query.bind(v),
+            Arg::Bytes(v) => query.bind(v),
+        };
+    }
+    query
+}
+
+/// `sql` with each `$N` raised by `offset`. Sesame's statements hold no `$` but in parameters.
+fn renumber(sql: &str, offset: usize, out: &mut String) {
+    let mut rest = sql;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..=at]);
+        rest = &rest[at + 1..];
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        match rest[..digits].parse::<usize>() {
+            Ok(n) => out.push_str(&(n + offset).to_string()),
+            Err(_) => out.push_str(&rest[..digits]),
+        }
+        rest = &rest[digits..];
+    }
+    out.push_str(rest);
+}
+
+impl Batch {
+    /// Adds a statement; its parameters are `$1`, `$2`… in its own numbering.
+    pub(crate) fn push<const N: usize>(&mut self, sql: &'static str, args: [Arg; N]) {
+        self.statements.push(Statement { sql, args: args.into() });
+    }
+
+    /// The statements as one SQLite text between `head` and `tail`, and their parameters.
+    fn joined(self, head: &str, tail: &str) -> Query {
+        let mut sql = String::from(head);
+        let mut args = Vec::new();
+        for statement in self.statements {
+            renumber(statement.sql, args.len(), &mut sql);
+            sql.push_str(";\n");
+            args.extend(statement.args);
+        }
+        sql.push_str(tail);
+        bind(sqlx::query(AssertSqlSafe(sql)), args)
+    }
+
+    /// Runs the statements on a connection inside the caller's transaction, which commits them.
+    pub(crate) async fn run(self, conn: &mut AnyConnection) -> Result<(), StoreError> {
+        if self.statements.is_empty() {
+            return Ok(());
+        }
+        if conn.backend_name() == Sqlite::NAME {
+            self.joined("", "").execute(conn).await.map_err(db_error)?;
+        } else {
+            for s in self.statements {
+                bind(sqlx::query(s.sql), s.args)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db_error)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the statements as a transaction of their own: all of them, or none.
+    pub(crate) async fn commit(mut self, store: &SqlStore) -> Result<(), StoreError> {
+        // One statement is atomic by itself.
+        if self.statements.len() == 1
+            && let Some(s) = self.statements.pop()
+        {
+            bind(sqlx::query(s.sql), s.args)
+                .execute(&store.pool)
+                .await
+                .map_err(db_error)?;
+            return Ok(());
+        }
+        match store.backend {
+            Backend::Postgres => {
+                let mut tx = store.pool.begin().await.map_err(db_error)?;
+                self.run(&mut tx).await?;
+                tx.commit().await.map_err(db_error)
+            }
+            Backend::Sqlite => {
+                // On a task of its own: a caller dropped halfway (a client that hung up) would
+                // stop the connection's thread between BEGIN and COMMIT and send the connection
+                // back to the pool inside a transaction that no one ends.
+                let pool = store.pool.clone();
+                let work = tokio::spawn(async move {
+                    let mut conn = pool.acquire().await.map_err(db_error)?;
+                    let Err(err) = self.joined("BEGIN IMMEDIATE;\n", "COMMIT;").execute(&mut *conn).await else {
+                        return Ok(());
+                    };
+                    // A statement failed: undo the ones before it. Without a transaction to end
+                    // (BEGIN itself failed) ROLLBACK fails harmlessly; if it fails otherwise the
+                    // connection is not trusted again.
+                    match sqlx::query("ROLLBACK").execute(&mut *conn).await {
+                        Err(e) if !e.to_string().contains("no transaction is active") => {
+                            conn.close().await.ok();
+                        }
+                        _ => {}
+                    }
+                    Err(db_error(err))
+                });
+                work.await.map_err(|e| StoreError::Internal(e.to_string()))?
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::TestDb;
+
+    const INSERT: &str = "INSERT INTO nic_handles (handle, reserved_at) VALUES ($1, $2)";
+
+    fn reserve(batch: &mut Batch, handle: &str) {
+        batch.push(INSERT, [handle.into(), 7_i64.into()]);
+    }
+
+    async fn handles(store: &SqlStore) -> Vec<String> {
+        let rows: Vec<(String,)> = sqlx::query_as("SELECT handle FROM nic_handles ORDER BY handle")
+            .fetch_all(&store.pool)
+            .await
+            .unwrap();
+        rows.into_iter().map(|(h,)| h).collect()
+    }
+
+    /// Another write goes through: no connection was left holding a transaction (on SQLite it
+    /// would hold the write lock, and this would fail once the busy timeout ran out).
+    async fn still_writable(store: &SqlStore, handle: &str) {
+        for _ in 0..crate::testing::TEST_POOL.max_connections {
+            let mut batch = Batch::default();
+            reserve(&mut batch, &format!("{handle}-{}", uuid::Uuid::new_v4()));
+            reserve(&mut batch, &format!("{handle}-{}", uuid::Uuid::new_v4()));
+            batch.commit(store).await.unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn a_batch_commits_all_its_statements_with_their_own_parameters() {
+        let db = TestDb::new().await;
+        let store = db.store().await;
+        let mut batch = Batch::default();
+        reserve(&mut batch, "aa1-ovh");
+        batch.push(
+            "INSERT INTO nic_handles (handle, reserved_at) VALUES ($2, $1)",
+            [8_i64.into(), "bb2-ovh".into()],
+        );
+        reserve(&mut batch, "cc3-ovh");
+        batch.commit(&store).await.unwrap();
+        let rows: Vec<(String, i64)> = sqlx::query_as("SELECT handle, reserved_at FROM nic_handles ORDER BY handle")
+            .fetch_all(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(
+            rows,
+            [("aa1-ovh".into(), 7), ("bb2-ovh".into(), 8), ("cc3-ovh".into(), 7)]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failing_statement_undoes_the_batch_and_frees_the_connection() {
+        let db = TestDb::new().await;
+        let store = db.store().await;
+        let mut first = Batch::default();
+        reserve(&mut first, "taken-ovh");
+        first.commit(&store).await.unwrap();
+
+        let mut batch = Batch::default();
+        reserve(&mut batch, "before-ovh");
+        reserve(&mut batch, "taken-ovh");
+        reserve(&mut batch, "after-ovh");
+        let err = batch.commit(&store).await.unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+        assert_eq!(handles(&store).await, ["taken-ovh"]);
+        still_writable(&store, "next").await;
+    }
+
+    /// Two reservations with a slow statement between them (a few milliseconds of counting).
+    fn slow_pair(batch: &mut Batch, round: u32) {
+        let first = format!("x{round:02}a-ovh");
+        reserve(batch, &first);
+        batch.push(
+            "UPDATE nic_handles SET reserved_at = (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c \
+             WHERE x < 100000) SELECT count(*) FROM c) WHERE handle = $1",
+            [first.into()],
+        );
+        reserve(batch, &format!("x{round:02}b-ovh"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_caller_that_goes_away_leaves_all_or_nothing_and_no_open_transaction() {
+        let db = TestDb::new().await;
+        let store = db.store().await;
+        const ROUNDS: u32 = 40;
+        let mut batch = Batch::default();
+        slow_pair(&mut batch, ROUNDS);
+        let started = std::time::Instant::now();
+        batch.commit(&store).await.unwrap();
+        let whole = started.elapsed();
+        // Dropped after a growing share of what the whole batch took, so that some rounds stop
+        // before it is sent, some in the middle, some after: the client hung up mid-login.
+        for round in 0..ROUNDS {
+            let mut batch = Batch::default();
+            slow_pair(&mut batch, round);
+            if let Ok(done) = tokio::time::timeout(whole * round / ROUNDS, batch.commit(&store)).await {
+                // Not "cannot start a transaction within a transaction": no connection came
+                // back from an earlier round inside its transaction.
+                assert!(done.is_ok(), "round {round}: {done:?}");
+            }
+        }
+        still_writable(&store, "next").await;
+        let names = handles(&store).await;
+        for round in 0..ROUNDS {
+            let a = names.contains(&format!("x{round:02}a-ovh"));
+            let b = names.contains(&format!("x{round:02}b-ovh"));
+            assert_eq!(a, b, "round {round}: all or nothing");
+        }
+    }
+
+    fn renumbered(sql: &str, offset: usize) -> String {
+        let mut out = String::new();
+        renumber(sql, offset, &mut out);
+        out
+    }
+
+    #[test]
+    fn parameters_are_renumbered_after_the_statements_before() {
+        assert_eq!(
+            renumbered("INSERT INTO t (a, b, c) VALUES ($1, $2, $1) -- $10", 9),
+            "INSERT INTO t (a, b, c) VALUES ($10, $11, $10) -- $19"
+        );
+        assert_eq!(renumbered("SELECT 1", 3), "SELECT 1");
+        assert_eq!(renumbered("a $ b $x $", 2), "a $ b $x $");
+    }
+}
