@@ -1,12 +1,17 @@
-//! Writes that commit together, sent to the database as one unit where it can take one.
+//! Writes that commit together, sent to the database as one unit.
 //!
 //! sqlx's SQLite driver runs each connection on a thread of its own and hands it every statement
 //! and the answer back: two thread wake-ups a statement, more for `BEGIN` and `COMMIT`, which wait
 //! for their acknowledgement. On two cores busy hashing passwords, those wake-ups cost more than
-//! the statements (docs/benchmarks.md). So on SQLite a batch is one multi-statement execute, its
-//! statements' `$N` parameters renumbered into one list; a batch that is its own transaction
-//! carries its `BEGIN IMMEDIATE` and `COMMIT` in the same text. PostgreSQL's extended protocol
-//! takes one statement at a time, so there a batch runs statement by statement.
+//! the statements (docs/benchmarks.md); on PostgreSQL each statement is a round trip. So a batch
+//! goes as one text, its statements' `$N` parameters renumbered into one list: on SQLite the
+//! statements one after the other (with their own `BEGIN IMMEDIATE` and `COMMIT` when the batch
+//! is its own transaction); on PostgreSQL, whose extended protocol takes one statement at a time,
+//! one statement whose `WITH` clauses hold all but the last, which PostgreSQL runs exactly once
+//! each, atomically.
+//!
+//! So the statements of a batch must not depend on one another's effects, nor touch the same
+//! row twice: on PostgreSQL they share one snapshot and run in no set order.
 
 use crate::{Backend, SqlStore, db_error};
 use sesame_core::ports::StoreError;
@@ -115,16 +120,30 @@ impl Batch {
         self.statements.push(Statement { sql, args: args.into() });
     }
 
-    /// The statements as one SQLite text between `head` and `tail`, and their parameters.
-    fn joined(self, head: &str, tail: &str) -> Query {
-        let mut sql = String::from(head);
-        let mut args = Vec::new();
-        for statement in self.statements {
-            renumber(statement.sql, args.len(), &mut sql);
-            sql.push_str(";\n");
+    /// The statements as one text for `backend`, and their parameters in order.
+    fn text(self, backend: Backend) -> (String, Vec<Arg>) {
+        let (mut sql, mut args) = (String::new(), Vec::new());
+        let last = self.statements.len().saturating_sub(1);
+        for (i, statement) in self.statements.into_iter().enumerate() {
+            match backend {
+                Backend::Sqlite => {
+                    renumber(statement.sql, args.len(), &mut sql);
+                    sql.push_str(";\n");
+                }
+                Backend::Postgres if i < last => {
+                    sql.push_str(if i == 0 { "WITH " } else { ", " });
+                    sql.push_str(&format!("s{i} AS ("));
+                    renumber(statement.sql, args.len(), &mut sql);
+                    sql.push_str(")\n");
+                }
+                Backend::Postgres => renumber(statement.sql, args.len(), &mut sql),
+            }
             args.extend(statement.args);
         }
-        sql.push_str(tail);
+        (sql, args)
+    }
+
+    fn query(sql: String, args: Vec<Arg>) -> Query {
         bind(sqlx::query(AssertSqlSafe(sql)), args)
     }
 
@@ -133,61 +152,50 @@ impl Batch {
         if self.statements.is_empty() {
             return Ok(());
         }
-        if conn.backend_name() == Sqlite::NAME {
-            self.joined("", "").execute(conn).await.map_err(db_error)?;
+        let backend = if conn.backend_name() == Sqlite::NAME {
+            Backend::Sqlite
         } else {
-            for s in self.statements {
-                bind(sqlx::query(s.sql), s.args)
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(db_error)?;
-            }
-        }
+            Backend::Postgres
+        };
+        let (sql, args) = self.text(backend);
+        Self::query(sql, args).execute(conn).await.map_err(db_error)?;
         Ok(())
     }
 
     /// Runs the statements as a transaction of their own: all of them, or none.
-    pub(crate) async fn commit(mut self, store: &SqlStore) -> Result<(), StoreError> {
-        // One statement is atomic by itself.
-        if self.statements.len() == 1
-            && let Some(s) = self.statements.pop()
-        {
-            bind(sqlx::query(s.sql), s.args)
-                .execute(&store.pool)
-                .await
-                .map_err(db_error)?;
+    pub(crate) async fn commit(self, store: &SqlStore) -> Result<(), StoreError> {
+        if self.statements.is_empty() {
             return Ok(());
         }
-        match store.backend {
-            Backend::Postgres => {
-                let mut tx = store.pool.begin().await.map_err(db_error)?;
-                self.run(&mut tx).await?;
-                tx.commit().await.map_err(db_error)
-            }
-            Backend::Sqlite => {
-                // On a task of its own: a caller dropped halfway (a client that hung up) would
-                // stop the connection's thread between BEGIN and COMMIT and send the connection
-                // back to the pool inside a transaction that no one ends.
-                let pool = store.pool.clone();
-                let work = tokio::spawn(async move {
-                    let mut conn = pool.acquire().await.map_err(db_error)?;
-                    let Err(err) = self.joined("BEGIN IMMEDIATE;\n", "COMMIT;").execute(&mut *conn).await else {
-                        return Ok(());
-                    };
-                    // A statement failed: undo the ones before it. Without a transaction to end
-                    // (BEGIN itself failed) ROLLBACK fails harmlessly; if it fails otherwise the
-                    // connection is not trusted again.
-                    match sqlx::query("ROLLBACK").execute(&mut *conn).await {
-                        Err(e) if !e.to_string().contains("no transaction is active") => {
-                            conn.close().await.ok();
-                        }
-                        _ => {}
-                    }
-                    Err(db_error(err))
-                });
-                work.await.map_err(|e| StoreError::Internal(e.to_string()))?
-            }
+        // One statement (PostgreSQL's is always one) is atomic by itself.
+        if store.backend == Backend::Postgres || self.statements.len() == 1 {
+            let (sql, args) = self.text(store.backend);
+            Self::query(sql, args).execute(&store.pool).await.map_err(db_error)?;
+            return Ok(());
         }
+        // On a task of its own: a caller dropped halfway (a client that hung up) would stop the
+        // connection's thread between BEGIN and COMMIT and send the connection back to the pool
+        // inside a transaction that no one ends.
+        let pool = store.pool.clone();
+        let (sql, args) = self.text(Backend::Sqlite);
+        let work = tokio::spawn(async move {
+            let mut conn = pool.acquire().await.map_err(db_error)?;
+            let batch = Self::query(format!("BEGIN IMMEDIATE;\n{sql}COMMIT;"), args);
+            let Err(err) = batch.execute(&mut *conn).await else {
+                return Ok(());
+            };
+            // A statement failed: undo the ones before it. Without a transaction to end (BEGIN
+            // itself failed) ROLLBACK fails harmlessly; if it fails otherwise the connection is
+            // not trusted again.
+            match sqlx::query("ROLLBACK").execute(&mut *conn).await {
+                Err(e) if !e.to_string().contains("no transaction is active") => {
+                    conn.close().await.ok();
+                }
+                _ => {}
+            }
+            Err(db_error(err))
+        });
+        work.await.map_err(|e| StoreError::Internal(e.to_string()))?
     }
 }
 
@@ -307,6 +315,41 @@ mod tests {
         let mut out = String::new();
         renumber(sql, offset, &mut out);
         out
+    }
+
+    #[test]
+    fn a_batch_is_one_text_on_either_backend() {
+        let batch = || {
+            let mut batch = Batch::default();
+            batch.push("INSERT INTO a (x, y) VALUES ($1, $2)", [1_i64.into(), "y".into()]);
+            batch.push("INSERT INTO b (z) VALUES ($1)", [None::<i64>.into()]);
+            batch.push("UPDATE c SET x = $2 WHERE y = $1", ["k".into(), 3_i64.into()]);
+            batch
+        };
+        let args = vec![
+            Arg::Int(Some(1)),
+            Arg::Text(Some("y".into())),
+            Arg::Int(None),
+            Arg::Text(Some("k".into())),
+            Arg::Int(Some(3)),
+        ];
+        assert_eq!(
+            batch().text(Backend::Sqlite),
+            (
+                "INSERT INTO a (x, y) VALUES ($1, $2);\nINSERT INTO b (z) VALUES ($3);\nUPDATE c SET x = $5 WHERE y = $4;\n"
+                    .to_owned(),
+                args.clone()
+            )
+        );
+        assert_eq!(
+            batch().text(Backend::Postgres),
+            (
+                "WITH s0 AS (INSERT INTO a (x, y) VALUES ($1, $2))\n, s1 AS (INSERT INTO b (z) VALUES ($3))\n\
+                 UPDATE c SET x = $5 WHERE y = $4"
+                    .to_owned(),
+                args
+            )
+        );
     }
 
     #[test]
