@@ -90,11 +90,7 @@ fn bind_account<'q>(
 }
 
 /// Inserts the password credential of a new account.
-async fn insert_password(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    account: &Account,
-    phc: &str,
-) -> Result<(), StoreError> {
+async fn insert_password(tx: &mut crate::pool::Tx, account: &Account, phc: &str) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO credentials (id, account_id, kind, version, data, created_at, updated_at) \
          VALUES ($1, $2, 'password', 1, $3, $4, $4)",
@@ -112,7 +108,7 @@ async fn insert_password(
 /// One imported account, inside the batch's transaction: the handle is reserved unless it is
 /// already, the account written unless its email or customer code is taken (then the new
 /// reservation is undone), then its password and audit event.
-async fn import_one(tx: &mut sqlx::Transaction<'_, sqlx::Any>, new: &NewAccount) -> Result<ImportResult, StoreError> {
+async fn import_one(tx: &mut crate::pool::Tx, new: &NewAccount) -> Result<ImportResult, StoreError> {
     let a = &new.account;
     let reserved = sqlx::query("INSERT INTO nic_handles (handle, reserved_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
         .bind(a.nic_handle.as_str())

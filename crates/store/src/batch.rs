@@ -188,9 +188,7 @@ impl Batch {
             // itself failed) ROLLBACK fails harmlessly; if it fails otherwise the connection is
             // not trusted again.
             match sqlx::query("ROLLBACK").execute(&mut *conn).await {
-                Err(e) if !e.to_string().contains("no transaction is active") => {
-                    conn.close().await.ok();
-                }
+                Err(e) if !e.to_string().contains(crate::pool::NO_TRANSACTION) => conn.discard(),
                 _ => {}
             }
             Err(db_error(err))

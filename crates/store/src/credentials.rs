@@ -9,12 +9,12 @@ use sesame_core::factor::backup_code;
 use sesame_core::mail::ComposedMail;
 use sesame_core::ports::{CredentialStore, FactorCredential, OneTimeSecret, StoreError};
 use sesame_core::types::AccountId;
-use sqlx::{Any, Row};
+use sqlx::Row;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 pub(crate) async fn void_backup_codes(
-    tx: &mut sqlx::Transaction<'_, Any>,
+    tx: &mut crate::pool::Tx,
     account: AccountId,
     now: OffsetDateTime,
 ) -> Result<(), StoreError> {

@@ -15,6 +15,7 @@ mod contract;
 mod credentials;
 mod flows;
 mod outbox;
+mod pool;
 mod recovery;
 mod secrets;
 mod sessions;
@@ -26,8 +27,8 @@ pub mod testing;
 use async_trait::async_trait;
 use sesame_core::ports::{Health, StoreError, Unique};
 use sesame_core::types::AccountId;
-use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, ConnectOptions, Connection, Executor};
+use sqlx::ConnectOptions;
+use sqlx::any::AnyConnectOptions;
 use std::str::FromStr;
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::SeqCst;
@@ -98,13 +99,10 @@ impl Generations {
     }
 }
 
-/// A pooled connection idle for longer is checked before it is used again.
-const IDLE_CHECK: Duration = Duration::from_secs(10);
-
 /// The store: one pool, either backend.
 #[derive(Debug, Clone)]
 pub struct SqlStore {
-    pool: AnyPool,
+    pool: pool::Pool,
     backend: Backend,
     /// Raised after every write through this store that ends sessions or changes an account
     /// (SESS-2): the per-node session cache trusts only what it read since the last raise.
@@ -123,31 +121,7 @@ impl SqlStore {
         let options = AnyConnectOptions::from_str(url)
             .map_err(|e| OpenError::Connect(e.to_string()))?
             .disable_statement_logging();
-        let pool = AnyPoolOptions::new()
-            .max_connections(settings.max_connections)
-            .acquire_timeout(settings.acquire_timeout)
-            // sqlx checks every connection as it comes back to the pool; checking it again as it
-            // goes out would cost each statement a second round trip, so only one left idle for
-            // a while (which the server may have dropped since) is checked.
-            .test_before_acquire(false)
-            .before_acquire(|conn, meta| {
-                Box::pin(async move {
-                    if meta.idle_for > IDLE_CHECK {
-                        conn.ping().await?;
-                    }
-                    Ok(true)
-                })
-            })
-            .after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;")
-                            .await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect_lazy_with(options);
+        let pool = pool::Pool::new(options, backend, settings.max_connections, settings.acquire_timeout);
         let store = Self {
             pool,
             backend,
@@ -170,7 +144,10 @@ impl SqlStore {
         };
         let mut result = Ok(());
         for _ in 0..attempts {
-            result = migrator.run(&self.pool).await;
+            result = match self.pool.acquire().await {
+                Ok(mut conn) => migrator.run(&mut *conn).await,
+                Err(err) => Err(sqlx::migrate::MigrateError::Execute(err)),
+            };
             if result.is_ok() {
                 break;
             }
@@ -267,7 +244,7 @@ fn is_busy(code: Option<&str>) -> bool {
 /// Ends a change: its audit event and the mails that report it go into the same transaction,
 /// which then commits (AUDIT-1, MAIL-1).
 pub(crate) async fn commit_with(
-    mut tx: sqlx::Transaction<'_, sqlx::Any>,
+    mut tx: pool::Tx,
     audit: &sesame_core::audit::AuditEvent,
     mails: &[sesame_core::mail::ComposedMail],
 ) -> Result<(), StoreError> {

@@ -12,8 +12,8 @@ use sesame_core::recovery::{
     StoredDocument,
 };
 use sesame_core::types::{AccountId, Email};
+use sqlx::Row;
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -92,7 +92,7 @@ fn secret_from_row(row: &AnyRow) -> Result<OneTimeSecret, StoreError> {
 
 /// Voids the unused secrets of `purpose` of an account (or of one flow) inside a transaction.
 async fn void_secrets(
-    tx: &mut sqlx::Transaction<'_, Any>,
+    tx: &mut crate::pool::Tx,
     purpose: &str,
     account: AccountId,
     now: OffsetDateTime,
@@ -108,7 +108,7 @@ async fn void_secrets(
 }
 
 /// Deletes the documents of one request inside a transaction.
-pub(crate) async fn delete_documents(tx: &mut sqlx::Transaction<'_, Any>, request: &str) -> Result<u64, StoreError> {
+pub(crate) async fn delete_documents(tx: &mut crate::pool::Tx, request: &str) -> Result<u64, StoreError> {
     let done = sqlx::query("DELETE FROM recovery_documents WHERE request_id = $1")
         .bind(request)
         .execute(&mut **tx)
@@ -119,7 +119,7 @@ pub(crate) async fn delete_documents(tx: &mut sqlx::Transaction<'_, Any>, reques
 
 /// Closes a change (applied or cancelled) if it is still open; false otherwise.
 async fn close_change(
-    tx: &mut sqlx::Transaction<'_, Any>,
+    tx: &mut crate::pool::Tx,
     id: Uuid,
     column: &str,
     now: OffsetDateTime,

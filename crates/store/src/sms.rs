@@ -14,11 +14,7 @@ use uuid::Uuid;
 
 /// Voids the unused secrets a new one replaces: same purpose and flow, or, without a flow, same
 /// purpose and account.
-async fn void_older(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    secret: &OneTimeSecret,
-    now: OffsetDateTime,
-) -> Result<(), StoreError> {
+async fn void_older(tx: &mut crate::pool::Tx, secret: &OneTimeSecret, now: OffsetDateTime) -> Result<(), StoreError> {
     let (column, owner) = match (secret.flow_id, secret.account_id) {
         (Some(flow), _) => ("flow_id", flow),
         (None, Some(account)) => ("account_id", account.0),
