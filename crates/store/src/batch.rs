@@ -181,15 +181,15 @@ impl Batch {
         let work = tokio::spawn(async move {
             let mut conn = pool.acquire().await.map_err(db_error)?;
             let batch = Self::query(format!("BEGIN IMMEDIATE;\n{sql}COMMIT;"), args);
+            conn.set_in_transaction(true);
             let Err(err) = batch.execute(&mut *conn).await else {
+                conn.set_in_transaction(false);
                 return Ok(());
             };
-            // A statement failed: undo the ones before it. Without a transaction to end (BEGIN
-            // itself failed) ROLLBACK fails harmlessly; if it fails otherwise the connection is
-            // not trusted again.
-            match sqlx::query("ROLLBACK").execute(&mut *conn).await {
-                Err(e) if !e.to_string().contains(crate::pool::NO_TRANSACTION) => conn.discard(),
-                _ => {}
+            // A statement failed: undo the ones before it. A connection that can't say its
+            // transaction is over is closed, not pooled.
+            if conn.roll_back().await {
+                conn.set_in_transaction(false);
             }
             Err(db_error(err))
         });

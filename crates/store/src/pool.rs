@@ -10,7 +10,9 @@
 //!
 //! Transactions are begun and ended by this module, not by sqlx: a [`Tx`] dropped before its
 //! commit (an error, or a client that went away mid-request) is rolled back on a task of its own
-//! before its connection returns.
+//! before its connection returns. A connection dropped while it may still be inside a
+//! transaction (a cancelled `BEGIN`, `COMMIT` or `ROLLBACK`) is closed, never pooled. The idle
+//! list shrinks back after a peak: connections idle for 10 minutes are closed.
 
 use crate::Backend;
 use futures_util::future::BoxFuture;
@@ -24,10 +26,13 @@ use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// SQLite's answer to a ROLLBACK with no transaction to end.
-pub(crate) const NO_TRANSACTION: &str = "no transaction is active";
+const NO_TRANSACTION: &str = "no transaction is active";
 
 /// A connection idle for longer is checked before it is used again.
 const IDLE_CHECK: Duration = Duration::from_secs(10);
+
+/// A connection idle for longer is closed (the pool shrinks back after a peak).
+const IDLE_LIMIT: Duration = Duration::from_secs(600);
 
 /// Connections to one database, at most `max` at a time.
 #[derive(Debug, Clone)]
@@ -43,10 +48,14 @@ struct Inner {
     acquire_timeout: Duration,
 }
 
-/// A connection taken from the pool; it goes back when dropped.
+/// A connection taken from the pool; it goes back when dropped, unless it may be inside a
+/// transaction or broken.
 #[derive(Debug)]
 pub(crate) struct Conn {
     conn: Option<AnyConnection>,
+    /// Set before a transaction begins, cleared once it is known to be over: a connection
+    /// dropped in between (a cancelled BEGIN, COMMIT or ROLLBACK) is closed, never pooled.
+    in_transaction: bool,
     pool: Arc<Inner>,
     _permit: OwnedSemaphorePermit,
 }
@@ -62,7 +71,8 @@ impl Pool {
         }))
     }
 
-    /// A connection, within the acquire timeout (`PoolTimedOut` after it: the caller answers 503).
+    /// A connection, within the acquire timeout (`PoolTimedOut` after it: the caller answers
+    /// 503, never hangs).
     pub(crate) async fn acquire(&self) -> Result<Conn, sqlx::Error> {
         let inner = &self.0;
         let deadline = tokio::time::Instant::now() + inner.acquire_timeout;
@@ -71,11 +81,16 @@ impl Pool {
             .map_err(|_| sqlx::Error::PoolTimedOut)?
             .map_err(|_| sqlx::Error::PoolClosed)?;
         loop {
-            let idle = inner.idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
+            let idle = inner.lock_idle().pop();
             let conn = match idle {
                 Some((mut conn, since)) => {
-                    if since.elapsed() > IDLE_CHECK && conn.ping().await.is_err() {
-                        continue;
+                    if since.elapsed() > IDLE_CHECK {
+                        // A link the network dropped silently must not hold the request.
+                        match tokio::time::timeout_at(deadline, conn.ping()).await {
+                            Ok(Ok(())) => {}
+                            Ok(Err(_)) => continue,
+                            Err(_) => return Err(sqlx::Error::PoolTimedOut),
+                        }
                     }
                     conn
                 }
@@ -85,23 +100,28 @@ impl Pool {
             };
             return Ok(Conn {
                 conn: Some(conn),
+                in_transaction: false,
                 pool: Arc::clone(inner),
                 _permit: permit,
             });
         }
     }
 
-    /// Begins a transaction on a connection of its own.
+    /// Begins a transaction on a connection of its own. The `Tx` exists before `BEGIN` is sent,
+    /// so a caller dropped while it runs, or a failed `BEGIN`, still ends in its rollback.
     pub(crate) async fn begin(&self) -> Result<Tx, sqlx::Error> {
         let mut conn = self.acquire().await?;
-        conn.run("BEGIN").await?;
-        Ok(Tx { conn: Some(conn) })
+        conn.in_transaction = true;
+        let mut tx = Tx { conn: Some(conn) };
+        tx.conn_mut().run("BEGIN").await?;
+        Ok(tx)
     }
 
-    /// Closes the idle connections and refuses new ones.
+    /// Closes the idle connections and refuses new ones; connections in use are closed as they
+    /// come back.
     pub(crate) async fn close(&self) {
         self.0.permits.close();
-        let idle = std::mem::take(&mut *self.0.idle.lock().unwrap_or_else(PoisonError::into_inner));
+        let idle = std::mem::take(&mut *self.0.lock_idle());
         for (conn, _) in idle {
             conn.close().await.ok();
         }
@@ -109,6 +129,10 @@ impl Pool {
 }
 
 impl Inner {
+    fn lock_idle(&self) -> std::sync::MutexGuard<'_, Vec<(AnyConnection, Instant)>> {
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     async fn connect(&self) -> Result<AnyConnection, sqlx::Error> {
         let mut conn = self.options.connect().await?;
         if self.backend == Backend::Sqlite {
@@ -122,18 +146,37 @@ impl Inner {
     }
 }
 
-/// Errors after which a connection is not worth keeping.
+/// Closes connections off the caller's path (they say goodbye to the server), or just drops them
+/// when no runtime is left.
+fn close_all(conns: Vec<AnyConnection>) {
+    if conns.is_empty() {
+        return;
+    }
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        runtime.spawn(async move {
+            for conn in conns {
+                conn.close().await.ok();
+            }
+        });
+    }
+}
+
+/// Errors after which a connection is not worth keeping: lost or broken links, and PostgreSQL
+/// ending the session (admin shutdown, crash recovery, connection exceptions).
 fn broken(err: &sqlx::Error) -> bool {
-    matches!(
-        err,
-        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) | sqlx::Error::WorkerCrashed
-    )
+    match err {
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|code| matches!(&*code, "57P01" | "57P02" | "57P03") || code.starts_with("08")),
+        _ => false,
+    }
 }
 
 impl Conn {
-    /// Closes the connection instead of returning it (its state is unknown).
-    pub(crate) fn discard(mut self) {
-        self.conn = None;
+    /// Marks the connection as inside a transaction (see `in_transaction`) or out of it.
+    pub(crate) fn set_in_transaction(&mut self, inside: bool) {
+        self.in_transaction = inside;
     }
 
     /// Runs a statement without parameters, keeping the connection only if it still works.
@@ -150,6 +193,15 @@ impl Conn {
             self.conn = None;
         }
         result
+    }
+
+    /// Ends whatever transaction the connection may be in; `false` if it could not say.
+    pub(crate) async fn roll_back(&mut self) -> bool {
+        match self.run("ROLLBACK").await {
+            Ok(()) => true,
+            // SQLite may have ended it already, after some errors.
+            Err(e) => e.to_string().contains(NO_TRANSACTION),
+        }
     }
 }
 
@@ -176,10 +228,23 @@ impl DerefMut for Conn {
 
 impl Drop for Conn {
     fn drop(&mut self) {
-        if let Some(conn) = self.conn.take() {
-            let mut idle = self.pool.idle.lock().unwrap_or_else(PoisonError::into_inner);
-            idle.push((conn, Instant::now()));
+        let Some(conn) = self.conn.take() else {
+            return;
+        };
+        if self.in_transaction || self.pool.permits.is_closed() {
+            close_all(vec![conn]);
+            return;
         }
+        let mut idle = self.pool.lock_idle();
+        // The oldest are at the start; those idle too long go.
+        let stale = idle
+            .iter()
+            .take_while(|(_, since)| since.elapsed() > IDLE_LIMIT)
+            .count();
+        let stale: Vec<_> = idle.drain(..stale).map(|(conn, _)| conn).collect();
+        idle.push((conn, Instant::now()));
+        drop(idle);
+        close_all(stale);
     }
 }
 
@@ -190,14 +255,21 @@ pub(crate) struct Tx {
 }
 
 impl Tx {
+    #[allow(clippy::expect_used)]
+    fn conn_mut(&mut self) -> &mut Conn {
+        self.conn
+            .as_mut()
+            .expect("a transaction has its connection until it ends")
+    }
+
+    /// Commits. The connection stays with the transaction until `COMMIT` is answered, so a
+    /// caller dropped meanwhile still ends in a rollback (harmless after a commit).
     pub(crate) async fn commit(mut self) -> Result<(), sqlx::Error> {
-        let Some(mut conn) = self.conn.take() else {
-            return Ok(());
-        };
+        let conn = self.conn_mut();
         let committed = conn.run("COMMIT").await;
-        if committed.is_err() && conn.conn.is_some() {
-            // Rolled back on drop, before the connection goes back.
-            self.conn = Some(conn);
+        if committed.is_ok() {
+            conn.in_transaction = false;
+            self.conn = None;
         }
         committed
     }
@@ -215,11 +287,8 @@ impl Deref for Tx {
 }
 
 impl DerefMut for Tx {
-    #[allow(clippy::expect_used)]
     fn deref_mut(&mut self) -> &mut AnyConnection {
-        self.conn
-            .as_mut()
-            .expect("a transaction has its connection until it ends")
+        self.conn_mut()
     }
 }
 
@@ -228,19 +297,16 @@ impl Drop for Tx {
         let Some(mut conn) = self.conn.take() else {
             return;
         };
-        // Back to the pool only once the transaction is over; a connection that can't end it is
-        // closed instead. Without a runtime (the process is ending) it is just closed.
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) if conn.conn.is_some() => {
-                runtime.spawn(async move {
-                    match conn.run("ROLLBACK").await {
-                        // SQLite may have ended it already, after some errors.
-                        Err(e) if !e.to_string().contains(NO_TRANSACTION) => conn.discard(),
-                        _ => {}
-                    }
-                });
-            }
-            _ => conn.discard(),
+        // Back to the pool only once the transaction is over. If the task never runs (the
+        // runtime is ending), the connection, still marked as in a transaction, is closed.
+        if conn.conn.is_some()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            runtime.spawn(async move {
+                if conn.roll_back().await {
+                    conn.set_in_transaction(false);
+                }
+            });
         }
     }
 }
@@ -317,10 +383,29 @@ mod tests {
     async fn pool(max: u32) -> (TestDb, Pool) {
         let db = TestDb::new().await;
         db.store().await.close().await;
+        let pool = another(&db, max);
+        (db, pool)
+    }
+
+    fn another(db: &TestDb, max: u32) -> Pool {
         sqlx::any::install_default_drivers();
         let options = AnyConnectOptions::from_str(&db.url).unwrap();
-        let pool = Pool::new(options, db.backend, max, Duration::from_millis(200));
-        (db, pool)
+        Pool::new(options, db.backend, max, Duration::from_secs(3))
+    }
+
+    /// Polls a future once and drops it: the caller went away while it waited for an answer.
+    fn abandon<F: std::future::Future>(future: F) {
+        let mut future = std::pin::pin!(future);
+        let waker = std::task::Waker::noop();
+        let _ = future.as_mut().poll(&mut std::task::Context::from_waker(waker));
+    }
+
+    async fn reserve(pool: &Pool, handle: &str) {
+        sqlx::query("INSERT INTO nic_handles (handle, reserved_at) VALUES ($1, 1)")
+            .bind(handle)
+            .execute(pool)
+            .await
+            .unwrap();
     }
 
     async fn handles(pool: &Pool) -> Vec<String> {
@@ -351,9 +436,40 @@ mod tests {
             .unwrap();
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_transaction_abandoned_in_begin_or_commit_leaves_no_connection_inside_it() {
+        let (db, pool) = pool(1).await;
+        let mut committed = Vec::new();
+        for round in 0..10 {
+            abandon(pool.begin());
+            // Had the connection come back inside that transaction, this write would stay in it.
+            reserve(&pool, &format!("after-begin-{round}")).await;
+            let mut tx = pool.begin().await.unwrap();
+            sqlx::query("INSERT INTO nic_handles (handle, reserved_at) VALUES ($1, 1)")
+                .bind(format!("in-tx-{round}"))
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            abandon(tx.commit());
+            reserve(&pool, &format!("after-commit-{round}")).await;
+            committed.extend([format!("after-begin-{round}"), format!("after-commit-{round}")]);
+        }
+        // Another connection sees every write that was answered as done.
+        let seen = handles(&another(&db, 1)).await;
+        for handle in committed {
+            assert!(seen.contains(&handle), "{handle} is committed: {seen:?}");
+        }
+    }
+
     #[tokio::test]
     async fn a_full_pool_times_out_and_a_returned_connection_is_taken_again() {
-        let (_db, pool) = pool(1).await;
+        let (db, _) = pool(1).await;
+        let pool = Pool::new(
+            AnyConnectOptions::from_str(&db.url).unwrap(),
+            db.backend,
+            1,
+            Duration::from_millis(200),
+        );
         let held = pool.acquire().await.unwrap();
         assert!(matches!(pool.acquire().await, Err(sqlx::Error::PoolTimedOut)));
         drop(held);
