@@ -188,9 +188,7 @@ impl Batch {
             };
             // A statement failed: undo the ones before it. A connection that can't say its
             // transaction is over is closed, not pooled.
-            if conn.roll_back().await {
-                conn.set_in_transaction(false);
-            }
+            conn.end_transaction().await;
             Err(db_error(err))
         });
         work.await.map_err(|e| StoreError::Internal(e.to_string()))?

@@ -34,6 +34,10 @@ const IDLE_CHECK: Duration = Duration::from_secs(10);
 /// A connection idle for longer is closed (the pool shrinks back after a peak).
 const IDLE_LIMIT: Duration = Duration::from_secs(600);
 
+/// How long ending a transaction or closing a connection may take before the connection is given
+/// up: a link the network dropped silently never answers (sqlx sets no TCP keepalive).
+const CLOSE_LIMIT: Duration = Duration::from_secs(5);
+
 /// Connections to one database, at most `max` at a time.
 #[derive(Debug, Clone)]
 pub(crate) struct Pool(Arc<Inner>);
@@ -43,9 +47,18 @@ struct Inner {
     options: AnyConnectOptions,
     backend: Backend,
     /// Idle connections, the one returned last at the end.
-    idle: Mutex<Vec<(AnyConnection, Instant)>>,
+    idle: Mutex<Vec<Idle>>,
     permits: Arc<Semaphore>,
     acquire_timeout: Duration,
+}
+
+/// A connection waiting in the pool.
+#[derive(Debug)]
+struct Idle {
+    conn: AnyConnection,
+    since: Instant,
+    /// Its last statement was abandoned: the answer may still be on its way, or the link dead.
+    unsettled: bool,
 }
 
 /// A connection taken from the pool; it goes back when dropped, unless it may be inside a
@@ -56,6 +69,9 @@ pub(crate) struct Conn {
     /// Set before a transaction begins, cleared once it is known to be over: a connection
     /// dropped in between (a cancelled BEGIN, COMMIT or ROLLBACK) is closed, never pooled.
     in_transaction: bool,
+    /// Set while a statement through the pool runs: dropped meanwhile, the connection is
+    /// checked before its next use.
+    busy: bool,
     pool: Arc<Inner>,
     _permit: OwnedSemaphorePermit,
 }
@@ -83,8 +99,12 @@ impl Pool {
         loop {
             let idle = inner.lock_idle().pop();
             let conn = match idle {
-                Some((mut conn, since)) => {
-                    if since.elapsed() > IDLE_CHECK {
+                Some(Idle {
+                    mut conn,
+                    since,
+                    unsettled,
+                }) => {
+                    if unsettled || since.elapsed() > IDLE_CHECK {
                         // A link the network dropped silently must not hold the request.
                         match tokio::time::timeout_at(deadline, conn.ping()).await {
                             Ok(Ok(())) => {}
@@ -101,6 +121,7 @@ impl Pool {
             return Ok(Conn {
                 conn: Some(conn),
                 in_transaction: false,
+                busy: false,
                 pool: Arc::clone(inner),
                 _permit: permit,
             });
@@ -122,14 +143,14 @@ impl Pool {
     pub(crate) async fn close(&self) {
         self.0.permits.close();
         let idle = std::mem::take(&mut *self.0.lock_idle());
-        for (conn, _) in idle {
-            conn.close().await.ok();
+        for Idle { conn, .. } in idle {
+            tokio::time::timeout(CLOSE_LIMIT, conn.close()).await.ok();
         }
     }
 }
 
 impl Inner {
-    fn lock_idle(&self) -> std::sync::MutexGuard<'_, Vec<(AnyConnection, Instant)>> {
+    fn lock_idle(&self) -> std::sync::MutexGuard<'_, Vec<Idle>> {
         self.idle.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -155,7 +176,7 @@ fn close_all(conns: Vec<AnyConnection>) {
     if let Ok(runtime) = tokio::runtime::Handle::try_current() {
         runtime.spawn(async move {
             for conn in conns {
-                conn.close().await.ok();
+                tokio::time::timeout(CLOSE_LIMIT, conn.close()).await.ok();
             }
         });
     }
@@ -195,12 +216,18 @@ impl Conn {
         result
     }
 
-    /// Ends whatever transaction the connection may be in; `false` if it could not say.
-    pub(crate) async fn roll_back(&mut self) -> bool {
-        match self.run("ROLLBACK").await {
-            Ok(()) => true,
-            // SQLite may have ended it already, after some errors.
-            Err(e) => e.to_string().contains(NO_TRANSACTION),
+    /// Rolls back whatever transaction the connection may be in. One that can't say, within
+    /// `CLOSE_LIMIT`, that it is out of it stays marked as inside and is closed when dropped.
+    pub(crate) async fn end_transaction(&mut self) {
+        let rollback = async {
+            match self.run("ROLLBACK").await {
+                Ok(()) => true,
+                // SQLite may have ended it already, after some errors.
+                Err(e) => e.to_string().contains(NO_TRANSACTION),
+            }
+        };
+        if let Ok(true) = tokio::time::timeout(CLOSE_LIMIT, rollback).await {
+            self.in_transaction = false;
         }
     }
 }
@@ -210,7 +237,8 @@ impl Deref for Conn {
 
     #[allow(clippy::expect_used)]
     fn deref(&self) -> &AnyConnection {
-        // Only `settle` takes it, and only on the way out.
+        // Only `settle` takes it, after which the connection is only dropped (or, in
+        // `end_transaction`, left marked as in a transaction, so dropped too).
         self.conn
             .as_ref()
             .expect("a pooled connection is present until dropped")
@@ -231,18 +259,25 @@ impl Drop for Conn {
         let Some(conn) = self.conn.take() else {
             return;
         };
-        if self.in_transaction || self.pool.permits.is_closed() {
+        if self.in_transaction {
             close_all(vec![conn]);
             return;
         }
         let mut idle = self.pool.lock_idle();
+        // Checked under the lock, which `close` takes after closing the permits.
+        if self.pool.permits.is_closed() {
+            drop(idle);
+            close_all(vec![conn]);
+            return;
+        }
         // The oldest are at the start; those idle too long go.
-        let stale = idle
-            .iter()
-            .take_while(|(_, since)| since.elapsed() > IDLE_LIMIT)
-            .count();
-        let stale: Vec<_> = idle.drain(..stale).map(|(conn, _)| conn).collect();
-        idle.push((conn, Instant::now()));
+        let stale = idle.iter().take_while(|i| i.since.elapsed() > IDLE_LIMIT).count();
+        let stale: Vec<_> = idle.drain(..stale).map(|i| i.conn).collect();
+        idle.push(Idle {
+            conn,
+            since: Instant::now(),
+            unsettled: self.busy,
+        });
         drop(idle);
         close_all(stale);
     }
@@ -303,9 +338,7 @@ impl Drop for Tx {
             && let Ok(runtime) = tokio::runtime::Handle::try_current()
         {
             runtime.spawn(async move {
-                if conn.roll_back().await {
-                    conn.set_in_transaction(false);
-                }
+                conn.end_transaction().await;
             });
         }
     }
@@ -324,7 +357,9 @@ impl<'p> Executor<'p> for &'_ Pool {
         // could not own it. The store reads bounded results only.
         futures_util::stream::once(async move {
             let mut conn = pool.acquire().await?;
+            conn.busy = true;
             let results: Result<Vec<_>, sqlx::Error> = conn.fetch_many(query).try_collect().await;
+            conn.busy = false;
             conn.settle(results)
         })
         .map_ok(|results| futures_util::stream::iter(results.into_iter().map(Ok)))
@@ -340,7 +375,9 @@ impl<'p> Executor<'p> for &'_ Pool {
         let pool = self.clone();
         Box::pin(async move {
             let mut conn = pool.acquire().await?;
+            conn.busy = true;
             let row = conn.fetch_optional(query).await;
+            conn.busy = false;
             conn.settle(row)
         })
     }
@@ -356,7 +393,9 @@ impl<'p> Executor<'p> for &'_ Pool {
         let pool = self.clone();
         Box::pin(async move {
             let mut conn = pool.acquire().await?;
+            conn.busy = true;
             let statement = conn.prepare_with(sql, parameters).await;
+            conn.busy = false;
             conn.settle(statement)
         })
     }
@@ -368,7 +407,9 @@ impl<'p> Executor<'p> for &'_ Pool {
         let pool = self.clone();
         Box::pin(async move {
             let mut conn = pool.acquire().await?;
+            conn.busy = true;
             let described = conn.describe(sql).await;
+            conn.busy = false;
             conn.settle(described)
         })
     }
@@ -459,6 +500,26 @@ mod tests {
         for handle in committed {
             assert!(seen.contains(&handle), "{handle} is committed: {seen:?}");
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_statement_abandoned_midway_has_its_connection_checked_before_the_next_use() {
+        let (_db, pool) = pool(1).await;
+        reserve(&pool, "first-ovh").await;
+        // Slow enough (a few milliseconds of counting) that the first poll can't see it end.
+        let slow = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 300000) \
+                    SELECT count(*) FROM c";
+        abandon(sqlx::query(slow).fetch_one(&pool));
+        let unsettled = |pool: &Pool| pool.0.lock_idle().iter().map(|i| i.unsettled).collect::<Vec<_>>();
+        // Dropped on its first poll, after the pool had handed it a connection.
+        assert_eq!(unsettled(&pool), [true]);
+        // The next user gets it pinged (so answered in full) and gets its own answer.
+        let (count,): (i64,) = sqlx::query_as("SELECT count(*) FROM nic_handles")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(count, 1);
+        assert_eq!(unsettled(&pool), [false]);
     }
 
     #[tokio::test]
