@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 /// Login bursts (each after a raw run), `BENCH_ROUNDS`.
-const ROUNDS: usize = 5;
+const ROUNDS: usize = 15;
 const LOGINS_PER_ROUND: usize = 200;
 const WARM_UP: usize = 10;
 
