@@ -198,20 +198,13 @@ impl Batch {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pool::tests::handles;
     use crate::testing::TestDb;
 
     const INSERT: &str = "INSERT INTO nic_handles (handle, reserved_at) VALUES ($1, $2)";
 
     fn reserve(batch: &mut Batch, handle: &str) {
         batch.push(INSERT, [handle.into(), 7_i64.into()]);
-    }
-
-    async fn handles(store: &SqlStore) -> Vec<String> {
-        let rows: Vec<(String,)> = sqlx::query_as("SELECT handle FROM nic_handles ORDER BY handle")
-            .fetch_all(&store.pool)
-            .await
-            .unwrap();
-        rows.into_iter().map(|(h,)| h).collect()
     }
 
     /// Another write goes through: no connection was left holding a transaction (on SQLite it
@@ -261,7 +254,7 @@ mod tests {
         reserve(&mut batch, "after-ovh");
         let err = batch.commit(&store).await.unwrap_err();
         assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
-        assert_eq!(handles(&store).await, ["taken-ovh"]);
+        assert_eq!(handles(&store.pool).await, ["taken-ovh"]);
         still_writable(&store, "next").await;
     }
 
@@ -299,7 +292,7 @@ mod tests {
             }
         }
         still_writable(&store, "next").await;
-        let names = handles(&store).await;
+        let names = handles(&store.pool).await;
         for round in 0..ROUNDS {
             let a = names.contains(&format!("x{round:02}a-ovh"));
             let b = names.contains(&format!("x{round:02}b-ovh"));

@@ -235,23 +235,29 @@ pub(crate) fn db_error(err: sqlx::Error) -> StoreError {
     }
 }
 
-/// SQLite's "database is locked" (5, 261, 517) and PostgreSQL's connection failures (class 08,
-/// 57P01 admin shutdown, 57P03 cannot connect now).
+/// SQLite's "database is locked" (5, 261, 517) and PostgreSQL ending the session.
 fn is_busy(code: Option<&str>) -> bool {
-    matches!(code, Some("5" | "261" | "517" | "57P01" | "57P02" | "57P03")) || code.is_some_and(|c| c.starts_with("08"))
+    matches!(code, Some("5" | "261" | "517")) || code.is_some_and(pool::session_ended)
 }
 
 /// Ends a change: its audit event and the mails that report it go into the same transaction,
 /// which then commits (AUDIT-1, MAIL-1).
 pub(crate) async fn commit_with(
-    mut tx: pool::Tx,
+    tx: pool::Tx,
     audit: &sesame_core::audit::AuditEvent,
     mails: &[sesame_core::mail::ComposedMail],
 ) -> Result<(), StoreError> {
-    let mut batch = batch::Batch::default();
-    audit::push_event(&mut batch, audit);
-    outbox::push(&mut batch, mails);
-    batch.run(&mut tx).await?;
+    commit_all(tx, &[], audit, mails).await
+}
+
+/// [`commit_with`], with the change's new one-time secrets in the same batch.
+pub(crate) async fn commit_all(
+    mut tx: pool::Tx,
+    secrets: &[sesame_core::ports::OneTimeSecret],
+    audit: &sesame_core::audit::AuditEvent,
+    mails: &[sesame_core::mail::ComposedMail],
+) -> Result<(), StoreError> {
+    closing_batch(secrets, Some(audit), mails).run(&mut tx).await?;
     tx.commit().await.map_err(db_error)
 }
 
@@ -261,12 +267,24 @@ pub(crate) async fn secrets_and_mails(
     secrets: &[sesame_core::ports::OneTimeSecret],
     mails: &[sesame_core::mail::ComposedMail],
 ) -> Result<(), StoreError> {
+    closing_batch(secrets, None, mails).run(conn).await
+}
+
+/// The writes that close a change, as one batch: its secrets, its audit event, its mails.
+pub(crate) fn closing_batch(
+    secrets: &[sesame_core::ports::OneTimeSecret],
+    audit: Option<&sesame_core::audit::AuditEvent>,
+    mails: &[sesame_core::mail::ComposedMail],
+) -> batch::Batch {
     let mut batch = batch::Batch::default();
     for s in secrets {
         secrets::push(&mut batch, s);
     }
+    if let Some(event) = audit {
+        audit::push_event(&mut batch, event);
+    }
     outbox::push(&mut batch, mails);
-    batch.run(conn).await
+    batch
 }
 
 /// Times are stored as microseconds since the Unix epoch.

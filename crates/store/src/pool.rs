@@ -69,6 +69,8 @@ pub(crate) struct Conn {
     /// Set before a transaction begins, cleared once it is known to be over: a connection
     /// dropped in between (a cancelled BEGIN, COMMIT or ROLLBACK) is closed, never pooled.
     in_transaction: bool,
+    /// A statement failed for want of a working connection: it is dropped, not pooled.
+    broken: bool,
     /// Set while a statement through the pool runs: dropped meanwhile, the connection is
     /// checked before its next use.
     busy: bool,
@@ -122,6 +124,7 @@ impl Pool {
                 conn: Some(conn),
                 in_transaction: false,
                 busy: false,
+                broken: false,
                 pool: Arc::clone(inner),
                 _permit: permit,
             });
@@ -182,14 +185,18 @@ fn close_all(conns: Vec<AnyConnection>) {
     }
 }
 
+/// PostgreSQL ending the session: connection exceptions (class 08), admin shutdown, crash
+/// recovery, cannot connect now.
+pub(crate) fn session_ended(code: &str) -> bool {
+    matches!(code, "57P01" | "57P02" | "57P03") || code.starts_with("08")
+}
+
 /// Errors after which a connection is not worth keeping: lost or broken links, and PostgreSQL
-/// ending the session (admin shutdown, crash recovery, connection exceptions).
+/// ending the session.
 fn broken(err: &sqlx::Error) -> bool {
     match err {
         sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(db) => db
-            .code()
-            .is_some_and(|code| matches!(&*code, "57P01" | "57P02" | "57P03") || code.starts_with("08")),
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| session_ended(&code)),
         _ => false,
     }
 }
@@ -211,7 +218,7 @@ impl Conn {
         if let Err(err) = &result
             && broken(err)
         {
-            self.conn = None;
+            self.broken = true;
         }
         result
     }
@@ -237,8 +244,7 @@ impl Deref for Conn {
 
     #[allow(clippy::expect_used)]
     fn deref(&self) -> &AnyConnection {
-        // Only `settle` takes it, after which the connection is only dropped (or, in
-        // `end_transaction`, left marked as in a transaction, so dropped too).
+        // Only `drop` takes it.
         self.conn
             .as_ref()
             .expect("a pooled connection is present until dropped")
@@ -259,6 +265,9 @@ impl Drop for Conn {
         let Some(conn) = self.conn.take() else {
             return;
         };
+        if self.broken {
+            return;
+        }
         if self.in_transaction {
             close_all(vec![conn]);
             return;
@@ -334,7 +343,7 @@ impl Drop for Tx {
         };
         // Back to the pool only once the transaction is over. If the task never runs (the
         // runtime is ending), the connection, still marked as in a transaction, is closed.
-        if conn.conn.is_some()
+        if !conn.broken
             && let Ok(runtime) = tokio::runtime::Handle::try_current()
         {
             runtime.spawn(async move {
@@ -416,7 +425,7 @@ impl<'p> Executor<'p> for &'_ Pool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::testing::TestDb;
     use std::str::FromStr;
@@ -449,7 +458,8 @@ mod tests {
             .unwrap();
     }
 
-    async fn handles(pool: &Pool) -> Vec<String> {
+    /// The reserved NIC handles, in order (the tables of this module's and the batch's tests).
+    pub(crate) async fn handles(pool: &Pool) -> Vec<String> {
         let rows: Vec<(String,)> = sqlx::query_as("SELECT handle FROM nic_handles ORDER BY handle")
             .fetch_all(pool)
             .await

@@ -335,8 +335,7 @@ impl RecoveryStore for SqlStore {
         if done.rows_affected() != 1 {
             return Ok(false);
         }
-        crate::secrets_and_mails(&mut tx, secrets, &[]).await?;
-        commit_with(tx, audit, mails).await?;
+        crate::commit_all(tx, secrets, audit, mails).await?;
         Ok(true)
     }
 
@@ -632,8 +631,7 @@ impl RecoveryStore for SqlStore {
         ) {
             delete_documents(&mut tx, &id.to_string()).await?;
         }
-        crate::secrets_and_mails(&mut tx, secrets, &[]).await?;
-        commit_with(tx, audit, mails).await?;
+        crate::commit_all(tx, secrets, audit, mails).await?;
         Ok(true)
     }
 

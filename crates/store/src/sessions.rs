@@ -1,7 +1,6 @@
 //! The session port (SESS-1, SESS-2, SESS-5): rows keyed by the token's SHA-256.
 //! Known devices (RISK-2) live here too: browsers that logged in before, by their id's hash.
 
-use crate::batch::Batch;
 use crate::{SqlStore, db_error, from_micros, micros, opt_from_micros, parse_uuid};
 use async_trait::async_trait;
 use sesame_core::audit::AuditEvent;
@@ -80,7 +79,7 @@ impl SessionStore for SqlStore {
         // One batch: on SQLite, one hand-off to the connection's thread for the whole login.
         let s = new.session;
         let account = s.account_id.0.to_string();
-        let mut batch = Batch::default();
+        let mut batch = crate::closing_batch(new.secrets, Some(new.audit), new.mails);
         batch.push(
             "INSERT INTO sessions (id, account_id, token_hash, created_at, last_seen_at, authenticated_at, ip, user_agent, \
              second_factor) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -96,9 +95,6 @@ impl SessionStore for SqlStore {
                 s.second_factor.as_deref().into(),
             ],
         );
-        for secret in new.secrets {
-            crate::secrets::push(&mut batch, secret);
-        }
         if let Some(device_hash) = new.device_hash {
             batch.push(
                 "INSERT INTO known_devices (account_id, device_hash, created_at, last_seen_at) VALUES ($1, $2, $3, $3) \
@@ -117,8 +113,6 @@ impl SessionStore for SqlStore {
                 [(&account).into(), network.into(), micros(s.created_at).into()],
             );
         }
-        crate::audit::push_event(&mut batch, new.audit);
-        crate::outbox::push(&mut batch, new.mails);
         batch.commit(self).await
     }
 
