@@ -7,6 +7,9 @@
 # fuzz target for a few seconds (nightly toolchain and cargo-fuzz, installed when missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# A clean build gains nothing from incremental compilation, whose files would take a third of the
+# disk the run needs (CI machines have little to spare).
+export CARGO_INCREMENTAL=0
 
 missing=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
@@ -35,7 +38,9 @@ SESAME_TEST_BACKEND=postgres SESAME_TEST_POSTGRES_URL="$pg_url" \
   cargo nextest run --workspace --locked --no-fail-fast
 
 echo "== browser tests (Chromium)"
-cargo build --locked --bin sesame
+# On the binary the test build above made (the integration suite runs it too): a separate
+# `cargo build` would compile a second copy of half the dependencies, as the test-only crates
+# switch on extra features of shared ones (tokio's test-util, for one).
 (cd e2e && npm ci --no-audit --no-fund --silent && SESAME_BIN=../target/debug/sesame npm test)
 
 echo "== the OpenAPI document against the real server (schemathesis)"
