@@ -169,6 +169,8 @@ pub struct NewSession<'a> {
     /// network as a known one.
     pub device_hash: Option<&'a [u8]>,
     pub network: Option<&'a str>,
+    /// RISK-2: the throttle counters the login's right password clears.
+    pub counters: &'a [CounterKey<'a>],
 }
 
 #[async_trait]

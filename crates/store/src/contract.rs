@@ -482,6 +482,7 @@ async fn logged_in(
         secrets: &[],
         device_hash: None,
         network: None,
+        counters: &[],
     };
     store.create_session(new).await.unwrap();
     s
@@ -506,7 +507,7 @@ async fn stored_body(store: &SqlStore, id: Uuid) -> Option<String> {
 }
 
 #[tokio::test]
-async fn a_login_remembers_its_device_and_network_and_stores_its_link_with_the_session() {
+async fn a_login_remembers_its_device_and_network_and_stores_its_link_and_clears_its_counters_with_the_session() {
     let (_db, store) = fresh().await;
     let a = account("ab12345-ovh", "1111-111-11", "a@example.com");
     create(&store, &a).await.unwrap();
@@ -517,6 +518,9 @@ async fn a_login_remembers_its_device_and_network_and_stores_its_link_with_the_s
     let since = T0 - Duration::days(1);
     assert!(!store.is_known_device(a.id, &[9; 32]).await.unwrap());
     assert!(!store.network_seen_since(a.id, "192.0.2.0/24", since).await.unwrap());
+    let ever = OffsetDateTime::UNIX_EPOCH;
+    let counters = [("pw-account", "a"), ("pw-address", "192.0.2.0"), ("pw-account", "b")];
+    store.hits(&counters, ever, T0).await.unwrap();
     store
         .create_session(NewSession {
             session: &s,
@@ -525,9 +529,13 @@ async fn a_login_remembers_its_device_and_network_and_stores_its_link_with_the_s
             secrets: std::slice::from_ref(&link),
             device_hash: Some(&[9; 32]),
             network: Some("192.0.2.0/24"),
+            counters: &counters[..2],
         })
         .await
         .unwrap();
+    let windows: Vec<_> = counters.iter().map(|&(scope, key)| (scope, key, ever)).collect();
+    let failures: Vec<i64> = store.counts(&windows).await.unwrap().iter().map(|c| c.0).collect();
+    assert_eq!(failures, [0, 0, 1], "the login's two counters cleared, another kept");
     assert!(store.is_known_device(a.id, &[9; 32]).await.unwrap());
     assert!(store.network_seen_since(a.id, "192.0.2.0/24", since).await.unwrap());
     assert!(

@@ -113,6 +113,12 @@ impl SessionStore for SqlStore {
                 [(&account).into(), network.into(), micros(s.created_at).into()],
             );
         }
+        for (scope, key) in new.counters {
+            batch.push(
+                "DELETE FROM throttle_counters WHERE scope = $1 AND key = $2",
+                [(*scope).into(), (*key).into()],
+            );
+        }
         batch.commit(self).await
     }
 

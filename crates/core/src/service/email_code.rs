@@ -9,7 +9,7 @@
 use super::Services;
 use super::contact::mask;
 use super::login_flow::{Entry, Login, LoginFlowState, OpenFlow, Step, TwoFactorError};
-use super::password_guard::device_hash;
+use super::password_guard::{Cleared, device_hash};
 use super::sessions::{LoginError, LoginSuccess, device_description};
 use crate::audit::ClientInfo;
 use crate::flow::FlowKind;
@@ -198,7 +198,9 @@ impl Login {
         if !self.ports.complete_flow(flow, now).await? {
             return Err(TwoFactorError::FlowNotFound);
         }
-        Ok(self.complete_login(account, state.entry, None, client).await?)
+        Ok(self
+            .complete_login(account, state.entry, None, client, &Cleared::default())
+            .await?)
     }
 
     /// LOGIN-3: a new code for the same login (the older stops working).

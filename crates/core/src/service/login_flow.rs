@@ -15,6 +15,7 @@
 //! Challenge state lives in the flow row, sealed under the server key, so any node can finish a
 //! step (OPS-1). Diagram and reasons: `docs/design/login-pipeline.md`.
 
+use super::password_guard::Cleared;
 use super::session_cache::SessionCache;
 use super::sessions::{Authenticated, LoginError, LoginSuccess};
 use super::{Base, Factors};
@@ -246,13 +247,15 @@ impl Login {
 
     /// The one place that decides what a correct first factor still needs (LOGIN-2 today,
     /// RISK-1 next), then opens the session or starts the login flow.
-    /// `recent_failures`: wrong passwords were tried on the account just before (RISK-1).
+    /// `recent_failures`: wrong passwords were tried on the account just before (RISK-1);
+    /// `cleared`: the throttle counters a session opened here clears (RISK-2).
     pub(crate) async fn conclude(
         &self,
         account: &Account,
         entry: Entry,
         client: &ClientInfo,
         recent_failures: bool,
+        cleared: &Cleared,
     ) -> Result<LoginOutcome, LoginError> {
         let steps = self.extra_steps(account, entry, client, recent_failures).await?;
         match steps.into_iter().next() {
@@ -263,7 +266,8 @@ impl Login {
                 self.start_email_step(account, entry, client).await?,
             )),
             None => Ok(LoginOutcome::LoggedIn(Box::new(
-                self.complete_login(account.clone(), entry, None, client).await?,
+                self.complete_login(account.clone(), entry, None, client, cleared)
+                    .await?,
             ))),
         }
     }
@@ -292,6 +296,7 @@ impl Login {
         entry: Entry,
         second_factor: Option<String>,
         client: &ClientInfo,
+        cleared: &Cleared,
     ) -> Result<LoginSuccess, LoginError> {
         if let Entry::Reauth { session } = entry {
             let audit = AuditEvent::new(
@@ -304,7 +309,7 @@ impl Login {
             self.ports.end_session(session, self.base.clock.now(), &audit).await?;
         }
         let notify = entry == Entry::Login && account.login_notifications;
-        self.open_session(account, client, notify, second_factor).await
+        self.open_session(account, client, notify, second_factor, cleared).await
     }
 
     /// LOGIN-2: after a correct password, a login flow with the methods fixed now.
@@ -570,7 +575,9 @@ impl Login {
                     .await?;
                 }
                 let proof = device.map_or_else(|| BACKUP_CODE_PROOF.to_owned(), |d| d.to_string());
-                Ok(self.complete_login(account, state.entry, Some(proof), client).await?)
+                Ok(self
+                    .complete_login(account, state.entry, Some(proof), client, &Cleared::default())
+                    .await?)
             }
             FactorOutcome::Rejected | FactorOutcome::Replayed => {
                 self.end_try(&account, tried, false).await?;
@@ -713,7 +720,9 @@ impl Login {
         let entry = Entry::Reauth {
             session: auth.session.id,
         };
-        Ok(self.conclude(&account, entry, client, false).await?)
+        Ok(self
+            .conclude(&account, entry, client, false, &Cleared::default())
+            .await?)
     }
 }
 

@@ -7,7 +7,7 @@
 use super::login_flow::Login;
 use super::sessions::LoginError;
 use crate::audit::ClientInfo;
-use crate::ports::Account;
+use crate::ports::{Account, CounterKey};
 use crate::throttle::{ACCOUNT_LOCK, Count, Verdict, address_key, verdict};
 use crate::types::AccountId;
 use sha2::{Digest, Sha256};
@@ -29,6 +29,16 @@ const LOCKED_WAIT: Duration = Duration::minutes(15);
 /// The stored form of a device id.
 pub(super) fn device_hash(device: &str) -> Vec<u8> {
     Sha256::digest(device.as_bytes()).to_vec()
+}
+
+/// The throttle counters a right password clears (scope, key).
+#[derive(Debug, Default)]
+pub(crate) struct Cleared(Vec<(&'static str, String)>);
+
+impl Cleared {
+    pub(crate) fn keys(&self) -> Vec<CounterKey<'_>> {
+        self.0.iter().map(|(scope, key)| (*scope, key.as_str())).collect()
+    }
 }
 
 /// Whom a password try is about: an account, or an identifier no account has.
@@ -155,40 +165,47 @@ impl Login {
         })
     }
 
-    /// Settles a try: a right password clears the counters it touched (they count consecutive
-    /// failures; the account's only from an unknown device); the wrong one that reaches the lock
-    /// mails the owner the unlock link.
+    /// Settles a try. A right password clears the counters it touched (they count consecutive
+    /// failures; the account's only from an unknown device): they are returned, for the session
+    /// the login opens to clear in its own batch, or [`Login::clear_counters`] at once. The wrong
+    /// one that reaches the lock mails the owner the unlock link.
     pub(super) async fn end_password_try(
         &self,
         tried: PasswordTry,
         right: bool,
         account: Option<&Account>,
-    ) -> Result<(), LoginError> {
+    ) -> Result<Cleared, LoginError> {
         if right {
             // A known device's success clears its own counter, not the account's: an owner who
             // logs in often must not hand an attacker on unknown devices fresh tries each time.
-            let account_key = tried.device_key.is_none().then_some(&tried.account_key);
-            let keys: Vec<(&str, &str)> = [
+            let account_key = tried.device_key.is_none().then_some(tried.account_key);
+            let keys = [
                 (ACCOUNT, account_key),
-                (ADDRESS, tried.address_key.as_ref()),
-                (DEVICE, tried.device_key.as_ref()),
+                (ADDRESS, tried.address_key),
+                (DEVICE, tried.device_key),
             ]
             .into_iter()
-            .filter_map(|(scope, key)| Some((scope, key?.as_str())))
+            .filter_map(|(scope, key)| Some((scope, key?)))
             .collect();
-            self.ports.resets(&keys).await?;
-        } else if tried.device_key.is_none() {
+            return Ok(Cleared(keys));
+        }
+        if tried.device_key.is_none() {
             let now = self.base.clock.now();
             self.ports.hit(GLOBAL, "all", now - GLOBAL_WINDOW, now).await?;
         }
-        if !right
-            && tried.account_failures == ACCOUNT_LOCK
+        if tried.account_failures == ACCOUNT_LOCK
             && let Some(account) = account
         {
             self.send_unlock_link(account, true, self.base.clock.now())
                 .await
                 .map_err(|e| LoginError::Store(crate::ports::StoreError::Internal(e.to_string())))?;
         }
+        Ok(Cleared::default())
+    }
+
+    /// Clears the counters a right password settled, when no session takes them.
+    pub(super) async fn clear_counters(&self, cleared: &Cleared) -> Result<(), LoginError> {
+        self.ports.resets(&cleared.keys()).await?;
         Ok(())
     }
 

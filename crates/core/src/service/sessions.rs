@@ -5,11 +5,11 @@
 //! wrong password. Only after a correct password does a blocked account learn that it is blocked.
 
 use super::login_flow::{Entry, Login, LoginOutcome};
-use super::password_guard::{Subject, device_hash};
+use super::password_guard::{Cleared, Subject, device_hash};
 use crate::audit::{Actor, AuditEvent, AuditKind, ClientInfo};
 use crate::factor::password::{HashError, Verification};
 use crate::mail::MailKind;
-use crate::ports::{Account, NewSession, SessionRecord, StoreError};
+use crate::ports::{Account, NewSession, PasswordCredential, SessionRecord, StoreError};
 use crate::token::{Token, hash_token};
 use crate::types::{AccountId, AccountState, LoginIdentifier, Password, new_id};
 use time::Duration;
@@ -141,17 +141,43 @@ impl Login {
             .await?;
         let right = verification == Verification::Match && credential.is_some();
         let failed_before = tried.failed_before;
-        self.end_password_try(tried, right, account.as_ref()).await?;
-
-        let (Verification::Match, Some(account), Some(credential)) = (verification, account.as_ref(), credential)
-        else {
-            let event = match &account {
-                Some(account) => failed("wrong_password").account(account.id),
-                None => failed("unknown_account"),
-            };
-            self.ports.record(&event).await?;
-            return Err(LoginError::InvalidCredentials);
+        let cleared = self.end_password_try(tried, right, account.as_ref()).await?;
+        let outcome = match (verification, account.as_ref(), credential) {
+            (Verification::Match, Some(account), Some(credential)) => {
+                self.after_password(account, &credential, &password, client, failed_before, &cleared)
+                    .await
+            }
+            _ => {
+                let event = match &account {
+                    Some(account) => failed("wrong_password").account(account.id),
+                    None => failed("unknown_account"),
+                };
+                self.ports.record(&event).await?;
+                Err(LoginError::InvalidCredentials)
+            }
         };
+        // A session's batch cleared the counters; any other end of a right password clears them
+        // now (RISK-2).
+        if !matches!(outcome, Ok(LoginOutcome::LoggedIn(_))) {
+            self.clear_counters(&cleared).await?;
+        }
+        outcome
+    }
+
+    /// What follows a right password: the account's state, a rehash when due (PWD-1), the IP
+    /// restriction (RISK-3), then the pipeline (LOGIN-2). A session opened here clears `cleared`.
+    async fn after_password(
+        &self,
+        account: &Account,
+        credential: &PasswordCredential,
+        password: &Password,
+        client: &ClientInfo,
+        failed_before: bool,
+        cleared: &Cleared,
+    ) -> Result<LoginOutcome, LoginError> {
+        let now = self.base.clock.now();
+        let failed =
+            |reason: &str| AuditEvent::new(now, AuditKind::LoginFailed, Actor::Anonymous, client).failed(reason);
         match account.state {
             AccountState::Active => {}
             AccountState::Blocked => {
@@ -165,7 +191,7 @@ impl Login {
         }
         if self.base.hasher.needs_rehash(&credential.phc) {
             // Best effort: a busy pool just postpones the upgrade to the next login.
-            match self.base.hasher.hash(&password).await {
+            match self.base.hasher.hash(password).await {
                 Ok(phc) => self.ports.update_password_hash(credential.id, &phc, now).await?,
                 Err(err) => tracing::info!(%err, "password rehash postponed"),
             }
@@ -173,7 +199,8 @@ impl Login {
         // RISK-3: the account's IP restriction, once the password proved who is asking.
         self.check_ip(account, client).await?;
         // LOGIN-2: with 2FA on, the password alone never opens a session.
-        self.conclude(account, Entry::Login, client, failed_before).await
+        self.conclude(account, Entry::Login, client, failed_before, cleared)
+            .await
     }
 
     /// Checks the logged-in customer's own password again (SESS-3), at full cost.
@@ -194,8 +221,10 @@ impl Login {
             .hasher
             .verify(&password, credential.as_ref().map(|c| c.phc.as_str()))
             .await?;
-        self.end_password_try(tried, verification == Verification::Match, Some(account))
+        let cleared = self
+            .end_password_try(tried, verification == Verification::Match, Some(account))
             .await?;
+        self.clear_counters(&cleared).await?;
         if verification != Verification::Match {
             let event = AuditEvent::new(self.base.clock.now(), AuditKind::LoginFailed, Actor::Customer, client)
                 .account(account.id)
@@ -208,13 +237,15 @@ impl Login {
 
     /// Opens a session for an account that just proved who it is: a new token (SESS-1), the
     /// audit event and, when asked, the login notification (LOGIN-4), in one transaction.
-    /// `second_factor` is what proved the second factor (a device id or `backup_code`).
+    /// `second_factor` is what proved the second factor (a device id or `backup_code`);
+    /// `cleared`, the throttle counters the password settled (RISK-2), cleared in the same batch.
     pub(crate) async fn open_session(
         &self,
         account: Account,
         client: &ClientInfo,
         notify: bool,
         second_factor: Option<String>,
+        cleared: &Cleared,
     ) -> Result<LoginSuccess, LoginError> {
         let now = self.base.clock.now();
         let token = Token::generate(self.base.rng.as_ref());
@@ -254,6 +285,7 @@ impl Login {
                 secrets: &secrets,
                 device_hash: device_hash.as_deref(),
                 network: network.as_deref(),
+                counters: &cleared.keys(),
             })
             .await?;
         if notify {

@@ -19,6 +19,7 @@
 
 use super::accounts::{AccountDraft, CreateAccountError, ProfileInput, language_and_currency};
 use super::login_flow::{Entry, LoginOutcome};
+use super::password_guard::Cleared;
 use super::sessions::{LoginError, LoginSuccess};
 use super::{Accounts, Base, Login};
 use crate::audit::{Actor, ClientInfo};
@@ -393,7 +394,11 @@ impl Signup {
             .await?;
         // The welcome mail already tells the customer about the account: no login notice. The
         // pipeline decides what else is owed; a new account has no second factor yet.
-        match self.login.conclude(&account, Entry::Signup, client, false).await? {
+        match self
+            .login
+            .conclude(&account, Entry::Signup, client, false, &Cleared::default())
+            .await?
+        {
             LoginOutcome::LoggedIn(done) => Ok(*done),
             LoginOutcome::SecondFactor(_) | LoginOutcome::EmailCode(_) => {
                 Err(StoreError::Internal("a new account owes no step after sign-up".into()).into())

@@ -171,6 +171,35 @@ async fn the_owner_logging_in_gives_an_attacker_no_fresh_tries() {
     assert_eq!((status, code.as_str()), (429, "THROTTLED"));
 }
 
+/// Five wrong passwords from new browsers make the account's next try wait; a right one then
+/// clears the count, whether it opens a session (cleared in the session's own batch) or leads to
+/// the second step (cleared on its own).
+#[tokio::test]
+async fn a_right_password_clears_the_count_with_or_without_a_session() {
+    let app = spawn_app().await;
+    let jane = app.jane().await;
+    let nic = jane.nic_handle.as_str();
+    for second_step in [false, true] {
+        wrong_passwords(&client(), &app, nic, 5).await;
+        let (status, code, wait) = attempt(&client(), &app, nic, "not the password").await;
+        assert_eq!((status, code.as_str()), (429, "THROTTLED"), "the sixth try waits");
+        app.clock.advance(time::Duration::seconds(wait.unwrap()));
+        if second_step {
+            password_step(&client(), &app, nic, &["totp", "backup_code"]).await;
+        } else {
+            assert_eq!(attempt(&client(), &app, nic, PASSWORD).await.0, 200);
+        }
+        // Four, so that the enrolment's own login below goes through at once.
+        for _ in 0..4 {
+            let (status, _, _) = attempt(&client(), &app, nic, "not the password").await;
+            assert_eq!(status, 401, "checked at once: the count started again");
+        }
+        if !second_step {
+            crate::two_factor::enrol(&app, nic).await;
+        }
+    }
+}
+
 /// One JSON login from `ip` (the test is the trusted proxy).
 async fn attempt_from(client: &Client, app: &TestApp, ip: &str, login: &str, password: &str) -> u16 {
     client
