@@ -519,6 +519,13 @@ pub struct KnownDevice {
 #[async_trait]
 pub trait IpRuleStore: Send + Sync {
     async fn ip_rules(&self, account: AccountId) -> Result<Option<String>, StoreError>;
+    /// What a right password is checked against next, in one read: the IP rules (RISK-3) and
+    /// the second-factor credentials (LOGIN-2), as `ip_rules` and `CredentialStore::credentials`
+    /// give them.
+    async fn ip_rules_and_credentials(
+        &self,
+        account: AccountId,
+    ) -> Result<(Option<String>, Vec<FactorCredential>), StoreError>;
     /// Replaces the document, with its audit event and mail.
     async fn set_ip_rules(
         &self,

@@ -4,7 +4,9 @@ use crate::batch::Batch;
 use crate::{SqlStore, db_error, from_micros, micros, parse_uuid};
 use async_trait::async_trait;
 use sesame_core::audit::AuditEvent;
-use sesame_core::ports::{Account, AccountStore, ImportResult, NewAccount, PasswordCredential, StoreError, Unique};
+use sesame_core::ports::{
+    Account, AccountStore, FactorCredential, ImportResult, NewAccount, PasswordCredential, StoreError, Unique,
+};
 use sesame_core::types::{AccountId, AccountState, AccountType, CustomerCode, Email, NicHandle};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -398,6 +400,36 @@ impl sesame_core::ports::IpRuleStore for SqlStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(db_error)
+    }
+
+    async fn ip_rules_and_credentials(
+        &self,
+        account: AccountId,
+    ) -> Result<(Option<String>, Vec<FactorCredential>), StoreError> {
+        // One row per credential, or one row of NULLs without any; the rules on every row.
+        let rows = sqlx::query(
+            "SELECT r.rules AS ip_rules, c.id, c.account_id, c.kind, c.version, c.data, c.description, \
+             c.created_at, c.enabled_at, c.last_used_at \
+             FROM (SELECT CAST($1 AS TEXT) AS id) a \
+             LEFT JOIN ip_rules r ON r.account_id = a.id \
+             LEFT JOIN credentials c ON c.account_id = a.id AND c.kind <> 'password' \
+             ORDER BY c.created_at, c.id",
+        )
+        .bind(account.0.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        let rules = match rows.first() {
+            Some(row) => row.try_get::<Option<String>, _>("ip_rules").map_err(db_error)?,
+            None => None,
+        };
+        let mut credentials = Vec::with_capacity(rows.len());
+        for row in &rows {
+            if row.try_get::<Option<String>, _>("id").map_err(db_error)?.is_some() {
+                credentials.push(crate::credentials::credential_from_row(row)?);
+            }
+        }
+        Ok((rules, credentials))
     }
 
     async fn set_ip_rules(

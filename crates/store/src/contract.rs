@@ -903,6 +903,69 @@ async fn a_totp_step_is_used_once_and_never_an_older_one() {
 }
 
 #[tokio::test]
+async fn a_login_reads_ip_rules_and_second_factor_credentials_at_once() {
+    let (_db, store) = fresh().await;
+    let a = account("ab12345-ovh", "1111-111-11", "a@example.com");
+    let b = account("cd67890-ovh", "2222-222-22", "b@example.com");
+    create(&store, &a).await.unwrap();
+    create(&store, &b).await.unwrap();
+    assert_eq!(
+        store.ip_rules_and_credentials(a.id).await.unwrap(),
+        (None, Vec::new()),
+        "no rules, only a password"
+    );
+    let audit = || event(AuditKind::TwoFactorChanged, T0).account(a.id);
+    let totp = FactorCredential {
+        id: Uuid::new_v4(),
+        account_id: a.id,
+        kind: "totp".into(),
+        version: 1,
+        data: "sealed".into(),
+        description: "Phone".into(),
+        created_at: T0,
+        enabled_at: Some(T0),
+        last_used_at: None,
+    };
+    let key = FactorCredential {
+        id: Uuid::new_v4(),
+        kind: "security_key".into(),
+        created_at: T0 + Duration::seconds(1),
+        ..totp.clone()
+    };
+    store.add_credential(&key, &audit()).await.unwrap();
+    store.add_credential(&totp, &audit()).await.unwrap();
+    let others = FactorCredential {
+        id: Uuid::new_v4(),
+        account_id: b.id,
+        ..key.clone()
+    };
+    store.add_credential(&others, &audit()).await.unwrap();
+    assert_eq!(
+        store.ip_rules_and_credentials(a.id).await.unwrap(),
+        (None, store.credentials(a.id).await.unwrap()),
+        "as `credentials` lists them"
+    );
+    assert_eq!(store.credentials(a.id).await.unwrap().len(), 2);
+    store
+        .set_ip_rules(
+            a.id,
+            r#"{"rules":[]}"#,
+            &event(AuditKind::IpRulesChanged, T0).account(a.id),
+            &[],
+        )
+        .await
+        .unwrap();
+    let (rules, credentials) = store.ip_rules_and_credentials(a.id).await.unwrap();
+    assert_eq!(rules.as_deref(), Some(r#"{"rules":[]}"#));
+    assert_eq!(credentials, store.credentials(a.id).await.unwrap());
+    assert_eq!(
+        store.ip_rules_and_credentials(b.id).await.unwrap().0,
+        None,
+        "another account's rules are its own"
+    );
+}
+
+#[tokio::test]
 async fn second_factor_credentials_are_enabled_once_and_backup_codes_replaced() {
     let (_db, store) = fresh().await;
     let a = account("ab12345-ovh", "1111-111-11", "a@example.com");

@@ -10,6 +10,7 @@ use sesame_core::mail::ComposedMail;
 use sesame_core::ports::{CredentialStore, FactorCredential, OneTimeSecret, StoreError};
 use sesame_core::types::AccountId;
 use sqlx::Row;
+use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -69,24 +70,7 @@ impl CredentialStore for SqlStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db_error)?;
-        rows.iter()
-            .map(|r| {
-                Ok(FactorCredential {
-                    id: parse_uuid(&r.try_get::<String, _>("id").map_err(db_error)?)?,
-                    account_id: AccountId(parse_uuid(&r.try_get::<String, _>("account_id").map_err(db_error)?)?),
-                    kind: r.try_get("kind").map_err(db_error)?,
-                    version: r.try_get("version").map_err(db_error)?,
-                    data: r.try_get("data").map_err(db_error)?,
-                    description: r
-                        .try_get::<Option<String>, _>("description")
-                        .map_err(db_error)?
-                        .unwrap_or_default(),
-                    created_at: from_micros(r.try_get("created_at").map_err(db_error)?)?,
-                    enabled_at: opt_from_micros(r.try_get("enabled_at").map_err(db_error)?)?,
-                    last_used_at: opt_from_micros(r.try_get("last_used_at").map_err(db_error)?)?,
-                })
-            })
-            .collect()
+        rows.iter().map(credential_from_row).collect()
     }
 
     async fn enable_credential(
@@ -301,4 +285,22 @@ impl CredentialStore for SqlStore {
             .map_err(db_error)?;
         Ok(done.rows_affected() == 1)
     }
+}
+
+/// A `credentials` row (its columns as `CredentialStore::credentials` selects them).
+pub(crate) fn credential_from_row(r: &AnyRow) -> Result<FactorCredential, StoreError> {
+    Ok(FactorCredential {
+        id: parse_uuid(&r.try_get::<String, _>("id").map_err(db_error)?)?,
+        account_id: AccountId(parse_uuid(&r.try_get::<String, _>("account_id").map_err(db_error)?)?),
+        kind: r.try_get("kind").map_err(db_error)?,
+        version: r.try_get("version").map_err(db_error)?,
+        data: r.try_get("data").map_err(db_error)?,
+        description: r
+            .try_get::<Option<String>, _>("description")
+            .map_err(db_error)?
+            .unwrap_or_default(),
+        created_at: from_micros(r.try_get("created_at").map_err(db_error)?)?,
+        enabled_at: opt_from_micros(r.try_get("enabled_at").map_err(db_error)?)?,
+        last_used_at: opt_from_micros(r.try_get("last_used_at").map_err(db_error)?)?,
+    })
 }

@@ -88,7 +88,20 @@ impl Factors {
     /// on while any device is enrolled (MFA-6), even one whose method can't be used here now
     /// (then only the others, backup codes included, are offered: never a way around).
     pub async fn methods_for(&self, account: &Account) -> Result<Vec<Method>, StoreError> {
-        let loaded = self.load(account).await?;
+        let credentials = self.ports.credentials(account.id).await?;
+        self.methods_among(account, credentials).await
+    }
+
+    /// [`Self::methods_for`] with the account's credentials already read.
+    pub(super) async fn methods_among(
+        &self,
+        account: &Account,
+        credentials: Vec<FactorCredential>,
+    ) -> Result<Vec<Method>, StoreError> {
+        let loaded = Loaded {
+            credentials,
+            now: self.base.clock.now(),
+        };
         let ctx = self.ctx(account, &loaded);
         let on = loaded
             .credentials

@@ -23,13 +23,18 @@ pub enum IpRestrictionError {
     Store(#[from] StoreError),
 }
 
+/// Stored rules (a JSON document), or none: everything allowed.
+pub(super) fn parse_rules(stored: Option<String>) -> Result<IpRules, StoreError> {
+    match stored {
+        Some(json) => serde_json::from_str(&json).map_err(|e| StoreError::Internal(e.to_string())),
+        None => Ok(IpRules::default()),
+    }
+}
+
 impl Login {
     /// The account's rules (no rules: everything allowed).
     pub async fn ip_rules(&self, account: &Account) -> Result<IpRules, StoreError> {
-        match self.ports.ip_rules(account.id).await? {
-            Some(json) => serde_json::from_str(&json).map_err(|e| StoreError::Internal(e.to_string())),
-            None => Ok(IpRules::default()),
-        }
+        parse_rules(self.ports.ip_rules(account.id).await?)
     }
 
     /// Saves the account's rules, unless they would refuse the client saving them.
@@ -62,8 +67,13 @@ impl Login {
 
     /// After the right password: refuses an address the rules deny, mailing the owner when the
     /// deciding rule asks for it (for an allowed address too).
-    pub(super) async fn check_ip(&self, account: &Account, client: &ClientInfo) -> Result<(), LoginError> {
-        let decision = self.ip_rules(account).await?.decide(client.ip.as_deref());
+    pub(super) async fn check_ip(
+        &self,
+        account: &Account,
+        rules: &IpRules,
+        client: &ClientInfo,
+    ) -> Result<(), LoginError> {
+        let decision = rules.decide(client.ip.as_deref());
         let denied = decision.action == Action::Deny;
         let event = AuditEvent::new(self.base.clock.now(), AuditKind::LoginFailed, Actor::Customer, client)
             .account(account.id)

@@ -248,7 +248,8 @@ impl Login {
     /// The one place that decides what a correct first factor still needs (LOGIN-2 today,
     /// RISK-1 next), then opens the session or starts the login flow.
     /// `recent_failures`: wrong passwords were tried on the account just before (RISK-1);
-    /// `cleared`: the throttle counters a session opened here clears (RISK-2).
+    /// `cleared`: the throttle counters a session opened here clears (RISK-2); `credentials`:
+    /// the account's second-factor credentials when the caller read them just now.
     pub(crate) async fn conclude(
         &self,
         account: &Account,
@@ -256,8 +257,15 @@ impl Login {
         client: &ClientInfo,
         recent_failures: bool,
         cleared: &Cleared,
+        credentials: Option<Vec<FactorCredential>>,
     ) -> Result<LoginOutcome, LoginError> {
-        let steps = self.extra_steps(account, entry, client, recent_failures).await?;
+        let methods = match credentials {
+            Some(credentials) => self.factors.methods_among(account, credentials).await?,
+            None => self.factors.methods_for(account).await?,
+        };
+        let steps = self
+            .extra_steps(account, entry, client, recent_failures, methods)
+            .await?;
         match steps.into_iter().next() {
             Some(ExtraStep::SecondFactor(methods)) => Ok(LoginOutcome::SecondFactor(
                 self.start_second_step(account, methods, entry).await?,
@@ -280,8 +288,8 @@ impl Login {
         entry: Entry,
         client: &ClientInfo,
         recent_failures: bool,
+        methods: Vec<Method>,
     ) -> Result<Vec<ExtraStep>, StoreError> {
-        let methods = self.factors.methods_for(account).await?;
         if !methods.is_empty() {
             return Ok(vec![ExtraStep::SecondFactor(methods)]);
         }
@@ -721,7 +729,7 @@ impl Login {
             session: auth.session.id,
         };
         Ok(self
-            .conclude(&account, entry, client, false, &Cleared::default())
+            .conclude(&account, entry, client, false, &Cleared::default(), None)
             .await?)
     }
 }

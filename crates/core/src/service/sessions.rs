@@ -4,6 +4,7 @@
 //! dummy hash with the same settings, writes the same audit row and returns the same error as a
 //! wrong password. Only after a correct password does a blocked account learn that it is blocked.
 
+use super::ip_restriction::parse_rules;
 use super::login_flow::{Entry, Login, LoginOutcome};
 use super::password_guard::{Cleared, Subject, device_hash};
 use crate::audit::{Actor, AuditEvent, AuditKind, ClientInfo};
@@ -196,10 +197,12 @@ impl Login {
                 Err(err) => tracing::info!(%err, "password rehash postponed"),
             }
         }
-        // RISK-3: the account's IP restriction, once the password proved who is asking.
-        self.check_ip(account, client).await?;
+        // RISK-3: the account's IP restriction, once the password proved who is asking; read
+        // with the second-factor credentials LOGIN-2 needs next.
+        let (rules, credentials) = self.ports.ip_rules_and_credentials(account.id).await?;
+        self.check_ip(account, &parse_rules(rules)?, client).await?;
         // LOGIN-2: with 2FA on, the password alone never opens a session.
-        self.conclude(account, Entry::Login, client, failed_before, cleared)
+        self.conclude(account, Entry::Login, client, failed_before, cleared, Some(credentials))
             .await
     }
 

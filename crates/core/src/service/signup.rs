@@ -396,7 +396,7 @@ impl Signup {
         // pipeline decides what else is owed; a new account has no second factor yet.
         match self
             .login
-            .conclude(&account, Entry::Signup, client, false, &Cleared::default())
+            .conclude(&account, Entry::Signup, client, false, &Cleared::default(), None)
             .await?
         {
             LoginOutcome::LoggedIn(done) => Ok(*done),
