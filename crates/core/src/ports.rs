@@ -169,7 +169,8 @@ pub struct NewSession<'a> {
     /// network as a known one.
     pub device_hash: Option<&'a [u8]>,
     pub network: Option<&'a str>,
-    /// RISK-2: the throttle counters the login's right password clears.
+    /// RISK-2: the throttle counters the login's right password clears, each once (a login that
+    /// opens no session clears them with `ThrottleStore::resets` instead).
     pub counters: &'a [CounterKey<'a>],
 }
 

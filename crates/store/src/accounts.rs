@@ -407,18 +407,18 @@ impl sesame_core::ports::IpRuleStore for SqlStore {
         account: AccountId,
     ) -> Result<(Option<String>, Vec<FactorCredential>), StoreError> {
         // One row per credential, or one row of NULLs without any; the rules on every row.
-        let rows = sqlx::query(
-            "SELECT r.rules AS ip_rules, c.id, c.account_id, c.kind, c.version, c.data, c.description, \
-             c.created_at, c.enabled_at, c.last_used_at \
-             FROM (SELECT CAST($1 AS TEXT) AS id) a \
+        let sql = format!(
+            "SELECT r.rules AS ip_rules, {} FROM (SELECT CAST($1 AS TEXT) AS id) a \
              LEFT JOIN ip_rules r ON r.account_id = a.id \
              LEFT JOIN credentials c ON c.account_id = a.id AND c.kind <> 'password' \
              ORDER BY c.created_at, c.id",
-        )
-        .bind(account.0.to_string())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_error)?;
+            crate::credentials::CREDENTIAL_COLUMNS
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(account.0.to_string())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
         let rules = match rows.first() {
             Some(row) => row.try_get::<Option<String>, _>("ip_rules").map_err(db_error)?,
             None => None,

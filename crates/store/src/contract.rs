@@ -914,6 +914,20 @@ async fn a_login_reads_ip_rules_and_second_factor_credentials_at_once() {
         (None, Vec::new()),
         "no rules, only a password"
     );
+    store
+        .set_ip_rules(
+            b.id,
+            r#"{"rules":[]}"#,
+            &event(AuditKind::IpRulesChanged, T0).account(b.id),
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.ip_rules_and_credentials(b.id).await.unwrap(),
+        (Some(r#"{"rules":[]}"#.to_owned()), Vec::new()),
+        "rules, only a password"
+    );
     let audit = || event(AuditKind::TwoFactorChanged, T0).account(a.id);
     let totp = FactorCredential {
         id: Uuid::new_v4(),
@@ -958,10 +972,11 @@ async fn a_login_reads_ip_rules_and_second_factor_credentials_at_once() {
     let (rules, credentials) = store.ip_rules_and_credentials(a.id).await.unwrap();
     assert_eq!(rules.as_deref(), Some(r#"{"rules":[]}"#));
     assert_eq!(credentials, store.credentials(a.id).await.unwrap());
+    let (rules, credentials) = store.ip_rules_and_credentials(b.id).await.unwrap();
     assert_eq!(
-        store.ip_rules_and_credentials(b.id).await.unwrap().0,
-        None,
-        "another account's rules are its own"
+        (rules.as_deref(), credentials),
+        (Some(r#"{"rules":[]}"#), vec![others]),
+        "another account's are its own"
     );
 }
 

@@ -62,14 +62,15 @@ impl CredentialStore for SqlStore {
     }
 
     async fn credentials(&self, account: AccountId) -> Result<Vec<FactorCredential>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, account_id, kind, version, data, description, created_at, enabled_at, last_used_at \
-             FROM credentials WHERE account_id = $1 AND kind <> 'password' ORDER BY created_at, id",
-        )
-        .bind(account.0.to_string())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_error)?;
+        let sql = format!(
+            "SELECT {} FROM credentials c WHERE account_id = $1 AND kind <> 'password' ORDER BY created_at, id",
+            CREDENTIAL_COLUMNS
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(account.0.to_string())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
         rows.iter().map(credential_from_row).collect()
     }
 
@@ -287,7 +288,11 @@ impl CredentialStore for SqlStore {
     }
 }
 
-/// A `credentials` row (its columns as `CredentialStore::credentials` selects them).
+/// What [`credential_from_row`] reads, from a `credentials` table named `c`.
+pub(crate) const CREDENTIAL_COLUMNS: &str =
+    "c.id, c.account_id, c.kind, c.version, c.data, c.description, c.created_at, c.enabled_at, c.last_used_at";
+
+/// A `credentials` row, its columns as [`CREDENTIAL_COLUMNS`] names them.
 pub(crate) fn credential_from_row(r: &AnyRow) -> Result<FactorCredential, StoreError> {
     Ok(FactorCredential {
         id: parse_uuid(&r.try_get::<String, _>("id").map_err(db_error)?)?,

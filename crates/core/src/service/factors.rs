@@ -59,10 +59,14 @@ impl Factors {
 
     /// What a factor context for `account` owns: its credentials, read once, and now.
     pub(super) async fn load(&self, account: &Account) -> Result<Loaded, StoreError> {
-        Ok(Loaded {
-            credentials: self.ports.credentials(account.id).await?,
+        Ok(self.loaded(self.ports.credentials(account.id).await?))
+    }
+
+    fn loaded(&self, credentials: Vec<FactorCredential>) -> Loaded {
+        Loaded {
+            credentials,
             now: self.base.clock.now(),
-        })
+        }
     }
 
     pub(super) fn ctx<'a>(&'a self, account: &'a Account, loaded: &'a Loaded) -> FactorContext<'a> {
@@ -98,10 +102,7 @@ impl Factors {
         account: &Account,
         credentials: Vec<FactorCredential>,
     ) -> Result<Vec<Method>, StoreError> {
-        let loaded = Loaded {
-            credentials,
-            now: self.base.clock.now(),
-        };
+        let loaded = self.loaded(credentials);
         let ctx = self.ctx(account, &loaded);
         let on = loaded
             .credentials

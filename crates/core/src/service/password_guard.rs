@@ -1,8 +1,9 @@
 //! RISK-2 around every password check (per account, per address, per known device, and a
 //! service-wide limit on wrong passwords from unknown devices per minute) (login and re-authentication): read the counters, refuse a
 //! throttled try before any hash is computed, count the try before the password is looked at (so
-//! a burst can't pass the lock), and settle the counters once the answer is known. The policy is
-//! `crate::throttle`; this is its I/O.
+//! a burst can't pass the lock), and settle the counters once the answer is known (a right
+//! password's are cleared by the session's batch, or on their own when the login ends otherwise).
+//! The policy is `crate::throttle`; this is its I/O.
 
 use super::login_flow::Login;
 use super::sessions::LoginError;
