@@ -914,15 +914,11 @@ async fn a_login_reads_ip_rules_and_second_factor_credentials_at_once() {
         (None, Vec::new()),
         "no rules, only a password"
     );
-    store
-        .set_ip_rules(
-            b.id,
-            r#"{"rules":[]}"#,
-            &event(AuditKind::IpRulesChanged, T0).account(b.id),
-            &[],
-        )
-        .await
-        .unwrap();
+    let save_rules = async |id: AccountId| {
+        let audit = event(AuditKind::IpRulesChanged, T0).account(id);
+        store.set_ip_rules(id, r#"{"rules":[]}"#, &audit, &[]).await.unwrap();
+    };
+    save_rules(b.id).await;
     assert_eq!(
         store.ip_rules_and_credentials(b.id).await.unwrap(),
         (Some(r#"{"rules":[]}"#.to_owned()), Vec::new()),
@@ -960,15 +956,7 @@ async fn a_login_reads_ip_rules_and_second_factor_credentials_at_once() {
         "as `credentials` lists them"
     );
     assert_eq!(store.credentials(a.id).await.unwrap().len(), 2);
-    store
-        .set_ip_rules(
-            a.id,
-            r#"{"rules":[]}"#,
-            &event(AuditKind::IpRulesChanged, T0).account(a.id),
-            &[],
-        )
-        .await
-        .unwrap();
+    save_rules(a.id).await;
     let (rules, credentials) = store.ip_rules_and_credentials(a.id).await.unwrap();
     assert_eq!(rules.as_deref(), Some(r#"{"rules":[]}"#));
     assert_eq!(credentials, store.credentials(a.id).await.unwrap());

@@ -187,13 +187,8 @@ async fn a_right_password_clears_the_count_with_or_without_a_session() {
         if second_step {
             password_step(&client(), &app, nic, &["totp", "backup_code"]).await;
         } else {
-            let (status, body) = post(
-                &client(),
-                &app,
-                "/api/v1/session",
-                json!({"login": nic, "password": PASSWORD}),
-            )
-            .await;
+            // The app's own client: a browser that never logged in to this account yet.
+            let (status, body) = status_json(app.login(nic, PASSWORD).await).await;
             assert_eq!((status, body["status"].as_str()), (200, Some("logged_in")), "{body}");
         }
         // Four, so that the enrolment's own login below goes through at once.
