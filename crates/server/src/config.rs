@@ -229,6 +229,10 @@ pub struct HttpConfig {
     /// Seconds a stopping node (SIGTERM, Ctrl-C) gives the requests in flight to finish before
     /// it cuts them and exits.
     pub drain_timeout_secs: u64,
+    /// Seconds a request may take in all, its body included, however slow the database is (a
+    /// link that went silent answers nothing for many minutes): past it, 503
+    /// `SERVICE_UNAVAILABLE`.
+    pub request_timeout_secs: u64,
 }
 
 impl Default for HttpConfig {
@@ -238,6 +242,7 @@ impl Default for HttpConfig {
             body_timeout_secs: 10,
             max_connections: 1024,
             drain_timeout_secs: 20,
+            request_timeout_secs: 30,
         }
     }
 }
@@ -249,6 +254,7 @@ impl HttpConfig {
             body_read: std::time::Duration::from_secs(self.body_timeout_secs),
             max_connections: self.max_connections,
             drain: std::time::Duration::from_secs(self.drain_timeout_secs),
+            request: std::time::Duration::from_secs(self.request_timeout_secs),
         }
     }
 }
