@@ -15,7 +15,8 @@
 //!    address, and whether the owner always got in.
 //!
 //! 5. session checks (`GET /api/v1/session`, `GET /api/v1/me`) against a bare axum handler in
-//!    the same process, loaded by `wrk` (SESS-2's per-node cache);
+//!    the same process, loaded by `wrk` (SESS-2's per-node cache); alone with
+//!    `BENCH_ONLY=sessions`;
 //! 6. a million accounts (`BENCH_ACCOUNTS`, 0 to skip): login, session check and sign-up
 //!    latencies at 1,000 accounts and at a million, and the import rate, on SQLite and on
 //!    PostgreSQL when `BENCH_POSTGRES_URL` names an empty database (see `scale`); alone with
@@ -215,6 +216,9 @@ async fn main() {
     }
     tokio::spawn(app.serve(listener, std::future::pending()));
     let client = reqwest::Client::new();
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("sessions") {
+        return sessions::session_checks(&client, &base, &nic, &customers[1..], PASSWORD).await;
+    }
     throughput::throughput(cores, &load, &sink, &base, &customers).await;
     if std::env::var("BENCH_ONLY").as_deref() == Ok("logins") {
         return;
