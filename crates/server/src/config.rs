@@ -181,6 +181,9 @@ impl Default for LoginConfig {
 pub struct DatabaseConfig {
     pub max_connections: u32,
     pub acquire_timeout_ms: u64,
+    /// How long a statement outside a transaction waits for its answer: past it, 503 for a
+    /// request, a retry later for the mail workers and the janitor (a link gone silent).
+    pub statement_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -314,6 +317,7 @@ impl Default for DatabaseConfig {
         Self {
             max_connections: 16,
             acquire_timeout_ms: 3_000,
+            statement_timeout_ms: 10_000,
         }
     }
 }

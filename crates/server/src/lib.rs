@@ -89,6 +89,7 @@ impl App {
         let pool = sesame_store::PoolSettings {
             max_connections: raw.database.max_connections,
             acquire_timeout: Duration::from_millis(raw.database.acquire_timeout_ms),
+            statement_timeout: Duration::from_millis(raw.database.statement_timeout_ms),
         };
         let store = Arc::new(SqlStore::open(&config.database_url, pool).await?);
         store.migrate().await?;

@@ -60,6 +60,10 @@ pub struct PoolSettings {
     pub max_connections: u32,
     /// How long a request waits for a connection before it gets 503 (never a hang).
     pub acquire_timeout: Duration,
+    /// How long a statement through the pool may wait for its answer (a link gone silent gives
+    /// none for many minutes): past it, `Unavailable`, and the connection is checked before its
+    /// next use. Transactions are bounded by their callers (the HTTP request deadline).
+    pub statement_timeout: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -121,7 +125,7 @@ impl SqlStore {
         let options = AnyConnectOptions::from_str(url)
             .map_err(|e| OpenError::Connect(e.to_string()))?
             .disable_statement_logging();
-        let pool = pool::Pool::new(options, backend, settings.max_connections, settings.acquire_timeout);
+        let pool = pool::Pool::new(options, backend, settings);
         let store = Self {
             pool,
             backend,

@@ -14,7 +14,7 @@
 //! transaction (a cancelled `BEGIN`, `COMMIT` or `ROLLBACK`) is closed, never pooled. The idle
 //! list shrinks back after a peak: connections idle for 10 minutes are closed.
 
-use crate::Backend;
+use crate::{Backend, PoolSettings};
 use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
 use futures_util::{StreamExt, TryStreamExt};
@@ -50,6 +50,7 @@ struct Inner {
     idle: Mutex<Vec<Idle>>,
     permits: Arc<Semaphore>,
     acquire_timeout: Duration,
+    statement_timeout: Duration,
 }
 
 /// A connection waiting in the pool.
@@ -79,14 +80,22 @@ pub(crate) struct Conn {
 }
 
 impl Pool {
-    pub(crate) fn new(options: AnyConnectOptions, backend: Backend, max: u32, acquire_timeout: Duration) -> Self {
+    pub(crate) fn new(options: AnyConnectOptions, backend: Backend, settings: PoolSettings) -> Self {
+        let max = usize::try_from(settings.max_connections).unwrap_or(1).max(1);
         Self(Arc::new(Inner {
             options,
             backend,
             idle: Mutex::new(Vec::new()),
-            permits: Arc::new(Semaphore::new(usize::try_from(max).unwrap_or(1).max(1))),
-            acquire_timeout,
+            permits: Arc::new(Semaphore::new(max)),
+            acquire_timeout: settings.acquire_timeout,
+            statement_timeout: settings.statement_timeout,
         }))
+    }
+
+    /// `statement` within the statement timeout; `None` past it (the connection, still marked
+    /// busy, is checked before its next use).
+    async fn within<T>(&self, statement: impl Future<Output = T>) -> Option<T> {
+        tokio::time::timeout(self.0.statement_timeout, statement).await.ok()
     }
 
     /// A connection, within the acquire timeout (`PoolTimedOut` after it: the caller answers
@@ -367,7 +376,10 @@ impl<'p> Executor<'p> for &'_ Pool {
         futures_util::stream::once(async move {
             let mut conn = pool.acquire().await?;
             conn.busy = true;
-            let results: Result<Vec<_>, sqlx::Error> = conn.fetch_many(query).try_collect().await;
+            let results: Result<Vec<_>, sqlx::Error> = pool
+                .within(conn.fetch_many(query).try_collect())
+                .await
+                .ok_or(sqlx::Error::PoolTimedOut)?;
             conn.busy = false;
             conn.settle(results)
         })
@@ -385,7 +397,10 @@ impl<'p> Executor<'p> for &'_ Pool {
         Box::pin(async move {
             let mut conn = pool.acquire().await?;
             conn.busy = true;
-            let row = conn.fetch_optional(query).await;
+            let row = pool
+                .within(conn.fetch_optional(query))
+                .await
+                .ok_or(sqlx::Error::PoolTimedOut)?;
             conn.busy = false;
             conn.settle(row)
         })
@@ -403,7 +418,10 @@ impl<'p> Executor<'p> for &'_ Pool {
         Box::pin(async move {
             let mut conn = pool.acquire().await?;
             conn.busy = true;
-            let statement = conn.prepare_with(sql, parameters).await;
+            let statement = pool
+                .within(conn.prepare_with(sql, parameters))
+                .await
+                .ok_or(sqlx::Error::PoolTimedOut)?;
             conn.busy = false;
             conn.settle(statement)
         })
@@ -417,7 +435,7 @@ impl<'p> Executor<'p> for &'_ Pool {
         Box::pin(async move {
             let mut conn = pool.acquire().await?;
             conn.busy = true;
-            let described = conn.describe(sql).await;
+            let described = pool.within(conn.describe(sql)).await.ok_or(sqlx::Error::PoolTimedOut)?;
             conn.busy = false;
             conn.settle(described)
         })
@@ -440,7 +458,11 @@ pub(crate) mod tests {
     fn another(db: &TestDb, max: u32) -> Pool {
         sqlx::any::install_default_drivers();
         let options = AnyConnectOptions::from_str(&db.url).unwrap();
-        Pool::new(options, db.backend, max, Duration::from_secs(3))
+        let settings = PoolSettings {
+            max_connections: max,
+            ..crate::testing::TEST_POOL
+        };
+        Pool::new(options, db.backend, settings)
     }
 
     /// Polls a future once and drops it: the caller went away while it waited for an answer.
@@ -535,12 +557,12 @@ pub(crate) mod tests {
     #[tokio::test]
     async fn a_full_pool_times_out_and_a_returned_connection_is_taken_again() {
         let (db, _) = pool(1).await;
-        let pool = Pool::new(
-            AnyConnectOptions::from_str(&db.url).unwrap(),
-            db.backend,
-            1,
-            Duration::from_millis(200),
-        );
+        let settings = PoolSettings {
+            max_connections: 1,
+            acquire_timeout: Duration::from_millis(200),
+            ..crate::testing::TEST_POOL
+        };
+        let pool = Pool::new(AnyConnectOptions::from_str(&db.url).unwrap(), db.backend, settings);
         let held = pool.acquire().await.unwrap();
         assert!(matches!(pool.acquire().await, Err(sqlx::Error::PoolTimedOut)));
         drop(held);
@@ -566,5 +588,30 @@ pub(crate) mod tests {
             .unwrap();
         tx.commit().await.unwrap();
         assert_eq!(handles(&pool).await, ["kept-ovh"]);
+    }
+
+    #[tokio::test]
+    async fn a_statement_past_its_timeout_gives_up_and_its_connection_is_checked_before_reuse() {
+        let (db, _) = pool(1).await;
+        let settings = PoolSettings {
+            max_connections: 1,
+            statement_timeout: Duration::from_millis(1),
+            ..crate::testing::TEST_POOL
+        };
+        let pool = Pool::new(AnyConnectOptions::from_str(&db.url).unwrap(), db.backend, settings);
+        // Counting this far takes far longer than a millisecond on either backend.
+        let slow = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) \
+                    SELECT count(*) FROM c";
+        let answer = sqlx::query(slow).fetch_one(&pool).await.map(drop);
+        assert!(matches!(answer, Err(sqlx::Error::PoolTimedOut)), "{answer:?}");
+        let unsettled = pool.0.lock_idle().iter().map(|i| i.unsettled).collect::<Vec<_>>();
+        assert_eq!(unsettled, [true], "kept, to be checked first");
+        // The next user waits out the abandoned count (the ping queues behind it), then works.
+        let conn = pool.acquire().await.unwrap();
+        drop(conn);
+        assert_eq!(
+            pool.0.lock_idle().iter().map(|i| i.unsettled).collect::<Vec<_>>(),
+            [false]
+        );
     }
 }

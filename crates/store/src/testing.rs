@@ -18,6 +18,7 @@ pub struct TestDb {
 pub const TEST_POOL: PoolSettings = PoolSettings {
     max_connections: 8,
     acquire_timeout: Duration::from_secs(3),
+    statement_timeout: Duration::from_secs(10),
 };
 
 impl TestDb {
