@@ -60,6 +60,21 @@ async fn create(store: &SqlStore, a: &Account) -> Result<(), StoreError> {
         .await
 }
 
+/// An authenticator app being enrolled (not yet enabled) on `account`.
+fn pending_app(account: AccountId) -> FactorCredential {
+    FactorCredential {
+        id: Uuid::new_v4(),
+        account_id: account,
+        kind: "totp".into(),
+        version: 1,
+        data: "sealed".into(),
+        description: "Phone".into(),
+        created_at: T0,
+        enabled_at: None,
+        last_used_at: None,
+    }
+}
+
 fn session(account: AccountId, hash: &[u8], at: OffsetDateTime) -> SessionRecord {
     SessionRecord {
         id: new_id(at),
@@ -926,15 +941,8 @@ async fn a_login_reads_ip_rules_and_second_factor_credentials_at_once() {
     );
     let audit = || event(AuditKind::TwoFactorChanged, T0).account(a.id);
     let totp = FactorCredential {
-        id: Uuid::new_v4(),
-        account_id: a.id,
-        kind: "totp".into(),
-        version: 1,
-        data: "sealed".into(),
-        description: "Phone".into(),
-        created_at: T0,
         enabled_at: Some(T0),
-        last_used_at: None,
+        ..pending_app(a.id)
     };
     let key = FactorCredential {
         id: Uuid::new_v4(),
@@ -973,17 +981,7 @@ async fn second_factor_credentials_are_enabled_once_and_backup_codes_replaced() 
     let (_db, store) = fresh().await;
     let a = account("ab12345-ovh", "1111-111-11", "a@example.com");
     create(&store, &a).await.unwrap();
-    let cred = FactorCredential {
-        id: Uuid::new_v4(),
-        account_id: a.id,
-        kind: "totp".into(),
-        version: 1,
-        data: "sealed".into(),
-        description: "Phone".into(),
-        created_at: T0,
-        enabled_at: None,
-        last_used_at: None,
-    };
+    let cred = pending_app(a.id);
     let audit = || event(AuditKind::TwoFactorChanged, T0).account(a.id);
     let abandoned = FactorCredential {
         id: Uuid::new_v4(),

@@ -456,13 +456,18 @@ pub(crate) mod tests {
     }
 
     fn another(db: &TestDb, max: u32) -> Pool {
+        with_settings(
+            db,
+            PoolSettings {
+                max_connections: max,
+                ..crate::testing::TEST_POOL
+            },
+        )
+    }
+
+    fn with_settings(db: &TestDb, settings: PoolSettings) -> Pool {
         sqlx::any::install_default_drivers();
-        let options = AnyConnectOptions::from_str(&db.url).unwrap();
-        let settings = PoolSettings {
-            max_connections: max,
-            ..crate::testing::TEST_POOL
-        };
-        Pool::new(options, db.backend, settings)
+        Pool::new(AnyConnectOptions::from_str(&db.url).unwrap(), db.backend, settings)
     }
 
     /// Polls a future once and drops it: the caller went away while it waited for an answer.
@@ -557,12 +562,14 @@ pub(crate) mod tests {
     #[tokio::test]
     async fn a_full_pool_times_out_and_a_returned_connection_is_taken_again() {
         let (db, _) = pool(1).await;
-        let settings = PoolSettings {
-            max_connections: 1,
-            acquire_timeout: Duration::from_millis(200),
-            ..crate::testing::TEST_POOL
-        };
-        let pool = Pool::new(AnyConnectOptions::from_str(&db.url).unwrap(), db.backend, settings);
+        let pool = with_settings(
+            &db,
+            PoolSettings {
+                max_connections: 1,
+                acquire_timeout: Duration::from_millis(200),
+                ..crate::testing::TEST_POOL
+            },
+        );
         let held = pool.acquire().await.unwrap();
         assert!(matches!(pool.acquire().await, Err(sqlx::Error::PoolTimedOut)));
         drop(held);
@@ -593,12 +600,14 @@ pub(crate) mod tests {
     #[tokio::test]
     async fn a_statement_past_its_timeout_gives_up_and_its_connection_is_checked_before_reuse() {
         let (db, _) = pool(1).await;
-        let settings = PoolSettings {
-            max_connections: 1,
-            statement_timeout: Duration::from_millis(1),
-            ..crate::testing::TEST_POOL
-        };
-        let pool = Pool::new(AnyConnectOptions::from_str(&db.url).unwrap(), db.backend, settings);
+        let pool = with_settings(
+            &db,
+            PoolSettings {
+                max_connections: 1,
+                statement_timeout: Duration::from_millis(1),
+                ..crate::testing::TEST_POOL
+            },
+        );
         // Counting this far takes far longer than a millisecond on either backend.
         let slow = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) \
                     SELECT count(*) FROM c";
