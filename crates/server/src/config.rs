@@ -257,7 +257,6 @@ impl HttpConfig {
             body_read: std::time::Duration::from_secs(self.body_timeout_secs),
             max_connections: self.max_connections,
             drain: std::time::Duration::from_secs(self.drain_timeout_secs),
-            request: std::time::Duration::from_secs(self.request_timeout_secs),
         }
     }
 }

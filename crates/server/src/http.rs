@@ -2,9 +2,8 @@
 //! each request's headers (which also closes a silent or idle keep-alive connection, since hyper
 //! starts it whenever it waits for a request), a deadline for each request's body, and a cap on
 //! open connections (past it, new ones wait in the kernel's backlog instead of using up file
-//! descriptors), and a deadline for each request's whole handling (a database link that went
-//! silent must not hold a request, and its pool connection, for the many minutes TCP takes to
-//! give up). Shutdown stops accepting and lets requests in flight finish.
+//! descriptors). Shutdown stops accepting and lets requests in flight finish. (The deadline for a
+//! request's whole handling is the router's: `sesame_web::error::deadline`.)
 //!
 //! HTTP/1.1 only: browsers speak HTTP/2 only over TLS, which the reverse proxy in front of Sesame
 //! terminates, and protocol detection would wait for a silent client's first bytes unbounded.
@@ -12,13 +11,11 @@
 use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
-use axum::response::{IntoResponse, Response};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use sesame_web::{ApiError, ErrorCode};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -35,29 +32,11 @@ pub struct Limits {
     pub max_connections: usize,
     /// How long requests in flight may still run once shutdown begins.
     pub drain: Duration,
-    /// For a request's whole handling; past it, 503 `SERVICE_UNAVAILABLE`.
-    pub request: Duration,
-}
-
-/// Answers 503 for a request not handled within `limit`. Its handler is dropped: a transaction it
-/// began rolls back, and a connection it left mid-statement is checked before its next use.
-async fn deadline(limit: Duration, request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    match tokio::time::timeout(limit, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => {
-            tracing::warn!(seconds = limit.as_secs_f64(), "request cut at its deadline");
-            ApiError::new(ErrorCode::ServiceUnavailable).into_response()
-        }
-    }
 }
 
 /// Serves `router` on `listener` within `limits` until `shutdown` resolves.
 pub async fn serve(listener: TcpListener, router: Router, limits: Limits, shutdown: impl Future<Output = ()>) {
-    let router = router
-        .layer(axum::middleware::from_fn(move |request, next| {
-            deadline(limits.request, request, next)
-        }))
-        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(limits.body_read));
+    let router = router.layer(tower_http::timeout::RequestBodyTimeoutLayer::new(limits.body_read));
     let mut builder = http1::Builder::new();
     builder.timer(TokioTimer::new()).header_read_timeout(limits.header_read);
     let permits = Arc::new(Semaphore::new(limits.max_connections));

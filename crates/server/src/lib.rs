@@ -209,6 +209,7 @@ impl App {
                 metrics_token: (!raw.metrics_token.is_empty()).then(|| raw.metrics_token.clone()),
                 return_to_origins: raw.login.return_to_origins.clone(),
                 return_to_paths: raw.login.return_to_paths.clone(),
+                request_timeout: Duration::from_secs(raw.http.request_timeout_secs),
                 ..WebSettings::for_url(config.public_url.clone())
             },
         })

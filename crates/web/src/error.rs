@@ -519,9 +519,7 @@ impl From<LoginError> for ApiError {
 /// An error for any request: JSON under `/api/` and for the operations endpoints, an HTML page in
 /// the visitor's language everywhere else.
 pub fn respond(state: &crate::AppState, uri: &Uri, headers: &HeaderMap, code: ErrorCode) -> Response {
-    let path = uri.path();
-    let machine = path.starts_with("/api/") || matches!(path, "/healthz" | "/readyz" | "/metrics");
-    if machine {
+    if for_machines(uri) {
         ApiError::new(code).into_response()
     } else {
         crate::pages::error_page(state, headers, uri.query(), code)
@@ -571,6 +569,38 @@ pub async fn method_not_allowed(
         return (StatusCode::SEE_OTHER, [(header::LOCATION, "/security")]).into_response();
     }
     respond(&state, &uri, &headers, ErrorCode::MethodNotAllowed)
+}
+
+/// Whether `uri` answers programs (JSON errors) rather than people (error pages).
+fn for_machines(uri: &Uri) -> bool {
+    let path = uri.path();
+    path.starts_with("/api/") || matches!(path, "/healthz" | "/readyz" | "/metrics")
+}
+
+/// A request still unanswered after `request_timeout` (a database link gone silent answers
+/// nothing for the many minutes TCP takes to give up) gets 503 `SERVICE_UNAVAILABLE`, as a page
+/// or as JSON like any error. Its handler is dropped: a transaction it began rolls back, and a
+/// connection it left mid-statement is checked before its next use.
+pub async fn deadline(
+    State(state): State<crate::AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let uri = request.uri().clone();
+    // A page's error speaks the visitor's language (its headers say which); JSON needs none.
+    let headers = if for_machines(&uri) {
+        HeaderMap::new()
+    } else {
+        request.headers().clone()
+    };
+    let limit = state.settings().request_timeout;
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(seconds = limit.as_secs_f64(), "request cut at its deadline");
+            respond(&state, &uri, &headers, ErrorCode::ServiceUnavailable)
+        }
+    }
 }
 
 /// A panic in a handler becomes a plain 500 with a code; the panic message goes to the log only.

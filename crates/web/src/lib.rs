@@ -67,6 +67,8 @@ pub struct WebSettings {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// OPS-3: the bearer token that opens `/metrics` on this listener; `None`: not served here.
     pub metrics_token: Option<String>,
+    /// How long a request may take in all, however slow the database (`error::deadline`).
+    pub request_timeout: std::time::Duration,
 }
 
 impl WebSettings {
@@ -84,6 +86,7 @@ impl WebSettings {
             dev_sms_dir: None,
             trusted_proxies: Vec::new(),
             metrics_token: None,
+            request_timeout: std::time::Duration::from_secs(30),
         }
     }
 
@@ -178,6 +181,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             headers::security_headers,
         ))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), error::deadline))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(error::panic_response))
         .layer(
