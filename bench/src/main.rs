@@ -7,8 +7,10 @@
 //!    server and the bench's own load (see `throughput`); every login's notification must reach
 //!    the bench's SMTP receiver;
 //! 3. the median time of a login for an unknown account against a known account with a wrong
-//!    password (PWD-4: they should match), interleaved, at least 200 tries each (each pair from
-//!    its own address and within an account's free tries, so RISK-2's throttling stays out of it);
+//!    password, and against an account imported with a bcrypt hash (cost 10) that has not logged
+//!    in since (PWD-4: all three should match), interleaved in random order, 300 tries each (each
+//!    trio from its own address and within an account's free tries, so RISK-2's throttling stays
+//!    out of it);
 //! 4. RISK-2 under a brute-force load: attackers guess one account's password for
 //!    `BENCH_ATTACK_SECS` (60 by default) from one address and from many, while the owner's known
 //!    browser logs in every second; how many guesses were actually checked, per account and per
@@ -208,6 +210,7 @@ async fn main() {
     for i in 0..TIMING_TRIES.div_ceil(4) {
         targets.push(create(&app, &format!("target{i}@example.com")).await);
     }
+    let imported = import_bcrypt(&app, TIMING_TRIES.div_ceil(4)).await;
     let victim = create(&app, "victim@example.com").await;
     // Logins come from many customers (one customer's notifications go out one at a time).
     let mut customers = vec![nic.clone()];
@@ -224,34 +227,36 @@ async fn main() {
         return;
     }
 
-    let mut unknown = Vec::with_capacity(TIMING_TRIES);
-    let mut wrong = Vec::with_capacity(TIMING_TRIES);
+    // PWD-4: an unknown identifier, a known account and an imported one, each with a wrong
+    // password; a coin orders each trio, so a periodic disturbance can't favour one side.
+    let mut times: [Vec<Duration>; 3] = Default::default();
     for i in 0..TIMING_TRIES {
-        // A coin decides which goes first, so a periodic disturbance can't favour one side.
-        let unknown_first = OsRandom.below(2) == 0;
         let unknown_login = format!("zz{:05}-ovh", 10_000 + i);
+        let who = [
+            unknown_login.as_str(),
+            targets[i / 4].as_str(),
+            imported[i / 4].as_str(),
+        ];
         let ip = format!("198.18.{}.{}", i / 250, i % 250 + 1);
-        for is_unknown in [unknown_first, !unknown_first] {
-            let who = if is_unknown {
-                unknown_login.as_str()
-            } else {
-                targets[i / 4].as_str()
-            };
-            let (status, time) = login_from(&client, &base, &ip, who, "wrong password here").await;
+        let mut order = [0, 1, 2];
+        for k in (1..3).rev() {
+            order.swap(k, OsRandom.below(k as u64 + 1) as usize);
+        }
+        for kind in order {
+            let (status, time) = login_from(&client, &base, &ip, who[kind], "wrong password here").await;
             assert_eq!(status, 401);
-            if is_unknown {
-                unknown.push(time)
-            } else {
-                wrong.push(time)
-            }
+            times[kind].push(time);
         }
     }
-    let (mu, mw) = (median(&mut unknown), median(&mut wrong));
+    let [mu, mw, mi] = times.map(|mut t| median(&mut t));
     println!(
-        "median failed login, unknown account: {:.2} ms; known account, wrong password: {:.2} ms; ratio {:.3} ({TIMING_TRIES} tries each, interleaved in random order)",
+        "median failed login, unknown account: {:.2} ms; known account, wrong password: {:.2} ms; imported bcrypt account, wrong password: {:.2} ms; \
+         ratios unknown/known {:.3}, unknown/imported {:.3} ({TIMING_TRIES} tries each, interleaved in random order)",
         ms(mu),
         ms(mw),
-        mu.as_secs_f64() / mw.as_secs_f64()
+        ms(mi),
+        mu.as_secs_f64() / mw.as_secs_f64(),
+        mu.as_secs_f64() / mi.as_secs_f64()
     );
     sessions::session_checks(&client, &base, &nic, &customers[1..], PASSWORD).await;
     signup_timing(&client, &base).await;
@@ -313,6 +318,34 @@ async fn create(app: &App, email: &str) -> String {
         .await
         .unwrap();
     account.nic_handle.as_str().to_owned()
+}
+
+/// `count` accounts imported with one bcrypt hash of cost 10 (another system's), then the
+/// hashes timed as at start (PWD-4); their NIC handles.
+async fn import_bcrypt(app: &App, count: usize) -> Vec<String> {
+    let hash = bcrypt::hash("the old system's password", 10).unwrap();
+    let accounts = app.services.accounts();
+    let mut nics = Vec::with_capacity(count);
+    let mut batch = Vec::with_capacity(count);
+    for i in 0..count {
+        let nic = format!("im{i:05}-ovh");
+        let line = json!({
+            "nic_handle": nic,
+            "customer_code": format!("9{i:08}"),
+            "first_name": "Im",
+            "last_name": "Ported",
+            "email": format!("imported{i}@example.com"),
+            "country": "FR",
+            "password_hash": hash,
+        });
+        batch.push(accounts.prepare_import(&line.to_string()).unwrap());
+        nics.push(nic);
+    }
+    accounts.import(batch).await.unwrap();
+    sesame_server::calibrate(&app.store, app.services.hasher())
+        .await
+        .unwrap();
+    nics
 }
 
 /// RISK-2: guesses against one account over JSON from one address and from a thousand, and

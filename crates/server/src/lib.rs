@@ -47,6 +47,8 @@ pub enum StartError {
     DataDir(String),
     #[error("data migration: {0}")]
     DataMigration(sesame_core::ports::StoreError),
+    #[error("timing the stored password hashes: {0}")]
+    Calibration(String),
 }
 
 /// A started application: the services, the store behind them and the mail and SMS workers.
@@ -78,6 +80,31 @@ fn private_files(data_dir: &std::path::Path) -> Result<(), StartError> {
     std::fs::create_dir_all(data_dir).map_err(|e| failed("cannot create", e))?;
     std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))
         .map_err(|e| failed("cannot make private", e))
+}
+
+/// How many stored hashes of other kinds or costs the hasher looks through at start.
+const CALIBRATION_SAMPLE: u32 = 256;
+
+/// PWD-4: times the stored hashes of other kinds or costs (imported, or made with older settings)
+/// before any login can show theirs, so every password check waits as long as the slowest. Run at
+/// start; the bench runs it again after importing into a running server.
+pub async fn calibrate(store: &SqlStore, hasher: &PasswordHasher) -> Result<(), StartError> {
+    use sesame_core::ports::AccountStore as _;
+    let failed = |e: &dyn std::fmt::Display| StartError::Calibration(e.to_string());
+    let others = store
+        .other_password_hashes(hasher.current_prefix(), CALIBRATION_SAMPLE)
+        .await
+        .map_err(|e| failed(&e))?;
+    let classes = hasher.calibrate(&others).await.map_err(|e| failed(&e))?;
+    if classes > 0 {
+        tracing::info!(
+            classes,
+            floor_ms = u64::try_from(hasher.floor().as_millis()).unwrap_or(u64::MAX),
+            "password hashes of other kinds or costs remain (imported, or made with older settings): \
+             every password check takes at least the floor until the next logins rehash them"
+        );
+    }
+    Ok(())
 }
 
 impl App {
@@ -113,6 +140,7 @@ impl App {
                 queue_deadline: Duration::from_millis(raw.hashing.queue_deadline_ms),
             },
         )?;
+        calibrate(store.as_ref(), &hasher).await?;
         let settings = CoreSettings {
             nic_suffix: raw.nic_suffix.clone(),
             password_policy: PasswordPolicy {

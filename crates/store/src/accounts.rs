@@ -272,6 +272,21 @@ impl AccountStore for SqlStore {
         .transpose()
     }
 
+    async fn other_password_hashes(&self, current: &str, limit: u32) -> Result<Vec<String>, StoreError> {
+        // Compared by prefix, not LIKE: SQLite's LIKE ignores case, and `_` would be a wildcard.
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT data FROM credentials WHERE kind = 'password' \
+             AND substr(data, 1, CAST($1 AS INTEGER)) <> $2 LIMIT $3",
+        )
+        .bind(i64::try_from(current.len()).unwrap_or(i64::MAX))
+        .bind(current)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(rows.into_iter().map(|(phc,)| phc).collect())
+    }
+
     async fn update_password_hash(&self, credential: Uuid, phc: &str, now: OffsetDateTime) -> Result<(), StoreError> {
         sqlx::query("UPDATE credentials SET data = $1, updated_at = $2 WHERE id = $3 AND kind = 'password'")
             .bind(phc)

@@ -100,6 +100,16 @@ pub fn verify(password: &[u8], stored: &str) -> bool {
     }
 }
 
+/// What a hash's checking time depends on: its algorithm and costs, without salt and hash
+/// (`$2b$12$`, `$pbkdf2-sha256$i=600000,l=32`), so hashes of one class take one time to check.
+pub fn cost_class(stored: &str) -> &str {
+    if is_bcrypt(stored) {
+        // `$2b$NN$`: the cost is always two digits.
+        return stored.get(..7).unwrap_or(stored);
+    }
+    stored.rsplitn(3, '$').nth(2).unwrap_or(stored)
+}
+
 fn is_bcrypt(stored: &str) -> bool {
     ["$2a$", "$2b$", "$2y$"].iter().any(|p| stored.starts_with(p))
 }
@@ -111,6 +121,17 @@ mod tests {
     // Made by Python's passlib and hashlib, not by the crates above (see
     // crates/server/tests/fixtures/import.jsonl for how).
     const PASSWORD: &[u8] = b"correct horse battery staple";
+
+    #[test]
+    fn a_cost_class_is_the_algorithm_and_costs_without_salt_or_hash() {
+        let bcrypt = "$2b$12$abcdefghijklmnopqrstuu5Y8z2dDpcTrn1SMFo0t1sMhnUd0Lni6";
+        assert_eq!(cost_class(bcrypt), "$2b$12$");
+        let pbkdf2 = "$pbkdf2-sha256$i=600000,l=32$c2FsdA$aGFzaA";
+        assert_eq!(cost_class(pbkdf2), "$pbkdf2-sha256$i=600000,l=32");
+        let argon = "$argon2i$v=19$m=65536,t=3,p=4$c29tZXNhbHQ$aGFzaA";
+        assert_eq!(cost_class(argon), "$argon2i$v=19$m=65536,t=3,p=4");
+        assert_eq!(cost_class("garbage"), "garbage");
+    }
 
     #[test]
     fn costs_beyond_the_bounds_are_refused() {

@@ -11,14 +11,20 @@
 //!   of logins can't queue without bound. A stored hash with other settings than the current ones
 //!   is checked with memory of its own, once, before login rehashes it.
 //! * PWD-4: [`PasswordHasher::verify`] with no stored hash checks against a dummy hash made
-//!   with the same settings, so an unknown account costs what a known one costs.
+//!   with the same settings, so an unknown account costs what a known one costs. A hash of
+//!   another kind or cost (imported, or made before the settings changed) takes its own time to
+//!   check, which would tell its account from an unknown one until the next login rehashes it.
+//!   So while such hashes exist, every check takes at least the *floor*: the longest any of
+//!   them took (with a margin), learnt at start from the stored hashes
+//!   ([`PasswordHasher::calibrate`]) and raised by any slower one checked later. The wait is a
+//!   timer after the worker is done, so it costs latency, never a hashing slot.
 
 use crate::types::Password;
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -83,7 +89,12 @@ pub struct PasswordHasher {
     max_queue: usize,
     queue_deadline: Duration,
     dummy_hash: String,
+    /// PWD-4: the least time a check takes, in nanoseconds (0 while every hash is current).
+    floor: AtomicU64,
 }
+
+/// Most cost classes [`PasswordHasher::calibrate`] times (each a check of one stored hash).
+const CALIBRATION_CLASSES: usize = 16;
 
 /// Every slot of the pool, held: while it lives, no hash runs. Operators use it nowhere; tests
 /// use it to prove the pool answers "busy" instead of queueing without bound.
@@ -125,6 +136,7 @@ impl PasswordHasher {
             max_queue: pool.max_queue,
             queue_deadline: pool.queue_deadline,
             dummy_hash,
+            floor: AtomicU64::new(0),
         })
     }
 
@@ -141,21 +153,29 @@ impl PasswordHasher {
     }
 
     /// Checks a password against a stored PHC string, or against the dummy hash when the account
-    /// is unknown (the answer is then always a mismatch, at the same cost).
+    /// is unknown (the answer is then always a mismatch, at the same cost). It takes at least the
+    /// floor (PWD-4), which a slower hash of another kind or cost raises.
     pub async fn verify(&self, password: &Password, stored: Option<&str>) -> Result<Verification, HashError> {
         let known = stored.is_some();
+        let other_cost = stored.is_some_and(|s| self.needs_rehash(s));
         let phc = stored.unwrap_or(&self.dummy_hash).to_owned();
         let password = password.clone();
-        let matched = self
+        let (matched, took) = self
             .run(|reply| Job::Verify {
                 password,
                 phc,
-                reply: Box::new(move |matched| {
+                reply: Box::new(move |matched, took| {
                     // A caller that stopped waiting just gets no answer.
-                    reply.send(matched).ok();
+                    reply.send((matched, took)).ok();
                 }),
             })
             .await?;
+        if other_cost {
+            self.raise_floor(took);
+        }
+        if let Some(rest) = self.floor().checked_sub(took).filter(|rest| !rest.is_zero()) {
+            tokio::time::sleep(rest).await;
+        }
         Ok(if matched && known {
             Verification::Match
         } else {
@@ -166,6 +186,45 @@ impl PasswordHasher {
     /// Whether a stored hash was made with other settings than the current ones (PWD-1).
     pub fn needs_rehash(&self, stored: &str) -> bool {
         !stored.starts_with(&self.phc_prefix)
+    }
+
+    /// How every current hash begins: `$argon2id$v=19$m=…,t=…,p=…$` (what the store looks past to
+    /// find the others).
+    pub fn current_prefix(&self) -> &str {
+        &self.phc_prefix
+    }
+
+    /// The least time a password check takes now (zero while every hash seen is current).
+    pub fn floor(&self) -> Duration {
+        Duration::from_nanos(self.floor.load(Ordering::Relaxed))
+    }
+
+    /// PWD-4: makes the floor at least a quarter above `took`, the time a hash of another kind or
+    /// cost took to check, so the checks of its kind hide behind it despite their jitter.
+    fn raise_floor(&self, took: Duration) {
+        let floor = took.saturating_add(took / 4);
+        let nanos = u64::try_from(floor.as_nanos()).unwrap_or(u64::MAX);
+        self.floor.fetch_max(nanos, Ordering::Relaxed);
+    }
+
+    /// PWD-4: times a check of one of `stored` (hashes of other kinds or costs, as the store
+    /// found them) for each cost class among them, at most [`CALIBRATION_CLASSES`], raising the
+    /// floor before any customer's check could show the difference. Returns how many it timed.
+    pub async fn calibrate(&self, stored: &[String]) -> Result<usize, HashError> {
+        let mut classes: Vec<&str> = Vec::new();
+        let probe = Password::new("sesame-calibration-not-a-password");
+        for phc in stored.iter().filter(|s| self.needs_rehash(s)) {
+            let class = super::imported_hash::cost_class(phc);
+            if classes.contains(&class) {
+                continue;
+            }
+            if classes.len() == CALIBRATION_CLASSES {
+                break;
+            }
+            classes.push(class);
+            self.verify(&probe, Some(phc)).await?;
+        }
+        Ok(classes.len())
     }
 
     /// Takes every slot and holds it until the guard is dropped (see [`OccupiedSlots`]).
@@ -216,10 +275,11 @@ enum Job {
         salt: [u8; 16],
         reply: Box<dyn FnOnce(Result<String, String>) + Send>,
     },
+    /// Answers whether it matched and how long the check took on the worker.
     Verify {
         password: Password,
         phc: String,
-        reply: Box<dyn FnOnce(bool) + Send>,
+        reply: Box<dyn FnOnce(bool, Duration) + Send>,
     },
     /// A job with the pool slot it holds until it is done.
     Slotted(Box<Job>, OwnedSemaphorePermit),
@@ -276,7 +336,9 @@ fn do_job(job: Job, argon: &Argon2<'_>, params: &Params, blocks: &mut [Block]) {
             reply(hash_with(argon, params, blocks, password.expose().as_bytes(), &salt))
         }
         Job::Verify { password, phc, reply } => {
-            reply(verify_with(argon, params, blocks, password.expose().as_bytes(), &phc))
+            let started = Instant::now();
+            let matched = verify_with(argon, params, blocks, password.expose().as_bytes(), &phc);
+            reply(matched, started.elapsed())
         }
     }
 }
@@ -383,6 +445,50 @@ mod tests {
             new.verify(&pw, Some("$2b$12$bcrypt-hash")).await.unwrap(),
             Verification::Mismatch
         );
+    }
+
+    #[tokio::test]
+    async fn a_hash_of_another_cost_raises_the_floor_that_every_check_then_waits_out() {
+        let h = hasher(CHEAP, 8);
+        let pw = Password::new("a long enough passphrase");
+        let current = h.hash(&pw).await.unwrap();
+        h.verify(&pw, Some(&current)).await.unwrap();
+        h.verify(&pw, None).await.unwrap();
+        assert_eq!(h.floor(), Duration::ZERO, "only current hashes: no floor");
+        // bcrypt at cost 6 takes far longer than Argon2 at these test costs.
+        let imported = bcrypt::hash(pw.expose(), 6).unwrap();
+        assert_eq!(h.verify(&pw, Some(&imported)).await.unwrap(), Verification::Match);
+        let floor = h.floor();
+        assert!(floor > Duration::ZERO);
+        // Unknown account, current hash, wrong password: none answers before the floor.
+        for stored in [None, Some(current.as_str()), Some(imported.as_str())] {
+            let started = Instant::now();
+            h.verify(&Password::new("wrong"), stored).await.unwrap();
+            assert!(started.elapsed() >= floor, "{stored:?} answered before the floor");
+        }
+        assert!(h.floor() >= floor, "the floor never comes down");
+    }
+
+    #[tokio::test]
+    async fn calibration_times_one_stored_hash_of_each_other_cost_class() {
+        let h = hasher(CHEAP, 8);
+        let pw = Password::new("a long enough passphrase");
+        let current = h.hash(&pw).await.unwrap();
+        assert_eq!(h.calibrate(std::slice::from_ref(&current)).await.unwrap(), 0);
+        assert_eq!(h.floor(), Duration::ZERO);
+        let older = hasher(Argon2Settings { t_cost: 2, ..CHEAP }, 8)
+            .hash(&pw)
+            .await
+            .unwrap();
+        let stored = [
+            current,
+            bcrypt::hash(pw.expose(), 5).unwrap(),
+            bcrypt::hash("another one", 5).unwrap(),
+            older,
+        ];
+        // Two classes: bcrypt at cost 5 (twice) and the older Argon2 settings.
+        assert_eq!(h.calibrate(&stored).await.unwrap(), 2);
+        assert!(h.floor() > Duration::ZERO);
     }
 
     #[tokio::test]

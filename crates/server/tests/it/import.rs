@@ -1,6 +1,7 @@
 //! `sesame account import` through the real binary: every accepted hash kind (made by Python's
 //! libraries, `fixtures/make_import_fixture.py`) logs in and is rehashed at that login (PWD-1);
 //! bad lines are reported with their number while the rest goes in; a second run adds nothing;
+//! until they are rehashed, the imported hashes set how long every password check takes (PWD-4);
 //! `--generate` writes a file that imports and logs in.
 
 use crate::cli::Env;
@@ -72,6 +73,18 @@ async fn every_hash_kind_logs_in_and_is_upgraded_and_bad_lines_are_reported() {
 
     let Env { db, dir } = env;
     let app = spawn_on(db, dir, |_| {}).await;
+    // PWD-4: the imported hashes were timed at start, so every check waits as long as the
+    // slowest of them, an unknown identifier's too: timing can't tell an imported account.
+    let floor = app.app.services.hasher().floor();
+    assert!(floor > std::time::Duration::ZERO, "imported hashes are timed at start");
+    let started = std::time::Instant::now();
+    assert_eq!(
+        app.login("nobody-here@example.com", "not the password at all")
+            .await
+            .status(),
+        401
+    );
+    assert!(started.elapsed() >= floor, "an unknown identifier waited for the floor");
     for line in FIXTURE.lines() {
         let line: serde_json::Value = serde_json::from_str(line).unwrap();
         let nic = line["nic_handle"].as_str().unwrap();
@@ -104,6 +117,10 @@ async fn every_hash_kind_logs_in_and_is_upgraded_and_bad_lines_are_reported() {
         let email = line["email"].as_str().unwrap();
         assert_eq!(app.login(email, FIXTURE_PASSWORD).await.status(), 200, "{email}");
     }
+    // Every imported hash is rehashed now: after a restart, checks take Argon2id's time only.
+    let TestApp { db, dir, .. } = app;
+    let app = spawn_on(db, dir, |_| {}).await;
+    assert_eq!(app.app.services.hasher().floor(), std::time::Duration::ZERO);
 }
 
 #[tokio::test]
