@@ -137,9 +137,10 @@ pub trait AccountStore: Send + Sync {
     async fn find_login(&self, canonical: &str) -> Result<Option<(Account, Option<PasswordCredential>)>, StoreError>;
     async fn find_account(&self, id: AccountId) -> Result<Option<Account>, StoreError>;
     async fn password_credential(&self, id: AccountId) -> Result<Option<PasswordCredential>, StoreError>;
-    /// Up to `limit` password hashes that don't begin with `current` (imported, or made with
-    /// older settings), for the hasher to time at start (PWD-4).
-    async fn other_password_hashes(&self, current: &str, limit: u32) -> Result<Vec<String>, StoreError>;
+    /// A password hash, a customer's or a support agent's, that begins neither with `current`
+    /// nor with any of `skip` (imported, or made with older settings): the hasher times one of
+    /// each cost class at start (PWD-4).
+    async fn other_password_hash(&self, current: &str, skip: &[String]) -> Result<Option<String>, StoreError>;
     /// Replaces a password hash (rehash on login with new settings, PWD-1).
     async fn update_password_hash(&self, credential: Uuid, phc: &str, now: OffsetDateTime) -> Result<(), StoreError>;
     async fn set_account_state(

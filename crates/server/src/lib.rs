@@ -9,7 +9,8 @@ pub mod keyfile;
 
 use config::Resolved;
 use sesame_core::clock::Clock;
-use sesame_core::factor::password::{PasswordHasher, PoolSettings};
+use sesame_core::factor::imported_hash::cost_class;
+use sesame_core::factor::password::{CALIBRATION_CLASSES, PasswordHasher, PoolSettings};
 use sesame_core::random::OsRandom;
 use sesame_core::service::{CoreSettings, Services, SignupSettings};
 use sesame_core::types::PasswordPolicy;
@@ -82,23 +83,31 @@ fn private_files(data_dir: &std::path::Path) -> Result<(), StartError> {
         .map_err(|e| failed("cannot make private", e))
 }
 
-/// How many stored hashes of other kinds or costs the hasher looks through at start.
-const CALIBRATION_SAMPLE: u32 = 256;
-
-/// PWD-4: times the stored hashes of other kinds or costs (imported, or made with older settings)
-/// before any login can show theirs, so every password check waits as long as the slowest. Run at
-/// start; the bench runs it again after importing into a running server.
+/// PWD-4: times one stored hash of each cost class other than the current settings (imported, or
+/// made with older settings; customers' and support agents'), at most
+/// [`CALIBRATION_CLASSES`], before any login can show theirs, so every password check waits as
+/// long as the slowest. [`App::serve`] runs it before it accepts a connection (the CLI's other
+/// commands check no password, so they skip it); the bench runs it again after importing into
+/// a running server.
 pub async fn calibrate(store: &SqlStore, hasher: &PasswordHasher) -> Result<(), StartError> {
     use sesame_core::ports::AccountStore as _;
     let failed = |e: &dyn std::fmt::Display| StartError::Calibration(e.to_string());
-    let others = store
-        .other_password_hashes(hasher.current_prefix(), CALIBRATION_SAMPLE)
-        .await
-        .map_err(|e| failed(&e))?;
-    let classes = hasher.calibrate(&others).await.map_err(|e| failed(&e))?;
-    if classes > 0 {
+    let (mut found, mut classes) = (Vec::new(), Vec::new());
+    while classes.len() < CALIBRATION_CLASSES {
+        let Some(phc) = store
+            .other_password_hash(hasher.current_prefix(), &classes)
+            .await
+            .map_err(|e| failed(&e))?
+        else {
+            break;
+        };
+        classes.push(cost_class(&phc).to_owned());
+        found.push(phc);
+    }
+    let timed = hasher.calibrate(&found).await.map_err(|e| failed(&e))?;
+    if timed > 0 {
         tracing::info!(
-            classes,
+            classes = timed,
             floor_ms = u64::try_from(hasher.floor().as_millis()).unwrap_or(u64::MAX),
             "password hashes of other kinds or costs remain (imported, or made with older settings): \
              every password check takes at least the floor until the next logins rehash them"
@@ -140,7 +149,6 @@ impl App {
                 queue_deadline: Duration::from_millis(raw.hashing.queue_deadline_ms),
             },
         )?;
-        calibrate(store.as_ref(), &hasher).await?;
         let settings = CoreSettings {
             nic_suffix: raw.nic_suffix.clone(),
             password_policy: PasswordPolicy {
@@ -266,6 +274,7 @@ impl App {
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartError> {
+        calibrate(&self.store, self.services.hasher()).await?;
         // Dropping `stop_workers` stops both workers.
         let (stop_workers, stopped) = tokio::sync::watch::channel(());
         let until_stopped = |mut stopped: tokio::sync::watch::Receiver<()>| async move {

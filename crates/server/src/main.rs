@@ -40,7 +40,8 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     init_logging(&config.raw.log_format, serving);
     // The port is bound first, so that a default public URL names the port actually bound
     // (`listen` on port 0 picks one): links in mail must work. It listens only once the app has
-    // started (migrations done), so no connection waits in the kernel's queue meanwhile.
+    // started (migrations done), so no connection waits in the kernel's queue meanwhile; only
+    // while `serve` times stored hashes of other kinds or costs (PWD-4: a few checks at most).
     let listen_error = |e: std::io::Error| StartError::Listen {
         addr: config.listen.to_string(),
         why: e.to_string(),

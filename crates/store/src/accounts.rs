@@ -272,19 +272,35 @@ impl AccountStore for SqlStore {
         .transpose()
     }
 
-    async fn other_password_hashes(&self, current: &str, limit: u32) -> Result<Vec<String>, StoreError> {
-        // Compared by prefix, not LIKE: SQLite's LIKE ignores case, and `_` would be a wildcard.
-        let rows: Vec<(String,)> = sqlx::query_as(
-            "SELECT data FROM credentials WHERE kind = 'password' \
-             AND substr(data, 1, CAST($1 AS INTEGER)) <> $2 LIMIT $3",
-        )
-        .bind(i64::try_from(current.len()).unwrap_or(i64::MAX))
-        .bind(current)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_error)?;
-        Ok(rows.into_iter().map(|(phc,)| phc).collect())
+    async fn other_password_hash(&self, current: &str, skip: &[String]) -> Result<Option<String>, StoreError> {
+        // Compared by prefix (counted in characters, as `substr` counts), not with LIKE, whose
+        // `_` is a wildcard and whose case rules differ between the databases.
+        let mut sql = String::from(
+            "SELECT phc FROM (SELECT data AS phc FROM credentials WHERE kind = 'password' \
+             UNION ALL SELECT password_phc AS phc FROM agents WHERE password_phc IS NOT NULL) AS hashes WHERE ",
+        );
+        let prefixes: Vec<&str> = std::iter::once(current)
+            .chain(skip.iter().map(String::as_str))
+            .collect();
+        for (i, _) in prefixes.iter().enumerate() {
+            if i > 0 {
+                sql.push_str(" AND ");
+            }
+            sql.push_str(&format!(
+                "substr(phc, 1, CAST(${} AS INTEGER)) <> ${}",
+                2 * i + 1,
+                2 * i + 2
+            ));
+        }
+        sql.push_str(" LIMIT 1");
+        let mut query = sqlx::query_as::<_, (String,)>(sqlx::AssertSqlSafe(sql));
+        for prefix in prefixes {
+            query = query
+                .bind(i64::try_from(prefix.chars().count()).unwrap_or(i64::MAX))
+                .bind(prefix);
+        }
+        let row = query.fetch_optional(&self.pool).await.map_err(db_error)?;
+        Ok(row.map(|(phc,)| phc))
     }
 
     async fn update_password_hash(&self, credential: Uuid, phc: &str, now: OffsetDateTime) -> Result<(), StoreError> {

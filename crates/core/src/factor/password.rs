@@ -14,15 +14,17 @@
 //!   with the same settings, so an unknown account costs what a known one costs. A hash of
 //!   another kind or cost (imported, or made before the settings changed) takes its own time to
 //!   check, which would tell its account from an unknown one until the next login rehashes it.
-//!   So while such hashes exist, every check takes at least the *floor*: the longest any of
-//!   them took (with a margin), learnt at start from the stored hashes
-//!   ([`PasswordHasher::calibrate`]) and raised by any slower one checked later. The wait is a
-//!   timer after the worker is done, so it costs latency, never a hashing slot.
+//!   So while such hashes exist, every check takes at least the *floor*: a quarter above the
+//!   slowest of them and of a current hash's check (cheaper imported hashes must hide too),
+//!   learnt at start from the stored hashes ([`PasswordHasher::calibrate`]) and raised by a
+//!   slower one checked later, up to twice the floor first set. The wait is a timer after the
+//!   worker is done, counted from the worker's start of the check: it costs latency, never a
+//!   hashing slot (so a check of a slower hash still holds a worker longer).
 
 use crate::types::Password;
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq;
@@ -89,12 +91,23 @@ pub struct PasswordHasher {
     max_queue: usize,
     queue_deadline: Duration,
     dummy_hash: String,
-    /// PWD-4: the least time a check takes, in nanoseconds (0 while every hash is current).
-    floor: AtomicU64,
+    /// How long making the dummy hash took: what a current hash's check costs.
+    current_cost: Duration,
+    floor: Mutex<Floor>,
+}
+
+/// PWD-4: the least time a password check takes, counted from the worker's start of it.
+#[derive(Debug, Default, Clone, Copy)]
+struct Floor {
+    /// Zero while every hash seen is current.
+    least: Duration,
+    /// Twice the floor first set: an outlier (a stalled machine, a flood) can't raise every
+    /// check's wait without bound.
+    ceiling: Duration,
 }
 
 /// Most cost classes [`PasswordHasher::calibrate`] times (each a check of one stored hash).
-const CALIBRATION_CLASSES: usize = 16;
+pub const CALIBRATION_CLASSES: usize = 16;
 
 /// Every slot of the pool, held: while it lives, no hash runs. Operators use it nowhere; tests
 /// use it to prove the pool answers "busy" instead of queueing without bound.
@@ -114,6 +127,7 @@ impl PasswordHasher {
         // The dummy hash is made by a worker too: no 19 MiB allocation outside the workers.
         let (reply, answer) = mpsc::channel();
         let dummy = Password::new("sesame-dummy-password-for-unknown-accounts");
+        let started = Instant::now();
         jobs.send(Job::Hash {
             password: dummy,
             salt: random_salt(),
@@ -124,6 +138,7 @@ impl PasswordHasher {
             .recv()
             .map_err(|e| SettingsError::Argon2(e.to_string()))?
             .map_err(SettingsError::Argon2)?;
+        let current_cost = started.elapsed();
         Ok(Self {
             phc_prefix: format!(
                 "$argon2id$v=19$m={},t={},p={}$",
@@ -136,7 +151,8 @@ impl PasswordHasher {
             max_queue: pool.max_queue,
             queue_deadline: pool.queue_deadline,
             dummy_hash,
-            floor: AtomicU64::new(0),
+            current_cost,
+            floor: Mutex::new(Floor::default()),
         })
     }
 
@@ -159,17 +175,7 @@ impl PasswordHasher {
         let known = stored.is_some();
         let other_cost = stored.is_some_and(|s| self.needs_rehash(s));
         let phc = stored.unwrap_or(&self.dummy_hash).to_owned();
-        let password = password.clone();
-        let (matched, took) = self
-            .run(|reply| Job::Verify {
-                password,
-                phc,
-                reply: Box::new(move |matched, took| {
-                    // A caller that stopped waiting just gets no answer.
-                    reply.send((matched, took)).ok();
-                }),
-            })
-            .await?;
+        let (matched, took) = self.check(password, phc).await?;
         if other_cost {
             self.raise_floor(took);
         }
@@ -196,22 +202,40 @@ impl PasswordHasher {
 
     /// The least time a password check takes now (zero while every hash seen is current).
     pub fn floor(&self) -> Duration {
-        Duration::from_nanos(self.floor.load(Ordering::Relaxed))
+        self.lock_floor().least
     }
 
-    /// PWD-4: makes the floor at least a quarter above `took`, the time a hash of another kind or
-    /// cost took to check, so the checks of its kind hide behind it despite their jitter.
+    fn lock_floor(&self) -> std::sync::MutexGuard<'_, Floor> {
+        self.floor.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// PWD-4: after a hash of another kind or cost took `took` to check, the floor becomes a
+    /// quarter above it or above a current hash's check, whichever is slower, so both hide
+    /// behind it despite their jitter; never above the ceiling the first floor set.
     fn raise_floor(&self, took: Duration) {
-        let floor = took.saturating_add(took / 4);
-        let nanos = u64::try_from(floor.as_nanos()).unwrap_or(u64::MAX);
-        self.floor.fetch_max(nanos, Ordering::Relaxed);
+        let wanted = took.max(self.current_cost);
+        let wanted = wanted.saturating_add(wanted / 4);
+        let mut floor = self.lock_floor();
+        if floor.ceiling.is_zero() {
+            floor.ceiling = wanted.saturating_mul(2);
+        }
+        let raised = wanted.min(floor.ceiling);
+        if raised > floor.least {
+            floor.least = raised;
+            tracing::info!(
+                floor_ms = u64::try_from(raised.as_millis()).unwrap_or(u64::MAX),
+                "hashes of other kinds or costs: every password check now takes at least the floor"
+            );
+        }
     }
 
     /// PWD-4: times a check of one of `stored` (hashes of other kinds or costs, as the store
-    /// found them) for each cost class among them, at most [`CALIBRATION_CLASSES`], raising the
-    /// floor before any customer's check could show the difference. Returns how many it timed.
+    /// found them) for each cost class among them, at most [`CALIBRATION_CLASSES`], and sets the
+    /// floor from the slowest before any customer's check could show the difference. Returns
+    /// how many classes it timed.
     pub async fn calibrate(&self, stored: &[String]) -> Result<usize, HashError> {
         let mut classes: Vec<&str> = Vec::new();
+        let mut slowest = Duration::ZERO;
         let probe = Password::new("sesame-calibration-not-a-password");
         for phc in stored.iter().filter(|s| self.needs_rehash(s)) {
             let class = super::imported_hash::cost_class(phc);
@@ -222,9 +246,27 @@ impl PasswordHasher {
                 break;
             }
             classes.push(class);
-            self.verify(&probe, Some(phc)).await?;
+            let (_, took) = self.check(&probe, phc.clone()).await?;
+            slowest = slowest.max(took);
+        }
+        if !classes.is_empty() {
+            self.raise_floor(slowest);
         }
         Ok(classes.len())
+    }
+
+    /// Whether `password` matches `phc`, and how long the worker took to say.
+    async fn check(&self, password: &Password, phc: String) -> Result<(bool, Duration), HashError> {
+        let password = password.clone();
+        self.run(|reply| Job::Verify {
+            password,
+            phc,
+            reply: Box::new(move |matched, took| {
+                // A caller that stopped waiting just gets no answer.
+                reply.send((matched, took)).ok();
+            }),
+        })
+        .await
     }
 
     /// Takes every slot and holds it until the guard is dropped (see [`OccupiedSlots`]).
@@ -459,7 +501,7 @@ mod tests {
         let imported = bcrypt::hash(pw.expose(), 6).unwrap();
         assert_eq!(h.verify(&pw, Some(&imported)).await.unwrap(), Verification::Match);
         let floor = h.floor();
-        assert!(floor > Duration::ZERO);
+        assert!(floor > h.current_cost, "never below a current hash's check");
         // Unknown account, current hash, wrong password: none answers before the floor.
         for stored in [None, Some(current.as_str()), Some(imported.as_str())] {
             let started = Instant::now();
@@ -488,7 +530,30 @@ mod tests {
         ];
         // Two classes: bcrypt at cost 5 (twice) and the older Argon2 settings.
         assert_eq!(h.calibrate(&stored).await.unwrap(), 2);
-        assert!(h.floor() > Duration::ZERO);
+        let floor = h.floor();
+        assert!(floor > h.current_cost);
+        // A later outlier raises the floor at most to twice the first one.
+        h.raise_floor(floor * 10);
+        assert_eq!(h.floor(), floor * 2);
+    }
+
+    #[tokio::test]
+    async fn a_cheaper_imported_hash_waits_as_long_as_a_current_one() {
+        // The current settings cost far more than bcrypt at cost 4.
+        let h = hasher(
+            Argon2Settings {
+                m_cost_kib: 32_768,
+                t_cost: 4,
+                ..CHEAP
+            },
+            8,
+        );
+        let pw = Password::new("a long enough passphrase");
+        let cheap = bcrypt::hash(pw.expose(), 4).unwrap();
+        assert_eq!(h.calibrate(std::slice::from_ref(&cheap)).await.unwrap(), 1);
+        let started = Instant::now();
+        h.verify(&Password::new("wrong"), Some(&cheap)).await.unwrap();
+        assert!(started.elapsed() > h.current_cost, "the cheap hash answered first");
     }
 
     #[tokio::test]
