@@ -95,6 +95,8 @@ pub trait SupportStore: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// Replaces the stored key only if it still is `old` (its sign counter).
     async fn update_agent_key(&self, id: Uuid, old: &str, new: &str) -> Result<bool, StoreError>;
+    /// Replaces the password hash only if it still is `old` (a rehash at login, PWD-1).
+    async fn update_agent_password(&self, id: Uuid, old: &str, new: &str) -> Result<bool, StoreError>;
     /// Disables an agent and ends every session of theirs.
     async fn disable_agent(&self, id: Uuid, now: OffsetDateTime) -> Result<bool, StoreError>;
     async fn create_agent_session(&self, session: &AgentSession) -> Result<(), StoreError>;

@@ -138,6 +138,17 @@ impl SupportStore for SqlStore {
         Ok(true)
     }
 
+    async fn update_agent_password(&self, id: Uuid, old: &str, new: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE agents SET password_phc = $1 WHERE id = $2 AND password_phc = $3")
+            .bind(new)
+            .bind(id.to_string())
+            .bind(old)
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn update_agent_key(&self, id: Uuid, old: &str, new: &str) -> Result<bool, StoreError> {
         let done = sqlx::query("UPDATE agents SET security_key = $1 WHERE id = $2 AND security_key = $3")
             .bind(new)

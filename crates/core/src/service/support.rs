@@ -380,7 +380,7 @@ impl Support {
         .filter(|a| a.disabled_at.is_none());
         let phc = agent.as_ref().and_then(|a| a.password_phc.clone());
         let verified = self.base.hasher.verify(&password, phc.as_deref()).await?;
-        let (Verification::Match, Some(agent), Some(_)) = (verified, agent, phc) else {
+        let (Verification::Match, Some(agent), Some(phc)) = (verified, agent, phc) else {
             self.ports.hit(LOGIN_SCOPE, &canonical, now - LOGIN_WINDOW, now).await?;
             if let Some(address) = &address {
                 self.ports.hit(ADDRESS_SCOPE, address, now - LOGIN_WINDOW, now).await?;
@@ -388,6 +388,15 @@ impl Support {
             return Err(SupportError::InvalidCredentials);
         };
         self.ports.reset(LOGIN_SCOPE, &canonical).await?;
+        if self.base.hasher.needs_rehash(&phc) {
+            // PWD-1, as for customers; a busy pool just postpones it to the next login.
+            match self.base.hasher.hash(&password).await {
+                Ok(new) => {
+                    self.ports.update_agent_password(agent.id, &phc, &new).await?;
+                }
+                Err(err) => tracing::info!(%err, "agent password rehash postponed"),
+            }
+        }
         let key: SecurityKey = agent
             .security_key
             .as_deref()

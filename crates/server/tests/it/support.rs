@@ -364,6 +364,66 @@ async fn a_lost_2fa_approval_takes_a_proposal_and_another_supervisor() {
 }
 
 #[tokio::test]
+async fn an_agent_password_hashed_with_other_settings_is_rehashed_at_login() {
+    use sesame_core::factor::password::{Argon2Settings, PasswordHasher, PoolSettings};
+    use sesame_core::support::SupportStore;
+    use sesame_core::types::Password;
+    let app = key_app().await;
+    let (alice, _) = agent(&app, "alice@support.example", "Alice Martin", AgentRole::Agent).await;
+    let store = &app.app.store;
+    let current = alice.agent.password_phc.clone().unwrap();
+    let older_settings = Argon2Settings {
+        m_cost_kib: 64,
+        t_cost: 1,
+        p_cost: 1,
+    };
+    let pool = PoolSettings {
+        workers: 1,
+        max_queue: 1,
+        queue_deadline: std::time::Duration::from_secs(5),
+    };
+    let older = PasswordHasher::new(older_settings, pool)
+        .unwrap()
+        .hash(&Password::new(AGENT_PASSWORD))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .update_agent_password(alice.agent.id, &current, &older)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .update_agent_password(alice.agent.id, &current, &older)
+            .await
+            .unwrap(),
+        "only over the hash it replaces"
+    );
+    let hasher = app.app.services.hasher();
+    assert!(hasher.needs_rehash(&older));
+    let support = app.app.services.support();
+    support
+        .begin_login("alice@support.example", AGENT_PASSWORD, None)
+        .await
+        .unwrap();
+    let rehashed = store
+        .agent(alice.agent.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .password_phc
+        .unwrap();
+    assert!(!hasher.needs_rehash(&rehashed), "{rehashed}");
+    assert!(
+        support
+            .begin_login("alice@support.example", AGENT_PASSWORD, None)
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
 async fn agent_passwords_are_throttled_and_a_refusal_reaches_the_customer_with_its_reason() {
     let (app, smtp) = spawn_mail_app(|c| c.public_url = c.public_url.replace("127.0.0.1", "localhost")).await;
     let (alice, _) = agent(&app, "alice@support.example", "Alice Martin", AgentRole::Agent).await;
