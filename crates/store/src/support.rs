@@ -59,6 +59,19 @@ impl SqlStore {
             .map_err(db_error)?;
         rows.iter().map(request_from_row).collect()
     }
+
+    /// Compare-and-swap of one agent column: `sql` sets `$1` where the id is `$2` and the column
+    /// still holds `$3`; whether it did.
+    async fn swap_agent_value(&self, sql: &'static str, id: Uuid, old: &str, new: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query(sql)
+            .bind(new)
+            .bind(id.to_string())
+            .bind(old)
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(done.rows_affected() == 1)
+    }
 }
 
 #[async_trait]
@@ -139,25 +152,23 @@ impl SupportStore for SqlStore {
     }
 
     async fn update_agent_password(&self, id: Uuid, old: &str, new: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("UPDATE agents SET password_phc = $1 WHERE id = $2 AND password_phc = $3")
-            .bind(new)
-            .bind(id.to_string())
-            .bind(old)
-            .execute(&self.pool)
-            .await
-            .map_err(db_error)?;
-        Ok(done.rows_affected() == 1)
+        self.swap_agent_value(
+            "UPDATE agents SET password_phc = $1 WHERE id = $2 AND password_phc = $3",
+            id,
+            old,
+            new,
+        )
+        .await
     }
 
     async fn update_agent_key(&self, id: Uuid, old: &str, new: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("UPDATE agents SET security_key = $1 WHERE id = $2 AND security_key = $3")
-            .bind(new)
-            .bind(id.to_string())
-            .bind(old)
-            .execute(&self.pool)
-            .await
-            .map_err(db_error)?;
-        Ok(done.rows_affected() == 1)
+        self.swap_agent_value(
+            "UPDATE agents SET security_key = $1 WHERE id = $2 AND security_key = $3",
+            id,
+            old,
+            new,
+        )
+        .await
     }
 
     async fn disable_agent(&self, id: Uuid, now: OffsetDateTime) -> Result<bool, StoreError> {

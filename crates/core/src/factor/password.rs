@@ -194,6 +194,21 @@ impl PasswordHasher {
         !stored.starts_with(&self.phc_prefix)
     }
 
+    /// PWD-1: `password` hashed with the current settings when `stored` was made with others;
+    /// `None` when it is current, or when the pool is busy (the upgrade waits for the next login).
+    pub async fn rehash_if_due(&self, stored: &str, password: &Password) -> Option<String> {
+        if !self.needs_rehash(stored) {
+            return None;
+        }
+        match self.hash(password).await {
+            Ok(phc) => Some(phc),
+            Err(err) => {
+                tracing::info!(%err, "password rehash postponed");
+                None
+            }
+        }
+    }
+
     /// How every current hash begins: `$argon2id$v=19$m=…,t=…,p=…$` (what the store looks past to
     /// find the others).
     pub fn current_prefix(&self) -> &str {

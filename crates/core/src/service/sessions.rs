@@ -193,12 +193,8 @@ impl Login {
                 return Err(LoginError::InvalidCredentials);
             }
         }
-        if self.base.hasher.needs_rehash(&credential.phc) {
-            // Best effort: a busy pool just postpones the upgrade to the next login.
-            match self.base.hasher.hash(password).await {
-                Ok(phc) => self.ports.update_password_hash(credential.id, &phc, now).await?,
-                Err(err) => tracing::info!(%err, "password rehash postponed"),
-            }
+        if let Some(phc) = self.base.hasher.rehash_if_due(&credential.phc, password).await {
+            self.ports.update_password_hash(credential.id, &phc, now).await?;
         }
         // RISK-3: the account's IP restriction, once the password proved who is asking; read
         // with the second-factor credentials LOGIN-2 needs next.

@@ -388,14 +388,9 @@ impl Support {
             return Err(SupportError::InvalidCredentials);
         };
         self.ports.reset(LOGIN_SCOPE, &canonical).await?;
-        if self.base.hasher.needs_rehash(&phc) {
-            // PWD-1, as for customers; a busy pool just postpones it to the next login.
-            match self.base.hasher.hash(&password).await {
-                Ok(new) => {
-                    self.ports.update_agent_password(agent.id, &phc, &new).await?;
-                }
-                Err(err) => tracing::info!(%err, "agent password rehash postponed"),
-            }
+        // PWD-1, as for customers.
+        if let Some(new) = self.base.hasher.rehash_if_due(&phc, &password).await {
+            self.ports.update_agent_password(agent.id, &phc, &new).await?;
         }
         let key: SecurityKey = agent
             .security_key
