@@ -79,6 +79,11 @@ const NOT_ME_PURPOSE: &str = "not-me";
 /// the idle timeout is therefore exact to within this much.
 const TOUCH_EVERY: Duration = Duration::minutes(1);
 
+/// The audit event of a login refused before anyone proved who they are.
+fn login_failed(now: time::OffsetDateTime, client: &ClientInfo, reason: &str) -> AuditEvent {
+    AuditEvent::new(now, AuditKind::LoginFailed, Actor::Anonymous, client).failed(reason)
+}
+
 impl Login {
     /// Checks a NIC handle or email and a password, and opens a session. `subsidiary` is the one
     /// the page or request names (LOGIN-6): where it, or the account's own subsidiary, logs in by
@@ -112,8 +117,7 @@ impl Login {
             None => (None, None),
         };
         let now = self.base.clock.now();
-        let failed =
-            |reason: &str| AuditEvent::new(now, AuditKind::LoginFailed, Actor::Anonymous, client).failed(reason);
+        let failed = |reason: &str| login_failed(now, client, reason);
         // RISK-2: throttled before any hash; unknown identifiers exactly like known ones.
         let canonical = LoginIdentifier::parse(identifier).map_or_else(String::new, |id| id.as_str().to_owned());
         let subject = match &account {
@@ -180,8 +184,7 @@ impl Login {
         cleared: &Cleared,
     ) -> Result<LoginOutcome, LoginError> {
         let now = self.base.clock.now();
-        let failed =
-            |reason: &str| AuditEvent::new(now, AuditKind::LoginFailed, Actor::Anonymous, client).failed(reason);
+        let failed = |reason: &str| login_failed(now, client, reason);
         match account.state {
             AccountState::Active => {}
             AccountState::Blocked => {
