@@ -90,6 +90,15 @@ pub struct NewAccount {
     pub completes_flow: Option<Uuid>,
 }
 
+/// What SESS-2's check reads in one query: a session not ended, its account, and the backup
+/// email waiting for its code if there is one (RECOVER-3; `GET /api/v1/me` shows it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveSession {
+    pub session: SessionRecord,
+    pub account: Account,
+    pub pending_backup: Option<Email>,
+}
+
 /// A session as stored: only the token's hash is kept (SESS-1).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionRecord {
@@ -185,8 +194,13 @@ pub trait SessionStore: Send + Sync {
     async fn create_session(&self, new: NewSession<'_>) -> Result<(), StoreError>;
     /// The live session with this token hash, if it has not been ended.
     async fn find_session(&self, token_hash: &[u8]) -> Result<Option<SessionRecord>, StoreError>;
-    /// The live session with this token hash and its account, in one query (SESS-2's check).
-    async fn find_live_session(&self, token_hash: &[u8]) -> Result<Option<(SessionRecord, Account)>, StoreError>;
+    /// The live session with this token hash, its account and the backup email waiting for its
+    /// code at `now`, in one query (SESS-2's check).
+    async fn find_live_session(
+        &self,
+        token_hash: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<Option<LiveSession>, StoreError>;
     /// A number this node's store raises after every write that ends sessions or changes an
     /// account, once it is committed (SESS-2's cache: see `service::session_cache`).
     fn generation(&self) -> u64;

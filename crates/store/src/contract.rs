@@ -6,6 +6,7 @@ use crate::testing::TestDb;
 use sesame_core::audit::{Actor, AuditEvent, AuditKind, ClientInfo};
 use sesame_core::mail::ComposedMail;
 use sesame_core::ports::*;
+use sesame_core::recovery::RecoveryStore;
 use sesame_core::types::*;
 use std::sync::Arc;
 use time::macros::datetime;
@@ -232,11 +233,51 @@ async fn sessions_are_found_by_hash_touched_and_ended_once() {
     assert_eq!(store.find_session(&[1; 32]).await.unwrap(), Some(s.clone()));
     assert_eq!(store.find_session(&[2; 32]).await.unwrap(), None);
     let stored = store.find_account(a.id).await.unwrap().unwrap();
+    let live = |session: &SessionRecord, pending_backup: Option<Email>| LiveSession {
+        session: session.clone(),
+        account: stored.clone(),
+        pending_backup,
+    };
     assert_eq!(
-        store.find_live_session(&[1; 32]).await.unwrap(),
-        Some((s.clone(), stored))
+        store.find_live_session(&[1; 32], login).await.unwrap(),
+        Some(live(&s, None))
     );
-    assert_eq!(store.find_live_session(&[2; 32]).await.unwrap(), None);
+    assert_eq!(store.find_live_session(&[2; 32], login).await.unwrap(), None);
+
+    // RECOVER-3: the backup email waiting for its code comes with the session, until its code
+    // expires; starting one raises the account's generation (a cached read is stale).
+    let waiting = |address: &str, created_at: OffsetDateTime| sesame_core::recovery::EmailChange {
+        id: Uuid::now_v7(),
+        account_id: a.id,
+        target: sesame_core::recovery::EmailTarget::Backup,
+        email: Email::parse(address).unwrap(),
+        current_reachable: true,
+        attempts: 0,
+        created_at,
+        expires_at: created_at + Duration::minutes(30),
+        applies_at: None,
+        completed_at: None,
+        cancelled_at: None,
+    };
+    let before = store.account_generation(a.id);
+    store
+        .create_email_change(&waiting("old@example.net", login), &[], &[])
+        .await
+        .unwrap();
+    let newer = waiting("New@Example.net", login + Duration::seconds(1));
+    store.create_email_change(&newer, &[], &[]).await.unwrap();
+    assert!(store.account_generation(a.id) > before);
+    let at = login + Duration::minutes(2);
+    assert_eq!(
+        store.find_live_session(&[1; 32], at).await.unwrap(),
+        Some(live(&s, Some(newer.email.clone()))),
+        "the latest change, as typed"
+    );
+    let expired = login + Duration::minutes(31);
+    assert_eq!(
+        store.find_live_session(&[1; 32], expired).await.unwrap(),
+        Some(live(&s, None))
+    );
 
     let later = T0 + Duration::minutes(5);
     store.touch_session(s.id, later).await.unwrap();
@@ -252,7 +293,7 @@ async fn sessions_are_found_by_hash_touched_and_ended_once() {
     );
     assert!(!store.end_session(s.id, later, &bye).await.unwrap());
     assert_eq!(store.find_session(&[1; 32]).await.unwrap(), None);
-    assert_eq!(store.find_live_session(&[1; 32]).await.unwrap(), None);
+    assert_eq!(store.find_live_session(&[1; 32], later).await.unwrap(), None);
     let kinds: Vec<_> = store
         .recent_events(a.id, 10)
         .await

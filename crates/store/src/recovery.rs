@@ -23,6 +23,11 @@ const CHANGE_COLUMNS: &str = "id, account_id, target, email, email_canonical, cu
 pub(crate) const REQUEST_COLUMNS: &str = "id, account_id, browser_hash, status, created_at, updated_at, expires_at, \
      decided_at, reason, proposed_by, ticket";
 
+/// An email change still open at `$now` (the placeholder to replace): neither completed nor
+/// cancelled, and its code still valid or its date set. SESS-2's session read shares it.
+pub(crate) const OPEN_CHANGE: &str =
+    "completed_at IS NULL AND cancelled_at IS NULL AND (expires_at > $now OR applies_at IS NOT NULL)";
+
 /// The statuses of a request that is still open (the one-open-request index lists the same).
 const OPEN: &str = "('draft', 'awaiting_confirmation', 'pending_review')";
 
@@ -267,7 +272,12 @@ impl RecoveryStore for SqlStore {
         .await
         .map_err(db_error)?;
         crate::secrets_and_mails(&mut tx, secrets, mails).await?;
-        tx.commit().await.map_err(db_error)
+        tx.commit().await.map_err(db_error)?;
+        if c.target == EmailTarget::Backup {
+            // SESS-2's session read, which may be cached, shows the backup email waiting.
+            self.changed(c.account_id);
+        }
+        Ok(())
     }
 
     async fn open_email_change(
@@ -276,9 +286,9 @@ impl RecoveryStore for SqlStore {
         target: EmailTarget,
         now: OffsetDateTime,
     ) -> Result<Option<EmailChange>, StoreError> {
+        let open = OPEN_CHANGE.replace("$now", "$3");
         let sql = format!(
-            "SELECT {CHANGE_COLUMNS} FROM email_changes WHERE account_id = $1 AND target = $2 \
-             AND completed_at IS NULL AND cancelled_at IS NULL AND (expires_at > $3 OR applies_at IS NOT NULL) \
+            "SELECT {CHANGE_COLUMNS} FROM email_changes WHERE account_id = $1 AND target = $2 AND {open} \
              ORDER BY created_at DESC LIMIT 1"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))

@@ -4,8 +4,8 @@
 use crate::{SqlStore, db_error, from_micros, micros, opt_from_micros, parse_uuid};
 use async_trait::async_trait;
 use sesame_core::audit::AuditEvent;
-use sesame_core::ports::{Account, NewSession, SessionRecord, SessionStore, StoreError};
-use sesame_core::types::AccountId;
+use sesame_core::ports::{LiveSession, NewSession, SessionRecord, SessionStore, StoreError};
+use sesame_core::types::{AccountId, Email};
 use sqlx::{Any, Executor, Row};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -59,16 +59,22 @@ fn prefixed_session(row: &sqlx::any::AnyRow, prefix: &str) -> Result<SessionReco
     })
 }
 
-/// SESS-2's check on every request: the live session of a token hash and its account, in one
-/// query by the unique index on `token_hash`.
+/// SESS-2's check on every request: the live session of a token hash (`$1`), its account and
+/// the backup email waiting for its code at `$2`, in one query by the unique index on
+/// `token_hash` (and `email_changes`' index on account and target).
 static LIVE_SESSION_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     let session = SESSION_COLUMNS
         .split(", ")
         .map(|c| format!("s.{c} AS s_{c}"))
         .collect::<Vec<_>>()
         .join(", ");
+    let open = crate::recovery::OPEN_CHANGE.replace("$now", "$2");
+    let backup = sesame_core::recovery::EmailTarget::Backup.as_str();
     format!(
-        "SELECT a.*, {session} FROM sessions s JOIN accounts a ON a.id = s.account_id \
+        "SELECT a.*, {session}, pb.email AS pb_email, pb.email_canonical AS pb_canonical \
+         FROM sessions s JOIN accounts a ON a.id = s.account_id \
+         LEFT JOIN email_changes pb ON pb.id = (SELECT id FROM email_changes \
+         WHERE account_id = a.id AND target = '{backup}' AND {open} ORDER BY created_at DESC LIMIT 1) \
          WHERE s.token_hash = $1 AND s.ended_at IS NULL"
     )
 });
@@ -132,14 +138,27 @@ impl SessionStore for SqlStore {
         row.as_ref().map(session_from_row).transpose()
     }
 
-    async fn find_live_session(&self, token_hash: &[u8]) -> Result<Option<(SessionRecord, Account)>, StoreError> {
+    async fn find_live_session(
+        &self,
+        token_hash: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<Option<LiveSession>, StoreError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(LIVE_SESSION_SQL.as_str()))
             .bind(token_hash.to_vec())
+            .bind(micros(now))
             .fetch_optional(&self.pool)
             .await
             .map_err(db_error)?;
-        row.map(|row| Ok((prefixed_session(&row, "s_")?, crate::accounts::account_from_row(&row)?)))
-            .transpose()
+        let Some(row) = row else { return Ok(None) };
+        let pending = row.try_get::<Option<String>, _>("pb_email").map_err(db_error)?;
+        let canonical = row.try_get::<Option<String>, _>("pb_canonical").map_err(db_error)?;
+        Ok(Some(LiveSession {
+            session: prefixed_session(&row, "s_")?,
+            account: crate::accounts::account_from_row(&row)?,
+            pending_backup: pending
+                .zip(canonical)
+                .map(|(email, canonical)| Email::from_stored(email, canonical)),
+        }))
     }
 
     fn generation(&self) -> u64 {

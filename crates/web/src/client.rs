@@ -63,8 +63,8 @@ impl FromRequestParts<AppState> for Client {
         Ok(Self(ClientInfo {
             ip,
             user_agent,
-            device: device.map(|d| d.id.clone()),
-            new_device: device.is_some_and(|d| d.new),
+            device: device.map(|d| d.id().to_owned()),
+            new_device: device.is_some_and(crate::device::Device::is_new),
         }))
     }
 }

@@ -11,19 +11,37 @@ use axum::extract::{Request, State};
 use axum::http::header::SET_COOKIE;
 use axum::middleware::Next;
 use axum::response::Response;
-use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use axum_extra::extract::cookie::{Cookie, SameSite};
 use sesame_core::random::OsRandom;
 use sesame_core::token::Token;
+use std::sync::{Arc, OnceLock};
 use subtle::ConstantTimeEq;
 
 const PURPOSE: &str = "device-cookie";
 
-/// The device id a request carries (verified, or new for this response), for the `Client`
-/// extractor.
+/// The device id a request carries, for the `Client` extractor: the verified one of its cookie,
+/// or a new one, made when first asked for (a request that never asks, like a session check,
+/// draws no random id).
 #[derive(Debug, Clone)]
 pub struct Device {
-    pub id: String,
-    pub new: bool,
+    presented: Option<String>,
+    fresh: Arc<OnceLock<String>>,
+}
+
+impl Device {
+    pub fn id(&self) -> &str {
+        match &self.presented {
+            Some(id) => id,
+            None => self
+                .fresh
+                .get_or_init(|| Token::generate(&OsRandom).expose().to_owned()),
+        }
+    }
+
+    /// Whether the browser had no valid device cookie.
+    pub fn is_new(&self) -> bool {
+        self.presented.is_none()
+    }
 }
 
 fn cookie_name(state: &AppState) -> &'static str {
@@ -52,13 +70,12 @@ fn verified(state: &AppState, value: &str) -> Option<String> {
 }
 
 pub async fn device_cookie(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let jar = CookieJar::from_headers(req.headers());
-    let presented = jar.get(cookie_name(&state)).and_then(|c| verified(&state, c.value()));
-    let (id, new) = match presented {
-        Some(id) => (id, false),
-        None => (Token::generate(&OsRandom).expose().to_owned(), true),
+    let presented = crate::session::cookie_value(req.headers(), cookie_name(&state)).and_then(|v| verified(&state, &v));
+    let device = Device {
+        presented,
+        fresh: Arc::default(),
     };
-    req.extensions_mut().insert(Device { id: id.clone(), new });
+    req.extensions_mut().insert(device.clone());
     let mut response = next.run(req).await;
     let session = crate::session::cookie_name(&state);
     let opens_session = response
@@ -67,8 +84,9 @@ pub async fn device_cookie(State(state): State<AppState>, mut req: Request, next
         .iter()
         .filter_map(|v| v.to_str().ok())
         .any(|v| v.starts_with(&format!("{session}=")) && !v.starts_with(&format!("{session}=;")));
-    if new && opens_session {
-        let cookie = Cookie::build((cookie_name(&state), format!("{id}.{}", signature(&state, &id))))
+    if device.is_new() && opens_session {
+        let id = device.id();
+        let cookie = Cookie::build((cookie_name(&state), format!("{id}.{}", signature(&state, id))))
             .path("/")
             .http_only(true)
             .secure(state.settings().is_https())

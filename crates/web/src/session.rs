@@ -7,6 +7,8 @@
 use crate::AppState;
 use crate::error::{ApiError, ErrorCode};
 use axum::extract::FromRequestParts;
+use axum::http::HeaderMap;
+use axum::http::header::COOKIE;
 use axum::http::request::Parts;
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use sesame_core::service::Authenticated;
@@ -42,6 +44,21 @@ pub fn presented_token(state: &AppState, jar: &CookieJar) -> Option<String> {
     jar.get(cookie_name(state)).map(|c| c.value().to_owned())
 }
 
+/// The value of the cookie `name` in the request's `Cookie` headers (the last, if sent twice, as
+/// in a [`CookieJar`]), without building a jar of every cookie: the session check and the device
+/// cookie read one cookie each on every request.
+pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(Cookie::split_parse_encoded)
+        .filter_map(Result::ok)
+        .filter(|c| c.name() == name)
+        .last()
+        .map(|c| c.value().to_owned())
+}
+
 /// A request with a live session; answers 401 `AUTH_REQUIRED` otherwise.
 pub struct CurrentSession(pub Authenticated);
 
@@ -49,11 +66,39 @@ impl FromRequestParts<AppState> for CurrentSession {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let jar = CookieJar::from_headers(&parts.headers);
-        let token = presented_token(state, &jar).ok_or(ApiError::new(ErrorCode::AuthRequired))?;
+        let token = cookie_value(&parts.headers, cookie_name(state)).ok_or(ApiError::new(ErrorCode::AuthRequired))?;
         match state.services().login().authenticate(&token).await? {
             Some(auth) => Ok(Self(auth)),
             None => Err(ApiError::new(ErrorCode::AuthRequired)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cookie_value;
+    use axum::http::{HeaderMap, HeaderValue, header::COOKIE};
+
+    fn headers(values: &[&str]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for v in values {
+            map.append(COOKIE, HeaderValue::from_str(v).unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn one_cookie_is_read_as_a_jar_would() {
+        let h = headers(&["a=1; sesame_session=abc.def;b=2", "sesame_session=second; c=%20x"]);
+        assert_eq!(
+            cookie_value(&h, "sesame_session").as_deref(),
+            Some("second"),
+            "the last one sent"
+        );
+        assert_eq!(cookie_value(&h, "c").as_deref(), Some(" x"), "percent-decoded");
+        assert_eq!(cookie_value(&h, "a").as_deref(), Some("1"));
+        assert_eq!(cookie_value(&h, "sesame"), None);
+        assert_eq!(cookie_value(&headers(&["garbage", "=;;"]), "garbage"), None);
+        assert_eq!(cookie_value(&HeaderMap::new(), "a"), None);
     }
 }

@@ -127,6 +127,7 @@ mod tests {
                 backup_email: None,
                 backup_email_required: false,
             },
+            pending_backup: None,
         }
     }
 

@@ -12,7 +12,7 @@ use crate::factor::password::{HashError, Verification};
 use crate::mail::MailKind;
 use crate::ports::{Account, NewSession, PasswordCredential, SessionRecord, StoreError};
 use crate::token::{Token, hash_token};
-use crate::types::{AccountId, AccountState, LoginIdentifier, Password, new_id};
+use crate::types::{AccountId, AccountState, Email, LoginIdentifier, Password, new_id};
 use time::Duration;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -69,6 +69,8 @@ pub struct LoginSuccess {
 pub struct Authenticated {
     pub session: SessionRecord,
     pub account: Account,
+    /// RECOVER-3: a backup email waiting for its code, as read with the session.
+    pub pending_backup: Option<Email>,
 }
 
 /// How long the "not you?" link of a login notification works.
@@ -361,13 +363,17 @@ impl Login {
                 // The order matters (see `session_cache`): shared number, read, the account's
                 // number, shared number again; kept only if nothing changed meanwhile.
                 let before = self.ports.generation();
-                let Some((session, account)) = self.ports.find_live_session(&hash).await? else {
+                let Some(live) = self.ports.find_live_session(&hash, now).await? else {
                     return Ok(None);
                 };
-                let generation = self.ports.account_generation(account.id);
+                let generation = self.ports.account_generation(live.account.id);
                 let quiet = self.ports.generation() == before;
                 (
-                    Authenticated { session, account },
+                    Authenticated {
+                        session: live.session,
+                        account: live.account,
+                        pending_backup: live.pending_backup,
+                    },
                     now,
                     quiet.then_some(generation),
                     false,

@@ -13,6 +13,7 @@ fn authenticated(done: LoginSuccess) -> Authenticated {
     Authenticated {
         session: done.session,
         account: done.account,
+        pending_backup: None,
     }
 }
 

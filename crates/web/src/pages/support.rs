@@ -16,7 +16,7 @@ use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use axum_extra::extract::cookie::{Cookie, SameSite};
 use minijinja::{Value, context};
 use serde::Deserialize;
 use sesame_core::service::{AgentAuth, By, Justification, SupportError, Verification};
@@ -51,8 +51,7 @@ impl FromRequestParts<AppState> for AgentSession {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let jar = CookieJar::from_headers(&parts.headers);
-        let Some(token) = jar.get(cookie_name(state)).map(|c| c.value().to_owned()) else {
+        let Some(token) = crate::session::cookie_value(&parts.headers, cookie_name(state)) else {
             return Ok(Self(None));
         };
         Ok(Self(
