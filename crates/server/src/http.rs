@@ -36,7 +36,8 @@ pub struct Limits {
 
 /// Serves `router` on `listener` within `limits` until `shutdown` resolves.
 pub async fn serve(listener: TcpListener, router: Router, limits: Limits, shutdown: impl Future<Output = ()>) {
-    let router = router.layer(tower_http::timeout::RequestBodyTimeoutLayer::new(limits.body_read));
+    // Around the router as a whole: `Router::layer` would box it around every route.
+    let service = tower_http::timeout::RequestBodyTimeout::new(router, limits.body_read);
     let mut builder = http1::Builder::new();
     builder.timer(TokioTimer::new()).header_read_timeout(limits.header_read);
     let permits = Arc::new(Semaphore::new(limits.max_connections));
@@ -67,7 +68,7 @@ pub async fn serve(listener: TcpListener, router: Router, limits: Limits, shutdo
             },
             () = &mut shutdown => break,
         };
-        let service = router
+        let service = service
             .clone()
             .map_request(move |mut req: axum::http::Request<Incoming>| {
                 req.extensions_mut().insert(ConnectInfo(peer));

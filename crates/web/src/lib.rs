@@ -163,6 +163,12 @@ fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// The whole application: API, operations endpoints and the layers every response passes.
+///
+/// axum's `Router::layer` wraps each route in a boxed service per layer, and every request clones
+/// and calls each of those boxes in turn; so the layers that need nothing of the route (logging,
+/// security headers, the panic guard, the body limit) wrap the whole router once instead. Only the
+/// metric, which is labelled by the route matched, and the deadline inside it (so that a request
+/// cut at its deadline is counted) stay on the routes.
 pub fn router(state: AppState) -> Router {
     let checked = api::routes()
         .merge(pages::routes())
@@ -171,26 +177,29 @@ pub fn router(state: AppState) -> Router {
             device::device_cookie,
         ))
         .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::check_origin));
-    Router::new()
+    let routes = Router::new()
         .merge(checked)
         .merge(ops::routes())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
-        .layer(DefaultBodyLimit::max(MAX_API_BODY))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            headers::security_headers,
-        ))
         .layer(axum::middleware::from_fn_with_state(state.clone(), error::deadline))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(error::panic_response))
+        .with_state(state.clone());
+    let whole = tower::ServiceBuilder::new()
         .layer(
             tower_http::trace::TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
                 // Method and path only: query strings and headers may carry tokens or cookies.
                 tracing::info_span!("request", method = %req.method(), path = %loggable_path(req.uri().path()))
             }),
         )
-        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            headers::security_headers,
+        ))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(error::panic_response))
+        .layer(DefaultBodyLimit::max(MAX_API_BODY))
+        .service(routes);
+    Router::new().fallback_service(whole)
 }
 
 #[cfg(test)]
