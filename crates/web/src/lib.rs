@@ -192,10 +192,7 @@ pub fn router(state: AppState) -> Router {
                 tracing::info_span!("request", method = %req.method(), path = %loggable_path(req.uri().path()))
             }),
         )
-        .layer(axum::middleware::from_fn_with_state(
-            state,
-            headers::security_headers,
-        ))
+        .layer(axum::middleware::from_fn_with_state(state, headers::security_headers))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(error::panic_response))
         .layer(DefaultBodyLimit::max(MAX_API_BODY))
         .service(routes);

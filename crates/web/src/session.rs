@@ -12,6 +12,7 @@ use axum::http::header::COOKIE;
 use axum::http::request::Parts;
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use sesame_core::service::Authenticated;
+use std::sync::Arc;
 
 pub fn cookie_name(state: &AppState) -> &'static str {
     if state.settings().is_https() {
@@ -60,7 +61,7 @@ pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// A request with a live session; answers 401 `AUTH_REQUIRED` otherwise.
-pub struct CurrentSession(pub Authenticated);
+pub struct CurrentSession(pub Arc<Authenticated>);
 
 impl FromRequestParts<AppState> for CurrentSession {
     type Rejection = ApiError;

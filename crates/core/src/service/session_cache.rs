@@ -19,6 +19,7 @@
 
 use super::sessions::Authenticated;
 use crate::types::AccountId;
+use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 
 /// Most sessions a node keeps; beyond, the least useful entries go (S3-FIFO).
@@ -26,7 +27,8 @@ pub const CAPACITY: usize = 4096;
 
 #[derive(Clone)]
 struct Entry {
-    auth: Authenticated,
+    /// Shared, so that a hit copies a pointer, not the account.
+    auth: Arc<Authenticated>,
     read_at: OffsetDateTime,
     generation: u64,
 }
@@ -52,7 +54,7 @@ impl SessionCache {
         token_hash: &[u8],
         now: OffsetDateTime,
         generation: impl FnOnce(AccountId) -> u64,
-    ) -> Option<(Authenticated, OffsetDateTime, u64)> {
+    ) -> Option<(Arc<Authenticated>, OffsetDateTime, u64)> {
         let entry = self.entries.get(token_hash)?;
         let fresh = now >= entry.read_at && now < entry.read_at + self.ttl;
         if fresh && entry.generation == generation(entry.auth.account.id) {
@@ -65,7 +67,7 @@ impl SessionCache {
 
     /// Remembers a session read from the store at `read_at`, under its account's generation
     /// taken after the read (by a read during which the shared generation stayed put).
-    pub fn put(&self, token_hash: Vec<u8>, auth: Authenticated, read_at: OffsetDateTime, generation: u64) {
+    pub fn put(&self, token_hash: Vec<u8>, auth: Arc<Authenticated>, read_at: OffsetDateTime, generation: u64) {
         if self.ttl > Duration::ZERO {
             let entry = Entry {
                 auth,
@@ -91,9 +93,9 @@ mod tests {
 
     const T0: OffsetDateTime = datetime!(2026-11-26 09:00 UTC);
 
-    fn auth(n: u8) -> Authenticated {
+    fn auth(n: u8) -> Arc<Authenticated> {
         let account = AccountId(Uuid::from_u128(u128::from(n)));
-        Authenticated {
+        Arc::new(Authenticated {
             session: SessionRecord {
                 id: Uuid::from_u128(1000 + u128::from(n)),
                 account_id: account,
@@ -128,7 +130,7 @@ mod tests {
                 backup_email_required: false,
             },
             pending_backup: None,
-        }
+        })
     }
 
     #[test]

@@ -13,6 +13,7 @@ use crate::mail::MailKind;
 use crate::ports::{Account, NewSession, PasswordCredential, SessionRecord, StoreError};
 use crate::token::{Token, hash_token};
 use crate::types::{AccountId, AccountState, Email, LoginIdentifier, Password, new_id};
+use std::sync::Arc;
 use time::Duration;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -351,7 +352,7 @@ impl Login {
     /// the idle timeout, not older than the absolute timeout, and its account still active.
     /// One indexed query, or none when this node checked the session within the last second
     /// (see `session_cache`).
-    pub async fn authenticate(&self, token: &str) -> Result<Option<Authenticated>, StoreError> {
+    pub async fn authenticate(&self, token: &str) -> Result<Option<Arc<Authenticated>>, StoreError> {
         let hash = hash_token(token);
         let now = self.base.clock.now();
         let hit = self
@@ -369,11 +370,11 @@ impl Login {
                 let generation = self.ports.account_generation(live.account.id);
                 let quiet = self.ports.generation() == before;
                 (
-                    Authenticated {
+                    Arc::new(Authenticated {
                         session: live.session,
                         account: live.account,
                         pending_backup: live.pending_backup,
-                    },
+                    }),
                     now,
                     quiet.then_some(generation),
                     false,
@@ -397,10 +398,10 @@ impl Login {
         let touch = now >= session.last_seen_at + TOUCH_EVERY;
         if touch {
             self.ports.touch_session(session.id, now).await?;
-            auth.session.last_seen_at = now;
+            Arc::make_mut(&mut auth).session.last_seen_at = now;
         }
         if let Some(generation) = generation.filter(|_| touch || !cached) {
-            self.sessions.put(hash, auth.clone(), read_at, generation);
+            self.sessions.put(hash, Arc::clone(&auth), read_at, generation);
         }
         Ok(Some(auth))
     }

@@ -234,7 +234,10 @@ pub async fn check(State(state): State<AppState>, CurrentSession(auth): CurrentS
 pub async fn me(CurrentSession(auth): CurrentSession) -> Json<Me> {
     let mut me = Me::from(&auth.account);
     if me.backup_email.is_none() {
-        me.backup_email = auth.pending_backup.map(|e| sesame_core::service::mask(e.address()));
+        me.backup_email = auth
+            .pending_backup
+            .as_ref()
+            .map(|e| sesame_core::service::mask(e.address()));
     }
     Json(me)
 }

@@ -18,6 +18,7 @@ use sesame_core::random::OsRandom;
 use sesame_core::service::Authenticated;
 use sesame_core::token::Token;
 use sesame_core::types::{SUBSIDIARIES, Subsidiary, subsidiary};
+use std::sync::Arc;
 use subtle::ConstantTimeEq;
 
 const SUBSIDIARY_COOKIE: &str = "sesame_subsidiary";
@@ -38,7 +39,7 @@ fn csrf_cookie_name(state: &AppState) -> &'static str {
 pub struct PageContext {
     pub lang: &'static str,
     pub subsidiary: &'static Subsidiary,
-    pub auth: Option<Authenticated>,
+    pub auth: Option<Arc<Authenticated>>,
     /// This page's address without `lang`, for the language switcher's links.
     here: (String, Vec<(String, String)>),
     /// The browser's time zone, when it named one the database knows.

@@ -340,7 +340,10 @@ pub(super) struct TokenForm {
 }
 
 /// The customer behind a security-page form, once its form token is checked.
-pub(super) fn form_customer(ctx: &PageContext, csrf: &str) -> Result<sesame_core::service::Authenticated, ErrorCode> {
+pub(super) fn form_customer(
+    ctx: &PageContext,
+    csrf: &str,
+) -> Result<std::sync::Arc<sesame_core::service::Authenticated>, ErrorCode> {
     if !ctx.csrf_ok(csrf) {
         return Err(ErrorCode::CsrfRejected);
     }

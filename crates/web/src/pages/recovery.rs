@@ -200,7 +200,7 @@ pub async fn password_submit(
 }
 
 /// The signed-in customer of a contact page, or where to send the visitor.
-fn customer(ctx: &PageContext) -> Option<Authenticated> {
+fn customer(ctx: &PageContext) -> Option<std::sync::Arc<Authenticated>> {
     ctx.auth.clone()
 }
 

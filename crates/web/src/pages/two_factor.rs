@@ -44,7 +44,11 @@ fn to_reauth(ctx: PageContext) -> Response {
 
 /// The customer behind a management form, once its form token is checked; `id` is the device
 /// named in the path, when there is one.
-fn customer(ctx: &PageContext, csrf: &str, id: Option<&str>) -> Result<(Authenticated, Uuid), ErrorCode> {
+fn customer(
+    ctx: &PageContext,
+    csrf: &str,
+    id: Option<&str>,
+) -> Result<(std::sync::Arc<Authenticated>, Uuid), ErrorCode> {
     let auth = super::form_customer(ctx, csrf)?;
     let id = match id {
         Some(raw) => Uuid::parse_str(raw).map_err(|_| ErrorCode::TwoFactorDeviceNotFound)?,
