@@ -47,13 +47,14 @@ pub fn presented_token(state: &AppState, jar: &CookieJar) -> Option<String> {
 
 /// The value of the cookie `name` in the request's `Cookie` headers (the last, if sent twice, as
 /// in a [`CookieJar`]), without building a jar of every cookie: the session check and the device
-/// cookie read one cookie each on every request.
+/// cookie read one cookie each on every request. The value is taken as sent, not
+/// percent-decoded: Sesame writes its cookies' values (random tokens) unencoded.
 pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(Cookie::split_parse_encoded)
+        .flat_map(Cookie::split_parse)
         .filter_map(Result::ok)
         .filter(|c| c.name() == name)
         .last()
@@ -96,7 +97,7 @@ mod tests {
             Some("second"),
             "the last one sent"
         );
-        assert_eq!(cookie_value(&h, "c").as_deref(), Some(" x"), "percent-decoded");
+        assert_eq!(cookie_value(&h, "c").as_deref(), Some("%20x"), "as sent");
         assert_eq!(cookie_value(&h, "a").as_deref(), Some("1"));
         assert_eq!(cookie_value(&h, "sesame"), None);
         assert_eq!(cookie_value(&headers(&["garbage", "=;;"]), "garbage"), None);
