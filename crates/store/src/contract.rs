@@ -278,6 +278,17 @@ async fn sessions_are_found_by_hash_touched_and_ended_once() {
         store.find_live_session(&[1; 32], expired).await.unwrap(),
         Some(live(&s, None))
     );
+    let before = store.account_generation(a.id);
+    let cancelled = event(AuditKind::EmailChanged, at).account(a.id);
+    assert!(store.cancel_email_change(newer.id, at, &cancelled, &[]).await.unwrap());
+    assert!(
+        store.account_generation(a.id) > before,
+        "a cancelled change leaves the read"
+    );
+    assert_eq!(
+        store.find_live_session(&[1; 32], at).await.unwrap(),
+        Some(live(&s, None))
+    );
 
     let later = T0 + Duration::minutes(5);
     store.touch_session(s.id, later).await.unwrap();
@@ -303,7 +314,12 @@ async fn sessions_are_found_by_hash_touched_and_ended_once() {
         .collect();
     assert_eq!(
         kinds,
-        [AuditKind::Logout, AuditKind::LoginSucceeded, AuditKind::AccountCreated]
+        [
+            AuditKind::Logout,
+            AuditKind::EmailChanged,
+            AuditKind::LoginSucceeded,
+            AuditKind::AccountCreated
+        ]
     );
 }
 

@@ -23,10 +23,15 @@ const CHANGE_COLUMNS: &str = "id, account_id, target, email, email_canonical, cu
 pub(crate) const REQUEST_COLUMNS: &str = "id, account_id, browser_hash, status, created_at, updated_at, expires_at, \
      decided_at, reason, proposed_by, ticket";
 
-/// An email change still open at `$now` (the placeholder to replace): neither completed nor
-/// cancelled, and its code still valid or its date set. SESS-2's session read shares it.
-pub(crate) const OPEN_CHANGE: &str =
-    "completed_at IS NULL AND cancelled_at IS NULL AND (expires_at > $now OR applies_at IS NOT NULL)";
+/// The condition that an email change (`table`, a name or an alias) is still open at the
+/// parameter `now`: neither completed nor cancelled, and its code still valid or its date set.
+/// SESS-2's session read shares it.
+pub(crate) fn open_change(table: &str, now: &str) -> String {
+    format!(
+        "{table}.completed_at IS NULL AND {table}.cancelled_at IS NULL \
+         AND ({table}.expires_at > {now} OR {table}.applies_at IS NOT NULL)"
+    )
+}
 
 /// The statuses of a request that is still open (the one-open-request index lists the same).
 const OPEN: &str = "('draft', 'awaiting_confirmation', 'pending_review')";
@@ -122,23 +127,24 @@ pub(crate) async fn delete_documents(tx: &mut crate::pool::Tx, request: &str) ->
     Ok(done.rows_affected())
 }
 
-/// Closes a change (applied or cancelled) if it is still open; false otherwise.
+/// Closes a change (applied or cancelled) if it is still open: its account, or none if it was not.
 async fn close_change(
     tx: &mut crate::pool::Tx,
     id: Uuid,
     column: &str,
     now: OffsetDateTime,
-) -> Result<bool, StoreError> {
+) -> Result<Option<AccountId>, StoreError> {
     let sql = format!(
-        "UPDATE email_changes SET {column} = $1 WHERE id = $2 AND completed_at IS NULL AND cancelled_at IS NULL"
+        "UPDATE email_changes SET {column} = $1 WHERE id = $2 AND completed_at IS NULL AND cancelled_at IS NULL \
+         RETURNING account_id"
     );
-    let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+    let account: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
         .bind(micros(now))
         .bind(id.to_string())
-        .execute(&mut **tx)
+        .fetch_optional(&mut **tx)
         .await
         .map_err(db_error)?;
-    Ok(done.rows_affected() == 1)
+    account.map(|a| parse_uuid(&a).map(AccountId)).transpose()
 }
 
 #[async_trait]
@@ -286,7 +292,7 @@ impl RecoveryStore for SqlStore {
         target: EmailTarget,
         now: OffsetDateTime,
     ) -> Result<Option<EmailChange>, StoreError> {
-        let open = OPEN_CHANGE.replace("$now", "$3");
+        let open = open_change("email_changes", "$3");
         let sql = format!(
             "SELECT {CHANGE_COLUMNS} FROM email_changes WHERE account_id = $1 AND target = $2 AND {open} \
              ORDER BY created_at DESC LIMIT 1"
@@ -360,7 +366,7 @@ impl RecoveryStore for SqlStore {
             return Ok(false);
         };
         let mut tx = self.pool.begin().await.map_err(db_error)?;
-        if !close_change(&mut tx, id, "completed_at", now).await? {
+        if close_change(&mut tx, id, "completed_at", now).await?.is_none() {
             return Ok(false);
         }
         let sql = match change.target {
@@ -400,9 +406,9 @@ impl RecoveryStore for SqlStore {
         mails: &[ComposedMail],
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
-        if !close_change(&mut tx, id, "cancelled_at", now).await? {
+        let Some(account) = close_change(&mut tx, id, "cancelled_at", now).await? else {
             return Ok(false);
-        }
+        };
         sqlx::query("UPDATE one_time_secrets SET used_at = $1 WHERE flow_id = $2 AND used_at IS NULL")
             .bind(micros(now))
             .bind(id.to_string())
@@ -410,6 +416,8 @@ impl RecoveryStore for SqlStore {
             .await
             .map_err(db_error)?;
         commit_with(tx, audit, mails).await?;
+        // A cancelled backup change leaves SESS-2's (possibly cached) session read.
+        self.changed(account);
         Ok(true)
     }
 

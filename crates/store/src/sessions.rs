@@ -68,13 +68,13 @@ static LIVE_SESSION_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(
         .map(|c| format!("s.{c} AS s_{c}"))
         .collect::<Vec<_>>()
         .join(", ");
-    let open = crate::recovery::OPEN_CHANGE.replace("$now", "$2");
+    let open = crate::recovery::open_change("ec", "$2");
     let backup = sesame_core::recovery::EmailTarget::Backup.as_str();
     format!(
         "SELECT a.*, {session}, pb.email AS pb_email, pb.email_canonical AS pb_canonical \
          FROM sessions s JOIN accounts a ON a.id = s.account_id \
-         LEFT JOIN email_changes pb ON pb.id = (SELECT id FROM email_changes \
-         WHERE account_id = a.id AND target = '{backup}' AND {open} ORDER BY created_at DESC LIMIT 1) \
+         LEFT JOIN email_changes pb ON pb.id = (SELECT ec.id FROM email_changes ec \
+         WHERE ec.account_id = a.id AND ec.target = '{backup}' AND {open} ORDER BY ec.created_at DESC LIMIT 1) \
          WHERE s.token_hash = $1 AND s.ended_at IS NULL"
     )
 });

@@ -10,7 +10,7 @@ use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::header::COOKIE;
 use axum::http::request::Parts;
-use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use axum_extra::extract::cookie::{Cookie, SameSite};
 use sesame_core::service::Authenticated;
 use std::sync::Arc;
 
@@ -40,15 +40,18 @@ pub fn removal_cookie(state: &AppState) -> Cookie<'static> {
     cookie
 }
 
-/// The session token presented by the client, if any.
-pub fn presented_token(state: &AppState, jar: &CookieJar) -> Option<String> {
-    jar.get(cookie_name(state)).map(|c| c.value().to_owned())
+/// The session token presented by the client, if any: every reader of the session cookie (API,
+/// pages, logouts) goes through here, so they all agree on which cookie it is.
+pub fn presented_token(state: &AppState, headers: &HeaderMap) -> Option<String> {
+    cookie_value(headers, cookie_name(state))
 }
 
-/// The value of the cookie `name` in the request's `Cookie` headers (the last, if sent twice, as
-/// in a [`CookieJar`]), without building a jar of every cookie: the session check and the device
-/// cookie read one cookie each on every request. The value is taken as sent, not
-/// percent-decoded: Sesame writes its cookies' values (random tokens) unencoded.
+/// The value of the cookie `name` in the request's `Cookie` headers (the last, if sent twice),
+/// without building a jar of every cookie. Names are matched exactly, never percent-decoded: a
+/// jar would take `__Host%2Dsesame_session` for `__Host-sesame_session`, and a browser applies
+/// the `__Host-` prefix's protections only to the name as written, so anyone able to plant a
+/// cookie (a sibling subdomain) could pass one off as the session's. Values are taken as sent:
+/// Sesame writes its cookies' values (random tokens) unencoded.
 pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(COOKIE)
@@ -68,7 +71,7 @@ impl FromRequestParts<AppState> for CurrentSession {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let token = cookie_value(&parts.headers, cookie_name(state)).ok_or(ApiError::new(ErrorCode::AuthRequired))?;
+        let token = presented_token(state, &parts.headers).ok_or(ApiError::new(ErrorCode::AuthRequired))?;
         match state.services().login().authenticate(&token).await? {
             Some(auth) => Ok(Self(auth)),
             None => Err(ApiError::new(ErrorCode::AuthRequired)),
@@ -90,7 +93,7 @@ mod tests {
     }
 
     #[test]
-    fn one_cookie_is_read_as_a_jar_would() {
+    fn one_cookie_is_read_by_its_exact_name_the_last_one_sent_winning() {
         let h = headers(&["a=1; sesame_session=abc.def;b=2", "sesame_session=second; c=%20x"]);
         assert_eq!(
             cookie_value(&h, "sesame_session").as_deref(),
@@ -99,6 +102,12 @@ mod tests {
         );
         assert_eq!(cookie_value(&h, "c").as_deref(), Some("%20x"), "as sent");
         assert_eq!(cookie_value(&h, "a").as_deref(), Some("1"));
+        let planted = headers(&["__Host-sesame_session=mine; __Host%2Dsesame_session=planted"]);
+        assert_eq!(
+            cookie_value(&planted, "__Host-sesame_session").as_deref(),
+            Some("mine"),
+            "an encoded name is another cookie"
+        );
         assert_eq!(cookie_value(&h, "sesame"), None);
         assert_eq!(cookie_value(&headers(&["garbage", "=;;"]), "garbage"), None);
         assert_eq!(cookie_value(&HeaderMap::new(), "a"), None);

@@ -189,3 +189,47 @@ async fn a_crowd_of_idle_sockets_cannot_starve_the_server() {
     assert_eq!(health.status(), 200);
     drop(idle);
 }
+
+/// SESS-1: a cookie whose name is percent-encoded (`sesame%5Fsession`) is another cookie for every
+/// reader of the session cookie (API, pages, logout): one planted by a sibling site can't stand in
+/// for the session's, nor make a logout end the wrong session.
+#[tokio::test]
+async fn a_percent_encoded_cookie_name_is_not_the_session_cookie() {
+    let app = spawn_app().await;
+    let jane = app.jane().await;
+    let mine = session_cookie(&app.login(jane.nic_handle.as_str(), PASSWORD).await);
+    let joe = app.account("joe@example.com", "Joe", "Bloggs").await;
+    let theirs = session_cookie(&app.login(joe.nic_handle.as_str(), PASSWORD).await);
+    let planted = theirs.replacen("sesame_session=", "sesame%5Fsession=", 1);
+    let both = format!("{mine}; {planted}");
+    let raw = reqwest::Client::new();
+    let get = |path: &str, cookie: &str| raw.get(app.url(path)).header("cookie", cookie.to_owned()).send();
+
+    let (status, body) = status_json(get("/api/v1/session", &both).await.unwrap()).await;
+    assert_eq!(
+        (status, body["nic_handle"].as_str()),
+        (200, Some(jane.nic_handle.as_str()))
+    );
+    let page = get("/", &both).await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Jane") && !html.contains("Joe"), "the page is Jane's");
+
+    let logout = raw
+        .delete(app.url("/api/v1/session"))
+        .header("cookie", both.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), 204);
+    assert_eq!(
+        get("/api/v1/session", &mine).await.unwrap().status(),
+        401,
+        "Jane's session ended"
+    );
+    assert_eq!(
+        get("/api/v1/session", &theirs).await.unwrap().status(),
+        200,
+        "the planted one did not"
+    );
+}

@@ -183,9 +183,10 @@ pub(crate) fn logged_in(
 pub async fn logout(
     State(state): State<AppState>,
     Client(client): Client,
+    headers: axum::http::HeaderMap,
     jar: CookieJar,
 ) -> Result<impl IntoResponse, ApiError> {
-    if let Some(token) = presented_token(&state, &jar) {
+    if let Some(token) = presented_token(&state, &headers) {
         state.services().login().logout(&token, &client).await?;
     }
     Ok((jar.add(removal_cookie(&state)), StatusCode::NO_CONTENT))

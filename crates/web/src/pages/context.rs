@@ -94,7 +94,7 @@ impl FromRequestParts<AppState> for PageContext {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let jar = CookieJar::from_headers(&parts.headers);
-        let auth = match crate::session::presented_token(state, &jar) {
+        let auth = match crate::session::presented_token(state, &parts.headers) {
             Some(token) => state
                 .services()
                 .login()
@@ -137,8 +137,9 @@ impl FromRequestParts<AppState> for PageContext {
                 .map(|(k, v)| (k.into_owned(), v.into_owned()))
                 .collect(),
         );
-        let csrf_seed = match jar.get(csrf_cookie_name(state)) {
-            Some(c) if !c.value().is_empty() && c.value().len() <= 128 => c.value().to_owned(),
+        // Read by its exact name, like the session cookie (`session::cookie_value`).
+        let csrf_seed = match crate::session::cookie_value(&parts.headers, csrf_cookie_name(state)) {
+            Some(seed) if !seed.is_empty() && seed.len() <= 128 => seed,
             _ => {
                 let seed = Token::generate(&OsRandom).expose().to_owned();
                 cookies.push(plain_cookie(state, csrf_cookie_name(state), seed.clone()));

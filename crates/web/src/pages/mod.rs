@@ -721,13 +721,13 @@ async fn logout(
     State(state): State<AppState>,
     mut ctx: PageContext,
     Client(client): Client,
-    jar: CookieJar,
+    headers: axum::http::HeaderMap,
     HtmlForm(form): HtmlForm<CsrfOnly>,
 ) -> Response {
     if !ctx.csrf_ok(&form.csrf) {
         return ctx.error(ErrorCode::CsrfRejected);
     }
-    if let Some(token) = presented_token(&state, &jar)
+    if let Some(token) = presented_token(&state, &headers)
         && let Err(err) = state.services().login().logout(&token, &client).await
     {
         return ctx.error(crate::error::ApiError::from(err).code());
