@@ -1,6 +1,7 @@
 // SMS in the browser (MFA-4): add a phone on the security page (the code read from the texts the
-// development server captures at /dev/sms), then a security key and an app beside it (MFA-1),
-// log out, and log in with a texted code through "Try another method".
+// development server captures at /dev/sms), then a security key, an app and a second, named phone
+// beside it (MFA-1), log out, and log in through "Try another method" with a code texted to the
+// phone the customer picks.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -42,7 +43,7 @@ async function logIn(page, nic) {
   await Promise.all([page.waitForLoadState('load'), page.click('#submit')]);
 }
 
-test('add a phone, a key and an app, then log in with a texted code', async () => {
+test('add a phone, a key, an app and a named second phone, then log in with a code texted to the phone picked', async () => {
   const account = sesame.createAccount({ email: 'sms@example.com', first: 'Sol', last: 'Mendes', country: 'GB' });
   const context = await browser.newContext({ locale: 'en-GB' });
   const page = await context.newPage();
@@ -74,12 +75,21 @@ test('add a phone, a key and an app, then log in with a texted code', async () =
   const secret = (await page.textContent('#totp-secret')).replace(/\s/g, '');
   await page.fill('#code', execFileSync('oathtool', ['--totp', '-b', secret]).toString().trim());
   await Promise.all([page.waitForURL(/saved=2fa/), page.click('#enable')]);
-  assert.equal(await page.locator('.device[data-kind]').count(), 3);
+  // A second phone, named: one text per 30 s per account (MFA-4), the first phone's was the last.
+  await new Promise((r) => setTimeout(r, Math.max(0, enrolledAt + 31000 - Date.now())));
+  await page.fill('#phone', '+44 7700 900456');
+  await page.fill('#phone-name', 'Work phone');
+  await Promise.all([page.waitForLoadState('load'), page.click('#add-phone')]);
+  const secondAt = Date.now();
+  await page.fill('#code', await textedCode(context, '+447700900456', 1));
+  await Promise.all([page.waitForURL(/saved=2fa/), page.click('#enable')]);
+  assert.equal(await page.locator('.device[data-kind]').count(), 4);
   assert.deepEqual(
     await page.locator('.device[data-kind]').evaluateAll((items) => items.map((i) => i.dataset.kind)),
-    ['totp', 'security_key', 'sms'],
+    ['totp', 'security_key', 'sms', 'sms'],
     'the app and the key before SMS (MFA-1)',
   );
+  assert.match(await page.textContent('.device[data-kind=sms]:last-child'), /Work phone/);
   assert.deepEqual(await seriousViolations(page), []);
   await screenshot(page, 'security-devices');
   await page.click('#account-name');
@@ -92,10 +102,19 @@ test('add a phone, a key and an app, then log in with a texted code', async () =
   await Promise.all([page.waitForLoadState('load'), page.click('#method-sms')]);
   assert.match(page.url(), /method=sms/);
   assert.equal(await page.locator('#sent-to').count(), 0, 'nothing sent on a page load');
-  // One text per 30 s per account (MFA-4): the enrolment's was the last.
-  await new Promise((r) => setTimeout(r, Math.max(0, enrolledAt + 31000 - Date.now())));
+  // Two phones: the one added last is picked unless the customer picks the other.
+  assert.deepEqual(
+    (await page.locator('#phones label').allTextContents()).map((t) => t.replace(/\s+/g, ' ').trim()),
+    ['Work phone (+44 ••• ••• •56)', 'Phone (+44 ••• ••• •23)'],
+  );
+  assert.equal(await page.isChecked('#phone-1'), true);
+  await page.check('#phone-2');
+  await screenshot(page, 'second-step-phones');
+  // One text per 30 s per account (MFA-4): the second phone's enrolment was the last.
+  await new Promise((r) => setTimeout(r, Math.max(0, secondAt + 31000 - Date.now())));
   await Promise.all([page.waitForLoadState('load'), page.click('#send-sms')]);
   assert.match(await page.textContent('#sent-to'), /•23/);
+  assert.equal(await page.isChecked('#phone-2'), true, 'the choice stays picked for a resend');
   assert.deepEqual(await seriousViolations(page), []);
   await page.fill('#code', await textedCode(context, '+447700900123', 2));
   await Promise.all([page.waitForURL(`${sesame.base}/`), page.click('#submit')]);

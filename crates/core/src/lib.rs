@@ -7,6 +7,8 @@
 pub mod audit;
 pub mod clock;
 pub mod factor;
+#[cfg(test)]
+mod fixtures;
 pub mod flow;
 pub mod ip_rules;
 pub mod keys;

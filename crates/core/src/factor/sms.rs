@@ -50,6 +50,37 @@ fn phone_of(cred: &FactorCredential) -> Result<String, FactorError> {
     Ok(serde_json::from_str::<Phone>(&cred.data).map_err(internal)?.phone)
 }
 
+/// A phone a login may text, as the second step lists it (MFA-1: several devices of a method).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhoneChoice {
+    pub id: Uuid,
+    /// The number, masked.
+    pub to: String,
+    /// The customer's own name for it.
+    pub description: String,
+}
+
+/// The enabled phones, the one a login texts when none is chosen first: used (or added) last.
+fn by_recent_use<'a>(ctx: &'a FactorContext<'_>) -> Vec<&'a FactorCredential> {
+    let mut phones: Vec<_> = ctx.devices(Method::Sms).collect();
+    phones.sort_by_key(|d| std::cmp::Reverse((d.last_used_at, d.enabled_at)));
+    phones
+}
+
+/// The phones a login may choose from, the default first.
+pub fn phones(ctx: &FactorContext<'_>) -> Vec<PhoneChoice> {
+    by_recent_use(ctx)
+        .into_iter()
+        .filter_map(|d| {
+            Some(PhoneChoice {
+                id: d.id,
+                to: mask(&phone_of(d).ok()?),
+                description: d.description.clone(),
+            })
+        })
+        .collect()
+}
+
 fn code_hashes(ctx: &FactorContext<'_>, scope: Uuid, code: &str) -> Vec<Vec<u8>> {
     ctx.key.hmacs(PURPOSE, format!("{scope}:{code}").as_bytes())
 }
@@ -121,14 +152,12 @@ impl SecondFactor for SmsFactor {
         Ok(Self::offered(ctx) && ctx.devices(Method::Sms).next().is_some())
     }
 
-    /// Texts a code to the device in scope, or to the phone used (or added) last.
+    /// Texts a code to the device in scope (the one the customer chose, or being removed), or
+    /// to the phone used (or added) last.
     async fn challenge(&self, ctx: &FactorContext<'_>, scope: Scope<'_>) -> Result<Challenge, FactorError> {
         let device = match scope.device {
             Some(device) => device,
-            None => ctx
-                .devices(Method::Sms)
-                .max_by_key(|d| (d.last_used_at, d.enabled_at))
-                .ok_or(FactorError::Unavailable)?,
+            None => by_recent_use(ctx).into_iter().next().ok_or(FactorError::Unavailable)?,
         };
         let phone = phone_of(device)?;
         Self::send(ctx, scope.id, &phone).await?;

@@ -4,6 +4,7 @@
 
 use super::Base;
 use super::login_flow::TwoFactorError;
+use crate::factor::sms::{self, PhoneChoice};
 use crate::factor::{FactorContext, FactorPorts, FactorSettings, Method, SecondFactor, registry};
 use crate::ports::{Account, FactorCredential, StoreError};
 use std::sync::Arc;
@@ -62,7 +63,8 @@ impl Factors {
         Ok(self.loaded(self.ports.credentials(account.id).await?))
     }
 
-    fn loaded(&self, credentials: Vec<FactorCredential>) -> Loaded {
+    /// [`Self::load`] with the credentials already read.
+    pub(super) fn loaded(&self, credentials: Vec<FactorCredential>) -> Loaded {
         Loaded {
             credentials,
             now: self.base.clock.now(),
@@ -92,18 +94,13 @@ impl Factors {
     /// on while any device is enrolled (MFA-6), even one whose method can't be used here now
     /// (then only the others, backup codes included, are offered: never a way around).
     pub async fn methods_for(&self, account: &Account) -> Result<Vec<Method>, StoreError> {
-        let credentials = self.ports.credentials(account.id).await?;
-        self.methods_among(account, credentials).await
+        let loaded = self.load(account).await?;
+        self.methods_among(account, &loaded).await
     }
 
     /// [`Self::methods_for`] with the account's credentials already read.
-    pub(super) async fn methods_among(
-        &self,
-        account: &Account,
-        credentials: Vec<FactorCredential>,
-    ) -> Result<Vec<Method>, StoreError> {
-        let loaded = self.loaded(credentials);
-        let ctx = self.ctx(account, &loaded);
+    pub(super) async fn methods_among(&self, account: &Account, loaded: &Loaded) -> Result<Vec<Method>, StoreError> {
+        let ctx = self.ctx(account, loaded);
         let on = loaded
             .credentials
             .iter()
@@ -122,5 +119,13 @@ impl Factors {
             }
         }
         Ok(methods)
+    }
+
+    /// MFA-1: the phones a login offering SMS may text, the default first; none otherwise.
+    pub(super) fn phones(&self, account: &Account, loaded: &Loaded, methods: &[Method]) -> Vec<PhoneChoice> {
+        if !methods.contains(&Method::Sms) {
+            return Vec::new();
+        }
+        sms::phones(&self.ctx(account, loaded))
     }
 }

@@ -15,11 +15,13 @@
 //! Challenge state lives in the flow row, sealed under the server key, so any node can finish a
 //! step (OPS-1). Diagram and reasons: `docs/design/login-pipeline.md`.
 
+use super::factors::Loaded;
 use super::password_guard::Cleared;
 use super::session_cache::SessionCache;
 use super::sessions::{Authenticated, LoginError, LoginSuccess};
 use super::{Base, Factors};
 use crate::audit::{Actor, AuditEvent, AuditKind, ClientInfo};
+use crate::factor::sms::PhoneChoice;
 use crate::factor::{FactorError, FactorOutcome, Method, Prompt, Proof, Scope};
 use crate::flow::FlowKind;
 use crate::mail::{ComposeError, MailKind, Notice};
@@ -78,6 +80,8 @@ pub struct SecondStep {
     pub account: String,
     /// Codes this login may still try before it must start again from the password.
     pub tries_left: i64,
+    /// MFA-1: the phones SMS may text, the default first (empty when SMS is not offered).
+    pub phones: Vec<PhoneChoice>,
 }
 
 /// What a correct first factor leads to.
@@ -204,6 +208,25 @@ fn internal(err: impl std::fmt::Display) -> StoreError {
     StoreError::Internal(err.to_string())
 }
 
+/// LOGIN-2: the method used last, or before any 2FA login the most recently enabled one other
+/// than backup codes. SMS is never pre-selected unless it was used last (MFA-1).
+fn default_method(account: &Account, methods: &[Method], credentials: &[FactorCredential]) -> Method {
+    let last = account.last_second_factor.as_deref().and_then(Method::parse);
+    if let Some(m) = last.filter(|m| methods.contains(m)) {
+        return m;
+    }
+    let mut enabled: Vec<_> = credentials.iter().filter(|c| c.enabled_at.is_some()).collect();
+    enabled.sort_by_key(|c| c.enabled_at);
+    let newest = enabled
+        .iter()
+        .rev()
+        .filter_map(|c| Method::parse(&c.kind))
+        .find(|m| methods.contains(m) && *m != Method::Sms);
+    newest
+        .or_else(|| methods.first().copied())
+        .unwrap_or(Method::BackupCode)
+}
+
 /// MFA-7: a try counted against the account, to end with [`Login::end_try`].
 pub(super) struct Try {
     consecutive: i64,
@@ -259,16 +282,17 @@ impl Login {
         cleared: &Cleared,
         credentials: Option<Vec<FactorCredential>>,
     ) -> Result<LoginOutcome, LoginError> {
-        let methods = match credentials {
-            Some(credentials) => self.factors.methods_among(account, credentials).await?,
-            None => self.factors.methods_for(account).await?,
+        let loaded = match credentials {
+            Some(credentials) => self.factors.loaded(credentials),
+            None => self.factors.load(account).await?,
         };
+        let methods = self.factors.methods_among(account, &loaded).await?;
         let steps = self
             .extra_steps(account, entry, client, recent_failures, methods)
             .await?;
         match steps.into_iter().next() {
             Some(ExtraStep::SecondFactor(methods)) => Ok(LoginOutcome::SecondFactor(
-                self.start_second_step(account, methods, entry).await?,
+                self.start_second_step(account, &loaded, methods, entry).await?,
             )),
             Some(ExtraStep::EmailCode) => Ok(LoginOutcome::EmailCode(
                 self.start_email_step(account, entry, client).await?,
@@ -324,11 +348,13 @@ impl Login {
     async fn start_second_step(
         &self,
         account: &Account,
+        loaded: &Loaded,
         methods: Vec<Method>,
         entry: Entry,
     ) -> Result<SecondStep, StoreError> {
         let now = self.base.clock.now();
-        let default = self.default_method(account, &methods).await?;
+        let default = default_method(account, &methods, loaded.credentials());
+        let phones = self.factors.phones(account, loaded, &methods);
         let state = LoginFlowState {
             account_id: account.id.0,
             entry,
@@ -354,31 +380,8 @@ impl Login {
             default,
             account: super::contact::mask(account.email.address()),
             tries_left: FLOW_ATTEMPTS,
+            phones,
         })
-    }
-
-    /// LOGIN-2: the method used last, or before any 2FA login the most recently enabled one
-    /// other than backup codes. SMS is never pre-selected unless it was used last (MFA-1).
-    async fn default_method(&self, account: &Account, methods: &[Method]) -> Result<Method, StoreError> {
-        let last = account.last_second_factor.as_deref().and_then(Method::parse);
-        match last.filter(|m| methods.contains(m)) {
-            Some(m) => Ok(m),
-            None => self.most_recent_method(account, methods).await,
-        }
-    }
-
-    async fn most_recent_method(&self, account: &Account, methods: &[Method]) -> Result<Method, StoreError> {
-        let mut creds = self.ports.credentials(account.id).await?;
-        creds.retain(|c| c.enabled_at.is_some());
-        creds.sort_by_key(|c| c.enabled_at);
-        let newest = creds
-            .iter()
-            .rev()
-            .filter_map(|c| Method::parse(&c.kind))
-            .find(|m| methods.contains(m) && *m != Method::Sms);
-        Ok(newest
-            .or_else(|| methods.first().copied())
-            .unwrap_or(Method::BackupCode))
     }
 
     pub(super) async fn open_login_flow(&self, flow_id: Uuid) -> Result<OpenFlow, TwoFactorError> {
@@ -412,28 +415,48 @@ impl Login {
     /// The methods and default of an open login flow (for the second-step page).
     pub async fn second_step(&self, flow_id: Uuid) -> Result<SecondStep, TwoFactorError> {
         let open = self.open_login_flow(flow_id).await?;
-        let default = self.default_method(&open.account, &open.state.methods).await?;
+        let loaded = self.factors.load(&open.account).await?;
+        let default = default_method(&open.account, &open.state.methods, loaded.credentials());
+        let phones = self.factors.phones(&open.account, &loaded, &open.state.methods);
         Ok(SecondStep {
             flow: flow_id,
             methods: open.state.methods,
             default,
             account: super::contact::mask(open.account.email.address()),
             tries_left: (FLOW_ATTEMPTS - open.flow.attempts).max(0),
+            phones,
         })
     }
 
     /// LOGIN-2: what a method needs before its proof: WebAuthn request options, or a texted
     /// code. The challenge's state is sealed into the flow; a new challenge replaces the last.
-    pub async fn second_factor_challenge(&self, flow_id: Uuid, method: &str) -> Result<Prompt, TwoFactorError> {
+    /// `device`: the one to use (MFA-1: the phone to text), an enabled device of the method;
+    /// by default the factor's own choice (the phone used last).
+    pub async fn second_factor_challenge(
+        &self,
+        flow_id: Uuid,
+        method: &str,
+        device: Option<Uuid>,
+    ) -> Result<Prompt, TwoFactorError> {
         let open = self.open_login_flow(flow_id).await?;
         let method = Method::parse(method)
             .filter(|m| open.state.methods.contains(m))
             .ok_or(TwoFactorError::MethodNotAllowed)?;
         let owned = self.factors.load(&open.account).await?;
+        let device = match device {
+            None => None,
+            Some(id) => Some(
+                owned
+                    .credentials()
+                    .iter()
+                    .find(|c| c.id == id && c.kind == method.as_str() && c.enabled_at.is_some())
+                    .ok_or(TwoFactorError::NotFound)?,
+            ),
+        };
         let ctx = self.factors.ctx(&open.account, &owned);
         let scope = Scope {
             id: flow_id,
-            device: None,
+            device,
             state: None,
         };
         let challenge = self.factors.get(method)?.challenge(&ctx, scope).await?;
@@ -737,6 +760,59 @@ impl Login {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use time::macros::datetime;
+
+    const T0: OffsetDateTime = datetime!(2026-11-26 09:00 UTC);
+
+    fn device(kind: &str, enabled_minutes: Option<i64>) -> FactorCredential {
+        FactorCredential {
+            id: Uuid::new_v4(),
+            account_id: AccountId(Uuid::nil()),
+            kind: kind.into(),
+            version: 0,
+            data: String::new(),
+            description: kind.into(),
+            created_at: T0,
+            enabled_at: enabled_minutes.map(|m| T0 + Duration::minutes(m)),
+            last_used_at: None,
+        }
+    }
+
+    #[test]
+    fn the_default_method_is_the_one_used_last_else_the_newest_device_but_never_sms() {
+        use Method::{BackupCode, SecurityKey, Sms, Totp};
+        let mut account = crate::fixtures::account(1, T0);
+        let creds = [
+            device("security_key", Some(1)),
+            device("totp", Some(2)),
+            device("sms", Some(3)),
+            device("totp", None),
+        ];
+        let all = [Totp, SecurityKey, Sms, BackupCode];
+        assert_eq!(
+            default_method(&account, &all, &creds),
+            Totp,
+            "newest enabled, SMS passed over"
+        );
+        assert_eq!(
+            default_method(&account, &[SecurityKey, Sms, BackupCode], &creds),
+            SecurityKey
+        );
+        assert_eq!(
+            default_method(&account, &[Sms, BackupCode], &creds),
+            Sms,
+            "the only device"
+        );
+        account.last_second_factor = Some("sms".into());
+        assert_eq!(default_method(&account, &all, &creds), Sms, "used last");
+        account.last_second_factor = Some("totp".into());
+        assert_eq!(
+            default_method(&account, &[SecurityKey, Sms, BackupCode], &creds),
+            SecurityKey,
+            "used last but not offered now"
+        );
+        assert_eq!(default_method(&account, &[], &[]), BackupCode);
+    }
 
     #[test]
     fn delays_start_after_ten_failures_and_double_up_to_fifteen_minutes() {

@@ -86,8 +86,8 @@ impl SessionCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::{Account, SessionRecord};
-    use crate::types::{AccountId, AccountState, AccountType, CustomerCode, Email, NicHandle};
+    use crate::ports::SessionRecord;
+    use crate::types::AccountId;
     use time::macros::datetime;
     use uuid::Uuid;
 
@@ -108,27 +108,7 @@ mod tests {
                 ended_at: None,
                 second_factor: None,
             },
-            account: Account {
-                id: account,
-                nic_handle: NicHandle::from_stored(format!("ab{n:05}-ovh")),
-                customer_code: CustomerCode::from_stored("1111-111-11".into()),
-                email: Email::from_stored(format!("{n}@example.com"), format!("{n}@example.com")),
-                first_name: "Jane".into(),
-                last_name: "Doe".into(),
-                account_type: AccountType::Individual,
-                company_name: None,
-                phone: None,
-                country: "FR".into(),
-                language: "fr".into(),
-                currency: "EUR".into(),
-                subsidiary: "FR".into(),
-                state: AccountState::Active,
-                login_notifications: true,
-                last_second_factor: None,
-                created_at: T0,
-                backup_email: None,
-                backup_email_required: false,
-            },
+            account: crate::fixtures::account(n, T0),
             pending_backup: None,
         })
     }

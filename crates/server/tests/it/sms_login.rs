@@ -281,3 +281,104 @@ async fn guessing_a_confirmation_code_meets_the_failure_limits() {
         "after 10 failures each try waits"
     );
 }
+
+/// MFA-1: a customer who lost the phone used last logs in with another one.
+#[tokio::test]
+async fn with_two_phones_the_customer_chooses_the_one_texted() {
+    const WORK: &str = "+447700900123";
+    let gateway = Gateway::start().await;
+    let app = gateway_app(&gateway).await;
+    let (nic, mobile, _) = with_phone(&app, &gateway).await;
+    app.advance(1);
+    let (status, begun) = post(
+        &app.client,
+        &app,
+        "/api/v1/me/2fa/sms",
+        json!({"phone": WORK, "description": "Work phone"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{begun}");
+    let work = begun["id"].as_str().unwrap().to_owned();
+    let code = texted_code(&app, &gateway, WORK).await;
+    let enable = format!("/api/v1/me/2fa/sms/{work}/enable");
+    assert_eq!(post(&app.client, &app, &enable, json!({"code": code})).await.0, 200);
+    // A third number whose code never came back stays pending: not a phone to text.
+    app.advance(1);
+    let (status, pending) = post(
+        &app.client,
+        &app,
+        "/api/v1/me/2fa/sms",
+        json!({"phone": "+33700000099", "description": "Not verified"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{pending}");
+    let pending = pending["id"].as_str().unwrap().to_owned();
+
+    // Neither phone has logged in yet: the one added last comes first, and is the default.
+    let c = client();
+    let (status, body) = post(&c, &app, "/api/v1/session", json!({"login": nic, "password": PASSWORD})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["phones"],
+        json!([
+            {"id": work, "number": "+44 ••• ••• •23", "description": "Work phone"},
+            {"id": mobile, "number": "+33 ••• ••• •78", "description": "Mobile"},
+        ])
+    );
+    let flow = body["flow"].as_str().unwrap().to_owned();
+    app.advance(1);
+    let (status, sent) = send(&c, &app, &flow).await;
+    assert_eq!((status, sent["sent_to"].as_str()), (202, Some("+44 ••• ••• •23")));
+    let to_work = texted_code(&app, &gateway, WORK).await;
+
+    // The work phone is lost: the code goes to the mobile instead, and the first one is void.
+    let texted = gateway.delivered().len();
+    let stranger = uuid::Uuid::new_v4().to_string();
+    for (device, why) in [
+        (stranger.as_str(), "no such device"),
+        (pending.as_str(), "a number not verified"),
+    ] {
+        let (status, body) = send_to(&c, &app, &flow, device).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (404, Some("TWO_FACTOR_DEVICE_NOT_FOUND")),
+            "{why}"
+        );
+    }
+    app.deliver_sms().await;
+    assert_eq!(gateway.delivered().len(), texted, "a refused choice texts nothing");
+    app.advance(1);
+    let (status, sent) = send_to(&c, &app, &flow, &mobile).await;
+    assert_eq!(
+        (status, sent["sent_to"].as_str()),
+        (202, Some("+33 ••• ••• •78")),
+        "{sent}"
+    );
+    let to_mobile = texted_code(&app, &gateway, PHONE).await;
+    if to_work != to_mobile {
+        assert_eq!(answer(&c, &app, &flow, &to_work).await.0, 400, "the first code is void");
+    }
+    let (status, body) = answer(&c, &app, &flow, &to_mobile).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("logged_in")), "{body}");
+
+    // The mobile was used last: the next login offers it first.
+    let (_, body) = post(
+        &client(),
+        &app,
+        "/api/v1/session",
+        json!({"login": nic, "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(body["phones"][0]["id"], json!(mobile), "{body}");
+    assert_eq!(body["phones"][1]["id"], json!(work), "{body}");
+}
+
+async fn send_to(client: &Client, app: &TestApp, flow: &str, device: &str) -> (u16, Value) {
+    post(
+        client,
+        app,
+        "/api/v1/session/second-factor/challenge",
+        json!({"flow": flow, "method": "sms", "device": device}),
+    )
+    .await
+}

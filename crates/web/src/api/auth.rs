@@ -23,7 +23,7 @@ pub struct LoginRequest {
     pub password: String,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Default, Serialize, ToSchema)]
 pub struct LoginResponse {
     /// `logged_in` (the session cookie is set), `reauthenticated` (a new session cookie replaces
     /// the old one), `second_factor_required` (no session yet: send the code with `flow`) or
@@ -42,6 +42,21 @@ pub struct LoginResponse {
     /// `email_code_required`: where the code went, masked.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sent_to: Option<String>,
+    /// `second_factor_required` with `sms` among the methods: the phones a code may be texted
+    /// to (MFA-1), the default (used last) first; send the chosen one's `id` as the challenge's
+    /// `device`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phones: Option<Vec<Phone>>,
+}
+
+/// A phone the second step may text.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Phone {
+    pub id: uuid::Uuid,
+    /// The number, masked: `+33 ••• ••• •78`.
+    pub number: String,
+    /// The customer's name for it.
+    pub description: String,
 }
 
 /// The logged-in customer.
@@ -134,20 +149,27 @@ pub(crate) fn login_answer(state: &AppState, jar: CookieJar, outcome: LoginOutco
         LoginOutcome::LoggedIn(success) => logged_in(state, jar, *success, "logged_in"),
         LoginOutcome::SecondFactor(step) => Json(LoginResponse {
             status: "second_factor_required",
-            account: None,
             flow: Some(step.flow),
             methods: Some(step.methods.iter().map(|m| m.as_str()).collect()),
             default: Some(step.default.as_str()),
-            sent_to: None,
+            phones: (!step.phones.is_empty()).then(|| {
+                step.phones
+                    .into_iter()
+                    .map(|p| Phone {
+                        id: p.id,
+                        number: p.to,
+                        description: p.description,
+                    })
+                    .collect()
+            }),
+            ..LoginResponse::default()
         })
         .into_response(),
         LoginOutcome::EmailCode(step) => Json(LoginResponse {
             status: "email_code_required",
-            account: None,
             flow: Some(step.flow),
-            methods: None,
-            default: None,
             sent_to: Some(step.sent_to),
+            ..LoginResponse::default()
         })
         .into_response(),
     }
@@ -164,10 +186,7 @@ pub(crate) fn logged_in(
     let body = LoginResponse {
         status,
         account: Some(Me::from(&success.account)),
-        flow: None,
-        methods: None,
-        default: None,
-        sent_to: None,
+        ..LoginResponse::default()
     };
     (jar, Json(body)).into_response()
 }

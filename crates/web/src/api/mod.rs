@@ -69,6 +69,7 @@ use utoipa::OpenApi;
         ErrorBody,
         auth::LoginRequest,
         auth::LoginResponse,
+        auth::Phone,
         auth::Me,
         auth::SessionInfo,
         settings::Settings,

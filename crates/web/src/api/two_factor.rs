@@ -109,6 +109,9 @@ pub struct ChallengeRequest {
     pub flow: Uuid,
     /// `security_key` or `sms` (the others need no challenge).
     pub method: String,
+    /// `sms`: the phone to text, an `id` from the login's `phones`; by default the one used last.
+    #[serde(default)]
+    pub device: Option<Uuid>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -151,7 +154,7 @@ fn challenge_answer(prompt: Prompt) -> Response {
 #[utoipa::path(post, path = "/api/v1/session/second-factor/challenge", request_body = ChallengeRequest, responses(
     (status = 200, description = "Security key options (or nothing to do)", body = ChallengeResponse),
     (status = 202, description = "SMS code sent", body = ChallengeResponse),
-    (status = 404, description = "LOGIN_FLOW_NOT_FOUND", body = ErrorBody),
+    (status = 404, description = "LOGIN_FLOW_NOT_FOUND, or TWO_FACTOR_DEVICE_NOT_FOUND (no such device of the method)", body = ErrorBody),
     (status = 409, description = "SECOND_FACTOR_METHOD_NOT_ALLOWED or TWO_FACTOR_METHOD_UNAVAILABLE", body = ErrorBody),
     (status = 429, description = "SMS_THROTTLED", body = ErrorBody),
 ))]
@@ -162,7 +165,7 @@ pub async fn challenge(
     let prompt = state
         .services()
         .login()
-        .second_factor_challenge(req.flow, &req.method)
+        .second_factor_challenge(req.flow, &req.method, req.device)
         .await?;
     Ok(challenge_answer(prompt))
 }

@@ -1,7 +1,8 @@
 //! The second login step in the browser (LOGIN-2): the default method's form, "Try another
 //! method" listing every enabled method (backup codes included), and "I have lost access to my
 //! devices", which explains recovery. SMS codes are sent only when asked (a button, never on a
-//! GET); a security key is used through `static/webauthn.js` and the JSON API.
+//! GET), to the phone the customer picks when there are several (MFA-1); a security key is used
+//! through `static/webauthn.js` and the JSON API.
 
 use super::context::PageContext;
 use super::return_to::safe_return_to;
@@ -16,6 +17,7 @@ use axum::response::Response;
 use minijinja::context;
 use serde::Deserialize;
 use sesame_core::factor::{Method, Prompt, Proof};
+use sesame_core::service::TwoFactorError;
 use uuid::Uuid;
 
 /// What the page says beside the form: an error, or where a texted code went.
@@ -25,6 +27,8 @@ struct Shown {
     sent_to: Option<String>,
     /// Seconds to wait before the next try (after too many wrong codes).
     wait: Option<i64>,
+    /// The phone chosen for the last text (MFA-1), kept selected.
+    phone: Option<Uuid>,
 }
 
 async fn render(
@@ -59,13 +63,24 @@ async fn render(
             context! { method => m.as_str(), href => format!("/login/{flow}?{q}") }
         })
         .collect();
+    // MFA-1: with several phones the customer picks the one to text; the default (used last)
+    // comes first and stays selected unless another was just chosen.
+    let selected = shown
+        .phone
+        .filter(|id| step.phones.iter().any(|p| p.id == *id))
+        .or_else(|| step.phones.first().map(|p| p.id));
+    let phones: Vec<_> = step
+        .phones
+        .iter()
+        .map(|p| context! { id => p.id.to_string(), to => &p.to, description => &p.description, checked => Some(p.id) == selected })
+        .collect();
     let status = shown.error.map_or(StatusCode::OK, ErrorCode::status);
     let extra = context! {
         flow => flow.to_string(), method => method.as_str(), others => others, return_to => safe,
         error_code => shown.error.map(ErrorCode::as_str), sent_to => shown.sent_to, account_hint => step.account,
         // Said once few remain, so the last tries are not a surprise.
         tries_left => (shown.error.is_some() && step.tries_left <= 2).then_some(step.tries_left),
-        wait => shown.wait,
+        wait => shown.wait, phones => phones,
     };
     ctx.render("second_factor.html", "login", status, extra)
 }
@@ -98,19 +113,32 @@ pub async fn send_code(
     if !ctx.csrf_ok(&form.csrf) {
         return ctx.error(ErrorCode::CsrfRejected);
     }
-    let shown = match state
-        .services()
-        .login()
-        .second_factor_challenge(flow, &form.method)
-        .await
-    {
+    // No choice sent: the phone used last. A choice that names no phone of this login is refused.
+    let device = match form.device.trim() {
+        "" => Ok(None),
+        id => Uuid::parse_str(id).map(Some),
+    };
+    let sent = match device {
+        Ok(device) => {
+            state
+                .services()
+                .login()
+                .second_factor_challenge(flow, &form.method, device)
+                .await
+        }
+        Err(_) => Err(TwoFactorError::NotFound),
+    };
+    let shown = match sent {
         Ok(Prompt::CodeSent { to }) => Shown {
             sent_to: Some(to),
+            phone: device.ok().flatten(),
             ..Shown::default()
         },
         Ok(_) => Shown::default(),
         Err(err) => match ApiError::from(err).code() {
-            code @ (ErrorCode::SmsThrottled | ErrorCode::SecondFactorMethodNotAllowed) => Shown {
+            code @ (ErrorCode::SmsThrottled
+            | ErrorCode::SecondFactorMethodNotAllowed
+            | ErrorCode::TwoFactorDeviceNotFound) => Shown {
                 error: Some(code),
                 ..Shown::default()
             },
@@ -130,6 +158,9 @@ pub struct CodeForm {
     code: String,
     #[serde(default)]
     return_to: String,
+    /// The phone to text (MFA-1), when the login has several.
+    #[serde(default)]
+    device: String,
 }
 
 pub async fn submit(

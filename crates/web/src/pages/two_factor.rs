@@ -116,6 +116,14 @@ fn default_name(lang: &str, method: Method) -> &'static str {
     }
 }
 
+/// A new device's name: the one typed (#15 item 11), or the translated default when left empty.
+fn device_name<'a>(lang: &str, method: Method, typed: &'a str) -> &'a str {
+    match typed.trim() {
+        "" => default_name(lang, method),
+        chosen => chosen,
+    }
+}
+
 /// The backup codes after the first device, or back to the security page.
 fn enabled(state: &AppState, ctx: PageContext, codes: Option<Vec<String>>) -> Response {
     match codes {
@@ -143,13 +151,7 @@ pub async fn add_app(State(state): State<AppState>, ctx: PageContext, HtmlForm(f
         Ok(found) => found,
         Err(code) => return ctx.error(code),
     };
-    // Named at enrolment (#15 item 11); the translated default when left empty.
-    let chosen = form.description.trim();
-    let description = if chosen.is_empty() {
-        default_name(ctx.lang, Method::Totp)
-    } else {
-        chosen
-    };
+    let description = device_name(ctx.lang, Method::Totp, &form.description);
     match state
         .services()
         .devices()
@@ -167,6 +169,8 @@ pub struct PhoneForm {
     csrf: String,
     #[serde(default)]
     phone: String,
+    #[serde(default)]
+    description: String,
 }
 
 pub async fn add_phone(
@@ -178,7 +182,7 @@ pub async fn add_phone(
         Ok(found) => found,
         Err(code) => return ctx.error(code),
     };
-    let description = default_name(ctx.lang, Method::Sms);
+    let description = device_name(ctx.lang, Method::Sms, &form.description);
     match state
         .services()
         .devices()
