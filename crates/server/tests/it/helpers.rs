@@ -196,14 +196,19 @@ pub async fn post(client: &Client, app: &TestApp, path: &str, body: Value) -> (u
 }
 
 /// The password step of a login that owes a second factor offering `methods`: its flow.
-pub async fn password_step(client: &Client, app: &TestApp, nic: &str, methods: &[&str]) -> String {
-    let (status, body) = post(
+/// Logs in with the password over JSON: the status and the answer.
+pub async fn password_login(client: &Client, app: &TestApp, nic: &str) -> (u16, Value) {
+    post(
         client,
         app,
         "/api/v1/session",
         json!({"login": nic, "password": PASSWORD}),
     )
-    .await;
+    .await
+}
+
+pub async fn password_step(client: &Client, app: &TestApp, nic: &str, methods: &[&str]) -> String {
+    let (status, body) = password_login(client, app, nic).await;
     assert_eq!(
         (status, body["status"].as_str()),
         (200, Some("second_factor_required")),

@@ -120,7 +120,7 @@ async fn a_key_alone_turns_2fa_on_and_logs_in_while_replays_and_foreign_challeng
 
     // Log in with the key.
     let c = client();
-    let (_, body) = post(&c, &app, "/api/v1/session", json!({"login": nic, "password": PASSWORD})).await;
+    let (_, body) = password_login(&c, &app, &nic).await;
     assert_eq!(
         (body["methods"].clone(), body["default"].as_str()),
         (json!(METHODS), Some("security_key"))

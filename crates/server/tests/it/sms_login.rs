@@ -316,7 +316,7 @@ async fn with_two_phones_the_customer_chooses_the_one_texted() {
 
     // Neither phone has logged in yet: the one added last comes first, and is the default.
     let c = client();
-    let (status, body) = post(&c, &app, "/api/v1/session", json!({"login": nic, "password": PASSWORD})).await;
+    let (status, body) = password_login(&c, &app, &nic).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         body["phones"],
@@ -362,13 +362,7 @@ async fn with_two_phones_the_customer_chooses_the_one_texted() {
     assert_eq!((status, body["status"].as_str()), (200, Some("logged_in")), "{body}");
 
     // The mobile was used last: the next login offers it first.
-    let (_, body) = post(
-        &client(),
-        &app,
-        "/api/v1/session",
-        json!({"login": nic, "password": PASSWORD}),
-    )
-    .await;
+    let (_, body) = password_login(&client(), &app, &nic).await;
     assert_eq!(body["phones"][0]["id"], json!(mobile), "{body}");
     assert_eq!(body["phones"][1]["id"], json!(work), "{body}");
 }

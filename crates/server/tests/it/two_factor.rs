@@ -86,7 +86,7 @@ async fn with_an_app_the_password_alone_opens_no_session() {
     let e = enrol(&app, nic).await;
     app.advance(1);
     let c = client();
-    let (_, body) = post(&c, &app, "/api/v1/session", json!({"login": nic, "password": PASSWORD})).await;
+    let (_, body) = password_login(&c, &app, nic).await;
     assert_eq!(body["methods"], json!(["totp", "backup_code"]));
     assert_eq!(
         body["default"], "totp",
@@ -217,13 +217,7 @@ async fn backup_codes_work_once_even_when_raced() {
     assert_eq!(status["backup_codes_left"], 5);
     assert_eq!(status["backup_codes_low"], false);
     // The default is now the method used last.
-    let (_, body) = post(
-        &client(),
-        &app,
-        "/api/v1/session",
-        json!({"login": nic, "password": PASSWORD}),
-    )
-    .await;
+    let (_, body) = password_login(&client(), &app, nic).await;
     assert_eq!(body["default"], "backup_code");
 }
 
@@ -493,13 +487,7 @@ async fn removing_the_last_app_needs_its_code_and_turns_2fa_off() {
         (status["enabled"].as_bool(), status["backup_codes_left"].as_i64()),
         (Some(false), Some(0))
     );
-    let (_, body) = post(
-        &client(),
-        &app,
-        "/api/v1/session",
-        json!({"login": nic, "password": PASSWORD}),
-    )
-    .await;
+    let (_, body) = password_login(&client(), &app, nic).await;
     assert_eq!(body["status"], "logged_in", "2FA is off");
     app.deliver().await;
     assert!(
