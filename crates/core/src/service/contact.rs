@@ -138,11 +138,29 @@ impl Recovery {
         let account = &auth.account;
         let email = Email::parse(email)?;
         let same_as = |other: Option<&Email>| other.is_some_and(|o| o.canonical() == email.canonical());
-        if same_as(Some(&account.email)) || (target == EmailTarget::Backup && same_as(account.backup_email.as_ref())) {
+        // RECOVER-3: the backup must differ from the primary, whichever of them changes, and
+        // whichever change still waits for its code (or its day). Asking again for the backup
+        // already waiting for its code is a resend, not a clash.
+        let now = self.base.clock.now();
+        let other_waiting = match target {
+            EmailTarget::Primary => auth.pending_backup.clone(),
+            EmailTarget::Backup => self
+                .ports
+                .open_email_change(account.id, EmailTarget::Primary, now)
+                .await?
+                .map(|c| c.email),
+        };
+        if [
+            Some(&account.email),
+            account.backup_email.as_ref(),
+            other_waiting.as_ref(),
+        ]
+        .into_iter()
+        .any(same_as)
+        {
             return Err(RecoveryError::SameAddress);
         }
         self.code_limit(account.id).await?;
-        let now = self.base.clock.now();
         let change = EmailChange {
             id: new_id(now),
             account_id: account.id,

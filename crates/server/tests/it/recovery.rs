@@ -389,6 +389,65 @@ async fn a_primary_email_change_needs_both_codes_then_the_old_address_stops_logg
     .await;
 }
 
+/// RECOVER-3: the primary and the backup never end up the same address, whichever changes, and
+/// whichever change is still waiting.
+#[tokio::test]
+async fn the_primary_and_the_backup_email_stay_different() {
+    let (app, smtp) = spawn_mail_app(|_| {}).await;
+    let jane = app.jane().await;
+    assert_eq!(app.login(jane.nic_handle.as_str(), PASSWORD).await.status(), 200);
+    let backup = |email: &str| {
+        call(
+            &app.client,
+            &app,
+            reqwest::Method::PUT,
+            "/api/v1/me/backup-email",
+            json!({"email": email}),
+        )
+    };
+    let primary = |email: &str| {
+        post(
+            &app.client,
+            &app,
+            "/api/v1/me/email",
+            json!({"email": email, "current_reachable": false}),
+        )
+    };
+    let same = (422, Some("EMAIL_SAME_AS_CURRENT"));
+    assert_eq!(backup("jane.backup@example.org").await.0, 202);
+    let code = mail_with(&app, &smtp, "jane.backup@example.org", "email de secours")
+        .await
+        .code();
+    let verified = post(
+        &app.client,
+        &app,
+        "/api/v1/me/backup-email/verify",
+        json!({"code": code}),
+    )
+    .await;
+    assert_eq!(verified.0, 200);
+    let (status, body) = primary("JANE.Backup@example.org").await;
+    assert_eq!((status, body["error"]["code"].as_str()), same, "the verified backup");
+
+    // A backup still waiting for its code can't become the primary either (one code per 30 s).
+    app.advance(1);
+    assert_eq!(backup("jane.second@example.org").await.0, 202);
+    let (status, body) = primary("jane.second@example.org").await;
+    assert_eq!((status, body["error"]["code"].as_str()), same, "the waiting backup");
+    app.advance(1);
+    assert_eq!(
+        backup("jane.second@example.org").await.0,
+        202,
+        "asking again for the waiting backup resends its code"
+    );
+
+    // Nor the backup an address the primary is about to become.
+    app.advance(1);
+    schedule_change(&app, &smtp, "jane@new.example").await;
+    let (status, body) = backup("Jane@New.Example").await;
+    assert_eq!((status, body["error"]["code"].as_str()), same, "the waiting primary");
+}
+
 /// Starts a change with the current address unreachable and confirms it with the new code.
 async fn schedule_change(app: &TestApp, smtp: &Smtp, to: &str) -> serde_json::Value {
     let (status, started) = post(
