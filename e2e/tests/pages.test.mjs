@@ -155,6 +155,37 @@ test('the customer language wins once logged in; return_to stays on allowed plac
   await context.close();
 });
 
+test('the profile page: a refused phone shown beside its field, then names, company and language saved', async () => {
+  const sam = sesame.createAccount({ email: 'sam.profile@example.com', first: 'Sam', last: 'Lee', country: 'GB' });
+  const { context, page } = await newPage();
+  await page.goto(`${sesame.base}/login`);
+  await logIn(page, sam.nic_handle);
+  await Promise.all([page.waitForLoadState('load'), page.click('#nav-profile')]);
+  assert.equal(new URL(page.url()).pathname, '/profile');
+  assert.equal(await page.inputValue('#first_name'), 'Sam');
+  assert.match(await page.textContent('#profile-fixed'), new RegExp(sam.nic_handle));
+  await page.fill('#phone', '06 12');
+  await Promise.all([page.waitForLoadState('load'), page.click('#submit')]);
+  assert.equal(await page.getAttribute('#phone', 'aria-invalid'), 'true');
+  assert.match(await page.textContent('#phone-error'), /international/);
+  assert.equal(await page.inputValue('#phone'), '06 12', 'what was typed is kept');
+  assert.deepEqual(await seriousViolations(page), []);
+  await page.fill('#first_name', 'Samuel');
+  await page.check('input[name=account_type][value=company]');
+  await page.fill('#company_name', 'Lee & Co');
+  await page.fill('#phone', '+44 20 7946 0000');
+  await page.selectOption('#language', 'fr');
+  await Promise.all([page.waitForURL(/\/profile\?saved=1$/), page.click('#submit')]);
+  assert.equal(await page.getAttribute('html', 'lang'), 'fr', 'the pages follow the language chosen');
+  assert.match(await page.textContent('#profile-saved'), /enregistré/);
+  assert.equal((await page.textContent('#account-name')).trim(), 'Samuel Lee');
+  assert.equal(await page.inputValue('#company_name'), 'Lee & Co');
+  assert.equal(await page.inputValue('#phone'), '+442079460000');
+  assert.deepEqual(await seriousViolations(page), []);
+  await screenshot(page, 'profile');
+  await context.close();
+});
+
 test('pages work without JavaScript', async () => {
   const { context, page } = await newPage({ javaScriptEnabled: false });
   await page.goto(`${sesame.base}/login`);

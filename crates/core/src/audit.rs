@@ -41,10 +41,12 @@ pub enum AuditKind {
     RecoveryRequested,
     /// SUPPORT-2..4: an action of the support desk on the account (the detail says which).
     SupportAction,
+    /// ACCT-4: the customer changed their profile.
+    ProfileChanged,
 }
 
 impl AuditKind {
-    pub const ALL: [Self; 24] = [
+    pub const ALL: [Self; 25] = [
         Self::AccountCreated,
         Self::AccountBlocked,
         Self::AccountUnblocked,
@@ -69,6 +71,7 @@ impl AuditKind {
         Self::EmailChanged,
         Self::RecoveryRequested,
         Self::SupportAction,
+        Self::ProfileChanged,
     ];
 
     pub fn parse(s: &str) -> Option<Self> {
@@ -101,6 +104,7 @@ impl AuditKind {
             Self::EmailChanged => "email_changed",
             Self::RecoveryRequested => "recovery_requested",
             Self::SupportAction => "support_action",
+            Self::ProfileChanged => "profile_changed",
         }
     }
 }

@@ -129,6 +129,19 @@ pub struct OneTimeSecret {
     pub expires_at: OffsetDateTime,
 }
 
+/// ACCT-4: the profile fields a customer may change themselves (country, currency and
+/// subsidiary set billing and which services apply: support changes those).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileUpdate {
+    pub first_name: String,
+    pub last_name: String,
+    pub account_type: AccountType,
+    pub company_name: Option<String>,
+    pub phone: Option<String>,
+    /// The language of the customer's mail and texts (MAIL-2).
+    pub language: String,
+}
+
 #[async_trait]
 pub trait AccountStore: Send + Sync {
     /// Creates the account; [`StoreError::Conflict`] names the taken value. A NIC handle once
@@ -156,6 +169,14 @@ pub trait AccountStore: Send + Sync {
         &self,
         id: AccountId,
         state: AccountState,
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError>;
+    /// ACCT-4: writes the fields of the profile a customer may change, with the audit event;
+    /// false when nothing changed (then nothing is written).
+    async fn update_profile(
+        &self,
+        id: AccountId,
+        profile: &ProfileUpdate,
         audit: &AuditEvent,
     ) -> Result<bool, StoreError>;
     /// LOGIN-4: switches login notifications, with the mail that reports it; false when nothing

@@ -5,7 +5,8 @@ use crate::{SqlStore, db_error, from_micros, micros, parse_uuid};
 use async_trait::async_trait;
 use sesame_core::audit::AuditEvent;
 use sesame_core::ports::{
-    Account, AccountStore, FactorCredential, ImportResult, NewAccount, PasswordCredential, StoreError, Unique,
+    Account, AccountStore, FactorCredential, ImportResult, NewAccount, PasswordCredential, ProfileUpdate, StoreError,
+    Unique,
 };
 use sesame_core::types::{AccountId, AccountState, AccountType, CustomerCode, Email, NicHandle};
 use sqlx::Row;
@@ -312,6 +313,38 @@ impl AccountStore for SqlStore {
             .await
             .map_err(db_error)?;
         Ok(())
+    }
+
+    async fn update_profile(
+        &self,
+        id: AccountId,
+        profile: &ProfileUpdate,
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let changed = sqlx::query(
+            "UPDATE accounts SET first_name = $1, last_name = $2, account_type = $3, company_name = $4, phone = $5, \
+             language = $6, updated_at = $7 WHERE id = $8 AND (first_name <> $1 OR last_name <> $2 \
+             OR account_type <> $3 OR company_name IS DISTINCT FROM $4 OR phone IS DISTINCT FROM $5 OR language <> $6)",
+        )
+        .bind(&profile.first_name)
+        .bind(&profile.last_name)
+        .bind(profile.account_type.as_str())
+        .bind(profile.company_name.as_deref())
+        .bind(profile.phone.as_deref())
+        .bind(&profile.language)
+        .bind(micros(audit.at))
+        .bind(id.0.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?
+        .rows_affected();
+        if changed == 0 {
+            return Ok(false);
+        }
+        crate::commit_with(tx, audit, &[]).await?;
+        self.changed(id);
+        Ok(true)
     }
 
     async fn set_login_notifications(

@@ -123,6 +123,72 @@ async fn accounts_round_trip_and_are_found_by_handle_or_email() {
 }
 
 #[tokio::test]
+async fn a_profile_change_is_written_with_its_event_once_and_voids_cached_sessions() {
+    let (_db, store) = fresh().await;
+    let a = account("eo12345-ovh", "1234-567-89", "elodie@example.com");
+    create(&store, &a).await.unwrap();
+    let update = ProfileUpdate {
+        first_name: "Élodie".into(),
+        last_name: "Ørsted-Lund".into(),
+        account_type: AccountType::Individual,
+        company_name: None,
+        phone: None,
+        language: "en".into(),
+    };
+    let before = store.account_generation(a.id);
+    let at = T0 + Duration::minutes(1);
+    let audit = event(AuditKind::ProfileChanged, at).account(a.id);
+    assert!(store.update_profile(a.id, &update, &audit).await.unwrap());
+    assert!(
+        store.account_generation(a.id) > before,
+        "cached sessions hold the old profile"
+    );
+    let found = store.find_account(a.id).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            found.last_name.as_str(),
+            found.account_type,
+            found.company_name,
+            found.phone,
+            found.language.as_str()
+        ),
+        ("Ørsted-Lund", AccountType::Individual, None, None, "en")
+    );
+    assert_eq!(
+        Account {
+            last_name: a.last_name.clone(),
+            account_type: a.account_type,
+            company_name: a.company_name.clone(),
+            phone: a.phone.clone(),
+            language: a.language.clone(),
+            ..found
+        },
+        a,
+        "nothing else moved"
+    );
+    // The same values again: nothing written, no second event.
+    assert!(!store.update_profile(a.id, &update, &audit).await.unwrap());
+    let kinds: Vec<_> = store
+        .recent_events(a.id, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(kinds, [AuditKind::ProfileChanged, AuditKind::AccountCreated]);
+    // A phone alone, from none: a change (NULL compared as a value).
+    let phone = ProfileUpdate {
+        phone: Some("+33612345678".into()),
+        ..update
+    };
+    let again = event(AuditKind::ProfileChanged, at).account(a.id);
+    assert!(store.update_profile(a.id, &phone, &again).await.unwrap());
+    let unknown = AccountId(Uuid::new_v4());
+    let nobody = event(AuditKind::ProfileChanged, at).account(unknown);
+    assert!(!store.update_profile(unknown, &phone, &nobody).await.unwrap());
+}
+
+#[tokio::test]
 async fn unique_values_report_which_one_is_taken() {
     let (_db, store) = fresh().await;
     create(&store, &account("ab12345-ovh", "1111-111-11", "a@example.com"))

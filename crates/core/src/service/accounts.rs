@@ -5,11 +5,12 @@
 //! are written in one transaction.
 
 use super::Base;
+use super::sessions::Authenticated;
 use crate::audit::{Actor, AuditEvent, AuditKind, ClientInfo};
 use crate::factor::password::HashError;
 use crate::mail::{ComposeError, MailKind};
 use crate::ports::AccountStore;
-use crate::ports::{Account, NewAccount, StoreError, Unique};
+use crate::ports::{Account, NewAccount, ProfileUpdate, StoreError, Unique};
 use crate::types::{
     AccountId, AccountState, AccountType, Country, CustomerCode, Email, EmailError, LoginIdentifier, NicHandle,
     Password, PersonName, PolicyViolation, initials, new_id, subsidiary_for_country,
@@ -82,14 +83,17 @@ pub struct ProfileInput {
     pub phone: Option<String>,
 }
 
-impl AccountDraft {
-    pub(crate) fn new(
-        email: Email,
-        country: Country,
-        language: Option<&str>,
-        currency: Option<&str>,
-        profile: &ProfileInput,
-    ) -> Result<Self, CreateAccountError> {
+/// ACCT-4's rules on a profile, the same at sign-up and when the customer edits it.
+struct ValidProfile {
+    first: PersonName,
+    last: PersonName,
+    account_type: AccountType,
+    company_name: Option<String>,
+    phone: Option<String>,
+}
+
+impl ValidProfile {
+    fn new(profile: &ProfileInput) -> Result<Self, CreateAccountError> {
         let first = PersonName::parse(&profile.first_name).ok_or(CreateAccountError::InvalidField("first name"))?;
         let last = PersonName::parse(&profile.last_name).ok_or(CreateAccountError::InvalidField("last name"))?;
         let account_type = profile.account_type.unwrap_or(AccountType::Individual);
@@ -107,6 +111,31 @@ impl AccountDraft {
             Some(p) if !p.is_empty() => Some(parse_e164(p)?),
             _ => None,
         };
+        Ok(Self {
+            first,
+            last,
+            account_type,
+            company_name,
+            phone,
+        })
+    }
+}
+
+impl AccountDraft {
+    pub(crate) fn new(
+        email: Email,
+        country: Country,
+        language: Option<&str>,
+        currency: Option<&str>,
+        profile: &ProfileInput,
+    ) -> Result<Self, CreateAccountError> {
+        let ValidProfile {
+            first,
+            last,
+            account_type,
+            company_name,
+            phone,
+        } = ValidProfile::new(profile)?;
         let (language, currency) = language_and_currency(&country, language, currency)?;
         Ok(Self {
             email,
@@ -286,6 +315,46 @@ impl Accounts {
             }
         }
         Err(StoreError::Internal("no free customer code".into()).into())
+    }
+
+    /// ACCT-4, PANEL-3: the customer changes their names, account type, company name, phone or
+    /// the language of their mail, under the rules of sign-up. Not a sensitive change (SESS-3
+    /// lists those), so any live session may make it; it is audited. The account as it now is.
+    pub async fn update_profile(
+        &self,
+        auth: &Authenticated,
+        profile: &ProfileInput,
+        language: Option<&str>,
+        client: &ClientInfo,
+    ) -> Result<Account, CreateAccountError> {
+        let valid = ValidProfile::new(profile)?;
+        let current = &auth.account;
+        let language = pick_code(language, &current.language, 2, "language")?.to_ascii_lowercase();
+        let update = ProfileUpdate {
+            first_name: valid.first.as_str().to_owned(),
+            last_name: valid.last.as_str().to_owned(),
+            account_type: valid.account_type,
+            company_name: valid.company_name,
+            phone: valid.phone,
+            language,
+        };
+        let audit = AuditEvent::new(
+            self.base.clock.now(),
+            AuditKind::ProfileChanged,
+            Actor::Customer,
+            client,
+        )
+        .account(current.id);
+        self.ports.update_profile(current.id, &update, &audit).await?;
+        Ok(Account {
+            first_name: update.first_name,
+            last_name: update.last_name,
+            account_type: update.account_type,
+            company_name: update.company_name,
+            phone: update.phone,
+            language: update.language,
+            ..current.clone()
+        })
     }
 
     /// Finds an account by NIC handle or primary email in any case or width (ACCT-3).

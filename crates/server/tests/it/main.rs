@@ -20,6 +20,7 @@ mod nodes;
 mod ops;
 mod outage;
 mod pages;
+mod profile;
 mod recovery;
 mod security;
 mod security_keys;

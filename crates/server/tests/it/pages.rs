@@ -533,3 +533,59 @@ async fn adding_an_app_in_the_browser_needs_a_fresh_login_and_shows_the_secret_a
     );
     assert!(html.contains("SECOND_FACTOR_INVALID"));
 }
+
+/// PANEL-3: the profile page shows the profile, saves a change, and keeps what was typed beside
+/// the field it refuses.
+#[tokio::test]
+async fn the_profile_page_saves_a_change_and_shows_a_refusal_beside_its_field() {
+    let app = spawn_app().await;
+    let jane = app.jane().await;
+    let v = Visitor::new(&app);
+    let anonymous = v.get("/profile").await;
+    assert_eq!(
+        (anonymous.status().as_u16(), location(&anonymous).as_str()),
+        (303, "/login?return_to=%2Fprofile")
+    );
+    let token = v.token("/login").await;
+    v.login_form(jane.nic_handle.as_str(), PASSWORD, &token).await;
+    let page = v.get("/profile").await.text().await.unwrap();
+    assert!(page.contains("value=\"Jane\"") && page.contains(jane.nic_handle.as_str()));
+    let token = csrf_in(&page);
+    let form = |first: &'static str, phone: &'static str| {
+        vec![
+            ("first_name", first),
+            ("last_name", "Doe"),
+            ("account_type", "individual"),
+            ("company_name", ""),
+            ("phone", phone),
+            ("language", "fr"),
+        ]
+    };
+    let mut refused = form("Janet", "06 12");
+    refused.push(("csrf", &token));
+    let shown = v.post_form("/profile", &refused).await;
+    assert_eq!(shown.status(), 422);
+    let shown = shown.text().await.unwrap();
+    assert!(
+        shown.contains("id=\"phone-error\"") && shown.contains("value=\"06 12\""),
+        "{shown}"
+    );
+    assert!(shown.contains("value=\"Janet\""), "what was typed is kept");
+    let (_, me) = status_json(v.get("/api/v1/me").await).await;
+    assert_eq!(me["first_name"], "Jane", "nothing saved");
+
+    let mut good = form("Janet", "+33612345678");
+    good.push(("csrf", &token));
+    let saved = v.post_form("/profile", &good).await;
+    assert_eq!(
+        (saved.status().as_u16(), location(&saved).as_str()),
+        (303, "/profile?saved=1")
+    );
+    let page = v.get("/profile?saved=1").await.text().await.unwrap();
+    assert!(
+        page.contains("id=\"profile-saved\"") && page.contains("Janet Doe"),
+        "the header too"
+    );
+    let forged = v.post_form("/profile", &form("Mallory", "")).await;
+    assert_eq!(forged.status(), 403, "no form token, no change");
+}

@@ -86,6 +86,18 @@ pub struct Me {
     pub backup_email_required: bool,
 }
 
+impl Me {
+    /// The customer as `GET /api/v1/me` shows them: the verified backup email, else the one
+    /// waiting for its code.
+    pub(crate) fn of(account: &Account, pending_backup: Option<&sesame_core::types::Email>) -> Self {
+        let mut me = Self::from(account);
+        if me.backup_email.is_none() {
+            me.backup_email = pending_backup.map(|e| sesame_core::service::mask(e.address()));
+        }
+        me
+    }
+}
+
 impl From<&Account> for Me {
     fn from(a: &Account) -> Self {
         Self {
@@ -252,12 +264,5 @@ pub async fn check(State(state): State<AppState>, CurrentSession(auth): CurrentS
     )
 )]
 pub async fn me(CurrentSession(auth): CurrentSession) -> Json<Me> {
-    let mut me = Me::from(&auth.account);
-    if me.backup_email.is_none() {
-        me.backup_email = auth
-            .pending_backup
-            .as_ref()
-            .map(|e| sesame_core::service::mask(e.address()));
-    }
-    Json(me)
+    Json(Me::of(&auth.account, auth.pending_backup.as_ref()))
 }

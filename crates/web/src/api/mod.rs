@@ -2,6 +2,7 @@
 
 mod activity;
 pub(crate) mod auth;
+mod profile;
 pub(crate) mod recovery;
 mod settings;
 mod signup;
@@ -23,6 +24,7 @@ use utoipa::OpenApi;
         auth::check,
         auth::me,
         settings::update,
+        profile::update,
         signup::start,
         signup::show,
         signup::verify,
@@ -73,6 +75,7 @@ use utoipa::OpenApi;
         auth::Me,
         auth::SessionInfo,
         settings::Settings,
+        profile::ProfileUpdateRequest,
         signup::SignupRequest,
         signup::SignupFlow,
         signup::VerifyRequest,
@@ -194,6 +197,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/api/v1/me", get(auth::me))
         .route("/api/v1/me/settings", axum::routing::put(settings::update))
+        .route("/api/v1/me/profile", axum::routing::put(profile::update))
         .route("/api/v1/session/second-factor", post(two_factor::second_factor))
         .route("/api/v1/session/second-factor/challenge", post(two_factor::challenge))
         .route("/api/v1/session/email-code", post(two_factor::email_code))

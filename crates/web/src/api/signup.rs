@@ -69,6 +69,28 @@ pub struct ProfileRequest {
     pub phone: Option<String>,
 }
 
+impl ProfileRequest {
+    /// The profile as the engine takes it; an unknown account type is refused here.
+    pub(crate) fn into_input(self) -> Result<ProfileInput, ApiError> {
+        let account_type = match self.account_type.as_deref() {
+            None | Some("") => None,
+            Some(t) => Some(AccountType::parse(t).ok_or_else(|| {
+                ApiError::with_message(
+                    ErrorCode::InvalidField,
+                    "account_type must be individual, company or non_profit",
+                )
+            })?),
+        };
+        Ok(ProfileInput {
+            first_name: self.first_name,
+            last_name: self.last_name,
+            account_type,
+            company_name: self.company_name,
+            phone: self.phone,
+        })
+    }
+}
+
 #[derive(Deserialize, ToSchema)]
 pub struct PasswordRequest {
     #[schema(min_length = 12, max_length = 128)]
@@ -171,22 +193,7 @@ pub async fn profile(
     ApiJson(req): ApiJson<ProfileRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let flow = flow_id(&flow)?;
-    let account_type = match req.account_type.as_deref() {
-        None | Some("") => None,
-        Some(t) => Some(AccountType::parse(t).ok_or_else(|| {
-            ApiError::with_message(
-                ErrorCode::InvalidField,
-                "account_type must be individual, company or non_profit",
-            )
-        })?),
-    };
-    let profile = ProfileInput {
-        first_name: req.first_name,
-        last_name: req.last_name,
-        account_type,
-        company_name: req.company_name,
-        phone: req.phone,
-    };
+    let profile = req.into_input()?;
     let done = state.services().signup().signup_profile(flow, profile, &client).await?;
     Ok(logged_in(&state, jar, done))
 }

@@ -6,6 +6,7 @@ pub(crate) mod context;
 mod dev;
 mod email_step;
 pub(crate) mod negotiate;
+mod profile;
 mod recovery;
 pub(crate) mod return_to;
 mod second_step;
@@ -38,6 +39,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(home))
         .route("/security", get(security))
+        .route("/profile", get(profile::page).post(profile::submit))
         .route("/login", get(login_page).post(login_submit))
         .route("/logout", axum::routing::post(logout))
         .route("/recover", get(recovery::recover_page).post(recovery::recover_submit))

@@ -214,20 +214,38 @@ pub async fn resend_submit(
     }
 }
 
+/// The form field an invalid profile field is shown beside (`first name` → `first_name`).
+pub(super) fn field_id(name: &str) -> String {
+    name.replace(' ', "_").replace("_number", "")
+}
+
+/// ACCT-4's fields as the sign-up and profile forms post them.
 #[derive(Deserialize)]
 pub struct ProfileForm {
     #[serde(default)]
-    csrf: String,
+    pub(super) csrf: String,
     #[serde(default)]
-    first_name: String,
+    pub(super) first_name: String,
     #[serde(default)]
-    last_name: String,
+    pub(super) last_name: String,
     #[serde(default)]
-    account_type: String,
+    pub(super) account_type: String,
     #[serde(default)]
-    company_name: String,
+    pub(super) company_name: String,
     #[serde(default)]
-    phone: String,
+    pub(super) phone: String,
+}
+
+impl ProfileForm {
+    pub(super) fn input(&self) -> ProfileInput {
+        ProfileInput {
+            first_name: self.first_name.clone(),
+            last_name: self.last_name.clone(),
+            account_type: AccountType::parse(&self.account_type),
+            company_name: Some(self.company_name.clone()),
+            phone: Some(self.phone.clone()),
+        }
+    }
 }
 
 pub async fn profile_submit(
@@ -243,14 +261,12 @@ pub async fn profile_submit(
     if !ctx.csrf_ok(&form.csrf) {
         return ctx.error(ErrorCode::CsrfRejected);
     }
-    let profile = ProfileInput {
-        first_name: form.first_name.clone(),
-        last_name: form.last_name.clone(),
-        account_type: AccountType::parse(&form.account_type),
-        company_name: Some(form.company_name.clone()),
-        phone: Some(form.phone.clone()),
-    };
-    match state.services().signup().signup_profile(flow, profile, &client).await {
+    match state
+        .services()
+        .signup()
+        .signup_profile(flow, form.input(), &client)
+        .await
+    {
         Ok(done) => logged_in(&state, ctx, done),
         Err(SignupError::Password(p)) => {
             step_page(&state, ctx, flow, Some(to_json_error(SignupError::Password(p))), None).await
@@ -258,7 +274,7 @@ pub async fn profile_submit(
         Err(err) => {
             // Which field, said next to it (#15 item 1).
             let field = match &err {
-                SignupError::InvalidField(name) => name.replace(' ', "_").replace("_number", ""),
+                SignupError::InvalidField(name) => field_id(name),
                 _ => String::new(),
             };
             let code = to_json_error(err);

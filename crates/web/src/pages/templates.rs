@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Every template of the default theme.
-pub const TEMPLATES: [(&str, &str); 40] = [
+pub const TEMPLATES: [(&str, &str); 42] = [
     ("unlock.html", include_str!("../../templates/unlock.html")),
     ("totp_enrol.html", include_str!("../../templates/totp_enrol.html")),
     ("backup_codes.html", include_str!("../../templates/backup_codes.html")),
@@ -22,6 +22,11 @@ pub const TEMPLATES: [(&str, &str); 40] = [
     ("login.html", include_str!("../../templates/login.html")),
     ("recover.html", include_str!("../../templates/recover.html")),
     ("home.html", include_str!("../../templates/home.html")),
+    ("profile.html", include_str!("../../templates/profile.html")),
+    (
+        "profile_fields.html",
+        include_str!("../../templates/profile_fields.html"),
+    ),
     ("security.html", include_str!("../../templates/security.html")),
     ("error.html", include_str!("../../templates/error.html")),
     ("form_error.html", include_str!("../../templates/form_error.html")),
@@ -249,6 +254,7 @@ mod tests {
             done => false, token => "abc", kind => "confirm", nic => "jd12345-ovh", valid => true, sent => true,
             pending => context! { id => "x", email => "jane@new.example", reachable => true },
             backup => "j•••@example.org", status_name => "draft", documents => 1, max => 3, flow => "x",
+            fixed => context! { country => "France", currency => "EUR", region => "France" },
             method => "totp", others => vec![context! { method => "backup_code", href => "/login/x?method=backup_code" }],
         }
     }
@@ -263,6 +269,7 @@ mod tests {
                     "form_error.html"
                         | "field_error.html"
                         | "password_fields.html"
+                        | "profile_fields.html"
                         | "support_nav.html"
                         | "support_reason.html"
                 )

@@ -1,0 +1,47 @@
+//! The customer's profile over JSON (ACCT-4, PANEL-3): names, account type and company name,
+//! phone, and the language of their mail, under the rules of sign-up. Country, currency and
+//! subsidiary are shown by `GET /api/v1/me`, not changed here.
+
+use super::auth::Me;
+use super::signup::ProfileRequest;
+use crate::AppState;
+use crate::client::Client;
+use crate::error::{ApiError, ErrorBody};
+use crate::json::ApiJson;
+use crate::session::CurrentSession;
+use axum::Json;
+use axum::extract::State;
+use serde::Deserialize;
+use sesame_core::service::SignupError;
+use utoipa::ToSchema;
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ProfileUpdateRequest {
+    #[serde(flatten)]
+    pub profile: ProfileRequest,
+    /// The language of mail and texts (`en`, `fr`); unchanged when absent.
+    #[schema(pattern = r"^(en|fr)$")]
+    pub language: Option<String>,
+}
+
+/// Change the profile; the customer as it now is.
+#[utoipa::path(put, path = "/api/v1/me/profile", request_body = ProfileUpdateRequest, responses(
+    (status = 200, description = "Saved (or nothing changed)", body = Me),
+    (status = 401, description = "AUTH_REQUIRED", body = ErrorBody),
+    (status = 422, description = "INVALID_FIELD (the message names it) or INVALID_REQUEST", body = ErrorBody),
+))]
+pub async fn update(
+    State(state): State<AppState>,
+    CurrentSession(auth): CurrentSession,
+    Client(client): Client,
+    ApiJson(req): ApiJson<ProfileUpdateRequest>,
+) -> Result<Json<Me>, ApiError> {
+    let profile = req.profile.into_input()?;
+    let account = state
+        .services()
+        .accounts()
+        .update_profile(&auth, &profile, req.language.as_deref(), &client)
+        .await
+        .map_err(SignupError::from)?;
+    Ok(Json(Me::of(&account, auth.pending_backup.as_ref())))
+}
