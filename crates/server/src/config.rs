@@ -275,6 +275,9 @@ pub struct SessionConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct PasswordConfig {
     pub min_length: usize,
+    /// PWD-2: subsidiaries under the classic policy (8 characters or more, with an upper-case
+    /// letter, a lower-case letter, a digit and a symbol) instead of `min_length`.
+    pub classic_subsidiaries: Vec<String>,
 }
 
 impl Default for Config {
@@ -343,7 +346,10 @@ impl Default for SessionConfig {
 
 impl Default for PasswordConfig {
     fn default() -> Self {
-        Self { min_length: 12 }
+        Self {
+            min_length: 12,
+            classic_subsidiaries: Vec::new(),
+        }
     }
 }
 
@@ -479,6 +485,12 @@ impl Config {
         if let Some(bad) = self.login.email_only_subsidiaries.iter().find(|c| !known(c)) {
             return Err(invalid(
                 "login.email_only_subsidiaries",
+                format!("{bad:?} is not a subsidiary code"),
+            ));
+        }
+        if let Some(bad) = self.password.classic_subsidiaries.iter().find(|c| !known(c)) {
+            return Err(invalid(
+                "password.classic_subsidiaries",
                 format!("{bad:?} is not a subsidiary code"),
             ));
         }
@@ -664,7 +676,7 @@ mod tests {
     #[test]
     fn bad_settings_name_themselves() {
         type Tweak = fn(&mut Config);
-        let cases: [(&str, Tweak); 7] = [
+        let cases: [(&str, Tweak); 8] = [
             ("listen", |c| c.listen = "localhost".into()),
             ("database_url", |c| c.database_url = "mysql://x".into()),
             ("nic_suffix", |c| c.nic_suffix = "OVH!".into()),
@@ -674,6 +686,9 @@ mod tests {
                 c.sms.gateway_url = "ftp://sms.example.com/send".into()
             }),
             ("sms.subsidiaries", |c| c.sms.subsidiaries = vec!["BE".into()]),
+            ("password.classic_subsidiaries", |c| {
+                c.password.classic_subsidiaries = vec!["XX".into()]
+            }),
         ];
         for (setting, f) in cases {
             let err = resolve(f).unwrap_err().to_string();

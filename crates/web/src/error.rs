@@ -35,6 +35,7 @@ pub enum ErrorCode {
     PasswordTooShort,
     PasswordTooCommon,
     PasswordContainsPersonalInfo,
+    PasswordMissingCharacterKinds,
     InvalidField,
     SignupRateLimited,
     SignupFlowNotFound,
@@ -87,7 +88,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for the tests that check each has a message in every language.
-    pub const ALL: [Self; 68] = [
+    pub const ALL: [Self; 69] = [
         Self::LoginInvalidCredentials,
         Self::AccountBlocked,
         Self::PasswordTooLong,
@@ -108,6 +109,7 @@ impl ErrorCode {
         Self::PasswordTooShort,
         Self::PasswordTooCommon,
         Self::PasswordContainsPersonalInfo,
+        Self::PasswordMissingCharacterKinds,
         Self::InvalidField,
         Self::SignupRateLimited,
         Self::SignupFlowNotFound,
@@ -180,6 +182,7 @@ impl ErrorCode {
             Self::PasswordTooShort => "PASSWORD_TOO_SHORT",
             Self::PasswordTooCommon => "PASSWORD_TOO_COMMON",
             Self::PasswordContainsPersonalInfo => "PASSWORD_CONTAINS_PERSONAL_INFO",
+            Self::PasswordMissingCharacterKinds => "PASSWORD_MISSING_CHARACTER_KINDS",
             Self::InvalidField => "INVALID_FIELD",
             Self::SignupRateLimited => "SIGNUP_RATE_LIMITED",
             Self::SignupFlowNotFound => "SIGNUP_FLOW_NOT_FOUND",
@@ -248,6 +251,7 @@ impl ErrorCode {
             | Self::PasswordTooShort
             | Self::PasswordTooCommon
             | Self::PasswordContainsPersonalInfo
+            | Self::PasswordMissingCharacterKinds
             | Self::InvalidField
             | Self::PhoneInvalid => StatusCode::UNPROCESSABLE_ENTITY,
             Self::EmailTaken | Self::SignupWrongStep => StatusCode::CONFLICT,
@@ -310,10 +314,13 @@ impl ErrorCode {
             Self::EmailInvalid => "This is not a valid email address.",
             Self::EmailNonAscii => "The part of the email address before @ must use ASCII characters only.",
             Self::EmailTaken => "An account already uses this email address.",
-            Self::PasswordTooShort => "The password must have at least 12 characters.",
+            Self::PasswordTooShort => "The password is too short.",
             Self::PasswordTooCommon => "This password is too common or too easy to guess.",
             Self::PasswordContainsPersonalInfo => {
                 "The password must not contain your name, email address or customer ID."
+            }
+            Self::PasswordMissingCharacterKinds => {
+                "The password needs an upper-case letter, a lower-case letter, a digit and a symbol."
             }
             Self::InvalidField => "A field is missing or invalid.",
             Self::SignupRateLimited => "Too many attempts. Please try again later.",
@@ -526,18 +533,29 @@ pub fn respond(state: &crate::AppState, uri: &Uri, headers: &HeaderMap, code: Er
     }
 }
 
+/// PWD-2: each rule a new password failed has its own code; a length says how long.
+impl From<sesame_core::types::PolicyViolation> for ApiError {
+    fn from(violation: sesame_core::types::PolicyViolation) -> Self {
+        use sesame_core::types::PolicyViolation as P;
+        match violation {
+            P::TooShort(_) => Self::with_message(ErrorCode::PasswordTooShort, violation.to_string()),
+            P::TooLong(_) => Self::new(ErrorCode::PasswordTooLong),
+            P::TooCommon => Self::new(ErrorCode::PasswordTooCommon),
+            P::ContainsPersonalInfo => Self::new(ErrorCode::PasswordContainsPersonalInfo),
+            P::MissingCharacterKinds => Self::new(ErrorCode::PasswordMissingCharacterKinds),
+        }
+    }
+}
+
 impl From<sesame_core::service::SignupError> for ApiError {
     fn from(err: sesame_core::service::SignupError) -> Self {
         use sesame_core::service::SignupError as E;
-        use sesame_core::types::{EmailError, PolicyViolation as P};
+        use sesame_core::types::EmailError;
         let message = err.to_string();
         match err {
             E::Email(EmailError::Invalid) => Self::new(ErrorCode::EmailInvalid),
             E::Email(EmailError::NonAsciiLocalPart) => Self::new(ErrorCode::EmailNonAscii),
-            E::Password(P::TooShort(_)) => Self::with_message(ErrorCode::PasswordTooShort, message),
-            E::Password(P::TooLong(_)) => Self::new(ErrorCode::PasswordTooLong),
-            E::Password(P::TooCommon) => Self::new(ErrorCode::PasswordTooCommon),
-            E::Password(P::ContainsPersonalInfo) => Self::new(ErrorCode::PasswordContainsPersonalInfo),
+            E::Password(violation) => violation.into(),
             E::InvalidField(_) => Self::with_message(ErrorCode::InvalidField, message),
             E::RateLimited => Self::new(ErrorCode::SignupRateLimited),
             E::NotFound => Self::new(ErrorCode::SignupFlowNotFound),

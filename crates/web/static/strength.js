@@ -11,11 +11,13 @@
     let kinds = 0;
     for (const re of [/[a-z]/, /[A-Z]/, /[0-9]/, /[^A-Za-z0-9]/]) if (re.test(pw)) kinds += 1;
     const unique = new Set(Array.from(pw)).size;
+    // The rules the page states: 12 characters, or under the classic policy 8 of every kind.
+    const enough = input.hasAttribute('data-classic') ? length >= 8 && kinds === 4 : length >= 12;
     let score = 0;
-    if (length >= 12) score = 1;
-    if (length >= 12 && unique >= 8) score = 2;
-    if (length >= 16 && unique >= 10) score = 3;
-    if (length >= 20 && unique >= 12 && kinds >= 2) score = 4;
+    if (enough) score = 1;
+    if (enough && unique >= 8) score = 2;
+    if (enough && length >= 16 && unique >= 10) score = 3;
+    if (enough && length >= 20 && unique >= 12 && kinds >= 2) score = 4;
     meter.value = score;
     value.textContent = labels[score] || String(score);
   });

@@ -244,7 +244,7 @@ impl Accounts {
         self.base
             .settings
             .password_policy
-            .check(&input.password, &draft.personal())?;
+            .check(&draft.subsidiary, &input.password, &draft.personal())?;
         if self
             .ports
             .find_account_by_login(draft.email.canonical())

@@ -211,13 +211,18 @@ impl Recovery {
             .ok_or(RecoveryError::LinkInvalid)
     }
 
-    /// Whether a reset link still works (for its page).
-    pub async fn reset_link_valid(&self, token: &str) -> Result<bool, RecoveryError> {
-        match self.reset_secret(token).await {
-            Ok(_) => Ok(true),
-            Err(RecoveryError::LinkInvalid) => Ok(false),
-            Err(err) => Err(err),
-        }
+    /// Whether a reset link still works, for its page: the subsidiary of its account (whose
+    /// password rules the page states, PWD-2), or `None`.
+    pub async fn reset_link_subsidiary(&self, token: &str) -> Result<Option<String>, RecoveryError> {
+        let secret = match self.reset_secret(token).await {
+            Ok(secret) => secret,
+            Err(RecoveryError::LinkInvalid) => return Ok(None),
+            Err(err) => return Err(err),
+        };
+        let Some(account) = secret.account_id else {
+            return Ok(None);
+        };
+        Ok(self.ports.find_account(account).await?.map(|a| a.subsidiary))
     }
 
     /// RECOVER-1/2: a new password from a reset link, given with the account's NIC handle.
@@ -307,7 +312,10 @@ impl Recovery {
             account.email.local_part(),
             account.nic_handle.as_str(),
         ];
-        self.base.settings.password_policy.check(&password, &personal)?;
+        self.base
+            .settings
+            .password_policy
+            .check(&account.subsidiary, &password, &personal)?;
         Ok(password)
     }
 

@@ -27,6 +27,7 @@ use crate::factor::password::HashError;
 use crate::mail::{ComposeError, MailKind, MailRequest};
 use crate::ports::SignupPorts;
 use crate::ports::{FlowRecord, FlowUpdate, OneTimeSecret, StoreError};
+use crate::types::subsidiary_for_country;
 use crate::types::{Country, Email, EmailError, Password, PolicyViolation, new_id};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -213,10 +214,11 @@ impl Signup {
         let (language, currency) =
             language_and_currency(&country, input.language.as_deref(), input.currency.as_deref())?;
         let password = Password::new(&input.password);
+        let subsidiary = subsidiary_for_country(country.as_str()).code;
         self.base
             .settings
             .password_policy
-            .check(&password, &[email.local_part()])?;
+            .check(subsidiary, &password, &[email.local_part()])?;
         self.signup_limits(email.canonical(), client).await?;
         // Hash for every address, taken or not, so both answers cost the same (SIGNUP-2).
         let password_phc = self.base.hasher.hash(&password).await?;
@@ -338,7 +340,12 @@ impl Signup {
         state.company_name = profile.company_name;
         state.phone = profile.phone;
         let password = self.unseal(&state)?;
-        if let Err(violation) = self.base.settings.password_policy.check(&password, &draft.personal()) {
+        if let Err(violation) =
+            self.base
+                .settings
+                .password_policy
+                .check(&draft.subsidiary, &password, &draft.personal())
+        {
             state.step = SignupStep::PasswordRequired;
             state.sealed_password = None;
             state.password_phc = None;
@@ -361,7 +368,10 @@ impl Signup {
         }
         let draft = self.draft(&state, &state.profile())?;
         let password = Password::new(password);
-        self.base.settings.password_policy.check(&password, &draft.personal())?;
+        self.base
+            .settings
+            .password_policy
+            .check(&draft.subsidiary, &password, &draft.personal())?;
         state.password_phc = Some(self.base.hasher.hash(&password).await?);
         self.finish(flow_id, draft, &state, &password, client).await
     }

@@ -302,7 +302,8 @@ impl Support {
         self.base
             .settings
             .password_policy
-            .check(&password, &personal)
+            // Agents belong to no subsidiary: the default policy.
+            .check("", &password, &personal)
             .map_err(|e| SupportError::Invalid(e.to_string()))?;
         let phc = self.base.hasher.hash(&password).await?;
         let (options, state) = self

@@ -4,7 +4,9 @@
 //! two keyboards is the same password. Its `Debug` never shows it and its memory is wiped on drop.
 //! The policy has no composition rules: length (12 to 128 code points), not a common password
 //! (zxcvbn's shipped lists and patterns), and not built on the customer's own name, email local
-//! part or NIC handle. A refusal names the rule that failed.
+//! part or NIC handle. A refusal names the rule that failed. A subsidiary may switch on the
+//! reference system's classic policy instead of the length rule: 8 code points or more with an
+//! upper-case letter, a lower-case letter, a digit and another character (the other rules stay).
 
 use super::identifier::canonical;
 use unicode_normalization::UnicodeNormalization;
@@ -54,19 +56,30 @@ pub enum PolicyViolation {
     TooCommon,
     #[error("the password must not contain your name, email address or customer ID")]
     ContainsPersonalInfo,
+    #[error("the password must contain an upper-case letter, a lower-case letter, a digit and a symbol")]
+    MissingCharacterKinds,
 }
 
 /// The settings of PWD-2.
 #[derive(Debug, Clone)]
 pub struct PasswordPolicy {
     pub min_chars: usize,
+    /// Subsidiaries (codes) under the classic policy: [`CLASSIC_MIN_CHARS`] and every kind of
+    /// character instead of `min_chars`.
+    pub classic_subsidiaries: Vec<String>,
 }
 
 impl Default for PasswordPolicy {
     fn default() -> Self {
-        Self { min_chars: 12 }
+        Self {
+            min_chars: 12,
+            classic_subsidiaries: Vec::new(),
+        }
     }
 }
+
+/// The classic policy's shortest password.
+pub const CLASSIC_MIN_CHARS: usize = 8;
 
 /// zxcvbn estimates below this many guesses are refused as too easy (its scores 0 and 1).
 const MIN_GUESSES: u64 = 1_000_000;
@@ -74,15 +87,28 @@ const MIN_GUESSES: u64 = 1_000_000;
 const MIN_PERSONAL_LEN: usize = 3;
 
 impl PasswordPolicy {
-    /// Checks a new password against every rule. `personal` holds the customer's names, email
-    /// local part and NIC handle, as far as they are known at this point.
-    pub fn check(&self, password: &Password, personal: &[&str]) -> Result<(), PolicyViolation> {
+    /// Whether the accounts of `subsidiary` are under the classic policy.
+    pub fn is_classic(&self, subsidiary: &str) -> bool {
+        self.classic_subsidiaries
+            .iter()
+            .any(|s| s.eq_ignore_ascii_case(subsidiary))
+    }
+
+    /// Checks a new password of an account of `subsidiary` (empty for none: support agents)
+    /// against every rule. `personal` holds the customer's names, email local part and NIC
+    /// handle, as far as they are known at this point.
+    pub fn check(&self, subsidiary: &str, password: &Password, personal: &[&str]) -> Result<(), PolicyViolation> {
+        let classic = self.is_classic(subsidiary);
+        let min = if classic { CLASSIC_MIN_CHARS } else { self.min_chars };
         let count = password.char_count();
-        if count < self.min_chars {
-            return Err(PolicyViolation::TooShort(self.min_chars));
+        if count < min {
+            return Err(PolicyViolation::TooShort(min));
         }
         if count > MAX_PASSWORD_CHARS {
             return Err(PolicyViolation::TooLong(MAX_PASSWORD_CHARS));
+        }
+        if classic && !has_every_kind(password.expose()) {
+            return Err(PolicyViolation::MissingCharacterKinds);
         }
         let folded = canonical(password.expose());
         let contains_personal = personal
@@ -98,6 +124,13 @@ impl PasswordPolicy {
         }
         Ok(())
     }
+}
+
+/// The classic policy's kinds: an upper-case letter, a lower-case letter, a digit and anything
+/// else (in any script: `É` counts as upper case, `ß` as lower case).
+fn has_every_kind(password: &str) -> bool {
+    let any = |f: fn(&char) -> bool| password.chars().any(|c| f(&c));
+    any(|c| c.is_uppercase()) && any(|c| c.is_lowercase()) && any(|c| c.is_numeric()) && any(|c| !c.is_alphanumeric())
 }
 
 /// A password is common when zxcvbn's shipped password list matches it whole (also reversed or
@@ -125,7 +158,41 @@ mod tests {
     use super::*;
 
     fn check(pw: &str, personal: &[&str]) -> Result<(), PolicyViolation> {
-        PasswordPolicy::default().check(&Password::new(pw), personal)
+        PasswordPolicy::default().check("FR", &Password::new(pw), personal)
+    }
+
+    #[test]
+    fn a_subsidiary_under_the_classic_policy_wants_8_characters_of_every_kind() {
+        let policy = PasswordPolicy {
+            classic_subsidiaries: vec!["fr".into()],
+            ..PasswordPolicy::default()
+        };
+        let classic = |pw: &str| policy.check("FR", &Password::new(pw), &["jane"]);
+        assert_eq!(classic("Vq7#mPz"), Err(PolicyViolation::TooShort(8)));
+        assert_eq!(classic("Vq7#mPz2"), Ok(()));
+        assert_eq!(classic("Éq7#mpz2"), Ok(()), "upper case in any script");
+        for missing in ["vq7#mpz2", "VQ7#MPZ2", "Vqx#mPz!", "Vq7xmPz2"] {
+            assert_eq!(
+                classic(missing),
+                Err(PolicyViolation::MissingCharacterKinds),
+                "{missing}"
+            );
+        }
+        assert_eq!(classic("Jane#2026x"), Err(PolicyViolation::ContainsPersonalInfo));
+        assert_eq!(
+            classic("Password1!"),
+            Err(PolicyViolation::TooCommon),
+            "the other rules stay"
+        );
+        // Elsewhere, and for agents (no subsidiary), the default policy.
+        assert_eq!(
+            policy.check("GB", &Password::new("Vq7#mPz2"), &[]),
+            Err(PolicyViolation::TooShort(12))
+        );
+        assert_eq!(
+            policy.check("", &Password::new("Vq7#mPz2"), &[]),
+            Err(PolicyViolation::TooShort(12))
+        );
     }
 
     #[test]

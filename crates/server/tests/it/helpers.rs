@@ -124,6 +124,18 @@ impl TestApp {
 
     /// Creates an account in a country (which fixes its subsidiary).
     pub async fn account_in(&self, email: &str, first: &str, last: &str, country: &str) -> Account {
+        self.account_with_password(email, first, last, country, PASSWORD).await
+    }
+
+    /// [`Self::account_in`] with a password of its own.
+    pub async fn account_with_password(
+        &self,
+        email: &str,
+        first: &str,
+        last: &str,
+        country: &str,
+        password: &str,
+    ) -> Account {
         let input = NewAccountInput {
             email: email.into(),
             first_name: first.into(),
@@ -134,7 +146,7 @@ impl TestApp {
             phone: None,
             language: None,
             currency: None,
-            password: Password::new(PASSWORD),
+            password: Password::new(password),
         };
         self.app
             .services

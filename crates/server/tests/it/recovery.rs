@@ -271,6 +271,83 @@ async fn changing_the_password_needs_the_current_one_and_keeps_only_this_session
     assert_eq!(app.login(nic, NEW_PASSWORD).await.status(), 200);
 }
 
+/// PWD-2: a subsidiary may switch on the classic policy (8 characters of every kind); the pages
+/// state the rules that apply to the account, and the others keep the default.
+#[tokio::test]
+async fn a_subsidiary_under_the_classic_policy_takes_8_characters_of_every_kind() {
+    const CLASSIC: &str = "Classic#Pass1";
+    let app = spawn_app_with(|c| c.password.classic_subsidiaries = vec!["FR".into()]).await;
+    let jane = app
+        .account_with_password("jane@example.com", "Jane", "Doe", "FR", CLASSIC)
+        .await;
+    let nic = jane.nic_handle.as_str();
+    assert_eq!(app.login(nic, CLASSIC).await.status(), 200);
+    let page = app.get("/security/password").await.text().await.unwrap();
+    assert!(page.contains("8 caractères") && page.contains("data-classic"), "{page}");
+    let put = |password: &str| {
+        call(
+            &app.client,
+            &app,
+            reqwest::Method::PUT,
+            "/api/v1/me/password",
+            json!({"current_password": CLASSIC, "password": password}),
+        )
+    };
+    for (password, code) in [
+        ("Vq7#mPz", "PASSWORD_TOO_SHORT"),
+        ("vq7#mpz2", "PASSWORD_MISSING_CHARACTER_KINDS"),
+        ("Jane#Doe2", "PASSWORD_CONTAINS_PERSONAL_INFO"),
+    ] {
+        let (status, body) = put(password).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (422, Some(code)),
+            "{password}"
+        );
+    }
+    let (status, body) = put("Vq7#mPz2").await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("password_changed")),
+        "{body}"
+    );
+    assert_eq!(app.login(nic, "Vq7#mPz2").await.status(), 200);
+
+    // A British account keeps the default: 12 characters, and its page says so.
+    let sam = app.account_in("sam@example.com", "Sam", "Lee", "GB").await;
+    let browser = client();
+    assert_eq!(password_login(&browser, &app, sam.nic_handle.as_str()).await.0, 200);
+    let page = browser
+        .get(app.url("/security/password"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("12 characters") && !page.contains("data-classic"),
+        "{page}"
+    );
+    let (status, body) = call(
+        &browser,
+        &app,
+        reqwest::Method::PUT,
+        "/api/v1/me/password",
+        json!({"current_password": PASSWORD, "password": "Vq7#mPz2"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("PASSWORD_TOO_SHORT"))
+    );
+    // Sign-up states the rules of the country chosen.
+    let french = app.get("/signup/account?country=FR").await.text().await.unwrap();
+    assert!(french.contains("data-classic"), "{french}");
+    let british = app.get("/signup/account?country=GB").await.text().await.unwrap();
+    assert!(!british.contains("data-classic"), "{british}");
+}
+
 #[tokio::test]
 async fn a_backup_email_counts_once_its_code_came_back() {
     let (app, smtp) = spawn_mail_app(|_| {}).await;

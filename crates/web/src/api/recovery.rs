@@ -15,21 +15,17 @@ use serde::{Deserialize, Serialize};
 use sesame_core::random::OsRandom;
 use sesame_core::service::{EmailChangeOutcome, MAX_DOCUMENT_BYTES, RecoveryError};
 use sesame_core::token::Token;
-use sesame_core::types::{EmailError, PolicyViolation as P};
+use sesame_core::types::EmailError;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 impl From<RecoveryError> for ApiError {
     fn from(err: RecoveryError) -> Self {
-        let message = err.to_string();
         match err {
             RecoveryError::LinkInvalid => Self::new(ErrorCode::RecoveryLinkInvalid),
             RecoveryError::NicHandleMismatch => Self::new(ErrorCode::NicHandleMismatch),
             RecoveryError::CurrentPasswordWrong => Self::new(ErrorCode::CurrentPasswordInvalid),
-            RecoveryError::Password(P::TooShort(_)) => Self::with_message(ErrorCode::PasswordTooShort, message),
-            RecoveryError::Password(P::TooLong(_)) => Self::new(ErrorCode::PasswordTooLong),
-            RecoveryError::Password(P::TooCommon) => Self::new(ErrorCode::PasswordTooCommon),
-            RecoveryError::Password(P::ContainsPersonalInfo) => Self::new(ErrorCode::PasswordContainsPersonalInfo),
+            RecoveryError::Password(violation) => violation.into(),
             RecoveryError::Email(EmailError::Invalid) => Self::new(ErrorCode::EmailInvalid),
             RecoveryError::Email(EmailError::NonAsciiLocalPart) => Self::new(ErrorCode::EmailNonAscii),
             RecoveryError::SameAddress => Self::new(ErrorCode::EmailSameAsCurrent),

@@ -6,7 +6,7 @@
 //! follow links can't use a link up.
 
 use super::context::PageContext;
-use super::{HtmlForm, TokenForm, form_customer, query_param, to_login};
+use super::{HtmlForm, TokenForm, classic_password, form_customer, query_param, to_login};
 use crate::AppState;
 use crate::api::recovery::{browser_secret, document_of, presented_secret, read_upload};
 use crate::client::Client;
@@ -53,14 +53,14 @@ pub async fn recover_submit(
 
 /// RECOVER-1: the page a reset link opens.
 pub async fn reset_page(State(state): State<AppState>, ctx: PageContext, Path(token): Path<String>) -> Response {
-    match state.services().recovery().reset_link_valid(&token).await {
-        Ok(true) => ctx.render(
+    match state.services().recovery().reset_link_subsidiary(&token).await {
+        Ok(Some(subsidiary)) => ctx.render(
             "password_reset.html",
             "recover",
             StatusCode::OK,
-            context! { token => token, valid => true },
+            context! { token => token, valid => true, classic_password => classic_password(&state, &subsidiary) },
         ),
-        Ok(false) => ctx.render(
+        Ok(None) => ctx.render(
             "password_reset.html",
             "recover",
             StatusCode::GONE,
@@ -94,7 +94,8 @@ fn field_of(code: ErrorCode) -> &'static str {
         ErrorCode::PasswordTooShort
         | ErrorCode::PasswordTooLong
         | ErrorCode::PasswordTooCommon
-        | ErrorCode::PasswordContainsPersonalInfo => "password",
+        | ErrorCode::PasswordContainsPersonalInfo
+        | ErrorCode::PasswordMissingCharacterKinds => "password",
         ErrorCode::EmailInvalid | ErrorCode::EmailNonAscii | ErrorCode::EmailSameAsCurrent | ErrorCode::EmailTaken => {
             "email"
         }
@@ -137,7 +138,13 @@ pub async fn reset_submit(
         ),
         Err(code) => {
             let valid = code != ErrorCode::RecoveryLinkInvalid;
-            let extra = context! { token => token, valid => valid, nic_handle => form.nic_handle };
+            let subsidiary = match state.services().recovery().reset_link_subsidiary(&token).await {
+                Ok(found) => found.unwrap_or_default(),
+                Err(err) => return ctx.error(ApiError::from(err).code()),
+            };
+            let classic = classic_password(&state, &subsidiary);
+            let extra =
+                context! { token => token, valid => valid, nic_handle => form.nic_handle, classic_password => classic };
             ctx.render("password_reset.html", "recover", code.status(), with_error(code, extra))
         }
     }
@@ -152,11 +159,12 @@ fn reauth_for(ctx: PageContext, path: &str) -> Response {
 }
 
 /// RECOVER-2: the password change page.
-pub async fn password_page(ctx: PageContext) -> Response {
-    if ctx.auth.is_none() {
+pub async fn password_page(State(state): State<AppState>, ctx: PageContext) -> Response {
+    let Some(auth) = &ctx.auth else {
         return to_login(ctx, "/security/password");
-    }
-    ctx.render("password_change.html", "security", StatusCode::OK, context! {})
+    };
+    let extra = context! { classic_password => classic_password(&state, &auth.account.subsidiary) };
+    ctx.render("password_change.html", "security", StatusCode::OK, extra)
 }
 
 pub async fn password_submit(
@@ -170,8 +178,9 @@ pub async fn password_submit(
         Err(ErrorCode::AuthRequired) => return to_login(ctx, "/security/password"),
         Err(code) => return ctx.error(code),
     };
+    let rules = context! { classic_password => classic_password(&state, &auth.account.subsidiary) };
     if form.password != form.password2 {
-        let extra = with_error(ErrorCode::PasswordsDiffer, context! {});
+        let extra = with_error(ErrorCode::PasswordsDiffer, rules);
         return ctx.render(
             "password_change.html",
             "security",
@@ -193,7 +202,7 @@ pub async fn password_submit(
                 "password_change.html",
                 "security",
                 code.status(),
-                with_error(code, context! {}),
+                with_error(code, rules),
             )
         }
     }

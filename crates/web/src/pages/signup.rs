@@ -14,7 +14,7 @@ use axum::response::Response;
 use minijinja::{Value, context};
 use serde::Deserialize;
 use sesame_core::service::{LoginSuccess, ProfileInput, SignupError, SignupStart, SignupStep};
-use sesame_core::types::{AccountType, SUBSIDIARIES};
+use sesame_core::types::{AccountType, SUBSIDIARIES, subsidiary_for_country};
 use uuid::Uuid;
 
 const CURRENCIES: [&str; 12] = [
@@ -53,14 +53,16 @@ pub async fn start_page(ctx: PageContext, uri: Uri) -> Response {
     ctx.render("signup_start.html", "signup", StatusCode::OK, extra)
 }
 
-pub async fn account_page(ctx: PageContext, uri: Uri) -> Response {
+pub async fn account_page(State(state): State<AppState>, ctx: PageContext, uri: Uri) -> Response {
     // Step 2 needs what step 1 chose: without a country, start there (never a form that can't
     // succeed).
-    if sesame_core::types::Country::parse(&query_param(&uri, "country")).is_none() {
+    let country = query_param(&uri, "country");
+    if sesame_core::types::Country::parse(&country).is_none() {
         return ctx.redirect("/signup?missing=country");
     }
     let extra = context! {
-        country => query_param(&uri, "country"),
+        classic_password => classic_for_country(&state, &country),
+        country => country,
         language => query_param(&uri, "language"),
         currency => query_param(&uri, "currency"),
         email => "",
@@ -84,6 +86,11 @@ pub struct AccountForm {
     currency: String,
 }
 
+/// PWD-2: the password rules of the subsidiary a country gives (the classic ones, or not).
+fn classic_for_country(state: &AppState, country: &str) -> bool {
+    super::classic_password(state, subsidiary_for_country(country.trim()).code)
+}
+
 fn field_of(code: ErrorCode) -> &'static str {
     match code {
         ErrorCode::EmailInvalid | ErrorCode::EmailNonAscii => "email",
@@ -91,7 +98,8 @@ fn field_of(code: ErrorCode) -> &'static str {
         ErrorCode::PasswordTooShort
         | ErrorCode::PasswordTooLong
         | ErrorCode::PasswordTooCommon
-        | ErrorCode::PasswordContainsPersonalInfo => "password",
+        | ErrorCode::PasswordContainsPersonalInfo
+        | ErrorCode::PasswordMissingCharacterKinds => "password",
         _ => "",
     }
 }
@@ -118,6 +126,7 @@ pub async fn account_submit(
         Err(err) => {
             let code = to_json_error(err);
             let extra = context! {
+                classic_password => classic_for_country(&state, &form.country),
                 country => form.country, language => form.language, currency => form.currency,
                 email => form.email, error_code => code.as_str(), error_field => field_of(code),
             };
@@ -140,6 +149,7 @@ async fn step_page(
     };
     let status = error.map_or(StatusCode::OK, ErrorCode::status);
     let extra = context! {
+        classic_password => classic_for_country(state, &view.country),
         flow => flow.to_string(), email => view.email, error_code => error.map(ErrorCode::as_str), notice => notice,
         account_type => "individual", country => view.country, language => view.language, currency => view.currency,
         error_field => error.map(field_of),
