@@ -308,8 +308,21 @@ impl Support {
         Ok((found, account, documents))
     }
 
-    /// SUPPORT-3: one document, decrypted in memory, for the review screen only.
-    pub async fn document(&self, request: Uuid, document: Uuid) -> Result<(String, Zeroizing<Vec<u8>>), SupportError> {
+    /// SUPPORT-3: one document, decrypted in memory, for the review screen only. SUPPORT-5:
+    /// each opening is audited with the agent, the request and the document, so the customer's
+    /// activity shows who looked at their identity documents.
+    pub async fn document(
+        &self,
+        by: &AgentAuth,
+        request: Uuid,
+        document: Uuid,
+        client: &ClientInfo,
+    ) -> Result<(String, Zeroizing<Vec<u8>>), SupportError> {
+        let found = self
+            .ports
+            .recovery_request(request)
+            .await?
+            .ok_or(SupportError::NotFound)?;
         let stored: StoredDocument = self
             .ports
             .documents(request)
@@ -318,6 +331,15 @@ impl Support {
             .find(|d| d.id == document)
             .ok_or(SupportError::NotFound)?;
         let bytes = self.recovery.open_document(&stored)?;
+        let mut audit = AuditEvent::new(self.base.clock.now(), AuditKind::SupportAction, Actor::Support, client)
+            .account(found.account_id);
+        let detail = serde_json::json!({
+            "action": "view_document", "agent_id": by.agent.id.to_string(), "agent": by.agent.first_name(),
+            "request": request.to_string(), "document": document.to_string(),
+        });
+        audit.detail = Some(detail.to_string());
+        // Not shown unless recorded: a failed write refuses the document.
+        self.ports.record(&audit).await?;
         Ok((stored.content_type, bytes))
     }
 

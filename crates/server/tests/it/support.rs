@@ -300,11 +300,22 @@ async fn a_lost_2fa_approval_takes_a_proposal_and_another_supervisor() {
     let (kim, _) = agent(&app, "kim@support.example", "Kim Park", AgentRole::Supervisor).await;
     let support = app.app.services.support();
     let (_, _, documents) = support.review(request).await.unwrap();
-    let (content_type, bytes) = support.document(request, documents[0].id).await.unwrap();
+    let (content_type, bytes) = support
+        .document(&alice, request, documents[0].id, &client)
+        .await
+        .unwrap();
     assert_eq!(
         (content_type.as_str(), bytes.as_slice()),
         ("image/png", include_bytes!("../fixtures/id-card.png").as_slice())
     );
+    // SUPPORT-5: who opened the customer's identity document is on record, for them to see.
+    let events = app.app.store.recent_events(jane.id, 50).await.unwrap();
+    let viewed = events
+        .iter()
+        .find(|e| e.detail.as_deref().is_some_and(|d| d.contains("view_document")))
+        .expect("the opening is audited");
+    assert_eq!(viewed.support_agent().as_deref(), Some("Alice"));
+    assert!(viewed.detail.as_deref().unwrap().contains(&documents[0].id.to_string()));
     assert!(
         matches!(
             support

@@ -556,16 +556,22 @@ pub async fn request_action(
 pub async fn document(
     State(state): State<AppState>,
     ctx: PageContext,
+    Client(client): Client,
     AgentSession(agent): AgentSession,
     Path((id, document)): Path<(String, String)>,
 ) -> Response {
-    if agent.is_none() {
+    let Some(agent) = agent else {
         return to_login(ctx);
-    }
+    };
     let (Ok(request), Ok(document)) = (Uuid::parse_str(&id), Uuid::parse_str(&document)) else {
         return ctx.error(ErrorCode::NotFound);
     };
-    match state.services().support().document(request, document).await {
+    match state
+        .services()
+        .support()
+        .document(&agent, request, document, &client)
+        .await
+    {
         Ok((content_type, bytes)) => (
             [
                 (header::CONTENT_TYPE, content_type),
