@@ -366,16 +366,9 @@ impl Accounts {
     }
 }
 
-/// A phone number in E.164: `+`, then 8 to 15 digits, the first not zero (ACCT-4).
+/// A phone number in E.164 (ACCT-4), read as an SMS phone is (MFA-4): separators dropped.
 fn parse_e164(input: &str) -> Result<String, CreateAccountError> {
-    let compact: String = input
-        .chars()
-        .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
-        .collect();
-    let digits = compact.strip_prefix('+').unwrap_or("");
-    let ok = (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0');
-    ok.then_some(compact)
-        .ok_or(CreateAccountError::InvalidField("phone number"))
+    crate::factor::sms::parse_e164(input).ok_or(CreateAccountError::InvalidField("phone number"))
 }
 
 fn pick_code<'a>(

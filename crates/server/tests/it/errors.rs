@@ -24,6 +24,11 @@ async fn malformed_requests_get_codes() {
         raw_post(&app, json, b"[]".to_vec()).await,
         (422, "INVALID_REQUEST".into())
     );
+    // serde would read a struct from an array of its fields in order: not a body the API takes.
+    assert_eq!(
+        raw_post(&app, json, br#"["jane", "a password"]"#.to_vec()).await,
+        (422, "INVALID_REQUEST".into())
+    );
     assert_eq!(
         raw_post(&app, json, b"{\"login\": 5, \"password\": \"x\"}".to_vec()).await,
         (422, "INVALID_REQUEST".into())

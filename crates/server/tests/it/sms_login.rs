@@ -327,8 +327,12 @@ async fn with_two_phones_the_customer_chooses_the_one_texted() {
     );
     let flow = body["flow"].as_str().unwrap().to_owned();
     app.advance(1);
-    let (status, sent) = send(&c, &app, &flow).await;
-    assert_eq!((status, sent["sent_to"].as_str()), (202, Some("+44 ••• ••• •23")));
+    let (status, sent) = send_to(&c, &app, &flow, "").await;
+    assert_eq!(
+        (status, sent["sent_to"].as_str()),
+        (202, Some("+44 ••• ••• •23")),
+        "no choice (empty): the default"
+    );
     let to_work = texted_code(&app, &gateway, WORK).await;
 
     // The work phone is lost: the code goes to the mobile instead, and the first one is void.
@@ -337,6 +341,7 @@ async fn with_two_phones_the_customer_chooses_the_one_texted() {
     for (device, why) in [
         (stranger.as_str(), "no such device"),
         (pending.as_str(), "a number not verified"),
+        ("not-an-id", "not an id at all"),
     ] {
         let (status, body) = send_to(&c, &app, &flow, device).await;
         assert_eq!(

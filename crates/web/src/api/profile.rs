@@ -19,8 +19,9 @@ use utoipa::ToSchema;
 pub struct ProfileUpdateRequest {
     #[serde(flatten)]
     pub profile: ProfileRequest,
-    /// The language of mail and texts (`en`, `fr`); unchanged when absent.
-    #[schema(pattern = r"^(en|fr)$")]
+    /// The language of pages, mail and texts, two letters (`en`, `fr`: Sesame's own; any other
+    /// gets English); unchanged when absent or empty.
+    #[schema(pattern = r"^([A-Za-z]{2})?$")]
     pub language: Option<String>,
 }
 

@@ -55,17 +55,21 @@ pub struct VerifyRequest {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ProfileRequest {
-    #[schema(min_length = 1, max_length = 60, pattern = r"^[A-Za-z][A-Za-z '-]*$")]
+    /// Letters of any script, marks, spaces and the usual punctuation; no markup (`<`, `>`,
+    /// `{`, `}`, `\\`), emoji or control characters (`INVALID_FIELD` otherwise).
+    #[schema(min_length = 1, max_length = 100)]
     pub first_name: String,
-    #[schema(min_length = 1, max_length = 60, pattern = r"^[A-Za-z][A-Za-z '-]*$")]
+    /// As `first_name`.
+    #[schema(min_length = 1, max_length = 100)]
     pub last_name: String,
-    /// `individual` (default), `company` or `non_profit`.
-    #[schema(pattern = r"^individual$")]
+    /// `individual` (the default, also when empty), `company` or `non_profit` (these two need
+    /// `company_name`).
+    #[schema(pattern = r"^(individual|company|non_profit)?$")]
     pub account_type: Option<String>,
     /// Required for companies and non-profits.
     pub company_name: Option<String>,
-    /// E.164, optional.
-    #[schema(pattern = r"^\+[1-9][0-9]{7,14}$")]
+    /// E.164, optional (empty for none).
+    #[schema(pattern = r"^(\+[1-9][0-9]{7,14})?$")]
     pub phone: Option<String>,
 }
 

@@ -17,7 +17,6 @@ use axum::response::Response;
 use minijinja::context;
 use serde::Deserialize;
 use sesame_core::factor::{Method, Prompt, Proof};
-use sesame_core::service::TwoFactorError;
 use uuid::Uuid;
 
 /// What the page says beside the form: an error, or where a texted code went.
@@ -114,10 +113,8 @@ pub async fn send_code(
         return ctx.error(ErrorCode::CsrfRejected);
     }
     // No choice sent: the phone used last. A choice that names no phone of this login is refused.
-    let device = match form.device.trim() {
-        "" => Ok(None),
-        id => Uuid::parse_str(id).map(Some),
-    };
+    let device = crate::api::chosen_device(Some(&form.device));
+    let chosen = device.as_ref().ok().copied().flatten();
     let sent = match device {
         Ok(device) => {
             state
@@ -126,12 +123,12 @@ pub async fn send_code(
                 .second_factor_challenge(flow, &form.method, device)
                 .await
         }
-        Err(_) => Err(TwoFactorError::NotFound),
+        Err(err) => Err(err),
     };
     let shown = match sent {
         Ok(Prompt::CodeSent { to }) => Shown {
             sent_to: Some(to),
-            phone: device.ok().flatten(),
+            phone: chosen,
             ..Shown::default()
         },
         Ok(_) => Shown::default(),
