@@ -22,5 +22,12 @@ fuzz_target!(|input: &str| {
     let _ = Country::parse(input);
     let _ = CustomerCode::from_digits(input);
     let password = Password::new(input);
-    let _ = PasswordPolicy::default().check(&password, &[input, "jane", "doe"]);
+    // PWD-2 under both policies: the default, and a subsidiary's classic one.
+    let policy = PasswordPolicy {
+        classic_subsidiaries: vec!["FR".into()],
+        ..PasswordPolicy::default()
+    };
+    for subsidiary in ["GB", "FR"] {
+        let _ = policy.check(subsidiary, &password, &[input, "jane", "doe"]);
+    }
 });
