@@ -51,7 +51,7 @@ async function logOut(page) {
 /// An agent's browser with a virtual security key: invited, enrolled, logged in.
 async function agentBrowser(email, name, role) {
   const link = onServer(sesame.cli(['agent', 'invite', '--email', email, '--name', name, '--role', role]).trim());
-  const context = await browser.newContext({ locale: 'en-GB' });
+  const context = await browser.newContext({ locale: 'en-GB', timezoneId: 'Europe/Paris' });
   const page = await context.newPage();
   const cdp = await context.newCDPSession(page);
   await cdp.send('WebAuthn.enable', { enableUI: false });
@@ -136,6 +136,8 @@ test('agents enrol and log in with a key; a promotion; a two-person approval', a
   await Promise.all([alice.page.waitForLoadState('load'), alice.page.click('#result-1')]);
   assert.deepEqual(await seriousViolations(alice.page), [], 'account summary');
   assert.match(await alice.page.textContent('#backup'), /p•••@example\.org/);
+  // Dates read as the agent's clock: the zone the login form named.
+  assert.match(await alice.page.textContent('#events'), /\d{1,2}\s\p{L}+\s\d{4},\s\d\d:\d\d\s\(Europe\/Paris\)/u);
   await screenshot(alice.page, 'support-account');
   await alice.page.click('text=Make the backup email the primary');
   await alice.page.check('#verification-callback');

@@ -552,7 +552,7 @@ const LOGIN_HINT: &str = "sesame_login_hint";
 
 /// The browser's time zone, kept a year (not personal data worth a session: only how to show
 /// dates).
-fn zone_cookie(state: &AppState, zone: &str) -> axum_extra::extract::cookie::Cookie<'static> {
+pub(super) fn zone_cookie(state: &AppState, zone: &str) -> axum_extra::extract::cookie::Cookie<'static> {
     let mut cookie = context::plain_cookie(state, context::ZONE_COOKIE, zone.to_owned());
     cookie.set_max_age(time::Duration::days(365));
     cookie

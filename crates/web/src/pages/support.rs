@@ -23,9 +23,6 @@ use sesame_core::service::{AgentAuth, By, Justification, SupportError, Verificat
 use sesame_core::types::AccountId;
 use uuid::Uuid;
 
-const DATE: &[time::format_description::FormatItem<'static>] =
-    time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
-
 pub fn cookie_name(state: &AppState) -> &'static str {
     if state.settings().is_https() {
         "__Secure-sesame_agent"
@@ -100,6 +97,9 @@ pub struct CredentialsForm {
     email: String,
     #[serde(default)]
     password: String,
+    /// The browser's time zone (`static/tz.js`): the console's dates read as the agent's clock.
+    #[serde(default)]
+    tz: String,
     #[serde(default)]
     flow: String,
     #[serde(default)]
@@ -116,12 +116,15 @@ pub async fn login_page(ctx: PageContext, AgentSession(agent): AgentSession) -> 
 /// Email and password, then the key step.
 pub async fn login_submit(
     State(state): State<AppState>,
-    ctx: PageContext,
+    mut ctx: PageContext,
     crate::client::Client(client): crate::client::Client,
     HtmlForm(form): HtmlForm<CredentialsForm>,
 ) -> Response {
     if !ctx.csrf_ok(&form.csrf) {
         return ctx.error(ErrorCode::CsrfRejected);
+    }
+    if sesame_core::types::time_zone(&form.tz).is_some() {
+        ctx.add_cookie(super::zone_cookie(&state, &form.tz));
     }
     match state
         .services()
@@ -296,7 +299,7 @@ pub async fn home(
     };
     let queue: Vec<_> = queue
         .iter()
-        .map(|r| context! { id => r.id.to_string(), since => r.updated_at.format(DATE).unwrap_or_default(), proposed => r.proposed_by.is_some() })
+        .map(|r| context! { id => r.id.to_string(), since => ctx.when(r.updated_at), proposed => r.proposed_by.is_some() })
         .collect();
     let extra = context! {
         agent => agent.agent.name, role => agent.agent.role.as_str(), searched => !query.trim().is_empty(), q => query,
@@ -345,22 +348,22 @@ async fn account_render(
         .devices
         .iter()
         .map(|d| {
-            context! { kind => d.method.as_str(), added => d.created_at.format(DATE).unwrap_or_default(),
-            used => d.last_used_at.and_then(|t| t.format(DATE).ok()) }
+            context! { kind => d.method.as_str(), added => ctx.day(d.created_at),
+            used => d.last_used_at.map(|t| ctx.day(t)) }
         })
         .collect();
     let events: Vec<_> = summary
         .events
         .iter()
         .map(|e| {
-            context! { at => e.at.format(DATE).unwrap_or_default(), kind => e.kind.as_str(), success => e.success,
+            context! { at => ctx.when(e.at), kind => e.kind.as_str(), success => e.success,
             ip => &e.ip, by => e.support_agent() }
         })
         .collect();
     let requests: Vec<_> = summary
         .requests
         .iter()
-        .map(|r| context! { id => r.id.to_string(), status => r.status.as_str(), at => r.created_at.format(DATE).unwrap_or_default() })
+        .map(|r| context! { id => r.id.to_string(), status => r.status.as_str(), at => ctx.when(r.created_at) })
         .collect();
     let extra = context! {
         agent => &agent.agent.name, id => a.id.0.to_string(), nic => a.nic_handle.as_str(),
