@@ -152,6 +152,11 @@ test('the customer language wins once logged in; return_to stays on allowed plac
   assert.match(await page.textContent('#session-list'), /\d{1,2}\s\p{L}+\s\d{4}\sà\s\d\d:\d\d\s\(Europe\/Paris\)/u);
   await screenshot(page, 'security');
   assert.deepEqual(await seriousViolations(page), []);
+  // A long page: its contents at the top lead to each section.
+  await page.click('#security-toc a[href="#sec-activity"]');
+  assert.match(page.url(), /#sec-activity$/);
+  const heading = await page.locator('#sec-activity').boundingBox();
+  assert.ok(heading.y >= 0 && heading.y < page.viewportSize().height, 'the activity is in view');
   await context.close();
 });
 
