@@ -51,13 +51,13 @@ fn phone_of(cred: &FactorCredential) -> Result<String, FactorError> {
 }
 
 /// A phone a login may text, as the second step lists it (MFA-1: several devices of a method).
+/// Only the masked number: whoever has the password alone learns no more (not the names the
+/// customer gave their phones).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PhoneChoice {
     pub id: Uuid,
     /// The number, masked.
     pub to: String,
-    /// The customer's own name for it.
-    pub description: String,
 }
 
 /// The enabled phones, the one a login texts when none is chosen first: used (or added) last.
@@ -75,7 +75,6 @@ pub fn phones(ctx: &FactorContext<'_>) -> Vec<PhoneChoice> {
             Some(PhoneChoice {
                 id: d.id,
                 to: mask(&phone_of(d).ok()?),
-                description: d.description.clone(),
             })
         })
         .collect()

@@ -53,6 +53,23 @@ pub enum CreateAccountError {
     Store(#[from] StoreError),
 }
 
+/// Why a profile change was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    #[error(transparent)]
+    Invalid(#[from] CreateAccountError),
+    /// Support may call a customer back on the phone on file to check who is calling: changing
+    /// it needs an authentication within 10 minutes, like the email addresses (SESS-3).
+    #[error("changing the phone number needs a fresh login")]
+    ReauthRequired,
+}
+
+impl From<StoreError> for ProfileError {
+    fn from(err: StoreError) -> Self {
+        Self::Invalid(err.into())
+    }
+}
+
 /// Collisions tolerated at one length before the handle grows a digit.
 const DRAWS_PER_LENGTH: u32 = 8;
 /// Draws of any kind (handle or customer code) before giving up; far beyond any real collision run.
@@ -318,15 +335,16 @@ impl Accounts {
     }
 
     /// ACCT-4, PANEL-3: the customer changes their names, account type, company name, phone or
-    /// the language of their mail, under the rules of sign-up. Not a sensitive change (SESS-3
-    /// lists those), so any live session may make it; it is audited. The account as it now is.
+    /// the language of their mail, under the rules of sign-up. Any live session may change the
+    /// names and the language; the phone, which support may use to check a caller, needs a fresh
+    /// authentication. Audited with the fields that changed. The account as it now is.
     pub async fn update_profile(
         &self,
         auth: &Authenticated,
         profile: &ProfileInput,
         language: Option<&str>,
         client: &ClientInfo,
-    ) -> Result<Account, CreateAccountError> {
+    ) -> Result<Account, ProfileError> {
         let valid = ValidProfile::new(profile)?;
         let current = &auth.account;
         let language = pick_code(language, &current.language, 2, "language")?.to_ascii_lowercase();
@@ -338,13 +356,30 @@ impl Accounts {
             phone: valid.phone,
             language,
         };
-        let audit = AuditEvent::new(
+        if update.phone != current.phone {
+            self.base
+                .require_fresh(auth)
+                .map_err(|_| ProfileError::ReauthRequired)?;
+        }
+        let changed: Vec<&str> = [
+            ("first_name", update.first_name != current.first_name),
+            ("last_name", update.last_name != current.last_name),
+            ("account_type", update.account_type != current.account_type),
+            ("company_name", update.company_name != current.company_name),
+            ("phone", update.phone != current.phone),
+            ("language", update.language != current.language),
+        ]
+        .into_iter()
+        .filter_map(|(field, differs)| differs.then_some(field))
+        .collect();
+        let mut audit = AuditEvent::new(
             self.base.clock.now(),
             AuditKind::ProfileChanged,
             Actor::Customer,
             client,
         )
         .account(current.id);
+        audit.detail = Some(serde_json::json!({ "changed": changed }).to_string());
         self.ports.update_profile(current.id, &update, &audit).await?;
         Ok(Account {
             first_name: update.first_name,

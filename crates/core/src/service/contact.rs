@@ -142,14 +142,16 @@ impl Recovery {
         // whichever change still waits for its code (or its day). Asking again for the backup
         // already waiting for its code is a resend, not a clash.
         let now = self.base.clock.now();
-        let other_waiting = match target {
-            EmailTarget::Primary => auth.pending_backup.clone(),
-            EmailTarget::Backup => self
-                .ports
-                .open_email_change(account.id, EmailTarget::Primary, now)
-                .await?
-                .map(|c| c.email),
+        // Read now, not from the session's cached read (another node's may be a second old).
+        let other = match target {
+            EmailTarget::Primary => EmailTarget::Backup,
+            EmailTarget::Backup => EmailTarget::Primary,
         };
+        let other_waiting = self
+            .ports
+            .open_email_change(account.id, other, now)
+            .await?
+            .map(|c| c.email);
         if [
             Some(&account.email),
             account.backup_email.as_ref(),

@@ -331,14 +331,13 @@ impl Support {
             .find(|d| d.id == document)
             .ok_or(SupportError::NotFound)?;
         let bytes = self.recovery.open_document(&stored)?;
-        let mut audit = AuditEvent::new(self.base.clock.now(), AuditKind::SupportAction, Actor::Support, client)
-            .account(found.account_id);
-        let detail = serde_json::json!({
-            "action": "view_document", "agent_id": by.agent.id.to_string(), "agent": by.agent.first_name(),
-            "request": request.to_string(), "document": document.to_string(),
-        });
-        audit.detail = Some(detail.to_string());
-        // Not shown unless recorded: a failed write refuses the document.
+        // The review is the reason and the request its ticket; recorded before it is shown (a
+        // failed write refuses the document).
+        let ticket = request.to_string();
+        let why = ("review of the lost-devices request", ticket.as_str());
+        let shown = document.to_string();
+        let extra = Some(("document", shown.as_str()));
+        let audit = self.audit(By::Agent(by), found.account_id, "view_document", why, extra, client);
         self.ports.record(&audit).await?;
         Ok((stored.content_type, bytes))
     }

@@ -430,28 +430,30 @@ impl Login {
 
     /// LOGIN-2: what a method needs before its proof: WebAuthn request options, or a texted
     /// code. The challenge's state is sealed into the flow; a new challenge replaces the last.
-    /// `device`: the one to use (MFA-1: the phone to text), an enabled device of the method;
-    /// by default the factor's own choice (the phone used last).
+    /// `device`: the one to use (MFA-1: the phone to text), the id of an enabled device of the
+    /// method; absent or empty, the factor's own choice (the phone used last). Checked once the
+    /// flow is known to be open, so an ended login says so whatever the device.
     pub async fn second_factor_challenge(
         &self,
         flow_id: Uuid,
         method: &str,
-        device: Option<Uuid>,
+        device: Option<&str>,
     ) -> Result<Prompt, TwoFactorError> {
         let open = self.open_login_flow(flow_id).await?;
         let method = Method::parse(method)
             .filter(|m| open.state.methods.contains(m))
             .ok_or(TwoFactorError::MethodNotAllowed)?;
         let owned = self.factors.load(&open.account).await?;
-        let device = match device {
-            None => None,
-            Some(id) => Some(
-                owned
+        let device = match device.map(str::trim) {
+            None | Some("") => None,
+            Some(id) => {
+                let id = Uuid::parse_str(id).map_err(|_| TwoFactorError::NotFound)?;
+                let found = owned
                     .credentials()
                     .iter()
-                    .find(|c| c.id == id && c.kind == method.as_str() && c.enabled_at.is_some())
-                    .ok_or(TwoFactorError::NotFound)?,
-            ),
+                    .find(|c| c.id == id && c.kind == method.as_str() && c.enabled_at.is_some());
+                Some(found.ok_or(TwoFactorError::NotFound)?)
+            }
         };
         let ctx = self.factors.ctx(&open.account, &owned);
         let scope = Scope {

@@ -571,6 +571,12 @@ async fn the_profile_page_saves_a_change_and_shows_a_refusal_beside_its_field() 
         "{shown}"
     );
     assert!(shown.contains("value=\"Janet\""), "what was typed is kept");
+    // An account type the form never offers is refused, not read as an individual.
+    let mut crafted = form("Janet", "");
+    crafted[2] = ("account_type", "boss");
+    crafted.push(("csrf", &token));
+    let shown = v.post_form("/profile", &crafted).await;
+    assert_eq!(shown.status(), 422);
     let (_, me) = status_json(v.get("/api/v1/me").await).await;
     assert_eq!(me["first_name"], "Jane", "nothing saved");
 

@@ -101,6 +101,27 @@ async fn the_customer_edits_their_profile_and_every_session_sees_it() {
         "{me}"
     );
     assert_eq!(me["language"], "en", "no language: unchanged");
+
+    // Support may call a customer back on the phone on file: a new number needs a fresh login
+    // (SESS-3); names don't.
+    app.advance(11);
+    let (status, body) = put_profile(
+        &app.client,
+        &app,
+        json!({"first_name": "Jan", "last_name": "Doe-Smith", "phone": "+33700000001"}),
+    )
+    .await;
+    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("REAUTH_REQUIRED")));
+    let (status, me) = put_profile(
+        &app.client,
+        &app,
+        json!({"first_name": "Jan", "last_name": "Doe-Smith"}),
+    )
+    .await;
+    assert_eq!(
+        (status, me["first_name"].as_str(), me["phone"].as_str()),
+        (200, Some("Jan"), None)
+    );
 }
 
 #[tokio::test]

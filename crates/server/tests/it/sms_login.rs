@@ -321,9 +321,10 @@ async fn with_two_phones_the_customer_chooses_the_one_texted() {
     assert_eq!(
         body["phones"],
         json!([
-            {"id": work, "number": "+44 ••• ••• •23", "description": "Work phone"},
-            {"id": mobile, "number": "+33 ••• ••• •78", "description": "Mobile"},
-        ])
+            {"id": work, "number": "+44 ••• ••• •23"},
+            {"id": mobile, "number": "+33 ••• ••• •78"},
+        ]),
+        "masked numbers only: the customer's names for them stay behind the second factor"
     );
     let flow = body["flow"].as_str().unwrap().to_owned();
     app.advance(1);
@@ -350,6 +351,12 @@ async fn with_two_phones_the_customer_chooses_the_one_texted() {
             "{why}"
         );
     }
+    let (status, body) = send_to(&c, &app, &uuid::Uuid::new_v4().to_string(), "not-an-id").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("LOGIN_FLOW_NOT_FOUND")),
+        "no such login: said first, whatever the device"
+    );
     app.deliver_sms().await;
     assert_eq!(gateway.delivered().len(), texted, "a refused choice texts nothing");
     app.advance(1);

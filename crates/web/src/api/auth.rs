@@ -43,8 +43,8 @@ pub struct LoginResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sent_to: Option<String>,
     /// `second_factor_required` with `sms` among the methods: the phones a code may be texted
-    /// to (MFA-1), the default (used last) first; send the chosen one's `id` as the challenge's
-    /// `device`.
+    /// to (MFA-1), masked, the default (used last) first; send the chosen one's `id` as the
+    /// challenge's `device`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub phones: Option<Vec<Phone>>,
 }
@@ -55,8 +55,6 @@ pub struct Phone {
     pub id: uuid::Uuid,
     /// The number, masked: `+33 ••• ••• •78`.
     pub number: String,
-    /// The customer's name for it.
-    pub description: String,
 }
 
 /// The logged-in customer.
@@ -167,11 +165,7 @@ pub(crate) fn login_answer(state: &AppState, jar: CookieJar, outcome: LoginOutco
             phones: (!step.phones.is_empty()).then(|| {
                 step.phones
                     .into_iter()
-                    .map(|p| Phone {
-                        id: p.id,
-                        number: p.to,
-                        description: p.description,
-                    })
+                    .map(|p| Phone { id: p.id, number: p.to })
                     .collect()
             }),
             ..LoginResponse::default()

@@ -8,8 +8,6 @@ mod settings;
 mod signup;
 mod two_factor;
 
-pub(crate) use two_factor::chosen_device;
-
 use crate::AppState;
 use crate::error::ErrorBody;
 use axum::routing::{get, patch, post};

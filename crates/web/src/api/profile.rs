@@ -6,13 +6,13 @@ use super::auth::Me;
 use super::signup::ProfileRequest;
 use crate::AppState;
 use crate::client::Client;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::json::ApiJson;
 use crate::session::CurrentSession;
 use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;
-use sesame_core::service::SignupError;
+use sesame_core::service::{ProfileError, SignupError};
 use utoipa::ToSchema;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -25,10 +25,13 @@ pub struct ProfileUpdateRequest {
     pub language: Option<String>,
 }
 
-/// Change the profile; the customer as it now is.
+/// Replace the profile: an absent `company_name` or `phone` is removed, an absent
+/// `account_type` is `individual`; an absent `language` stays. Changing the phone needs an
+/// authentication within 10 minutes. The customer as it now is.
 #[utoipa::path(put, path = "/api/v1/me/profile", request_body = ProfileUpdateRequest, responses(
     (status = 200, description = "Saved (or nothing changed)", body = Me),
     (status = 401, description = "AUTH_REQUIRED", body = ErrorBody),
+    (status = 403, description = "REAUTH_REQUIRED (a new phone number)", body = ErrorBody),
     (status = 422, description = "INVALID_FIELD (the message names it) or INVALID_REQUEST", body = ErrorBody),
 ))]
 pub async fn update(
@@ -43,6 +46,9 @@ pub async fn update(
         .accounts()
         .update_profile(&auth, &profile, req.language.as_deref(), &client)
         .await
-        .map_err(SignupError::from)?;
+        .map_err(|err| match err {
+            ProfileError::Invalid(invalid) => ApiError::from(SignupError::from(invalid)),
+            ProfileError::ReauthRequired => ApiError::new(ErrorCode::ReauthRequired),
+        })?;
     Ok(Json(Me::of(&account, auth.pending_backup.as_ref())))
 }

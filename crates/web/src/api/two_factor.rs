@@ -151,15 +151,6 @@ fn challenge_answer(prompt: Prompt) -> Response {
     }
 }
 
-/// The device a challenge names: none when absent or empty; one that can't be an id is no
-/// device of the login's.
-pub(crate) fn chosen_device(raw: Option<&str>) -> Result<Option<Uuid>, TwoFactorError> {
-    match raw.map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(id) => Uuid::parse_str(id).map(Some).map_err(|_| TwoFactorError::NotFound),
-    }
-}
-
 /// What a method needs before its proof: security key request options, or an SMS code sent
 /// (at most one text per 30 s and 5 per hour per account).
 #[utoipa::path(post, path = "/api/v1/session/second-factor/challenge", request_body = ChallengeRequest, responses(
@@ -176,7 +167,7 @@ pub async fn challenge(
     let prompt = state
         .services()
         .login()
-        .second_factor_challenge(req.flow, &req.method, chosen_device(req.device.as_deref())?)
+        .second_factor_challenge(req.flow, &req.method, req.device.as_deref())
         .await?;
     Ok(challenge_answer(prompt))
 }

@@ -198,13 +198,13 @@ impl<T: DeserializeOwned> FromRequest<AppState> for HtmlForm<T> {
     }
 }
 
-/// Where a logged-out visitor of a panel page goes: the login page, coming back afterwards.
 /// PWD-2: whether a new password of an account of `subsidiary` follows the classic policy, so
 /// that the page's hint and strength meter state the rules that apply.
 pub(super) fn classic_password(state: &AppState, subsidiary: &str) -> bool {
     state.services().settings().password_policy.is_classic(subsidiary)
 }
 
+/// Where a logged-out visitor of a panel page goes: the login page, coming back afterwards.
 pub(super) fn to_login(ctx: PageContext, path: &str) -> Response {
     let target = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("return_to", path)

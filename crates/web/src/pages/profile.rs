@@ -15,7 +15,7 @@ use axum::response::Response;
 use minijinja::context;
 use serde::Deserialize;
 use sesame_core::ports::Account;
-use sesame_core::service::{CreateAccountError, SignupError};
+use sesame_core::service::{CreateAccountError, ProfileError, SignupError};
 use sesame_core::types::subsidiary;
 
 #[derive(Deserialize)]
@@ -93,18 +93,24 @@ pub async fn submit(
     let Some(auth) = ctx.auth.clone() else {
         return to_login(ctx, "/profile");
     };
-    match state
-        .services()
-        .accounts()
-        .update_profile(&auth, &form.profile.input(), Some(&form.language), &client)
-        .await
-    {
+    let saved = match form.profile.input() {
+        Ok(profile) => {
+            let accounts = state.services().accounts();
+            accounts
+                .update_profile(&auth, &profile, Some(&form.language), &client)
+                .await
+        }
+        Err(err) => Err(err.into()),
+    };
+    match saved {
         Ok(_) => ctx.redirect("/profile?saved=1"),
         // Which field, said next to it, with what was typed kept.
-        Err(CreateAccountError::InvalidField(name)) => {
+        Err(ProfileError::Invalid(CreateAccountError::InvalidField(name))) => {
             let error = (ErrorCode::InvalidField, field_id(name));
             render(ctx, &form.profile, &form.language, Some(error), false)
         }
-        Err(err) => ctx.error(ApiError::from(SignupError::from(err)).code()),
+        Err(ProfileError::Invalid(err)) => ctx.error(ApiError::from(SignupError::from(err)).code()),
+        // A new phone number: the password again first (SESS-3), then back here.
+        Err(ProfileError::ReauthRequired) => ctx.redirect("/reauth?return_to=%2Fprofile"),
     }
 }

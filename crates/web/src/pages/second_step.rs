@@ -71,7 +71,7 @@ async fn render(
     let phones: Vec<_> = step
         .phones
         .iter()
-        .map(|p| context! { id => p.id.to_string(), to => &p.to, description => &p.description, checked => Some(p.id) == selected })
+        .map(|p| context! { id => p.id.to_string(), to => &p.to, checked => Some(p.id) == selected })
         .collect();
     let status = shown.error.map_or(StatusCode::OK, ErrorCode::status);
     let extra = context! {
@@ -112,19 +112,14 @@ pub async fn send_code(
     if !ctx.csrf_ok(&form.csrf) {
         return ctx.error(ErrorCode::CsrfRejected);
     }
-    // No choice sent: the phone used last. A choice that names no phone of this login is refused.
-    let device = crate::api::chosen_device(Some(&form.device));
-    let chosen = device.as_ref().ok().copied().flatten();
-    let sent = match device {
-        Ok(device) => {
-            state
-                .services()
-                .login()
-                .second_factor_challenge(flow, &form.method, device)
-                .await
-        }
-        Err(err) => Err(err),
-    };
+    // No choice sent: the phone used last. A choice that names no phone of this login is
+    // refused; the one made stays picked whatever the answer (never back to a lost phone).
+    let chosen = Uuid::parse_str(form.device.trim()).ok();
+    let sent = state
+        .services()
+        .login()
+        .second_factor_challenge(flow, &form.method, Some(&form.device))
+        .await;
     let shown = match sent {
         Ok(Prompt::CodeSent { to }) => Shown {
             sent_to: Some(to),
@@ -137,6 +132,7 @@ pub async fn send_code(
             | ErrorCode::SecondFactorMethodNotAllowed
             | ErrorCode::TwoFactorDeviceNotFound) => Shown {
                 error: Some(code),
+                phone: chosen,
                 ..Shown::default()
             },
             other => return ctx.error(other),

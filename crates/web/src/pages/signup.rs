@@ -13,7 +13,7 @@ use axum::http::{StatusCode, Uri};
 use axum::response::Response;
 use minijinja::{Value, context};
 use serde::Deserialize;
-use sesame_core::service::{LoginSuccess, ProfileInput, SignupError, SignupStart, SignupStep};
+use sesame_core::service::{CreateAccountError, LoginSuccess, ProfileInput, SignupError, SignupStart, SignupStep};
 use sesame_core::types::{AccountType, SUBSIDIARIES, subsidiary_for_country};
 use uuid::Uuid;
 
@@ -247,14 +247,20 @@ pub struct ProfileForm {
 }
 
 impl ProfileForm {
-    pub(super) fn input(&self) -> ProfileInput {
-        ProfileInput {
+    /// The profile as the engine takes it; an account type the form never offers is refused
+    /// (not read as an individual).
+    pub(super) fn input(&self) -> Result<ProfileInput, CreateAccountError> {
+        let account_type = match self.account_type.trim() {
+            "" => None,
+            given => Some(AccountType::parse(given).ok_or(CreateAccountError::InvalidField("account type"))?),
+        };
+        Ok(ProfileInput {
             first_name: self.first_name.clone(),
             last_name: self.last_name.clone(),
-            account_type: AccountType::parse(&self.account_type),
+            account_type,
             company_name: Some(self.company_name.clone()),
             phone: Some(self.phone.clone()),
-        }
+        })
     }
 }
 
@@ -271,12 +277,11 @@ pub async fn profile_submit(
     if !ctx.csrf_ok(&form.csrf) {
         return ctx.error(ErrorCode::CsrfRejected);
     }
-    match state
-        .services()
-        .signup()
-        .signup_profile(flow, form.input(), &client)
-        .await
-    {
+    let done = match form.input() {
+        Ok(profile) => state.services().signup().signup_profile(flow, profile, &client).await,
+        Err(err) => Err(err.into()),
+    };
+    match done {
         Ok(done) => logged_in(&state, ctx, done),
         Err(SignupError::Password(p)) => {
             step_page(&state, ctx, flow, Some(to_json_error(SignupError::Password(p))), None).await
