@@ -92,6 +92,26 @@ fn bind_account<'q>(
         .bind(i64::from(a.login_notifications))
 }
 
+impl SqlStore {
+    /// Ends a change to one account's row: committed with its audit event and mails, and the
+    /// account's cached sessions voided, when `rows` changed; rolled back (false) when none did.
+    async fn commit_account_change(
+        &self,
+        tx: crate::pool::Tx,
+        rows: u64,
+        id: AccountId,
+        audit: &AuditEvent,
+        mails: &[sesame_core::mail::ComposedMail],
+    ) -> Result<bool, StoreError> {
+        if rows == 0 {
+            return Ok(false);
+        }
+        crate::commit_with(tx, audit, mails).await?;
+        self.changed(id);
+        Ok(true)
+    }
+}
+
 /// Inserts the password credential of a new account.
 async fn insert_password(tx: &mut crate::pool::Tx, account: &Account, phc: &str) -> Result<(), StoreError> {
     sqlx::query(
@@ -339,12 +359,7 @@ impl AccountStore for SqlStore {
         .await
         .map_err(db_error)?
         .rows_affected();
-        if changed == 0 {
-            return Ok(false);
-        }
-        crate::commit_with(tx, audit, &[]).await?;
-        self.changed(id);
-        Ok(true)
+        self.commit_account_change(tx, changed, id, audit, &[]).await
     }
 
     async fn set_login_notifications(
@@ -365,12 +380,7 @@ impl AccountStore for SqlStore {
         .await
         .map_err(db_error)?
         .rows_affected();
-        if changed == 0 {
-            return Ok(false);
-        }
-        crate::commit_with(tx, audit, mails).await?;
-        self.changed(id);
-        Ok(true)
+        self.commit_account_change(tx, changed, id, audit, mails).await
     }
 
     async fn set_account_state(

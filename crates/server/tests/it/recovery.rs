@@ -348,20 +348,24 @@ async fn a_subsidiary_under_the_classic_policy_takes_8_characters_of_every_kind(
     assert!(!british.contains("data-classic"), "{british}");
 }
 
+/// Asks for a new backup email as the app's own logged-in client.
+async fn put_backup(app: &TestApp, email: &str) -> (u16, serde_json::Value) {
+    call(
+        &app.client,
+        app,
+        reqwest::Method::PUT,
+        "/api/v1/me/backup-email",
+        json!({"email": email}),
+    )
+    .await
+}
+
 #[tokio::test]
 async fn a_backup_email_counts_once_its_code_came_back() {
     let (app, smtp) = spawn_mail_app(|_| {}).await;
     let jane = app.jane().await;
     assert_eq!(app.login(jane.nic_handle.as_str(), PASSWORD).await.status(), 200);
-    let put = |email: &str| {
-        call(
-            &app.client,
-            &app,
-            reqwest::Method::PUT,
-            "/api/v1/me/backup-email",
-            json!({"email": email}),
-        )
-    };
+    let put = |email: &'static str| put_backup(&app, email);
     let (status, body) = put("JANE.doe@example.com").await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
@@ -473,15 +477,7 @@ async fn the_primary_and_the_backup_email_stay_different() {
     let (app, smtp) = spawn_mail_app(|_| {}).await;
     let jane = app.jane().await;
     assert_eq!(app.login(jane.nic_handle.as_str(), PASSWORD).await.status(), 200);
-    let backup = |email: &str| {
-        call(
-            &app.client,
-            &app,
-            reqwest::Method::PUT,
-            "/api/v1/me/backup-email",
-            json!({"email": email}),
-        )
-    };
+    let backup = |email: &'static str| put_backup(&app, email);
     let primary = |email: &str| {
         post(
             &app.client,
