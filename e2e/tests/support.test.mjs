@@ -136,6 +136,7 @@ test('agents enrol and log in with a key; a promotion; a two-person approval', a
   await Promise.all([alice.page.waitForLoadState('load'), alice.page.click('#result-1')]);
   assert.deepEqual(await seriousViolations(alice.page), [], 'account summary');
   assert.match(await alice.page.textContent('#backup'), /p•••@example\.org/);
+  assert.equal(await alice.page.textContent('#state'), 'active', 'in the agent\'s language');
   // Dates read as the agent's clock: the zone the login form named.
   assert.match(await alice.page.textContent('#events'), /\d{1,2}\s\p{L}+\s\d{4},\s\d\d:\d\d\s\(Europe\/Paris\)/u);
   await screenshot(alice.page, 'support-account');
@@ -162,6 +163,7 @@ test('agents enrol and log in with a key; a promotion; a two-person approval', a
   await screenshot(sam.page, 'support-review');
   await act(sam.page, 'confirm', '#do-confirm', 'documents checked a second time', 'T-1002');
   assert.equal(await sam.page.getAttribute('#request-status', 'data-status'), 'approved');
+  assert.match(await sam.page.textContent('#request-status'), /approved \(2FA off\)/);
 
   // Lou: the password alone now; the mail says to set 2FA up again.
   await logIn(customer.page, lou.nic_handle);

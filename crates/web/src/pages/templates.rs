@@ -255,6 +255,7 @@ mod tests {
             pending => context! { id => "x", email => "jane@new.example", reachable => true },
             backup => "j•••@example.org", status_name => "draft", documents => 1, max => 3, flow => "x",
             fixed => context! { country => "France", currency => "EUR", region => "France" },
+            state => "active",
             method => "totp", others => vec![context! { method => "backup_code", href => "/login/x?method=backup_code" }],
         }
     }
