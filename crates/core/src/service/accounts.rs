@@ -100,6 +100,17 @@ pub struct ProfileInput {
     pub phone: Option<String>,
 }
 
+/// An account type as a form or a request names it: empty or absent for the default
+/// (individual); anything else must be one of the three, never read as an individual.
+pub fn account_type_choice(raw: Option<&str>) -> Result<Option<AccountType>, CreateAccountError> {
+    match raw {
+        None | Some("") => Ok(None),
+        Some(given) => AccountType::parse(given)
+            .map(Some)
+            .ok_or(CreateAccountError::InvalidField("account type")),
+    }
+}
+
 /// ACCT-4's rules on a profile, the same at sign-up and when the customer edits it.
 struct ValidProfile {
     first: PersonName,
@@ -372,6 +383,9 @@ impl Accounts {
         .into_iter()
         .filter_map(|(field, differs)| differs.then_some(field))
         .collect();
+        if changed.is_empty() {
+            return Ok(current.clone());
+        }
         let mut audit = AuditEvent::new(
             self.base.clock.now(),
             AuditKind::ProfileChanged,

@@ -444,18 +444,18 @@ impl Login {
             .filter(|m| open.state.methods.contains(m))
             .ok_or(TwoFactorError::MethodNotAllowed)?;
         let owned = self.factors.load(&open.account).await?;
+        let ctx = self.factors.ctx(&open.account, &owned);
         let device = match device.map(str::trim) {
             None | Some("") => None,
             Some(id) => {
                 let id = Uuid::parse_str(id).map_err(|_| TwoFactorError::NotFound)?;
-                let found = owned
-                    .credentials()
-                    .iter()
-                    .find(|c| c.id == id && c.kind == method.as_str() && c.enabled_at.is_some());
-                Some(found.ok_or(TwoFactorError::NotFound)?)
+                Some(
+                    ctx.devices(method)
+                        .find(|c| c.id == id)
+                        .ok_or(TwoFactorError::NotFound)?,
+                )
             }
         };
-        let ctx = self.factors.ctx(&open.account, &owned);
         let scope = Scope {
             id: flow_id,
             device,

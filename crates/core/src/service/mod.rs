@@ -30,7 +30,7 @@ mod signup;
 mod support;
 mod throttle_log;
 
-pub use accounts::{Accounts, CreateAccountError, NewAccountInput, ProfileError, ProfileInput};
+pub use accounts::{Accounts, CreateAccountError, NewAccountInput, ProfileError, ProfileInput, account_type_choice};
 pub use activity::{DeviceView, SessionView};
 pub use contact::{ContactView, EmailChangeOutcome, PendingPrimary, UNREACHABLE_DELAY, mask};
 pub use desk::{AccountSummary, By, DocumentInfo, Justification, Verification};

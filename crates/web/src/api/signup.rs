@@ -12,8 +12,8 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum_extra::extract::cookie::CookieJar;
 use serde::{Deserialize, Serialize};
+use sesame_core::service::account_type_choice;
 use sesame_core::service::{LoginSuccess, ProfileInput, SignupStart, SignupStep};
-use sesame_core::types::AccountType;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -76,15 +76,12 @@ pub struct ProfileRequest {
 impl ProfileRequest {
     /// The profile as the engine takes it; an unknown account type is refused here.
     pub(crate) fn into_input(self) -> Result<ProfileInput, ApiError> {
-        let account_type = match self.account_type.as_deref() {
-            None | Some("") => None,
-            Some(t) => Some(AccountType::parse(t).ok_or_else(|| {
-                ApiError::with_message(
-                    ErrorCode::InvalidField,
-                    "account_type must be individual, company or non_profit",
-                )
-            })?),
-        };
+        let account_type = account_type_choice(self.account_type.as_deref()).map_err(|_| {
+            ApiError::with_message(
+                ErrorCode::InvalidField,
+                "account_type must be individual, company or non_profit",
+            )
+        })?;
         Ok(ProfileInput {
             first_name: self.first_name,
             last_name: self.last_name,

@@ -60,6 +60,14 @@ pub fn choose_language(hints: LanguageHints<'_>, subsidiary_language: &str) -> &
         .unwrap_or(LANGUAGES[0].0)
 }
 
+/// Every language of the pages, by code and own name, for a form's choice of language.
+pub fn language_choices() -> Vec<minijinja::Value> {
+    LANGUAGES
+        .iter()
+        .map(|(code, _)| minijinja::context! { code => *code, name => own_name(code) })
+        .collect()
+}
+
 /// A language's name in that language, for the switcher.
 pub fn own_name(code: &str) -> &'static str {
     match code {

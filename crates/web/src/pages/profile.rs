@@ -28,10 +28,7 @@ pub struct Form {
 
 /// The languages to choose from: Sesame's, and the account's own if it is another.
 fn languages(current: &str) -> Vec<minijinja::Value> {
-    let mut choices: Vec<_> = LANGUAGES
-        .iter()
-        .map(|(code, _)| context! { code => *code, name => super::negotiate::own_name(code) })
-        .collect();
+    let mut choices = super::negotiate::language_choices();
     if !LANGUAGES.iter().any(|(code, _)| *code == current) {
         choices.push(context! { code => current, name => current });
     }

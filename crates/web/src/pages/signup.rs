@@ -13,8 +13,10 @@ use axum::http::{StatusCode, Uri};
 use axum::response::Response;
 use minijinja::{Value, context};
 use serde::Deserialize;
-use sesame_core::service::{CreateAccountError, LoginSuccess, ProfileInput, SignupError, SignupStart, SignupStep};
-use sesame_core::types::{AccountType, SUBSIDIARIES, subsidiary_for_country};
+use sesame_core::service::{
+    CreateAccountError, LoginSuccess, ProfileInput, SignupError, SignupStart, SignupStep, account_type_choice,
+};
+use sesame_core::types::{SUBSIDIARIES, subsidiary_for_country};
 use uuid::Uuid;
 
 const CURRENCIES: [&str; 12] = [
@@ -33,10 +35,7 @@ pub async fn start_page(ctx: PageContext, uri: Uri) -> Response {
         .filter(|s| is_country(s.code))
         .map(|s| context! { code => s.code, name => s.name })
         .collect();
-    let languages: Vec<Value> = super::templates::LANGUAGES
-        .iter()
-        .map(|(code, _)| context! { code => *code, name => if *code == "fr" { "Français" } else { "English" } })
-        .collect();
+    let languages = super::negotiate::language_choices();
     // #15 item 7: the subsidiary's own country when it is one; under World or Asia, nothing is
     // chosen for the customer (not France, not the United Kingdom).
     let country = if is_country(ctx.subsidiary.code) {
@@ -250,10 +249,7 @@ impl ProfileForm {
     /// The profile as the engine takes it; an account type the form never offers is refused
     /// (not read as an individual).
     pub(super) fn input(&self) -> Result<ProfileInput, CreateAccountError> {
-        let account_type = match self.account_type.trim() {
-            "" => None,
-            given => Some(AccountType::parse(given).ok_or(CreateAccountError::InvalidField("account type"))?),
-        };
+        let account_type = account_type_choice(Some(self.account_type.trim()))?;
         Ok(ProfileInput {
             first_name: self.first_name.clone(),
             last_name: self.last_name.clone(),
