@@ -25,12 +25,14 @@ pub enum StoreError {
     Internal(String),
 }
 
-/// Which unique constraint a write ran into.
+/// Which rule of uniqueness a write ran into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unique {
     NicHandle,
     CustomerCode,
     Email,
+    /// RECOVER-3: the address is the account's other one (its primary, or its backup).
+    OtherAddress,
     Other,
 }
 

@@ -199,7 +199,9 @@ pub trait RecoveryStore: Send + Sync {
         mails: &[ComposedMail],
     ) -> Result<bool, StoreError>;
     /// Makes the address the backup or the primary email; false when the change is no longer
-    /// open; [`StoreError::Conflict`] when another account took the address meanwhile.
+    /// open; [`StoreError::Conflict`] when another account took the address meanwhile
+    /// ([`Unique::Email`](crate::ports::Unique::Email)) or it became this account's other
+    /// address ([`Unique::OtherAddress`](crate::ports::Unique::OtherAddress)).
     async fn apply_email_change(
         &self,
         id: Uuid,

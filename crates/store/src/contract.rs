@@ -6,7 +6,7 @@ use crate::testing::TestDb;
 use sesame_core::audit::{Actor, AuditEvent, AuditKind, ClientInfo};
 use sesame_core::mail::ComposedMail;
 use sesame_core::ports::*;
-use sesame_core::recovery::RecoveryStore;
+use sesame_core::recovery::{EmailChange, EmailTarget, RecoveryStore};
 use sesame_core::types::*;
 use std::sync::Arc;
 use time::macros::datetime;
@@ -88,6 +88,23 @@ fn session(account: AccountId, hash: &[u8], at: OffsetDateTime) -> SessionRecord
         user_agent: Some("Mozilla/5.0".into()),
         ended_at: None,
         second_factor: Some("backup_code".into()),
+    }
+}
+
+/// A change of `account`'s `target` address to `address`, waiting for its code.
+fn email_change(account: AccountId, target: EmailTarget, address: &str, created_at: OffsetDateTime) -> EmailChange {
+    EmailChange {
+        id: Uuid::now_v7(),
+        account_id: account,
+        target,
+        email: Email::parse(address).unwrap(),
+        current_reachable: true,
+        attempts: 0,
+        created_at,
+        expires_at: created_at + Duration::minutes(30),
+        applies_at: None,
+        completed_at: None,
+        cancelled_at: None,
     }
 }
 
@@ -312,19 +329,8 @@ async fn sessions_are_found_by_hash_touched_and_ended_once() {
 
     // RECOVER-3: the backup email waiting for its code comes with the session, until its code
     // expires; starting one raises the account's generation (a cached read is stale).
-    let waiting = |address: &str, created_at: OffsetDateTime| sesame_core::recovery::EmailChange {
-        id: Uuid::now_v7(),
-        account_id: a.id,
-        target: sesame_core::recovery::EmailTarget::Backup,
-        email: Email::parse(address).unwrap(),
-        current_reachable: true,
-        attempts: 0,
-        created_at,
-        expires_at: created_at + Duration::minutes(30),
-        applies_at: None,
-        completed_at: None,
-        cancelled_at: None,
-    };
+    let waiting =
+        |address: &str, created_at: OffsetDateTime| email_change(a.id, EmailTarget::Backup, address, created_at);
     let before = store.account_generation(a.id);
     store
         .create_email_change(&waiting("old@example.net", login), &[], &[])
@@ -387,6 +393,54 @@ async fn sessions_are_found_by_hash_touched_and_ended_once() {
             AuditKind::AccountCreated
         ]
     );
+}
+
+#[tokio::test]
+async fn an_email_change_never_makes_the_primary_and_the_backup_one_address() {
+    let (_db, store) = fresh().await;
+    let a = account("ab12345-ovh", "1234-567-89", "Jane@Example.com");
+    create(&store, &a).await.unwrap();
+    // RECOVER-3: two changes started side by side each passed the check at their start, so the
+    // store checks again as one applies.
+    let backup = email_change(a.id, EmailTarget::Backup, "jane.spare@example.org", T0);
+    let primary = email_change(a.id, EmailTarget::Primary, "Jane.Spare@Example.org", T0);
+    store.create_email_change(&backup, &[], &[]).await.unwrap();
+    store.create_email_change(&primary, &[], &[]).await.unwrap();
+    let at = T0 + Duration::minutes(1);
+    let added = event(AuditKind::BackupEmailChanged, at).account(a.id);
+    assert!(store.apply_email_change(backup.id, at, &added, &[]).await.unwrap());
+    let changed = event(AuditKind::EmailChanged, at).account(a.id);
+    assert_eq!(
+        store.apply_email_change(primary.id, at, &changed, &[]).await,
+        Err(StoreError::Conflict(Unique::OtherAddress))
+    );
+    // And a backup that is the primary's address.
+    let to_primary = email_change(a.id, EmailTarget::Backup, "JANE@example.com", at);
+    store.create_email_change(&to_primary, &[], &[]).await.unwrap();
+    assert_eq!(
+        store.apply_email_change(to_primary.id, at, &added, &[]).await,
+        Err(StoreError::Conflict(Unique::OtherAddress))
+    );
+
+    // Nothing of the refused changes was written: they stay open, the addresses and the record
+    // are as the one applied change left them.
+    let stored = store.find_account(a.id).await.unwrap().unwrap();
+    assert_eq!(stored.email, a.email);
+    assert_eq!(stored.backup_email, Some(backup.email.clone()));
+    for refused in [primary.id, to_primary.id] {
+        assert_eq!(
+            store.find_email_change(refused).await.unwrap().unwrap().completed_at,
+            None
+        );
+    }
+    let kinds: Vec<_> = store
+        .recent_events(a.id, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(kinds, [AuditKind::BackupEmailChanged, AuditKind::AccountCreated]);
 }
 
 #[tokio::test]

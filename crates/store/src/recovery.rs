@@ -6,7 +6,7 @@ use crate::{SqlStore, commit_with, db_error, from_micros, micros, opt_from_micro
 use async_trait::async_trait;
 use sesame_core::audit::AuditEvent;
 use sesame_core::mail::ComposedMail;
-use sesame_core::ports::{OneTimeSecret, StoreError};
+use sesame_core::ports::{OneTimeSecret, StoreError, Unique};
 use sesame_core::recovery::{
     EmailChange, EmailTarget, PasswordChange, RecoveryRequest, RecoveryStore, RequestStatus, RequestStep,
     StoredDocument,
@@ -369,16 +369,19 @@ impl RecoveryStore for SqlStore {
         if close_change(&mut tx, id, "completed_at", now).await?.is_none() {
             return Ok(false);
         }
+        // RECOVER-3, checked again as the change applies: two changes started side by side (a
+        // backup and a primary to one address) each passed the check at their start.
         let sql = match change.target {
             EmailTarget::Primary => {
-                "UPDATE accounts SET email = $1, email_canonical = $2, updated_at = $3 WHERE id = $4"
+                "UPDATE accounts SET email = $1, email_canonical = $2, updated_at = $3 WHERE id = $4 \
+                 AND (backup_email_canonical IS NULL OR backup_email_canonical <> $2)"
             }
             EmailTarget::Backup => {
                 "UPDATE accounts SET backup_email = $1, backup_email_canonical = $2, backup_email_required = 0, \
-                 updated_at = $3 WHERE id = $4"
+                 updated_at = $3 WHERE id = $4 AND email_canonical <> $2"
             }
         };
-        sqlx::query(sql)
+        let updated = sqlx::query(sql)
             .bind(change.email.address())
             .bind(change.email.canonical())
             .bind(micros(now))
@@ -386,6 +389,9 @@ impl RecoveryStore for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::Conflict(Unique::OtherAddress));
+        }
         // The cancel link of a scheduled change is pointless once it applied.
         sqlx::query("UPDATE one_time_secrets SET used_at = $1 WHERE flow_id = $2 AND used_at IS NULL")
             .bind(micros(now))

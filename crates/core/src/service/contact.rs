@@ -274,6 +274,7 @@ impl Recovery {
         }
         let applied = match self.ports.apply_email_change(change.id, now, &audit, &mails).await {
             Err(StoreError::Conflict(Unique::Email)) => return Err(RecoveryError::EmailTaken),
+            Err(StoreError::Conflict(Unique::OtherAddress)) => return Err(RecoveryError::SameAddress),
             other => other?,
         };
         if applied {
@@ -450,8 +451,8 @@ impl Recovery {
             {
                 Ok(true) => applied += 1,
                 Ok(false) => {}
-                Err(RecoveryError::EmailTaken) => {
-                    tracing::warn!(change = %change.id, "a waiting email change lost its address to another account");
+                Err(err @ (RecoveryError::EmailTaken | RecoveryError::SameAddress)) => {
+                    tracing::warn!(change = %change.id, %err, "a waiting email change can no longer apply");
                     self.cancel(&account, change.id, &ClientInfo::default()).await?;
                 }
                 Err(err) => return Err(err),

@@ -521,6 +521,67 @@ async fn the_primary_and_the_backup_email_stay_different() {
     assert_eq!((status, body["error"]["code"].as_str()), same, "the waiting primary");
 }
 
+#[tokio::test]
+async fn a_waiting_change_that_became_the_other_address_is_cancelled_when_its_day_comes() {
+    let (app, smtp) = spawn_mail_app(|_| {}).await;
+    let jane = app.jane().await;
+    assert_eq!(app.login(jane.nic_handle.as_str(), PASSWORD).await.status(), 200);
+    assert_eq!(put_backup(&app, "jane.backup@example.org").await.0, 202);
+    // A primary change to the backup's address, started alongside the backup's own change
+    // before either could see the other (the check at its start would refuse it now, so it is
+    // written straight to the store), waits its day (RECOVER-4); then the backup's code comes
+    // back.
+    let now = sesame_core::clock::Clock::now(app.clock.as_ref());
+    let change = sesame_core::recovery::EmailChange {
+        id: uuid::Uuid::now_v7(),
+        account_id: jane.id,
+        target: sesame_core::recovery::EmailTarget::Primary,
+        email: sesame_core::types::Email::parse("Jane.Backup@Example.org").unwrap(),
+        current_reachable: false,
+        attempts: 0,
+        created_at: now,
+        expires_at: now + time::Duration::minutes(30),
+        applies_at: None,
+        completed_at: None,
+        cancelled_at: None,
+    };
+    let store = &app.app.store;
+    store.create_email_change(&change, &[], &[]).await.unwrap();
+    let scheduled = sesame_core::audit::AuditEvent::new(
+        now,
+        sesame_core::audit::AuditKind::EmailChanged,
+        sesame_core::audit::Actor::Customer,
+        &sesame_core::audit::ClientInfo::default(),
+    );
+    let applies_at = now + time::Duration::hours(24);
+    assert!(
+        store
+            .schedule_email_change(change.id, applies_at, &[], &scheduled, &[])
+            .await
+            .unwrap()
+    );
+    let code = mail_with(&app, &smtp, "jane.backup@example.org", "email de secours")
+        .await
+        .code();
+    let verify = json!({"code": code});
+    let verified = post(&app.client, &app, "/api/v1/me/backup-email/verify", verify).await;
+    assert_eq!(verified.0, 200);
+
+    // RECOVER-3 holds as the change applies: it is cancelled, and the owner told.
+    app.advance(24 * 60 + 1);
+    let recovery = app.app.services.recovery();
+    assert_eq!(recovery.apply_due_email_changes().await.unwrap(), 0);
+    let stored = store.find_email_change(change.id).await.unwrap().unwrap();
+    assert!(
+        stored.cancelled_at.is_some() && stored.completed_at.is_none(),
+        "{stored:?}"
+    );
+    mail_with(&app, &smtp, "Jane.Doe@Example.com", "a été annulé").await;
+    assert_eq!(app.login("jane.doe@example.com", PASSWORD).await.status(), 200);
+    let (_, me) = status_json(app.get("/api/v1/me").await).await;
+    assert_eq!(me["backup_email"].as_str(), Some("j•••@example.org"), "{me}");
+}
+
 /// Starts a change with the current address unreachable and confirms it with the new code.
 async fn schedule_change(app: &TestApp, smtp: &Smtp, to: &str) -> serde_json::Value {
     let (status, started) = post(
