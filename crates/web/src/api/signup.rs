@@ -25,7 +25,9 @@ pub struct SignupRequest {
         max_length = 254
     )]
     pub email: String,
-    #[schema(min_length = 12, max_length = 128)]
+    /// PWD-2: 12 to 128 code points, or at least 8 with upper and lower case, a digit and a
+    /// symbol where the account's subsidiary keeps the classic policy.
+    #[schema(min_length = 8, max_length = 128)]
     pub password: String,
     /// ISO 3166-1 alpha-2; it fixes the subsidiary.
     #[schema(pattern = r"^[A-Z]{2}$")]
@@ -94,7 +96,9 @@ impl ProfileRequest {
 
 #[derive(Deserialize, ToSchema)]
 pub struct PasswordRequest {
-    #[schema(min_length = 12, max_length = 128)]
+    /// PWD-2: 12 to 128 code points, or at least 8 with upper and lower case, a digit and a
+    /// symbol where the account's subsidiary keeps the classic policy.
+    #[schema(min_length = 8, max_length = 128)]
     pub password: String,
 }
 
