@@ -85,6 +85,22 @@ pub async fn stored_sms_text(store: &SqlStore, id: uuid::Uuid) -> Option<String>
         .expect("the text is in the SMS outbox")
 }
 
+/// Moves an account to another subsidiary (as support does for a customer who moved country), so
+/// a test can watch what its second factors become there.
+///
+/// # Panics
+/// When the database refuses the update: the test can't go on.
+#[allow(clippy::expect_used)]
+pub async fn move_to_subsidiary(store: &SqlStore, account: uuid::Uuid, subsidiary: &str) {
+    sqlx::query("UPDATE accounts SET subsidiary = $1 WHERE id = $2")
+        .bind(subsidiary)
+        .bind(account.to_string())
+        .execute(&store.pool)
+        .await
+        .expect("the account is updated");
+    store.changed(sesame_core::types::AccountId(account));
+}
+
 /// Rewrites an account's stored email as an older version would have stored it, and forgets that
 /// the start-up data migrations ran, so a test can watch them run on old data.
 ///

@@ -367,7 +367,7 @@ impl Devices {
     pub async fn regenerate_backup_codes(&self, auth: &Authenticated) -> Result<Vec<String>, TwoFactorError> {
         self.login.require_fresh(auth)?;
         let account = &auth.account;
-        if self.factors.methods_for(account).await?.is_empty() {
+        if self.factors.methods_for(account).await?.is_none() {
             return Err(TwoFactorError::NotEnabled);
         }
         let (codes, secrets) = self.new_backup_codes(account, self.base.clock.now());

@@ -90,23 +90,28 @@ impl Factors {
             .ok_or(TwoFactorError::MethodNotAllowed)
     }
 
-    /// The methods an account must choose from after its password; empty when 2FA is off. 2FA is
-    /// on while any device is enrolled (MFA-6), even one whose method can't be used here now
-    /// (then only the others, backup codes included, are offered: never a way around).
-    pub async fn methods_for(&self, account: &Account) -> Result<Vec<Method>, StoreError> {
+    /// The methods an account must choose from after its password; `None` when 2FA is off. 2FA
+    /// is on while any device is enrolled (MFA-6), even one whose method can't be used here now
+    /// (then only the others, backup codes included, are offered, and when none is left the
+    /// list is empty: the second step then leads to support, never around it).
+    pub async fn methods_for(&self, account: &Account) -> Result<Option<Vec<Method>>, StoreError> {
         let loaded = self.load(account).await?;
         self.methods_among(account, &loaded).await
     }
 
     /// [`Self::methods_for`] with the account's credentials already read.
-    pub(super) async fn methods_among(&self, account: &Account, loaded: &Loaded) -> Result<Vec<Method>, StoreError> {
+    pub(super) async fn methods_among(
+        &self,
+        account: &Account,
+        loaded: &Loaded,
+    ) -> Result<Option<Vec<Method>>, StoreError> {
         let ctx = self.ctx(account, loaded);
         let on = loaded
             .credentials
             .iter()
             .any(|c| c.enabled_at.is_some() && Method::parse(&c.kind).is_some_and(Method::is_device));
         if !on {
-            return Ok(Vec::new());
+            return Ok(None);
         }
         let mut methods = Vec::new();
         for factor in self.registry.iter() {
@@ -118,7 +123,7 @@ impl Factors {
                 methods.push(factor.method());
             }
         }
-        Ok(methods)
+        Ok(Some(methods))
     }
 
     /// MFA-1: the phones a login offering SMS may text, the default first; none otherwise.

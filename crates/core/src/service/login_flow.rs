@@ -74,8 +74,12 @@ pub const FRESH_AUTH: Duration = Duration::minutes(10);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SecondStep {
     pub flow: Uuid,
+    /// Empty when 2FA is on but none of the account's methods can be used here now (SMS no
+    /// longer offered in its country, security keys switched off, no backup code left): the
+    /// way on is then a lost-devices request (RECOVER-5).
     pub methods: Vec<Method>,
-    pub default: Method,
+    /// The method shown first; `None` only when there is none.
+    pub default: Option<Method>,
     /// The account being logged into, as the page names it: its masked email.
     pub account: String,
     /// Codes this login may still try before it must start again from the password.
@@ -210,10 +214,10 @@ fn internal(err: impl std::fmt::Display) -> StoreError {
 
 /// LOGIN-2: the method used last, or before any 2FA login the most recently enabled one other
 /// than backup codes. SMS is never pre-selected unless it was used last (MFA-1).
-fn default_method(account: &Account, methods: &[Method], credentials: &[FactorCredential]) -> Method {
+fn default_method(account: &Account, methods: &[Method], credentials: &[FactorCredential]) -> Option<Method> {
     let last = account.last_second_factor.as_deref().and_then(Method::parse);
     if let Some(m) = last.filter(|m| methods.contains(m)) {
-        return m;
+        return Some(m);
     }
     let mut enabled: Vec<_> = credentials.iter().filter(|c| c.enabled_at.is_some()).collect();
     enabled.sort_by_key(|c| c.enabled_at);
@@ -222,9 +226,10 @@ fn default_method(account: &Account, methods: &[Method], credentials: &[FactorCr
         .rev()
         .filter_map(|c| Method::parse(&c.kind))
         .find(|m| methods.contains(m) && *m != Method::Sms);
+    // MFA-1: SMS only when it was used last or nothing else is left.
     newest
+        .or_else(|| methods.iter().copied().find(|m| *m != Method::Sms))
         .or_else(|| methods.first().copied())
-        .unwrap_or(Method::BackupCode)
 }
 
 /// MFA-7: a try counted against the account, to end with [`Login::end_try`].
@@ -312,9 +317,9 @@ impl Login {
         entry: Entry,
         client: &ClientInfo,
         recent_failures: bool,
-        methods: Vec<Method>,
+        methods: Option<Vec<Method>>,
     ) -> Result<Vec<ExtraStep>, StoreError> {
-        if !methods.is_empty() {
+        if let Some(methods) = methods {
             return Ok(vec![ExtraStep::SecondFactor(methods)]);
         }
         let code = entry == Entry::Login && self.email_code_owed(account, client, recent_failures).await?;
@@ -781,7 +786,7 @@ mod tests {
     }
 
     #[test]
-    fn the_default_method_is_the_one_used_last_else_the_newest_device_but_never_sms() {
+    fn the_default_method_is_the_one_used_last_else_the_newest_device_and_sms_only_when_nothing_else_is_left() {
         use Method::{BackupCode, SecurityKey, Sms, Totp};
         let mut account = crate::fixtures::account(1, T0);
         let creds = [
@@ -793,27 +798,33 @@ mod tests {
         let all = [Totp, SecurityKey, Sms, BackupCode];
         assert_eq!(
             default_method(&account, &all, &creds),
-            Totp,
+            Some(Totp),
             "newest enabled, SMS passed over"
         );
         assert_eq!(
             default_method(&account, &[SecurityKey, Sms, BackupCode], &creds),
-            SecurityKey
+            Some(SecurityKey)
+        );
+        let phone_only = [device("sms", Some(3))];
+        assert_eq!(
+            default_method(&account, &[Sms, BackupCode], &phone_only),
+            Some(BackupCode),
+            "the only device is a phone never used to log in: still not pre-selected"
         );
         assert_eq!(
-            default_method(&account, &[Sms, BackupCode], &creds),
-            Sms,
-            "the only device"
+            default_method(&account, &[Sms], &phone_only),
+            Some(Sms),
+            "nothing else is left"
         );
         account.last_second_factor = Some("sms".into());
-        assert_eq!(default_method(&account, &all, &creds), Sms, "used last");
+        assert_eq!(default_method(&account, &all, &creds), Some(Sms), "used last");
         account.last_second_factor = Some("totp".into());
         assert_eq!(
             default_method(&account, &[SecurityKey, Sms, BackupCode], &creds),
-            SecurityKey,
+            Some(SecurityKey),
             "used last but not offered now"
         );
-        assert_eq!(default_method(&account, &[], &[]), BackupCode);
+        assert_eq!(default_method(&account, &[], &creds), None, "nothing can be used");
     }
 
     #[test]

@@ -48,7 +48,7 @@ async fn the_pipeline_and_the_devices_work_without_http() {
         panic!("the password alone opens nothing");
     };
     assert_eq!(step.methods, vec![Method::Totp, Method::BackupCode]);
-    assert_eq!(step.default, Method::Totp);
+    assert_eq!(step.default, Some(Method::Totp));
     let wrong = services
         .login()
         .second_factor(step.flow, "totp", &Proof::Code("000000".into()), &client)

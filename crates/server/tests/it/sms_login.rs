@@ -256,6 +256,49 @@ async fn sms_is_not_offered_where_the_subsidiary_has_none() {
 }
 
 #[tokio::test]
+async fn with_2fa_on_and_no_method_usable_here_a_login_leads_to_support_never_in() {
+    let gateway = Gateway::start().await;
+    let app = gateway_app(&gateway).await;
+    let (nic, _, codes) = with_phone(&app, &gateway).await;
+    // The customer moved where SMS is not offered: only the backup codes are left, and used.
+    let jane = sesame_core::ports::AccountStore::find_account_by_login(app.app.store.as_ref(), &nic)
+        .await
+        .unwrap()
+        .unwrap();
+    sesame_store::testing::move_to_subsidiary(&app.app.store, jane.id.0, "US").await;
+    for code in &codes {
+        let c = client();
+        let flow = password_step(&c, &app, &nic, &["backup_code"]).await;
+        let body = json!({"flow": flow, "method": "backup_code", "code": code});
+        let (status, body) = post(&c, &app, "/api/v1/session/second-factor", body).await;
+        assert_eq!((status, body["status"].as_str()), (200, Some("logged_in")), "{body}");
+    }
+
+    // 2FA stays on (MFA-6): the password alone opens nothing, the way on is support (RECOVER-5).
+    let c = client();
+    let (status, body) = password_login(&c, &app, &nic).await;
+    assert_eq!(
+        (status, body["status"].as_str(), &body["methods"], &body["default"]),
+        (200, Some("second_factor_required"), &json!([]), &Value::Null),
+        "{body}"
+    );
+    assert_eq!(c.get(app.url("/api/v1/me")).send().await.unwrap().status(), 401);
+    let flow = body["flow"].as_str().unwrap();
+    let (status, body) = answer(&c, &app, flow, "123456").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("SECOND_FACTOR_METHOD_NOT_ALLOWED"))
+    );
+    let page = c.get(app.url(&format!("/login/{flow}"))).send().await.unwrap();
+    let page = page.text().await.unwrap();
+    assert!(page.contains("id=\"no-method\"") && page.contains("id=\"lost-devices\""));
+    assert!(!page.contains("id=\"code\""), "nothing to type");
+    let lost = json!({"flow": flow});
+    let (status, body) = post(&c, &app, "/api/v1/session/second-factor/lost", lost).await;
+    assert_eq!(status, 201, "{body}");
+}
+
+#[tokio::test]
 async fn guessing_a_confirmation_code_meets_the_failure_limits() {
     let gateway = Gateway::start().await;
     let app = gateway_app(&gateway).await;

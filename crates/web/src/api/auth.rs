@@ -161,7 +161,7 @@ pub(crate) fn login_answer(state: &AppState, jar: CookieJar, outcome: LoginOutco
             status: "second_factor_required",
             flow: Some(step.flow),
             methods: Some(step.methods.iter().map(|m| m.as_str()).collect()),
-            default: Some(step.default.as_str()),
+            default: step.default.map(|m| m.as_str()),
             phones: (!step.phones.is_empty()).then(|| {
                 step.phones
                     .into_iter()

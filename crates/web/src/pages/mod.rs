@@ -682,11 +682,7 @@ async fn login_submit(
             ctx.add_cookie(login_hint_cookie(&state, &form.login));
             // LOGIN-2: no session yet; the second step keeps where to go afterwards.
             let to = safe_return_to(&form.return_to, state.settings()).unwrap_or_default();
-            let query = url::form_urlencoded::Serializer::new(String::new())
-                .append_pair("method", step.default.as_str())
-                .append_pair("return_to", &to)
-                .finish();
-            return ctx.redirect(&format!("/login/{}?{query}", step.flow));
+            return ctx.redirect(&second_step::location(&step, &to));
         }
         Err(LoginError::InvalidCredentials) => ("invalid", ErrorCode::LoginInvalidCredentials),
         Err(LoginError::Blocked) => ("blocked", ErrorCode::AccountBlocked),

@@ -17,6 +17,7 @@ use axum::response::Response;
 use minijinja::context;
 use serde::Deserialize;
 use sesame_core::factor::{Method, Prompt, Proof};
+use sesame_core::service::SecondStep;
 use uuid::Uuid;
 
 /// What the page says beside the form: an error, or where a texted code went.
@@ -28,6 +29,16 @@ struct Shown {
     wait: Option<i64>,
     /// The phone chosen for the last text (MFA-1), kept selected.
     phone: Option<Uuid>,
+}
+
+/// Where a login that owes its second factor goes next: the step, with its default method.
+pub fn location(step: &SecondStep, return_to: &str) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    if let Some(method) = step.default {
+        query.append_pair("method", method.as_str());
+    }
+    let query = query.append_pair("return_to", return_to).finish();
+    format!("/login/{}?{query}", step.flow)
 }
 
 async fn render(
@@ -48,12 +59,12 @@ async fn render(
     }
     let method = Method::parse(method)
         .filter(|m| step.methods.contains(m))
-        .unwrap_or(step.default);
+        .or(step.default);
     let safe = safe_return_to(return_to, state.settings()).unwrap_or_default();
     let others: Vec<_> = step
         .methods
         .iter()
-        .filter(|m| **m != method)
+        .filter(|m| Some(**m) != method)
         .map(|m| {
             let q = url::form_urlencoded::Serializer::new(String::new())
                 .append_pair("method", m.as_str())
@@ -75,7 +86,7 @@ async fn render(
         .collect();
     let status = shown.error.map_or(StatusCode::OK, ErrorCode::status);
     let extra = context! {
-        flow => flow.to_string(), method => method.as_str(), others => others, return_to => safe,
+        flow => flow.to_string(), method => method.map(Method::as_str), others => others, return_to => safe,
         error_code => shown.error.map(ErrorCode::as_str), sent_to => shown.sent_to, account_hint => step.account,
         // Said once few remain, so the last tries are not a surprise.
         tries_left => (shown.error.is_some() && step.tries_left <= 2).then_some(step.tries_left),

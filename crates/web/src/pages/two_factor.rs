@@ -335,13 +335,7 @@ pub async fn reauth_submit(
             ctx.add_cookie(session_cookie(&state, done.token.expose()));
             ctx.redirect(&to)
         }
-        Ok(LoginOutcome::SecondFactor(step)) => {
-            let query = url::form_urlencoded::Serializer::new(String::new())
-                .append_pair("method", step.default.as_str())
-                .append_pair("return_to", &to)
-                .finish();
-            ctx.redirect(&format!("/login/{}?{query}", step.flow))
-        }
+        Ok(LoginOutcome::SecondFactor(step)) => ctx.redirect(&super::second_step::location(&step, &to)),
         Ok(LoginOutcome::EmailCode(step)) => ctx.redirect(&super::email_step::location(step.flow, &to)),
         Err(err) => {
             let code = ApiError::from(err).code();
