@@ -167,7 +167,8 @@ pub trait RecoveryStore: Send + Sync {
     /// Counts a wrong try against a secret; at `max` tries it is voided and false comes back.
     async fn count_secret_attempt(&self, id: Uuid, max: i64) -> Result<bool, StoreError>;
     /// Writes a new password; false (nothing written) when the secret to consume was used,
-    /// voided or expired meanwhile: of two parallel resets with one link, one wins.
+    /// voided or expired meanwhile: of two parallel resets with one link, one wins. The other
+    /// sessions end and the open email changes are cancelled with it.
     async fn set_password(&self, change: &PasswordChange<'_>) -> Result<bool, StoreError>;
 
     /// Stores a change with its code secrets and mails; the account's other open changes of the

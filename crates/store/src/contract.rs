@@ -480,6 +480,87 @@ async fn blocking_an_account_ends_all_its_sessions() {
     assert_eq!(store.end_all_sessions(a.id, T0).await.unwrap(), 0);
 }
 
+#[tokio::test]
+async fn a_reset_not_me_a_block_or_ending_every_session_cancels_the_open_email_changes() {
+    let (_db, store) = fresh().await;
+    let a = account("ab12345-ovh", "1111-111-11", "a@example.com");
+    create(&store, &a).await.unwrap();
+    let at = T0 + Duration::minutes(1);
+    // RECOVER-4: a change someone else started (its day-long wait included) must not go on once
+    // the owner takes the account back.
+    async fn waiting(store: &SqlStore, account: AccountId, n: u8) -> Uuid {
+        let change = email_change(account, EmailTarget::Primary, &format!("new{n}@example.net"), T0);
+        let mut code = secret("email-change", &[n; 32], T0 + Duration::minutes(30));
+        code.account_id = Some(account);
+        code.flow_id = Some(change.id);
+        store.create_email_change(&change, &[code], &[]).await.unwrap();
+        let scheduled = event(AuditKind::EmailChanged, T0).account(account);
+        let applies_at = T0 + Duration::hours(24);
+        let mut link = secret("email-change-cancel", &[n + 100; 32], applies_at);
+        link.account_id = Some(account);
+        link.flow_id = Some(change.id);
+        let links = [link];
+        assert!(
+            store
+                .schedule_email_change(change.id, applies_at, &links, &scheduled, &[])
+                .await
+                .unwrap()
+        );
+        change.id
+    }
+    async fn cancelled(store: &SqlStore, id: Uuid, n: u8, at: OffsetDateTime) {
+        let change = store.find_email_change(id).await.unwrap().unwrap();
+        assert_eq!((change.cancelled_at, change.completed_at), (Some(at), None));
+        for hash in [[n; 32], [n + 100; 32]] {
+            for purpose in ["email-change", "email-change-cancel"] {
+                let found = store.find_secret(purpose, &[hash.to_vec()], at).await.unwrap();
+                assert_eq!(found, None, "its codes and links are void");
+            }
+        }
+        assert_eq!(store.due_email_changes(T0 + Duration::days(2), 10).await.unwrap(), []);
+    }
+
+    let change = waiting(&store, a.id, 1).await;
+    let audit = event(AuditKind::PasswordChanged, at).account(a.id);
+    let new_password = sesame_core::recovery::PasswordChange {
+        account: a.id,
+        phc: "$argon2id$v=19$m=64,t=1,p=1$bmV3c2FsdA$aGFzaA",
+        consume: None,
+        keep_session: None,
+        now: at,
+        audit: &audit,
+        mails: &[],
+    };
+    assert!(store.set_password(&new_password).await.unwrap());
+    cancelled(&store, change, 1, at).await;
+
+    let change = waiting(&store, a.id, 2).await;
+    let mut link = secret("not-me", &[7; 32], T0 + Duration::days(7));
+    link.account_id = Some(a.id);
+    store.create_secret(&link).await.unwrap();
+    let ended = event(AuditKind::SessionEnded, at);
+    let not_me = store
+        .consume_ending_sessions("not-me", &[7; 32], at, &ended)
+        .await
+        .unwrap();
+    assert_eq!(not_me, Some(a.id));
+    cancelled(&store, change, 2, at).await;
+
+    let change = waiting(&store, a.id, 3).await;
+    assert_eq!(store.end_all_sessions(a.id, at).await.unwrap(), 0);
+    cancelled(&store, change, 3, at).await;
+
+    let change = waiting(&store, a.id, 4).await;
+    let block = event(AuditKind::AccountBlocked, at).account(a.id);
+    assert!(
+        store
+            .set_account_state(a.id, AccountState::Blocked, &block)
+            .await
+            .unwrap()
+    );
+    cancelled(&store, change, 4, at).await;
+}
+
 fn secret(purpose: &str, hash: &[u8], expires_at: OffsetDateTime) -> OneTimeSecret {
     OneTimeSecret {
         id: Uuid::new_v4(),

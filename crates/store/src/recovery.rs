@@ -147,6 +147,31 @@ async fn close_change(
     account.map(|a| parse_uuid(&a).map(AccountId)).transpose()
 }
 
+/// Cancels the account's open email changes and voids their codes and cancel links: after a
+/// password reset or change, "not you?", a block or support ending every session, a change
+/// someone else may have started (RECOVER-4's day-long wait included) must not go on.
+pub(crate) async fn cancel_email_changes(
+    tx: &mut crate::pool::Tx,
+    account: AccountId,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    const OPEN: &str = "account_id = $2 AND completed_at IS NULL AND cancelled_at IS NULL";
+    let void = format!(
+        "UPDATE one_time_secrets SET used_at = $1 WHERE used_at IS NULL \
+         AND flow_id IN (SELECT id FROM email_changes WHERE {OPEN})"
+    );
+    let cancel = format!("UPDATE email_changes SET cancelled_at = $1 WHERE {OPEN}");
+    for sql in [void, cancel] {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(micros(now))
+            .bind(account.0.to_string())
+            .execute(&mut **tx)
+            .await
+            .map_err(db_error)?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl RecoveryStore for SqlStore {
     async fn replace_secret(&self, secret: &OneTimeSecret, mails: &[ComposedMail]) -> Result<(), StoreError> {
@@ -232,6 +257,7 @@ impl RecoveryStore for SqlStore {
         if updated.rows_affected() != 1 {
             return Ok(false);
         }
+        cancel_email_changes(&mut tx, change.account, change.now).await?;
         let keep = change.keep_session.map(|k| k.to_string()).unwrap_or_default();
         sqlx::query("UPDATE sessions SET ended_at = $1 WHERE account_id = $2 AND id <> $3 AND ended_at IS NULL")
             .bind(now)

@@ -14,7 +14,7 @@ use crate::mail::{CodePurpose, ComposedMail, LinkPurpose, MailKind, Notice};
 use crate::ports::{Account, OneTimeSecret, StoreError, Unique};
 use crate::recovery::{EmailChange, EmailTarget};
 use crate::throttle::{CODE_WINDOW, code_send_wait};
-use crate::types::{AccountId, Email, LoginIdentifier, new_id};
+use crate::types::{AccountId, AccountState, Email, LoginIdentifier, new_id};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
@@ -445,6 +445,11 @@ impl Recovery {
             let Some(account) = self.ports.find_account(change.account_id).await? else {
                 continue;
             };
+            if account.state != AccountState::Active {
+                // A block cancels its changes; this one was left by an older version.
+                self.cancel(&account, change.id, &ClientInfo::default()).await?;
+                continue;
+            }
             match self
                 .apply(&account, &change, Actor::Anonymous, &ClientInfo::default())
                 .await

@@ -639,6 +639,26 @@ async fn with_the_current_mailbox_lost_a_change_waits_a_day_and_the_old_address_
     assert_eq!(app.login("jane@other.example", PASSWORD).await.status(), 200);
 }
 
+#[tokio::test]
+async fn a_password_reset_cancels_an_email_change_waiting_for_its_day() {
+    let (app, smtp) = spawn_mail_app(|_| {}).await;
+    let jane = app.jane().await;
+    let nic = jane.nic_handle.as_str();
+    // Someone with Jane's password and a session schedules her primary address away (RECOVER-4).
+    assert_eq!(app.login(nic, PASSWORD).await.status(), 200);
+    schedule_change(&app, &smtp, "thief@evil.example").await;
+    // Jane takes the account back with a reset link from her mailbox.
+    let token = reset_token(&app, &smtp, nic, "Jane.Doe@Example.com").await;
+    let reset = json!({"nic_handle": nic, "password": NEW_PASSWORD});
+    let (status, body) = post(&client(), &app, &format!("/api/v1/password-reset/{token}"), reset).await;
+    assert_eq!(status, 200, "{body}");
+    app.advance(24 * 60 + 1);
+    let recovery = app.app.services.recovery();
+    assert_eq!(recovery.apply_due_email_changes().await.unwrap(), 0, "cancelled");
+    assert_eq!(app.login("thief@evil.example", NEW_PASSWORD).await.status(), 401);
+    assert_eq!(app.login("jane.doe@example.com", NEW_PASSWORD).await.status(), 200);
+}
+
 /// An upload of `bytes` named `name` to a request, from `browser`.
 async fn upload(browser: &Client, app: &TestApp, request: &str, name: &str, bytes: Vec<u8>) -> (u16, String) {
     let part = reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned());
