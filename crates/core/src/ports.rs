@@ -362,6 +362,19 @@ pub trait ThrottleStore: Send + Sync {
             .copied()
             .ok_or_else(|| StoreError::Internal("a counter was not counted".into()))
     }
+    /// Counts one event for `(scope, key)` only when the last one is at least `gap` old and its
+    /// window (restarted as in [`ThrottleStore::hits`]) holds fewer than `max`; false, with
+    /// nothing counted, otherwise. One statement: of parallel callers, only as many as the
+    /// limits allow get true.
+    async fn hit_spaced(
+        &self,
+        scope: &str,
+        key: &str,
+        window_start: OffsetDateTime,
+        now: OffsetDateTime,
+        max: i64,
+        gap: time::Duration,
+    ) -> Result<bool, StoreError>;
     /// For each `(scope, key, window_start)`, in one query and in order: the events counted in
     /// a window that began at or after `window_start`, and when the last one happened.
     async fn counts(

@@ -12,6 +12,7 @@
 //! * **Per source address**: consecutive failures from one IP (a /48 for IPv6); after 20, delays
 //!   grow the same way. Unknown devices only.
 
+use crate::ports::{StoreError, ThrottleStore};
 use time::{Duration, OffsetDateTime};
 
 /// Failures an identifier takes from unknown devices before it waits between tries.
@@ -94,6 +95,31 @@ pub fn code_send_wait(sent: i64, last: Option<OffsetDateTime>, now: OffsetDateTi
         return Some(CODE_WINDOW - (now - last).min(CODE_WINDOW) + Duration::seconds(1));
     }
     (now < last + CODE_RESEND_AFTER).then(|| last + CODE_RESEND_AFTER - now)
+}
+
+/// MFA-4, LOGIN-3: takes one of the account's code sends, counted under `scope`; when the limits
+/// refuse it, how long to wait instead. Decided by the counting statement itself, so parallel
+/// requests can't all pass a check made before any of them was counted.
+pub async fn take_code_send<P: ThrottleStore + ?Sized>(
+    ports: &P,
+    scope: &str,
+    key: &str,
+    now: OffsetDateTime,
+) -> Result<Option<Duration>, StoreError> {
+    let since = now - CODE_WINDOW;
+    if ports
+        .hit_spaced(scope, key, since, now, CODES_PER_HOUR, CODE_RESEND_AFTER)
+        .await?
+    {
+        return Ok(None);
+    }
+    // The sends of the current window, and the last send whatever its window.
+    let read = ports
+        .counts(&[(scope, key, since), (scope, key, OffsetDateTime::UNIX_EPOCH)])
+        .await?;
+    let sent = read.first().map_or(0, |r| r.0);
+    let last = read.get(1).and_then(|r| r.1);
+    Ok(Some(code_send_wait(sent, last, now).unwrap_or(Duration::seconds(1))))
 }
 
 /// The window of [`code_send_wait`]'s count.

@@ -1181,6 +1181,51 @@ async fn throttle_counters_count_within_a_window() {
 }
 
 #[tokio::test]
+async fn spaced_hits_count_only_within_their_limits_even_in_parallel() {
+    let (_db, store) = fresh().await;
+    let store = Arc::new(store);
+    let gap = Duration::seconds(30);
+    let hit = |at: OffsetDateTime| {
+        let store = Arc::clone(&store);
+        async move {
+            store
+                .hit_spaced("sent", "a", at - Duration::hours(1), at, 3, gap)
+                .await
+                .unwrap()
+        }
+    };
+    // Of sixteen at once, one counts.
+    let tasks: Vec<_> = (0..16).map(|_| tokio::spawn(hit(T0))).collect();
+    let mut counted = 0;
+    for task in tasks {
+        counted += i32::from(task.await.unwrap());
+    }
+    assert_eq!(counted, 1);
+    assert_eq!(
+        store.count("sent", "a", T0 - Duration::hours(1)).await.unwrap(),
+        (1, Some(T0))
+    );
+    let at = |s: i64| T0 + Duration::seconds(s);
+    assert!(!hit(at(29)).await, "too soon after the last");
+    assert!(hit(at(30)).await);
+    assert!(hit(at(60)).await);
+    assert!(!hit(at(600)).await, "three in the window");
+    assert_eq!(
+        store.count("sent", "a", T0 - Duration::hours(1)).await.unwrap(),
+        (3, Some(at(60)))
+    );
+    assert!(hit(at(3601)).await, "a new window");
+    assert!(!hit(at(3610)).await, "and the gap holds across windows");
+    assert!(
+        store
+            .hit_spaced("sent", "b", T0 - Duration::hours(1), at(3610), 3, gap)
+            .await
+            .unwrap(),
+        "keys are separate"
+    );
+}
+
+#[tokio::test]
 async fn several_counters_are_counted_read_and_reset_together() {
     let (_db, store) = fresh().await;
     let keys = [("pw-account", "a"), ("pw-address", "192.0.2.0")];

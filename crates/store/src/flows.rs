@@ -117,6 +117,38 @@ impl FlowStore for SqlStore {
 
 #[async_trait]
 impl ThrottleStore for SqlStore {
+    async fn hit_spaced(
+        &self,
+        scope: &str,
+        key: &str,
+        window_start: OffsetDateTime,
+        now: OffsetDateTime,
+        max: i64,
+        gap: time::Duration,
+    ) -> Result<bool, StoreError> {
+        let counted = sqlx::query(
+            "INSERT INTO throttle_counters (scope, key, failures, window_start, last_failure_at) \
+             VALUES ($3, $4, 1, $1, $1) \
+             ON CONFLICT (scope, key) DO UPDATE SET \
+               failures = CASE WHEN throttle_counters.window_start < $2 THEN 1 ELSE throttle_counters.failures + 1 END, \
+               window_start = CASE WHEN throttle_counters.window_start < $2 THEN $1 ELSE throttle_counters.window_start END, \
+               last_failure_at = $1 \
+             WHERE throttle_counters.last_failure_at <= $5 \
+               AND (throttle_counters.window_start < $2 OR throttle_counters.failures < $6) \
+             RETURNING failures",
+        )
+        .bind(micros(now))
+        .bind(micros(window_start))
+        .bind(scope)
+        .bind(key)
+        .bind(micros(now - gap))
+        .bind(max)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(counted.is_some())
+    }
+
     async fn counts(
         &self,
         keys: &[(&str, &str, OffsetDateTime)],

@@ -10,7 +10,7 @@ use super::{
 };
 use crate::ports::{FactorCredential, OneTimeSecret, StoreError};
 use crate::sms::{CODE_TTL, SmsMessage, code_text};
-use crate::throttle::{CODE_WINDOW, code_send_wait};
+use crate::throttle::take_code_send;
 use crate::types::new_id;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -98,13 +98,10 @@ impl SmsFactor {
     /// MFA-4 resend limits, counted in the database so every node sees them.
     async fn limit(ctx: &FactorContext<'_>) -> Result<(), FactorError> {
         let key = ctx.account.id.to_string();
-        let since = ctx.now - CODE_WINDOW;
-        let (sent, last) = ctx.ports.count(THROTTLE_SCOPE, &key, since).await?;
-        if let Some(retry_after) = code_send_wait(sent, last, ctx.now) {
-            return Err(FactorError::Throttled { retry_after });
+        match take_code_send(ctx.ports, THROTTLE_SCOPE, &key, ctx.now).await? {
+            Some(retry_after) => Err(FactorError::Throttled { retry_after }),
+            None => Ok(()),
         }
-        ctx.ports.hit(THROTTLE_SCOPE, &key, since, ctx.now).await?;
-        Ok(())
     }
 
     /// Texts a new code bound to `scope` (voiding the scope's older codes).

@@ -13,7 +13,7 @@ use crate::audit::{Actor, AuditEvent, AuditKind, ClientInfo};
 use crate::mail::{CodePurpose, ComposedMail, LinkPurpose, MailKind, Notice};
 use crate::ports::{Account, OneTimeSecret, StoreError, Unique};
 use crate::recovery::{EmailChange, EmailTarget};
-use crate::throttle::{CODE_WINDOW, code_send_wait};
+use crate::throttle::take_code_send;
 use crate::types::{AccountId, AccountState, Email, LoginIdentifier, new_id};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -83,12 +83,10 @@ impl Recovery {
     pub(super) async fn code_limit(&self, account: AccountId) -> Result<(), RecoveryError> {
         let now = self.base.clock.now();
         let key = account.to_string();
-        let (sent, last) = self.ports.count(SENT_SCOPE, &key, now - CODE_WINDOW).await?;
-        if let Some(retry_after) = code_send_wait(sent, last, now) {
-            return Err(super::TwoFactorError::SendThrottled { retry_after }.into());
+        match take_code_send(self.ports.as_ref(), SENT_SCOPE, &key, now).await? {
+            Some(retry_after) => Err(super::TwoFactorError::SendThrottled { retry_after }.into()),
+            None => Ok(()),
         }
-        self.ports.hit(SENT_SCOPE, &key, now - CODE_WINDOW, now).await?;
-        Ok(())
     }
 
     fn six_digits(&self) -> String {

@@ -15,7 +15,7 @@ use crate::audit::ClientInfo;
 use crate::flow::FlowKind;
 use crate::mail::MailKind;
 use crate::ports::{Account, FlowRecord, FlowUpdate, OneTimeSecret, StoreError};
-use crate::throttle::{CODE_WINDOW, code_send_wait, network_key};
+use crate::throttle::{network_key, take_code_send};
 use crate::types::new_id;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -109,12 +109,10 @@ impl Login {
     async fn code_limit(&self, account: &Account) -> Result<(), TwoFactorError> {
         let now = self.base.clock.now();
         let key = account.id.to_string();
-        let (sent, last) = self.ports.count(SENT, &key, now - CODE_WINDOW).await?;
-        if let Some(retry_after) = code_send_wait(sent, last, now) {
-            return Err(TwoFactorError::SendThrottled { retry_after });
+        match take_code_send(self.ports.as_ref(), SENT, &key, now).await? {
+            Some(retry_after) => Err(TwoFactorError::SendThrottled { retry_after }),
+            None => Ok(()),
         }
-        self.ports.hit(SENT, &key, now - CODE_WINDOW, now).await?;
-        Ok(())
     }
 
     /// Starts the flow and mails its code, in one transaction.

@@ -299,6 +299,35 @@ async fn with_2fa_on_and_no_method_usable_here_a_login_leads_to_support_never_in
 }
 
 #[tokio::test]
+async fn parallel_requests_for_texts_send_no_more_than_the_limits_allow() {
+    let gateway = Gateway::start().await;
+    let app = std::sync::Arc::new(gateway_app(&gateway).await);
+    let jane = app.jane().await;
+    assert_eq!(app.login(jane.nic_handle.as_str(), PASSWORD).await.status(), 200);
+    // MFA-4: one text per 30 s, decided as each is counted, so a burst can't all pass a check
+    // made before any of them was counted (SMS pumping to a premium number).
+    let mut burst = tokio::task::JoinSet::new();
+    for n in 0..12 {
+        let app = std::sync::Arc::clone(&app);
+        burst.spawn(async move {
+            let body = json!({"phone": "+33612345678", "description": format!("Phone {n}")});
+            post(&app.client, &app, "/api/v1/me/2fa/sms", body).await
+        });
+    }
+    let mut answers = Vec::new();
+    while let Some(answer) = burst.join_next().await {
+        let (status, body) = answer.unwrap();
+        answers.push((status, body["error"]["code"].as_str().map(str::to_owned)));
+    }
+    answers.sort();
+    let mut expected = vec![(201, None)];
+    expected.extend(std::iter::repeat_n((429, Some("SMS_THROTTLED".to_owned())), 11));
+    assert_eq!(answers, expected);
+    app.deliver_sms().await;
+    assert_eq!(gateway.delivered().len(), 1);
+}
+
+#[tokio::test]
 async fn guessing_a_confirmation_code_meets_the_failure_limits() {
     let gateway = Gateway::start().await;
     let app = gateway_app(&gateway).await;
