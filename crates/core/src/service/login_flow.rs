@@ -618,6 +618,7 @@ impl Login {
                     .await?)
             }
             FactorOutcome::Rejected | FactorOutcome::Replayed => {
+                let consecutive = tried.consecutive;
                 self.end_try(&account, tried, false).await?;
                 if outcome == FactorOutcome::Replayed {
                     self.notify(
@@ -631,7 +632,9 @@ impl Login {
                         .record(&audit(AuditKind::SecondFactorFailed).failed(method.as_str()))
                         .await?;
                 }
-                if attempt == 3 {
+                // MFA-7: the third wrong code of this login, or the third in a row on the
+                // account (two a login over new logins add up).
+                if attempt == 3 || consecutive == 3 {
                     self.notify(
                         &account,
                         Notice::PasswordUsed,
