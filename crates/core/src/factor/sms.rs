@@ -18,6 +18,9 @@ use uuid::Uuid;
 
 const PURPOSE: &str = "sms-code";
 const THROTTLE_SCOPE: &str = "sms-sent";
+/// MFA-4: wrong tries against the code of one scope (a login, an enrolment, a removal).
+const TRIES_SCOPE: &str = "sms-tries";
+const TRIES: i64 = 5;
 
 /// A phone's stored data.
 #[derive(Debug, Serialize, Deserialize)]
@@ -131,7 +134,12 @@ impl SmsFactor {
             };
             match ctx.ports.queue_sms(&sms, Some(&secret), ctx.now).await {
                 Err(StoreError::Conflict(_)) => continue,
-                other => return Ok(other?),
+                other => {
+                    other?;
+                    // A new code (the older ones are void) gets its own tries.
+                    ctx.ports.reset(TRIES_SCOPE, &scope.to_string()).await?;
+                    return Ok(());
+                }
             }
         }
         Err(internal("no fresh SMS code after three draws"))
@@ -175,6 +183,13 @@ impl SecondFactor for SmsFactor {
             .filter(|c| !c.is_whitespace())
             .collect();
         if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
+            return Ok(FactorOutcome::Rejected);
+        }
+        // MFA-4: at most 5 tries a code, counted before the code is looked at (so parallel
+        // guesses can't pass the limit); past it even the right code is refused.
+        let key = scope.id.to_string();
+        let tried = ctx.ports.hit(TRIES_SCOPE, &key, ctx.now - CODE_TTL, ctx.now).await?;
+        if tried > TRIES {
             return Ok(FactorOutcome::Rejected);
         }
         let consumed = super::consume_any(ctx.ports, PURPOSE, &code_hashes(ctx, scope.id, &code), ctx.now).await?;

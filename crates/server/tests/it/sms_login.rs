@@ -343,7 +343,28 @@ async fn guessing_a_confirmation_code_meets_the_failure_limits() {
     let enable = format!("/api/v1/me/2fa/devices/{}/enable", begun["id"].as_str().unwrap());
     let code = texted_code(&app, &gateway, PHONE).await;
     let wrong = if code == "000000" { "111111" } else { "000000" };
-    for _ in 0..10 {
+    for _ in 0..5 {
+        assert_eq!(post(&app.client, &app, &enable, json!({"code": wrong})).await.0, 400);
+    }
+    let (status, body) = post(&app.client, &app, &enable, json!({"code": code})).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("SECOND_FACTOR_INVALID")),
+        "MFA-4: five tries a code, then even the right one is refused"
+    );
+    // A new enrolment texts a new code, with tries of its own; the account's count goes on.
+    app.advance(1);
+    let (_, begun) = post(
+        &app.client,
+        &app,
+        "/api/v1/me/2fa/sms",
+        json!({"phone": PHONE, "description": "Mobile"}),
+    )
+    .await;
+    let enable = format!("/api/v1/me/2fa/devices/{}/enable", begun["id"].as_str().unwrap());
+    let code = texted_code(&app, &gateway, PHONE).await;
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    for _ in 0..4 {
         assert_eq!(post(&app.client, &app, &enable, json!({"code": wrong})).await.0, 400);
     }
     let (status, body) = post(&app.client, &app, &enable, json!({"code": code})).await;
