@@ -503,6 +503,9 @@ pub trait CredentialStore: Send + Sync {
         mails: &[ComposedMail],
     ) -> Result<bool, StoreError>;
     /// Deletes a credential; with `drop_backup_codes` the account's backup codes go too (2FA off).
+    /// An enabled device's removal is refused with [`StoreError::Conflict`], nothing written,
+    /// when `drop_backup_codes` does not say whether it really was the account's last device (a
+    /// device removed or enabled meanwhile).
     async fn delete_credential(
         &self,
         id: Uuid,

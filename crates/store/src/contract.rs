@@ -1388,6 +1388,31 @@ async fn second_factor_credentials_are_enabled_once_and_backup_codes_replaced() 
             .unwrap()
     );
     assert_eq!(store.credentials(a.id).await.unwrap()[0].description, "Tablet");
+    // MFA-6: "the last device" is checked as it goes, both ways, with nothing written when wrong.
+    let phone = FactorCredential {
+        id: Uuid::new_v4(),
+        kind: "sms".into(),
+        ..pending_app(a.id)
+    };
+    store.add_credential(&phone, &audit()).await.unwrap();
+    assert!(
+        store
+            .enable_credential(phone.id, a.id, "phone", &[], &audit(), &[])
+            .await
+            .unwrap()
+    );
+    let wrong = store.delete_credential(cred.id, a.id, true, &audit(), &[]).await;
+    assert_eq!(wrong, Err(StoreError::Conflict(Unique::Other)), "the phone is left");
+    assert_eq!(store.credentials(a.id).await.unwrap().len(), 2);
+    assert!(
+        store
+            .delete_credential(phone.id, a.id, false, &audit(), &[])
+            .await
+            .unwrap()
+    );
+    let wrong = store.delete_credential(cred.id, a.id, false, &audit(), &[]).await;
+    assert_eq!(wrong, Err(StoreError::Conflict(Unique::Other)), "nothing is left");
+    assert_eq!(store.backup_codes_left(a.id, T0).await.unwrap(), 1);
     assert!(
         store
             .delete_credential(cred.id, a.id, true, &audit(), &[])

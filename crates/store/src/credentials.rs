@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use sesame_core::audit::AuditEvent;
 use sesame_core::factor::backup_code;
 use sesame_core::mail::ComposedMail;
-use sesame_core::ports::{CredentialStore, FactorCredential, OneTimeSecret, StoreError};
+use sesame_core::ports::{CredentialStore, FactorCredential, OneTimeSecret, StoreError, Unique};
 use sesame_core::types::AccountId;
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -142,15 +142,36 @@ impl CredentialStore for SqlStore {
         mails: &[ComposedMail],
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
-        let done = sqlx::query("DELETE FROM credentials WHERE id = $1 AND account_id = $2 AND kind <> 'password'")
-            .bind(id.to_string())
+        // One removal at a time per account (the row's lock), so whether this is the last device
+        // is decided on what is really left: two removals side by side can't both see another.
+        sqlx::query("UPDATE accounts SET updated_at = updated_at WHERE id = $1")
             .bind(account.0.to_string())
             .execute(&mut *tx)
             .await
-            .map_err(db_error)?
-            .rows_affected();
-        if done == 0 {
+            .map_err(db_error)?;
+        let deleted: Option<Option<i64>> = sqlx::query_scalar(
+            "DELETE FROM credentials WHERE id = $1 AND account_id = $2 AND kind <> 'password' RETURNING enabled_at",
+        )
+        .bind(id.to_string())
+        .bind(account.0.to_string())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        let Some(enabled) = deleted else {
             return Ok(false);
+        };
+        if enabled.is_some() {
+            let left: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM credentials WHERE account_id = $1 AND kind <> 'password' \
+                 AND enabled_at IS NOT NULL",
+            )
+            .bind(account.0.to_string())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_error)?;
+            if (left == 0) != drop_backup_codes {
+                return Err(StoreError::Conflict(Unique::Other));
+            }
         }
         if drop_backup_codes {
             void_backup_codes(&mut tx, account, audit.at).await?;

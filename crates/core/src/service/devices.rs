@@ -335,32 +335,37 @@ impl Devices {
             .into_iter()
             .filter(|c| c.id != id && c.enabled_at.is_some() && Method::parse(&c.kind).is_some_and(Method::is_device))
             .count();
-        let last = cred.enabled_at.is_some() && others == 0;
-        let notice = if last {
-            Notice::TwoFactorDisabled
-        } else {
-            Notice::DeviceRemoved(method)
-        };
-        let what = if last {
-            "two_factor_off".to_owned()
-        } else {
-            format!("{}_removed", method.as_str())
-        };
-        let audit = self.change_audit(auth, &what);
-        let mails = if cred.enabled_at.is_some() {
-            vec![self.login.security_notice(account, notice, &audit).await?]
-        } else {
-            Vec::new()
-        };
-        if !self
-            .ports
-            .delete_credential(id, account.id, last, &audit, &mails)
-            .await?
-        {
-            return Err(TwoFactorError::NotFound);
+        let mut last = cred.enabled_at.is_some() && others == 0;
+        // MFA-6: the store checks "last" as it deletes; a device removed or enabled meanwhile
+        // turns the answer, and the removal is written again with the other notice.
+        for _ in 0..2 {
+            let notice = if last {
+                Notice::TwoFactorDisabled
+            } else {
+                Notice::DeviceRemoved(method)
+            };
+            let what = if last {
+                "two_factor_off".to_owned()
+            } else {
+                format!("{}_removed", method.as_str())
+            };
+            let audit = self.change_audit(auth, &what);
+            let mails = if cred.enabled_at.is_some() {
+                vec![self.login.security_notice(account, notice, &audit).await?]
+            } else {
+                Vec::new()
+            };
+            match self.ports.delete_credential(id, account.id, last, &audit, &mails).await {
+                Ok(true) => {
+                    self.base.mail_queued();
+                    return Ok(last);
+                }
+                Ok(false) => return Err(TwoFactorError::NotFound),
+                Err(StoreError::Conflict(_)) => last = !last,
+                Err(err) => return Err(err.into()),
+            }
         }
-        self.base.mail_queued();
-        Ok(last)
+        Err(StoreError::Unavailable("the account's devices kept changing".into()).into())
     }
 
     /// MFA-5: a new set of backup codes; the old set stops working.

@@ -372,6 +372,53 @@ async fn a_hundred_failures_lock_codes_until_the_emailed_link_is_used() {
 }
 
 #[tokio::test]
+async fn removing_the_last_two_devices_at_once_turns_2fa_off_once() {
+    let app = std::sync::Arc::new(spawn_app().await);
+    let jane = app.jane().await;
+    let nic = jane.nic_handle.as_str();
+    let e = enrol(&app, nic).await;
+    // A second authenticator app (a minute later: a time step is used once per account).
+    app.advance(1);
+    let (_, begun) = post(
+        &app.client,
+        &app,
+        "/api/v1/me/2fa/totp",
+        json!({"description": "Tablet"}),
+    )
+    .await;
+    let second_app = begun["id"].as_str().unwrap().to_owned();
+    let code = oath(begun["secret"].as_str().unwrap(), app.clock.now());
+    let enable = format!("/api/v1/me/2fa/totp/{second_app}/enable");
+    assert_eq!(post(&app.client, &app, &enable, json!({"code": code})).await.0, 200);
+    // Both phones lost: a backup code logs in, and both apps go at once (MFA-6).
+    let c = client();
+    let flow = password_step(&c, &app, nic, METHODS).await;
+    assert_eq!(second(&c, &app, &flow, "backup_code", &e.backup_codes[0]).await.0, 200);
+    let mut removals = tokio::task::JoinSet::new();
+    for id in [e.app.clone(), second_app] {
+        let (app, c) = (std::sync::Arc::clone(&app), c.clone());
+        removals.spawn(async move {
+            let path = format!("/api/v1/me/2fa/devices/{id}");
+            call(&c, &app, reqwest::Method::DELETE, &path, json!({})).await
+        });
+    }
+    let mut off = Vec::new();
+    while let Some(done) = removals.join_next().await {
+        let (status, body) = done.unwrap();
+        assert_eq!(status, 200, "{body}");
+        off.push(body["two_factor_off"].as_bool().unwrap());
+    }
+    off.sort_unstable();
+    assert_eq!(off, [false, true], "one of them was the last");
+    let (_, status) = status_json(c.get(app.url("/api/v1/me/2fa")).send().await.unwrap()).await;
+    assert_eq!(
+        (status["enabled"].as_bool(), status["backup_codes_left"].as_i64()),
+        (Some(false), Some(0)),
+        "2FA off, and its backup codes with it"
+    );
+}
+
+#[tokio::test]
 async fn three_failures_after_the_password_email_the_owner() {
     let (app, smtp) = spawn_mail_app(|_| {}).await;
     let jane = app.jane().await;
