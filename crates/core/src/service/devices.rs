@@ -207,7 +207,7 @@ impl Devices {
         let ctx = self.factors.ctx(account, &owned);
         // Confirmation codes count like login codes (MFA-7): a texted code can't be guessed at
         // leisure either.
-        let tried = self.login.begin_try(account.id, owned.now()).await?;
+        let tried = self.login.begin_try(account, owned.now()).await?;
         let confirmed = self.factors.get(method)?.confirm(&ctx, &cred, None, proof).await;
         self.login.end_try(account, tried, confirmed.is_ok()).await?;
         let data = confirmed?;

@@ -56,6 +56,8 @@ const PURGE_BATCH: u32 = 5_000;
 const COUNTER_IDLE: Duration = Duration::days(30);
 const UNLOCK_PURPOSE: &str = "2fa-unlock";
 const UNLOCK_TTL: Duration = Duration::hours(24);
+/// When an unlock link was last mailed, per lock (at most one a day).
+const UNLOCK_MAILED: &str = "unlock-mailed";
 /// What a session records when a backup code proved the second factor.
 pub(super) const BACKUP_CODE_PROOF: &str = "backup_code";
 
@@ -498,10 +500,11 @@ impl Login {
     /// MFA-7: refuses when the account is locked or must wait; otherwise counts this try before
     /// the proof is looked at. Counting first, in one statement, is what keeps a burst of
     /// parallel tries from passing the lock.
-    pub(super) async fn begin_try(&self, account: AccountId, now: OffsetDateTime) -> Result<Try, TwoFactorError> {
-        let key = account.to_string();
+    pub(super) async fn begin_try(&self, account: &Account, now: OffsetDateTime) -> Result<Try, TwoFactorError> {
+        let key = account.id.to_string();
         let (failures, last) = self.ports.count(FAILURES, &key, CONSECUTIVE).await?;
         if failures >= ACCOUNT_LOCK {
+            self.send_unlock_link(&key, Some(account), false, now).await?;
             return Err(TwoFactorError::AccountLocked);
         }
         let ready_at = last.map_or(now, |last| last + failure_delay(failures));
@@ -523,7 +526,9 @@ impl Login {
         if ok {
             self.ports.reset(FAILURES, &account.id.to_string()).await?;
         } else if done.consecutive == ACCOUNT_LOCK {
-            self.send_unlock_link(account, false, self.base.clock.now()).await?;
+            let key = account.id.to_string();
+            self.send_unlock_link(&key, Some(account), false, self.base.clock.now())
+                .await?;
         }
         Ok(())
     }
@@ -538,7 +543,7 @@ impl Login {
     ) -> Result<(), TwoFactorError> {
         let now = self.base.clock.now();
         let method = Method::parse(&device.kind).ok_or(TwoFactorError::NotFound)?;
-        let tried = self.begin_try(account.id, now).await?;
+        let tried = self.begin_try(&account, now).await?;
         let owned = self.factors.load(account).await?;
         let ctx = self.factors.ctx(account, &owned);
         let scope = Scope {
@@ -569,7 +574,7 @@ impl Login {
             .ok_or(TwoFactorError::MethodNotAllowed)?;
         self.code_address_gate(client).await?;
         // The try is counted, for the account and the flow, before the proof is looked at.
-        let tried = self.begin_try(account.id, now).await?;
+        let tried = self.begin_try(&account, now).await?;
         let Some(attempt) = self.ports.count_flow_attempt(flow_id, FLOW_ATTEMPTS).await? else {
             self.end_try(&account, tried, false).await?;
             return Err(TwoFactorError::TooManyAttempts);
@@ -649,12 +654,25 @@ impl Login {
 
     /// MFA-7, RISK-2: at a lock (of codes, or of passwords from unknown devices), the owner gets a
     /// single-use link that lifts both.
+    /// Mailed when the lock is reached and again, when a try meets the lock, if none went out in
+    /// the last day (the first may have expired unseen). `subject`: the locked counter's key; for
+    /// an identifier no account has, the same statement runs and nothing is mailed, so a locked
+    /// try takes as long either way.
     pub(super) async fn send_unlock_link(
         &self,
-        account: &Account,
+        subject: &str,
+        account: Option<&Account>,
         passwords: bool,
         now: OffsetDateTime,
     ) -> Result<(), TwoFactorError> {
+        let lock = format!("{}:{subject}", if passwords { "passwords" } else { "codes" });
+        let due = self
+            .ports
+            .hit_spaced(UNLOCK_MAILED, &lock, now - UNLOCK_TTL, now, 1, UNLOCK_TTL)
+            .await?;
+        let Some(account) = account.filter(|_| due) else {
+            return Ok(());
+        };
         let token = crate::token::Token::generate(self.base.rng.as_ref());
         let secret = OneTimeSecret {
             id: new_id(now),

@@ -132,7 +132,10 @@ impl Login {
         let refused = match verdict(device_count, account_count, address_count, now) {
             Verdict::Go => None,
             Verdict::Wait(wait) => Some(wait),
-            Verdict::Locked => Some(LOCKED_WAIT),
+            Verdict::Locked => {
+                self.mail_password_unlock(&account_key, subject.account(), now).await?;
+                Some(LOCKED_WAIT)
+            }
         };
         if let Some(retry_after) = refused {
             return Err(LoginError::Throttled { retry_after });
@@ -194,14 +197,23 @@ impl Login {
             let now = self.base.clock.now();
             self.ports.hit(GLOBAL, "all", now - GLOBAL_WINDOW, now).await?;
         }
-        if tried.account_failures == ACCOUNT_LOCK
-            && let Some(account) = account
-        {
-            self.send_unlock_link(account, true, self.base.clock.now())
-                .await
-                .map_err(|e| LoginError::Store(crate::ports::StoreError::Internal(e.to_string())))?;
+        if tried.account_failures == ACCOUNT_LOCK {
+            self.mail_password_unlock(&tried.account_key, account, self.base.clock.now())
+                .await?;
         }
         Ok(Cleared::default())
+    }
+
+    /// RISK-2: the unlock link for new devices (at the lock, and again a day later if needed).
+    async fn mail_password_unlock(
+        &self,
+        key: &str,
+        account: Option<&Account>,
+        now: OffsetDateTime,
+    ) -> Result<(), LoginError> {
+        self.send_unlock_link(key, account, true, now)
+            .await
+            .map_err(|e| LoginError::Store(crate::ports::StoreError::Internal(e.to_string())))
     }
 
     /// Clears the counters a right password settled, when no session takes them.

@@ -263,6 +263,12 @@ impl Recovery {
             return Err(RecoveryError::LinkInvalid);
         }
         self.base.mail_queued();
+        // RISK-2: the guesses that locked new devices out were at a password that is gone. (The
+        // lock on codes, MFA-7, stays: it guards the second factor, which a mailbox alone must
+        // not get fresh guesses at.)
+        self.ports
+            .reset(super::password_guard::ACCOUNT, &account.id.to_string())
+            .await?;
         Ok(())
     }
 

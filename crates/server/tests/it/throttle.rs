@@ -103,6 +103,53 @@ async fn the_owner_on_a_known_device_logs_in_through_an_attack_that_locks_new_de
 }
 
 #[tokio::test]
+async fn a_lock_mails_a_new_unlock_link_a_day_later_and_a_reset_lifts_it() {
+    let (app, smtp) = spawn_mail_app(|_| {}).await;
+    let jane = app.jane().await;
+    let nic = jane.nic_handle.as_str();
+    let attacker = client();
+    wrong_passwords(&attacker, &app, nic, 100).await;
+    let links = || async {
+        app.deliver().await;
+        let mails = smtp.messages_to("Jane.Doe@Example.com");
+        mails.iter().filter(|m| m.text.contains("/unlock?token=")).count()
+    };
+    assert_eq!(links().await, 1);
+    // Locked tries on the same day mail nothing more.
+    assert_eq!(attempt(&attacker, &app, nic, PASSWORD).await.0, 429);
+    assert_eq!(links().await, 1);
+    // The link expired unseen: a day later the next locked try mails a new one, once.
+    app.advance(24 * 60 + 1);
+    for _ in 0..2 {
+        assert_eq!(attempt(&attacker, &app, nic, PASSWORD).await.0, 429);
+    }
+    assert_eq!(links().await, 2);
+
+    // A reset from the mailbox lifts the lock: the guesses were at a password that is gone.
+    let client_info = sesame_core::audit::ClientInfo::default();
+    let recovery = app.app.services.recovery();
+    recovery.request_password_reset(nic, &client_info).await.unwrap();
+    app.deliver().await;
+    let mails = smtp.messages_to("Jane.Doe@Example.com");
+    let reset = mails
+        .iter()
+        .rev()
+        .find(|m| m.text.contains("/password-reset/"))
+        .unwrap();
+    let link = reset
+        .text
+        .split_whitespace()
+        .find(|w| w.contains("/password-reset/"))
+        .unwrap();
+    let token = link.rsplit('/').next().unwrap();
+    let new_password = "purple elephants dance at noon";
+    let body = json!({"nic_handle": nic, "password": new_password});
+    let (status, _) = post(&client(), &app, &format!("/api/v1/password-reset/{token}"), body).await;
+    assert_eq!(status, 200);
+    assert_eq!(attempt(&client(), &app, nic, new_password).await.0, 200, "a new device");
+}
+
+#[tokio::test]
 async fn unknown_and_known_accounts_are_throttled_alike() {
     let app = spawn_app().await;
     let jane = app.jane().await;

@@ -333,12 +333,22 @@ async fn a_hundred_failures_lock_codes_until_the_emailed_link_is_used() {
     let flow = password_step(&c, &app, nic, METHODS).await;
     let locked = second(&c, &app, &flow, "totp", &oath(&e.secret, app.clock.now())).await;
     assert_eq!(locked.1["error"]["code"], "SECOND_FACTOR_LOCKED");
-    app.deliver().await;
-    let mail = smtp
-        .messages_to("Jane.Doe@Example.com")
-        .into_iter()
-        .find(|m| m.text.contains("/unlock?token="))
-        .expect("an unlock link");
+    let links = || async {
+        app.deliver().await;
+        let mails = smtp.messages_to("Jane.Doe@Example.com");
+        mails
+            .into_iter()
+            .filter(|m| m.text.contains("/unlock?token="))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(links().await.len(), 1, "one link, not one a refused try");
+    // A day later, the link expired unseen: the next refused try mails a new one.
+    app.advance(24 * 60 + 1);
+    let flow = password_step(&c, &app, nic, METHODS).await;
+    let locked = second(&c, &app, &flow, "totp", &oath(&e.secret, app.clock.now())).await;
+    assert_eq!(locked.1["error"]["code"], "SECOND_FACTOR_LOCKED");
+    let mail = links().await.pop().expect("an unlock link");
+    assert_eq!(links().await.len(), 2);
     let link = mail
         .text
         .split_whitespace()
