@@ -543,7 +543,7 @@ impl Login {
     ) -> Result<(), TwoFactorError> {
         let now = self.base.clock.now();
         let method = Method::parse(&device.kind).ok_or(TwoFactorError::NotFound)?;
-        let tried = self.begin_try(&account, now).await?;
+        let tried = self.begin_try(account, now).await?;
         let owned = self.factors.load(account).await?;
         let ctx = self.factors.ctx(account, &owned);
         let scope = Scope {
