@@ -144,6 +144,43 @@ async fn forms_without_a_valid_token_or_from_elsewhere_are_refused() {
 }
 
 #[tokio::test]
+async fn after_a_promotion_a_login_asks_for_a_backup_email_first_wherever_it_was_going() {
+    let app = spawn_app().await;
+    let jane = app.jane().await;
+    let backup = "jane@backup.example";
+    sesame_store::testing::store_verified_backup_email(&app.app.store, jane.id.0, backup).await;
+    let recovery = app.app.services.recovery();
+    recovery
+        .promote_backup_email(jane.nic_handle.as_str(), "caller verified", "T-8")
+        .await
+        .unwrap();
+    // RECOVER-6: from the login form, to the page it was going to or the control panel.
+    for (going, asked) in [
+        ("/profile", "/security/backup-email?return_to=%2Fprofile"),
+        ("", "/security/backup-email?return_to=%2F"),
+    ] {
+        let v = Visitor::new(&app);
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("return_to", going)
+            .finish();
+        let token = v.token(&format!("/login?{query}")).await;
+        let fields = [
+            ("login", backup),
+            ("password", PASSWORD),
+            ("csrf", &token),
+            ("return_to", going),
+        ];
+        let done = v.post_form("/login", &fields).await;
+        assert_eq!((done.status().as_u16(), location(&done)), (303, asked.to_owned()));
+        let page = v.get(asked).await.text().await.unwrap();
+        assert!(page.contains("id=\"backup-required\""));
+        let escaped = if going.is_empty() { "/" } else { going }.replace('/', "&#x2f;");
+        let kept = format!("name=\"return_to\" value=\"{escaped}\"");
+        assert!(page.contains(&kept), "the forms carry it on");
+    }
+}
+
+#[tokio::test]
 async fn logout_needs_the_form_token() {
     let app = spawn_app().await;
     let jane = app.jane().await;

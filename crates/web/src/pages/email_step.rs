@@ -7,7 +7,6 @@ use super::{HtmlForm, query_param};
 use crate::AppState;
 use crate::client::Client;
 use crate::error::{ApiError, ErrorCode};
-use crate::session::session_cookie;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::Response;
@@ -77,7 +76,7 @@ fn shown(err: TwoFactorError) -> Result<ErrorCode, ErrorCode> {
 
 pub async fn submit(
     State(state): State<AppState>,
-    mut ctx: PageContext,
+    ctx: PageContext,
     Client(client): Client,
     Path(flow): Path<String>,
     HtmlForm(form): HtmlForm<CodeForm>,
@@ -91,10 +90,7 @@ pub async fn submit(
     match state.services().login().email_code(flow, &form.code, &client).await {
         Ok(done) => {
             state.metrics().login("success");
-            ctx.add_cookie(session_cookie(&state, done.token.expose()));
-            ctx.add_cookie(super::forget_login_hint(&state));
-            let to = safe_return_to(&form.return_to, state.settings()).unwrap_or_else(|| "/".to_owned());
-            ctx.redirect(&to)
+            super::after_login(&state, ctx, &done, &form.return_to)
         }
         Err(err) => match shown(err) {
             Ok(code) => render(&state, ctx, flow, &form.return_to, Some(code), false).await,

@@ -33,7 +33,7 @@ use minijinja::context;
 use return_to::safe_return_to;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use sesame_core::service::{LoginError, LoginOutcome, SignupError, TwoFactorError};
+use sesame_core::service::{LoginError, LoginOutcome, LoginSuccess, SignupError, TwoFactorError};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -558,6 +558,22 @@ pub(super) fn zone_cookie(state: &AppState, zone: &str) -> axum_extra::extract::
     cookie
 }
 
+/// The end of a login in the browser: the session's cookie, the kept identifier forgotten, and on
+/// to where the customer was going; when support promoted the backup email (RECOVER-6), a new one
+/// comes first, whatever the destination, and the customer goes on there afterwards.
+pub(super) fn after_login(state: &AppState, mut ctx: PageContext, success: &LoginSuccess, return_to: &str) -> Response {
+    ctx.add_cookie(session_cookie(state, success.token.expose()));
+    ctx.add_cookie(forget_login_hint(state));
+    let to = safe_return_to(return_to, state.settings()).unwrap_or_else(|| "/".to_owned());
+    if success.account.backup_email_required {
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("return_to", &to)
+            .finish();
+        return ctx.redirect(&format!("/security/backup-email?{query}"));
+    }
+    ctx.redirect(&to)
+}
+
 /// Forgets the kept identifier once logged in or out.
 pub(crate) fn forget_login_hint(state: &AppState) -> axum_extra::extract::cookie::Cookie<'static> {
     let mut cookie = login_hint_cookie(state, "");
@@ -666,12 +682,7 @@ async fn login_submit(
     state.metrics().login(crate::metrics::login_outcome(&result));
     let mut wait = None;
     let (error, status) = match result {
-        Ok(LoginOutcome::LoggedIn(success)) => {
-            ctx.add_cookie(session_cookie(&state, success.token.expose()));
-            ctx.add_cookie(forget_login_hint(&state));
-            let to = safe_return_to(&form.return_to, state.settings()).unwrap_or_else(|| "/".to_owned());
-            return ctx.redirect(&to);
-        }
+        Ok(LoginOutcome::LoggedIn(success)) => return after_login(&state, ctx, &success, &form.return_to),
         Ok(LoginOutcome::EmailCode(step)) => {
             // LOGIN-3: no session yet; the code step keeps where to go afterwards.
             let to = safe_return_to(&form.return_to, state.settings()).unwrap_or_default();

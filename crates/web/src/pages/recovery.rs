@@ -6,6 +6,7 @@
 //! follow links can't use a link up.
 
 use super::context::PageContext;
+use super::return_to::safe_return_to;
 use super::{HtmlForm, TokenForm, classic_password, form_customer, query_param, to_login};
 use crate::AppState;
 use crate::api::recovery::{browser_secret, document_of, presented_secret, read_upload};
@@ -213,13 +214,15 @@ fn customer(ctx: &PageContext) -> Option<std::sync::Arc<Authenticated>> {
     ctx.auth.clone()
 }
 
-/// RECOVER-3: the backup email page (also where a customer lands when support promoted the old one).
+/// RECOVER-3: the backup email page (also where a customer lands when support promoted the old
+/// one, RECOVER-6: `return_to` is where they were going, and where they go once it is verified).
 pub async fn backup_page(State(state): State<AppState>, ctx: PageContext, uri: Uri) -> Response {
+    let return_to = safe_return_to(&query_param(&uri, "return_to"), state.settings()).unwrap_or_default();
     backup_render(
         &state,
         ctx,
         StatusCode::OK,
-        context! { sent => query_param(&uri, "sent") == "1" },
+        context! { sent => query_param(&uri, "sent") == "1", return_to => return_to },
     )
     .await
 }
@@ -251,12 +254,18 @@ pub struct ContactForm {
     current_code: String,
     #[serde(default)]
     unreachable: String,
+    /// RECOVER-6: where a customer sent here at login was going.
+    #[serde(default)]
+    return_to: String,
 }
 
 /// The two contact pages a form comes back to (RECOVER-3, RECOVER-4).
 #[derive(Clone, Copy)]
-enum ContactPage {
-    Backup,
+enum ContactPage<'a> {
+    /// With where the customer goes once a backup email is verified (empty: the security page).
+    Backup {
+        return_to: &'a str,
+    },
     Email,
 }
 
@@ -264,11 +273,11 @@ enum ContactPage {
 async fn contact_outcome(
     state: &AppState,
     ctx: PageContext,
-    page: ContactPage,
+    page: ContactPage<'_>,
     result: Result<String, RecoveryError>,
 ) -> Response {
     let path = match page {
-        ContactPage::Backup => "/security/backup-email",
+        ContactPage::Backup { .. } => "/security/backup-email",
         ContactPage::Email => "/security/email",
     };
     match result {
@@ -276,10 +285,12 @@ async fn contact_outcome(
         Err(RecoveryError::TwoFactor(TwoFactorError::ReauthRequired)) => reauth_for(ctx, path),
         Err(err) => {
             let code = ApiError::from(err).code();
-            let extra = with_error(code, context! {});
             match page {
-                ContactPage::Backup => backup_render(state, ctx, code.status(), extra).await,
-                ContactPage::Email => email_render(state, ctx, code.status(), extra).await,
+                ContactPage::Backup { return_to } => {
+                    let extra = with_error(code, context! { return_to => return_to });
+                    backup_render(state, ctx, code.status(), extra).await
+                }
+                ContactPage::Email => email_render(state, ctx, code.status(), with_error(code, context! {})).await,
             }
         }
     }
@@ -295,13 +306,13 @@ pub async fn backup_set(
         Err(code) => return ctx.error(code),
     };
     let result = state.services().recovery().set_backup_email(&auth, &form.email).await;
-    contact_outcome(
-        &state,
-        ctx,
-        ContactPage::Backup,
-        result.map(|()| "/security/backup-email?sent=1".to_owned()),
-    )
-    .await
+    let return_to = safe_return_to(&form.return_to, state.settings()).unwrap_or_default();
+    let sent = url::form_urlencoded::Serializer::new(String::from("/security/backup-email?"))
+        .append_pair("sent", "1")
+        .append_pair("return_to", &return_to)
+        .finish();
+    let page = ContactPage::Backup { return_to: &return_to };
+    contact_outcome(&state, ctx, page, result.map(|()| sent)).await
 }
 
 pub async fn backup_verify(
@@ -319,13 +330,14 @@ pub async fn backup_verify(
         .recovery()
         .verify_backup_email(&auth, &form.code, &client)
         .await;
-    contact_outcome(
-        &state,
-        ctx,
-        ContactPage::Backup,
-        result.map(|()| "/security?saved=backup#sec-access".to_owned()),
-    )
-    .await
+    let return_to = safe_return_to(&form.return_to, state.settings()).unwrap_or_default();
+    let to = if return_to.is_empty() {
+        "/security?saved=backup#sec-access".to_owned()
+    } else {
+        return_to.clone()
+    };
+    let page = ContactPage::Backup { return_to: &return_to };
+    contact_outcome(&state, ctx, page, result.map(|()| to)).await
 }
 
 pub async fn backup_remove(
@@ -342,7 +354,7 @@ pub async fn backup_remove(
     contact_outcome(
         &state,
         ctx,
-        ContactPage::Backup,
+        ContactPage::Backup { return_to: "" },
         result.map(|()| "/security?saved=backup#sec-access".to_owned()),
     )
     .await

@@ -10,7 +10,6 @@ use super::{HtmlForm, query_param};
 use crate::AppState;
 use crate::client::Client;
 use crate::error::{ApiError, ErrorCode};
-use crate::session::session_cookie;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::Response;
@@ -169,7 +168,7 @@ pub struct CodeForm {
 
 pub async fn submit(
     State(state): State<AppState>,
-    mut ctx: PageContext,
+    ctx: PageContext,
     Client(client): Client,
     Path(flow): Path<String>,
     HtmlForm(form): HtmlForm<CodeForm>,
@@ -188,10 +187,7 @@ pub async fn submit(
     {
         Ok(done) => {
             state.metrics().login("success");
-            ctx.add_cookie(session_cookie(&state, done.token.expose()));
-            ctx.add_cookie(super::forget_login_hint(&state));
-            let to = safe_return_to(&form.return_to, state.settings()).unwrap_or_else(|| "/".to_owned());
-            ctx.redirect(&to)
+            super::after_login(&state, ctx, &done, &form.return_to)
         }
         Err(err) => {
             let err = ApiError::from(err);
