@@ -86,6 +86,9 @@ pub struct AccountSummary {
     pub second_factor_failures: i64,
     pub password_failures: i64,
     pub live_sessions: usize,
+    /// RECOVER-4: a change of the primary email waiting for its codes or its day (a hacked
+    /// account's tell; blocking or ending every session cancels it).
+    pub pending_primary: Option<crate::recovery::EmailChange>,
 }
 
 /// A document's kind and size, for the review list.
@@ -183,6 +186,10 @@ impl Support {
         let requests = self.ports.account_requests(id).await?;
         let (second_factor_failures, password_failures) = self.login.lock_counts(id).await?;
         let live_sessions = self.ports.live_sessions(id).await?.len();
+        let pending_primary = self
+            .ports
+            .open_email_change(id, crate::recovery::EmailTarget::Primary, self.base.clock.now())
+            .await?;
         Ok(AccountSummary {
             account,
             two_factor,
@@ -191,6 +198,7 @@ impl Support {
             second_factor_failures,
             password_failures,
             live_sessions,
+            pending_primary,
         })
     }
 
@@ -238,6 +246,23 @@ impl Support {
             .await?;
         self.base.mail_queued();
         Ok(())
+    }
+
+    /// SUPPORT-2: the profile phone in full, for a "called back on the phone on file" check. The
+    /// summary shows it masked; each look is audited with its reason and ticket (SUPPORT-5).
+    pub async fn reveal_phone(
+        &self,
+        by: By<'_>,
+        id: AccountId,
+        why: &Justification,
+        client: &ClientInfo,
+    ) -> Result<Option<String>, SupportError> {
+        let why = why.checked()?;
+        let account = self.account(id).await?;
+        self.ports
+            .record(&self.audit(by, id, "phone_revealed", why, None, client))
+            .await?;
+        Ok(account.phone)
     }
 
     /// SUPPORT-4: ends every session of the account.

@@ -255,6 +255,112 @@ async fn every_action_needs_a_reason_and_a_ticket_and_the_audit_log_names_the_ag
 }
 
 #[tokio::test]
+async fn the_account_page_shows_the_phone_on_file_and_a_waiting_primary_change_until_sessions_end() {
+    let app = key_app().await;
+    let (alice, token) = agent(&app, "alice@support.example", "Alice Martin", AgentRole::Agent).await;
+    let jane = app.jane().await;
+    assert_eq!(app.login(jane.nic_handle.as_str(), PASSWORD).await.status(), 200);
+    let profile =
+        json!({"first_name": "Jane", "last_name": "Doe", "account_type": "individual", "phone": "+33 6 12 34 56 78"});
+    let (status, body) = call(&app.client, &app, reqwest::Method::PUT, "/api/v1/me/profile", profile).await;
+    assert_eq!(status, 200, "{body}");
+    // Someone scheduled the primary address away (RECOVER-4), as a hijacker with a session would.
+    let now = sesame_core::clock::Clock::now(app.clock.as_ref());
+    let change = sesame_core::recovery::EmailChange {
+        id: uuid::Uuid::now_v7(),
+        account_id: jane.id,
+        target: sesame_core::recovery::EmailTarget::Primary,
+        email: sesame_core::types::Email::parse("thief@evil.example").unwrap(),
+        current_reachable: false,
+        attempts: 0,
+        created_at: now,
+        expires_at: now + time::Duration::minutes(30),
+        applies_at: None,
+        completed_at: None,
+        cancelled_at: None,
+    };
+    let store = &app.app.store;
+    store.create_email_change(&change, &[], &[]).await.unwrap();
+    let scheduled = sesame_core::audit::AuditEvent::new(
+        now,
+        sesame_core::audit::AuditKind::EmailChanged,
+        Actor::Customer,
+        &ClientInfo::default(),
+    );
+    let applies_at = now + time::Duration::hours(24);
+    assert!(
+        store
+            .schedule_email_change(change.id, applies_at, &[], &scheduled, &[])
+            .await
+            .unwrap()
+    );
+
+    let page = || async {
+        no_redirects()
+            .get(app.url(&format!("/support/accounts/{}", jane.id)))
+            .header(
+                "cookie",
+                format!("sesame_agent={token}; sesame_csrf=a-browser-of-the-agent"),
+            )
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let shown = page().await;
+    assert!(shown.contains("<dd id=\"phone\">+33 ••• ••• •78"), "masked at first");
+    assert!(!shown.contains("+33612345678"));
+    assert!(shown.contains("id=\"pending-primary\"") && shown.contains("t•••@evil.example"));
+    // SUPPORT-2: the number to call back, after a look that is recorded with its reason.
+    let csrf_at = shown.find("name=\"csrf\" value=\"").unwrap() + 19;
+    let csrf = &shown[csrf_at..csrf_at + 64];
+    let reveal = |reason: &'static str| {
+        no_redirects()
+            .post(app.url(&format!("/support/accounts/{}/reveal-phone", jane.id)))
+            .header(
+                "cookie",
+                format!("sesame_agent={token}; sesame_csrf=a-browser-of-the-agent"),
+            )
+            .form(&[("csrf", csrf), ("reason", reason), ("ticket", "T-8")])
+            .send()
+    };
+    let refused = reveal("").await.unwrap();
+    assert_eq!(refused.status(), 422);
+    assert!(
+        !refused.text().await.unwrap().contains("+33612345678"),
+        "not without a reason"
+    );
+    let revealed = reveal("callback before a promotion")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(revealed.contains("<span id=\"phone-revealed\">+33612345678</span>"));
+    let events = store.recent_events(jane.id, 5).await.unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.actor == Actor::Support && e.detail.as_deref().is_some_and(|d| d.contains("phone_revealed"))),
+        "the look is audited"
+    );
+    // Ending every session (SUPPORT-4) cancels it.
+    let support = app.app.services.support();
+    support
+        .end_sessions(
+            By::Agent(&alice),
+            jane.id,
+            &why("account taken over", "T-9"),
+            &ClientInfo::default(),
+        )
+        .await
+        .unwrap();
+    assert!(!page().await.contains("id=\"pending-primary\""));
+}
+
+#[tokio::test]
 async fn a_promotion_records_how_the_caller_was_verified() {
     let app = key_app().await;
     let (alice, _) = agent(&app, "alice@support.example", "Alice Martin", AgentRole::Agent).await;

@@ -370,6 +370,13 @@ async fn account_render(
         name => format!("{} {}", a.first_name, a.last_name), email => sesame_core::service::mask(a.email.address()),
         customer_code => a.customer_code.as_str(), state => a.state.as_str(),
         backup => a.backup_email.as_ref().map(|e| sesame_core::service::mask(e.address())),
+        // SUPPORT-2: the number a "called back on the phone on file" check calls, masked until
+        // an audited look (`reveal-phone`).
+        phone => a.phone.as_deref().map(sesame_core::factor::sms::mask),
+        pending_primary => summary.pending_primary.as_ref().map(|c| context! {
+            email => sesame_core::service::mask(c.email.address()),
+            applies_at => c.applies_at.map(|at| ctx.when(at)),
+        }),
         twofa => summary.two_factor.enabled, devices => devices, backup_codes_left => summary.two_factor.backup_codes_left,
         second_factor_failures => summary.second_factor_failures, password_failures => summary.password_failures,
         live_sessions => summary.live_sessions, events => events, requests => requests, ..extra
@@ -408,7 +415,7 @@ fn form_agent(ctx: &PageContext, agent: Option<AgentAuth>, csrf: &str) -> Result
 }
 
 /// SUPPORT-2..4: one action on an account (`block`, `unblock`, `unlock`, `end-sessions`,
-/// `promote-backup-email`).
+/// `promote-backup-email`, `reveal-phone`).
 pub async fn account_action(
     State(state): State<AppState>,
     ctx: PageContext,
@@ -427,6 +434,7 @@ pub async fn account_action(
     };
     let support = state.services().support();
     let why = form.why();
+    let mut revealed = None;
     let result = match action.as_str() {
         "block" => {
             support
@@ -440,6 +448,10 @@ pub async fn account_action(
         }
         "unlock" => support.unlock(By::Agent(&agent), account, &why, &client).await,
         "end-sessions" => support.end_sessions(By::Agent(&agent), account, &why, &client).await,
+        "reveal-phone" => support
+            .reveal_phone(By::Agent(&agent), account, &why, &client)
+            .await
+            .map(|phone| revealed = Some(phone.unwrap_or_default())),
         "promote-backup-email" => {
             let verification = Verification::parse(&form.verification);
             support
@@ -449,6 +461,11 @@ pub async fn account_action(
         _ => Err(SupportError::NotFound),
     };
     match result {
+        // Shown on this answer only: the number is never in a URL or a page that can be reloaded.
+        Ok(()) if revealed.is_some() => {
+            let extra = context! { phone_revealed => revealed };
+            account_render(&state, ctx, &agent, &id, StatusCode::OK, extra).await
+        }
         Ok(()) => ctx.redirect(&format!("/support/accounts/{id}?done=1")),
         Err(err) => {
             let code = code_of(&err);
