@@ -1,4 +1,5 @@
-//! OPS-4 cross-site request check for every state-changing request. A browser says where a
+//! OPS-4 cross-site request check for every state-changing request (and, first, a path that
+//! isn't text once decoded is answered here, with a stable code). A browser says where a
 //! request comes from with `Sec-Fetch-Site` (modern browsers) or `Origin`; either must say "this
 //! site" (the configured public URL, never the `Host` header). A request with neither header is
 //! not from a browser and can't ride on a victim's cookies, so it passes. JSON endpoints also
@@ -13,6 +14,12 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 pub async fn check_origin(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    // Before routing to a handler whose path parameters are text: a path that isn't UTF-8 once
+    // decoded names nothing here (axum's `Path` would answer it in plain text, without a code).
+    let path = req.uri().path();
+    if path.contains('%') && percent_encoding::percent_decode_str(path).decode_utf8().is_err() {
+        return crate::error::respond(&state, req.uri(), req.headers(), ErrorCode::NotFound);
+    }
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if !safe && !same_site(req.headers(), &state.settings().public_origin()) {
         tracing::info!(path = %req.uri().path(), "cross-site request refused");

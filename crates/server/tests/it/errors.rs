@@ -50,6 +50,32 @@ async fn malformed_requests_get_codes() {
 }
 
 #[tokio::test]
+async fn paths_that_are_not_text_once_decoded_get_a_code() {
+    let app = spawn_app().await;
+    for path in ["/api/v1/recovery-requests/%FF", "/api/v1/recovery-requests/%C3%28"] {
+        let response = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(error_code(response).await, (404, "NOT_FOUND".into()), "{path}");
+    }
+    // A page answers with a page, in the visitor's language.
+    let page = app.client.get(app.url("/signup/%FF")).send().await.unwrap();
+    assert_eq!(page.status(), 404);
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    // Percent-encoded text is still text.
+    let fine = app
+        .client
+        .get(app.url("/api/v1/recovery-requests/%C3%A9"))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(fine.headers()["content-type"], "text/plain; charset=utf-8");
+}
+
+#[tokio::test]
 async fn wrong_content_types_get_415() {
     let app = spawn_app().await;
     let body = br#"{"login": "a", "password": "b"}"#.to_vec();
