@@ -484,7 +484,8 @@ pub trait CredentialStore: Send + Sync {
     /// Every second-factor credential of an account (not the password), oldest first.
     async fn credentials(&self, account: AccountId) -> Result<Vec<FactorCredential>, StoreError>;
     /// Enables a pending credential with its final `data`, optionally replacing the account's
-    /// backup codes, with its audit event and mail; false when it was not pending.
+    /// backup codes, with its audit event and mail; the account's open login flows end (they were
+    /// begun under other rules); false when it was not pending.
     async fn enable_credential(
         &self,
         id: Uuid,

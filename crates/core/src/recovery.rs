@@ -168,7 +168,7 @@ pub trait RecoveryStore: Send + Sync {
     async fn count_secret_attempt(&self, id: Uuid, max: i64) -> Result<bool, StoreError>;
     /// Writes a new password; false (nothing written) when the secret to consume was used,
     /// voided or expired meanwhile: of two parallel resets with one link, one wins. The other
-    /// sessions end and the open email changes are cancelled with it.
+    /// sessions and the open login flows end, and the open email changes are cancelled, with it.
     async fn set_password(&self, change: &PasswordChange<'_>) -> Result<bool, StoreError>;
 
     /// Stores a change with its code secrets and mails; the account's other open changes of the

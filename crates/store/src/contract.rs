@@ -1046,6 +1046,66 @@ fn flow_record(at: OffsetDateTime) -> FlowRecord {
 }
 
 #[tokio::test]
+async fn a_new_password_or_an_enabled_device_ends_the_accounts_open_login_flows() {
+    let (_db, store) = fresh().await;
+    let a = account("ab12345-ovh", "1111-111-11", "a@example.com");
+    let b = account("cd12345-ovh", "2222-222-22", "b@example.com");
+    for x in [&a, &b] {
+        create(&store, x).await.unwrap();
+    }
+    let login_flow = |account: AccountId| FlowRecord {
+        kind: "login".into(),
+        account_id: Some(account),
+        ..flow_record(T0)
+    };
+    let audit = event(AuditKind::PasswordChanged, T0).account(a.id);
+    let (mine, theirs) = (login_flow(a.id), login_flow(b.id));
+    for f in [&mine, &theirs] {
+        store.create_flow(f, &[], &[]).await.unwrap();
+    }
+    let change = sesame_core::recovery::PasswordChange {
+        account: a.id,
+        phc: "$argon2id$v=19$m=64,t=1,p=1$bmV3c2FsdA$aGFzaA",
+        consume: None,
+        keep_session: None,
+        now: T0,
+        audit: &audit,
+        mails: &[],
+    };
+    assert!(store.set_password(&change).await.unwrap());
+    assert_eq!(
+        store.find_flow(mine.id, "login").await.unwrap(),
+        None,
+        "begun with the old password"
+    );
+    assert!(
+        store.find_flow(theirs.id, "login").await.unwrap().is_some(),
+        "another account's"
+    );
+
+    let mine = login_flow(a.id);
+    store.create_flow(&mine, &[], &[]).await.unwrap();
+    let app = pending_app(a.id);
+    let changed = || event(AuditKind::TwoFactorChanged, T0).account(a.id);
+    store.add_credential(&app, &changed()).await.unwrap();
+    assert!(
+        store.find_flow(mine.id, "login").await.unwrap().is_some(),
+        "a pending device changes nothing"
+    );
+    assert!(
+        store
+            .enable_credential(app.id, a.id, "data", &[], &changed(), &[])
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.find_flow(mine.id, "login").await.unwrap(),
+        None,
+        "what a login proves changed"
+    );
+}
+
+#[tokio::test]
 async fn flows_update_with_optimistic_versions_and_void_older_secrets() {
     let (_db, store) = fresh().await;
     let f = flow_record(T0);

@@ -103,6 +103,7 @@ impl CredentialStore for SqlStore {
             void_backup_codes(&mut tx, account, audit.at).await?;
             crate::secrets_and_mails(&mut tx, backup_codes, &[]).await?;
         }
+        crate::flows::end_login_flows(&mut tx, account, audit.at).await?;
         crate::commit_with(tx, audit, mails).await?;
         Ok(true)
     }

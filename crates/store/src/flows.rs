@@ -12,6 +12,24 @@ use std::collections::HashMap;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+/// Ends the account's login flows still open (a second step or an emailed code waiting): after a
+/// new password, or a device that changes what a login must prove, a flow begun before must start
+/// again from the password.
+pub(crate) async fn end_login_flows(
+    tx: &mut crate::pool::Tx,
+    account: AccountId,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE flows SET completed_at = $1 WHERE account_id = $2 AND kind = $3 AND completed_at IS NULL")
+        .bind(micros(now))
+        .bind(account.0.to_string())
+        .bind(sesame_core::flow::FlowKind::Login.as_str())
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
 #[async_trait]
 impl FlowStore for SqlStore {
     async fn create_flow(

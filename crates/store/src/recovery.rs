@@ -258,6 +258,7 @@ impl RecoveryStore for SqlStore {
             return Ok(false);
         }
         cancel_email_changes(&mut tx, change.account, change.now).await?;
+        crate::flows::end_login_flows(&mut tx, change.account, change.now).await?;
         let keep = change.keep_session.map(|k| k.to_string()).unwrap_or_default();
         sqlx::query("UPDATE sessions SET ended_at = $1 WHERE account_id = $2 AND id <> $3 AND ended_at IS NULL")
             .bind(now)
