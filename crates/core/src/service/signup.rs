@@ -310,11 +310,13 @@ impl Signup {
             return Err(SignupError::WrongStep);
         }
         self.signup_limits(&state.email_canonical, client).await?;
+        let now = self.base.clock.now();
         if state.decoy {
-            // The owner was told once; the answer stays the same as for a real resend.
+            // The owner was told once; the answer, and the write it waits for, stay those of a
+            // real resend (SIGNUP-2: no timing says the address has an account).
+            self.save(&flow, &state, Some(CODE_PURPOSE), &[], &[]).await?;
             return Ok(());
         }
-        let now = self.base.clock.now();
         let (secret, mail) = self.new_code(flow_id, &state, now)?;
         self.save(&flow, &state, Some(CODE_PURPOSE), &[secret], &[mail]).await?;
         self.base.mail_queued();
