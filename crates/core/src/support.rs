@@ -61,6 +61,8 @@ pub struct AgentSession {
     pub token_hash: Vec<u8>,
     pub created_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
+    /// The last request seen (to the minute): 30 minutes idle end the session.
+    pub last_seen_at: OffsetDateTime,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
 }
@@ -103,6 +105,8 @@ pub trait SupportStore: Send + Sync {
     /// The live (not ended) session with this token hash.
     async fn agent_session(&self, token_hash: &[u8]) -> Result<Option<AgentSession>, StoreError>;
     async fn end_agent_session(&self, id: Uuid, now: OffsetDateTime) -> Result<(), StoreError>;
+    /// Records a request on a live session (its last-seen time never moves back).
+    async fn touch_agent_session(&self, id: Uuid, now: OffsetDateTime) -> Result<(), StoreError>;
 
     async fn account_by_customer_code(&self, code: &str) -> Result<Option<Account>, StoreError>;
     async fn accounts_by_backup_email(&self, canonical: &str) -> Result<Vec<Account>, StoreError>;

@@ -191,14 +191,15 @@ impl SupportStore for SqlStore {
 
     async fn create_agent_session(&self, s: &AgentSession) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO agent_sessions (id, agent_id, token_hash, created_at, expires_at, ip, user_agent) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO agent_sessions (id, agent_id, token_hash, created_at, expires_at, last_seen_at, ip, \
+             user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(s.id.to_string())
         .bind(s.agent_id.to_string())
         .bind(s.token_hash.clone())
         .bind(micros(s.created_at))
         .bind(micros(s.expires_at))
+        .bind(micros(s.last_seen_at))
         .bind(s.ip.as_deref())
         .bind(s.user_agent.as_deref())
         .execute(&self.pool)
@@ -209,8 +210,8 @@ impl SupportStore for SqlStore {
 
     async fn agent_session(&self, token_hash: &[u8]) -> Result<Option<AgentSession>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, agent_id, token_hash, created_at, expires_at, ip, user_agent FROM agent_sessions \
-             WHERE token_hash = $1 AND ended_at IS NULL",
+            "SELECT id, agent_id, token_hash, created_at, expires_at, COALESCE(last_seen_at, created_at) AS seen, \
+             ip, user_agent FROM agent_sessions WHERE token_hash = $1 AND ended_at IS NULL",
         )
         .bind(token_hash.to_vec())
         .fetch_optional(&self.pool)
@@ -224,11 +225,25 @@ impl SupportStore for SqlStore {
                 token_hash: row.try_get("token_hash").map_err(db_error)?,
                 created_at: from_micros(row.try_get("created_at").map_err(db_error)?)?,
                 expires_at: from_micros(row.try_get("expires_at").map_err(db_error)?)?,
+                last_seen_at: from_micros(row.try_get("seen").map_err(db_error)?)?,
                 ip: row.try_get("ip").map_err(db_error)?,
                 user_agent: row.try_get("user_agent").map_err(db_error)?,
             })
         })
         .transpose()
+    }
+
+    async fn touch_agent_session(&self, id: Uuid, now: OffsetDateTime) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE agent_sessions SET last_seen_at = $1 WHERE id = $2 AND ended_at IS NULL \
+             AND (last_seen_at IS NULL OR last_seen_at < $1)",
+        )
+        .bind(micros(now))
+        .bind(id.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(())
     }
 
     async fn end_agent_session(&self, id: Uuid, now: OffsetDateTime) -> Result<(), StoreError> {

@@ -30,6 +30,10 @@ const INVITE_PURPOSE: &str = "agent-invite";
 const INVITE_TTL: Duration = Duration::hours(72);
 /// SUPPORT-1: an agent session ends 8 hours after login, whatever happens.
 pub const AGENT_SESSION: Duration = Duration::hours(8);
+/// SUPPORT-1, ASVS V3.3.2: an agent's session also ends after this long without a request.
+pub const AGENT_IDLE: Duration = Duration::minutes(30);
+/// A session's last-seen time is written at most this often.
+const AGENT_TOUCH: Duration = Duration::minutes(1);
 const CEREMONY_TTL: Duration = Duration::minutes(5);
 const SEAL_PURPOSE: &str = "agent-ceremony";
 /// Wrong passwords per agent email in a quarter of an hour before logins are refused (no hash).
@@ -454,6 +458,7 @@ impl Support {
             token_hash: token.hash(),
             created_at: now,
             expires_at: now + AGENT_SESSION,
+            last_seen_at: now,
             ip: client.ip.clone(),
             user_agent: client.user_agent.clone(),
         };
@@ -461,14 +466,18 @@ impl Support {
         Ok((token, AgentAuth { agent, session }))
     }
 
-    /// The agent behind a presented token: a live session, not past its 8 hours, of an agent
-    /// not disabled.
+    /// The agent behind a presented token: a live session, not past its 8 hours nor idle for 30
+    /// minutes, of an agent not disabled.
     pub async fn authenticate(&self, token: &str) -> Result<Option<AgentAuth>, StoreError> {
         let Some(session) = self.ports.agent_session(&hash_token(token)).await? else {
             return Ok(None);
         };
-        if self.base.clock.now() >= session.expires_at {
+        let now = self.base.clock.now();
+        if now >= session.expires_at || now - session.last_seen_at >= AGENT_IDLE {
             return Ok(None);
+        }
+        if now - session.last_seen_at >= AGENT_TOUCH {
+            self.ports.touch_agent_session(session.id, now).await?;
         }
         let agent = self.ports.agent(session.agent_id).await?;
         Ok(agent

@@ -179,6 +179,24 @@ async fn agent_and_customer_cookies_never_open_each_others_pages_and_a_disabled_
 }
 
 #[tokio::test]
+async fn an_agent_session_ends_after_30_minutes_without_a_request() {
+    let app = key_app().await;
+    let (_, token) = agent(&app, "alice@support.example", "Alice Martin", AgentRole::Agent).await;
+    let cookie = format!("sesame_agent={token}");
+    // Used every 20 minutes, it lasts (up to its 8 hours).
+    for _ in 0..4 {
+        app.advance(20);
+        assert_eq!(status_with_cookie(&app, "/support", &cookie).await.0, 200);
+    }
+    // Left alone for 30 minutes, it is over (ASVS V3.3.2).
+    app.advance(30);
+    assert_eq!(
+        status_with_cookie(&app, "/support", &cookie).await,
+        (303, "/support/login".into())
+    );
+}
+
+#[tokio::test]
 async fn every_action_needs_a_reason_and_a_ticket_and_the_audit_log_names_the_agent() {
     let app = key_app().await;
     let (alice, _) = agent(&app, "alice@support.example", "Alice Martin", AgentRole::Agent).await;
