@@ -310,7 +310,8 @@ pub struct FlowUpdate<'a> {
     /// The version read; the update fails (false) when another request changed the flow since.
     pub expected_version: i64,
     pub state: &'a str,
-    /// One-time secrets of this purpose and flow are voided first ("a newer code voids older").
+    /// One-time secrets of this purpose and flow are voided (deleted) first ("a newer code voids
+    /// older"), so a new one may even hold the same digits.
     pub void_purpose: Option<&'a str>,
     pub secrets: &'a [OneTimeSecret],
     pub mails: &'a [ComposedMail],

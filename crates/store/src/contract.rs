@@ -1142,6 +1142,18 @@ async fn flows_update_with_optimistic_versions_and_void_older_secrets() {
         "the older code was voided"
     );
     assert!(store.consume_secret("code", &[2; 32], T0).await.unwrap().is_some());
+    // A new code that happens to equal a voided one of the flow is stored all the same.
+    let again = OneTimeSecret {
+        flow_id: Some(f.id),
+        ..secret("code", &[1; 32], T0 + Duration::minutes(10))
+    };
+    let resend = FlowUpdate {
+        expected_version: 1,
+        secrets: std::slice::from_ref(&again),
+        ..update
+    };
+    assert!(store.update_flow(&resend).await.unwrap());
+    assert!(store.consume_secret("code", &[1; 32], T0).await.unwrap().is_some());
 }
 
 #[tokio::test]

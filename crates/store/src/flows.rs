@@ -101,15 +101,14 @@ impl FlowStore for SqlStore {
             return Ok(false);
         }
         if let Some(purpose) = u.void_purpose {
-            sqlx::query(
-                "UPDATE one_time_secrets SET used_at = $1 WHERE flow_id = $2 AND purpose = $3 AND used_at IS NULL",
-            )
-            .bind(micros(u.now))
-            .bind(u.id.to_string())
-            .bind(purpose)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
+            // Deleted, not marked used: a new code of this flow may draw the same digits as an
+            // older one (one chance in a million), and the secrets' hashes are unique.
+            sqlx::query("DELETE FROM one_time_secrets WHERE flow_id = $1 AND purpose = $2")
+                .bind(u.id.to_string())
+                .bind(purpose)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
         }
         crate::secrets_and_mails(&mut tx, u.secrets, u.mails).await?;
         tx.commit().await.map_err(db_error)?;
