@@ -84,3 +84,48 @@ for (const [name, options] of Object.entries(KEYS)) {
     await context.close();
   });
 }
+
+/// The newest captured mail (development mode) to `to` that holds a 6-digit code, read at /dev/mail
+/// as a developer would.
+async function codeMailedTo(page, to) {
+  for (let i = 0; i < 100; i += 1) {
+    await page.goto(`${sesame.base}/dev/mail`);
+    const texts = await page.locator('article.mail pre').allTextContents();
+    const mail = texts.find((t) => t.includes(to) && /\b\d{6}\b/.test(t));
+    if (mail) return mail.match(/\b(\d{6})\b/)[1];
+    await page.waitForTimeout(200);
+  }
+  throw new Error(`no code mailed to ${to}`);
+}
+
+test('after support promoted the backup email, a key login asks for a new one first (RECOVER-6)', async () => {
+  const account = sesame.createAccount({ email: 'kim@example.com', first: 'Kim', last: 'Key', country: 'GB' });
+  const context = await browser.newContext({ locale: 'en-GB' });
+  const page = await context.newPage();
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('WebAuthn.enable', { enableUI: false });
+  await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: { automaticPresenceSimulation: true, ...KEYS.ctap2 },
+  });
+  await logIn(page, account.nic_handle);
+  await page.goto(`${sesame.base}/security`);
+  await page.fill('#key-name', 'Desk key');
+  await page.click('#add-key');
+  await page.waitForSelector('#key-codes:not([hidden])');
+  await page.click('#done');
+  await page.goto(`${sesame.base}/security/backup-email`);
+  await page.fill('#email', 'kim.spare@example.org');
+  await Promise.all([page.waitForURL(/sent=1/), page.click('#send-code')]);
+  const code = await codeMailedTo(page, 'kim.spare@example.org');
+  await page.goto(`${sesame.base}/security/backup-email`);
+  await page.fill('#code', code);
+  await Promise.all([page.waitForURL(/saved=backup/), page.click('#verify')]);
+  await logOut(page);
+  sesame.cli(['account', 'promote-backup-email', account.nic_handle, '--reason', 'lost mailbox', '--ticket', 'T-5']);
+
+  await logIn(page, 'kim.spare@example.org');
+  assert.match(page.url(), /method=security_key/);
+  await Promise.all([page.waitForURL(/\/security\/backup-email\?return_to=%2F$/), page.click('#use-key')]);
+  assert.match(await page.textContent('#backup-required'), /new backup email/);
+  await context.close();
+});

@@ -167,8 +167,8 @@ pub trait AccountStore: Send + Sync {
     async fn other_password_hash(&self, current: &str, skip: &[String]) -> Result<Option<String>, StoreError>;
     /// Replaces a password hash (rehash on login with new settings, PWD-1).
     async fn update_password_hash(&self, credential: Uuid, phc: &str, now: OffsetDateTime) -> Result<(), StoreError>;
-    /// ACCT-5: a state other than active also ends every session and cancels the open email
-    /// changes, in the same transaction.
+    /// ACCT-5: a state other than active also ends every session, cancels the open email changes
+    /// and ends the open login flows, in the same transaction.
     async fn set_account_state(
         &self,
         id: AccountId,
@@ -235,8 +235,8 @@ pub trait SessionStore: Send + Sync {
     async fn touch_session(&self, id: Uuid, now: OffsetDateTime) -> Result<(), StoreError>;
     /// Ends a session; false when it was already ended (then nothing is written).
     async fn end_session(&self, id: Uuid, now: OffsetDateTime, audit: &AuditEvent) -> Result<bool, StoreError>;
-    /// Ends every live session of an account (SESS-5) and cancels its open email changes
-    /// (SUPPORT-4: a takeover's clean-up); returns how many sessions were ended.
+    /// Ends every live session of an account (SESS-5), cancels its open email changes and ends
+    /// its open login flows (SUPPORT-4: a takeover's clean-up); returns how many sessions ended.
     async fn end_all_sessions(&self, account: AccountId, now: OffsetDateTime) -> Result<u64, StoreError>;
     /// SESS-4: the sessions of an account not ended yet, newest first.
     async fn live_sessions(&self, account: AccountId) -> Result<Vec<SessionRecord>, StoreError>;
@@ -263,9 +263,10 @@ pub trait SecretStore: Send + Sync {
     ) -> Result<Option<OneTimeSecret>, StoreError>;
     /// Deletes up to `limit` secrets that expired before `before`; how many went.
     async fn purge_expired_secrets(&self, before: OffsetDateTime, limit: u32) -> Result<u64, StoreError>;
-    /// RISK-2 "not you?": consumes the secret, ends every session of its account and cancels its
-    /// open email changes, with the audit event (given its account), in one transaction; the
-    /// account, or `None` when the secret is wrong, used, expired or has no account.
+    /// RISK-2 "not you?": consumes the secret, ends every session of its account, cancels its
+    /// open email changes and ends its open login flows, with the audit event (given its
+    /// account), in one transaction; the account, or `None` when the secret is wrong, used,
+    /// expired or has no account.
     async fn consume_ending_sessions(
         &self,
         purpose: &str,
@@ -486,7 +487,9 @@ pub trait CredentialStore: Send + Sync {
     async fn credentials(&self, account: AccountId) -> Result<Vec<FactorCredential>, StoreError>;
     /// Enables a pending credential with its final `data`, optionally replacing the account's
     /// backup codes, with its audit event and mail; the account's open login flows end (they were
-    /// begun under other rules); false when it was not pending.
+    /// begun under other rules); false when it was not pending. Refused with
+    /// [`StoreError::Conflict`], nothing written, when no other device is enabled and no backup
+    /// codes come with it (the first device must bring them, MFA-5).
     async fn enable_credential(
         &self,
         id: Uuid,

@@ -404,7 +404,7 @@ impl AccountStore for SqlStore {
         }
         if state != AccountState::Active {
             crate::sessions::end_all(&mut *tx, id, audit.at).await?;
-            crate::recovery::cancel_email_changes(&mut tx, id, audit.at).await?;
+            crate::recovery::end_pending(&mut tx, id, audit.at).await?;
         }
         crate::commit_with(tx, audit, &[]).await?;
         self.changed(id);

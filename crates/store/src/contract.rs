@@ -1092,9 +1092,14 @@ async fn a_new_password_or_an_enabled_device_ends_the_accounts_open_login_flows(
         store.find_flow(mine.id, "login").await.unwrap().is_some(),
         "a pending device changes nothing"
     );
+    let codes = [OneTimeSecret {
+        account_id: Some(a.id),
+        flow_id: None,
+        ..secret("backup-code", &[9; 32], T0 + Duration::days(3650))
+    }];
     assert!(
         store
-            .enable_credential(app.id, a.id, "data", &[], &changed(), &[])
+            .enable_credential(app.id, a.id, "data", &codes, &changed(), &[])
             .await
             .unwrap()
     );
@@ -1424,6 +1429,11 @@ async fn second_factor_credentials_are_enabled_once_and_backup_codes_replaced() 
         flow_id: None,
         ..secret("backup-code", &[n; 32], T0 + Duration::days(3650))
     };
+    assert_eq!(
+        store.enable_credential(cred.id, a.id, "data", &[], &audit(), &[]).await,
+        Err(StoreError::Conflict(Unique::Other)),
+        "MFA-5: the first device brings backup codes"
+    );
     assert!(
         store
             .enable_credential(cred.id, a.id, "enabled-data", &[code(1), code(2)], &audit(), &[])

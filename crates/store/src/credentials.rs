@@ -14,6 +14,28 @@ use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+/// Takes the account row's lock for the rest of the transaction (a no-op write): changes to an
+/// account's devices run one at a time.
+async fn lock_account(tx: &mut crate::pool::Tx, account: AccountId) -> Result<(), StoreError> {
+    sqlx::query("UPDATE accounts SET updated_at = updated_at WHERE id = $1")
+        .bind(account.0.to_string())
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
+/// The account's enabled second-factor devices, as the transaction sees them.
+async fn enabled_devices(tx: &mut crate::pool::Tx, account: AccountId) -> Result<i64, StoreError> {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM credentials WHERE account_id = $1 AND kind <> 'password' AND enabled_at IS NOT NULL",
+    )
+    .bind(account.0.to_string())
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(db_error)
+}
+
 pub(crate) async fn void_backup_codes(
     tx: &mut crate::pool::Tx,
     account: AccountId,
@@ -84,6 +106,12 @@ impl CredentialStore for SqlStore {
         mails: &[ComposedMail],
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
+        // Like a removal (below): under the account row's lock, whether this is the first device
+        // (the one that brings backup codes) is decided on what is really enabled.
+        lock_account(&mut tx, account).await?;
+        if enabled_devices(&mut tx, account).await? == 0 && backup_codes.is_empty() {
+            return Err(StoreError::Conflict(Unique::Other));
+        }
         let done = sqlx::query(
             "UPDATE credentials SET enabled_at = $1, updated_at = $1, data = $4 \
              WHERE id = $2 AND account_id = $3 AND enabled_at IS NULL",
@@ -143,13 +171,9 @@ impl CredentialStore for SqlStore {
         mails: &[ComposedMail],
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
-        // One removal at a time per account (the row's lock), so whether this is the last device
+        // One change at a time per account (the row's lock), so whether this is the last device
         // is decided on what is really left: two removals side by side can't both see another.
-        sqlx::query("UPDATE accounts SET updated_at = updated_at WHERE id = $1")
-            .bind(account.0.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
+        lock_account(&mut tx, account).await?;
         let deleted: Option<Option<i64>> = sqlx::query_scalar(
             "DELETE FROM credentials WHERE id = $1 AND account_id = $2 AND kind <> 'password' RETURNING enabled_at",
         )
@@ -162,14 +186,7 @@ impl CredentialStore for SqlStore {
             return Ok(false);
         };
         if enabled.is_some() {
-            let left: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM credentials WHERE account_id = $1 AND kind <> 'password' \
-                 AND enabled_at IS NOT NULL",
-            )
-            .bind(account.0.to_string())
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db_error)?;
+            let left = enabled_devices(&mut tx, account).await?;
             if (left == 0) != drop_backup_codes {
                 return Err(StoreError::Conflict(Unique::Other));
             }

@@ -20,13 +20,17 @@ pub(crate) async fn end_login_flows(
     account: AccountId,
     now: OffsetDateTime,
 ) -> Result<(), StoreError> {
-    sqlx::query("UPDATE flows SET completed_at = $1 WHERE account_id = $2 AND kind = $3 AND completed_at IS NULL")
-        .bind(micros(now))
-        .bind(account.0.to_string())
-        .bind(sesame_core::flow::FlowKind::Login.as_str())
-        .execute(&mut **tx)
-        .await
-        .map_err(db_error)?;
+    // Live flows only, found by the expiry index (the table keeps ended ones a day).
+    sqlx::query(
+        "UPDATE flows SET completed_at = $1 WHERE expires_at > $1 AND account_id = $2 AND kind = $3 \
+         AND completed_at IS NULL",
+    )
+    .bind(micros(now))
+    .bind(account.0.to_string())
+    .bind(sesame_core::flow::FlowKind::Login.as_str())
+    .execute(&mut **tx)
+    .await
+    .map_err(db_error)?;
     Ok(())
 }
 

@@ -147,10 +147,21 @@ async fn close_change(
     account.map(|a| parse_uuid(&a).map(AccountId)).transpose()
 }
 
-/// Cancels the account's open email changes and voids their codes and cancel links: after a
-/// password reset or change, "not you?", a block or support ending every session, a change
-/// someone else may have started (RECOVER-4's day-long wait included) must not go on.
-pub(crate) async fn cancel_email_changes(
+/// What someone else may have left going on an account, ended when its owner takes it back (a
+/// password reset or change, "not you?", a block, support ending every session, a lost-2FA
+/// approval, a promoted backup email): its open email changes are cancelled (RECOVER-4's day-long
+/// wait included) with their codes and cancel links, and its open login flows end.
+pub(crate) async fn end_pending(
+    tx: &mut crate::pool::Tx,
+    account: AccountId,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    cancel_email_changes(tx, account, now).await?;
+    crate::flows::end_login_flows(tx, account, now).await
+}
+
+/// Cancels the account's open email changes and voids their codes and cancel links.
+async fn cancel_email_changes(
     tx: &mut crate::pool::Tx,
     account: AccountId,
     now: OffsetDateTime,
@@ -257,8 +268,7 @@ impl RecoveryStore for SqlStore {
         if updated.rows_affected() != 1 {
             return Ok(false);
         }
-        cancel_email_changes(&mut tx, change.account, change.now).await?;
-        crate::flows::end_login_flows(&mut tx, change.account, change.now).await?;
+        end_pending(&mut tx, change.account, change.now).await?;
         let keep = change.keep_session.map(|k| k.to_string()).unwrap_or_default();
         sqlx::query("UPDATE sessions SET ended_at = $1 WHERE account_id = $2 AND id <> $3 AND ended_at IS NULL")
             .bind(now)
@@ -513,15 +523,7 @@ impl RecoveryStore for SqlStore {
             return Ok(false);
         }
         // A pending change of the primary would now replace the address support just set.
-        sqlx::query(
-            "UPDATE email_changes SET cancelled_at = $1 WHERE account_id = $2 AND completed_at IS NULL \
-             AND cancelled_at IS NULL",
-        )
-        .bind(micros(audit.at))
-        .bind(account.0.to_string())
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
+        end_pending(&mut tx, account, audit.at).await?;
         commit_with(tx, audit, mails).await?;
         self.changed(account);
         Ok(true)

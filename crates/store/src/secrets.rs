@@ -60,7 +60,7 @@ impl SecretStore for SqlStore {
             return Ok(None);
         };
         crate::sessions::end_all(&mut *tx, account, now).await?;
-        crate::recovery::cancel_email_changes(&mut tx, account, now).await?;
+        crate::recovery::end_pending(&mut tx, account, now).await?;
         let mut audit = audit.clone();
         audit.account_id = Some(account);
         crate::commit_with(tx, &audit, &[]).await?;

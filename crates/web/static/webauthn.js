@@ -46,8 +46,11 @@
         const flow = use.dataset.flow;
         const challenge = await call('/api/v1/session/second-factor/challenge', { flow, method: 'security_key' });
         const credential = await assertion(challenge.options);
-        await call('/api/v1/session/second-factor', { flow, method: 'security_key', credential });
-        location.assign(use.dataset.returnTo || '/');
+        const done = await call('/api/v1/session/second-factor', { flow, method: 'security_key', credential });
+        // RECOVER-6: after support promoted the backup email, a new one comes first.
+        const to = use.dataset.returnTo || '/';
+        const due = done && done.account && done.account.backup_email_required;
+        location.assign(due ? '/security/backup-email?return_to=' + encodeURIComponent(to) : to);
       } catch (err) {
         failed(err);
         use.disabled = false;

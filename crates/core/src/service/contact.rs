@@ -270,15 +270,21 @@ impl Recovery {
             let to_new = MailKind::SecurityNotice(notice, None);
             mails.push(self.compose_to(account, change.email.address(), to_new)?);
         }
-        let applied = match self.ports.apply_email_change(change.id, now, &audit, &mails).await {
-            Err(StoreError::Conflict(Unique::Email)) => return Err(RecoveryError::EmailTaken),
-            Err(StoreError::Conflict(Unique::OtherAddress)) => return Err(RecoveryError::SameAddress),
-            other => other?,
+        let refused = match self.ports.apply_email_change(change.id, now, &audit, &mails).await {
+            Err(StoreError::Conflict(Unique::Email)) => RecoveryError::EmailTaken,
+            Err(StoreError::Conflict(Unique::OtherAddress)) => RecoveryError::SameAddress,
+            other => {
+                let applied = other?;
+                if applied {
+                    self.base.mail_queued();
+                }
+                return Ok(applied);
+            }
         };
-        if applied {
-            self.base.mail_queued();
-        }
-        Ok(applied)
+        // It can never apply now (its code is spent, or its day has come): it ends, and the
+        // owner is told.
+        self.cancel(account, change.id, client).await?;
+        Err(refused)
     }
 
     /// RECOVER-3: mails a code to the address that should become the backup email.
@@ -455,8 +461,7 @@ impl Recovery {
                 Ok(true) => applied += 1,
                 Ok(false) => {}
                 Err(err @ (RecoveryError::EmailTaken | RecoveryError::SameAddress)) => {
-                    tracing::warn!(change = %change.id, %err, "a waiting email change can no longer apply");
-                    self.cancel(&account, change.id, &ClientInfo::default()).await?;
+                    tracing::warn!(change = %change.id, %err, "a waiting email change could no longer apply");
                 }
                 Err(err) => return Err(err),
             }

@@ -211,30 +211,40 @@ impl Devices {
         let confirmed = self.factors.get(method)?.confirm(&ctx, &cred, None, proof).await;
         self.login.end_try(account, tried, confirmed.is_ok()).await?;
         let data = confirmed?;
-        let first = !owned
+        let mut first = !owned
             .credentials()
             .iter()
             .any(|c| c.enabled_at.is_some() && Method::parse(&c.kind).is_some_and(Method::is_device));
-        let now = self.base.clock.now();
-        let (codes, secrets) = if first {
-            self.new_backup_codes(account, now)
-        } else {
-            (Vec::new(), Vec::new())
-        };
-        let audit = self.change_audit(auth, &format!("{}_enabled", method.as_str()));
-        let mail = self
-            .login
-            .security_notice(account, notice_added(method, first), &audit)
-            .await?;
-        if !self
-            .ports
-            .enable_credential(id, account.id, &data, &secrets, &audit, &[mail])
-            .await?
-        {
-            return Err(TwoFactorError::NotFound);
+        // MFA-5: the first device brings the backup codes. The store checks "first" as it
+        // enables: when the last other device was removed meanwhile, this one is written again
+        // as the first, with codes.
+        for _ in 0..2 {
+            let now = self.base.clock.now();
+            let (codes, secrets) = if first {
+                self.new_backup_codes(account, now)
+            } else {
+                (Vec::new(), Vec::new())
+            };
+            let audit = self.change_audit(auth, &format!("{}_enabled", method.as_str()));
+            let mail = self
+                .login
+                .security_notice(account, notice_added(method, first), &audit)
+                .await?;
+            match self
+                .ports
+                .enable_credential(id, account.id, &data, &secrets, &audit, &[mail])
+                .await
+            {
+                Ok(true) => {
+                    self.base.mail_queued();
+                    return Ok(first.then_some(codes));
+                }
+                Ok(false) => return Err(TwoFactorError::NotFound),
+                Err(StoreError::Conflict(_)) if !first => first = true,
+                Err(err) => return Err(err.into()),
+            }
         }
-        self.base.mail_queued();
-        Ok(first.then_some(codes))
+        Err(StoreError::Unavailable("the account's devices kept changing".into()).into())
     }
 
     pub async fn device_rename(&self, auth: &Authenticated, id: Uuid, description: &str) -> Result<(), TwoFactorError> {

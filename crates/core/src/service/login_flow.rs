@@ -504,7 +504,7 @@ impl Login {
         let key = account.id.to_string();
         let (failures, last) = self.ports.count(FAILURES, &key, CONSECUTIVE).await?;
         if failures >= ACCOUNT_LOCK {
-            self.send_unlock_link(&key, Some(account), false, now).await?;
+            self.send_unlock_link(&key, Some(account), false, false, now).await?;
             return Err(TwoFactorError::AccountLocked);
         }
         let ready_at = last.map_or(now, |last| last + failure_delay(failures));
@@ -527,7 +527,7 @@ impl Login {
             self.ports.reset(FAILURES, &account.id.to_string()).await?;
         } else if done.consecutive == ACCOUNT_LOCK {
             let key = account.id.to_string();
-            self.send_unlock_link(&key, Some(account), false, self.base.clock.now())
+            self.send_unlock_link(&key, Some(account), false, true, self.base.clock.now())
                 .await?;
         }
         Ok(())
@@ -637,9 +637,9 @@ impl Login {
                         .record(&audit(AuditKind::SecondFactorFailed).failed(method.as_str()))
                         .await?;
                 }
-                // MFA-7: the third wrong code of this login, or the third in a row on the
-                // account (two a login over new logins add up).
-                if attempt == 3 || consecutive == 3 {
+                // MFA-7: the third wrong code in a row on the account (two a login over new
+                // logins add up), and the third of a later login that follows three or more.
+                if consecutive == 3 || (attempt == 3 && consecutive - attempt >= 3) {
                     self.notify(
                         &account,
                         Notice::PasswordUsed,
@@ -653,23 +653,32 @@ impl Login {
     }
 
     /// MFA-7, RISK-2: at a lock (of codes, or of passwords from unknown devices), the owner gets a
-    /// single-use link that lifts both.
-    /// Mailed when the lock is reached and again, when a try meets the lock, if none went out in
-    /// the last day (the first may have expired unseen). `subject`: the locked counter's key; for
-    /// an identifier no account has, the same statement runs and nothing is mailed, so a locked
-    /// try takes as long either way.
+    /// single-use link that lifts both. Mailed whenever the lock is `reached` (a lock reached
+    /// again after an unlock gets a new link), and when a try meets the lock, again if none went
+    /// out in the last day (the first may have expired unseen); a refused try that finds one
+    /// mailed today writes nothing. `subject`: the locked counter's key; for an identifier no
+    /// account has, the same statements run and nothing is mailed, so a locked try takes as long
+    /// either way.
     pub(super) async fn send_unlock_link(
         &self,
         subject: &str,
         account: Option<&Account>,
         passwords: bool,
+        reached: bool,
         now: OffsetDateTime,
     ) -> Result<(), TwoFactorError> {
         let lock = format!("{}:{subject}", if passwords { "passwords" } else { "codes" });
-        let due = self
-            .ports
-            .hit_spaced(UNLOCK_MAILED, &lock, now - UNLOCK_TTL, now, 1, UNLOCK_TTL)
-            .await?;
+        let due = if reached {
+            self.ports.hit(UNLOCK_MAILED, &lock, now - UNLOCK_TTL, now).await?;
+            true
+        } else {
+            let (_, last) = self.ports.count(UNLOCK_MAILED, &lock, CONSECUTIVE).await?;
+            last.is_none_or(|last| now - last >= UNLOCK_TTL)
+                && self
+                    .ports
+                    .hit_spaced(UNLOCK_MAILED, &lock, now - UNLOCK_TTL, now, 1, UNLOCK_TTL)
+                    .await?
+        };
         let Some(account) = account.filter(|_| due) else {
             return Ok(());
         };

@@ -133,7 +133,8 @@ impl Login {
             Verdict::Go => None,
             Verdict::Wait(wait) => Some(wait),
             Verdict::Locked => {
-                self.mail_password_unlock(&account_key, subject.account(), now).await?;
+                self.mail_password_unlock(&account_key, subject.account(), false, now)
+                    .await?;
                 Some(LOCKED_WAIT)
             }
         };
@@ -198,20 +199,22 @@ impl Login {
             self.ports.hit(GLOBAL, "all", now - GLOBAL_WINDOW, now).await?;
         }
         if tried.account_failures == ACCOUNT_LOCK {
-            self.mail_password_unlock(&tried.account_key, account, self.base.clock.now())
+            self.mail_password_unlock(&tried.account_key, account, true, self.base.clock.now())
                 .await?;
         }
         Ok(Cleared::default())
     }
 
-    /// RISK-2: the unlock link for new devices (at the lock, and again a day later if needed).
+    /// RISK-2: the unlock link for new devices (when the lock is `reached`, and again a day later
+    /// if needed).
     async fn mail_password_unlock(
         &self,
         key: &str,
         account: Option<&Account>,
+        reached: bool,
         now: OffsetDateTime,
     ) -> Result<(), LoginError> {
-        self.send_unlock_link(key, account, true, now)
+        self.send_unlock_link(key, account, true, reached, now)
             .await
             .map_err(|e| LoginError::Store(crate::ports::StoreError::Internal(e.to_string())))
     }

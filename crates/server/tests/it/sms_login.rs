@@ -278,8 +278,8 @@ async fn with_2fa_on_and_no_method_usable_here_a_login_leads_to_support_never_in
     let c = client();
     let (status, body) = password_login(&c, &app, &nic).await;
     assert_eq!(
-        (status, body["status"].as_str(), &body["methods"], &body["default"]),
-        (200, Some("second_factor_required"), &json!([]), &Value::Null),
+        (status, body["status"].as_str(), &body["methods"], body.get("default")),
+        (200, Some("second_factor_required"), &json!([]), None),
         "{body}"
     );
     assert_eq!(c.get(app.url("/api/v1/me")).send().await.unwrap().status(), 401);

@@ -147,6 +147,9 @@ async fn a_lock_mails_a_new_unlock_link_a_day_later_and_a_reset_lifts_it() {
     let (status, _) = post(&client(), &app, &format!("/api/v1/password-reset/{token}"), body).await;
     assert_eq!(status, 200);
     assert_eq!(attempt(&client(), &app, nic, new_password).await.0, 200, "a new device");
+    // Locked again, however soon: a new link, not the day's spacing of reminders.
+    wrong_passwords(&attacker, &app, nic, 100).await;
+    assert_eq!(links().await, 3);
 }
 
 #[tokio::test]

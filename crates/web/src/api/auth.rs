@@ -36,7 +36,9 @@ pub struct LoginResponse {
     /// `totp`, `security_key`, `sms`, `backup_code`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub methods: Option<Vec<&'static str>>,
-    /// The method to offer first: the one used last.
+    /// The method to offer first: the one used last, else the newest device's (SMS only when
+    /// nothing else is left); absent when no method can be used here now (then only a
+    /// lost-devices request goes on, RECOVER-5).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub default: Option<&'static str>,
     /// `email_code_required`: where the code went, masked.
