@@ -377,6 +377,17 @@ pub trait ThrottleStore: Send + Sync {
         max: i64,
         gap: time::Duration,
     ) -> Result<bool, StoreError>;
+    /// Counts one event for a counter of consecutive events only if it still holds `seen` (a
+    /// compare-and-set), returning the new count; `None`, nothing counted, when another request
+    /// counted meanwhile. A try judged on a count (its delay) is counted on that same count, so
+    /// a burst that read it at once gets one try through, not all.
+    async fn hit_unchanged(
+        &self,
+        scope: &str,
+        key: &str,
+        seen: i64,
+        now: OffsetDateTime,
+    ) -> Result<Option<i64>, StoreError>;
     /// For each `(scope, key, window_start)`, in one query and in order: the events counted in
     /// a window that began at or after `window_start`, and when the last one happened.
     async fn counts(

@@ -16,13 +16,13 @@ use crate::ports::{StoreError, ThrottleStore};
 use time::{Duration, OffsetDateTime};
 
 /// Failures an identifier takes from unknown devices before it waits between tries.
-const ACCOUNT_FREE: i64 = 5;
+pub const ACCOUNT_FREE: i64 = 5;
 /// Failures from unknown devices after which the account needs the unlock link.
 pub const ACCOUNT_LOCK: i64 = 100;
 /// Failures one source address takes before it waits between tries.
 const ADDRESS_FREE: i64 = 20;
 /// Failures a known device takes before it waits between tries.
-const DEVICE_FREE: i64 = 5;
+pub const DEVICE_FREE: i64 = 5;
 /// The longest wait between tries.
 const MAX_WAIT: Duration = Duration::minutes(15);
 

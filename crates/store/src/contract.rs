@@ -1303,6 +1303,32 @@ async fn spaced_hits_count_only_within_their_limits_even_in_parallel() {
 }
 
 #[tokio::test]
+async fn a_counter_counted_on_the_count_seen_counts_once_for_a_burst() {
+    let (_db, store) = fresh().await;
+    let store = Arc::new(store);
+    for _ in 0..3 {
+        store.hit("fails", "a", T0 - Duration::days(1), T0).await.unwrap();
+    }
+    // Sixteen tries judged on the count 3: one is counted.
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move { store.hit_unchanged("fails", "a", 3, T0).await.unwrap() })
+        })
+        .collect();
+    let mut counted = Vec::new();
+    for task in tasks {
+        counted.extend(task.await.unwrap());
+    }
+    assert_eq!(counted, [4]);
+    assert_eq!(store.hit_unchanged("fails", "a", 3, T0).await.unwrap(), None, "stale");
+    assert_eq!(store.hit_unchanged("fails", "a", 4, T0).await.unwrap(), Some(5));
+    // A counter reset meanwhile starts again, as a reset means.
+    store.reset("fails", "a").await.unwrap();
+    assert_eq!(store.hit_unchanged("fails", "a", 5, T0).await.unwrap(), Some(1));
+}
+
+#[tokio::test]
 async fn several_counters_are_counted_read_and_reset_together() {
     let (_db, store) = fresh().await;
     let keys = [("pw-account", "a"), ("pw-address", "192.0.2.0")];

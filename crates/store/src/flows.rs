@@ -170,6 +170,31 @@ impl ThrottleStore for SqlStore {
         Ok(counted.is_some())
     }
 
+    async fn hit_unchanged(
+        &self,
+        scope: &str,
+        key: &str,
+        seen: i64,
+        now: OffsetDateTime,
+    ) -> Result<Option<i64>, StoreError> {
+        // No row (it was reset meanwhile): the count starts again, as a reset means.
+        sqlx::query_scalar(
+            "INSERT INTO throttle_counters (scope, key, failures, window_start, last_failure_at) \
+             VALUES ($1, $2, 1, $3, $3) \
+             ON CONFLICT (scope, key) DO UPDATE SET \
+               failures = throttle_counters.failures + 1, last_failure_at = $3 \
+             WHERE throttle_counters.failures = $4 \
+             RETURNING failures",
+        )
+        .bind(scope)
+        .bind(key)
+        .bind(micros(now))
+        .bind(seen)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)
+    }
+
     async fn counts(
         &self,
         keys: &[(&str, &str, OffsetDateTime)],

@@ -513,7 +513,18 @@ impl Login {
                 retry_after: ready_at - now,
             });
         }
-        let consecutive = self.ports.hit(FAILURES, &key, CONSECUTIVE, now).await?;
+        let consecutive = if failures >= DELAY_AFTER {
+            // Each try now waits its delay: counted only on the count it was judged by, so
+            // parallel tries that all read it get one through, not all (the rest wait a second).
+            self.ports
+                .hit_unchanged(FAILURES, &key, failures, now)
+                .await?
+                .ok_or(TwoFactorError::Throttled {
+                    retry_after: Duration::seconds(1),
+                })?
+        } else {
+            self.ports.hit(FAILURES, &key, CONSECUTIVE, now).await?
+        };
         if consecutive > ACCOUNT_LOCK {
             return Err(TwoFactorError::AccountLocked);
         }

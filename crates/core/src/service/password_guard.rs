@@ -9,7 +9,7 @@ use super::login_flow::Login;
 use super::sessions::LoginError;
 use crate::audit::ClientInfo;
 use crate::ports::{Account, CounterKey};
-use crate::throttle::{ACCOUNT_LOCK, Count, Verdict, address_key, verdict};
+use crate::throttle::{ACCOUNT_FREE, ACCOUNT_LOCK, Count, DEVICE_FREE, Verdict, address_key, verdict};
 use crate::types::AccountId;
 use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
@@ -148,13 +148,39 @@ impl Login {
                 retry_after: GLOBAL_WINDOW,
             });
         }
+        // Once tries wait between them, a try is counted only on the count it was judged by, so
+        // parallel tries that all read it get one through, not all (the rest wait a second).
+        let paced = |counted: Option<i64>| {
+            counted.ok_or(LoginError::Throttled {
+                retry_after: Duration::seconds(1),
+            })
+        };
         let mut account_failures = 0;
         if let Some(key) = &device {
-            self.ports.hit(DEVICE, key, CONSECUTIVE, now).await?;
+            match device_count {
+                Some(seen) if seen.failures >= DEVICE_FREE => {
+                    paced(self.ports.hit_unchanged(DEVICE, key, seen.failures, now).await?)?;
+                }
+                _ => {
+                    self.ports.hit(DEVICE, key, CONSECUTIVE, now).await?;
+                }
+            }
         } else {
-            // The account's counter and the address's, in one statement.
-            let counted = self.ports.hits(&keys[1..], CONSECUTIVE, now).await?;
-            account_failures = counted.first().copied().unwrap_or_default();
+            account_failures = if account_count.failures >= ACCOUNT_FREE {
+                let counted = self
+                    .ports
+                    .hit_unchanged(ACCOUNT, &account_key, account_count.failures, now)
+                    .await?;
+                let counted = paced(counted)?;
+                if let Some(key) = &address {
+                    self.ports.hit(ADDRESS, key, CONSECUTIVE, now).await?;
+                }
+                counted
+            } else {
+                // The account's counter and the address's, in one statement.
+                let counted = self.ports.hits(&keys[1..], CONSECUTIVE, now).await?;
+                counted.first().copied().unwrap_or_default()
+            };
             if account_failures > ACCOUNT_LOCK {
                 return Err(LoginError::Throttled {
                     retry_after: LOCKED_WAIT,

@@ -311,3 +311,32 @@ pub fn served_base(first_line: &str) -> String {
         .unwrap_or_else(|| panic!("no address in {first_line:?}"));
     format!("http://{addr}")
 }
+
+/// A change of `account`'s primary email to `to` waiting for its day (RECOVER-4), written straight
+/// to the store as if started and confirmed with the current mailbox said lost.
+pub async fn waiting_primary_change(app: &TestApp, account: sesame_core::types::AccountId, to: &str) -> uuid::Uuid {
+    use sesame_core::recovery::RecoveryStore;
+    let now = sesame_core::clock::Clock::now(app.clock.as_ref());
+    let change = sesame_core::recovery::EmailChange {
+        id: uuid::Uuid::now_v7(),
+        account_id: account,
+        target: sesame_core::recovery::EmailTarget::Primary,
+        email: sesame_core::types::Email::parse(to).unwrap(),
+        current_reachable: false,
+        attempts: 0,
+        created_at: now,
+        expires_at: now + time::Duration::minutes(30),
+        applies_at: None,
+        completed_at: None,
+        cancelled_at: None,
+    };
+    let store = &app.app.store;
+    store.create_email_change(&change, &[], &[]).await.unwrap();
+    let client = sesame_core::audit::ClientInfo::default();
+    let kind = sesame_core::audit::AuditKind::EmailChanged;
+    let scheduled = sesame_core::audit::AuditEvent::new(now, kind, sesame_core::audit::Actor::Customer, &client);
+    let applies_at = now + time::Duration::hours(24);
+    let done = store.schedule_email_change(change.id, applies_at, &[], &scheduled, &[]);
+    assert!(done.await.unwrap());
+    change.id
+}

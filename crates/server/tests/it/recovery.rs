@@ -531,35 +531,8 @@ async fn a_waiting_change_that_became_the_other_address_is_cancelled_when_its_da
     // before either could see the other (the check at its start would refuse it now, so it is
     // written straight to the store), waits its day (RECOVER-4); then the backup's code comes
     // back.
-    let now = sesame_core::clock::Clock::now(app.clock.as_ref());
-    let change = sesame_core::recovery::EmailChange {
-        id: uuid::Uuid::now_v7(),
-        account_id: jane.id,
-        target: sesame_core::recovery::EmailTarget::Primary,
-        email: sesame_core::types::Email::parse("Jane.Backup@Example.org").unwrap(),
-        current_reachable: false,
-        attempts: 0,
-        created_at: now,
-        expires_at: now + time::Duration::minutes(30),
-        applies_at: None,
-        completed_at: None,
-        cancelled_at: None,
-    };
+    let change = waiting_primary_change(&app, jane.id, "Jane.Backup@Example.org").await;
     let store = &app.app.store;
-    store.create_email_change(&change, &[], &[]).await.unwrap();
-    let scheduled = sesame_core::audit::AuditEvent::new(
-        now,
-        sesame_core::audit::AuditKind::EmailChanged,
-        sesame_core::audit::Actor::Customer,
-        &sesame_core::audit::ClientInfo::default(),
-    );
-    let applies_at = now + time::Duration::hours(24);
-    assert!(
-        store
-            .schedule_email_change(change.id, applies_at, &[], &scheduled, &[])
-            .await
-            .unwrap()
-    );
     let code = mail_with(&app, &smtp, "jane.backup@example.org", "email de secours")
         .await
         .code();
@@ -571,7 +544,7 @@ async fn a_waiting_change_that_became_the_other_address_is_cancelled_when_its_da
     app.advance(24 * 60 + 1);
     let recovery = app.app.services.recovery();
     assert_eq!(recovery.apply_due_email_changes().await.unwrap(), 0);
-    let stored = store.find_email_change(change.id).await.unwrap().unwrap();
+    let stored = store.find_email_change(change).await.unwrap().unwrap();
     assert!(
         stored.cancelled_at.is_some() && stored.completed_at.is_none(),
         "{stored:?}"

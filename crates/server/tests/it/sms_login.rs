@@ -327,22 +327,23 @@ async fn parallel_requests_for_texts_send_no_more_than_the_limits_allow() {
     assert_eq!(gateway.delivered().len(), 1);
 }
 
+/// Starts adding the phone: where its texted code enables it, the code, and a wrong one.
+async fn phone_enrolment(app: &TestApp, gateway: &Gateway) -> (String, String, &'static str) {
+    let body = json!({"phone": PHONE, "description": "Mobile"});
+    let (_, begun) = post(&app.client, app, "/api/v1/me/2fa/sms", body).await;
+    let enable = format!("/api/v1/me/2fa/devices/{}/enable", begun["id"].as_str().unwrap());
+    let code = texted_code(app, gateway, PHONE).await;
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    (enable, code, wrong)
+}
+
 #[tokio::test]
 async fn guessing_a_confirmation_code_meets_the_failure_limits() {
     let gateway = Gateway::start().await;
     let app = gateway_app(&gateway).await;
     let jane = app.jane().await;
     assert_eq!(app.login(jane.nic_handle.as_str(), PASSWORD).await.status(), 200);
-    let (_, begun) = post(
-        &app.client,
-        &app,
-        "/api/v1/me/2fa/sms",
-        json!({"phone": PHONE, "description": "Mobile"}),
-    )
-    .await;
-    let enable = format!("/api/v1/me/2fa/devices/{}/enable", begun["id"].as_str().unwrap());
-    let code = texted_code(&app, &gateway, PHONE).await;
-    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let (enable, code, wrong) = phone_enrolment(&app, &gateway).await;
     for _ in 0..5 {
         assert_eq!(post(&app.client, &app, &enable, json!({"code": wrong})).await.0, 400);
     }
@@ -354,16 +355,7 @@ async fn guessing_a_confirmation_code_meets_the_failure_limits() {
     );
     // A new enrolment texts a new code, with tries of its own; the account's count goes on.
     app.advance(1);
-    let (_, begun) = post(
-        &app.client,
-        &app,
-        "/api/v1/me/2fa/sms",
-        json!({"phone": PHONE, "description": "Mobile"}),
-    )
-    .await;
-    let enable = format!("/api/v1/me/2fa/devices/{}/enable", begun["id"].as_str().unwrap());
-    let code = texted_code(&app, &gateway, PHONE).await;
-    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let (enable, code, wrong) = phone_enrolment(&app, &gateway).await;
     for _ in 0..4 {
         assert_eq!(post(&app.client, &app, &enable, json!({"code": wrong})).await.0, 400);
     }

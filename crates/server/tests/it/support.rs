@@ -283,35 +283,8 @@ async fn the_account_page_shows_the_phone_on_file_and_a_waiting_primary_change_u
     let (status, body) = call(&app.client, &app, reqwest::Method::PUT, "/api/v1/me/profile", profile).await;
     assert_eq!(status, 200, "{body}");
     // Someone scheduled the primary address away (RECOVER-4), as a hijacker with a session would.
-    let now = sesame_core::clock::Clock::now(app.clock.as_ref());
-    let change = sesame_core::recovery::EmailChange {
-        id: uuid::Uuid::now_v7(),
-        account_id: jane.id,
-        target: sesame_core::recovery::EmailTarget::Primary,
-        email: sesame_core::types::Email::parse("thief@evil.example").unwrap(),
-        current_reachable: false,
-        attempts: 0,
-        created_at: now,
-        expires_at: now + time::Duration::minutes(30),
-        applies_at: None,
-        completed_at: None,
-        cancelled_at: None,
-    };
+    waiting_primary_change(&app, jane.id, "thief@evil.example").await;
     let store = &app.app.store;
-    store.create_email_change(&change, &[], &[]).await.unwrap();
-    let scheduled = sesame_core::audit::AuditEvent::new(
-        now,
-        sesame_core::audit::AuditKind::EmailChanged,
-        Actor::Customer,
-        &ClientInfo::default(),
-    );
-    let applies_at = now + time::Duration::hours(24);
-    assert!(
-        store
-            .schedule_email_change(change.id, applies_at, &[], &scheduled, &[])
-            .await
-            .unwrap()
-    );
 
     let page = || async {
         no_redirects()
