@@ -340,3 +340,26 @@ pub async fn waiting_primary_change(app: &TestApp, account: sesame_core::types::
     assert!(done.await.unwrap());
     change.id
 }
+
+/// Sends `n` requests at once, the `i`th made by `request(i)`, and returns their answers sorted.
+pub async fn at_once<T, Fut>(n: usize, request: impl Fn(usize) -> Fut) -> Vec<T>
+where
+    Fut: std::future::Future<Output = T> + Send + 'static,
+    T: Ord + Send + 'static,
+{
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..n {
+        set.spawn(request(i));
+    }
+    let mut answers = set.join_all().await;
+    answers.sort();
+    answers
+}
+
+/// The sorted statuses of `n` requests of which one got through (`first`) and the rest were
+/// refused (`rest`, a higher status).
+pub fn one_through(n: usize, first: u16, rest: u16) -> Vec<u16> {
+    let mut statuses = vec![rest; n];
+    statuses[0] = first;
+    statuses
+}

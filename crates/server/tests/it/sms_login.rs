@@ -306,20 +306,15 @@ async fn parallel_requests_for_texts_send_no_more_than_the_limits_allow() {
     assert_eq!(app.login(jane.nic_handle.as_str(), PASSWORD).await.status(), 200);
     // MFA-4: one text per 30 s, decided as each is counted, so a burst can't all pass a check
     // made before any of them was counted (SMS pumping to a premium number).
-    let mut burst = tokio::task::JoinSet::new();
-    for n in 0..12 {
+    let answers = at_once(12, |n| {
         let app = std::sync::Arc::clone(&app);
-        burst.spawn(async move {
+        async move {
             let body = json!({"phone": "+33612345678", "description": format!("Phone {n}")});
-            post(&app.client, &app, "/api/v1/me/2fa/sms", body).await
-        });
-    }
-    let mut answers = Vec::new();
-    while let Some(answer) = burst.join_next().await {
-        let (status, body) = answer.unwrap();
-        answers.push((status, body["error"]["code"].as_str().map(str::to_owned)));
-    }
-    answers.sort();
+            let (status, body) = post(&app.client, &app, "/api/v1/me/2fa/sms", body).await;
+            (status, body["error"]["code"].as_str().map(str::to_owned))
+        }
+    })
+    .await;
     let mut expected = vec![(201, None)];
     expected.extend(std::iter::repeat_n((429, Some("SMS_THROTTLED".to_owned())), 11));
     assert_eq!(answers, expected);

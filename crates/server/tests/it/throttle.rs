@@ -157,23 +157,16 @@ async fn a_burst_of_guesses_once_tries_wait_gets_one_through() {
     let app = std::sync::Arc::new(spawn_app().await);
     let jane = app.jane().await;
     let nic = jane.nic_handle.as_str().to_owned();
-    // Past the free tries, each waits its delay (RISK-2): thirty-two sent at once after it are judged
-    // on one count, and only one of them is checked.
+    // Past the free tries, each waits its delay (RISK-2): thirty-two sent at once after it are
+    // judged on one count, and only one of them is checked.
     wrong_passwords(&client(), &app, &nic, 5).await;
     app.advance(60);
-    let mut burst = tokio::task::JoinSet::new();
-    for _ in 0..32 {
+    let statuses = at_once(32, |_| {
         let (app, nic) = (std::sync::Arc::clone(&app), nic.clone());
-        burst.spawn(async move { attempt(&client(), &app, &nic, "not the password").await.0 });
-    }
-    let mut statuses = Vec::new();
-    while let Some(status) = burst.join_next().await {
-        statuses.push(status.unwrap());
-    }
-    statuses.sort_unstable();
-    let mut one_through = vec![429; 31];
-    one_through.insert(0, 401);
-    assert_eq!(statuses, one_through);
+        async move { attempt(&client(), &app, &nic, "not the password").await.0 }
+    })
+    .await;
+    assert_eq!(statuses, one_through(32, 401, 429));
 }
 
 #[tokio::test]

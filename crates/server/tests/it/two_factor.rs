@@ -404,22 +404,21 @@ async fn removing_the_last_two_devices_at_once_turns_2fa_off_once() {
     let c = client();
     let flow = password_step(&c, &app, nic, METHODS).await;
     assert_eq!(second(&c, &app, &flow, "backup_code", &e.backup_codes[0]).await.0, 200);
-    let mut removals = tokio::task::JoinSet::new();
-    for id in [e.app.clone(), second_app] {
-        let (app, c) = (std::sync::Arc::clone(&app), c.clone());
-        removals.spawn(async move {
+    let ids = [e.app.clone(), second_app];
+    let removed = at_once(2, |i| {
+        let (app, c, id) = (std::sync::Arc::clone(&app), c.clone(), ids[i].clone());
+        async move {
             let path = format!("/api/v1/me/2fa/devices/{id}");
-            call(&c, &app, reqwest::Method::DELETE, &path, json!({})).await
-        });
-    }
-    let mut off = Vec::new();
-    while let Some(done) = removals.join_next().await {
-        let (status, body) = done.unwrap();
-        assert_eq!(status, 200, "{body}");
-        off.push(body["two_factor_off"].as_bool().unwrap());
-    }
-    off.sort_unstable();
-    assert_eq!(off, [false, true], "one of them was the last");
+            let (status, body) = call(&c, &app, reqwest::Method::DELETE, &path, json!({})).await;
+            (status, body["two_factor_off"].as_bool())
+        }
+    })
+    .await;
+    assert_eq!(
+        removed,
+        [(200, Some(false)), (200, Some(true))],
+        "both removed, one of them the last"
+    );
     let (_, status) = status_json(c.get(app.url("/api/v1/me/2fa")).send().await.unwrap()).await;
     assert_eq!(
         (status["enabled"].as_bool(), status["backup_codes_left"].as_i64()),
@@ -441,23 +440,16 @@ async fn a_burst_of_codes_once_tries_wait_gets_one_through() {
             second(&c, &app, &flow, "totp", "000000").await;
         }
     }
-    // Ten failures: each try now waits (MFA-7). Thirty-two sent at once after the wait are judged on
-    // one count, and only one of them is checked.
+    // Ten failures: each try now waits (MFA-7). Thirty-two sent at once after the wait are
+    // judged on one count, and only one of them is checked.
     app.advance(1);
     let flow = password_step(&c, &app, nic, METHODS).await;
-    let mut burst = tokio::task::JoinSet::new();
-    for _ in 0..32 {
+    let statuses = at_once(32, |_| {
         let (app, c, flow) = (std::sync::Arc::clone(&app), c.clone(), flow.clone());
-        burst.spawn(async move { second(&c, &app, &flow, "totp", "000000").await.0 });
-    }
-    let mut statuses = Vec::new();
-    while let Some(status) = burst.join_next().await {
-        statuses.push(status.unwrap());
-    }
-    statuses.sort_unstable();
-    let mut one_through = vec![429; 31];
-    one_through.insert(0, 400);
-    assert_eq!(statuses, one_through);
+        async move { second(&c, &app, &flow, "totp", "000000").await.0 }
+    })
+    .await;
+    assert_eq!(statuses, one_through(32, 400, 429));
 }
 
 #[tokio::test]
