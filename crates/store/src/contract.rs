@@ -114,6 +114,20 @@ async fn fresh() -> (TestDb, SqlStore) {
     (db, store)
 }
 
+/// Runs `n` calls at once, the `i`th made by `call(store, i)`, and returns their results in order.
+async fn at_once<T, Fut>(store: &Arc<SqlStore>, n: usize, call: impl Fn(Arc<SqlStore>, usize) -> Fut) -> Vec<T>
+where
+    Fut: std::future::Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let tasks: Vec<_> = (0..n).map(|i| tokio::spawn(call(Arc::clone(store), i))).collect();
+    let mut results = Vec::with_capacity(n);
+    for task in tasks {
+        results.push(task.await.unwrap());
+    }
+    results
+}
+
 #[tokio::test]
 async fn accounts_round_trip_and_are_found_by_handle_or_email() {
     let (_db, store) = fresh().await;
@@ -717,19 +731,11 @@ async fn parallel_consumption_has_exactly_one_winner() {
             .create_secret(&secret("race", &[round; 32], T0 + Duration::hours(1)))
             .await
             .unwrap();
-        let tasks: Vec<_> = (0..16)
-            .map(|_| {
-                let store = Arc::clone(&store);
-                tokio::spawn(async move { store.consume_secret("race", &[round; 32], T0).await })
-            })
-            .collect();
-        let mut winners = 0;
-        for task in tasks {
-            if task.await.unwrap().unwrap().is_some() {
-                winners += 1;
-            }
-        }
-        assert_eq!(winners, 1, "round {round}");
+        let won = at_once(&store, 16, |store, _| async move {
+            store.consume_secret("race", &[round; 32], T0).await.unwrap()
+        })
+        .await;
+        assert_eq!(won.iter().flatten().count(), 1, "round {round}");
     }
 }
 
@@ -984,19 +990,13 @@ async fn parallel_claims_have_exactly_one_winner() {
     for round in 0..5 {
         let m = mail("a@example.com", false, None);
         store.create_flow(&flow_record(T0), &[], &[m]).await.unwrap();
-        let tasks: Vec<_> = (0..8)
-            .map(|i| {
-                let store = Arc::clone(&store);
-                tokio::spawn(async move { claim_mail(&store, &format!("w{i}"), T0, T0 + Duration::minutes(1)).await })
-            })
-            .collect();
-        let mut winners = 0;
-        for task in tasks {
-            if task.await.unwrap().unwrap().is_some() {
-                winners += 1;
-            }
-        }
-        assert_eq!(winners, 1, "round {round}");
+        let won = at_once(&store, 8, |store, i| async move {
+            claim_mail(&store, &format!("w{i}"), T0, T0 + Duration::minutes(1))
+                .await
+                .unwrap()
+        })
+        .await;
+        assert_eq!(won.iter().flatten().count(), 1, "round {round}");
     }
 }
 
@@ -1167,19 +1167,11 @@ async fn flow_attempts_stop_at_the_limit_even_in_parallel() {
     let store = Arc::new(store);
     let f = flow_record(T0);
     store.create_flow(&f, &[], &[]).await.unwrap();
-    let tasks: Vec<_> = (0..12)
-        .map(|_| {
-            let store = Arc::clone(&store);
-            tokio::spawn(async move { store.count_flow_attempt(f.id, 5).await })
-        })
-        .collect();
-    let mut counted = 0;
-    for task in tasks {
-        if task.await.unwrap().unwrap().is_some() {
-            counted += 1;
-        }
-    }
-    assert_eq!(counted, 5);
+    let counted = at_once(&store, 12, |store, _| async move {
+        store.count_flow_attempt(f.id, 5).await.unwrap()
+    })
+    .await;
+    assert_eq!(counted.iter().flatten().count(), 5);
 }
 
 #[tokio::test]
@@ -1272,12 +1264,8 @@ async fn spaced_hits_count_only_within_their_limits_even_in_parallel() {
         }
     };
     // Of sixteen at once, one counts.
-    let tasks: Vec<_> = (0..16).map(|_| tokio::spawn(hit(T0))).collect();
-    let mut counted = 0;
-    for task in tasks {
-        counted += i32::from(task.await.unwrap());
-    }
-    assert_eq!(counted, 1);
+    let counted = at_once(&store, 16, |_, _| hit(T0)).await;
+    assert_eq!(counted.iter().filter(|&&c| c).count(), 1);
     assert_eq!(
         store.count("sent", "a", T0 - Duration::hours(1)).await.unwrap(),
         (1, Some(T0))
@@ -1310,17 +1298,11 @@ async fn a_counter_counted_on_the_count_seen_counts_once_for_a_burst() {
         store.hit("fails", "a", T0 - Duration::days(1), T0).await.unwrap();
     }
     // Sixteen tries judged on the count 3: one is counted.
-    let tasks: Vec<_> = (0..16)
-        .map(|_| {
-            let store = Arc::clone(&store);
-            tokio::spawn(async move { store.hit_unchanged("fails", "a", 3, T0).await.unwrap() })
-        })
-        .collect();
-    let mut counted = Vec::new();
-    for task in tasks {
-        counted.extend(task.await.unwrap());
-    }
-    assert_eq!(counted, [4]);
+    let counted = at_once(&store, 16, |store, _| async move {
+        store.hit_unchanged("fails", "a", 3, T0).await.unwrap()
+    })
+    .await;
+    assert_eq!(counted.into_iter().flatten().collect::<Vec<_>>(), [4]);
     assert_eq!(store.hit_unchanged("fails", "a", 3, T0).await.unwrap(), None, "stale");
     assert_eq!(store.hit_unchanged("fails", "a", 4, T0).await.unwrap(), Some(5));
     // A counter reset meanwhile starts again, as a reset means.
@@ -1686,19 +1668,14 @@ mod sms_outbox {
                 .queue_sms(&sms(None, T0 + Duration::minutes(5)), None, T0)
                 .await
                 .unwrap();
-            let tasks: Vec<_> = (0..8)
-                .map(|i| {
-                    let store = Arc::clone(&store);
-                    tokio::spawn(async move { store.claim_sms(&format!("w{i}"), T0, T0 + Duration::minutes(1)).await })
-                })
-                .collect();
-            let mut winners = 0;
-            for task in tasks {
-                if task.await.unwrap().unwrap().is_some() {
-                    winners += 1;
-                }
-            }
-            assert_eq!(winners, 1, "round {round}");
+            let won = at_once(&store, 8, |store, i| async move {
+                store
+                    .claim_sms(&format!("w{i}"), T0, T0 + Duration::minutes(1))
+                    .await
+                    .unwrap()
+            })
+            .await;
+            assert_eq!(won.iter().flatten().count(), 1, "round {round}");
         }
     }
 
