@@ -177,6 +177,20 @@ async fn after_a_promotion_a_login_asks_for_a_backup_email_first_wherever_it_was
         let escaped = if going.is_empty() { "/" } else { going }.replace('/', "&#x2f;");
         let kept = format!("name=\"return_to\" value=\"{escaped}\"");
         assert!(page.contains(&kept), "the forms carry it on");
+        if going.is_empty() {
+            continue;
+        }
+        // A login grown stale on the way asks for the password again, and comes back here.
+        app.advance(11);
+        let token = csrf_in(&page);
+        let fields = [
+            ("csrf", token.as_str()),
+            ("email", "jane.new@backup.example"),
+            ("return_to", going),
+        ];
+        let stale = v.post_form("/security/backup-email", &fields).await;
+        let back = "/reauth?return_to=%2Fsecurity%2Fbackup-email%3Freturn_to%3D%252Fprofile";
+        assert_eq!((stale.status().as_u16(), location(&stale)), (303, back.to_owned()));
     }
 }
 

@@ -214,6 +214,12 @@ fn customer(ctx: &PageContext) -> Option<std::sync::Arc<Authenticated>> {
     ctx.auth.clone()
 }
 
+/// The backup email page's address, for a query to follow.
+fn backup_page_url() -> url::form_urlencoded::Serializer<'static, String> {
+    const PAGE: &str = "/security/backup-email?";
+    url::form_urlencoded::Serializer::for_suffix(PAGE.to_owned(), PAGE.len())
+}
+
 /// RECOVER-3: the backup email page (also where a customer lands when support promoted the old
 /// one, RECOVER-6: `return_to` is where they were going, and where they go once it is verified).
 pub async fn backup_page(State(state): State<AppState>, ctx: PageContext, uri: Uri) -> Response {
@@ -277,12 +283,16 @@ async fn contact_outcome(
     result: Result<String, RecoveryError>,
 ) -> Response {
     let path = match page {
-        ContactPage::Backup { .. } => "/security/backup-email",
-        ContactPage::Email => "/security/email",
+        // RECOVER-6: a detour at login comes back here with where it was going.
+        ContactPage::Backup { return_to } if !return_to.is_empty() => {
+            backup_page_url().append_pair("return_to", return_to).finish()
+        }
+        ContactPage::Backup { .. } => "/security/backup-email".to_owned(),
+        ContactPage::Email => "/security/email".to_owned(),
     };
     match result {
         Ok(to) => ctx.redirect(&to),
-        Err(RecoveryError::TwoFactor(TwoFactorError::ReauthRequired)) => reauth_for(ctx, path),
+        Err(RecoveryError::TwoFactor(TwoFactorError::ReauthRequired)) => reauth_for(ctx, &path),
         Err(err) => {
             let code = ApiError::from(err).code();
             match page {
@@ -307,7 +317,7 @@ pub async fn backup_set(
     };
     let result = state.services().recovery().set_backup_email(&auth, &form.email).await;
     let return_to = safe_return_to(&form.return_to, state.settings()).unwrap_or_default();
-    let sent = url::form_urlencoded::Serializer::new(String::from("/security/backup-email?"))
+    let sent = backup_page_url()
         .append_pair("sent", "1")
         .append_pair("return_to", &return_to)
         .finish();
