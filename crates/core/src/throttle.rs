@@ -23,6 +23,9 @@ pub const ACCOUNT_LOCK: i64 = 100;
 const ADDRESS_FREE: i64 = 20;
 /// Failures a known device takes before it waits between tries.
 pub const DEVICE_FREE: i64 = 5;
+/// What a try waits when the count it was judged by moved before it was counted (another try of
+/// the same burst got through): tried again at once, it meets the wait that try started.
+pub const BURST_WAIT: Duration = Duration::seconds(1);
 /// The longest wait between tries.
 const MAX_WAIT: Duration = Duration::minutes(15);
 

@@ -403,8 +403,7 @@ impl AccountStore for SqlStore {
             return Ok(false);
         }
         if state != AccountState::Active {
-            crate::sessions::end_all(&mut *tx, id, audit.at).await?;
-            crate::recovery::end_pending(&mut tx, id, audit.at).await?;
+            crate::recovery::take_back(&mut tx, id, audit.at).await?;
         }
         crate::commit_with(tx, audit, &[]).await?;
         self.changed(id);

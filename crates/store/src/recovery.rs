@@ -160,6 +160,19 @@ pub(crate) async fn end_pending(
     crate::flows::end_login_flows(tx, account, now).await
 }
 
+/// The owner takes the account back (not you?, a block, support ending every session, a lost-2FA
+/// approval): every session ends, and so does what was pending on it ([`end_pending`]); how many
+/// sessions ended.
+pub(crate) async fn take_back(
+    tx: &mut crate::pool::Tx,
+    account: AccountId,
+    now: OffsetDateTime,
+) -> Result<u64, StoreError> {
+    let ended = crate::sessions::end_all(&mut **tx, account, now).await?;
+    end_pending(tx, account, now).await?;
+    Ok(ended)
+}
+
 /// Cancels the account's open email changes and voids their codes and cancel links.
 async fn cancel_email_changes(
     tx: &mut crate::pool::Tx,

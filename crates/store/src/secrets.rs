@@ -59,8 +59,7 @@ impl SecretStore for SqlStore {
         let Some(account) = consume(&mut *tx, purpose, hash, now).await?.and_then(|s| s.account_id) else {
             return Ok(None);
         };
-        crate::sessions::end_all(&mut *tx, account, now).await?;
-        crate::recovery::end_pending(&mut tx, account, now).await?;
+        crate::recovery::take_back(&mut tx, account, now).await?;
         let mut audit = audit.clone();
         audit.account_id = Some(account);
         crate::commit_with(tx, &audit, &[]).await?;

@@ -201,8 +201,7 @@ impl SessionStore for SqlStore {
 
     async fn end_all_sessions(&self, account: AccountId, now: OffsetDateTime) -> Result<u64, StoreError> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
-        let ended = end_all(&mut *tx, account, now).await?;
-        crate::recovery::end_pending(&mut tx, account, now).await?;
+        let ended = crate::recovery::take_back(&mut tx, account, now).await?;
         tx.commit().await.map_err(db_error)?;
         self.changed(account);
         Ok(ended)

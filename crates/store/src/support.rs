@@ -356,8 +356,7 @@ impl SupportStore for SqlStore {
             .await
             .map_err(db_error)?;
         crate::credentials::void_backup_codes(&mut tx, a.account, a.now).await?;
-        crate::sessions::end_all(&mut *tx, a.account, a.now).await?;
-        crate::recovery::end_pending(&mut tx, a.account, a.now).await?;
+        crate::recovery::take_back(&mut tx, a.account, a.now).await?;
         commit_with(tx, a.audit, a.mails).await?;
         self.changed(a.account);
         Ok(true)

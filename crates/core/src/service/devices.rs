@@ -85,6 +85,12 @@ impl std::fmt::Debug for Devices {
     }
 }
 
+/// MFA-5, MFA-6: a device change whose "first" or "last" turned twice while it was written (the
+/// account's devices changing under it); the client may try again.
+fn devices_kept_changing() -> TwoFactorError {
+    StoreError::Unavailable("the account's devices kept changing".into()).into()
+}
+
 impl Devices {
     pub(super) fn new(base: Arc<Base>, ports: Arc<dyn CredentialStore>, factors: Factors, login: Login) -> Self {
         Self {
@@ -244,7 +250,7 @@ impl Devices {
                 Err(err) => return Err(err.into()),
             }
         }
-        Err(StoreError::Unavailable("the account's devices kept changing".into()).into())
+        Err(devices_kept_changing())
     }
 
     pub async fn device_rename(&self, auth: &Authenticated, id: Uuid, description: &str) -> Result<(), TwoFactorError> {
@@ -375,7 +381,7 @@ impl Devices {
                 Err(err) => return Err(err.into()),
             }
         }
-        Err(StoreError::Unavailable("the account's devices kept changing".into()).into())
+        Err(devices_kept_changing())
     }
 
     /// MFA-5: a new set of backup codes; the old set stops working.

@@ -520,7 +520,7 @@ impl Login {
                 .hit_unchanged(FAILURES, &key, failures, now)
                 .await?
                 .ok_or(TwoFactorError::Throttled {
-                    retry_after: Duration::seconds(1),
+                    retry_after: crate::throttle::BURST_WAIT,
                 })?
         } else {
             self.ports.hit(FAILURES, &key, CONSECUTIVE, now).await?

@@ -9,7 +9,7 @@ use super::login_flow::Login;
 use super::sessions::LoginError;
 use crate::audit::ClientInfo;
 use crate::ports::{Account, CounterKey};
-use crate::throttle::{ACCOUNT_FREE, ACCOUNT_LOCK, Count, DEVICE_FREE, Verdict, address_key, verdict};
+use crate::throttle::{ACCOUNT_FREE, ACCOUNT_LOCK, BURST_WAIT, Count, DEVICE_FREE, Verdict, address_key, verdict};
 use crate::types::AccountId;
 use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
@@ -152,7 +152,7 @@ impl Login {
         // parallel tries that all read it get one through, not all (the rest wait a second).
         let paced = |counted: Option<i64>| {
             counted.ok_or(LoginError::Throttled {
-                retry_after: Duration::seconds(1),
+                retry_after: BURST_WAIT,
             })
         };
         let mut account_failures = 0;

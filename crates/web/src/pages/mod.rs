@@ -566,10 +566,7 @@ pub(super) fn after_login(state: &AppState, mut ctx: PageContext, success: &Logi
     ctx.add_cookie(forget_login_hint(state));
     let to = safe_return_to(return_to, state.settings()).unwrap_or_else(|| "/".to_owned());
     if success.account.backup_email_required {
-        let query = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("return_to", &to)
-            .finish();
-        return ctx.redirect(&format!("/security/backup-email?{query}"));
+        return ctx.redirect(&recovery::backup_page_url().append_pair("return_to", &to).finish());
     }
     ctx.redirect(&to)
 }

@@ -215,7 +215,7 @@ fn customer(ctx: &PageContext) -> Option<std::sync::Arc<Authenticated>> {
 }
 
 /// The backup email page's address, for a query to follow.
-fn backup_page_url() -> url::form_urlencoded::Serializer<'static, String> {
+pub(super) fn backup_page_url() -> url::form_urlencoded::Serializer<'static, String> {
     const PAGE: &str = "/security/backup-email?";
     url::form_urlencoded::Serializer::for_suffix(PAGE.to_owned(), PAGE.len())
 }
