@@ -86,15 +86,16 @@ pub async fn throughput(cores: usize, load: &LoadThread, sink: &SmtpSink, base: 
     assert_eq!(burst(WARM_UP, 1).await, WARM_UP, "the bench account logs in");
 
     let (mut ratios, mut logged_in) = (Vec::new(), 0);
-    let mut cpu = BTreeMap::<&str, f64>::new();
+    let mut used = BTreeMap::<String, Use>::new();
     for round in 1..=rounds {
         let raw = raw_argon2_rate(cores, cores * 50);
-        let before = cpu_by_group();
+        let before = use_by_thread();
         let started = Instant::now();
         let ok = burst(LOGINS_PER_ROUND, clients).await;
         let rate = ok as f64 / started.elapsed().as_secs_f64();
-        for (group, used) in cpu_by_group() {
-            *cpu.entry(group).or_default() += used - before.get(group).copied().unwrap_or(0.0);
+        for (threads, after) in use_by_thread() {
+            let earlier = before.get(&threads).copied().unwrap_or_default();
+            used.entry(threads).or_default().add(after, earlier);
         }
         logged_in += ok;
         ratios.push(rate / raw);
@@ -108,13 +109,30 @@ pub async fn throughput(cores: usize, load: &LoadThread, sink: &SmtpSink, base: 
         "password logins over HTTP ({clients} clients) / raw Argon2id rate on {cores} cores: median ratio {:.3} over {rounds} rounds",
         ratios[ratios.len() / 2]
     );
-    let per_login = |group: &str| 1000.0 * cpu.get(group).copied().unwrap_or(0.0) / logged_in as f64;
+    let logins = logged_in as f64;
+    let per_login = |group: &str| {
+        let cpu: f64 = used
+            .iter()
+            .filter(|(t, _)| self::group(t) == group)
+            .map(|(_, u)| u.cpu)
+            .sum();
+        1000.0 * cpu / logins
+    };
     let (hashing, server, bench) = (per_login(HASHING), per_login(SERVER), per_login(LOAD));
     println!(
         "CPU per login: hashing workers {hashing:.2} ms, rest of the server {server:.2} ms, load generator and SMTP sink {bench:.2} ms; \
          hashing is {:.3} of the server's CPU",
         hashing / (hashing + server)
     );
+    // Each wake-up beside Argon2 starts with cold caches: the cost the CPU figures hide.
+    for (threads, u) in &used {
+        println!(
+            "  per login, {threads} threads: {:.2} ms CPU, {:.1} waits, {:.1} preemptions",
+            1000.0 * u.cpu / logins,
+            u.waits / logins,
+            u.preempted / logins
+        );
+    }
 
     // LOGIN-4: every one of those logins mailed its owner; the rate counts only if none was
     // dropped.
@@ -135,30 +153,70 @@ const HASHING: &str = "hashing workers";
 const SERVER: &str = "rest of the server";
 const LOAD: &str = "load generator";
 
-/// CPU seconds (user + system) used so far by this process's threads, by group: the server's
-/// hashing workers (`argon2-N`), the bench's load thread, and the rest of the server (tokio's
-/// workers, sqlx's SQLite threads). The bench's main thread and raw hashing threads are left out.
-fn cpu_by_group() -> BTreeMap<&'static str, f64> {
+/// The group a kind of thread counts in: the server's hashing workers (`argon2-N`), the bench's
+/// load thread, and the rest of the server (tokio's workers, sqlx's SQLite threads).
+fn group(threads: &str) -> &'static str {
+    match threads {
+        "argon2" => HASHING,
+        "bench-load" => LOAD,
+        _ => SERVER,
+    }
+}
+
+/// What a kind of thread used so far: CPU seconds (user + system), and how often its threads
+/// went to sleep (waits) or were pushed off a core (preemptions).
+#[derive(Debug, Default, Clone, Copy)]
+struct Use {
+    cpu: f64,
+    waits: f64,
+    preempted: f64,
+}
+
+impl Use {
+    fn add(&mut self, after: Use, before: Use) {
+        self.cpu += after.cpu - before.cpu;
+        self.waits += after.waits - before.waits;
+        self.preempted += after.preempted - before.preempted;
+    }
+}
+
+/// This process's threads, by name without their number (`argon2-0` counts as `argon2`; Linux
+/// cuts names at 15 bytes). The bench's main thread and raw hashing threads are left out.
+fn use_by_thread() -> BTreeMap<String, Use> {
     let tick = 100.0; // USER_HZ
-    let mut groups = BTreeMap::new();
+    let mut threads = BTreeMap::<String, Use>::new();
     for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
-        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+        let (Ok(stat), Ok(status)) = (
+            std::fs::read_to_string(task.path().join("stat")),
+            std::fs::read_to_string(task.path().join("status")),
+        ) else {
             continue;
         };
         let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
             continue;
         };
-        let group = match &stat[open + 1..close] {
-            name if name.starts_with("argon2-") => HASHING,
-            "bench-load" => LOAD,
-            "sesame-bench" | "raw-argon2" => continue,
-            _ => SERVER,
+        let name = &stat[open + 1..close];
+        if matches!(name, "sesame-bench" | "raw-argon2") {
+            continue;
+        }
+        let name = match name.rsplit_once('-') {
+            Some((kind, n)) if n.bytes().all(|b| b.is_ascii_digit()) => kind,
+            _ => name,
         };
         let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
-        let used = (fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap()) / tick;
-        *groups.entry(group).or_insert(0.0) += used;
+        let switches = |key: &str| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix(key))
+                .and_then(|n| n.trim().parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        let entry = threads.entry(name.to_owned()).or_default();
+        entry.cpu += (fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap()) / tick;
+        entry.waits += switches("voluntary_ctxt_switches:");
+        entry.preempted += switches("nonvoluntary_ctxt_switches:");
     }
-    groups
+    threads
 }
 
 /// Argon2id hashes per second on `threads` threads, each reusing its memory as the server's
