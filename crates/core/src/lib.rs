@@ -12,6 +12,7 @@ mod fixtures;
 pub mod flow;
 pub mod ip_rules;
 pub mod keys;
+pub mod limits;
 pub mod mail;
 pub mod ports;
 pub mod random;

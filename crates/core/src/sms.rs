@@ -10,9 +10,6 @@ use async_trait::async_trait;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
-/// MFA-4: how long an SMS code is valid (the text says so).
-pub const CODE_TTL: Duration = Duration::minutes(5);
-
 /// A text message for the outbox.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SmsMessage {
@@ -83,8 +80,8 @@ pub trait SmsOutboxStore: Send + Sync {
 /// The text carrying an SMS code, in the customer's language (`en` or `fr`; any other falls back
 /// to `en`), naming the brand and never the NIC handle. Plain GSM characters only, so that it
 /// fits one SMS.
-pub fn code_text(language: &str, brand: &str, code: &str) -> String {
-    let minutes = CODE_TTL.whole_minutes();
+pub fn code_text(language: &str, brand: &str, code: &str, valid_for: Duration) -> String {
+    let minutes = valid_for.whole_minutes();
     let primary = language.split(['-', '_']).next().unwrap_or_default();
     if primary.eq_ignore_ascii_case("fr") {
         format!(
@@ -102,14 +99,17 @@ mod tests {
     #[test]
     fn the_code_text_speaks_the_customers_language() {
         assert_eq!(
-            code_text("en", "Sesame", "123456"),
+            code_text("en", "Sesame", "123456", Duration::minutes(5)),
             "Sesame: your verification code is 123456. It expires in 5 minutes. Never share it."
         );
         assert_eq!(
-            code_text("fr-CA", "Sesame", "123456"),
+            code_text("fr-CA", "Sesame", "123456", Duration::minutes(5)),
             "Sesame : votre code de vérification est 123456. Il expire dans 5 minutes. Ne le communiquez jamais."
         );
-        assert_eq!(code_text("de", "Acme", "000001"), code_text("en", "Acme", "000001"));
+        assert_eq!(
+            code_text("de", "Acme", "000001", Duration::minutes(5)),
+            code_text("en", "Acme", "000001", Duration::minutes(5))
+        );
     }
 
     #[test]
@@ -118,7 +118,7 @@ mod tests {
             id: Uuid::nil(),
             account_id: None,
             to: "+33612345678".into(),
-            text: code_text("en", "Sesame", "987654"),
+            text: code_text("en", "Sesame", "987654", Duration::minutes(5)),
             created_at: OffsetDateTime::UNIX_EPOCH,
             expires_at: OffsetDateTime::UNIX_EPOCH,
         };

@@ -12,13 +12,12 @@
 //! * **Per source address**: consecutive failures from one IP (a /48 for IPv6); after 20, delays
 //!   grow the same way. Unknown devices only.
 
+use crate::limits::Limits;
 use crate::ports::{StoreError, ThrottleStore};
 use time::{Duration, OffsetDateTime};
 
 /// Failures an identifier takes from unknown devices before it waits between tries.
 pub const ACCOUNT_FREE: i64 = 5;
-/// Failures from unknown devices after which the account needs the unlock link.
-pub const ACCOUNT_LOCK: i64 = 100;
 /// Failures one source address takes before it waits between tries.
 const ADDRESS_FREE: i64 = 20;
 /// Failures a known device takes before it waits between tries.
@@ -66,12 +65,13 @@ fn ready(count: Count, free: i64, now: OffsetDateTime) -> Option<Duration> {
     (now < at).then(|| at - now)
 }
 
-/// The verdict for a try from a known device (`device`) or an unknown one (`account`, `address`).
-pub fn verdict(known_device: Option<Count>, account: Count, address: Count, now: OffsetDateTime) -> Verdict {
+/// The verdict for a try from a known device (`device`) or an unknown one (`account`, `address`);
+/// `lock` is the account's failures from unknown devices that need the unlock link.
+pub fn verdict(known_device: Option<Count>, account: Count, address: Count, now: OffsetDateTime, lock: i64) -> Verdict {
     if let Some(device) = known_device {
         return ready(device, DEVICE_FREE, now).map_or(Verdict::Go, Verdict::Wait);
     }
-    if account.failures >= ACCOUNT_LOCK {
+    if account.failures >= lock {
         return Verdict::Locked;
     }
     let waits = [ready(account, ACCOUNT_FREE, now), ready(address, ADDRESS_FREE, now)];
@@ -91,13 +91,20 @@ pub fn address_key(ip: &str) -> String {
 }
 
 /// A code sent by text or email (MFA-4, LOGIN-3): at most one per 30 s and 5 per hour per
-/// account. Given the codes sent in the current hour's window and the last one, how long to wait.
-pub fn code_send_wait(sent: i64, last: Option<OffsetDateTime>, now: OffsetDateTime) -> Option<Duration> {
+/// account by default (`limits`). Given the codes sent in the current hour's window and the last
+/// one, how long to wait.
+pub fn code_send_wait(
+    limits: &Limits,
+    sent: i64,
+    last: Option<OffsetDateTime>,
+    now: OffsetDateTime,
+) -> Option<Duration> {
     let last = last?;
-    if sent >= CODES_PER_HOUR {
+    if sent >= limits.codes_per_hour {
         return Some(CODE_WINDOW - (now - last).min(CODE_WINDOW) + Duration::seconds(1));
     }
-    (now < last + CODE_RESEND_AFTER).then(|| last + CODE_RESEND_AFTER - now)
+    let after = limits.code_resend_after;
+    (now < last + after).then(|| last + after - now)
 }
 
 /// MFA-4, LOGIN-3: takes one of the account's code sends, counted under `scope`; when the limits
@@ -105,13 +112,14 @@ pub fn code_send_wait(sent: i64, last: Option<OffsetDateTime>, now: OffsetDateTi
 /// requests can't all pass a check made before any of them was counted.
 pub async fn take_code_send<P: ThrottleStore + ?Sized>(
     ports: &P,
+    limits: &Limits,
     scope: &str,
     key: &str,
     now: OffsetDateTime,
 ) -> Result<Option<Duration>, StoreError> {
     let since = now - CODE_WINDOW;
     if ports
-        .hit_spaced(scope, key, since, now, CODES_PER_HOUR, CODE_RESEND_AFTER)
+        .hit_spaced(scope, key, since, now, limits.codes_per_hour, limits.code_resend_after)
         .await?
     {
         return Ok(None);
@@ -122,13 +130,13 @@ pub async fn take_code_send<P: ThrottleStore + ?Sized>(
         .await?;
     let sent = read.first().map_or(0, |r| r.0);
     let last = read.get(1).and_then(|r| r.1);
-    Ok(Some(code_send_wait(sent, last, now).unwrap_or(Duration::seconds(1))))
+    Ok(Some(
+        code_send_wait(limits, sent, last, now).unwrap_or(Duration::seconds(1)),
+    ))
 }
 
 /// The window of [`code_send_wait`]'s count.
 pub const CODE_WINDOW: Duration = Duration::hours(1);
-const CODES_PER_HOUR: i64 = 5;
-const CODE_RESEND_AFTER: Duration = Duration::seconds(30);
 
 /// RISK-1: the network of an IP for "not seen in 90 days": its /24 for IPv4, its /48 for IPv6.
 pub fn network_key(ip: &str) -> String {
@@ -144,6 +152,8 @@ pub fn network_key(ip: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const LOCK: i64 = 100;
     use time::macros::datetime;
 
     const NOW: OffsetDateTime = datetime!(2026-11-25 12:00 UTC);
@@ -156,16 +166,19 @@ mod tests {
             failures: 1,
             last: Some(NOW + Duration::milliseconds(2)),
         };
-        assert_eq!(verdict(None, later, later, NOW), Verdict::Go);
+        assert_eq!(verdict(None, later, later, NOW, LOCK), Verdict::Go);
         assert_eq!(
-            verdict(Some(later), Count::default(), Count::default(), NOW),
+            verdict(Some(later), Count::default(), Count::default(), NOW, LOCK),
             Verdict::Go
         );
         let beyond = Count {
             failures: ACCOUNT_FREE,
             last: Some(NOW + Duration::milliseconds(2)),
         };
-        assert!(matches!(verdict(None, beyond, Count::default(), NOW), Verdict::Wait(_)));
+        assert!(matches!(
+            verdict(None, beyond, Count::default(), NOW, LOCK),
+            Verdict::Wait(_)
+        ));
     }
 
     fn count(failures: i64, ago: Duration) -> Count {
@@ -178,22 +191,25 @@ mod tests {
     #[test]
     fn unknown_devices_wait_after_five_failures_and_lock_at_a_hundred() {
         let none = Count::default();
-        assert_eq!(verdict(None, count(4, Duration::ZERO), none, NOW), Verdict::Go);
+        assert_eq!(verdict(None, count(4, Duration::ZERO), none, NOW, LOCK), Verdict::Go);
         assert_eq!(
-            verdict(None, count(5, Duration::ZERO), none, NOW),
+            verdict(None, count(5, Duration::ZERO), none, NOW, LOCK),
             Verdict::Wait(Duration::seconds(1))
         );
-        assert_eq!(verdict(None, count(5, Duration::seconds(1)), none, NOW), Verdict::Go);
         assert_eq!(
-            verdict(None, count(8, Duration::ZERO), none, NOW),
+            verdict(None, count(5, Duration::seconds(1)), none, NOW, LOCK),
+            Verdict::Go
+        );
+        assert_eq!(
+            verdict(None, count(8, Duration::ZERO), none, NOW, LOCK),
             Verdict::Wait(Duration::seconds(8))
         );
         assert_eq!(
-            verdict(None, count(60, Duration::ZERO), none, NOW),
+            verdict(None, count(60, Duration::ZERO), none, NOW, LOCK),
             Verdict::Wait(Duration::minutes(15))
         );
         assert_eq!(
-            verdict(None, count(100, Duration::days(30)), none, NOW),
+            verdict(None, count(100, Duration::days(30)), none, NOW, LOCK),
             Verdict::Locked
         );
     }
@@ -202,9 +218,12 @@ mod tests {
     fn a_known_device_counts_only_its_own_failures() {
         let locked = count(500, Duration::ZERO);
         let busy_address = count(500, Duration::ZERO);
-        assert_eq!(verdict(Some(Count::default()), locked, busy_address, NOW), Verdict::Go);
         assert_eq!(
-            verdict(Some(count(6, Duration::ZERO)), locked, busy_address, NOW),
+            verdict(Some(Count::default()), locked, busy_address, NOW, LOCK),
+            Verdict::Go
+        );
+        assert_eq!(
+            verdict(Some(count(6, Duration::ZERO)), locked, busy_address, NOW, LOCK),
             Verdict::Wait(Duration::seconds(2))
         );
     }
@@ -212,9 +231,9 @@ mod tests {
     #[test]
     fn a_busy_address_waits_after_twenty_failures() {
         let none = Count::default();
-        assert_eq!(verdict(None, none, count(19, Duration::ZERO), NOW), Verdict::Go);
+        assert_eq!(verdict(None, none, count(19, Duration::ZERO), NOW, LOCK), Verdict::Go);
         assert_eq!(
-            verdict(None, none, count(21, Duration::ZERO), NOW),
+            verdict(None, none, count(21, Duration::ZERO), NOW, LOCK),
             Verdict::Wait(Duration::seconds(2))
         );
     }

@@ -61,6 +61,7 @@ pub struct Config {
     pub risk: RiskConfig,
     pub session: SessionConfig,
     pub password: PasswordConfig,
+    pub limits: LimitsConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -271,6 +272,148 @@ pub struct SessionConfig {
     pub cache_ms: u64,
 }
 
+/// The numbers of the security rules (the `[limits]` section); the defaults are the
+/// requirements' own.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// SESS-3: a sensitive change needs an authentication this recent.
+    pub reauth_minutes: i64,
+    /// MFA-4: how long a texted code works, and the wrong tries it takes.
+    pub sms_code_minutes: i64,
+    pub sms_code_tries: i64,
+    /// MFA-4, LOGIN-3: codes sent by text or email to one account per hour, and the least time
+    /// between two.
+    pub codes_per_hour: i64,
+    pub code_resend_seconds: i64,
+    /// MFA-5: codes in a set, and how few left make the security page warn.
+    pub backup_codes: usize,
+    pub backup_codes_warning: i64,
+    /// MFA-7: wrong codes a login flow takes; failures across flows after which tries wait, and
+    /// after which no code is accepted until the mailed unlock link is used.
+    pub login_flow_code_tries: i64,
+    pub code_failures_before_delay: i64,
+    pub code_failures_to_lock: i64,
+    /// RECOVER-1: how long a password-reset link works.
+    pub reset_link_minutes: i64,
+    /// RECOVER-4: when the current primary address can't be reached, the delay before a primary
+    /// change applies by itself.
+    pub unreachable_change_hours: i64,
+    /// RECOVER-5: the largest identity document, in MB (MiB).
+    pub document_max_mb: usize,
+    /// RISK-1: how long a network stays known to an account.
+    pub network_memory_days: i64,
+    /// RISK-2: consecutive wrong passwords from unknown devices before the unlock link is needed.
+    pub password_failures_to_lock: i64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        let core = sesame_core::limits::Limits::default();
+        Self {
+            reauth_minutes: core.fresh_auth.whole_minutes(),
+            sms_code_minutes: core.sms_code_ttl.whole_minutes(),
+            sms_code_tries: core.sms_code_tries,
+            codes_per_hour: core.codes_per_hour,
+            code_resend_seconds: core.code_resend_after.whole_seconds(),
+            backup_codes: core.backup_codes,
+            backup_codes_warning: core.backup_codes_warning,
+            login_flow_code_tries: core.flow_attempts,
+            code_failures_before_delay: core.code_failures_before_delay,
+            code_failures_to_lock: core.code_failures_to_lock,
+            reset_link_minutes: core.reset_link_ttl.whole_minutes(),
+            unreachable_change_hours: core.unreachable_delay.whole_hours(),
+            document_max_mb: core.document_max_bytes / (1024 * 1024),
+            network_memory_days: core.network_memory.whole_days(),
+            password_failures_to_lock: core.password_failures_to_lock,
+        }
+    }
+}
+
+impl LimitsConfig {
+    /// Each number within its bounds (a bad one names itself).
+    fn check(&self) -> Result<(), ConfigError> {
+        let ranges: [(&'static str, i64, i64, i64); 15] = [
+            ("limits.reauth_minutes", self.reauth_minutes, 1, 60),
+            ("limits.sms_code_minutes", self.sms_code_minutes, 1, 15),
+            ("limits.sms_code_tries", self.sms_code_tries, 1, 10),
+            ("limits.codes_per_hour", self.codes_per_hour, 1, 60),
+            ("limits.code_resend_seconds", self.code_resend_seconds, 0, 600),
+            (
+                "limits.backup_codes",
+                i64::try_from(self.backup_codes).unwrap_or(i64::MAX),
+                5,
+                20,
+            ),
+            ("limits.backup_codes_warning", self.backup_codes_warning, 0, 19),
+            ("limits.login_flow_code_tries", self.login_flow_code_tries, 1, 10),
+            (
+                "limits.code_failures_before_delay",
+                self.code_failures_before_delay,
+                1,
+                100,
+            ),
+            ("limits.code_failures_to_lock", self.code_failures_to_lock, 2, 1000),
+            ("limits.reset_link_minutes", self.reset_link_minutes, 5, 1440),
+            ("limits.unreachable_change_hours", self.unreachable_change_hours, 1, 168),
+            (
+                "limits.document_max_mb",
+                i64::try_from(self.document_max_mb).unwrap_or(i64::MAX),
+                1,
+                50,
+            ),
+            ("limits.network_memory_days", self.network_memory_days, 1, 365),
+            // Above the five free tries an account takes before its tries wait (RISK-2).
+            (
+                "limits.password_failures_to_lock",
+                self.password_failures_to_lock,
+                6,
+                1000,
+            ),
+        ];
+        for (setting, value, low, high) in ranges {
+            if !(low..=high).contains(&value) {
+                return Err(invalid(setting, format!("must be between {low} and {high}")));
+            }
+        }
+        if i64::try_from(self.backup_codes).is_ok_and(|n| self.backup_codes_warning >= n) {
+            return Err(invalid(
+                "limits.backup_codes_warning",
+                "must be below limits.backup_codes",
+            ));
+        }
+        if self.code_failures_to_lock <= self.code_failures_before_delay {
+            return Err(invalid(
+                "limits.code_failures_to_lock",
+                "must be above limits.code_failures_before_delay",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The services' view.
+    pub fn limits(&self) -> sesame_core::limits::Limits {
+        use time::Duration;
+        sesame_core::limits::Limits {
+            fresh_auth: Duration::minutes(self.reauth_minutes),
+            sms_code_ttl: Duration::minutes(self.sms_code_minutes),
+            sms_code_tries: self.sms_code_tries,
+            codes_per_hour: self.codes_per_hour,
+            code_resend_after: Duration::seconds(self.code_resend_seconds),
+            backup_codes: self.backup_codes,
+            backup_codes_warning: self.backup_codes_warning,
+            flow_attempts: self.login_flow_code_tries,
+            code_failures_before_delay: self.code_failures_before_delay,
+            code_failures_to_lock: self.code_failures_to_lock,
+            reset_link_ttl: Duration::minutes(self.reset_link_minutes),
+            unreachable_delay: Duration::hours(self.unreachable_change_hours),
+            document_max_bytes: self.document_max_mb * 1024 * 1024,
+            network_memory: Duration::days(self.network_memory_days),
+            password_failures_to_lock: self.password_failures_to_lock,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PasswordConfig {
@@ -310,6 +453,7 @@ impl Default for Config {
             risk: RiskConfig::default(),
             session: SessionConfig::default(),
             password: PasswordConfig::default(),
+            limits: LimitsConfig::default(),
         }
     }
 }
@@ -553,6 +697,7 @@ impl Config {
         if self.http.header_timeout_secs == 0 || self.http.body_timeout_secs == 0 || self.http.max_connections == 0 {
             return Err(invalid("http", "timeouts and the connection cap must be positive"));
         }
+        self.limits.check()?;
         if self.signup.code_ttl_minutes <= 0 || self.signup.max_code_attempts <= 0 {
             return Err(invalid("signup", "code lifetime and attempts must be positive"));
         }
@@ -670,6 +815,27 @@ mod tests {
         ] {
             let err = resolve(|c| c.public_url = bad.into()).unwrap_err().to_string();
             assert!(err.contains("`public_url`"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_limits_default_to_the_requirements_numbers_and_stay_in_bounds() {
+        assert_eq!(LimitsConfig::default().limits(), sesame_core::limits::Limits::default());
+        assert!(resolve(|c| c.limits.reset_link_minutes = 30).is_ok());
+        type Tweak = fn(&mut Config);
+        let cases: [(&str, Tweak); 5] = [
+            ("limits.reauth_minutes", |c| c.limits.reauth_minutes = 0),
+            ("limits.sms_code_tries", |c| c.limits.sms_code_tries = 50),
+            ("limits.document_max_mb", |c| c.limits.document_max_mb = 500),
+            ("limits.backup_codes_warning", |c| c.limits.backup_codes_warning = 10),
+            ("limits.code_failures_to_lock", |c| {
+                c.limits.code_failures_before_delay = 20;
+                c.limits.code_failures_to_lock = 20;
+            }),
+        ];
+        for (setting, tweak) in cases {
+            let err = resolve(tweak).unwrap_err().to_string();
+            assert!(err.contains(&format!("`{setting}`")), "{setting}: {err}");
         }
     }
 

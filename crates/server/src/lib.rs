@@ -171,6 +171,7 @@ impl App {
             email_only_subsidiaries: raw.login.email_only_subsidiaries.clone(),
             login_email_code: raw.risk.login_email_code,
             global_failures_per_minute: raw.risk.global_failures_per_minute,
+            limits: raw.limits.limits(),
         };
         let composer = Composer::new(ComposerSettings {
             brand: raw.brand_name.clone(),

@@ -35,8 +35,9 @@ use url::Url;
 /// API request bodies larger than this get 413 `BODY_TOO_LARGE`.
 pub const MAX_API_BODY: usize = 64 * 1024;
 
-/// RECOVER-5: an identity document upload's body: the document's 10 MB and the multipart framing.
-pub const MAX_UPLOAD_BODY: usize = sesame_core::service::MAX_DOCUMENT_BYTES + 64 * 1024;
+/// RECOVER-5: what an identity document upload's body may hold besides the document (the
+/// multipart framing and the form's token).
+const UPLOAD_FRAMING: usize = 64 * 1024;
 
 /// Uploads read at once per node; each holds its document in memory, so this bounds that memory.
 const PARALLEL_UPLOADS: usize = 4;
@@ -144,6 +145,16 @@ impl AppState {
         &self.inner.metrics
     }
 
+    /// RECOVER-5: the largest identity document (a setting).
+    pub fn max_document(&self) -> usize {
+        self.services().settings().limits.document_max_bytes
+    }
+
+    /// RECOVER-5: the largest upload body, refused at the edge before it is read.
+    pub fn max_upload_body(&self) -> usize {
+        self.max_document().saturating_add(UPLOAD_FRAMING)
+    }
+
     /// A place among the uploads read at once; `None` when all are taken (503).
     pub fn upload_permit(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
         Arc::clone(&self.inner.uploads).try_acquire_owned().ok()
@@ -170,8 +181,9 @@ fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
 /// metric, which is labelled by the route matched, and the deadline inside it (so that a request
 /// cut at its deadline is counted) stay on the routes.
 pub fn router(state: AppState) -> Router {
-    let checked = api::routes()
-        .merge(pages::routes())
+    let upload = state.max_upload_body();
+    let checked = api::routes(upload)
+        .merge(pages::routes(upload))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             device::device_cookie,

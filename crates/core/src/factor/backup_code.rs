@@ -1,4 +1,4 @@
-//! MFA-5 backup codes: 10 single-use codes of 10 Crockford base32 symbols (50 bits), shown as
+//! MFA-5 backup codes: 10 (by default) single-use codes of 10 Crockford base32 symbols (50 bits), shown as
 //! `xxxxx-xxxxx`, accepted regardless of case, hyphens and spaces (and Crockford's look-alikes:
 //! O for 0, I and L for 1). Stored only as HMACs under the server key, bound to the account.
 
@@ -7,13 +7,12 @@ use crate::random::Random;
 use async_trait::async_trait;
 
 const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
-pub const COUNT: usize = 10;
 /// Purpose of backup codes in the one-time secret store.
 pub const PURPOSE: &str = "backup-code";
 
-/// A new set of codes, formatted for display.
-pub fn generate(rng: &dyn Random) -> Vec<String> {
-    (0..COUNT)
+/// A new set of `count` codes, formatted for display.
+pub fn generate(rng: &dyn Random, count: usize) -> Vec<String> {
+    (0..count)
         .map(|_| {
             let symbols: String = (0..10)
                 .map(|_| char::from(ALPHABET[usize::try_from(rng.below(32)).unwrap_or(0)]))
@@ -90,7 +89,7 @@ mod tests {
 
     #[test]
     fn ten_codes_of_fifty_bits_shown_in_two_groups() {
-        let codes = generate(&OsRandom);
+        let codes = generate(&OsRandom, 10);
         assert_eq!(codes.len(), 10);
         for code in &codes {
             assert_eq!(code.len(), 11);

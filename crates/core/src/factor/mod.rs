@@ -72,6 +72,8 @@ pub struct FactorSettings {
     pub webauthn: Option<Arc<webauthn_rs::Webauthn>>,
     /// MFA-4: subsidiaries where SMS is offered.
     pub sms_subsidiaries: Vec<String>,
+    /// Code lifetimes, tries and set sizes.
+    pub limits: crate::limits::Limits,
 }
 
 impl std::fmt::Debug for FactorSettings {
@@ -80,6 +82,7 @@ impl std::fmt::Debug for FactorSettings {
             .field("issuer", &self.issuer)
             .field("security_keys", &self.webauthn.is_some())
             .field("sms_subsidiaries", &self.sms_subsidiaries)
+            .field("limits", &self.limits)
             .finish()
     }
 }

@@ -9,7 +9,7 @@ use super::{
     Scope, SecondFactor, internal,
 };
 use crate::ports::{FactorCredential, OneTimeSecret, StoreError};
-use crate::sms::{CODE_TTL, SmsMessage, code_text};
+use crate::sms::{SmsMessage, code_text};
 use crate::throttle::take_code_send;
 use crate::types::new_id;
 use async_trait::async_trait;
@@ -20,7 +20,6 @@ const PURPOSE: &str = "sms-code";
 const THROTTLE_SCOPE: &str = "sms-sent";
 /// MFA-4: wrong tries against the code of one scope (a login, an enrolment, a removal).
 const TRIES_SCOPE: &str = "sms-tries";
-const TRIES: i64 = 5;
 
 /// A phone's stored data.
 #[derive(Debug, Serialize, Deserialize)]
@@ -101,7 +100,7 @@ impl SmsFactor {
     /// MFA-4 resend limits, counted in the database so every node sees them.
     async fn limit(ctx: &FactorContext<'_>) -> Result<(), FactorError> {
         let key = ctx.account.id.to_string();
-        match take_code_send(ctx.ports, THROTTLE_SCOPE, &key, ctx.now).await? {
+        match take_code_send(ctx.ports, &ctx.settings.limits, THROTTLE_SCOPE, &key, ctx.now).await? {
             Some(retry_after) => Err(FactorError::Throttled { retry_after }),
             None => Ok(()),
         }
@@ -114,7 +113,7 @@ impl SmsFactor {
         // hash: draw again (one chance in a million each time).
         for _ in 0..3 {
             let code = format!("{:06}", ctx.rng.below(1_000_000));
-            let expires_at = ctx.now + CODE_TTL;
+            let expires_at = ctx.now + ctx.settings.limits.sms_code_ttl;
             let secret = OneTimeSecret {
                 id: new_id(ctx.now),
                 purpose: PURPOSE.into(),
@@ -128,7 +127,12 @@ impl SmsFactor {
                 id: new_id(ctx.now),
                 account_id: Some(ctx.account.id),
                 to: phone.to_owned(),
-                text: code_text(&ctx.account.language, &ctx.settings.issuer, &code),
+                text: code_text(
+                    &ctx.account.language,
+                    &ctx.settings.issuer,
+                    &code,
+                    ctx.settings.limits.sms_code_ttl,
+                ),
                 created_at: ctx.now,
                 expires_at,
             };
@@ -188,8 +192,12 @@ impl SecondFactor for SmsFactor {
         // MFA-4: at most 5 tries a code, counted before the code is looked at (so parallel
         // guesses can't pass the limit); past it even the right code is refused.
         let key = scope.id.to_string();
-        let tried = ctx.ports.hit(TRIES_SCOPE, &key, ctx.now - CODE_TTL, ctx.now).await?;
-        if tried > TRIES {
+        let limits = &ctx.settings.limits;
+        let tried = ctx
+            .ports
+            .hit(TRIES_SCOPE, &key, ctx.now - limits.sms_code_ttl, ctx.now)
+            .await?;
+        if tried > limits.sms_code_tries {
             return Ok(FactorOutcome::Rejected);
         }
         let consumed = super::consume_any(ctx.ports, PURPOSE, &code_hashes(ctx, scope.id, &code), ctx.now).await?;

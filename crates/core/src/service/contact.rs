@@ -22,8 +22,6 @@ const CODE_PURPOSE: &str = "email-change";
 const CANCEL_PURPOSE: &str = "email-change-cancel";
 const CODE_TTL: Duration = Duration::minutes(30);
 const TRIES: i64 = 5;
-/// RECOVER-4: how long a change waits when the current primary can't be reached.
-pub const UNREACHABLE_DELAY: Duration = Duration::hours(24);
 const SENT_SCOPE: &str = "contact-code-sent";
 
 /// The answer to a confirmed primary change.
@@ -83,7 +81,7 @@ impl Recovery {
     pub(super) async fn code_limit(&self, account: AccountId) -> Result<(), RecoveryError> {
         let now = self.base.clock.now();
         let key = account.to_string();
-        match take_code_send(self.ports.as_ref(), SENT_SCOPE, &key, now).await? {
+        match take_code_send(self.ports.as_ref(), &self.base.settings.limits, SENT_SCOPE, &key, now).await? {
             Some(retry_after) => Err(super::TwoFactorError::SendThrottled { retry_after }.into()),
             None => Ok(()),
         }
@@ -365,9 +363,9 @@ impl Recovery {
             return Err(RecoveryError::EmailTaken);
         }
         let now = self.base.clock.now();
-        let applies_at = now + UNREACHABLE_DELAY;
-        let (mut secret, token) =
-            self.link_secret(&auth.account, CANCEL_PURPOSE, UNREACHABLE_DELAY + Duration::hours(1));
+        let delay = self.base.settings.limits.unreachable_delay;
+        let applies_at = now + delay;
+        let (mut secret, token) = self.link_secret(&auth.account, CANCEL_PURPOSE, delay + Duration::hours(1));
         secret.flow_id = Some(change.id);
         let kind = MailKind::AccountLink {
             purpose: LinkPurpose::EmailChangeCancel { applies_at },

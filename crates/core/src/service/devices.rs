@@ -37,6 +37,8 @@ pub struct TwoFactorSummary {
     /// Enabled devices, in the order methods are offered, then oldest first.
     pub devices: Vec<Device>,
     pub backup_codes_left: i64,
+    /// MFA-5: few enough codes remain for the security page to warn.
+    pub backup_codes_low: bool,
     /// MFA-3: security keys can be added (the public URL's host can be a relying party).
     pub security_keys_available: bool,
     /// MFA-4: SMS is offered in the account's subsidiary.
@@ -117,10 +119,12 @@ impl Devices {
             .sms_subsidiaries
             .iter()
             .any(|s| s.eq_ignore_ascii_case(&account.subsidiary));
+        let enabled = !devices.is_empty();
         Ok(TwoFactorSummary {
-            enabled: !devices.is_empty(),
+            enabled,
             devices,
             backup_codes_left,
+            backup_codes_low: enabled && backup_codes_left <= self.base.settings.limits.backup_codes_warning,
             security_keys_available: self.factors.settings().webauthn.is_some(),
             sms_available,
         })
@@ -405,7 +409,7 @@ impl Devices {
     }
 
     fn new_backup_codes(&self, account: &Account, now: OffsetDateTime) -> (Vec<String>, Vec<OneTimeSecret>) {
-        let codes = backup_code::generate(self.base.rng.as_ref());
+        let codes = backup_code::generate(self.base.rng.as_ref(), self.base.settings.limits.backup_codes);
         let secrets = codes
             .iter()
             .filter_map(|c| backup_code::normalize(c))

@@ -26,8 +26,6 @@ const PURPOSE: &str = "login-email-code";
 const CODE_TTL: Duration = Duration::minutes(10);
 const ATTEMPTS: i64 = 5;
 const SENT: &str = "login-code-sent";
-/// How long a network stays known without a login from it.
-const NETWORK_MEMORY: Duration = Duration::days(90);
 
 /// `risk.login_email_code`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,7 +63,7 @@ impl Login {
             Some(device) if !client.new_device => self.ports.is_known_device(account.id, &device_hash(device)).await?,
             _ => false,
         };
-        let since = self.base.clock.now() - NETWORK_MEMORY;
+        let since = self.base.clock.now() - self.base.settings.limits.network_memory;
         let known_network = match client.ip.as_deref() {
             Some(ip) => {
                 self.ports
@@ -109,7 +107,7 @@ impl Login {
     async fn code_limit(&self, account: &Account) -> Result<(), TwoFactorError> {
         let now = self.base.clock.now();
         let key = account.id.to_string();
-        match take_code_send(self.ports.as_ref(), SENT, &key, now).await? {
+        match take_code_send(self.ports.as_ref(), &self.base.settings.limits, SENT, &key, now).await? {
             Some(retry_after) => Err(TwoFactorError::SendThrottled { retry_after }),
             None => Ok(()),
         }

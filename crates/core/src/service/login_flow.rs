@@ -38,14 +38,6 @@ const KIND: &str = FlowKind::Login.as_str();
 pub(super) const CHALLENGE_PURPOSE: &str = "factor-challenge";
 /// A login flow waits this long for its second factor.
 const FLOW_TTL: Duration = Duration::minutes(10);
-/// Wrong codes one flow takes before the customer must start again from the password.
-const FLOW_ATTEMPTS: i64 = 5;
-/// MFA-7: per-account failures (across flows) after which no code is accepted.
-const ACCOUNT_LOCK: i64 = 100;
-/// MFA-7: per-account failures after which each new try must wait, doubling from 1 s.
-const DELAY_AFTER: i64 = 10;
-/// The longest wait between tries.
-const MAX_DELAY: Duration = Duration::minutes(15);
 /// MFA-7 counts consecutive failures, however far apart: its window never restarts (a success or
 /// an unlock clears it).
 const CONSECUTIVE: OffsetDateTime = OffsetDateTime::UNIX_EPOCH;
@@ -60,17 +52,6 @@ const UNLOCK_TTL: Duration = Duration::hours(24);
 const UNLOCK_MAILED: &str = "unlock-mailed";
 /// What a session records when a backup code proved the second factor.
 pub(super) const BACKUP_CODE_PROOF: &str = "backup_code";
-
-/// MFA-7: the wait before the next try after `failures` failures.
-pub fn failure_delay(failures: i64) -> Duration {
-    if failures < DELAY_AFTER {
-        return Duration::ZERO;
-    }
-    let exponent = u32::try_from((failures - DELAY_AFTER).min(20)).unwrap_or(20);
-    Duration::seconds(2i64.pow(exponent)).min(MAX_DELAY)
-}
-/// SESS-3: how recent an authentication must be for a sensitive change.
-pub const FRESH_AUTH: Duration = Duration::minutes(10);
 
 /// The answer to a correct password when more is needed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -386,7 +367,7 @@ impl Login {
             methods,
             default,
             account: super::contact::mask(account.email.address()),
-            tries_left: FLOW_ATTEMPTS,
+            tries_left: self.base.settings.limits.flow_attempts,
             phones,
         })
     }
@@ -430,7 +411,7 @@ impl Login {
             methods: open.state.methods,
             default,
             account: super::contact::mask(open.account.email.address()),
-            tries_left: (FLOW_ATTEMPTS - open.flow.attempts).max(0),
+            tries_left: (self.base.settings.limits.flow_attempts - open.flow.attempts).max(0),
             phones,
         })
     }
@@ -503,17 +484,18 @@ impl Login {
     pub(super) async fn begin_try(&self, account: &Account, now: OffsetDateTime) -> Result<Try, TwoFactorError> {
         let key = account.id.to_string();
         let (failures, last) = self.ports.count(FAILURES, &key, CONSECUTIVE).await?;
-        if failures >= ACCOUNT_LOCK {
+        let limits = &self.base.settings.limits;
+        if failures >= limits.code_failures_to_lock {
             self.send_unlock_link(&key, Some(account), false, false, now).await?;
             return Err(TwoFactorError::AccountLocked);
         }
-        let ready_at = last.map_or(now, |last| last + failure_delay(failures));
+        let ready_at = last.map_or(now, |last| last + limits.code_failure_delay(failures));
         if now < ready_at {
             return Err(TwoFactorError::Throttled {
                 retry_after: ready_at - now,
             });
         }
-        let consecutive = if failures >= DELAY_AFTER {
+        let consecutive = if failures >= limits.code_failures_before_delay {
             // Each try now waits its delay: counted only on the count it was judged by, so
             // parallel tries that all read it get one through, not all (the rest wait a second).
             self.ports
@@ -525,7 +507,7 @@ impl Login {
         } else {
             self.ports.hit(FAILURES, &key, CONSECUTIVE, now).await?
         };
-        if consecutive > ACCOUNT_LOCK {
+        if consecutive > limits.code_failures_to_lock {
             return Err(TwoFactorError::AccountLocked);
         }
         Ok(Try { consecutive })
@@ -536,7 +518,7 @@ impl Login {
     pub(super) async fn end_try(&self, account: &Account, done: Try, ok: bool) -> Result<(), TwoFactorError> {
         if ok {
             self.ports.reset(FAILURES, &account.id.to_string()).await?;
-        } else if done.consecutive == ACCOUNT_LOCK {
+        } else if done.consecutive == self.base.settings.limits.code_failures_to_lock {
             let key = account.id.to_string();
             self.send_unlock_link(&key, Some(account), false, true, self.base.clock.now())
                 .await?;
@@ -586,7 +568,11 @@ impl Login {
         self.code_address_gate(client).await?;
         // The try is counted, for the account and the flow, before the proof is looked at.
         let tried = self.begin_try(&account, now).await?;
-        let Some(attempt) = self.ports.count_flow_attempt(flow_id, FLOW_ATTEMPTS).await? else {
+        let Some(attempt) = self
+            .ports
+            .count_flow_attempt(flow_id, self.base.settings.limits.flow_attempts)
+            .await?
+        else {
             self.end_try(&account, tried, false).await?;
             return Err(TwoFactorError::TooManyAttempts);
         };
@@ -866,16 +852,5 @@ mod tests {
             "used last but not offered now"
         );
         assert_eq!(default_method(&account, &[], &creds), None, "nothing can be used");
-    }
-
-    #[test]
-    fn delays_start_after_ten_failures_and_double_up_to_fifteen_minutes() {
-        assert_eq!(failure_delay(0), Duration::ZERO);
-        assert_eq!(failure_delay(9), Duration::ZERO);
-        assert_eq!(failure_delay(10), Duration::seconds(1));
-        assert_eq!(failure_delay(11), Duration::seconds(2));
-        assert_eq!(failure_delay(15), Duration::seconds(32));
-        assert_eq!(failure_delay(40), Duration::minutes(15));
-        assert_eq!(failure_delay(1000), Duration::minutes(15));
     }
 }

@@ -21,8 +21,6 @@ use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
-/// The largest document accepted (the edge refuses bigger bodies before reading them).
-pub const MAX_DOCUMENT_BYTES: usize = 10 * 1024 * 1024;
 pub const MAX_DOCUMENTS: i64 = 3;
 /// The documents are deleted after this, whatever happened to the request.
 const REQUEST_TTL: Duration = Duration::days(30);
@@ -112,7 +110,7 @@ impl Recovery {
         if request.status != RequestStatus::Draft {
             return Err(RecoveryError::WrongStep);
         }
-        if bytes.len() > MAX_DOCUMENT_BYTES {
+        if bytes.len() > self.base.settings.limits.document_max_bytes {
             return Err(RecoveryError::DocumentTooLarge);
         }
         let content_type = document_type(bytes).ok_or(RecoveryError::DocumentType)?;

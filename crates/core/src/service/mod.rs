@@ -32,15 +32,15 @@ mod throttle_log;
 
 pub use accounts::{Accounts, CreateAccountError, NewAccountInput, ProfileError, ProfileInput, account_type_choice};
 pub use activity::{DeviceView, SessionView};
-pub use contact::{ContactView, EmailChangeOutcome, PendingPrimary, UNREACHABLE_DELAY, mask};
+pub use contact::{ContactView, EmailChangeOutcome, PendingPrimary, mask};
 pub use desk::{AccountSummary, By, DocumentInfo, Justification, Verification};
 pub use devices::{Device, DeviceStart, Devices, TwoFactorSummary};
 pub use email_code::{EmailCodePolicy, EmailStep};
 pub use factors::Factors;
 pub use import::{ImportLine, ImportOutcome, PreparedImport};
 pub use ip_restriction::IpRestrictionError;
-pub use login_flow::{FRESH_AUTH, Login, LoginOutcome, SecondStep, TwoFactorError, failure_delay};
-pub use lost_devices::{MAX_DOCUMENT_BYTES, MAX_DOCUMENTS, RequestView, document_type};
+pub use login_flow::{Login, LoginOutcome, SecondStep, TwoFactorError};
+pub use lost_devices::{MAX_DOCUMENTS, RequestView, document_type};
 pub use recovery::{Recovery, RecoveryError, RecoveryPorts};
 pub use sessions::{Authenticated, LoginError, LoginSuccess, device_description};
 pub use signup::{Signup, SignupError, SignupSettings, SignupStart, SignupStep, SignupView};
@@ -50,6 +50,7 @@ use crate::clock::Clock;
 use crate::factor::password::PasswordHasher;
 use crate::factor::{FactorSettings, security_key};
 use crate::keys::ServerKey;
+use crate::limits::Limits;
 use crate::mail::{ComposeError, ComposedMail, MailComposer, MailKind, MailRequest};
 use crate::ports::{Account, Health, Store};
 use crate::random::Random;
@@ -85,6 +86,8 @@ pub struct CoreSettings {
     /// RISK-2: wrong passwords from unknown devices, across the service, per minute; past it,
     /// unknown devices wait (known ones don't).
     pub global_failures_per_minute: i64,
+    /// The numbers of the security rules (sessions, codes, locks, recovery).
+    pub limits: Limits,
 }
 
 impl Default for CoreSettings {
@@ -104,6 +107,7 @@ impl Default for CoreSettings {
             email_only_subsidiaries: Vec::new(),
             login_email_code: EmailCodePolicy::Unusual,
             global_failures_per_minute: 1000,
+            limits: Limits::default(),
         }
     }
 }
@@ -124,7 +128,7 @@ pub(crate) struct Base {
 impl Base {
     /// SESS-3: a sensitive change needs an authentication within the last 10 minutes.
     fn require_fresh(&self, auth: &Authenticated) -> Result<(), TwoFactorError> {
-        if self.clock.now() - auth.session.authenticated_at > FRESH_AUTH {
+        if self.clock.now() - auth.session.authenticated_at > self.settings.limits.fresh_auth {
             return Err(TwoFactorError::ReauthRequired);
         }
         Ok(())
@@ -202,6 +206,7 @@ impl Services {
             issuer: settings.issuer.clone(),
             webauthn: webauthn.clone(),
             sms_subsidiaries: settings.sms_subsidiaries.clone(),
+            limits: settings.limits,
         };
         let base = Arc::new(Base {
             clock,

@@ -9,7 +9,7 @@ use super::login_flow::Login;
 use super::sessions::LoginError;
 use crate::audit::ClientInfo;
 use crate::ports::{Account, CounterKey};
-use crate::throttle::{ACCOUNT_FREE, ACCOUNT_LOCK, BURST_WAIT, Count, DEVICE_FREE, Verdict, address_key, verdict};
+use crate::throttle::{ACCOUNT_FREE, BURST_WAIT, Count, DEVICE_FREE, Verdict, address_key, verdict};
 use crate::types::AccountId;
 use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
@@ -78,6 +78,11 @@ pub(super) struct PasswordTry {
 }
 
 impl Login {
+    /// RISK-2: failures from unknown devices that lock the account until the unlock link.
+    fn lock(&self) -> i64 {
+        self.base.settings.limits.password_failures_to_lock
+    }
+
     async fn count(&self, scope: &str, key: &str) -> Result<Count, LoginError> {
         let (failures, last) = self.ports.count(scope, key, CONSECUTIVE).await?;
         Ok(Count { failures, last })
@@ -129,7 +134,7 @@ impl Login {
         let account_count = count(1);
         let device_count = device.is_some().then(|| count(0));
         let address_count = if address.is_some() { count(2) } else { Count::default() };
-        let refused = match verdict(device_count, account_count, address_count, now) {
+        let refused = match verdict(device_count, account_count, address_count, now, self.lock()) {
             Verdict::Go => None,
             Verdict::Wait(wait) => Some(wait),
             Verdict::Locked => {
@@ -181,7 +186,7 @@ impl Login {
                 let counted = self.ports.hits(&keys[1..], CONSECUTIVE, now).await?;
                 counted.first().copied().unwrap_or_default()
             };
-            if account_failures > ACCOUNT_LOCK {
+            if account_failures > self.lock() {
                 return Err(LoginError::Throttled {
                     retry_after: LOCKED_WAIT,
                 });
@@ -224,7 +229,7 @@ impl Login {
             let now = self.base.clock.now();
             self.ports.hit(GLOBAL, "all", now - GLOBAL_WINDOW, now).await?;
         }
-        if tried.account_failures == ACCOUNT_LOCK {
+        if tried.account_failures == self.lock() {
             self.mail_password_unlock(&tried.account_key, account, true, self.base.clock.now())
                 .await?;
         }
@@ -258,7 +263,7 @@ impl Login {
             return Ok(());
         };
         let count = self.count(CODE_ADDRESS, &key).await?;
-        match verdict(None, Count::default(), count, self.base.clock.now()) {
+        match verdict(None, Count::default(), count, self.base.clock.now(), self.lock()) {
             Verdict::Wait(retry_after) => Err(LoginError::Throttled { retry_after }),
             Verdict::Go | Verdict::Locked => Ok(()),
         }

@@ -24,7 +24,6 @@ use std::sync::Arc;
 use time::Duration;
 
 const RESET_PURPOSE: &str = "password-reset";
-const RESET_TTL: Duration = Duration::hours(1);
 /// Wrong NIC handles tried with one link before it stops working.
 const RESET_TRIES: i64 = 5;
 /// Reset mails per account per hour, and requests per source address per hour.
@@ -163,7 +162,7 @@ impl Recovery {
         {
             return Ok(());
         }
-        let (secret, token) = self.link_secret(&account, RESET_PURPOSE, RESET_TTL);
+        let (secret, token) = self.link_secret(&account, RESET_PURPOSE, self.base.settings.limits.reset_link_ttl);
         let url = format!("{}password-reset/{}", self.base.settings.public_url, token.expose());
         let kind = MailKind::AccountLink {
             purpose: LinkPurpose::PasswordReset,
@@ -197,7 +196,7 @@ impl Recovery {
         let Some(account) = self.ports.find_account(account).await? else {
             return Ok(None);
         };
-        let (secret, token) = self.link_secret(&account, RESET_PURPOSE, RESET_TTL);
+        let (secret, token) = self.link_secret(&account, RESET_PURPOSE, self.base.settings.limits.reset_link_ttl);
         self.ports.replace_secret(&secret, &[]).await?;
         Ok(Some(token.expose().to_owned()))
     }

@@ -140,9 +140,9 @@ async fn queue(app: &TestApp, to: &str, code: &str) -> SmsMessage {
         id: new_id(now),
         account_id: None,
         to: to.into(),
-        text: code_text("en", "Sesame", code),
+        text: code_text("en", "Sesame", code, time::Duration::minutes(5)),
         created_at: now,
-        expires_at: now + sesame_core::sms::CODE_TTL,
+        expires_at: now + time::Duration::minutes(5),
     };
     app.app.store.queue_sms(&sms, None, now).await.unwrap();
     sms

@@ -189,7 +189,7 @@ impl utoipa::Modify for CommonErrors {
     }
 }
 
-pub fn routes() -> Router<AppState> {
+pub fn routes(max_upload_body: usize) -> Router<AppState> {
     let mut router = Router::new()
         .route(
             "/api/v1/session",
@@ -253,7 +253,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/recovery-requests/{request}", get(recovery::show))
         .route(
             "/api/v1/recovery-requests/{request}/documents",
-            post(recovery::add_document).layer(axum::extract::DefaultBodyLimit::max(crate::MAX_UPLOAD_BODY)),
+            post(recovery::add_document).layer(axum::extract::DefaultBodyLimit::max(max_upload_body)),
         )
         .route("/api/v1/recovery-requests/{request}/submit", post(recovery::submit))
         .route("/api/v1/signup", post(signup::start))
@@ -296,7 +296,7 @@ mod tests {
     /// Every `(path, method)` the router serves under `/api/v1/`, read from this file's routes.
     fn served() -> Vec<(String, String)> {
         let source = include_str!("mod.rs");
-        let start = source.find("pub fn routes()").unwrap_or(0);
+        let start = source.find("pub fn routes(").unwrap_or(0);
         let end = source.find("const DEVICE_ALIASES").unwrap_or(source.len());
         let mut served = Vec::new();
         for call in source[start..end].split(".route(").skip(1) {

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use serde::{Deserialize, Serialize};
 use sesame_core::random::OsRandom;
-use sesame_core::service::{EmailChangeOutcome, MAX_DOCUMENT_BYTES, RecoveryError};
+use sesame_core::service::{EmailChangeOutcome, RecoveryError};
 use sesame_core::token::Token;
 use sesame_core::types::EmailError;
 use utoipa::ToSchema;
@@ -427,12 +427,16 @@ pub(crate) struct Upload {
 
 /// Reads an upload: the `document` field (one file), refused past the size limit before the body
 /// is read whole (a declared length is checked first), and the `csrf` field of a page's form.
-pub(crate) async fn read_upload(headers: &HeaderMap, mut multipart: Multipart) -> Result<Upload, ApiError> {
+pub(crate) async fn read_upload(
+    state: &AppState,
+    headers: &HeaderMap,
+    mut multipart: Multipart,
+) -> Result<Upload, ApiError> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > crate::MAX_UPLOAD_BODY) {
+    if declared.is_some_and(|n| n > state.max_upload_body()) {
         return Err(ApiError::new(ErrorCode::BodyTooLarge));
     }
     let too_large_or_bad = |err: axum::extract::multipart::MultipartError| {
@@ -457,7 +461,7 @@ pub(crate) async fn read_upload(headers: &HeaderMap, mut multipart: Multipart) -
             Some("document") if upload.document.is_none() => {
                 let mut bytes = Vec::new();
                 while let Some(chunk) = field.chunk().await.map_err(too_large_or_bad)? {
-                    if bytes.len() + chunk.len() > MAX_DOCUMENT_BYTES {
+                    if bytes.len() + chunk.len() > state.max_document() {
                         return Err(ApiError::new(ErrorCode::BodyTooLarge));
                     }
                     bytes.extend_from_slice(&chunk);
@@ -506,7 +510,7 @@ pub async fn add_document(
     let request = request_id(&request)?;
     let multipart = multipart.map_err(|_| ApiError::new(ErrorCode::InvalidRequest))?;
     let _permit = state.upload_permit().ok_or(ApiError::new(ErrorCode::ServiceBusy))?;
-    let bytes = document_of(read_upload(&headers, multipart).await?)?;
+    let bytes = document_of(read_upload(&state, &headers, multipart).await?)?;
     let secret = presented_secret(&state, &jar);
     let recovery = state.services().recovery();
     recovery.add_document(request, &secret, &bytes).await?;

@@ -323,7 +323,7 @@ pub async fn status(
             .map(view)
             .collect(),
         backup_codes_left: summary.backup_codes_left,
-        backup_codes_low: summary.enabled && summary.backup_codes_left <= 3,
+        backup_codes_low: summary.backup_codes_low,
         security_keys_available: summary.security_keys_available,
         sms_available: summary.sms_available,
     }))

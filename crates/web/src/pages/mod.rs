@@ -35,7 +35,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use sesame_core::service::{LoginError, LoginOutcome, LoginSuccess, SignupError, TwoFactorError};
 
-pub fn routes() -> Router<AppState> {
+pub fn routes(max_upload_body: usize) -> Router<AppState> {
     Router::new()
         .route("/", get(home))
         .route("/security", get(security))
@@ -47,8 +47,7 @@ pub fn routes() -> Router<AppState> {
         .route("/recover/request/{id}", get(recovery::request_page))
         .route(
             "/recover/request/{id}/documents",
-            axum::routing::post(recovery::request_upload)
-                .layer(axum::extract::DefaultBodyLimit::max(crate::MAX_UPLOAD_BODY)),
+            axum::routing::post(recovery::request_upload).layer(axum::extract::DefaultBodyLimit::max(max_upload_body)),
         )
         .route(
             "/recover/request/{id}/submit",
@@ -319,7 +318,7 @@ async fn security(State(state): State<AppState>, ctx: PageContext, Client(client
         ip_default => action_name(ip_rules.default), ip_rules => rules, client_ip => client.ip.clone(),
         sessions => sessions, known_devices => known, events => events,
         login_notifications => notifications, saved => saved,
-        twofa_enabled => summary.enabled, devices => devices, backup_codes_left => summary.backup_codes_left,
+        twofa_enabled => summary.enabled, devices => devices, backup_codes_left => summary.backup_codes_left, backup_codes_low => summary.backup_codes_low,
         security_keys => summary.security_keys_available, sms => summary.sms_available,
         error_code => error.filter(|_| section != "ip"), ip_error_code => error.filter(|_| section == "ip"),
         backup_email => contact.backup_email, pending_backup => contact.pending_backup,

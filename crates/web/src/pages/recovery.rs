@@ -662,7 +662,7 @@ pub async fn request_upload(
     let Some(_permit) = state.upload_permit() else {
         return ctx.error(ErrorCode::ServiceBusy);
     };
-    let upload = match read_upload(&headers, multipart).await {
+    let upload = match read_upload(&state, &headers, multipart).await {
         Ok(upload) => upload,
         Err(err) => return request_render(&state, ctx, &jar, &id, err.code().status(), error_of(&err)).await,
     };

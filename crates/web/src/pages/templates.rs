@@ -247,7 +247,7 @@ mod tests {
             company_name => "Ørsted SA", phone => "+33612345678",
             folder => "/tmp/mail", mails => vec![context! { text => "To: e@example.com", html => "/dev/mail/1-x" }],
             title_key => "login.title", message_key => "login.logged_in", texts => vec!["To: +33612345678"],
-            twofa_enabled => true, backup_codes_left => 3,
+            twofa_enabled => true, backup_codes_left => 3, backup_codes_low => true,
             apps => vec![context! { id => "x", description => "Phone", created => "2026-11-25", last_used => "2026-11-26" }],
             id => "0190a0a0-0000-7000-8000-000000000000", secret => "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ",
             qr_svg => "<svg></svg>", codes => vec!["abcde-12345"], filename => "backup-codes-jd12345-ovh.txt", date => "25 November 2026",
