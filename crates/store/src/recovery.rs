@@ -173,6 +173,32 @@ pub(crate) async fn take_back(
     Ok(ended)
 }
 
+/// The primary address changed: what was mailed to the old one (reset and unlock links, "not
+/// you?" links, lost-2FA confirmations, login codes) stops working, since whoever holds that
+/// mailbox may be who the change keeps out.
+async fn void_mailed_secrets(
+    tx: &mut crate::pool::Tx,
+    account: AccountId,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    let purposes = sesame_core::service::MAILED_SECRETS
+        .iter()
+        .map(|p| format!("'{p}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "UPDATE one_time_secrets SET used_at = $1 WHERE account_id = $2 AND used_at IS NULL \
+         AND purpose IN ({purposes})"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(micros(now))
+        .bind(account.0.to_string())
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
 /// Cancels the account's open email changes and voids their codes and cancel links.
 async fn cancel_email_changes(
     tx: &mut crate::pool::Tx,
@@ -449,6 +475,9 @@ impl RecoveryStore for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;
+        if change.target == EmailTarget::Primary {
+            void_mailed_secrets(&mut tx, change.account_id, now).await?;
+        }
         commit_with(tx, audit, mails).await?;
         self.changed(change.account_id);
         Ok(true)
@@ -535,8 +564,10 @@ impl RecoveryStore for SqlStore {
         if done.rows_affected() != 1 {
             return Ok(false);
         }
-        // A pending change of the primary would now replace the address support just set.
+        // A pending change of the primary would now replace the address support just set, and
+        // the links mailed to the old address would still work from it.
         end_pending(&mut tx, account, audit.at).await?;
+        void_mailed_secrets(&mut tx, account, audit.at).await?;
         commit_with(tx, audit, mails).await?;
         self.changed(account);
         Ok(true)

@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use time::Duration;
 use uuid::Uuid;
 
-const PURPOSE: &str = "login-email-code";
+pub(super) const PURPOSE: &str = "login-email-code";
 const CODE_TTL: Duration = Duration::minutes(10);
 const ATTEMPTS: i64 = 5;
 const SENT: &str = "login-code-sent";

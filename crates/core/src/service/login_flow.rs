@@ -46,7 +46,7 @@ const FAILURES: &str = "2fa-failures";
 const PURGE_BATCH: u32 = 5_000;
 /// How long a throttle counter stays without a new event (its waits are long over by then).
 const COUNTER_IDLE: Duration = Duration::days(30);
-const UNLOCK_PURPOSE: &str = "2fa-unlock";
+pub(super) const UNLOCK_PURPOSE: &str = "2fa-unlock";
 const UNLOCK_TTL: Duration = Duration::hours(24);
 /// When an unlock link was last mailed, per lock (at most one a day).
 const UNLOCK_MAILED: &str = "unlock-mailed";

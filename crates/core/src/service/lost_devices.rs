@@ -24,7 +24,7 @@ use zeroize::Zeroizing;
 pub const MAX_DOCUMENTS: i64 = 3;
 /// The documents are deleted after this, whatever happened to the request.
 const REQUEST_TTL: Duration = Duration::days(30);
-const CONFIRM_PURPOSE: &str = "recovery-confirm";
+pub(super) const CONFIRM_PURPOSE: &str = "recovery-confirm";
 const CONFIRM_TTL: Duration = Duration::hours(24);
 const KEY_PURPOSE: &str = "recovery-document-key";
 

@@ -58,6 +58,17 @@ use crate::types::PasswordPolicy;
 use std::sync::Arc;
 use time::Duration;
 
+/// The one-time secrets mailed to the account's primary address (links and codes): they stop
+/// working when that address stops being the account's (RECOVER-4, RECOVER-6), since whoever
+/// holds the old mailbox may not be the owner.
+pub const MAILED_SECRETS: [&str; 5] = [
+    recovery::RESET_PURPOSE,
+    sessions::NOT_ME_PURPOSE,
+    login_flow::UNLOCK_PURPOSE,
+    lost_devices::CONFIRM_PURPOSE,
+    email_code::PURPOSE,
+];
+
 /// Settings the services need (each a setting in the configuration file).
 #[derive(Debug, Clone)]
 pub struct CoreSettings {

@@ -23,7 +23,7 @@ use crate::types::{AccountState, EmailError, LoginIdentifier, Password, PolicyVi
 use std::sync::Arc;
 use time::Duration;
 
-const RESET_PURPOSE: &str = "password-reset";
+pub(super) const RESET_PURPOSE: &str = "password-reset";
 /// Wrong NIC handles tried with one link before it stops working.
 const RESET_TRIES: i64 = 5;
 /// Reset mails per account per hour, and requests per source address per hour.

@@ -447,9 +447,13 @@ async fn a_primary_email_change_needs_both_codes_then_the_old_address_stops_logg
         (400, Some("CONTACT_CODE_INVALID")),
         "one code is not enough"
     );
+    let reset = reset_token(&app, &smtp, jane.nic_handle.as_str(), "Jane.Doe@Example.com").await;
     let both = json!({"current_code": current_code, "new_code": new_code});
     let (status, body) = post(&app.client, &app, &confirm, both.clone()).await;
     assert_eq!((status, body), (200, json!({"status": "applied"})));
+    let body = json!({"nic_handle": jane.nic_handle.as_str(), "password": NEW_PASSWORD});
+    let (status, _) = post(&app.client, &app, &format!("/api/v1/password-reset/{reset}"), body).await;
+    assert_eq!(status, 410, "a link mailed to the old address is void");
     assert_eq!(app.login("jane.doe@example.com", PASSWORD).await.status(), 401);
     assert_eq!(app.login("jane@new.example", PASSWORD).await.status(), 200);
     let (status, _) = post(&app.client, &app, &confirm, both).await;
@@ -797,11 +801,29 @@ async fn the_operator_promotes_a_verified_backup_email_and_the_next_login_asks_f
         .0,
         200
     );
+    // What the old primary mailbox holds: a "not you?" link (the login's notification) and a
+    // reset link. Whoever has that mailbox now may be who the promotion keeps out.
+    let notice = mail_with(&app, &smtp, "Jane.Doe@Example.com", "/not-me?token=").await;
+    let not_me = link_in(&notice, "/not-me?token=")
+        .rsplit('=')
+        .next()
+        .unwrap()
+        .to_owned();
+    let reset = reset_token(&app, &smtp, nic, "Jane.Doe@Example.com").await;
     let promoted = recovery
         .promote_backup_email(nic, "customer code given on the phone", "T-42")
         .await
         .unwrap();
     assert_eq!(promoted.email.address(), "jane@backup.example");
+    let body = json!({"nic_handle": nic, "password": NEW_PASSWORD});
+    let (status, _) = post(&app.client, &app, &format!("/api/v1/password-reset/{reset}"), body).await;
+    assert_eq!(status, 410, "a reset link sent to the old primary is void");
+    let client = sesame_core::audit::ClientInfo::default();
+    let ended = app.app.services.login().not_me(&not_me, &client).await.unwrap();
+    assert_eq!(
+        ended, None,
+        "so is its \"not you?\" link (which would lead to a new password)"
+    );
     assert!(promoted.backup_email.is_none() && promoted.backup_email_required);
     mail_with(
         &app,
