@@ -193,6 +193,8 @@ impl MailKind {
                 | Self::AccountLink { .. }
                 | Self::ContactCode { .. }
                 | Self::AgentInvitation { .. }
+                // A notice a customer's request caused carries a "not you?" link.
+                | Self::SecurityNotice(_, Some(_))
         )
     }
 }

@@ -984,6 +984,35 @@ async fn expired_mail_is_dropped_with_its_sensitive_body() {
 }
 
 #[tokio::test]
+async fn a_parked_mail_loses_its_code_once_it_expires() {
+    let (_db, store) = fresh().await;
+    let code = mail("a@example.com", true, Some(T0 + Duration::minutes(10)));
+    store.create_flow(&flow_record(T0), &[], &[code.clone()]).await.unwrap();
+    assert!(
+        claim_mail(&store, "w", T0, T0 + Duration::minutes(1))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    store.mark_failed(code.id, "relay refused", None, T0).await.unwrap();
+    assert!(
+        stored_body(&store, code.id).await.is_some(),
+        "kept for a retry while it works"
+    );
+    assert_eq!(store.drop_expired_mail(T0 + Duration::minutes(10)).await.unwrap(), 1);
+    assert_eq!(stored_body(&store, code.id).await, None);
+    assert_eq!(
+        store.drop_expired_mail(T0 + Duration::minutes(20)).await.unwrap(),
+        0,
+        "once"
+    );
+    assert_eq!(
+        store.outbox_status(10).await.unwrap().parked[0].last_error.as_deref(),
+        Some("relay refused")
+    );
+}
+
+#[tokio::test]
 async fn parallel_claims_have_exactly_one_winner() {
     let (_db, store) = fresh().await;
     let store = Arc::new(store);

@@ -153,11 +153,14 @@ impl OutboxStore for SqlStore {
     }
 
     async fn drop_expired_mail(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+        // Mail parked earlier (its deliveries failed) loses its code or link too (MAIL-1).
         let done = sqlx::query(
-            "UPDATE outbox SET parked_at = $1, last_error = 'expired before delivery', \
+            "UPDATE outbox SET parked_at = COALESCE(parked_at, $1), \
+             last_error = CASE WHEN parked_at IS NULL THEN 'expired before delivery' ELSE last_error END, \
              body_text = CASE WHEN sensitive <> 0 THEN NULL ELSE body_text END, \
              body_html = CASE WHEN sensitive <> 0 THEN NULL ELSE body_html END \
-             WHERE sent_at IS NULL AND parked_at IS NULL AND expires_at IS NOT NULL AND expires_at <= $1 \
+             WHERE sent_at IS NULL AND expires_at IS NOT NULL AND expires_at <= $1 \
+             AND (parked_at IS NULL OR (sensitive <> 0 AND body_text IS NOT NULL)) \
              AND (claimed_until IS NULL OR claimed_until < $1)",
         )
         .bind(micros(now))

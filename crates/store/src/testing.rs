@@ -148,3 +148,15 @@ pub async fn outbox_recipients(store: &SqlStore) -> Vec<String> {
         .await
         .expect("the outbox is readable")
 }
+
+/// The text bodies the outbox still holds (MAIL-1: a code or a link is cleared once sent).
+///
+/// # Panics
+/// When the outbox can't be read: the test can't go on.
+#[allow(clippy::expect_used)]
+pub async fn outbox_bodies(store: &SqlStore) -> Vec<String> {
+    sqlx::query_scalar::<_, String>("SELECT body_text FROM outbox WHERE body_text IS NOT NULL")
+        .fetch_all(&store.pool)
+        .await
+        .expect("the outbox is readable")
+}

@@ -73,9 +73,11 @@ impl Login {
             }),
             _ => None,
         };
+        // Its "not you?" link clears the body once sent, or once the link expired unsent.
+        let expires_at = event.as_ref().map(|e| e.at + super::sessions::NOT_ME_TTL);
         Ok(self
             .base
-            .compose_for(account, MailKind::SecurityNotice(notice, event), None)?)
+            .compose_for(account, MailKind::SecurityNotice(notice, event), expires_at)?)
     }
 }
 

@@ -75,7 +75,7 @@ pub struct Authenticated {
 }
 
 /// How long the "not you?" link of a login notification works.
-const NOT_ME_TTL: Duration = Duration::days(7);
+pub(super) const NOT_ME_TTL: Duration = Duration::days(7);
 pub(super) const NOT_ME_PURPOSE: &str = "not-me";
 
 /// `last_seen_at` is written at most this often, so a busy session costs no write per request;

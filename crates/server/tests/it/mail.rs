@@ -317,4 +317,8 @@ async fn a_device_change_is_mailed_with_when_where_and_a_working_not_you_link() 
     let stranger = client();
     let page = stranger.get(&link).send().await.unwrap();
     assert_eq!(page.status(), 200, "the link opens without a login");
+    // MAIL-1: once sent, the outbox keeps no working link.
+    let bodies = sesame_store::testing::outbox_bodies(&app.app.store).await;
+    assert!(!bodies.is_empty(), "the welcome mail keeps its body");
+    assert!(!bodies.iter().any(|b| b.contains("/not-me?token=")), "{bodies:#?}");
 }
