@@ -987,7 +987,10 @@ async fn expired_mail_is_dropped_with_its_sensitive_body() {
 async fn a_parked_mail_loses_its_code_once_it_expires() {
     let (_db, store) = fresh().await;
     let code = mail("a@example.com", true, Some(T0 + Duration::minutes(10)));
-    store.create_flow(&flow_record(T0), &[], &[code.clone()]).await.unwrap();
+    store
+        .create_flow(&flow_record(T0), &[], std::slice::from_ref(&code))
+        .await
+        .unwrap();
     assert!(
         claim_mail(&store, "w", T0, T0 + Duration::minutes(1))
             .await
