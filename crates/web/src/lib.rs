@@ -113,13 +113,17 @@ struct Inner {
     metrics: Metrics,
     templates: Templates,
     uploads: Arc<tokio::sync::Semaphore>,
+    /// OPS-4, built once from the settings.
+    csp: axum::http::HeaderValue,
 }
 
 impl AppState {
     pub fn new(services: Services, settings: WebSettings, metrics: Metrics) -> Result<Self, ThemeError> {
         let templates = Templates::new(settings.theme_dir.clone())?;
+        let csp = headers::content_security_policy(&settings.return_to_origins);
         Ok(Self {
             inner: Arc::new(Inner {
+                csp,
                 services,
                 settings,
                 metrics,
@@ -127,6 +131,10 @@ impl AppState {
                 uploads: Arc::new(tokio::sync::Semaphore::new(PARALLEL_UPLOADS)),
             }),
         })
+    }
+
+    pub fn csp(&self) -> &axum::http::HeaderValue {
+        &self.inner.csp
     }
 
     pub fn templates(&self) -> &Templates {

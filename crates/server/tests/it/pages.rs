@@ -248,6 +248,10 @@ async fn return_to_is_honoured_only_for_allowed_places() {
             )
             .await;
         assert_eq!(location(&done), landed, "{asked}");
+        // Chrome and Safari hold a form's redirect to the CSP's form-action: the panel's origin
+        // must be there, or the browser stays on the login page.
+        let csp = done.headers()["content-security-policy"].to_str().unwrap().to_owned();
+        assert!(csp.contains("form-action 'self' https://panel.example.com;"), "{csp}");
     }
     // A logged-out visit to a panel page comes back to it after login.
     let v = Visitor::new(&app);
