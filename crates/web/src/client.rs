@@ -1,7 +1,8 @@
 //! Who is calling: the client's IP address, User-Agent and device id (RISK-2), for the audit log,
 //! notifications and limits. The IP is the TCP peer, unless the peer is one of the configured `trusted_proxies`:
 //! then it is the right-most address in `X-Forwarded-For` that is not itself a trusted proxy
-//! (addresses further left can be forged by the client).
+//! (addresses further left can be forged by the client). An entry that can't be read there
+//! (`unknown`, a name) stops the walk at the peer: what lies left of it is no proxy's word.
 
 use crate::AppState;
 use axum::extract::{ConnectInfo, FromRequestParts};
@@ -23,14 +24,28 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[ipnet::IpNet]) ->
     if !is_trusted(&peer) {
         return peer;
     }
-    let forwarded: Vec<IpAddr> = headers
+    let values: Vec<&str> = headers
         .get_all("x-forwarded-for")
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|part| part.trim().parse::<IpAddr>().ok())
+        .map(|v| v.to_str().unwrap_or("unreadable"))
         .collect();
-    forwarded.into_iter().rev().find(|ip| !is_trusted(ip)).unwrap_or(peer)
+    for entry in values.iter().rev().flat_map(|v| v.rsplit(',')) {
+        match forwarded_ip(entry.trim()) {
+            Some(ip) if is_trusted(&ip) => {}
+            Some(ip) => return ip,
+            None => return peer,
+        }
+    }
+    peer
+}
+
+/// One `X-Forwarded-For` entry: an address, perhaps with a port (`192.0.2.1:5555`,
+/// `[2001:db8::1]:443`), as some proxies write it.
+fn forwarded_ip(entry: &str) -> Option<IpAddr> {
+    entry
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| entry.parse::<SocketAddr>().ok().map(|s| s.ip()))
 }
 
 impl FromRequestParts<AppState> for Client {
@@ -110,5 +125,20 @@ mod tests {
             ip("10.0.0.1")
         );
         assert_eq!(client_ip(ip("10.0.0.1"), &HeaderMap::new(), &trusted), ip("10.0.0.1"));
+    }
+
+    #[test]
+    fn an_entry_that_cant_be_read_stops_the_walk_and_ports_are_read() {
+        let trusted = vec!["10.0.0.0/8".parse().unwrap()];
+        // The proxy wrote the real client with its port: that is the client, not the forged one.
+        let ported = headers(&["6.6.6.6, 198.51.100.7:5555"]);
+        assert_eq!(client_ip(ip("10.0.0.1"), &ported, &trusted), ip("198.51.100.7"));
+        let v6 = headers(&["6.6.6.6, [2001:db8::7]:443"]);
+        assert_eq!(client_ip(ip("10.0.0.1"), &v6, &trusted), ip("2001:db8::7"));
+        // An entry the proxy couldn't fill: nothing left of it is believed.
+        let unknown = headers(&["6.6.6.6, unknown"]);
+        assert_eq!(client_ip(ip("10.0.0.1"), &unknown, &trusted), ip("10.0.0.1"));
+        let behind = headers(&["6.6.6.6", "unknown, 10.2.2.2"]);
+        assert_eq!(client_ip(ip("10.0.0.1"), &behind, &trusted), ip("10.0.0.1"));
     }
 }
