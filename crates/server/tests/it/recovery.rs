@@ -650,6 +650,36 @@ async fn upload(browser: &Client, app: &TestApp, request: &str, name: &str, byte
 }
 
 #[tokio::test]
+async fn a_lost_devices_request_is_bound_to_a_secret_the_server_gave_not_one_the_browser_brought() {
+    let app = spawn_app().await;
+    let jane = app.jane().await;
+    let nic = jane.nic_handle.as_str();
+    crate::two_factor::enrol(&app, nic).await;
+    let flow = password_step(&client(), &app, nic, &["totp", "backup_code"]).await;
+    // A cookie tossed in by a neighbouring site: empty, so that any browser without one matches.
+    let tossed = Client::new()
+        .post(app.url("/api/v1/session/second-factor/lost"))
+        .header("cookie", "sesame_recovery=")
+        .json(&json!({"flow": flow}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tossed.status(), 201);
+    let given = tossed.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(given.starts_with("sesame_recovery=") && given.len() > 80, "{given}");
+    let request = tossed.json::<serde_json::Value>().await.unwrap()["request"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let stranger = Client::new();
+    assert_eq!(
+        upload(&stranger, &app, &request, "id.pdf", PDF.to_vec()).await.0,
+        404,
+        "a browser without the server's secret opens nothing"
+    );
+}
+
+#[tokio::test]
 async fn a_lost_devices_request_takes_real_documents_encrypted_and_waits_for_support() {
     let (app, smtp) = spawn_mail_app(|_| {}).await;
     let jane = app.jane().await;

@@ -355,9 +355,9 @@ pub(crate) fn browser_cookie_name(state: &AppState) -> &'static str {
 }
 
 /// This browser's recovery secret, or a new one with the cookie that keeps it (30 days).
-pub(crate) fn browser_secret(state: &AppState, jar: &CookieJar) -> (String, Option<Cookie<'static>>) {
-    if let Some(c) = jar.get(browser_cookie_name(state)) {
-        return (c.value().to_owned(), None);
+pub(crate) fn browser_secret(state: &AppState, headers: &HeaderMap) -> (String, Option<Cookie<'static>>) {
+    if let Some(secret) = cookie_secret(state, headers) {
+        return (secret, None);
     }
     let secret = Token::generate(&OsRandom).expose().to_owned();
     let cookie = Cookie::build((browser_cookie_name(state), secret.clone()))
@@ -371,10 +371,16 @@ pub(crate) fn browser_secret(state: &AppState, jar: &CookieJar) -> (String, Opti
 }
 
 /// The recovery secret a request presents (empty: matches no request).
-pub(crate) fn presented_secret(state: &AppState, jar: &CookieJar) -> String {
-    jar.get(browser_cookie_name(state))
-        .map(|c| c.value().to_owned())
-        .unwrap_or_default()
+pub(crate) fn presented_secret(state: &AppState, headers: &HeaderMap) -> String {
+    cookie_secret(state, headers).unwrap_or_default()
+}
+
+/// The secret in the recovery cookie, read by its exact name (a sibling site can't toss in a
+/// percent-encoded look-alike, SESS-1), and only when it has the form this server gives it: an
+/// empty or made-up value would bind a request to a secret someone else knows.
+fn cookie_secret(state: &AppState, headers: &HeaderMap) -> Option<String> {
+    crate::session::cookie_value(headers, browser_cookie_name(state))
+        .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -399,9 +405,10 @@ pub async fn start_lost(
     State(state): State<AppState>,
     Client(client): Client,
     jar: CookieJar,
+    headers: HeaderMap,
     ApiJson(req): ApiJson<LostRequest>,
 ) -> Result<Response, ApiError> {
-    let (secret, cookie) = browser_secret(&state, &jar);
+    let (secret, cookie) = browser_secret(&state, &headers);
     let jar = match cookie {
         Some(cookie) => jar.add(cookie),
         None => jar,
@@ -503,7 +510,6 @@ pub struct RequestJson {
 pub async fn add_document(
     State(state): State<AppState>,
     Path(request): Path<String>,
-    jar: CookieJar,
     headers: HeaderMap,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<Response, ApiError> {
@@ -511,7 +517,7 @@ pub async fn add_document(
     let multipart = multipart.map_err(|_| ApiError::new(ErrorCode::InvalidRequest))?;
     let _permit = state.upload_permit().ok_or(ApiError::new(ErrorCode::ServiceBusy))?;
     let bytes = document_of(read_upload(&state, &headers, multipart).await?)?;
-    let secret = presented_secret(&state, &jar);
+    let secret = presented_secret(&state, &headers);
     let recovery = state.services().recovery();
     recovery.add_document(request, &secret, &bytes).await?;
     let view = recovery.request_status(request, &secret).await?;
@@ -537,10 +543,10 @@ pub async fn submit(
     State(state): State<AppState>,
     Client(client): Client,
     Path(request): Path<String>,
-    jar: CookieJar,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let request = request_id(&request)?;
-    let secret = presented_secret(&state, &jar);
+    let secret = presented_secret(&state, &headers);
     state
         .services()
         .recovery()
@@ -557,10 +563,10 @@ pub async fn submit(
 pub async fn show(
     State(state): State<AppState>,
     Path(request): Path<String>,
-    jar: CookieJar,
+    headers: HeaderMap,
 ) -> Result<Json<RequestJson>, ApiError> {
     let request = request_id(&request)?;
-    let secret = presented_secret(&state, &jar);
+    let secret = presented_secret(&state, &headers);
     let view = state.services().recovery().request_status(request, &secret).await?;
     Ok(Json(request_json(&view)))
 }

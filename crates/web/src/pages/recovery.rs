@@ -15,7 +15,6 @@ use crate::error::{ApiError, ErrorCode};
 use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
-use axum_extra::extract::cookie::CookieJar;
 use minijinja::{Value, context};
 use serde::Deserialize;
 use sesame_core::service::{Authenticated, EmailChangeOutcome, MAX_DOCUMENTS, RecoveryError, TwoFactorError};
@@ -575,13 +574,13 @@ pub async fn lost_start(
     State(state): State<AppState>,
     mut ctx: PageContext,
     Client(client): Client,
-    jar: CookieJar,
+    headers: HeaderMap,
     HtmlForm(form): HtmlForm<FlowForm>,
 ) -> Response {
     if !ctx.csrf_ok(&form.csrf) {
         return ctx.error(ErrorCode::CsrfRejected);
     }
-    let (secret, cookie) = browser_secret(&state, &jar);
+    let (secret, cookie) = browser_secret(&state, &headers);
     let started = match Uuid::parse_str(&form.flow) {
         Ok(flow) => {
             state
@@ -615,23 +614,31 @@ fn request_id(raw: &str) -> Result<Uuid, RecoveryError> {
 pub async fn request_page(
     State(state): State<AppState>,
     ctx: PageContext,
-    jar: CookieJar,
+    headers: HeaderMap,
     Path(id): Path<String>,
     uri: Uri,
 ) -> Response {
     let notice = (query_param(&uri, "added") == "1").then_some("request.added");
-    request_render(&state, ctx, &jar, &id, StatusCode::OK, context! { notice => notice }).await
+    request_render(
+        &state,
+        ctx,
+        &headers,
+        &id,
+        StatusCode::OK,
+        context! { notice => notice },
+    )
+    .await
 }
 
 async fn request_render(
     state: &AppState,
     ctx: PageContext,
-    jar: &CookieJar,
+    headers: &HeaderMap,
     id: &str,
     status: StatusCode,
     extra: Value,
 ) -> Response {
-    let secret = presented_secret(state, jar);
+    let secret = presented_secret(state, headers);
     let view = match request_id(id) {
         Ok(id) => state.services().recovery().request_status(id, &secret).await,
         Err(err) => Err(err),
@@ -651,7 +658,6 @@ async fn request_render(
 pub async fn request_upload(
     State(state): State<AppState>,
     ctx: PageContext,
-    jar: CookieJar,
     Path(id): Path<String>,
     headers: HeaderMap,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
@@ -664,12 +670,12 @@ pub async fn request_upload(
     };
     let upload = match read_upload(&state, &headers, multipart).await {
         Ok(upload) => upload,
-        Err(err) => return request_render(&state, ctx, &jar, &id, err.code().status(), error_of(&err)).await,
+        Err(err) => return request_render(&state, ctx, &headers, &id, err.code().status(), error_of(&err)).await,
     };
     if !ctx.csrf_ok(&upload.csrf) {
         return ctx.error(ErrorCode::CsrfRejected);
     }
-    let secret = presented_secret(&state, &jar);
+    let secret = presented_secret(&state, &headers);
     let added = match (document_of(upload), request_id(&id)) {
         (Ok(bytes), Ok(request)) => state
             .services()
@@ -682,7 +688,7 @@ pub async fn request_upload(
     };
     match added {
         Ok(()) => ctx.redirect(&format!("/recover/request/{id}?added=1")),
-        Err(err) => request_render(&state, ctx, &jar, &id, err.code().status(), error_of(&err)).await,
+        Err(err) => request_render(&state, ctx, &headers, &id, err.code().status(), error_of(&err)).await,
     }
 }
 
@@ -694,14 +700,14 @@ pub async fn request_submit(
     State(state): State<AppState>,
     ctx: PageContext,
     Client(client): Client,
-    jar: CookieJar,
+    headers: HeaderMap,
     Path(id): Path<String>,
     HtmlForm(form): HtmlForm<TokenForm>,
 ) -> Response {
     if !ctx.csrf_ok(&form.csrf) {
         return ctx.error(ErrorCode::CsrfRejected);
     }
-    let secret = presented_secret(&state, &jar);
+    let secret = presented_secret(&state, &headers);
     let submitted = match request_id(&id) {
         Ok(request) => {
             state
@@ -716,7 +722,7 @@ pub async fn request_submit(
         Ok(()) => ctx.redirect(&format!("/recover/request/{id}")),
         Err(err) => {
             let err = ApiError::from(err);
-            request_render(&state, ctx, &jar, &id, err.code().status(), error_of(&err)).await
+            request_render(&state, ctx, &headers, &id, err.code().status(), error_of(&err)).await
         }
     }
 }
