@@ -336,7 +336,7 @@ impl SupportStore for SqlStore {
         let done = sqlx::query(
             "UPDATE recovery_requests SET status = 'approved', decided_at = $1, updated_at = $1 \
              WHERE id = $2 AND account_id = $3 AND status = 'pending_review' AND proposed_by IS NOT NULL \
-             AND proposed_by <> $4",
+             AND proposed_by <> $4 AND EXISTS (SELECT 1 FROM accounts WHERE id = $3 AND state = 'active')",
         )
         .bind(now)
         .bind(a.request.to_string())

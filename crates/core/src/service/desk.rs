@@ -416,6 +416,10 @@ impl Support {
             Some(_) => {}
         }
         let account = self.account(found.account_id).await?;
+        // A block (hacked, fraud) outranks a request that may be the intruder's (ACCT-5).
+        if account.state != AccountState::Active {
+            return Err(SupportError::AccountNotActive);
+        }
         let audit = self.audit(By::Agent(by), account.id, "confirm_2fa_off", why, None, client);
         let mail = self.notice(&account, By::Agent(by), SupportAction::TwoFactorOff, None)?;
         let approval = Approval {

@@ -101,6 +101,8 @@ pub enum SupportError {
     Throttled,
     #[error("this can't be done in the request's current state")]
     WrongState,
+    #[error("the account is blocked or closed: 2FA stays on until it is unblocked and the request reviewed again")]
+    AccountNotActive,
     #[error(transparent)]
     Recovery(#[from] super::RecoveryError),
     #[error(transparent)]

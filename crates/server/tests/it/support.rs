@@ -452,6 +452,17 @@ async fn a_lost_2fa_approval_takes_a_proposal_and_another_supervisor() {
     ));
     let (_, body) = status_json(app.login(nic, PASSWORD).await).await;
     assert_eq!(body["status"], "second_factor_required", "nothing changed yet");
+    // ACCT-5: an account blocked meanwhile (hacked: the request may be the intruder's) keeps 2FA.
+    let hacked = why("hacked", "T-10");
+    let block = |blocked| support.set_blocked(By::Agent(&sam), jane.id, blocked, &hacked, &client);
+    block(true).await.unwrap();
+    assert!(matches!(
+        support
+            .confirm_approval(&kim, request, &why("documents match", "T-9"), &client)
+            .await,
+        Err(SupportError::AccountNotActive)
+    ));
+    block(false).await.unwrap();
     support
         .confirm_approval(&kim, request, &why("second look: documents match", "T-9"), &client)
         .await

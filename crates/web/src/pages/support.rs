@@ -72,6 +72,7 @@ fn code_of(err: &SupportError) -> ErrorCode {
         SupportError::NotFound => ErrorCode::NotFound,
         SupportError::Throttled => ErrorCode::Throttled,
         SupportError::WrongState => ErrorCode::RecoveryWrongStep,
+        SupportError::AccountNotActive => ErrorCode::AccountBlocked,
         SupportError::Recovery(e) => crate::error::ApiError::from(e.clone()).code(),
         SupportError::Hash(e) => crate::error::ApiError::from(e.clone()).code(),
         SupportError::Mail(_) => ErrorCode::InternalError,
