@@ -168,12 +168,14 @@ pub trait AccountStore: Send + Sync {
     /// Replaces a password hash (rehash on login with new settings, PWD-1).
     async fn update_password_hash(&self, credential: Uuid, phc: &str, now: OffsetDateTime) -> Result<(), StoreError>;
     /// ACCT-5: a state other than active also ends every session, cancels the open email changes
-    /// and ends the open login flows, in the same transaction.
+    /// and ends the open login flows, in the same transaction as the audit event and the mails
+    /// (SUPPORT-5). A closed account stays closed.
     async fn set_account_state(
         &self,
         id: AccountId,
         state: AccountState,
         audit: &AuditEvent,
+        mails: &[ComposedMail],
     ) -> Result<bool, StoreError>;
     /// ACCT-4: writes the fields of the profile a customer may change, with the audit event;
     /// false when nothing changed (then nothing is written).
@@ -236,8 +238,14 @@ pub trait SessionStore: Send + Sync {
     /// Ends a session; false when it was already ended (then nothing is written).
     async fn end_session(&self, id: Uuid, now: OffsetDateTime, audit: &AuditEvent) -> Result<bool, StoreError>;
     /// Ends every live session of an account (SESS-5), cancels its open email changes and ends
-    /// its open login flows (SUPPORT-4: a takeover's clean-up); returns how many sessions ended.
-    async fn end_all_sessions(&self, account: AccountId, now: OffsetDateTime) -> Result<u64, StoreError>;
+    /// its open login flows (SUPPORT-4: a takeover's clean-up), with the audit event and the
+    /// mails in the same transaction; returns how many sessions ended.
+    async fn end_all_sessions(
+        &self,
+        account: AccountId,
+        audit: &AuditEvent,
+        mails: &[ComposedMail],
+    ) -> Result<u64, StoreError>;
     /// SESS-4: the sessions of an account not ended yet, newest first.
     async fn live_sessions(&self, account: AccountId) -> Result<Vec<SessionRecord>, StoreError>;
     /// SESS-4: ends every live session of an account but `keep`, with one audit event.
@@ -413,6 +421,14 @@ pub trait ThrottleStore: Send + Sync {
     async fn purge_idle_counters(&self, before: OffsetDateTime, keep: &[&str], limit: u32) -> Result<u64, StoreError>;
     /// Forgets the events of each of `keys` (an unlock), in one statement.
     async fn resets(&self, keys: &[CounterKey<'_>]) -> Result<(), StoreError>;
+    /// [`resets`](Self::resets) with the audit event and the mails of whoever lifted them
+    /// (SUPPORT-4, SUPPORT-5), in one transaction.
+    async fn resets_recorded(
+        &self,
+        keys: &[CounterKey<'_>],
+        audit: &AuditEvent,
+        mails: &[ComposedMail],
+    ) -> Result<(), StoreError>;
     /// Forgets the events of `(scope, key)`.
     async fn reset(&self, scope: &str, key: &str) -> Result<(), StoreError> {
         self.resets(&[(scope, key)]).await

@@ -4,6 +4,7 @@ use crate::batch::Batch;
 use crate::{SqlStore, db_error, from_micros, micros, parse_uuid};
 use async_trait::async_trait;
 use sesame_core::audit::AuditEvent;
+use sesame_core::mail::ComposedMail;
 use sesame_core::ports::{
     Account, AccountStore, FactorCredential, ImportResult, NewAccount, PasswordCredential, ProfileUpdate, StoreError,
     Unique,
@@ -388,24 +389,27 @@ impl AccountStore for SqlStore {
         id: AccountId,
         state: AccountState,
         audit: &AuditEvent,
+        mails: &[ComposedMail],
     ) -> Result<bool, StoreError> {
         let now = micros(audit.at);
         let mut tx = self.pool.begin().await.map_err(db_error)?;
-        let changed = sqlx::query("UPDATE accounts SET state = $1, updated_at = $2 WHERE id = $3 AND state <> $1")
-            .bind(state.as_str())
-            .bind(now)
-            .bind(id.0.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?
-            .rows_affected();
+        let changed = sqlx::query(
+            "UPDATE accounts SET state = $1, updated_at = $2 WHERE id = $3 AND state <> $1 AND state <> 'closed'",
+        )
+        .bind(state.as_str())
+        .bind(now)
+        .bind(id.0.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?
+        .rows_affected();
         if changed == 0 {
             return Ok(false);
         }
         if state != AccountState::Active {
             crate::recovery::take_back(&mut tx, id, audit.at).await?;
         }
-        crate::commit_with(tx, audit, &[]).await?;
+        crate::commit_with(tx, audit, mails).await?;
         self.changed(id);
         Ok(true)
     }

@@ -469,14 +469,14 @@ async fn blocking_an_account_ends_all_its_sessions() {
     let before = (store.generation(), store.account_generation(a.id));
     assert!(
         store
-            .set_account_state(a.id, AccountState::Blocked, &block)
+            .set_account_state(a.id, AccountState::Blocked, &block, &[])
             .await
             .unwrap()
     );
     assert!(store.generation() > before.0 && store.account_generation(a.id) > before.1);
     assert!(
         !store
-            .set_account_state(a.id, AccountState::Blocked, &block)
+            .set_account_state(a.id, AccountState::Blocked, &block, &[])
             .await
             .unwrap()
     );
@@ -489,9 +489,28 @@ async fn blocking_an_account_ends_all_its_sessions() {
     }
     logged_in(&store, a.id, &[9; 32], T0, &[]).await;
     let before = (store.generation(), store.account_generation(a.id));
-    assert_eq!(store.end_all_sessions(a.id, T0).await.unwrap(), 1);
+    // SUPPORT-5: the action's audit event and mail go with it.
+    let ended = event(AuditKind::SupportAction, T0).account(a.id);
+    let told = mail("a@example.com", false, None);
+    assert_eq!(
+        store
+            .end_all_sessions(a.id, &ended, std::slice::from_ref(&told))
+            .await
+            .unwrap(),
+        1
+    );
     assert!(store.generation() > before.0 && store.account_generation(a.id) > before.1);
-    assert_eq!(store.end_all_sessions(a.id, T0).await.unwrap(), 0);
+    assert!(
+        store
+            .recent_events(a.id, 10)
+            .await
+            .unwrap()
+            .iter()
+            .any(|e| e.kind == AuditKind::SupportAction)
+    );
+    assert_eq!(crate::testing::outbox_recipients(&store).await, vec![told.recipient]);
+    let again = event(AuditKind::SupportAction, T0).account(a.id);
+    assert_eq!(store.end_all_sessions(a.id, &again, &[]).await.unwrap(), 0);
 }
 
 #[tokio::test]
@@ -561,14 +580,15 @@ async fn a_reset_not_me_a_block_or_ending_every_session_cancels_the_open_email_c
     cancelled(&store, change, 2, at).await;
 
     let change = waiting(&store, a.id, 3).await;
-    assert_eq!(store.end_all_sessions(a.id, at).await.unwrap(), 0);
+    let support = event(AuditKind::SupportAction, at).account(a.id);
+    assert_eq!(store.end_all_sessions(a.id, &support, &[]).await.unwrap(), 0);
     cancelled(&store, change, 3, at).await;
 
     let change = waiting(&store, a.id, 4).await;
     let block = event(AuditKind::AccountBlocked, at).account(a.id);
     assert!(
         store
-            .set_account_state(a.id, AccountState::Blocked, &block)
+            .set_account_state(a.id, AccountState::Blocked, &block, &[])
             .await
             .unwrap()
     );

@@ -3,6 +3,7 @@
 
 use crate::{SqlStore, db_error, from_micros, micros, opt_from_micros, parse_uuid};
 use async_trait::async_trait;
+use sesame_core::audit::AuditEvent;
 use sesame_core::mail::ComposedMail;
 use sesame_core::ports::{CounterKey, FlowRecord, FlowStore, FlowUpdate, OneTimeSecret, StoreError, ThrottleStore};
 use sesame_core::types::AccountId;
@@ -259,6 +260,24 @@ impl ThrottleStore for SqlStore {
         }
         query.execute(&self.pool).await.map_err(db_error)?;
         Ok(())
+    }
+
+    async fn resets_recorded(
+        &self,
+        keys: &[CounterKey<'_>],
+        audit: &AuditEvent,
+        mails: &[ComposedMail],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        if !keys.is_empty() {
+            let sql = format!("DELETE FROM throttle_counters WHERE {}", key_conditions(keys.len()));
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (scope, key) in keys {
+                query = query.bind(*scope).bind(*key);
+            }
+            query.execute(&mut *tx).await.map_err(db_error)?;
+        }
+        crate::commit_with(tx, audit, mails).await
     }
 
     async fn hits(

@@ -4,6 +4,7 @@
 use crate::{SqlStore, db_error, from_micros, micros, opt_from_micros, parse_uuid};
 use async_trait::async_trait;
 use sesame_core::audit::AuditEvent;
+use sesame_core::mail::ComposedMail;
 use sesame_core::ports::{LiveSession, NewSession, SessionRecord, SessionStore, StoreError};
 use sesame_core::types::{AccountId, Email};
 use sqlx::{Any, Executor, Row};
@@ -199,10 +200,15 @@ impl SessionStore for SqlStore {
         Ok(true)
     }
 
-    async fn end_all_sessions(&self, account: AccountId, now: OffsetDateTime) -> Result<u64, StoreError> {
+    async fn end_all_sessions(
+        &self,
+        account: AccountId,
+        audit: &AuditEvent,
+        mails: &[ComposedMail],
+    ) -> Result<u64, StoreError> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
-        let ended = crate::recovery::take_back(&mut tx, account, now).await?;
-        tx.commit().await.map_err(db_error)?;
+        let ended = crate::recovery::take_back(&mut tx, account, audit.at).await?;
+        crate::commit_with(tx, audit, mails).await?;
         self.changed(account);
         Ok(ended)
     }

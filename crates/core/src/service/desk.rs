@@ -219,10 +219,10 @@ impl Support {
             (AccountState::Active, SupportAction::Unblocked, "unblock")
         };
         let audit = self.audit(by, id, name, why, None, client);
-        if !self.ports.set_account_state(id, state, &audit).await? {
+        let mail = self.notice(&account, by, action, None)?;
+        if !self.ports.set_account_state(id, state, &audit, &[mail]).await? {
             return Err(SupportError::WrongState);
         }
-        self.ports.queue_mail(&self.notice(&account, by, action, None)?).await?;
         self.base.mail_queued();
         Ok(())
     }
@@ -237,13 +237,9 @@ impl Support {
     ) -> Result<(), SupportError> {
         let why = why.checked()?;
         let account = self.account(id).await?;
-        self.login.lift_locks(id).await?;
-        self.ports
-            .record(&self.audit(by, id, "unlock", why, None, client))
-            .await?;
-        self.ports
-            .queue_mail(&self.notice(&account, by, SupportAction::Unlocked, None)?)
-            .await?;
+        let audit = self.audit(by, id, "unlock", why, None, client);
+        let mail = self.notice(&account, by, SupportAction::Unlocked, None)?;
+        self.login.lift_locks(id, &audit, &[mail]).await?;
         self.base.mail_queued();
         Ok(())
     }
@@ -275,13 +271,9 @@ impl Support {
     ) -> Result<(), SupportError> {
         let why = why.checked()?;
         let account = self.account(id).await?;
-        self.ports.end_all_sessions(id, self.base.clock.now()).await?;
-        self.ports
-            .record(&self.audit(by, id, "end_sessions", why, None, client))
-            .await?;
-        self.ports
-            .queue_mail(&self.notice(&account, by, SupportAction::SessionsEnded, None)?)
-            .await?;
+        let audit = self.audit(by, id, "end_sessions", why, None, client);
+        let mail = self.notice(&account, by, SupportAction::SessionsEnded, None)?;
+        self.ports.end_all_sessions(id, &audit, &[mail]).await?;
         self.base.mail_queued();
         Ok(())
     }

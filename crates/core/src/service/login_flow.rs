@@ -747,11 +747,15 @@ impl Login {
     }
 
     /// SUPPORT-4: lifts both locks, as the owner's unlock link does.
-    pub(super) async fn lift_locks(&self, account: AccountId) -> Result<(), StoreError> {
-        self.ports.reset(FAILURES, &account.to_string()).await?;
-        self.ports
-            .reset(super::password_guard::ACCOUNT, &account.to_string())
-            .await
+    pub(super) async fn lift_locks(
+        &self,
+        account: AccountId,
+        audit: &AuditEvent,
+        mails: &[crate::mail::ComposedMail],
+    ) -> Result<(), StoreError> {
+        let key = account.to_string();
+        let keys = [(FAILURES, key.as_str()), (super::password_guard::ACCOUNT, key.as_str())];
+        self.ports.resets_recorded(&keys, audit, mails).await
     }
 
     /// Writes an audit event and queues the matching notice mail.
