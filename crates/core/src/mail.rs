@@ -245,3 +245,43 @@ pub enum ComposeError {
 pub trait MailComposer: Send + Sync + std::fmt::Debug {
     fn compose(&self, request: &MailRequest, now: OffsetDateTime) -> Result<ComposedMail, ComposeError>;
 }
+/// How long something lasts, as a mail or a page says it (`1 hour`, `10 minutes`, `7 jours`):
+/// in days, hours or minutes, whichever unit divides it, in the language (`fr`; else English).
+/// The texts quote the settings this way, so they stay true when an operator changes them.
+pub fn span(lang: &str, duration: time::Duration) -> String {
+    let minutes = duration.whole_minutes().max(1);
+    let fr = lang == "fr";
+    let (n, one, many) = if minutes % (24 * 60) == 0 {
+        (
+            minutes / (24 * 60),
+            if fr { "jour" } else { "day" },
+            if fr { "jours" } else { "days" },
+        )
+    } else if minutes % 60 == 0 {
+        (
+            minutes / 60,
+            if fr { "heure" } else { "hour" },
+            if fr { "heures" } else { "hours" },
+        )
+    } else {
+        (minutes, "minute", "minutes")
+    };
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::Duration;
+
+    #[test]
+    fn spans_read_in_the_largest_unit_that_divides_them() {
+        assert_eq!(span("en", Duration::hours(1)), "1 hour");
+        assert_eq!(span("en", Duration::minutes(90)), "90 minutes");
+        assert_eq!(span("en", Duration::hours(24)), "1 day");
+        assert_eq!(span("fr", Duration::hours(48)), "2 jours");
+        assert_eq!(span("fr", Duration::minutes(10)), "10 minutes");
+        assert_eq!(span("fr", Duration::hours(3)), "3 heures");
+        assert_eq!(span("de", Duration::days(7)), "7 days");
+    }
+}

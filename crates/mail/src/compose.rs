@@ -299,17 +299,17 @@ fn notice_text(notice: Notice, lang: &str) -> (&'static str, &'static str) {
 }
 
 /// Title, text and call to action of a single-use link (RECOVER-1, RECOVER-4, RECOVER-5).
-fn link_text(purpose: LinkPurpose, lang: &str) -> (&'static str, String, &'static str) {
+fn link_text(purpose: LinkPurpose, lang: &str, valid_for: &str) -> (&'static str, String, &'static str) {
     let fr = lang == "fr";
     match (purpose, fr) {
         (LinkPurpose::PasswordReset, false) => (
             "Reset your password",
-            "Someone (hopefully you) asked to reset the password of your account. Choose a new one with this link, valid for 1 hour and once. You will need your customer ID, shown below. If you did not ask, ignore this mail: your password stays as it is.".into(),
+            format!("Someone (hopefully you) asked to reset the password of your account. Choose a new one with this link, valid for {valid_for} and once. You will need your customer ID, shown below. If you did not ask, ignore this mail: your password stays as it is."),
             "Choose a new password:",
         ),
         (LinkPurpose::PasswordReset, true) => (
             "Réinitialisez votre mot de passe",
-            "Quelqu’un (vous, espérons-le) a demandé à réinitialiser le mot de passe de votre compte. Choisissez-en un nouveau avec ce lien, valable 1 heure et une seule fois. Votre identifiant client, rappelé ci-dessous, vous sera demandé. Si vous n’avez rien demandé, ignorez cet email : votre mot de passe reste inchangé.".into(),
+            format!("Quelqu’un (vous, espérons-le) a demandé à réinitialiser le mot de passe de votre compte. Choisissez-en un nouveau avec ce lien, valable {valid_for} et une seule fois. Votre identifiant client, rappelé ci-dessous, vous sera demandé. Si vous n’avez rien demandé, ignorez cet email : votre mot de passe reste inchangé."),
             "Choisir un nouveau mot de passe :",
         ),
         (LinkPurpose::EmailChangeCancel { applies_at }, false) => (
@@ -463,6 +463,8 @@ impl MailComposer for Composer {
             nic_handle => &req.nic_handle,
             footer_nic => footer_nic,
             footer_support => footer_support,
+            // How long the mail's code or link works, as the settings say (e.g. "10 minutes").
+            valid_for => req.expires_at.map(|at| sesame_core::mail::span(lang, at - now)),
         };
         match &req.kind {
             MailKind::SignupCode { code } => values = context! { code => code, ..values },
@@ -529,7 +531,11 @@ impl MailComposer for Composer {
                 values = context! { title => title, body => body, greeting => greeting, action => action, security_url => url, ..values };
             }
             MailKind::AccountLink { purpose, url } => {
-                let (title, body, action) = link_text(*purpose, lang);
+                let valid_for = req
+                    .expires_at
+                    .map(|at| sesame_core::mail::span(lang, at - now))
+                    .unwrap_or_default();
+                let (title, body, action) = link_text(*purpose, lang, &valid_for);
                 let greeting = if lang == "fr" { "Bonjour" } else { "Hello" };
                 values = context! { title => title, body => body, greeting => greeting, action => action, security_url => url, ..values };
             }
@@ -634,6 +640,24 @@ mod tests {
             device: "Firefox 120 · Linux".into(),
             not_me_url: "https://login.example.com/not-me?token=abc".into(),
         }
+    }
+
+    #[test]
+    fn codes_and_links_say_how_long_they_work_as_set() {
+        let now = datetime!(2026-11-25 10:00 UTC);
+        let reset = MailKind::AccountLink {
+            purpose: LinkPurpose::PasswordReset,
+            url: "https://login.example.com/password-reset/abc".into(),
+        };
+        let mut req = request(reset, "en");
+        req.expires_at = Some(now + time::Duration::minutes(30));
+        let mail = composer().compose(&req, now).unwrap();
+        assert!(mail.text.contains("valid for 30 minutes and once"), "{}", mail.text);
+        let mut req = request(MailKind::SignupCode { code: "123456".into() }, "fr");
+        req.expires_at = Some(now + time::Duration::minutes(20));
+        let mail = composer().compose(&req, now).unwrap();
+        assert!(mail.text.contains("Il est valable 20 minutes."), "{}", mail.text);
+        assert!(mail.html.contains("Il est valable 20 minutes."), "{}", mail.html);
     }
 
     #[test]

@@ -119,7 +119,15 @@ struct Inner {
 
 impl AppState {
     pub fn new(services: Services, settings: WebSettings, metrics: Metrics) -> Result<Self, ThemeError> {
-        let templates = Templates::new(settings.theme_dir.clone())?;
+        let core = services.settings();
+        let quoted = pages::templates::Quoted {
+            sms_code: core.limits.sms_code_ttl,
+            reset_link: core.limits.reset_link_ttl,
+            signup_code: core.signup.code_ttl,
+            change_delay: core.limits.unreachable_delay,
+            document_mb: core.limits.document_max_bytes / (1024 * 1024),
+        };
+        let templates = Templates::new(settings.theme_dir.clone(), quoted)?;
         let csp = headers::content_security_policy(&settings.return_to_origins);
         Ok(Self {
             inner: Arc::new(Inner {

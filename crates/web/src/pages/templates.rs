@@ -112,6 +112,55 @@ pub const LANGUAGES: [(&str, &str); 2] = [
 
 type Catalogs = HashMap<&'static str, HashMap<String, String>>;
 
+/// The settings the texts quote (`{sms_code_valid}` in a message becomes "5 minutes" by default),
+/// so that a page says what the server does.
+#[derive(Debug, Clone, Copy)]
+pub struct Quoted {
+    /// MFA-4.
+    pub sms_code: time::Duration,
+    /// RECOVER-1.
+    pub reset_link: time::Duration,
+    /// SIGNUP-1.
+    pub signup_code: time::Duration,
+    /// RECOVER-4.
+    pub change_delay: time::Duration,
+    /// RECOVER-5, in MB.
+    pub document_mb: usize,
+}
+
+impl Default for Quoted {
+    fn default() -> Self {
+        let limits = sesame_core::limits::Limits::default();
+        Self {
+            sms_code: limits.sms_code_ttl,
+            reset_link: limits.reset_link_ttl,
+            signup_code: sesame_core::service::SignupSettings::default().code_ttl,
+            change_delay: limits.unreachable_delay,
+            document_mb: limits.document_max_bytes / (1024 * 1024),
+        }
+    }
+}
+
+impl Quoted {
+    /// Fills the settings a message quotes, in its language.
+    fn fill(&self, lang: &str, message: &str) -> String {
+        let span = |d| sesame_core::mail::span(lang, d);
+        let mut out = message.to_owned();
+        for (name, value) in [
+            ("{sms_code_valid}", span(self.sms_code)),
+            ("{reset_link_valid}", span(self.reset_link)),
+            ("{signup_code_valid}", span(self.signup_code)),
+            ("{change_delay}", span(self.change_delay)),
+            ("{document_mb}", self.document_mb.to_string()),
+        ] {
+            if out.contains(name) {
+                out = out.replace(name, &value);
+            }
+        }
+        out
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ThemeError {
     #[error("message catalog {0}: {1}")]
@@ -148,7 +197,7 @@ fn from_theme(theme_dir: Option<&Path>, sub: &str, name: &str) -> Option<Vec<u8>
 }
 
 impl Templates {
-    pub fn new(theme_dir: Option<PathBuf>) -> Result<Self, ThemeError> {
+    pub fn new(theme_dir: Option<PathBuf>, quoted: Quoted) -> Result<Self, ThemeError> {
         let catalogs = Arc::new(load_catalogs()?);
         let mut env = Environment::new();
         let dir = theme_dir.clone();
@@ -164,7 +213,7 @@ impl Templates {
                 .map(|(_, src)| (*src).to_owned()))
         });
         env.add_function("t", move |state: &State, key: &str, kwargs: Kwargs| {
-            translate(&catalogs, state, key, &kwargs)
+            translate(&catalogs, &quoted, state, key, &kwargs)
         });
         Ok(Self {
             env: Arc::new(env),
@@ -194,7 +243,7 @@ fn load_catalogs() -> Result<Catalogs, ThemeError> {
         .collect()
 }
 
-fn translate(catalogs: &Catalogs, state: &State, key: &str, kwargs: &Kwargs) -> Result<String, Error> {
+fn translate(catalogs: &Catalogs, quoted: &Quoted, state: &State, key: &str, kwargs: &Kwargs) -> Result<String, Error> {
     let lang = state
         .lookup("lang")
         .and_then(|v| v.as_str().map(str::to_owned))
@@ -205,7 +254,7 @@ fn translate(catalogs: &Catalogs, state: &State, key: &str, kwargs: &Kwargs) -> 
             format!("no message {key:?} in language {lang:?}"),
         )
     })?;
-    let mut out = message.clone();
+    let mut out = quoted.fill(&lang, message);
     for name in kwargs.args() {
         let value: Value = kwargs.get(name)?;
         out = out.replace(&format!("{{{name}}}"), &value.to_string());
@@ -262,7 +311,7 @@ mod tests {
 
     #[test]
     fn every_template_renders_in_every_language() {
-        let templates = Templates::new(None).unwrap();
+        let templates = Templates::new(None, Quoted::default()).unwrap();
         for (lang, _) in LANGUAGES {
             let partial = |n: &str| {
                 matches!(
@@ -302,8 +351,30 @@ mod tests {
     }
 
     #[test]
+    fn pages_quote_the_settings_not_the_defaults() {
+        let quoted = Quoted {
+            sms_code: time::Duration::minutes(7),
+            document_mb: 4,
+            ..Quoted::default()
+        };
+        let templates = Templates::new(None, quoted).unwrap();
+        let sms = templates.render("sms_enrol.html", sample("en", "security")).unwrap();
+        assert!(sms.contains("It is valid for 7 minutes."), "{sms}");
+        let request = templates
+            .render("recovery_request.html", sample("fr", "recover"))
+            .unwrap();
+        assert!(request.contains("4 Mo au plus"), "{request}");
+        let defaults = Templates::new(None, Quoted::default()).unwrap();
+        let intro = defaults
+            .env
+            .render_str(r#"{{ t("recover.intro") }}"#, context! { lang => "fr" })
+            .unwrap();
+        assert!(intro.contains("pendant 1 heure,"), "{intro}");
+    }
+
+    #[test]
     fn every_error_code_has_a_message_in_every_language() {
-        let templates = Templates::new(None).unwrap();
+        let templates = Templates::new(None, Quoted::default()).unwrap();
         for (lang, _) in LANGUAGES {
             for code in crate::error::ErrorCode::ALL {
                 let ctx = context! { error_code => code.as_str(), ..sample(lang, "error") };
@@ -316,7 +387,7 @@ mod tests {
 
     #[test]
     fn every_security_event_has_a_name_in_every_language() {
-        let templates = Templates::new(None).unwrap();
+        let templates = Templates::new(None, Quoted::default()).unwrap();
         let events: Vec<_> = sesame_core::audit::AuditKind::ALL
             .iter()
             .map(|k| context! { at => "2026-11-25 10:00", kind => k.as_str(), success => true, ip => "192.0.2.1", device => "x" })
@@ -331,7 +402,7 @@ mod tests {
 
     #[test]
     fn values_are_escaped_and_placeholders_filled() {
-        let templates = Templates::new(None).unwrap();
+        let templates = Templates::new(None, Quoted::default()).unwrap();
         // Earlier values win when contexts merge.
         let ctx = context! { login => "<script>alert(1)</script>", ..sample("en", "login") };
         let html = templates.render("login.html", ctx).unwrap();
@@ -348,7 +419,7 @@ mod tests {
         std::fs::create_dir_all(dir.join("static")).unwrap();
         std::fs::write(dir.join("templates/recover.html"), "custom {{ t('recover.title') }}").unwrap();
         std::fs::write(dir.join("static/sesame.css"), "body{}").unwrap();
-        let templates = Templates::new(Some(dir.clone())).unwrap();
+        let templates = Templates::new(Some(dir.clone()), Quoted::default()).unwrap();
         let html = templates.render("recover.html", sample("fr", "recover")).unwrap();
         assert_eq!(html, "custom Identifiant client ou mot de passe oublié ?");
         assert_eq!(templates.static_file("sesame.css").unwrap(), b"body{}");
