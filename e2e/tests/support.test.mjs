@@ -164,6 +164,11 @@ test('agents enrol and log in with a key; a promotion; a two-person approval', a
   await alice.page.goto(`${sesame.base}/support`);
   await Promise.all([alice.page.waitForLoadState('load'), alice.page.click('#queue a')]);
   assert.ok(await alice.page.isVisible('img.document-image'), 'the document shows inline');
+  // Opened on its own, an uploader's file runs nothing on our origin (a sandbox, no scripts).
+  const src = await alice.page.getAttribute('img.document-image', 'src');
+  const file = await alice.page.request.get(`${sesame.base}${src}`);
+  assert.equal(file.status(), 200);
+  assert.match(file.headers()['content-security-policy'], /^sandbox; default-src 'none'/);
   assert.deepEqual(await seriousViolations(alice.page), [], 'review');
   await act(alice.page, 'propose', '#do-propose', 'passport photo matches the account name', 'T-1002');
   assert.match(await alice.page.textContent('#proposal'), /T-1002/);

@@ -595,8 +595,21 @@ pub async fn document(
     {
         Ok((content_type, bytes)) => (
             [
+                // An uploader's file, on our origin: a PDF is downloaded, not run by the
+                // browser's viewer here; an image shows in a sandbox with nothing else allowed.
+                (
+                    header::CONTENT_DISPOSITION,
+                    if content_type == "application/pdf" {
+                        "attachment; filename=\"document.pdf\"".to_owned()
+                    } else {
+                        "inline".to_owned()
+                    },
+                ),
                 (header::CONTENT_TYPE, content_type),
-                (header::CONTENT_DISPOSITION, "inline".to_owned()),
+                (
+                    header::CONTENT_SECURITY_POLICY,
+                    "sandbox; default-src 'none'; img-src 'self'".to_owned(),
+                ),
                 (header::CACHE_CONTROL, "no-store".to_owned()),
                 (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
                 (
