@@ -340,6 +340,11 @@ impl Support {
             .recovery_request(request)
             .await?
             .ok_or(SupportError::NotFound)?;
+        // Not before the owner confirmed the request from their mailbox (RECOVER-5): a draft may
+        // be anyone's who had the password.
+        if found.status != RequestStatus::PendingReview {
+            return Err(SupportError::WrongState);
+        }
         let stored: StoredDocument = self
             .ports
             .documents(request)

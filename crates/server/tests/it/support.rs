@@ -87,13 +87,8 @@ fn why(reason: &str, ticket: &str) -> Justification {
 
 /// A lost-devices request of the account `nic` with one document, submitted and confirmed from
 /// the mailed link (RECOVER-5), ready for support; the browser that made it and its id.
-async fn confirmed_request(
-    app: &TestApp,
-    smtp: &crate::smtp::Smtp,
-    nic: &str,
-    document: &[u8],
-    name: &str,
-) -> (reqwest::Client, uuid::Uuid) {
+/// A lost-devices request with one document, not submitted yet: the browser and its id.
+async fn draft_request(app: &TestApp, nic: &str, document: &[u8], name: &str) -> (reqwest::Client, uuid::Uuid) {
     let browser = client();
     let flow = password_step(&browser, app, nic, &["totp", "backup_code"]).await;
     let (_, started) = post(
@@ -112,6 +107,18 @@ async fn confirmed_request(
         .await
         .unwrap();
     assert_eq!(upload.status(), 201);
+    (browser, request)
+}
+
+/// A lost-devices request with one document, submitted and confirmed from the mailbox.
+async fn confirmed_request(
+    app: &TestApp,
+    smtp: &crate::smtp::Smtp,
+    nic: &str,
+    document: &[u8],
+    name: &str,
+) -> (reqwest::Client, uuid::Uuid) {
+    let (browser, request) = draft_request(app, nic, document, name).await;
     post(
         &browser,
         app,
@@ -381,6 +388,24 @@ async fn a_promotion_records_how_the_caller_was_verified() {
         (detail["verification"].as_str(), detail["ticket"].as_str()),
         (Some("callback"), Some("T-7"))
     );
+}
+
+#[tokio::test]
+async fn documents_open_only_once_the_owner_confirmed_the_request() {
+    let app = spawn_app_with(|c| c.public_url = c.public_url.replace("127.0.0.1", "localhost")).await;
+    let jane = app.jane().await;
+    let nic = jane.nic_handle.as_str();
+    crate::two_factor::enrol(&app, nic).await;
+    let (_, request) = draft_request(&app, nic, include_bytes!("../fixtures/id-card.png"), "id.png").await;
+    let (alice, _) = agent(&app, "alice@support.example", "Alice Martin", AgentRole::Agent).await;
+    let support = app.app.services.support();
+    let (_, _, documents) = support.review(request).await.unwrap();
+    assert!(matches!(
+        support
+            .document(&alice, request, documents[0].id, &ClientInfo::default())
+            .await,
+        Err(SupportError::WrongState)
+    ));
 }
 
 #[tokio::test]
