@@ -369,8 +369,10 @@ impl Support {
         let canonical =
             crate::types::LoginIdentifier::parse(email).map_or_else(String::new, |id| id.as_str().to_owned());
         let now = self.base.clock.now();
-        let (failures, _) = self.ports.count(LOGIN_SCOPE, &canonical, now - LOGIN_WINDOW).await?;
-        if failures >= LOGIN_FAILURES {
+        // Counted before the password is looked at, in one statement, so that a burst of parallel
+        // guesses can't all pass a count none of them was in yet; a success clears it.
+        let tried = self.ports.hit(LOGIN_SCOPE, &canonical, now - LOGIN_WINDOW, now).await?;
+        if tried > LOGIN_FAILURES {
             return Err(SupportError::Throttled);
         }
         let address = ip.map(crate::throttle::address_key);
@@ -388,7 +390,6 @@ impl Support {
         let phc = agent.as_ref().and_then(|a| a.password_phc.clone());
         let verified = self.base.hasher.verify(&password, phc.as_deref()).await?;
         let (Verification::Match, Some(agent), Some(phc)) = (verified, agent, phc) else {
-            self.ports.hit(LOGIN_SCOPE, &canonical, now - LOGIN_WINDOW, now).await?;
             if let Some(address) = &address {
                 self.ports.hit(ADDRESS_SCOPE, address, now - LOGIN_WINDOW, now).await?;
             }

@@ -568,6 +568,29 @@ async fn an_agent_password_hashed_with_other_settings_is_rehashed_at_login() {
 }
 
 #[tokio::test]
+async fn a_burst_of_guesses_at_an_agent_password_checks_no_more_than_the_limit() {
+    let app = spawn_app_with(|c| c.public_url = c.public_url.replace("127.0.0.1", "localhost")).await;
+    agent(&app, "alice@support.example", "Alice Martin", AgentRole::Agent).await;
+    let support = app.app.services.support().clone();
+    let answers = at_once(16, |_| {
+        let support = support.clone();
+        async move {
+            match support
+                .begin_login("alice@support.example", "not the password", None)
+                .await
+            {
+                Err(SupportError::InvalidCredentials) => "checked",
+                Err(SupportError::Throttled) => "refused",
+                _ => "other",
+            }
+        }
+    })
+    .await;
+    let checked = answers.iter().filter(|a| **a == "checked").count();
+    assert_eq!((checked, answers.len() - checked), (10, 6), "{answers:?}");
+}
+
+#[tokio::test]
 async fn agent_passwords_are_throttled_and_a_refusal_reaches_the_customer_with_its_reason() {
     let (app, smtp) = spawn_mail_app(|c| c.public_url = c.public_url.replace("127.0.0.1", "localhost")).await;
     let (alice, _) = agent(&app, "alice@support.example", "Alice Martin", AgentRole::Agent).await;
