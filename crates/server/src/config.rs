@@ -755,6 +755,20 @@ fn parse_public_url(input: &str) -> Result<Url, ConfigError> {
             "must be just scheme://host[:port], without path, query or credentials",
         ));
     }
+    // SESS-1, OPS-4: over plain HTTP cookies lose `Secure` and the `__Host-` prefix and no HSTS
+    // is sent; that is for development on this machine only.
+    let loopback = match url.host() {
+        Some(url::Host::Domain(name)) => name == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    if url.scheme() == "http" && !loopback {
+        return Err(invalid(
+            "public_url",
+            "plain http:// is for development on this machine (localhost, 127.0.0.1, [::1]): customers need https://",
+        ));
+    }
     Ok(url)
 }
 
@@ -799,11 +813,13 @@ mod tests {
     }
 
     #[test]
-    fn public_urls_may_be_any_http_url_with_a_host() {
+    fn public_urls_are_https_or_plain_http_on_this_machine() {
         for ok in [
             "https://login.example.com",
-            "http://192.0.2.10:8080",
-            "http://[2001:db8::1]:8080/",
+            "https://192.0.2.10:8443",
+            "http://localhost:8080",
+            "http://127.0.0.1:8080",
+            "http://[::1]:8080/",
         ] {
             assert!(resolve(|c| c.public_url = ok.into()).is_ok(), "{ok}");
         }
@@ -812,6 +828,8 @@ mod tests {
             "example.com",
             "https://example.com/login",
             "https://u:p@example.com",
+            "http://192.0.2.10:8080",
+            "http://login.example.com",
         ] {
             let err = resolve(|c| c.public_url = bad.into()).unwrap_err().to_string();
             assert!(err.contains("`public_url`"), "{bad}: {err}");
