@@ -185,9 +185,22 @@ const SECRET_PATHS: [&str; 3] = ["/password-reset/", "/api/v1/password-reset/", 
 fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
     match SECRET_PATHS.iter().find(|prefix| path.starts_with(*prefix)) {
         Some(prefix) if path.len() > prefix.len() && path != "/support/invite/key" => format!("{prefix}…").into(),
-        _ => path.into(),
+        _ => match FLOW_PATHS.iter().find(|prefix| path.starts_with(*prefix)) {
+            // The flow's id, whatever follows it: "/signup/…/profile".
+            Some(prefix) if path.len() > prefix.len() => {
+                let rest = path[prefix.len()..]
+                    .find('/')
+                    .map_or("", |at| &path[prefix.len() + at..]);
+                format!("{prefix}…{rest}").into()
+            }
+            _ => path.into(),
+        },
     }
 }
+
+/// Paths whose next part is a sign-up or login flow's id: whoever holds a sign-up's id once its
+/// code is verified may finish it, so it stays out of the log too.
+const FLOW_PATHS: [&str; 3] = ["/signup/", "/api/v1/signup/", "/login/"];
 
 /// The whole application: API, operations endpoints and the layers every response passes.
 ///
@@ -240,5 +253,15 @@ mod tests {
         assert_eq!(super::loggable_path("/support/invite/key"), "/support/invite/key");
         assert_eq!(super::loggable_path("/api/v1/password-reset"), "/api/v1/password-reset");
         assert_eq!(super::loggable_path("/security"), "/security");
+        assert_eq!(
+            super::loggable_path("/api/v1/signup/0190a0a0-0000-7000-8000-000000000000/profile"),
+            "/api/v1/signup/…/profile"
+        );
+        assert_eq!(super::loggable_path("/signup/0190a0a0-0000"), "/signup/…");
+        assert_eq!(
+            super::loggable_path("/login/0190a0a0/email/resend"),
+            "/login/…/email/resend"
+        );
+        assert_eq!(super::loggable_path("/login"), "/login");
     }
 }
