@@ -43,10 +43,13 @@ pub enum AuditKind {
     SupportAction,
     /// ACCT-4: the customer changed their profile.
     ProfileChanged,
+    /// SUPPORT-1: an agent was invited or disabled, logged in or was refused (the detail says
+    /// which and who); no account.
+    AgentAccess,
 }
 
 impl AuditKind {
-    pub const ALL: [Self; 25] = [
+    pub const ALL: [Self; 26] = [
         Self::AccountCreated,
         Self::AccountBlocked,
         Self::AccountUnblocked,
@@ -72,6 +75,7 @@ impl AuditKind {
         Self::RecoveryRequested,
         Self::SupportAction,
         Self::ProfileChanged,
+        Self::AgentAccess,
     ];
 
     pub fn parse(s: &str) -> Option<Self> {
@@ -105,6 +109,7 @@ impl AuditKind {
             Self::RecoveryRequested => "recovery_requested",
             Self::SupportAction => "support_action",
             Self::ProfileChanged => "profile_changed",
+            Self::AgentAccess => "agent_access",
         }
     }
 }

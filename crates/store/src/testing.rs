@@ -160,3 +160,18 @@ pub async fn outbox_bodies(store: &SqlStore) -> Vec<String> {
         .await
         .expect("the outbox is readable")
 }
+
+/// The details of the audit events of `kind` that name no account (an agent's access).
+///
+/// # Panics
+/// When the log can't be read: the test can't go on.
+#[allow(clippy::expect_used)]
+pub async fn unattached_events(store: &SqlStore, kind: &str) -> Vec<String> {
+    sqlx::query_scalar::<_, String>(
+        "SELECT detail FROM audit_events WHERE account_id IS NULL AND kind = $1 AND detail IS NOT NULL",
+    )
+    .bind(kind)
+    .fetch_all(&store.pool)
+    .await
+    .expect("the audit log is readable")
+}

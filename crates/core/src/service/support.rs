@@ -8,7 +8,7 @@
 //! with a compare-and-swap on the stored key).
 
 use super::Base;
-use crate::audit::ClientInfo;
+use crate::audit::{Actor, AuditEvent, AuditKind, ClientInfo};
 use crate::factor::password::{HashError, Verification};
 use crate::flow::FlowKind;
 use crate::mail::{ComposeError, MailKind, MailRequest};
@@ -215,6 +215,9 @@ impl Support {
             Err(StoreError::Conflict(Unique::Email | Unique::Other)) => return Err(SupportError::EmailTaken),
             other => other?,
         }
+        let operator = ClientInfo::default();
+        self.record_access("invited", Some(&agent), Actor::Operator, &operator, true)
+            .await?;
         let url = format!("{}support/invite/{}", self.base.settings.public_url, token.expose());
         let request = MailRequest {
             kind: MailKind::AgentInvitation { url: url.clone() },
@@ -390,6 +393,12 @@ impl Support {
         let phc = agent.as_ref().and_then(|a| a.password_phc.clone());
         let verified = self.base.hasher.verify(&password, phc.as_deref()).await?;
         let (Verification::Match, Some(agent), Some(phc)) = (verified, agent, phc) else {
+            let client = ClientInfo {
+                ip: ip.map(str::to_owned),
+                ..ClientInfo::default()
+            };
+            self.record_access("login_failed", None, Actor::Anonymous, &client, false)
+                .await?;
             if let Some(address) = &address {
                 self.ports.hit(ADDRESS_SCOPE, address, now - LOGIN_WINDOW, now).await?;
             }
@@ -420,6 +429,27 @@ impl Support {
             flow,
             options: serde_json::to_value(options).map_err(internal)?,
         })
+    }
+
+    /// AUDIT-1: an agent's access, with no account: `action` (`invited`, `disabled`, `login`,
+    /// `login_failed`), and who when known (never what was typed).
+    async fn record_access(
+        &self,
+        action: &str,
+        agent: Option<&Agent>,
+        actor: Actor,
+        client: &ClientInfo,
+        success: bool,
+    ) -> Result<(), StoreError> {
+        let mut detail = serde_json::json!({ "action": action });
+        if let Some(agent) = agent {
+            detail["agent_id"] = agent.id.to_string().into();
+            detail["role"] = agent.role.as_str().into();
+        }
+        let mut event = AuditEvent::new(self.base.clock.now(), AuditKind::AgentAccess, actor, client);
+        event.success = success;
+        event.detail = Some(detail.to_string());
+        self.ports.record(&event).await
     }
 
     /// SUPPORT-1: the key's assertion opens an agent session (8 hours).
@@ -466,6 +496,8 @@ impl Support {
             user_agent: client.user_agent.clone(),
         };
         self.ports.create_agent_session(&session).await?;
+        self.record_access("login", Some(&agent), Actor::Support, client, true)
+            .await?;
         Ok((token, AgentAuth { agent, session }))
     }
 
@@ -507,6 +539,8 @@ impl Support {
             .await?
             .ok_or(SupportError::NotFound)?;
         self.ports.disable_agent(agent.id, self.base.clock.now()).await?;
+        self.record_access("disabled", Some(&agent), Actor::Operator, &ClientInfo::default(), true)
+            .await?;
         Ok(agent)
     }
 }

@@ -588,6 +588,31 @@ async fn a_burst_of_guesses_at_an_agent_password_checks_no_more_than_the_limit()
     .await;
     let checked = answers.iter().filter(|a| **a == "checked").count();
     assert_eq!((checked, answers.len() - checked), (10, 6), "{answers:?}");
+    // AUDIT-1: the invitation and each wrong password are on record (who was invited, never
+    // what was typed), and so is the disabling.
+    support.disable("alice@support.example").await.unwrap();
+    let events = sesame_store::testing::unattached_events(&app.app.store, "agent_access").await;
+    let actions: Vec<String> = events
+        .iter()
+        .map(|d| {
+            serde_json::from_str::<serde_json::Value>(d).unwrap()["action"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    let count = |action: &str| actions.iter().filter(|a| *a == action).count();
+    assert_eq!(
+        (
+            count("invited"),
+            count("login"),
+            count("login_failed"),
+            count("disabled")
+        ),
+        (1, 1, 10, 1),
+        "{events:?}"
+    );
+    assert!(!events.iter().any(|d| d.contains("not the password")));
 }
 
 #[tokio::test]
