@@ -163,4 +163,8 @@ async fn unknown_paths_and_methods_get_codes() {
     );
     let put = app.client.put(app.url("/api/v1/me")).send().await.unwrap();
     assert_eq!(error_code(put).await, (405, "METHOD_NOT_ALLOWED".into()));
+    assert_eq!(
+        error_code(app.get("/static/nope.css").await).await,
+        (404, "NOT_FOUND".into())
+    );
 }

@@ -750,7 +750,8 @@ async fn logout(
 
 async fn static_file(State(state): State<AppState>, Path(file): Path<String>) -> Response {
     let Some(bytes) = state.templates().static_file(&file) else {
-        return StatusCode::NOT_FOUND.into_response();
+        // A stylesheet or script the page asked for: the code, without a page around it.
+        return crate::error::ApiError::new(ErrorCode::NotFound).into_response();
     };
     let content_type = match file.rsplit_once('.').map(|(_, ext)| ext) {
         Some("css") => "text/css; charset=utf-8",
