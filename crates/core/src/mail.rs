@@ -133,6 +133,8 @@ pub enum Notice {
     BackupEmailPromoted,
     /// RECOVER-5: the lost-2FA request is confirmed and waits for support.
     RecoveryRequestReceived,
+    /// RECOVER-5: a confirmed request expired before support decided; its documents are gone.
+    RecoveryRequestExpired,
     /// LOGIN-4: login notifications were switched off (the last one they send).
     NotificationsOff,
 }
@@ -160,6 +162,7 @@ impl Notice {
             Self::EmailChangeCancelled => "email_change_cancelled",
             Self::BackupEmailPromoted => "backup_email_promoted",
             Self::RecoveryRequestReceived => "recovery_request_received",
+            Self::RecoveryRequestExpired => "recovery_request_expired",
             Self::NotificationsOff => "notifications_off",
         }
     }

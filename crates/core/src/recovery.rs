@@ -148,6 +148,8 @@ pub struct RequestStep<'a> {
     pub secrets: &'a [OneTimeSecret],
     /// Why (a rejection's reason, kept with the request).
     pub reason: Option<&'a str>,
+    /// A new end of the request's life (a confirmation gives support the whole time to decide).
+    pub expires_at: Option<OffsetDateTime>,
     pub audit: &'a AuditEvent,
     pub mails: &'a [ComposedMail],
 }
@@ -249,4 +251,7 @@ pub trait RecoveryStore: Send + Sync {
     /// Deletes the documents of requests past their expiry (and cancels those still open);
     /// returns how many documents went.
     async fn expire_recovery_requests(&self, now: OffsetDateTime) -> Result<u64, StoreError>;
+    /// Up to `limit` requests waiting for support whose time is over (each is then closed with
+    /// its own notice through [`advance_recovery_request`](Self::advance_recovery_request)).
+    async fn expired_reviews(&self, now: OffsetDateTime, limit: u32) -> Result<Vec<RecoveryRequest>, StoreError>;
 }

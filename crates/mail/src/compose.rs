@@ -287,6 +287,14 @@ fn notice_text(notice: Notice, lang: &str) -> (&'static str, &'static str) {
             "Votre demande attend notre support",
             "Votre demande de désactivation de la double authentification est confirmée. Notre support va vérifier vos documents et vous enverra sa décision par email.",
         ),
+        (Notice::RecoveryRequestExpired, false) => (
+            "Your request expired without a decision",
+            "Your request to switch off two-factor authentication was not decided in time, so it has expired and your documents were deleted. Two-factor authentication stays on. If you still can't use your devices, send a new request from the login page.",
+        ),
+        (Notice::RecoveryRequestExpired, true) => (
+            "Votre demande a expiré sans décision",
+            "Votre demande de désactivation de la double authentification n’a pas été traitée à temps : elle a expiré et vos documents ont été supprimés. La double authentification reste active. Si vous ne pouvez toujours pas utiliser vos appareils, envoyez une nouvelle demande depuis la page de connexion.",
+        ),
         (Notice::NotificationsOff, false) => (
             "Login notifications are off",
             "Someone switched off the emails we send at each login to your account. This is the last one until they are switched on again on your security page.",

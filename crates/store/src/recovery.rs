@@ -618,6 +618,20 @@ impl RecoveryStore for SqlStore {
         row.as_ref().map(request_from_row).transpose()
     }
 
+    async fn expired_reviews(&self, now: OffsetDateTime, limit: u32) -> Result<Vec<RecoveryRequest>, StoreError> {
+        let sql = format!(
+            "SELECT {REQUEST_COLUMNS} FROM recovery_requests WHERE status = 'pending_review' AND expires_at <= $1 \
+             ORDER BY expires_at LIMIT $2"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(micros(now))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
+        rows.iter().map(request_from_row).collect()
+    }
+
     async fn add_document(&self, d: &StoredDocument, max: i64) -> Result<bool, StoreError> {
         // The request row is locked by the conditional update first, so two parallel uploads
         // can't both see room for one more.
@@ -701,14 +715,15 @@ impl RecoveryStore for SqlStore {
             now,
             secrets,
             reason,
+            expires_at,
             audit,
             mails,
         } = *step;
         let decided = matches!(to, RequestStatus::Approved | RequestStatus::Rejected).then(|| micros(now));
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         let done = sqlx::query(
-            "UPDATE recovery_requests SET status = $1, updated_at = $2, decided_at = $3, reason = COALESCE($6, reason) \
-             WHERE id = $4 AND status = $5",
+            "UPDATE recovery_requests SET status = $1, updated_at = $2, decided_at = $3, reason = COALESCE($6, reason), \
+             expires_at = COALESCE($7, expires_at) WHERE id = $4 AND status = $5",
         )
         .bind(to.as_str())
         .bind(micros(now))
@@ -716,6 +731,7 @@ impl RecoveryStore for SqlStore {
         .bind(id.to_string())
         .bind(from.as_str())
         .bind(reason)
+        .bind(expires_at.map(micros))
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;

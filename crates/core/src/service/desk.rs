@@ -465,6 +465,7 @@ impl Support {
             now: self.base.clock.now(),
             secrets: &[],
             reason: Some(reason),
+            expires_at: None,
             audit: &audit,
             mails: &[mail],
         };

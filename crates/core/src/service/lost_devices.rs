@@ -225,6 +225,7 @@ impl Recovery {
                 now,
                 secrets: &[secret],
                 reason: None,
+                expires_at: None,
                 audit: &audit,
                 mails: &mails,
             })
@@ -263,6 +264,8 @@ impl Recovery {
                 now,
                 secrets: &[],
                 reason: None,
+                // Support gets the whole time from now, however long the draft took.
+                expires_at: Some(now + REQUEST_TTL),
                 audit: &audit,
                 mails: &[mail],
             })
@@ -287,7 +290,38 @@ impl Recovery {
 
     /// The janitor's step: documents of requests older than 30 days are deleted.
     pub async fn expire_requests(&self) -> Result<u64, RecoveryError> {
-        Ok(self.ports.expire_recovery_requests(self.base.clock.now()).await?)
+        let now = self.base.clock.now();
+        // A request its owner confirmed and support never decided: the owner is told, on the
+        // record (RECOVER-5's answer comes by email, AUDIT-1), before its documents go.
+        for request in self.ports.expired_reviews(now, PURGE_BATCH).await? {
+            let Some(account) = self.ports.find_account(request.account_id).await? else {
+                continue;
+            };
+            let mut audit = AuditEvent::new(
+                now,
+                AuditKind::RecoveryRequested,
+                Actor::Operator,
+                &ClientInfo::default(),
+            )
+            .account(account.id);
+            audit.detail = Some("expired".into());
+            let mail = self.notice(&account, Notice::RecoveryRequestExpired, &audit).await?;
+            self.ports
+                .advance_recovery_request(&RequestStep {
+                    id: request.id,
+                    from: RequestStatus::PendingReview,
+                    to: RequestStatus::Cancelled,
+                    now,
+                    secrets: &[],
+                    reason: Some("expired"),
+                    expires_at: None,
+                    audit: &audit,
+                    mails: &[mail],
+                })
+                .await?;
+            self.base.mail_queued();
+        }
+        Ok(self.ports.expire_recovery_requests(now).await?)
     }
 
     /// Deletes one-time secrets a day after they expired, a batch at a time (every login

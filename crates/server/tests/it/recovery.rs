@@ -789,10 +789,31 @@ async fn a_lost_devices_request_takes_real_documents_encrypted_and_waits_for_sup
         (409, Some("RECOVERY_REQUEST_OPEN"))
     );
 
-    // After 30 days the documents are gone.
-    app.advance(30 * 24 * 60 + 1);
+    // Support has 30 days from the confirmation; then the documents are gone and the owner is
+    // told (RECOVER-5: the answer comes by email), on the record.
+    app.advance(30 * 24 * 60 - 1);
+    app.app.services.recovery().expire_requests().await.unwrap();
+    assert_eq!(app.app.store.documents(id).await.unwrap().len(), 2, "not yet");
+    app.advance(2);
     app.app.services.recovery().expire_requests().await.unwrap();
     assert!(app.app.store.documents(id).await.unwrap().is_empty());
+    mail_with(&app, &smtp, "Jane.Doe@Example.com", "elle a expiré").await;
+    let events = sesame_core::ports::AuditLog::recent_events(app.app.store.as_ref(), jane.id, 50)
+        .await
+        .unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.kind == sesame_core::audit::AuditKind::RecoveryRequested
+                && e.detail.as_deref() == Some("expired"))
+    );
+    app.app.services.recovery().expire_requests().await.unwrap();
+    let expired = smtp
+        .messages_to("Jane.Doe@Example.com")
+        .iter()
+        .filter(|m| m.text.contains("elle a expiré"))
+        .count();
+    assert_eq!(expired, 1, "told once");
 }
 
 #[tokio::test]
