@@ -272,22 +272,34 @@ async fn the_limits_section_sets_the_fresh_login_window_and_the_tries_of_a_flow(
     // SESS-3: three minutes after the login is too old for a sensitive change here (the default
     // window is ten).
     app.clock.advance(time::Duration::minutes(3));
+    adding_an_app_needs_a_fresh_login(&app).await;
+    // MFA-7: a flow takes two wrong codes; the third is refused even when right.
+    a_flow_takes_wrong_codes(&app, nic, &e, 2).await;
+}
+
+/// SESS-3: adding an app asks for a fresh authentication.
+async fn adding_an_app_needs_a_fresh_login(app: &TestApp) {
     let (status, body) = post(
         &app.client,
-        &app,
+        app,
         "/api/v1/me/2fa/totp",
         json!({"description": "Tablet"}),
     )
     .await;
     assert_eq!((status, body["error"]["code"].as_str()), (403, Some("REAUTH_REQUIRED")));
-    // MFA-7: a flow takes two wrong codes; the third is refused even when right.
+}
+
+/// MFA-7: a new login flow takes `tries` wrong codes; the next is refused even when right. The
+/// browser that tried.
+async fn a_flow_takes_wrong_codes(app: &TestApp, nic: &str, e: &Enrolled, tries: usize) -> Client {
     let c = client();
-    let flow = password_step(&c, &app, nic, METHODS).await;
-    for _ in 0..2 {
-        assert_eq!(second(&c, &app, &flow, "totp", "000000").await.0, 400);
+    let flow = password_step(&c, app, nic, METHODS).await;
+    for _ in 0..tries {
+        assert_eq!(second(&c, app, &flow, "totp", "000000").await.0, 400);
     }
-    let right = second(&c, &app, &flow, "totp", &oath(&e.secret, app.clock.now())).await;
+    let right = second(&c, app, &flow, "totp", &oath(&e.secret, app.clock.now())).await;
     assert_eq!(right.1["error"]["code"], "SECOND_FACTOR_TOO_MANY_ATTEMPTS");
+    c
 }
 
 #[tokio::test]
@@ -297,13 +309,7 @@ async fn the_sixth_code_in_a_flow_is_refused_even_when_right() {
     let nic = jane.nic_handle.as_str();
     let e = enrol(&app, nic).await;
     app.advance(1);
-    let c = client();
-    let flow = password_step(&c, &app, nic, METHODS).await;
-    for _ in 0..5 {
-        assert_eq!(second(&c, &app, &flow, "totp", "000000").await.0, 400);
-    }
-    let right = second(&c, &app, &flow, "totp", &oath(&e.secret, app.clock.now())).await;
-    assert_eq!(right.1["error"]["code"], "SECOND_FACTOR_TOO_MANY_ATTEMPTS");
+    let c = a_flow_takes_wrong_codes(&app, nic, &e, 5).await;
     let sms = second(&c, &app, &password_step(&c, &app, nic, METHODS).await, "sms", "123456").await;
     assert_eq!(
         sms.1["error"]["code"], "SECOND_FACTOR_METHOD_NOT_ALLOWED",
@@ -530,14 +536,7 @@ async fn sensitive_changes_need_a_fresh_authentication() {
     let nic = jane.nic_handle.as_str();
     let e = enrol(&app, nic).await;
     app.advance(11);
-    let (status, body) = post(
-        &app.client,
-        &app,
-        "/api/v1/me/2fa/totp",
-        json!({"description": "Tablet"}),
-    )
-    .await;
-    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("REAUTH_REQUIRED")));
+    adding_an_app_needs_a_fresh_login(&app).await;
     let (_, status_now) = status_json(app.get("/api/v1/me/2fa").await).await;
     assert_eq!(status_now["enabled"], true, "reading needs no fresh authentication");
     let old_cookie = app.client.get(app.url("/api/v1/me")).send().await.unwrap();
