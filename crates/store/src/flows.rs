@@ -250,15 +250,9 @@ impl ThrottleStore for SqlStore {
     }
 
     async fn resets(&self, keys: &[CounterKey<'_>]) -> Result<(), StoreError> {
-        if keys.is_empty() {
-            return Ok(());
+        if let Some(query) = delete_counters(keys) {
+            query.execute(&self.pool).await.map_err(db_error)?;
         }
-        let sql = format!("DELETE FROM throttle_counters WHERE {}", key_conditions(keys.len()));
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (scope, key) in keys {
-            query = query.bind(*scope).bind(*key);
-        }
-        query.execute(&self.pool).await.map_err(db_error)?;
         Ok(())
     }
 
@@ -269,12 +263,7 @@ impl ThrottleStore for SqlStore {
         mails: &[ComposedMail],
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
-        if !keys.is_empty() {
-            let sql = format!("DELETE FROM throttle_counters WHERE {}", key_conditions(keys.len()));
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for (scope, key) in keys {
-                query = query.bind(*scope).bind(*key);
-            }
+        if let Some(query) = delete_counters(keys) {
             query.execute(&mut *tx).await.map_err(db_error)?;
         }
         crate::commit_with(tx, audit, mails).await
@@ -337,6 +326,21 @@ fn by_counter<T>(
 }
 
 /// `(scope = $1 AND key = $2) OR …` for `n` counters: each term is a lookup by the primary key.
+/// The statement that forgets `keys`' counters; `None` when there are none.
+fn delete_counters<'q>(
+    keys: &'q [CounterKey<'q>],
+) -> Option<sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>> {
+    if keys.is_empty() {
+        return None;
+    }
+    let sql = format!("DELETE FROM throttle_counters WHERE {}", key_conditions(keys.len()));
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for (scope, key) in keys {
+        query = query.bind(*scope).bind(*key);
+    }
+    Some(query)
+}
+
 fn key_conditions(n: usize) -> String {
     (0..n)
         .map(|i| format!("(scope = ${} AND key = ${})", 2 * i + 1, 2 * i + 2))

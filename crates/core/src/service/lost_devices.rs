@@ -288,12 +288,14 @@ impl Recovery {
         })
     }
 
-    /// The janitor's step: documents of requests older than 30 days are deleted.
+    /// The janitor's step: requests past their 30 days (from the confirmation, for one waiting
+    /// for support) end and their documents are deleted.
     pub async fn expire_requests(&self) -> Result<u64, RecoveryError> {
         let now = self.base.clock.now();
         // A request its owner confirmed and support never decided: the owner is told, on the
         // record (RECOVER-5's answer comes by email, AUDIT-1), before its documents go.
-        for request in self.ports.expired_reviews(now, PURGE_BATCH).await? {
+        let lapsed = self.ports.expired_reviews(now, PURGE_BATCH).await?;
+        for request in &lapsed {
             let Some(account) = self.ports.find_account(request.account_id).await? else {
                 continue;
             };
@@ -319,6 +321,8 @@ impl Recovery {
                     mails: &[mail],
                 })
                 .await?;
+        }
+        if !lapsed.is_empty() {
             self.base.mail_queued();
         }
         Ok(self.ports.expire_recovery_requests(now).await?)
