@@ -163,8 +163,17 @@ pub struct AuditEvent {
     pub success: bool,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// The browser's device (RISK-2) as [`device_fingerprint`] gives it: never the id itself.
+    pub device: Option<String>,
     /// A short machine-readable reason (`wrong_password`, `blocked`), never a secret.
     pub detail: Option<String>,
+}
+
+/// AUDIT-1: how an event names the browser it came from: the SHA-256 of its device id, in hex
+/// (the id with its signature is the device cookie; the log keeps neither).
+pub fn device_fingerprint(device: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(device.as_bytes()))
 }
 
 impl AuditEvent {
@@ -178,6 +187,7 @@ impl AuditEvent {
             success: true,
             ip: client.ip.clone(),
             user_agent: client.user_agent.clone(),
+            device: client.device.as_deref().map(device_fingerprint),
             detail: None,
         }
     }

@@ -34,8 +34,14 @@ pub struct Limits {
     pub unreachable_delay: Duration,
     /// RECOVER-5: the largest identity document.
     pub document_max_bytes: usize,
-    /// RISK-1: how long a network stays "seen" for an account.
+    /// RISK-1: how long a network stays "seen" for an account…
     pub network_memory: Duration,
+    /// …and how wide a network is: an IPv4 address's leading bits (24 by default)…
+    pub network_prefix_v4: u8,
+    /// …and an IPv6 address's (48).
+    pub network_prefix_v6: u8,
+    /// MFA-2: time steps of drift either side of now that an authenticator app's code may have.
+    pub totp_drift_steps: u16,
     /// RISK-2: consecutive wrong passwords from unknown devices before the account needs the
     /// mailed unlock link.
     pub password_failures_to_lock: i64,
@@ -58,6 +64,9 @@ impl Default for Limits {
             unreachable_delay: Duration::hours(24),
             document_max_bytes: 10 * 1024 * 1024,
             network_memory: Duration::days(90),
+            network_prefix_v4: 24,
+            network_prefix_v6: 48,
+            totp_drift_steps: 1,
             password_failures_to_lock: 100,
         }
     }

@@ -138,15 +138,15 @@ pub async fn take_code_send<P: ThrottleStore + ?Sized>(
 /// The window of [`code_send_wait`]'s count.
 pub const CODE_WINDOW: Duration = Duration::hours(1);
 
-/// RISK-1: the network of an IP for "not seen in 90 days": its /24 for IPv4, its /48 for IPv6.
-pub fn network_key(ip: &str) -> String {
-    match ip.parse::<std::net::IpAddr>() {
-        Ok(std::net::IpAddr::V4(v4)) => {
-            let o = v4.octets();
-            format!("{}.{}.{}.0/24", o[0], o[1], o[2])
-        }
-        _ => address_key(ip),
-    }
+/// RISK-1: the network of an IP for "not seen in 90 days": by default its /24 for IPv4, its
+/// /48 for IPv6 (`limits`).
+pub fn network_key(limits: &Limits, ip: &str) -> String {
+    let network = match ip.parse::<std::net::IpAddr>() {
+        Ok(ip @ std::net::IpAddr::V4(_)) => ipnet::IpNet::new(ip, limits.network_prefix_v4),
+        Ok(ip @ std::net::IpAddr::V6(_)) => ipnet::IpNet::new(ip, limits.network_prefix_v6),
+        Err(_) => return ip.to_owned(),
+    };
+    network.map_or_else(|_| ip.to_owned(), |net| net.trunc().to_string())
 }
 
 #[cfg(test)]
@@ -240,9 +240,18 @@ mod tests {
 
     #[test]
     fn networks_are_a_24_or_a_48() {
-        assert_eq!(network_key("192.0.2.7"), "192.0.2.0/24");
-        assert_eq!(network_key("192.0.2.200"), network_key("192.0.2.7"));
-        assert_eq!(network_key("2001:db8:1:2::1"), "2001:db8:1::/48");
+        let limits = Limits::default();
+        assert_eq!(network_key(&limits, "192.0.2.7"), "192.0.2.0/24");
+        assert_eq!(network_key(&limits, "192.0.2.200"), network_key(&limits, "192.0.2.7"));
+        assert_eq!(network_key(&limits, "2001:db8:1:2::1"), "2001:db8:1::/48");
+        // The widths are settings.
+        let wider = Limits {
+            network_prefix_v4: 16,
+            network_prefix_v6: 32,
+            ..limits
+        };
+        assert_eq!(network_key(&wider, "192.0.2.7"), "192.0.0.0/16");
+        assert_eq!(network_key(&wider, "2001:db8:1:2::1"), "2001:db8::/32");
     }
 
     #[test]

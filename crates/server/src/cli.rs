@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 use sesame_core::audit::{Actor, ClientInfo};
 use sesame_core::ports::{Account, AuditLog};
-use sesame_core::service::{By, CreateAccountError, NewAccountInput, RecoveryError};
+use sesame_core::service::{By, CreateAccountError, NewAccountInput, RecoveryError, Verification};
 use sesame_core::types::{AccountState, AccountType, Password};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
@@ -171,12 +171,12 @@ pub enum AccountCommand {
     PromoteBackupEmail {
         /// The account's NIC handle.
         nic_handle: String,
-        /// Why, and how the caller was verified.
-        #[arg(long)]
-        reason: String,
-        /// The support ticket.
-        #[arg(long)]
-        ticket: String,
+        /// How the caller was verified (SUPPORT-2): customer_code, callback or
+        /// identity_documents.
+        #[arg(long, value_parser = ["customer_code", "callback", "identity_documents"])]
+        verified_by: String,
+        #[command(flatten)]
+        why: Why,
         #[arg(long)]
         json: bool,
     },
@@ -355,23 +355,27 @@ pub async fn run_account(app: &App, command: AccountCommand) -> Result<(), CliEr
         }
         AccountCommand::PromoteBackupEmail {
             nic_handle,
-            reason,
-            ticket,
+            verified_by,
+            why,
             json,
         } => {
-            if reason.trim().is_empty() || ticket.trim().is_empty() {
-                return Err(CliError::Usage("--reason and --ticket must not be empty".into()));
+            let account = find(app, &nic_handle).await?;
+            if !account.nic_handle.as_str().eq_ignore_ascii_case(nic_handle.trim()) {
+                return Err(CliError::Refused(format!("{nic_handle:?} is not a NIC handle")));
             }
-            let account = app
-                .services
-                .recovery()
-                .promote_backup_email(&nic_handle, &reason, &ticket)
+            app.services
+                .support()
+                .promote_backup_email(
+                    By::Operator,
+                    account.id,
+                    Verification::parse(&verified_by),
+                    &why.justification(),
+                    &operator,
+                )
                 .await
-                .map_err(|e| match e {
-                    RecoveryError::Store(_) | RecoveryError::Mail(_) => internal(e),
-                    refused => CliError::Refused(refused.to_string()),
-                })?;
-            print(&profile(&account), json);
+                .map_err(desk_error)?;
+            let promoted = find(app, account.nic_handle.as_str()).await?;
+            print(&profile(&promoted), json);
             Ok(())
         }
     }
@@ -451,8 +455,11 @@ async fn create(app: &App, args: CreateArgs, operator: &ClientInfo) -> Result<()
 fn desk_error(err: sesame_core::service::SupportError) -> CliError {
     use sesame_core::service::SupportError;
     match err {
-        SupportError::ReasonRequired => CliError::Usage(err.to_string()),
-        SupportError::Store(_) | SupportError::Mail(_) | SupportError::Hash(_) => internal(err),
+        SupportError::ReasonRequired | SupportError::VerificationRequired => CliError::Usage(err.to_string()),
+        SupportError::Store(_)
+        | SupportError::Mail(_)
+        | SupportError::Hash(_)
+        | SupportError::Recovery(RecoveryError::Store(_) | RecoveryError::Mail(_)) => internal(err),
         other => CliError::Refused(other.to_string()),
     }
 }

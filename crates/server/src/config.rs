@@ -11,6 +11,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use url::Url;
 
+/// The longest a password setting may allow: a login reads no more before refusing (PWD-2).
+const MOST_PASSWORD_CHARS: usize = 1024;
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
@@ -301,8 +304,13 @@ pub struct LimitsConfig {
     pub unreachable_change_hours: i64,
     /// RECOVER-5: the largest identity document, in MB (MiB).
     pub document_max_mb: usize,
-    /// RISK-1: how long a network stays known to an account.
+    /// RISK-1: how long a network stays known to an account, and how wide a network is (the
+    /// leading bits of an IPv4 and of an IPv6 address).
     pub network_memory_days: i64,
+    pub network_prefix_v4: u8,
+    pub network_prefix_v6: u8,
+    /// MFA-2: time steps of drift either side of now an authenticator app's code may have.
+    pub totp_drift_steps: u16,
     /// RISK-2: consecutive wrong passwords from unknown devices before the unlock link is needed.
     pub password_failures_to_lock: i64,
 }
@@ -325,6 +333,9 @@ impl Default for LimitsConfig {
             unreachable_change_hours: core.unreachable_delay.whole_hours(),
             document_max_mb: core.document_max_bytes / (1024 * 1024),
             network_memory_days: core.network_memory.whole_days(),
+            network_prefix_v4: core.network_prefix_v4,
+            network_prefix_v6: core.network_prefix_v6,
+            totp_drift_steps: core.totp_drift_steps,
             password_failures_to_lock: core.password_failures_to_lock,
         }
     }
@@ -333,7 +344,7 @@ impl Default for LimitsConfig {
 impl LimitsConfig {
     /// Each number within its bounds (a bad one names itself).
     fn check(&self) -> Result<(), ConfigError> {
-        let ranges: [(&'static str, i64, i64, i64); 15] = [
+        let ranges: [(&'static str, i64, i64, i64); 18] = [
             ("limits.reauth_minutes", self.reauth_minutes, 1, 60),
             ("limits.sms_code_minutes", self.sms_code_minutes, 1, 15),
             ("limits.sms_code_tries", self.sms_code_tries, 1, 10),
@@ -363,6 +374,9 @@ impl LimitsConfig {
                 50,
             ),
             ("limits.network_memory_days", self.network_memory_days, 1, 365),
+            ("limits.network_prefix_v4", self.network_prefix_v4.into(), 8, 32),
+            ("limits.network_prefix_v6", self.network_prefix_v6.into(), 16, 128),
+            ("limits.totp_drift_steps", self.totp_drift_steps.into(), 0, 2),
             // Above the five free tries an account takes before its tries wait (RISK-2).
             (
                 "limits.password_failures_to_lock",
@@ -409,6 +423,9 @@ impl LimitsConfig {
             unreachable_delay: Duration::hours(self.unreachable_change_hours),
             document_max_bytes: self.document_max_mb * 1024 * 1024,
             network_memory: Duration::days(self.network_memory_days),
+            network_prefix_v4: self.network_prefix_v4,
+            network_prefix_v6: self.network_prefix_v6,
+            totp_drift_steps: self.totp_drift_steps,
             password_failures_to_lock: self.password_failures_to_lock,
         }
     }
@@ -418,6 +435,8 @@ impl LimitsConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct PasswordConfig {
     pub min_length: usize,
+    /// PWD-2: the longest password, in code points (also the most a login reads before refusing).
+    pub max_length: usize,
     /// PWD-2: subsidiaries under the classic policy (8 characters or more, with an upper-case
     /// letter, a lower-case letter, a digit and a symbol) instead of `min_length`.
     pub classic_subsidiaries: Vec<String>,
@@ -492,6 +511,7 @@ impl Default for PasswordConfig {
     fn default() -> Self {
         Self {
             min_length: 12,
+            max_length: 128,
             classic_subsidiaries: Vec::new(),
         }
     }
@@ -616,8 +636,14 @@ impl Config {
                 "must be at most 1000: an ended session must stop working on every node within a second",
             ));
         }
-        if self.password.min_length < 8 || self.password.min_length > sesame_core::types::MAX_PASSWORD_CHARS {
-            return Err(invalid("password.min_length", "must be between 8 and 128"));
+        if !(8..=MOST_PASSWORD_CHARS).contains(&self.password.min_length) {
+            return Err(invalid("password.min_length", "must be between 8 and 1024"));
+        }
+        if !(self.password.min_length..=MOST_PASSWORD_CHARS).contains(&self.password.max_length) {
+            return Err(invalid(
+                "password.max_length",
+                "must be between password.min_length and 1024",
+            ));
         }
         let known = |code: &str| sesame_core::types::subsidiary(code).is_some();
         if !known(&self.login.default_subsidiary) {
@@ -841,8 +867,11 @@ mod tests {
         assert_eq!(LimitsConfig::default().limits(), sesame_core::limits::Limits::default());
         assert!(resolve(|c| c.limits.reset_link_minutes = 30).is_ok());
         type Tweak = fn(&mut Config);
-        let cases: [(&str, Tweak); 5] = [
+        let cases: [(&str, Tweak); 8] = [
             ("limits.reauth_minutes", |c| c.limits.reauth_minutes = 0),
+            ("limits.network_prefix_v4", |c| c.limits.network_prefix_v4 = 33),
+            ("limits.network_prefix_v6", |c| c.limits.network_prefix_v6 = 8),
+            ("limits.totp_drift_steps", |c| c.limits.totp_drift_steps = 3),
             ("limits.sms_code_tries", |c| c.limits.sms_code_tries = 50),
             ("limits.document_max_mb", |c| c.limits.document_max_mb = 500),
             ("limits.backup_codes_warning", |c| c.limits.backup_codes_warning = 10),
@@ -860,12 +889,14 @@ mod tests {
     #[test]
     fn bad_settings_name_themselves() {
         type Tweak = fn(&mut Config);
-        let cases: [(&str, Tweak); 8] = [
+        let cases: [(&str, Tweak); 10] = [
             ("listen", |c| c.listen = "localhost".into()),
             ("database_url", |c| c.database_url = "mysql://x".into()),
             ("nic_suffix", |c| c.nic_suffix = "OVH!".into()),
             ("log_format", |c| c.log_format = "xml".into()),
             ("password.min_length", |c| c.password.min_length = 4),
+            ("password.max_length", |c| c.password.max_length = 10),
+            ("password.max_length", |c| c.password.max_length = 5000),
             ("sms.gateway_url", |c| {
                 c.sms.gateway_url = "ftp://sms.example.com/send".into()
             }),

@@ -153,6 +153,7 @@ impl App {
             nic_suffix: raw.nic_suffix.clone(),
             password_policy: PasswordPolicy {
                 min_chars: raw.password.min_length,
+                max_chars: raw.password.max_length,
                 classic_subsidiaries: raw.password.classic_subsidiaries.clone(),
             },
             session_idle: time::Duration::minutes(raw.session.idle_timeout_minutes),

@@ -13,8 +13,8 @@ use sqlx::Row;
 /// commits together with the change it records.
 pub(crate) fn push_event(batch: &mut Batch, event: &AuditEvent) {
     batch.push(
-        "INSERT INTO audit_events (id, at, account_id, actor, kind, success, ip, user_agent, detail) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO audit_events (id, at, account_id, actor, kind, success, ip, user_agent, device, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         [
             event.id.to_string().into(),
             micros(event.at).into(),
@@ -24,6 +24,7 @@ pub(crate) fn push_event(batch: &mut Batch, event: &AuditEvent) {
             i64::from(event.success).into(),
             event.ip.as_deref().into(),
             event.user_agent.as_deref().into(),
+            event.device.as_deref().into(),
             event.detail.as_deref().into(),
         ],
     );
@@ -39,7 +40,7 @@ impl AuditLog for SqlStore {
 
     async fn recent_events(&self, account: AccountId, limit: u32) -> Result<Vec<AuditEvent>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, at, account_id, actor, kind, success, ip, user_agent, detail FROM audit_events \
+            "SELECT id, at, account_id, actor, kind, success, ip, user_agent, device, detail FROM audit_events \
              WHERE account_id = $1 ORDER BY at DESC, id DESC LIMIT $2",
         )
         .bind(account.0.to_string())
@@ -64,6 +65,7 @@ impl AuditLog for SqlStore {
                     success: row.try_get::<i64, _>("success").map_err(db_error)? != 0,
                     ip: opt("ip")?,
                     user_agent: opt("user_agent")?,
+                    device: opt("device")?,
                     detail: opt("detail")?,
                 })
             })

@@ -43,7 +43,7 @@ fn event(kind: AuditKind, at: OffsetDateTime) -> AuditEvent {
     let client = ClientInfo {
         ip: Some("192.0.2.7".into()),
         user_agent: Some("test".into()),
-        device: None,
+        device: Some("a-device-id".into()),
         new_device: false,
     };
     AuditEvent::new(at, kind, Actor::Customer, &client)
@@ -760,6 +760,33 @@ async fn parallel_consumption_has_exactly_one_winner() {
 }
 
 #[tokio::test]
+async fn a_newer_link_voids_the_older_ones_even_when_requested_at_once() {
+    // RECOVER-1: "a newer request voids older ones", also for requests that overlap.
+    let (_db, store) = fresh().await;
+    let a = account("ab12345-ovh", "1111-111-11", "a@example.com");
+    create(&store, &a).await.unwrap();
+    let store = Arc::new(store);
+    for round in 0..5u8 {
+        at_once(&store, 8, |store, i| async move {
+            let hash = [round * 8 + u8::try_from(i).unwrap(); 32];
+            let link = OneTimeSecret {
+                account_id: Some(a.id),
+                flow_id: None,
+                ..secret("reset", &hash, T0 + Duration::hours(1))
+            };
+            store.replace_secret(&link, &[]).await.unwrap();
+        })
+        .await;
+        let mut live = 0;
+        for i in 0..8u8 {
+            let hash = vec![round * 8 + i; 32];
+            live += usize::from(store.find_secret("reset", &[hash], T0).await.unwrap().is_some());
+        }
+        assert_eq!(live, 1, "round {round}: live reset links");
+    }
+}
+
+#[tokio::test]
 async fn recent_events_are_newest_first_and_limited() {
     let (_db, store) = fresh().await;
     let a = account("ab12345-ovh", "1111-111-11", "a@example.com");
@@ -780,6 +807,12 @@ async fn recent_events_are_newest_first_and_limited() {
     assert!(!events[0].success);
     assert_eq!(events[0].detail.as_deref(), Some("wrong_password"));
     assert_eq!(events[0].ip.as_deref(), Some("192.0.2.7"));
+    let device = sesame_core::audit::device_fingerprint("a-device-id");
+    assert_eq!(
+        events[0].device.as_deref(),
+        Some(device.as_str()),
+        "AUDIT-1: the device"
+    );
 }
 
 #[tokio::test]

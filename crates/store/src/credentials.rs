@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 /// Takes the account row's lock for the rest of the transaction (a no-op write): changes to an
 /// account's devices run one at a time.
-async fn lock_account(tx: &mut crate::pool::Tx, account: AccountId) -> Result<(), StoreError> {
+pub(crate) async fn lock_account(tx: &mut crate::pool::Tx, account: AccountId) -> Result<(), StoreError> {
     sqlx::query("UPDATE accounts SET updated_at = updated_at WHERE id = $1")
         .bind(account.0.to_string())
         .execute(&mut **tx)

@@ -227,6 +227,9 @@ impl RecoveryStore for SqlStore {
     async fn replace_secret(&self, secret: &OneTimeSecret, mails: &[ComposedMail]) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         if let Some(account) = secret.account_id {
+            // One request at a time per account: the later one's void then sees the earlier
+            // one's link (PostgreSQL's read committed would otherwise let both stay live).
+            crate::credentials::lock_account(&mut tx, account).await?;
             void_secrets(&mut tx, &secret.purpose, account, secret.created_at).await?;
         }
         crate::secrets_and_mails(&mut tx, std::slice::from_ref(secret), mails).await?;

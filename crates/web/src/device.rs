@@ -3,8 +3,9 @@
 //!
 //! The cookie holds a random id and its HMAC under the server key (SEC-1); the server keeps only
 //! the id's hash, per account, after a successful login. It is set (400 days, HttpOnly,
-//! SameSite=Lax, `__Host-` over HTTPS) on the response that opens a session, when the browser had
-//! no valid one; a forged or altered cookie is ignored.
+//! SameSite=Lax, `__Host-` over HTTPS) on the response that opens a session, or that binds
+//! something to this browser (a sign-up's start, [`BindsDevice`]), when the browser had no valid
+//! one; a forged or altered cookie is ignored.
 
 use crate::AppState;
 use axum::extract::{Request, State};
@@ -43,6 +44,11 @@ impl Device {
         self.presented.is_none()
     }
 }
+
+/// Marks a response that bound something to the browser's device id: the cookie is set with it
+/// when the browser had none.
+#[derive(Debug, Clone, Copy)]
+pub struct BindsDevice;
 
 fn cookie_name(state: &AppState) -> &'static str {
     if state.settings().is_https() {
@@ -84,7 +90,7 @@ pub async fn device_cookie(State(state): State<AppState>, mut req: Request, next
         .iter()
         .filter_map(|v| v.to_str().ok())
         .any(|v| v.starts_with(&format!("{session}=")) && !v.starts_with(&format!("{session}=;")));
-    if device.is_new() && opens_session {
+    if device.is_new() && (opens_session || response.extensions().get::<BindsDevice>().is_some()) {
         let id = device.id();
         let cookie = Cookie::build((cookie_name(&state), format!("{id}.{}", signature(&state, id))))
             .path("/")

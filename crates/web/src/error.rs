@@ -299,7 +299,7 @@ impl ErrorCode {
         match self {
             Self::LoginInvalidCredentials => "The customer ID, email or password is incorrect.",
             Self::AccountBlocked => "This account is blocked. Please contact support.",
-            Self::PasswordTooLong => "The password is longer than 128 characters.",
+            Self::PasswordTooLong => "The password is longer than this service allows.",
             Self::AuthRequired => "You need to log in.",
             Self::CsrfRejected => "This request did not come from this site.",
             Self::BodyTooLarge => "The request body is too large.",
@@ -539,7 +539,7 @@ impl From<sesame_core::types::PolicyViolation> for ApiError {
         use sesame_core::types::PolicyViolation as P;
         match violation {
             P::TooShort(_) => Self::with_message(ErrorCode::PasswordTooShort, violation.to_string()),
-            P::TooLong(_) => Self::new(ErrorCode::PasswordTooLong),
+            P::TooLong(_) => Self::with_message(ErrorCode::PasswordTooLong, violation.to_string()),
             P::TooCommon => Self::new(ErrorCode::PasswordTooCommon),
             P::ContainsPersonalInfo => Self::new(ErrorCode::PasswordContainsPersonalInfo),
             P::MissingCharacterKinds => Self::new(ErrorCode::PasswordMissingCharacterKinds),

@@ -1,5 +1,5 @@
 //! MFA-2 authenticator apps (RFC 6238 through totp-rs): 160-bit secret, SHA-1, 6 digits, 30 s,
-//! ±1 step of drift. The seed is stored sealed under the server key (SEC-1); a matched time step
+//! ±1 step of drift by default (`limits.totp_drift_steps`). The seed is stored sealed under the server key (SEC-1); a matched time step
 //! is recorded per account so the same step is never accepted twice.
 
 use super::{
@@ -21,12 +21,14 @@ pub fn new_seed(rng: &dyn Random) -> Vec<u8> {
 }
 
 fn build(seed: &[u8], account_name: &str, issuer: &str) -> Option<Totp> {
+    builder(seed, account_name, issuer).build().ok()
+}
+
+fn builder(seed: &[u8], account_name: &str, issuer: &str) -> Builder {
     Builder::new()
         .with_secret(Secret::from(seed.to_vec()))
         .with_account_name(account_name)
         .with_issuer(Some(issuer))
-        .build()
-        .ok()
 }
 
 /// The seed in unpadded RFC 4648 base32, as apps take it.
@@ -52,14 +54,18 @@ pub fn qr_svg(url: &str) -> String {
         .unwrap_or_default()
 }
 
-/// The time step a code matches at `now` (±1 step), if any.
-pub fn matching_step(seed: &[u8], code: &str, now: OffsetDateTime) -> Option<u64> {
+/// The time step a code matches at `now` (± `drift` steps), if any.
+pub fn matching_step(seed: &[u8], code: &str, now: OffsetDateTime, drift: u16) -> Option<u64> {
     let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
     if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     let time = u64::try_from(now.unix_timestamp()).ok()?;
-    build(seed, "check", "sesame")?.check(&code, time)
+    builder(seed, "check", "sesame")
+        .with_skew(drift)
+        .build()
+        .ok()?
+        .check(&code, time)
 }
 
 /// Authenticator apps as a second factor.
@@ -99,7 +105,7 @@ impl SecondFactor for TotpFactor {
         };
         for cred in devices {
             let seed = ctx.key.open(SEAL_PURPOSE, &cred.data)?;
-            if let Some(step) = matching_step(&seed, code, ctx.now) {
+            if let Some(step) = matching_step(&seed, code, ctx.now, ctx.settings.limits.totp_drift_steps) {
                 let step = i64::try_from(step).map_err(super::internal)?;
                 if !ctx.ports.use_totp_step(ctx.account.id, step).await? {
                     return Ok(FactorOutcome::Replayed);
@@ -137,22 +143,18 @@ mod tests {
     const SEED: &[u8] = b"12345678901234567890";
 
     #[test]
-    fn rfc_6238_vectors_match_within_one_step() {
+    fn rfc_6238_vectors_match_within_the_drift() {
         // At 59 s the 8-digit RFC code is 94287082; its last 6 digits are the 6-digit code.
         let at = OffsetDateTime::from_unix_timestamp(59).unwrap();
-        assert_eq!(matching_step(SEED, "287082", at), Some(1));
-        assert_eq!(
-            matching_step(SEED, "287082", at + time::Duration::seconds(30)),
-            Some(1),
-            "+1 step"
-        );
-        assert_eq!(
-            matching_step(SEED, "287082", at + time::Duration::seconds(60)),
-            None,
-            "+2 steps"
-        );
-        assert_eq!(matching_step(SEED, "28708", at), None);
-        assert_eq!(matching_step(SEED, "abcdef", at), None);
+        let later = |seconds| at + time::Duration::seconds(seconds);
+        assert_eq!(matching_step(SEED, "287082", at, 1), Some(1));
+        assert_eq!(matching_step(SEED, "287082", later(30), 1), Some(1), "+1 step");
+        assert_eq!(matching_step(SEED, "287082", later(60), 1), None, "+2 steps");
+        assert_eq!(matching_step(SEED, "28708", at, 1), None);
+        assert_eq!(matching_step(SEED, "abcdef", at, 1), None);
+        // The drift is a setting: none, or two steps.
+        assert_eq!(matching_step(SEED, "287082", later(30), 0), None);
+        assert_eq!(matching_step(SEED, "287082", later(60), 2), Some(1));
     }
 
     #[test]

@@ -142,6 +142,14 @@ impl Login {
         let since = self.base.clock.now() - ACTIVITY_DAYS;
         let mut events = self.ports.recent_events(auth.account.id, ACTIVITY_LIMIT).await?;
         events.retain(|e| e.at >= since);
+        // SUPPORT-5: the customer sees who from support acted, not where that agent works from.
+        for event in &mut events {
+            if matches!(event.actor, Actor::Support | Actor::Operator) {
+                event.ip = None;
+                event.user_agent = None;
+                event.device = None;
+            }
+        }
         Ok(events)
     }
 }

@@ -14,7 +14,7 @@ use crate::mail::{CodePurpose, ComposedMail, LinkPurpose, MailKind, Notice};
 use crate::ports::{Account, OneTimeSecret, StoreError, Unique};
 use crate::recovery::{EmailChange, EmailTarget};
 use crate::throttle::take_code_send;
-use crate::types::{AccountId, AccountState, Email, LoginIdentifier, new_id};
+use crate::types::{AccountId, AccountState, Email, new_id};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
@@ -465,36 +465,6 @@ impl Recovery {
             }
         }
         Ok(applied)
-    }
-
-    /// RECOVER-6, the operator's action: the verified backup email becomes the primary.
-    pub async fn promote_backup_email(
-        &self,
-        nic_handle: &str,
-        reason: &str,
-        ticket: &str,
-    ) -> Result<Account, RecoveryError> {
-        let account = match LoginIdentifier::parse(nic_handle) {
-            Some(id) => self.ports.find_account_by_login(id.as_str()).await?,
-            None => None,
-        }
-        .filter(|a| a.nic_handle.as_str().eq_ignore_ascii_case(nic_handle.trim()))
-        .ok_or(RecoveryError::UnknownAccount)?;
-        let now = self.base.clock.now();
-        let mut audit = AuditEvent::new(
-            now,
-            AuditKind::BackupEmailChanged,
-            Actor::Operator,
-            &ClientInfo::default(),
-        )
-        .account(account.id);
-        let clean = |s: &str| s.chars().filter(|c| !c.is_control()).take(200).collect::<String>();
-        let detail = serde_json::json!({
-            "action": "promote_backup_email", "reason": clean(reason), "ticket": clean(ticket),
-        });
-        audit.detail = Some(detail.to_string());
-        self.promote(&account, audit).await?;
-        Ok(self.ports.find_account(account.id).await?.unwrap_or(account))
     }
 
     /// RECOVER-6 (the operator's or support's action, SUPPORT-2): the verified backup email

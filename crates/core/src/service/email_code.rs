@@ -67,7 +67,7 @@ impl Login {
         let known_network = match client.ip.as_deref() {
             Some(ip) => {
                 self.ports
-                    .network_seen_since(account.id, &network_key(ip), since)
+                    .network_seen_since(account.id, &network_key(&self.base.settings.limits, ip), since)
                     .await?
             }
             None => false,

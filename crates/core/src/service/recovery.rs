@@ -66,8 +66,6 @@ pub enum RecoveryError {
     TooManyAttempts,
     #[error("there is no such email change")]
     ChangeNotFound,
-    #[error("no account has this NIC handle")]
-    UnknownAccount,
     #[error("the account has no backup email")]
     NoBackupEmail,
     #[error("there is no such request")]
@@ -142,7 +140,7 @@ impl Recovery {
             && !self
                 .under_limit(
                     RESET_ADDRESS_SCOPE,
-                    &crate::throttle::network_key(ip),
+                    &crate::throttle::network_key(&self.base.settings.limits, ip),
                     RESETS_PER_ADDRESS,
                 )
                 .await?
@@ -308,7 +306,7 @@ impl Recovery {
     /// PWD-2: the policy, with the account's own names and identifiers as forbidden fragments.
     fn acceptable_password(&self, account: &Account, password: &str) -> Result<Password, RecoveryError> {
         let password = Password::new(password);
-        if password.is_too_long() {
+        if password.is_too_long(self.base.settings.password_policy.max_chars) {
             return Err(TwoFactorError::Login(super::LoginError::PasswordTooLong).into());
         }
         let personal = [

@@ -99,7 +99,7 @@ impl Login {
         client: &ClientInfo,
     ) -> Result<LoginOutcome, LoginError> {
         let password = Password::new(password);
-        if password.is_too_long() {
+        if password.is_too_long(self.base.settings.password_policy.max_chars) {
             return Err(LoginError::PasswordTooLong);
         }
         let by_email = identifier.contains('@');
@@ -219,7 +219,7 @@ impl Login {
         client: &ClientInfo,
     ) -> Result<Account, LoginError> {
         let password = Password::new(password);
-        if password.is_too_long() {
+        if password.is_too_long(self.base.settings.password_policy.max_chars) {
             return Err(LoginError::PasswordTooLong);
         }
         let tried = self.begin_password_try(&Subject::Account(account), client).await?;
@@ -284,7 +284,8 @@ impl Login {
         }
         // RISK-1/2: this browser becomes a known device of the account, its network a known one.
         let device_hash = client.device.as_deref().map(device_hash);
-        let network = client.ip.as_deref().map(crate::throttle::network_key);
+        let limits = &self.base.settings.limits;
+        let network = client.ip.as_deref().map(|ip| crate::throttle::network_key(limits, ip));
         self.ports
             .create_session(NewSession {
                 session: &session,

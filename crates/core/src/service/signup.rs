@@ -13,13 +13,15 @@
 //!   once; a resend voids the previous code. Each try is counted before it is checked, 5 per flow.
 //! * At most 3 sign-up mails per address per hour, whatever the IP, and a limit per IP on starts
 //!   and resends; both counted in the database so every node sees them.
+//! * The flow is bound to the browser that started it (the hash of its device id, whose signed
+//!   cookie the start sets): its id alone, seen in a URL or a log, continues nothing.
 //! * The password typed at step 2 is kept sealed (AEAD under the server key) until step 3, where
 //!   the name rule of PWD-2 can finally run; failing it asks for a new password, keeping the
 //!   verified email.
 
 use super::accounts::{AccountDraft, CreateAccountError, ProfileInput, language_and_currency};
 use super::login_flow::{Entry, LoginOutcome};
-use super::password_guard::Cleared;
+use super::password_guard::{Cleared, device_hash};
 use super::sessions::{LoginError, LoginSuccess};
 use super::{Accounts, Base, Login};
 use crate::audit::{Actor, ClientInfo};
@@ -31,6 +33,7 @@ use crate::types::subsidiary_for_country;
 use crate::types::{Country, Email, EmailError, Password, PolicyViolation, new_id};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+use subtle::ConstantTimeEq;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
@@ -167,6 +170,10 @@ struct SignupState {
     account_type: Option<crate::types::AccountType>,
     company_name: Option<String>,
     phone: Option<String>,
+    /// The hash of the device id of the browser that started the flow (flows started before
+    /// binding have none).
+    #[serde(default)]
+    browser: Option<Vec<u8>>,
 }
 
 impl SignupState {
@@ -245,6 +252,7 @@ impl Signup {
             account_type: None,
             company_name: None,
             phone: None,
+            browser: client.device.as_deref().map(device_hash),
         };
         let (secrets, mails) = match &owner {
             Some(owner) => (
@@ -273,8 +281,13 @@ impl Signup {
     }
 
     /// Step 2b: checks the code from the mail.
-    pub async fn signup_verify(&self, flow_id: Uuid, code: &str) -> Result<SignupStep, SignupError> {
-        let (flow, mut state) = self.open_flow(flow_id).await?;
+    pub async fn signup_verify(
+        &self,
+        flow_id: Uuid,
+        code: &str,
+        client: &ClientInfo,
+    ) -> Result<SignupStep, SignupError> {
+        let (flow, mut state) = self.open_flow(flow_id, client).await?;
         if state.step != SignupStep::VerifyEmail {
             return Ok(state.step);
         }
@@ -305,7 +318,7 @@ impl Signup {
 
     /// Sends a new code, voiding the previous one; limited like the first mail.
     pub async fn signup_resend(&self, flow_id: Uuid, client: &ClientInfo) -> Result<(), SignupError> {
-        let (flow, state) = self.open_flow(flow_id).await?;
+        let (flow, state) = self.open_flow(flow_id, client).await?;
         if state.step != SignupStep::VerifyEmail {
             return Err(SignupError::WrongStep);
         }
@@ -331,7 +344,7 @@ impl Signup {
         profile: ProfileInput,
         client: &ClientInfo,
     ) -> Result<LoginSuccess, SignupError> {
-        let (flow, mut state) = self.open_flow(flow_id).await?;
+        let (flow, mut state) = self.open_flow(flow_id, client).await?;
         if state.step != SignupStep::Profile {
             return Err(SignupError::WrongStep);
         }
@@ -364,7 +377,7 @@ impl Signup {
         password: &str,
         client: &ClientInfo,
     ) -> Result<LoginSuccess, SignupError> {
-        let (_flow, mut state) = self.open_flow(flow_id).await?;
+        let (_flow, mut state) = self.open_flow(flow_id, client).await?;
         if state.step != SignupStep::PasswordRequired {
             return Err(SignupError::WrongStep);
         }
@@ -380,8 +393,8 @@ impl Signup {
 
     /// Where a flow stands (pages show the matching step).
     /// Where a sign-up stands, with what its first steps chose (so a page can go back to them).
-    pub async fn signup_step(&self, flow_id: Uuid) -> Result<SignupView, SignupError> {
-        let (_, state) = self.open_flow(flow_id).await?;
+    pub async fn signup_step(&self, flow_id: Uuid, client: &ClientInfo) -> Result<SignupView, SignupError> {
+        let (_, state) = self.open_flow(flow_id, client).await?;
         Ok(SignupView {
             step: state.step,
             email: state.email,
@@ -441,7 +454,9 @@ impl Signup {
         Ok(Password::new(text))
     }
 
-    async fn open_flow(&self, flow_id: Uuid) -> Result<(FlowRecord, SignupState), SignupError> {
+    /// The flow, if it is live and `client` is the browser that started it (another browser is
+    /// told there is no such flow).
+    async fn open_flow(&self, flow_id: Uuid, client: &ClientInfo) -> Result<(FlowRecord, SignupState), SignupError> {
         let flow = self
             .ports
             .find_flow(flow_id, KIND)
@@ -452,6 +467,17 @@ impl Signup {
         }
         let state: SignupState =
             serde_json::from_str(&flow.state).map_err(|e| StoreError::Internal(format!("signup state: {e}")))?;
+        if let Some(started_by) = &state.browser {
+            let presented = client
+                .device
+                .as_deref()
+                .filter(|_| !client.new_device)
+                .map(device_hash)
+                .unwrap_or_default();
+            if !bool::from(started_by.ct_eq(&presented)) {
+                return Err(SignupError::NotFound);
+            }
+        }
         Ok((flow, state))
     }
 

@@ -366,7 +366,7 @@ impl Support {
         ip: Option<&str>,
     ) -> Result<KeyCeremony, SupportError> {
         let password = Password::new(password);
-        if password.is_too_long() {
+        if password.is_too_long(self.base.settings.password_policy.max_chars) {
             return Err(SupportError::InvalidCredentials);
         }
         let canonical =
@@ -432,7 +432,7 @@ impl Support {
     }
 
     /// AUDIT-1: an agent's access, with no account: `action` (`invited`, `disabled`, `login`,
-    /// `login_failed`), and who when known (never what was typed).
+    /// `login_failed`, `key_refused`), and who when known (never what was typed).
     async fn record_access(
         &self,
         action: &str,
@@ -461,15 +461,25 @@ impl Support {
     ) -> Result<(Token, AgentAuth), SupportError> {
         let state = self.take_ceremony(FlowKind::AgentLogin, flow).await?;
         let authentication: SecurityKeyAuthentication = self.open(&state.sealed)?;
-        let credential: PublicKeyCredential =
-            serde_json::from_value(credential.clone()).map_err(|_| SupportError::InvalidCredentials)?;
-        let result = self
-            .webauthn()?
-            .finish_securitykey_authentication(&credential, &authentication)
-            .map_err(|err| {
+        let webauthn = self.webauthn()?;
+        let checked = match serde_json::from_value::<PublicKeyCredential>(credential.clone()) {
+            Ok(credential) => webauthn
+                .finish_securitykey_authentication(&credential, &authentication)
+                .map_err(|err| err.to_string()),
+            Err(err) => Err(err.to_string()),
+        };
+        let result = match checked {
+            Ok(result) => result,
+            Err(err) => {
+                // AUDIT-1: the password was right and the key was not, on record like a wrong
+                // password.
                 tracing::info!(%err, "agent key assertion refused");
-                SupportError::InvalidCredentials
-            })?;
+                let agent = self.ports.agent(state.agent).await?;
+                self.record_access("key_refused", agent.as_ref(), Actor::Anonymous, client, false)
+                    .await?;
+                return Err(SupportError::InvalidCredentials);
+            }
+        };
         let agent = self
             .ports
             .agent(state.agent)

@@ -2,7 +2,7 @@
 //!
 //! A password is NFKC-normalised before it is counted or hashed, so the same password typed on
 //! two keyboards is the same password. Its `Debug` never shows it and its memory is wiped on drop.
-//! The policy has no composition rules: length (12 to 128 code points), not a common password
+//! The policy has no composition rules: length (12 to 128 code points by default), not a common password
 //! (zxcvbn's shipped lists and patterns), and not built on the customer's own name, email local
 //! part or NIC handle. A refusal names the rule that failed. A subsidiary may switch on the
 //! reference system's classic policy instead of the length rule: 8 code points or more with an
@@ -11,9 +11,6 @@
 use super::identifier::canonical;
 use unicode_normalization::UnicodeNormalization;
 use zeroize::Zeroizing;
-
-/// The most code points a password may have; longer input is refused before any hashing.
-pub const MAX_PASSWORD_CHARS: usize = 128;
 
 /// A password, NFKC-normalised.
 #[derive(Clone)]
@@ -32,10 +29,10 @@ impl Password {
         self.0.chars().count()
     }
 
-    /// Over-long input is refused everywhere, login included, so that no caller can make the
-    /// server normalise or hash megabytes.
-    pub fn is_too_long(&self) -> bool {
-        self.char_count() > MAX_PASSWORD_CHARS
+    /// Over-long input (more than `max` code points, the policy's `max_chars`) is refused
+    /// everywhere, login included, before any hashing.
+    pub fn is_too_long(&self, max: usize) -> bool {
+        self.char_count() > max
     }
 }
 
@@ -64,6 +61,8 @@ pub enum PolicyViolation {
 #[derive(Debug, Clone)]
 pub struct PasswordPolicy {
     pub min_chars: usize,
+    /// The most code points a password may have.
+    pub max_chars: usize,
     /// Subsidiaries (codes) under the classic policy: [`CLASSIC_MIN_CHARS`] and every kind of
     /// character instead of `min_chars`.
     pub classic_subsidiaries: Vec<String>,
@@ -73,6 +72,7 @@ impl Default for PasswordPolicy {
     fn default() -> Self {
         Self {
             min_chars: 12,
+            max_chars: 128,
             classic_subsidiaries: Vec::new(),
         }
     }
@@ -104,8 +104,8 @@ impl PasswordPolicy {
         if count < min {
             return Err(PolicyViolation::TooShort(min));
         }
-        if count > MAX_PASSWORD_CHARS {
-            return Err(PolicyViolation::TooLong(MAX_PASSWORD_CHARS));
+        if count > self.max_chars {
+            return Err(PolicyViolation::TooLong(self.max_chars));
         }
         if classic && !has_every_kind(password.expose()) {
             return Err(PolicyViolation::MissingCharacterKinds);
@@ -204,8 +204,18 @@ mod tests {
         // Full-width digits become ASCII under NFKC but keep their count.
         assert_eq!(Password::new("ｐａｓｓ").expose(), "pass");
         assert_eq!(check(&"vérité-".repeat(19), &[]), Err(PolicyViolation::TooLong(128)));
-        assert!(Password::new(&"a".repeat(129)).is_too_long());
-        assert!(!Password::new(&"a".repeat(128)).is_too_long());
+        assert!(Password::new(&"a".repeat(129)).is_too_long(128));
+        assert!(!Password::new(&"a".repeat(128)).is_too_long(128));
+        // The maximum is a setting.
+        let longer = PasswordPolicy {
+            max_chars: 200,
+            ..PasswordPolicy::default()
+        };
+        assert_eq!(longer.check("", &Password::new(&"vérité-".repeat(19)), &[]), Ok(()));
+        assert_eq!(
+            longer.check("", &Password::new(&"vérité-".repeat(29)), &[]),
+            Err(PolicyViolation::TooLong(200))
+        );
     }
 
     #[test]

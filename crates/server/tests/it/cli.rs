@@ -298,7 +298,7 @@ async fn promote_backup_email_needs_a_reason_a_ticket_and_a_verified_backup_emai
     let env = Env::new().await;
     let created = env.create("correct horse battery staple\n").await;
     let nic = created["nic_handle"].as_str().unwrap();
-    let promote = |reason: &'static str| {
+    let promote = |reason: &'static str, verified_by: &'static str| {
         let nic = nic.to_owned();
         let env = &env;
         async move {
@@ -306,6 +306,8 @@ async fn promote_backup_email_needs_a_reason_a_ticket_and_a_verified_backup_emai
                 "account",
                 "promote-backup-email",
                 &nic,
+                "--verified-by",
+                verified_by,
                 "--reason",
                 reason,
                 "--ticket",
@@ -315,15 +317,18 @@ async fn promote_backup_email_needs_a_reason_a_ticket_and_a_verified_backup_emai
             env.run(&args, "").await
         }
     };
-    let (code, _, err) = promote(" ").await;
+    let (code, _, err) = promote(" ", "callback").await;
     assert_eq!(code, 2, "an empty reason is a usage error: {err}");
-    let (code, _, err) = promote("customer code given on the phone").await;
+    // SUPPORT-2: how the caller was verified is one of the desk's methods.
+    let (code, _, err) = promote("caller verified", "they sounded nice").await;
+    assert_eq!(code, 2, "an unknown verification is a usage error: {err}");
+    let (code, _, err) = promote("customer code given on the phone", "customer_code").await;
     assert_eq!(code, 3, "no backup email yet: {err}");
     assert!(err.contains("backup email"), "{err}");
     let store = env.db.store().await;
     let account = store.find_account_by_login(nic).await.unwrap().unwrap();
     sesame_store::testing::store_verified_backup_email(&store, account.id.0, "elodie@backup.example").await;
-    let (code, out, err) = promote("customer code given on the phone").await;
+    let (code, out, err) = promote("customer code given on the phone", "customer_code").await;
     assert_eq!(code, 0, "{err}");
     let shown: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(shown["email"], "elodie@backup.example");
@@ -334,8 +339,12 @@ async fn promote_backup_email_needs_a_reason_a_ticket_and_a_verified_backup_emai
         .unwrap();
     let detail: Value = serde_json::from_str(events[0].detail.as_deref().unwrap_or_default()).unwrap();
     assert_eq!(
-        (detail["ticket"].as_str(), events[0].actor.as_str()),
-        (Some("T-42"), "operator")
+        (
+            detail["ticket"].as_str(),
+            detail["verification"].as_str(),
+            events[0].actor.as_str()
+        ),
+        (Some("T-42"), Some("customer_code"), "operator")
     );
 }
 

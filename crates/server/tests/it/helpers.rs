@@ -156,6 +156,39 @@ impl TestApp {
             .unwrap()
     }
 
+    /// SUPPORT-2 by the operator: `account`'s verified backup email becomes its primary; the
+    /// account as it is then.
+    pub async fn promote_backup(
+        &self,
+        account: &Account,
+        ticket: &str,
+    ) -> Result<Account, sesame_core::service::SupportError> {
+        use sesame_core::service::{By, Justification, Verification};
+        let why = Justification {
+            reason: "caller verified".into(),
+            ticket: ticket.into(),
+        };
+        let client = ClientInfo::default();
+        let support = self.app.services.support();
+        support
+            .promote_backup_email(
+                By::Operator,
+                account.id,
+                Some(Verification::CustomerCode),
+                &why,
+                &client,
+            )
+            .await?;
+        Ok(self
+            .app
+            .services
+            .accounts()
+            .find_account(account.nic_handle.as_str())
+            .await
+            .unwrap()
+            .unwrap())
+    }
+
     pub async fn jane(&self) -> Account {
         self.account("Jane.Doe@Example.com", "Jane", "Doe").await
     }

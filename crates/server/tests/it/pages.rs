@@ -149,11 +149,7 @@ async fn after_a_promotion_a_login_asks_for_a_backup_email_first_wherever_it_was
     let jane = app.jane().await;
     let backup = "jane@backup.example";
     sesame_store::testing::store_verified_backup_email(&app.app.store, jane.id.0, backup).await;
-    let recovery = app.app.services.recovery();
-    recovery
-        .promote_backup_email(jane.nic_handle.as_str(), "caller verified", "T-8")
-        .await
-        .unwrap();
+    app.promote_backup(&jane, "T-8").await.unwrap();
     // RECOVER-6: from the login form, to the page it was going to or the control panel.
     for (going, asked) in [
         ("/profile", "/security/backup-email?return_to=%2Fprofile"),

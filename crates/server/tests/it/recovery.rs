@@ -821,14 +821,7 @@ async fn the_operator_promotes_a_verified_backup_email_and_the_next_login_asks_f
     let (app, smtp) = spawn_mail_app(|_| {}).await;
     let jane = app.jane().await;
     let nic = jane.nic_handle.as_str();
-    let recovery = app.app.services.recovery();
-    assert!(
-        recovery
-            .promote_backup_email(nic, "caller verified", "T-1")
-            .await
-            .is_err(),
-        "no backup yet"
-    );
+    assert!(app.promote_backup(&jane, "T-1").await.is_err(), "no backup yet");
     assert_eq!(app.login(nic, PASSWORD).await.status(), 200);
     call(
         &app.client,
@@ -861,10 +854,7 @@ async fn the_operator_promotes_a_verified_backup_email_and_the_next_login_asks_f
         .unwrap()
         .to_owned();
     let reset = reset_token(&app, &smtp, nic, "Jane.Doe@Example.com").await;
-    let promoted = recovery
-        .promote_backup_email(nic, "customer code given on the phone", "T-42")
-        .await
-        .unwrap();
+    let promoted = app.promote_backup(&jane, "T-42").await.unwrap();
     assert_eq!(promoted.email.address(), "jane@backup.example");
     let body = json!({"nic_handle": nic, "password": NEW_PASSWORD});
     let (status, _) = post(&app.client, &app, &format!("/api/v1/password-reset/{reset}"), body).await;
@@ -968,12 +958,7 @@ async fn removing_the_backup_email_needs_a_fresh_login_and_a_promoted_account_is
     )
     .await;
     assert_eq!((status, code.as_str()), (403, "REAUTH_REQUIRED"));
-    app.app
-        .services
-        .recovery()
-        .promote_backup_email(nic, "identity documents checked", "T-7")
-        .await
-        .unwrap();
+    app.promote_backup(&jane, "T-7").await.unwrap();
     assert_eq!(app.login("jane@backup.example", PASSWORD).await.status(), 200);
     let browser = reqwest::Client::builder()
         .cookie_store(true)

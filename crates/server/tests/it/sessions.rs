@@ -237,6 +237,20 @@ async fn customers_see_and_end_their_sessions_devices_and_activity() {
         "{kinds:?}"
     );
     assert_eq!(activity[0]["ip"], "127.0.0.1");
+    // AUDIT-1: each event knows its browser; this one's are marked, the others' logins are not.
+    let logins_here: Vec<bool> = activity
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "login_succeeded")
+        .map(|e| e["this_browser"].as_bool().unwrap())
+        .collect();
+    assert_eq!(
+        (logins_here.iter().filter(|h| **h).count(), logins_here.len()),
+        (1, 3),
+        "{activity}"
+    );
+    assert_eq!(activity[0]["this_browser"], true, "the forgetting, done here");
     // And on the security page.
     let page = a.get(app.url("/security")).send().await.unwrap().text().await.unwrap();
     for id in [
@@ -247,6 +261,10 @@ async fn customers_see_and_end_their_sessions_devices_and_activity() {
     ] {
         assert!(page.contains(id), "{id}");
     }
+    assert!(
+        page.contains("(this browser)") || page.contains("(ce navigateur)"),
+        "the activity marks this browser's events"
+    );
 }
 
 #[tokio::test]

@@ -185,6 +185,55 @@ async fn the_sixth_try_is_refused_even_with_the_right_code() {
 }
 
 #[tokio::test]
+async fn a_sign_up_continues_only_in_the_browser_that_started_it() {
+    let (app, smtp) = spawn_mail_app(|_| {}).await;
+    let body = json!({"email": "a@example.com", "password": PASSWORD, "country": "GB"});
+    let started = app.post_json(STEP2, &body).await;
+    let cookies: Vec<_> = started
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    assert!(cookies.iter().any(|c| c.starts_with("sesame_device=")), "{cookies:?}");
+    let (_, started) = status_json(started).await;
+    let flow = started["flow"].as_str().unwrap().to_owned();
+    let code = latest_code(&app, &smtp, "a@example.com").await;
+    // Whoever sees the flow id (a shared screen, a log, a URL) but not the browser's cookie.
+    let other = client();
+    let show = other
+        .get(app.url(&format!("/api/v1/signup/{flow}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(show).await, (404, "SIGNUP_FLOW_NOT_FOUND".into()));
+    let verify_elsewhere = other
+        .post(app.url(&format!("/api/v1/signup/{flow}/verify")))
+        .json(&json!({"code": code}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(verify_elsewhere).await,
+        (404, "SIGNUP_FLOW_NOT_FOUND".into())
+    );
+    let page = other.get(app.url(&format!("/signup/{flow}"))).send().await.unwrap();
+    assert_eq!(page.status(), 404);
+    // The browser that started it goes on, with the same code.
+    assert_eq!(verify(&app, &flow, &code).await.0, 200);
+    let profile = json!({"first_name": "Ada", "last_name": "Lovelace", "account_type": "individual"});
+    let elsewhere = other
+        .post(app.url(&format!("/api/v1/signup/{flow}/profile")))
+        .json(&profile)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(elsewhere).await, (404, "SIGNUP_FLOW_NOT_FOUND".into()));
+    let done = app.post_json(&format!("/api/v1/signup/{flow}/profile"), &profile).await;
+    assert_eq!(done.status(), 200);
+}
+
+#[tokio::test]
 async fn parallel_submissions_of_the_code_verify_once() {
     let (app, smtp) = spawn_mail_app(|_| {}).await;
     let flow = flow_of(&app, "a@example.com").await;
@@ -192,9 +241,10 @@ async fn parallel_submissions_of_the_code_verify_once() {
     let url = app.url(&format!("/api/v1/signup/{flow}/verify"));
     let tries: Vec<_> = (0..4)
         .map(|_| {
-            let (url, code) = (url.clone(), code.clone());
+            // The browser that started it, with requests side by side.
+            let (url, code, browser) = (url.clone(), code.clone(), app.client.clone());
             tokio::spawn(async move {
-                client()
+                browser
                     .post(url)
                     .json(&json!({"code": code}))
                     .send()

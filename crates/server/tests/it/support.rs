@@ -209,7 +209,12 @@ async fn every_action_needs_a_reason_and_a_ticket_and_the_audit_log_names_the_ag
     let (alice, _) = agent(&app, "alice@support.example", "Alice Martin", AgentRole::Agent).await;
     let support = app.app.services.support();
     let jane = app.jane().await;
-    let client = ClientInfo::default();
+    // Where the agent works from is on record for support, and none of the customer's business.
+    let client = ClientInfo {
+        ip: Some("10.20.30.40".into()),
+        user_agent: Some("Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/128.0".into()),
+        ..ClientInfo::default()
+    };
     for (reason, ticket) in [("", "T-1"), ("caller asked", ""), ("  ", "  ")] {
         assert!(matches!(
             support
@@ -261,6 +266,7 @@ async fn every_action_needs_a_reason_and_a_ticket_and_the_audit_log_names_the_ag
             Some("Alice"),
             "what the customer sees"
         );
+        assert_eq!(event.ip.as_deref(), Some("10.20.30.40"), "the audit log keeps it");
     }
     assert_eq!(app.login(jane.nic_handle.as_str(), PASSWORD).await.status(), 200);
     let (_, activity) = status_json(app.get("/api/v1/me/activity").await).await;
@@ -269,10 +275,14 @@ async fn every_action_needs_a_reason_and_a_ticket_and_the_audit_log_names_the_ag
         .unwrap()
         .iter()
         .filter(|e| e["kind"] == "support_action")
-        .map(|e| e["by"].as_str().unwrap_or_default().to_owned())
+        .map(|e| {
+            assert_eq!((&e["ip"], &e["device"]), (&serde_json::Value::Null, &json!("")), "{e}");
+            e["by"].as_str().unwrap_or_default().to_owned()
+        })
         .collect();
     assert_eq!(seen, ["Alice", "Alice", "Alice"], "{activity}");
     let page = app.get("/security").await.text().await.unwrap();
+    assert!(!page.contains("10.20.30.40"), "the agent's address on the page");
     assert!(
         page.contains("par Alice, de notre support"),
         "the security page in French"
@@ -572,6 +582,18 @@ async fn a_burst_of_guesses_at_an_agent_password_checks_no_more_than_the_limit()
     let app = spawn_app_with(|c| c.public_url = c.public_url.replace("127.0.0.1", "localhost")).await;
     agent(&app, "alice@support.example", "Alice Martin", AgentRole::Agent).await;
     let support = app.app.services.support().clone();
+    // The right password and no key: refused, and on record.
+    let ceremony = support
+        .begin_login("alice@support.example", AGENT_PASSWORD, None)
+        .await
+        .unwrap();
+    let forged = serde_json::json!({"id": "AAAA", "rawId": "AAAA", "type": "public-key"});
+    assert!(matches!(
+        support
+            .finish_login(ceremony.flow, &forged, &ClientInfo::default())
+            .await,
+        Err(SupportError::InvalidCredentials)
+    ));
     let answers = at_once(16, |_| {
         let support = support.clone();
         async move {
@@ -588,8 +610,8 @@ async fn a_burst_of_guesses_at_an_agent_password_checks_no_more_than_the_limit()
     .await;
     let checked = answers.iter().filter(|a| **a == "checked").count();
     assert_eq!((checked, answers.len() - checked), (10, 6), "{answers:?}");
-    // AUDIT-1: the invitation and each wrong password are on record (who was invited, never
-    // what was typed), and so is the disabling.
+    // AUDIT-1: the invitation, the refused key and each wrong password are on record (who was
+    // invited, never what was typed), and so is the disabling.
     support.disable("alice@support.example").await.unwrap();
     let events = sesame_store::testing::unattached_events(&app.app.store, "agent_access").await;
     let actions: Vec<String> = events
@@ -607,9 +629,10 @@ async fn a_burst_of_guesses_at_an_agent_password_checks_no_more_than_the_limit()
             count("invited"),
             count("login"),
             count("login_failed"),
+            count("key_refused"),
             count("disabled")
         ),
-        (1, 1, 10, 1),
+        (1, 1, 10, 1, 1),
         "{events:?}"
     );
     assert!(!events.iter().any(|d| d.contains("not the password")));

@@ -154,6 +154,17 @@ pub struct ActivityJson {
     pub outcome: String,
     /// SUPPORT-5: the first name of the support agent who acted, when one did.
     pub by: Option<String>,
+    /// AUDIT-1: the event came from the browser making this request.
+    pub this_browser: bool,
+}
+
+/// How the audit log names the browser making a request, when it has a device cookie.
+pub(crate) fn this_browser(client: &sesame_core::audit::ClientInfo) -> Option<String> {
+    client
+        .device
+        .as_deref()
+        .filter(|_| !client.new_device)
+        .map(sesame_core::audit::device_fingerprint)
 }
 
 /// The account's security events of the last 90 days, newest first.
@@ -161,12 +172,15 @@ pub struct ActivityJson {
 pub async fn activity(
     State(state): State<AppState>,
     CurrentSession(auth): CurrentSession,
+    Client(client): Client,
 ) -> Result<Json<Vec<ActivityJson>>, ApiError> {
     let events = state.services().login().activity(&auth).await?;
+    let here = this_browser(&client);
     Ok(Json(
         events
             .into_iter()
             .map(|e| ActivityJson {
+                this_browser: here.is_some() && e.device == here,
                 by: e.support_agent(),
                 at: rfc3339(e.at),
                 kind: e.kind.as_str(),

@@ -1,6 +1,6 @@
 //! The JSON API (OPS-2), `/api/v1/…`, and its OpenAPI document at `/api/openapi.json`.
 
-mod activity;
+pub(crate) mod activity;
 pub(crate) mod auth;
 mod profile;
 pub(crate) mod recovery;

@@ -33,7 +33,6 @@ impl From<RecoveryError> for ApiError {
             RecoveryError::CodeInvalid => Self::new(ErrorCode::ContactCodeInvalid),
             RecoveryError::TooManyAttempts => Self::new(ErrorCode::ContactCodeTooManyAttempts),
             RecoveryError::ChangeNotFound => Self::new(ErrorCode::EmailChangeNotFound),
-            RecoveryError::UnknownAccount => Self::new(ErrorCode::NotFound),
             RecoveryError::NoBackupEmail => Self::new(ErrorCode::BackupEmailNotFound),
             RecoveryError::RequestNotFound => Self::new(ErrorCode::RecoveryRequestNotFound),
             RecoveryError::RequestOpen => Self::new(ErrorCode::RecoveryRequestOpen),

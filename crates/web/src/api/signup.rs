@@ -111,7 +111,7 @@ fn flow_id(raw: &str) -> Result<Uuid, ApiError> {
 ///
 /// An address that already has an account gets the same answer; its owner is told by email.
 #[utoipa::path(post, path = "/api/v1/signup", request_body = SignupRequest, responses(
-    (status = 200, description = "Code sent", body = SignupFlow),
+    (status = 200, description = "Code sent; the flow continues only from this browser (its device cookie is set)", body = SignupFlow),
     (status = 422, description = "EMAIL_INVALID, EMAIL_NON_ASCII, PASSWORD_TOO_SHORT, PASSWORD_TOO_COMMON, PASSWORD_CONTAINS_PERSONAL_INFO, INVALID_FIELD", body = ErrorBody),
     (status = 429, description = "SIGNUP_RATE_LIMITED", body = ErrorBody),
 ))]
@@ -119,7 +119,7 @@ pub async fn start(
     State(state): State<AppState>,
     Client(client): Client,
     ApiJson(req): ApiJson<SignupRequest>,
-) -> Result<Json<SignupFlow>, ApiError> {
+) -> Result<impl IntoResponse, ApiError> {
     let input = SignupStart {
         email: req.email,
         password: req.password,
@@ -128,10 +128,12 @@ pub async fn start(
         currency: req.currency,
     };
     let flow = state.services().signup().signup_start(input, &client).await?;
-    Ok(Json(SignupFlow {
+    // The flow continues only from this browser (its device cookie is set with this answer).
+    let flow = Json(SignupFlow {
         flow,
         step: SignupStep::VerifyEmail,
-    }))
+    });
+    Ok((axum::Extension(crate::device::BindsDevice), flow))
 }
 
 /// Where a sign-up stands.
@@ -140,9 +142,13 @@ pub async fn start(
     (status = 404, description = "SIGNUP_FLOW_NOT_FOUND", body = ErrorBody),
     (status = 410, description = "SIGNUP_FLOW_EXPIRED", body = ErrorBody),
 ))]
-pub async fn show(State(state): State<AppState>, Path(flow): Path<String>) -> Result<Json<SignupFlow>, ApiError> {
+pub async fn show(
+    State(state): State<AppState>,
+    Client(client): Client,
+    Path(flow): Path<String>,
+) -> Result<Json<SignupFlow>, ApiError> {
     let flow = flow_id(&flow)?;
-    let step = state.services().signup().signup_step(flow).await?.step;
+    let step = state.services().signup().signup_step(flow, &client).await?.step;
     Ok(Json(SignupFlow { flow, step }))
 }
 
@@ -154,11 +160,16 @@ pub async fn show(State(state): State<AppState>, Path(flow): Path<String>) -> Re
 ))]
 pub async fn verify(
     State(state): State<AppState>,
+    Client(client): Client,
     Path(flow): Path<String>,
     ApiJson(req): ApiJson<VerifyRequest>,
 ) -> Result<Json<SignupFlow>, ApiError> {
     let flow = flow_id(&flow)?;
-    let step = state.services().signup().signup_verify(flow, &req.code).await?;
+    let step = state
+        .services()
+        .signup()
+        .signup_verify(flow, &req.code, &client)
+        .await?;
     Ok(Json(SignupFlow { flow, step }))
 }
 

@@ -294,13 +294,14 @@ async fn security(State(state): State<AppState>, ctx: PageContext, Client(client
             }
         })
         .collect();
+    let here = crate::api::activity::this_browser(&client);
     let events: Vec<_> = events
         .iter()
         .take(20)
         .map(|e| {
             context! {
                 at => ctx.when(e.at), kind => e.kind.as_str(), success => e.success,
-                by => e.support_agent(),
+                by => e.support_agent(), this_browser => here.is_some() && e.device == here,
                 ip => &e.ip, device => sesame_core::service::device_description(e.user_agent.as_deref()),
             }
         })

@@ -13,6 +13,7 @@ use axum::http::{StatusCode, Uri};
 use axum::response::Response;
 use minijinja::{Value, context};
 use serde::Deserialize;
+use sesame_core::audit::ClientInfo;
 use sesame_core::service::{
     CreateAccountError, LoginSuccess, ProfileInput, SignupError, SignupStart, SignupStep, account_type_choice,
 };
@@ -121,7 +122,12 @@ pub async fn account_submit(
         currency: non_empty(&form.currency),
     };
     match state.services().signup().signup_start(input, &client).await {
-        Ok(flow) => ctx.redirect(&format!("/signup/{flow}")),
+        // The flow continues only from this browser (its device cookie is set with the redirect).
+        Ok(flow) => {
+            let mut response = ctx.redirect(&format!("/signup/{flow}"));
+            response.extensions_mut().insert(crate::device::BindsDevice);
+            response
+        }
         Err(err) => {
             let code = to_json_error(err);
             let extra = context! {
@@ -138,11 +144,12 @@ pub async fn account_submit(
 async fn step_page(
     state: &AppState,
     ctx: PageContext,
+    client: &ClientInfo,
     flow: Uuid,
     error: Option<ErrorCode>,
     notice: Option<&str>,
 ) -> Response {
-    let view = match state.services().signup().signup_step(flow).await {
+    let view = match state.services().signup().signup_step(flow, client).await {
         Ok(found) => found,
         Err(err) => return ctx.error(to_json_error(err)),
     };
@@ -165,9 +172,14 @@ fn parse_flow(raw: &str) -> Option<Uuid> {
     Uuid::parse_str(raw).ok()
 }
 
-pub async fn flow_page(State(state): State<AppState>, ctx: PageContext, Path(flow): Path<String>) -> Response {
+pub async fn flow_page(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Client(client): Client,
+    Path(flow): Path<String>,
+) -> Response {
     match parse_flow(&flow) {
-        Some(flow) => step_page(&state, ctx, flow, None, None).await,
+        Some(flow) => step_page(&state, ctx, &client, flow, None, None).await,
         None => ctx.error(ErrorCode::SignupFlowNotFound),
     }
 }
@@ -183,6 +195,7 @@ pub struct CodeForm {
 pub async fn verify_submit(
     State(state): State<AppState>,
     ctx: PageContext,
+    Client(client): Client,
     Path(flow): Path<String>,
     HtmlForm(form): HtmlForm<CodeForm>,
 ) -> Response {
@@ -192,9 +205,9 @@ pub async fn verify_submit(
     if !ctx.csrf_ok(&form.csrf) {
         return ctx.error(ErrorCode::CsrfRejected);
     }
-    match state.services().signup().signup_verify(flow, &form.code).await {
+    match state.services().signup().signup_verify(flow, &form.code, &client).await {
         Ok(_) => ctx.redirect(&format!("/signup/{flow}")),
-        Err(err) => step_page(&state, ctx, flow, Some(to_json_error(err)), None).await,
+        Err(err) => step_page(&state, ctx, &client, flow, Some(to_json_error(err)), None).await,
     }
 }
 
@@ -218,8 +231,8 @@ pub async fn resend_submit(
         return ctx.error(ErrorCode::CsrfRejected);
     }
     match state.services().signup().signup_resend(flow, &client).await {
-        Ok(()) => step_page(&state, ctx, flow, None, Some("signup.resent")).await,
-        Err(err) => step_page(&state, ctx, flow, Some(to_json_error(err)), None).await,
+        Ok(()) => step_page(&state, ctx, &client, flow, None, Some("signup.resent")).await,
+        Err(err) => step_page(&state, ctx, &client, flow, Some(to_json_error(err)), None).await,
     }
 }
 
@@ -280,7 +293,15 @@ pub async fn profile_submit(
     match done {
         Ok(done) => logged_in(&state, ctx, done),
         Err(SignupError::Password(p)) => {
-            step_page(&state, ctx, flow, Some(to_json_error(SignupError::Password(p))), None).await
+            step_page(
+                &state,
+                ctx,
+                &client,
+                flow,
+                Some(to_json_error(SignupError::Password(p))),
+                None,
+            )
+            .await
         }
         Err(err) => {
             // Which field, said next to it (#15 item 1).
@@ -327,7 +348,7 @@ pub async fn password_submit(
         .await
     {
         Ok(done) => logged_in(&state, ctx, done),
-        Err(err) => step_page(&state, ctx, flow, Some(to_json_error(err)), None).await,
+        Err(err) => step_page(&state, ctx, &client, flow, Some(to_json_error(err)), None).await,
     }
 }
 

@@ -126,6 +126,8 @@ pub struct Quoted {
     pub change_delay: time::Duration,
     /// RECOVER-5, in MB.
     pub document_mb: usize,
+    /// PWD-2, in characters.
+    pub password_max: usize,
 }
 
 impl Default for Quoted {
@@ -137,6 +139,7 @@ impl Default for Quoted {
             signup_code: sesame_core::service::SignupSettings::default().code_ttl,
             change_delay: limits.unreachable_delay,
             document_mb: limits.document_max_bytes / (1024 * 1024),
+            password_max: sesame_core::types::PasswordPolicy::default().max_chars,
         }
     }
 }
@@ -152,6 +155,7 @@ impl Quoted {
             ("{signup_code_valid}", span(self.signup_code)),
             ("{change_delay}", span(self.change_delay)),
             ("{document_mb}", self.document_mb.to_string()),
+            ("{password_max}", self.password_max.to_string()),
         ] {
             if out.contains(name) {
                 out = out.replace(name, &value);
@@ -355,6 +359,7 @@ mod tests {
         let quoted = Quoted {
             sms_code: time::Duration::minutes(7),
             document_mb: 4,
+            password_max: 200,
             ..Quoted::default()
         };
         let templates = Templates::new(None, quoted).unwrap();
@@ -364,6 +369,11 @@ mod tests {
             .render("recovery_request.html", sample("fr", "recover"))
             .unwrap();
         assert!(request.contains("4 Mo au plus"), "{request}");
+        let too_long = templates
+            .env
+            .render_str(r#"{{ t("error.PASSWORD_TOO_LONG") }}"#, context! { lang => "en" })
+            .unwrap();
+        assert!(too_long.contains("at most 200 characters"), "{too_long}");
         let defaults = Templates::new(None, Quoted::default()).unwrap();
         let intro = defaults
             .env
