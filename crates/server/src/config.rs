@@ -29,6 +29,9 @@ pub struct Config {
     pub secret_key_file: String,
     /// ACCT-1 NIC handle suffix.
     pub nic_suffix: String,
+    /// ACCT-1: digits of a new NIC handle, the fewest tried first.
+    pub nic_digits_min: u32,
+    pub nic_digits_max: u32,
     /// `text` or `json`.
     pub log_format: String,
     /// Reverse proxies (IPs or CIDR ranges) whose `X-Forwarded-For` names the real client.
@@ -451,6 +454,8 @@ impl Default for Config {
             database_url: String::new(),
             secret_key_file: String::new(),
             nic_suffix: "ovh".into(),
+            nic_digits_min: 5,
+            nic_digits_max: 7,
             log_format: "text".into(),
             trusted_proxies: Vec::new(),
             metrics_listen: "127.0.0.1:9464".into(),
@@ -619,6 +624,19 @@ impl Config {
             return Err(invalid(
                 "nic_suffix",
                 "must be 1 to 10 lowercase ASCII letters or digits",
+            ));
+        }
+        let (fewest, most) = sesame_core::types::NIC_DIGITS;
+        if !(fewest..=most).contains(&self.nic_digits_min) {
+            return Err(invalid(
+                "nic_digits_min",
+                format!("must be between {fewest} and {most}"),
+            ));
+        }
+        if !(self.nic_digits_min..=most).contains(&self.nic_digits_max) {
+            return Err(invalid(
+                "nic_digits_max",
+                format!("must be between nic_digits_min and {most}"),
             ));
         }
         if !matches!(self.log_format.as_str(), "text" | "json") {
@@ -889,10 +907,15 @@ mod tests {
     #[test]
     fn bad_settings_name_themselves() {
         type Tweak = fn(&mut Config);
-        let cases: [(&str, Tweak); 10] = [
+        let cases: [(&str, Tweak); 12] = [
             ("listen", |c| c.listen = "localhost".into()),
             ("database_url", |c| c.database_url = "mysql://x".into()),
             ("nic_suffix", |c| c.nic_suffix = "OVH!".into()),
+            ("nic_digits_min", |c| c.nic_digits_min = 2),
+            ("nic_digits_max", |c| {
+                c.nic_digits_min = 6;
+                c.nic_digits_max = 5;
+            }),
             ("log_format", |c| c.log_format = "xml".into()),
             ("password.min_length", |c| c.password.min_length = 4),
             ("password.max_length", |c| c.password.max_length = 10),

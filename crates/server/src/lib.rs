@@ -151,6 +151,7 @@ impl App {
         )?;
         let settings = CoreSettings {
             nic_suffix: raw.nic_suffix.clone(),
+            nic_digits: raw.nic_digits_min..=raw.nic_digits_max,
             password_policy: PasswordPolicy {
                 min_chars: raw.password.min_length,
                 max_chars: raw.password.max_length,

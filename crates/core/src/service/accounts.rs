@@ -300,7 +300,9 @@ impl Accounts {
         let now = self.base.clock.now();
         let id = AccountId(new_id(now));
         let letters = initials(draft.first.as_str(), draft.last.as_str());
-        let nic_handle = NicHandle::draw(letters, 5, &self.base.settings.nic_suffix, self.base.rng.as_ref());
+        let settings = &self.base.settings;
+        let (fewest, most) = (*settings.nic_digits.start(), *settings.nic_digits.end());
+        let nic_handle = NicHandle::draw(letters, fewest, &settings.nic_suffix, self.base.rng.as_ref());
         let customer_code = CustomerCode::draw(self.base.rng.as_ref());
         let mut account = draft.into_account(id, nic_handle, customer_code, now);
         let audit = AuditEvent::new(now, AuditKind::AccountCreated, actor, client).account(id);
@@ -328,11 +330,11 @@ impl Accounts {
                 }
                 Err(StoreError::Conflict(Unique::NicHandle)) => {
                     collisions += 1;
-                    let digits = 5 + collisions / DRAWS_PER_LENGTH;
-                    if digits > 7 {
+                    let digits = fewest + collisions / DRAWS_PER_LENGTH;
+                    if digits > most {
                         return Err(StoreError::Internal("no free NIC handle".into()).into());
                     }
-                    let suffix = &self.base.settings.nic_suffix;
+                    let suffix = &settings.nic_suffix;
                     account.nic_handle = NicHandle::draw(letters, digits, suffix, self.base.rng.as_ref());
                 }
                 Err(StoreError::Conflict(Unique::CustomerCode)) => {

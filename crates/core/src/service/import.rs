@@ -50,7 +50,7 @@ impl Accounts {
     pub fn prepare_import(&self, line: &str) -> Result<PreparedImport, String> {
         let line: ImportLine = serde_json::from_str(line).map_err(|e| format!("not a valid line: {e}"))?;
         let suffix = &self.base.settings.nic_suffix;
-        if !NicHandle::looks_like(&line.nic_handle, suffix) {
+        if !NicHandle::looks_like(&line.nic_handle, suffix, &self.base.settings.nic_digits) {
             return Err(format!("nic_handle: not a NIC handle like ab12345-{suffix}"));
         }
         let digits: String = line.customer_code.chars().filter(|c| *c != '-').collect();

@@ -74,6 +74,8 @@ pub const MAILED_SECRETS: [&str; 5] = [
 pub struct CoreSettings {
     /// ACCT-1: the NIC handle suffix, `ovh` by default.
     pub nic_suffix: String,
+    /// ACCT-1: the digits of a new NIC handle, the fewest first (5 to 7 by default).
+    pub nic_digits: std::ops::RangeInclusive<u32>,
     pub password_policy: PasswordPolicy,
     /// SESS-2: a session ends after this long without a request.
     pub session_idle: Duration,
@@ -105,6 +107,7 @@ impl Default for CoreSettings {
     fn default() -> Self {
         Self {
             nic_suffix: "ovh".into(),
+            nic_digits: 5..=7,
             password_policy: PasswordPolicy::default(),
             session_idle: Duration::minutes(30),
             session_absolute: Duration::hours(12),

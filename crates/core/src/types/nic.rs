@@ -6,36 +6,41 @@ use super::identifier::canonical;
 use crate::random::Random;
 use serde::{Deserialize, Serialize};
 
-/// A NIC handle: two lowercase ASCII letters, 5 to 7 digits, `-`, the deployment suffix.
+/// A NIC handle: two lowercase ASCII letters, 5 to 7 digits by default, `-`, the deployment
+/// suffix.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct NicHandle(String);
 
+/// The widest range of digits a deployment may set for NIC handles (ACCT-1).
+pub const MOST_DIGITS: (u32, u32) = (3, 12);
+
 impl NicHandle {
-    /// Draws a candidate with `digits` digits (5 to 7), the first one never zero so that the
-    /// length is visible.
+    /// Draws a candidate with `digits` digits (the settings keep them within 3 to 12), the first
+    /// one never zero so that the length is visible.
     pub fn draw(initials: [char; 2], digits: u32, suffix: &str, rng: &dyn Random) -> Self {
-        let digits = digits.clamp(5, 7);
+        let digits = digits.clamp(MOST_DIGITS.0, MOST_DIGITS.1);
         let low = 10u64.pow(digits - 1);
         let number = low + rng.below(9 * low);
         Self(format!("{}{}{number}-{suffix}", initials[0], initials[1]))
     }
 
-    /// Reads a handle that the store gave back.
-    pub fn from_stored(handle: String) -> Self {
-        Self(handle)
-    }
-
-    /// Whether `input` has the shape of a NIC handle for `suffix` (after canonicalisation).
-    pub fn looks_like(input: &str, suffix: &str) -> bool {
+    /// Whether `input` has the shape of a NIC handle for `suffix` with a number of digits in
+    /// `digits` (after canonicalisation).
+    pub fn looks_like(input: &str, suffix: &str, digits: &std::ops::RangeInclusive<u32>) -> bool {
         let canon = canonical(input);
         let Some(body) = canon.strip_suffix(&format!("-{suffix}")) else {
             return false;
         };
         let bytes = body.as_bytes();
-        bytes.len() >= 7
-            && bytes.len() <= 9
+        bytes.len() > 2
+            && u32::try_from(bytes.len() - 2).is_ok_and(|n| digits.contains(&n))
             && bytes[..2].iter().all(u8::is_ascii_lowercase)
             && bytes[2..].iter().all(u8::is_ascii_digit)
+    }
+
+    /// Reads a handle that the store gave back.
+    pub fn from_stored(handle: String) -> Self {
+        Self(handle)
     }
 
     pub fn as_str(&self) -> &str {
@@ -117,11 +122,11 @@ mod tests {
 
     #[test]
     fn drawn_handles_have_the_right_shape() {
-        for digits in 5..=7 {
+        for digits in MOST_DIGITS.0..=MOST_DIGITS.1 {
             for _ in 0..100 {
                 let nic = NicHandle::draw(['a', 'b'], digits, "ovh", &OsRandom);
                 let s = nic.as_str();
-                assert!(NicHandle::looks_like(s, "ovh"), "{s}");
+                assert!(NicHandle::looks_like(s, "ovh", &(digits..=digits)), "{s}");
                 assert_eq!(s.len(), 2 + digits as usize + 4, "{s}");
                 assert_ne!(s.as_bytes()[2], b'0', "{s}");
             }
@@ -136,13 +141,18 @@ mod tests {
     }
 
     #[test]
-    fn looks_like_checks_shape_and_suffix() {
-        assert!(NicHandle::looks_like(" AB12345-OVH ", "ovh"));
-        assert!(NicHandle::looks_like("ab1234567-ovh", "ovh"));
-        assert!(!NicHandle::looks_like("ab1234-ovh", "ovh"));
-        assert!(!NicHandle::looks_like("ab12345678-ovh", "ovh"));
-        assert!(!NicHandle::looks_like("ab12345-kim", "ovh"));
-        assert!(!NicHandle::looks_like("a112345-ovh", "ovh"));
+    fn looks_like_checks_shape_digits_and_suffix() {
+        let digits = 5..=7;
+        assert!(NicHandle::looks_like(" AB12345-OVH ", "ovh", &digits));
+        assert!(NicHandle::looks_like("ab1234567-ovh", "ovh", &digits));
+        assert!(!NicHandle::looks_like("ab1234-ovh", "ovh", &digits));
+        assert!(!NicHandle::looks_like("ab12345678-ovh", "ovh", &digits));
+        assert!(!NicHandle::looks_like("ab12345-kim", "ovh", &digits));
+        assert!(!NicHandle::looks_like("a112345-ovh", "ovh", &digits));
+        assert!(!NicHandle::looks_like("ab-ovh", "ovh", &digits));
+        // A deployment whose handles have 4 to 8 digits.
+        assert!(NicHandle::looks_like("ab1234-ovh", "ovh", &(4..=8)));
+        assert!(NicHandle::looks_like("ab12345678-ovh", "ovh", &(4..=8)));
     }
 
     #[test]

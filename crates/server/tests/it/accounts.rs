@@ -46,20 +46,24 @@ async fn crowded_initials_grow_a_digit_and_handles_stay_unique() {
         },
     )
     .unwrap();
-    let services = Services::new(
-        app.app.store.clone(),
-        Arc::new(ManualClock::new(time::macros::datetime!(2026-11-25 09:00 UTC))),
-        Arc::new(Crowded::default()),
-        Arc::new(hasher),
-        app.app.services.key().clone(),
-        CoreSettings::default(),
-        Arc::new(sesame_mail::Composer::new(sesame_mail::ComposerSettings {
-            brand: "Sesame".into(),
-            public_url: url::Url::parse(&app.base).unwrap(),
-            support_phones: Default::default(),
-        })),
-    );
-    let create = |n: u32| {
+    let hasher = Arc::new(hasher);
+    let services_with = |settings: CoreSettings| {
+        Services::new(
+            app.app.store.clone(),
+            Arc::new(ManualClock::new(time::macros::datetime!(2026-11-25 09:00 UTC))),
+            Arc::new(Crowded::default()),
+            hasher.clone(),
+            app.app.services.key().clone(),
+            settings,
+            Arc::new(sesame_mail::Composer::new(sesame_mail::ComposerSettings {
+                brand: "Sesame".into(),
+                public_url: url::Url::parse(&app.base).unwrap(),
+                support_phones: Default::default(),
+            })),
+        )
+    };
+    let services = services_with(CoreSettings::default());
+    let create_with = |services: &Services, n: u32| {
         let services = services.clone();
         async move {
             let input = NewAccountInput {
@@ -80,6 +84,7 @@ async fn crowded_initials_grow_a_digit_and_handles_stay_unique() {
                 .await
         }
     };
+    let create = |n: u32| create_with(&services, n);
     let handles: Vec<String> = [
         create(1).await.unwrap(),
         create(2).await.unwrap(),
@@ -107,6 +112,17 @@ async fn crowded_initials_grow_a_digit_and_handles_stay_unique() {
     codes.sort();
     codes.dedup();
     assert_eq!(codes.len(), 3);
+    // The digits are settings: 4 to 5 here, and the 5-digit handle is taken already.
+    let narrow = services_with(CoreSettings {
+        nic_digits: 4..=5,
+        ..CoreSettings::default()
+    });
+    let fifth = create_with(&narrow, 5).await.unwrap();
+    assert_eq!(fifth.nic_handle.as_str(), "ab1000-ovh");
+    assert!(matches!(
+        create_with(&narrow, 6).await,
+        Err(CreateAccountError::Store(_))
+    ));
 }
 
 #[tokio::test]
