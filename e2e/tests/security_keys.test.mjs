@@ -121,7 +121,7 @@ test('after support promoted the backup email, a key login asks for a new one fi
   await page.fill('#code', code);
   await Promise.all([page.waitForURL(/saved=backup/), page.click('#verify')]);
   await logOut(page);
-  sesame.cli(['account', 'promote-backup-email', account.nic_handle, '--reason', 'lost mailbox', '--ticket', 'T-5']);
+  sesame.cli(['account', 'promote-backup-email', account.nic_handle, '--verified-by', 'callback', '--reason', 'lost mailbox', '--ticket', 'T-5']);
 
   await logIn(page, 'kim.spare@example.org');
   assert.match(page.url(), /method=security_key/);

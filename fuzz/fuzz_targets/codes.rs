@@ -11,7 +11,9 @@ fuzz_target!(|input: &str| {
         assert_eq!(backup_code::normalize(&normalized).as_deref(), Some(normalized.as_str()));
     }
     let now = time::OffsetDateTime::from_unix_timestamp(1_764_064_800).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    let _ = totp::matching_step(&SEED, input, now);
+    for drift in 0..=2 {
+        let _ = totp::matching_step(&SEED, input, now, drift);
+    }
     let _ = sesame_core::service::device_description(Some(input));
     let _ = sesame_core::service::mask(input);
     if let Ok(rules) = serde_json::from_str::<sesame_core::ip_rules::IpRules>(input)

@@ -17,7 +17,7 @@ fuzz_target!(|input: &str| {
         assert!(email.canonical().contains('@'));
         let _ = email.local_part();
     }
-    let _ = NicHandle::looks_like(input, "ovh");
+    let _ = NicHandle::looks_like(input, "ovh", &(3..=12));
     let _ = PersonName::parse(input);
     let _ = Country::parse(input);
     let _ = CustomerCode::from_digits(input);

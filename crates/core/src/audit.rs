@@ -187,9 +187,22 @@ impl AuditEvent {
             success: true,
             ip: client.ip.clone(),
             user_agent: client.user_agent.clone(),
-            device: client.device.as_deref().map(device_fingerprint),
+            // A device id made for this response names a browser only if the response sets its
+            // cookie ([`Self::opening_session`]).
+            device: client
+                .device
+                .as_deref()
+                .filter(|_| !client.new_device)
+                .map(device_fingerprint),
             detail: None,
         }
+    }
+
+    /// The event of a response that opens a session, and so gives a browser without a device
+    /// cookie the one made for it (RISK-2): that device is the event's.
+    pub fn opening_session(mut self, client: &ClientInfo) -> Self {
+        self.device = client.device.as_deref().map(device_fingerprint);
+        self
     }
 
     pub fn account(mut self, id: AccountId) -> Self {
@@ -210,5 +223,33 @@ impl AuditEvent {
         self.success = false;
         self.detail = Some(reason.to_owned());
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn an_event_names_a_device_only_when_the_browser_holds_its_cookie() {
+        let at = datetime!(2026-11-27 10:00 UTC);
+        let fresh = ClientInfo {
+            device: Some("made-for-this-response".into()),
+            new_device: true,
+            ..ClientInfo::default()
+        };
+        let event = AuditEvent::new(at, AuditKind::LoginFailed, Actor::Anonymous, &fresh);
+        assert_eq!(event.device, None, "no browser holds that id unless a session opens");
+        let opened = AuditEvent::new(at, AuditKind::LoginSucceeded, Actor::Customer, &fresh).opening_session(&fresh);
+        assert_eq!(opened.device, Some(device_fingerprint("made-for-this-response")));
+        let known = ClientInfo {
+            new_device: false,
+            ..fresh
+        };
+        let event = AuditEvent::new(at, AuditKind::Logout, Actor::Customer, &known);
+        let fingerprint = event.device.unwrap();
+        assert_eq!(fingerprint.len(), 64, "SHA-256 in hex");
+        assert!(!fingerprint.contains("made-for-this-response"));
     }
 }

@@ -11,9 +11,6 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use url::Url;
 
-/// The longest a password setting may allow: a login reads no more before refusing (PWD-2).
-const MOST_PASSWORD_CHARS: usize = 1024;
-
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
@@ -654,10 +651,11 @@ impl Config {
                 "must be at most 1000: an ended session must stop working on every node within a second",
             ));
         }
-        if !(8..=MOST_PASSWORD_CHARS).contains(&self.password.min_length) {
+        let most = sesame_core::types::MOST_PASSWORD_CHARS;
+        if !(8..=most).contains(&self.password.min_length) {
             return Err(invalid("password.min_length", "must be between 8 and 1024"));
         }
-        if !(self.password.min_length..=MOST_PASSWORD_CHARS).contains(&self.password.max_length) {
+        if !(self.password.min_length..=most).contains(&self.password.max_length) {
             return Err(invalid(
                 "password.max_length",
                 "must be between password.min_length and 1024",

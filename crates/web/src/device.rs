@@ -76,7 +76,10 @@ fn verified(state: &AppState, value: &str) -> Option<String> {
 }
 
 pub async fn device_cookie(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let presented = crate::session::cookie_value(req.headers(), cookie_name(&state)).and_then(|v| verified(&state, &v));
+    // The first value whose signature holds: a cookie planted beside it (plain-HTTP deployments
+    // have no `__Host-` prefix) can't make the browser look new.
+    let presented =
+        crate::session::cookie_values(req.headers(), cookie_name(&state)).find_map(|v| verified(&state, &v));
     let device = Device {
         presented,
         fresh: Arc::default(),

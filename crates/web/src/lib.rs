@@ -126,6 +126,7 @@ impl AppState {
             signup_code: core.signup.code_ttl,
             change_delay: core.limits.unreachable_delay,
             document_mb: core.limits.document_max_bytes / (1024 * 1024),
+            password_min: core.password_policy.min_chars,
             password_max: core.password_policy.max_chars,
         };
         let templates = Templates::new(settings.theme_dir.clone(), quoted)?;

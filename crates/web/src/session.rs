@@ -53,14 +53,18 @@ pub fn presented_token(state: &AppState, headers: &HeaderMap) -> Option<String> 
 /// cookie (a sibling subdomain) could pass one off as the session's. Values are taken as sent:
 /// Sesame writes its cookies' values (random tokens) unencoded.
 pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    cookie_values(headers, name).last()
+}
+
+/// Every value sent for the cookie `name`, in order, matched as [`cookie_value`] matches.
+pub fn cookie_values<'a>(headers: &'a HeaderMap, name: &'a str) -> impl Iterator<Item = String> + 'a {
     headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(Cookie::split_parse)
         .filter_map(Result::ok)
-        .filter(|c| c.name() == name)
-        .last()
+        .filter(move |c| c.name() == name)
         .map(|c| c.value().to_owned())
 }
 

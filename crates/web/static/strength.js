@@ -11,8 +11,10 @@
     let kinds = 0;
     for (const re of [/[a-z]/, /[A-Z]/, /[0-9]/, /[^A-Za-z0-9]/]) if (re.test(pw)) kinds += 1;
     const unique = new Set(Array.from(pw)).size;
-    // The rules the page states: 12 characters, or under the classic policy 8 of every kind.
-    const enough = input.hasAttribute('data-classic') ? length >= 8 && kinds === 4 : length >= 12;
+    // The rules the page states: the length set (`data-min`, 12 by default), or under the classic
+    // policy 8 of every kind.
+    const min = Number(input.dataset.min) || 12;
+    const enough = input.hasAttribute('data-classic') ? length >= 8 && kinds === 4 : length >= min;
     let score = 0;
     if (enough) score = 1;
     if (enough && unique >= 8) score = 2;

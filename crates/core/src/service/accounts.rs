@@ -1,6 +1,7 @@
 //! Creating and finding accounts (ACCT-1 to ACCT-5, PWD-2). The NIC handle is drawn at random
 //! among unused ones: a taken candidate is redrawn, and after a few collisions the number grows a
-//! digit (5, then 6, then 7 digits), so a crowded initials pair still gets a handle quickly.
+//! digit (by default 5, then 6, then 7 digits: `nic_digits_min`, `nic_digits_max`), so a crowded
+//! initials pair still gets a handle quickly.
 //! The account, its password, its audit event and its confirmation mail (carrying the NIC handle)
 //! are written in one transaction.
 

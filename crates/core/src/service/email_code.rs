@@ -1,7 +1,7 @@
 //! LOGIN-3, RISK-1: without 2FA, an unusual login proves the mailbox before any session exists.
 //!
 //! Unusual means at least two of: a browser that never logged in to the account (no known device
-//! cookie), a network (`/24`, `/48`) the account has not logged in from in 90 days, and wrong
+//! cookie), a network (`/24`, `/48` by default) the account has not logged in from in 90 days, and wrong
 //! passwords tried on it just before. `risk.login_email_code` may also ask `always` or `never`.
 //! The code: 6 digits mailed to the primary address, an HMAC bound to the login flow, 10 minutes,
 //! single use, 5 tries per flow; a new one (one per 30 s, 5 an hour) voids the older.

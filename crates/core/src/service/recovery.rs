@@ -140,7 +140,8 @@ impl Recovery {
             && !self
                 .under_limit(
                     RESET_ADDRESS_SCOPE,
-                    &crate::throttle::network_key(&self.base.settings.limits, ip),
+                    // Its own /24 and /48, whatever RISK-1's network widths are set to.
+                    &crate::throttle::network_key(&crate::limits::Limits::default(), ip),
                     RESETS_PER_ADDRESS,
                 )
                 .await?
@@ -306,7 +307,7 @@ impl Recovery {
     /// PWD-2: the policy, with the account's own names and identifiers as forbidden fragments.
     fn acceptable_password(&self, account: &Account, password: &str) -> Result<Password, RecoveryError> {
         let password = Password::new(password);
-        if password.is_too_long(self.base.settings.password_policy.max_chars) {
+        if password.is_too_long() {
             return Err(TwoFactorError::Login(super::LoginError::PasswordTooLong).into());
         }
         let personal = [

@@ -99,7 +99,7 @@ impl Login {
         client: &ClientInfo,
     ) -> Result<LoginOutcome, LoginError> {
         let password = Password::new(password);
-        if password.is_too_long(self.base.settings.password_policy.max_chars) {
+        if password.is_too_long() {
             return Err(LoginError::PasswordTooLong);
         }
         let by_email = identifier.contains('@');
@@ -219,7 +219,7 @@ impl Login {
         client: &ClientInfo,
     ) -> Result<Account, LoginError> {
         let password = Password::new(password);
-        if password.is_too_long(self.base.settings.password_policy.max_chars) {
+        if password.is_too_long() {
             return Err(LoginError::PasswordTooLong);
         }
         let tried = self.begin_password_try(&Subject::Account(account), client).await?;
@@ -269,7 +269,9 @@ impl Login {
             ended_at: None,
             second_factor,
         };
-        let audit = AuditEvent::new(now, AuditKind::LoginSucceeded, Actor::Customer, client).account(account.id);
+        let audit = AuditEvent::new(now, AuditKind::LoginSucceeded, Actor::Customer, client)
+            .account(account.id)
+            .opening_session(client);
         let (mut mails, mut secrets) = (Vec::new(), Vec::new());
         if notify {
             let (secret, not_me_url) = self.not_me_secret(&account, now);

@@ -462,9 +462,6 @@ impl Signup {
             .find_flow(flow_id, KIND)
             .await?
             .ok_or(SignupError::NotFound)?;
-        if self.base.clock.now() >= flow.expires_at {
-            return Err(SignupError::Expired);
-        }
         let state: SignupState =
             serde_json::from_str(&flow.state).map_err(|e| StoreError::Internal(format!("signup state: {e}")))?;
         if let Some(started_by) = &state.browser {
@@ -477,6 +474,10 @@ impl Signup {
             if !bool::from(started_by.ct_eq(&presented)) {
                 return Err(SignupError::NotFound);
             }
+        }
+        // Only its own browser learns that a flow expired.
+        if self.base.clock.now() >= flow.expires_at {
+            return Err(SignupError::Expired);
         }
         Ok((flow, state))
     }

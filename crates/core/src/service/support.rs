@@ -366,7 +366,7 @@ impl Support {
         ip: Option<&str>,
     ) -> Result<KeyCeremony, SupportError> {
         let password = Password::new(password);
-        if password.is_too_long(self.base.settings.password_policy.max_chars) {
+        if password.is_too_long() {
             return Err(SupportError::InvalidCredentials);
         }
         let canonical =
@@ -452,34 +452,19 @@ impl Support {
         self.ports.record(&event).await
     }
 
-    /// SUPPORT-1: the key's assertion opens an agent session (8 hours).
-    pub async fn finish_login(
-        &self,
-        flow: Uuid,
-        credential: &serde_json::Value,
-        client: &ClientInfo,
-    ) -> Result<(Token, AgentAuth), SupportError> {
-        let state = self.take_ceremony(FlowKind::AgentLogin, flow).await?;
+    /// The agent whose key made this assertion, its sign counter moved on; `InvalidCredentials`
+    /// for a wrong or replayed assertion, a disabled agent, or a key changed meanwhile.
+    async fn key_holder(&self, state: &CeremonyState, credential: &serde_json::Value) -> Result<Agent, SupportError> {
         let authentication: SecurityKeyAuthentication = self.open(&state.sealed)?;
-        let webauthn = self.webauthn()?;
-        let checked = match serde_json::from_value::<PublicKeyCredential>(credential.clone()) {
-            Ok(credential) => webauthn
-                .finish_securitykey_authentication(&credential, &authentication)
-                .map_err(|err| err.to_string()),
-            Err(err) => Err(err.to_string()),
-        };
-        let result = match checked {
-            Ok(result) => result,
-            Err(err) => {
-                // AUDIT-1: the password was right and the key was not, on record like a wrong
-                // password.
+        let credential: PublicKeyCredential =
+            serde_json::from_value(credential.clone()).map_err(|_| SupportError::InvalidCredentials)?;
+        let result = self
+            .webauthn()?
+            .finish_securitykey_authentication(&credential, &authentication)
+            .map_err(|err| {
                 tracing::info!(%err, "agent key assertion refused");
-                let agent = self.ports.agent(state.agent).await?;
-                self.record_access("key_refused", agent.as_ref(), Actor::Anonymous, client, false)
-                    .await?;
-                return Err(SupportError::InvalidCredentials);
-            }
-        };
+                SupportError::InvalidCredentials
+            })?;
         let agent = self
             .ports
             .agent(state.agent)
@@ -493,6 +478,29 @@ impl Support {
         if !self.ports.update_agent_key(agent.id, &stored, &updated).await? {
             return Err(SupportError::InvalidCredentials);
         }
+        Ok(agent)
+    }
+
+    /// SUPPORT-1: the key's assertion opens an agent session (8 hours).
+    pub async fn finish_login(
+        &self,
+        flow: Uuid,
+        credential: &serde_json::Value,
+        client: &ClientInfo,
+    ) -> Result<(Token, AgentAuth), SupportError> {
+        let state = self.take_ceremony(FlowKind::AgentLogin, flow).await?;
+        let agent = match self.key_holder(&state, credential).await {
+            Ok(agent) => agent,
+            Err(SupportError::InvalidCredentials) => {
+                // AUDIT-1: the password was right and the key (or the agent) was not, on record
+                // like a wrong password.
+                let agent = self.ports.agent(state.agent).await?;
+                self.record_access("key_refused", agent.as_ref(), Actor::Anonymous, client, false)
+                    .await?;
+                return Err(SupportError::InvalidCredentials);
+            }
+            Err(other) => return Err(other),
+        };
         let now = self.base.clock.now();
         let token = Token::generate(self.base.rng.as_ref());
         let session = AgentSession {

@@ -11,7 +11,7 @@ pub use dates::{day, day_in, time_zone, when, when_in};
 pub use email::{Email, EmailError};
 pub use identifier::{LoginIdentifier, canonical};
 pub use nic::{CustomerCode, MOST_DIGITS as NIC_DIGITS, NicHandle, initials};
-pub use password::{Password, PasswordPolicy, PolicyViolation};
+pub use password::{MOST_PASSWORD_CHARS, Password, PasswordPolicy, PolicyViolation};
 pub use subsidiary::{SUBSIDIARIES, Subsidiary, subsidiary, subsidiary_for_country};
 
 use serde::{Deserialize, Serialize};

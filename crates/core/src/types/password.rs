@@ -12,6 +12,11 @@ use super::identifier::canonical;
 use unicode_normalization::UnicodeNormalization;
 use zeroize::Zeroizing;
 
+/// The longest password any setting allows; a login reads no longer one (it is refused before
+/// any hashing), whatever `max_chars` says for new passwords, so that lowering the setting
+/// never locks out a customer whose password was longer.
+pub const MOST_PASSWORD_CHARS: usize = 1024;
+
 /// A password, NFKC-normalised.
 #[derive(Clone)]
 pub struct Password(Zeroizing<String>);
@@ -29,10 +34,11 @@ impl Password {
         self.0.chars().count()
     }
 
-    /// Over-long input (more than `max` code points, the policy's `max_chars`) is refused
-    /// everywhere, login included, before any hashing.
-    pub fn is_too_long(&self, max: usize) -> bool {
-        self.char_count() > max
+    /// Over-long input is refused at every login before any hashing, so that no caller can make
+    /// the server normalise or hash megabytes ([`MOST_PASSWORD_CHARS`]; a new password is held
+    /// to the policy's `max_chars` instead).
+    pub fn is_too_long(&self) -> bool {
+        self.char_count() > MOST_PASSWORD_CHARS
     }
 }
 
@@ -87,6 +93,16 @@ const MIN_GUESSES: u64 = 1_000_000;
 const MIN_PERSONAL_LEN: usize = 3;
 
 impl PasswordPolicy {
+    /// The shortest password some account may have (the classic policy's, where a subsidiary
+    /// keeps it).
+    pub fn fewest_chars(&self) -> usize {
+        if self.classic_subsidiaries.is_empty() {
+            self.min_chars
+        } else {
+            self.min_chars.min(CLASSIC_MIN_CHARS)
+        }
+    }
+
     /// Whether the accounts of `subsidiary` are under the classic policy.
     pub fn is_classic(&self, subsidiary: &str) -> bool {
         self.classic_subsidiaries
@@ -204,8 +220,8 @@ mod tests {
         // Full-width digits become ASCII under NFKC but keep their count.
         assert_eq!(Password::new("ｐａｓｓ").expose(), "pass");
         assert_eq!(check(&"vérité-".repeat(19), &[]), Err(PolicyViolation::TooLong(128)));
-        assert!(Password::new(&"a".repeat(129)).is_too_long(128));
-        assert!(!Password::new(&"a".repeat(128)).is_too_long(128));
+        assert!(Password::new(&"a".repeat(MOST_PASSWORD_CHARS + 1)).is_too_long());
+        assert!(!Password::new(&"a".repeat(MOST_PASSWORD_CHARS)).is_too_long());
         // The maximum is a setting.
         let longer = PasswordPolicy {
             max_chars: 200,

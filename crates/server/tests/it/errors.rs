@@ -114,15 +114,39 @@ async fn bodies_over_64_kib_get_413() {
 }
 
 #[tokio::test]
+async fn a_lower_maximum_holds_new_passwords_and_locks_nobody_out() {
+    // PWD-2: `password.max_length` is for new passwords; one set under a higher maximum still
+    // logs in.
+    let app = spawn_app().await;
+    let nic = app.jane().await.nic_handle.as_str().to_owned();
+    let TestApp { db, dir, .. } = app;
+    let app = spawn_on(db, dir, |c| c.password.max_length = 20).await;
+    assert_eq!(
+        app.login(&nic, PASSWORD).await.status(),
+        200,
+        "28 characters, set before"
+    );
+    let change = json!({"current_password": PASSWORD, "password": "purple elephants dance at noon"});
+    let (status, body) = call(&app.client, &app, reqwest::Method::PUT, "/api/v1/me/password", change).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("PASSWORD_TOO_LONG")),
+        "{body}"
+    );
+    assert!(body["error"]["message"].as_str().unwrap().contains("20"), "{body}");
+}
+
+#[tokio::test]
 async fn over_long_passwords_are_refused_before_hashing() {
     let app = spawn_app().await;
     let jane = app.jane().await;
-    let long = "é".repeat(129);
+    // A login reads up to the most any setting allows (PWD-2), not the new-password maximum.
+    let long = "é".repeat(sesame_core::types::MOST_PASSWORD_CHARS + 1);
     assert_eq!(
         error_code(app.login(jane.nic_handle.as_str(), &long).await).await,
         (400, "PASSWORD_TOO_LONG".into())
     );
-    let at_limit = "é".repeat(128);
+    let at_limit = "é".repeat(sesame_core::types::MOST_PASSWORD_CHARS);
     assert_eq!(
         error_code(app.login(jane.nic_handle.as_str(), &at_limit).await).await,
         (401, "LOGIN_INVALID_CREDENTIALS".into())

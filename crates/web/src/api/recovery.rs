@@ -90,8 +90,9 @@ pub struct ResetPassword {
     /// The account's NIC handle, as the reset mail reminds it.
     #[schema(pattern = r"^[a-z]{2}[0-9]{5,7}-[a-z]+$")]
     pub nic_handle: String,
-    /// PWD-2: 12 to 128 code points, or at least 8 with upper and lower case, a digit and a
-    /// symbol where the account's subsidiary keeps the classic policy.
+    /// PWD-2: 12 to 128 code points by default, or at least 8 with upper and lower case, a digit
+    /// and a symbol where the account's subsidiary keeps the classic policy (the bounds served
+    /// are this deployment's).
     #[schema(min_length = 8, max_length = 128)]
     pub password: String,
 }
@@ -122,8 +123,9 @@ pub async fn reset(
 #[derive(Deserialize, ToSchema)]
 pub struct ChangePassword {
     pub current_password: String,
-    /// PWD-2: 12 to 128 code points, or at least 8 with upper and lower case, a digit and a
-    /// symbol where the account's subsidiary keeps the classic policy.
+    /// PWD-2: 12 to 128 code points by default, or at least 8 with upper and lower case, a digit
+    /// and a symbol where the account's subsidiary keeps the classic policy (the bounds served
+    /// are this deployment's).
     #[schema(min_length = 8, max_length = 128)]
     pub password: String,
 }

@@ -25,8 +25,9 @@ pub struct SignupRequest {
         max_length = 254
     )]
     pub email: String,
-    /// PWD-2: 12 to 128 code points, or at least 8 with upper and lower case, a digit and a
-    /// symbol where the account's subsidiary keeps the classic policy.
+    /// PWD-2: 12 to 128 code points by default, or at least 8 with upper and lower case, a digit
+    /// and a symbol where the account's subsidiary keeps the classic policy (the bounds served
+    /// are this deployment's).
     #[schema(min_length = 8, max_length = 128)]
     pub password: String,
     /// ISO 3166-1 alpha-2; it fixes the subsidiary.
@@ -96,8 +97,9 @@ impl ProfileRequest {
 
 #[derive(Deserialize, ToSchema)]
 pub struct PasswordRequest {
-    /// PWD-2: 12 to 128 code points, or at least 8 with upper and lower case, a digit and a
-    /// symbol where the account's subsidiary keeps the classic policy.
+    /// PWD-2: 12 to 128 code points by default, or at least 8 with upper and lower case, a digit
+    /// and a symbol where the account's subsidiary keeps the classic policy (the bounds served
+    /// are this deployment's).
     #[schema(min_length = 8, max_length = 128)]
     pub password: String,
 }
@@ -139,7 +141,7 @@ pub async fn start(
 /// Where a sign-up stands.
 #[utoipa::path(get, path = "/api/v1/signup/{flow}", responses(
     (status = 200, body = SignupFlow),
-    (status = 404, description = "SIGNUP_FLOW_NOT_FOUND", body = ErrorBody),
+    (status = 404, description = "SIGNUP_FLOW_NOT_FOUND: no such flow, or one another browser started (every step answers so)", body = ErrorBody),
     (status = 410, description = "SIGNUP_FLOW_EXPIRED", body = ErrorBody),
 ))]
 pub async fn show(

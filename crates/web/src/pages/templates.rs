@@ -127,6 +127,7 @@ pub struct Quoted {
     /// RECOVER-5, in MB.
     pub document_mb: usize,
     /// PWD-2, in characters.
+    pub password_min: usize,
     pub password_max: usize,
 }
 
@@ -139,6 +140,7 @@ impl Default for Quoted {
             signup_code: sesame_core::service::SignupSettings::default().code_ttl,
             change_delay: limits.unreachable_delay,
             document_mb: limits.document_max_bytes / (1024 * 1024),
+            password_min: sesame_core::types::PasswordPolicy::default().min_chars,
             password_max: sesame_core::types::PasswordPolicy::default().max_chars,
         }
     }
@@ -155,6 +157,7 @@ impl Quoted {
             ("{signup_code_valid}", span(self.signup_code)),
             ("{change_delay}", span(self.change_delay)),
             ("{document_mb}", self.document_mb.to_string()),
+            ("{password_min}", self.password_min.to_string()),
             ("{password_max}", self.password_max.to_string()),
         ] {
             if out.contains(name) {
@@ -216,6 +219,9 @@ impl Templates {
                 .find(|(n, _)| *n == name)
                 .map(|(_, src)| (*src).to_owned()))
         });
+        // For the password fields' attributes (the strength meter's rule, the browser's limit).
+        env.add_global("password_min", quoted.password_min);
+        env.add_global("password_max", quoted.password_max);
         env.add_function("t", move |state: &State, key: &str, kwargs: Kwargs| {
             translate(&catalogs, &quoted, state, key, &kwargs)
         });
@@ -359,6 +365,7 @@ mod tests {
         let quoted = Quoted {
             sms_code: time::Duration::minutes(7),
             document_mb: 4,
+            password_min: 16,
             password_max: 200,
             ..Quoted::default()
         };
@@ -374,6 +381,15 @@ mod tests {
             .render_str(r#"{{ t("error.PASSWORD_TOO_LONG") }}"#, context! { lang => "en" })
             .unwrap();
         assert!(too_long.contains("at most 200 characters"), "{too_long}");
+        let hint = templates
+            .env
+            .render_str(r#"{{ t("signup.password_hint") }}"#, context! { lang => "fr" })
+            .unwrap();
+        assert!(hint.starts_with("Au moins 16 caractères"), "{hint}");
+        let field = templates
+            .render("password_change.html", sample("en", "security"))
+            .unwrap();
+        assert!(field.contains(r#"data-min="16" maxlength="200""#), "{field}");
         let defaults = Templates::new(None, Quoted::default()).unwrap();
         let intro = defaults
             .env
