@@ -325,7 +325,8 @@ impl Login {
                 Actor::Customer,
                 client,
             )
-            .account(account.id);
+            .account(account.id)
+            .opening_session(client);
             self.ports.end_session(session, self.base.clock.now(), &audit).await?;
         }
         let notify = entry == Entry::Login && account.login_notifications;
@@ -602,7 +603,8 @@ impl Login {
                     self.ports.touch_credential(device, now).await?;
                 }
                 self.ports.set_last_second_factor(account.id, method.as_str()).await?;
-                let mut event = audit(AuditKind::SecondFactorSucceeded);
+                // These events come with the session this response opens (AUDIT-1).
+                let mut event = audit(AuditKind::SecondFactorSucceeded).opening_session(client);
                 event.detail = Some(method.as_str().to_owned());
                 self.ports.record(&event).await?;
                 if method == Method::BackupCode {
@@ -610,7 +612,7 @@ impl Login {
                     self.notify(
                         &account,
                         Notice::BackupCodeUsed { left },
-                        audit(AuditKind::BackupCodeUsed),
+                        audit(AuditKind::BackupCodeUsed).opening_session(client),
                     )
                     .await?;
                 }

@@ -289,33 +289,18 @@ async fn openapi(axum::extract::State(state): axum::extract::State<AppState>) ->
     Json(with_settings(ApiDoc::openapi(), state.services().settings()))
 }
 
-/// The document as this deployment's settings make it: the password lengths (PWD-2) and the NIC
-/// handle's digits and suffix (ACCT-1) are settings, and the annotations give the defaults.
+/// The request bodies that carry a new password (PWD-2); a login's or a re-authentication's
+/// password is never bounded by the new-password policy.
+const NEW_PASSWORD_SCHEMAS: [&str; 4] = ["SignupRequest", "PasswordRequest", "ResetPassword", "ChangePassword"];
+
+/// The document as this deployment's settings make it: a new password's maximum length (PWD-2)
+/// is a setting, and the annotations give the default. (The minimum stays the 8 that no policy
+/// goes below: the server counts after NFKC, a schema counts what is sent.)
 fn with_settings(doc: utoipa::openapi::OpenApi, settings: &sesame_core::service::CoreSettings) -> serde_json::Value {
     let mut doc = serde_json::to_value(doc).unwrap_or_default();
-    let policy = &settings.password_policy;
-    let nic = format!(
-        "^[a-z]{{2}}[0-9]{{{},{}}}-{}$",
-        settings.nic_digits.start(),
-        settings.nic_digits.end(),
-        settings.nic_suffix
-    );
-    let schemas = doc
-        .pointer_mut("/components/schemas")
-        .and_then(serde_json::Value::as_object_mut);
-    for schema in schemas.into_iter().flat_map(|s| s.values_mut()) {
-        if let Some(password) = schema
-            .pointer_mut("/properties/password")
-            .filter(|p| p.get("maxLength").is_some())
-        {
-            password["minLength"] = policy.fewest_chars().into();
-            password["maxLength"] = policy.max_chars.into();
-        }
-        if let Some(handle) = schema
-            .pointer_mut("/properties/nic_handle")
-            .filter(|p| p.get("pattern").is_some())
-        {
-            handle["pattern"] = nic.clone().into();
+    for schema in NEW_PASSWORD_SCHEMAS {
+        if let Some(password) = doc.pointer_mut(&format!("/components/schemas/{schema}/properties/password")) {
+            password["maxLength"] = settings.password_policy.max_chars.into();
         }
     }
     doc
@@ -356,36 +341,30 @@ mod tests {
     }
 
     #[test]
-    fn the_document_states_this_deployments_password_and_nic_handle_settings() {
+    fn the_document_states_this_deployments_password_maximum() {
         let mut settings = sesame_core::service::CoreSettings::default();
         let defaults = with_settings(ApiDoc::openapi(), &settings);
         let password = &defaults["components"]["schemas"]["SignupRequest"]["properties"]["password"];
         assert_eq!(
             (&password["minLength"], &password["maxLength"]),
-            (&12.into(), &128.into())
+            (&8.into(), &128.into())
         );
-        settings.password_policy.min_chars = 16;
         settings.password_policy.max_chars = 200;
-        settings.password_policy.classic_subsidiaries = vec!["PL".into()];
-        settings.nic_digits = 4..=8;
-        settings.nic_suffix = "kim".into();
         let doc = with_settings(ApiDoc::openapi(), &settings);
         let schemas = &doc["components"]["schemas"];
-        for (schema, field) in [
-            ("SignupRequest", "password"),
-            ("PasswordRequest", "password"),
-            ("ChangePassword", "password"),
-            ("ResetPassword", "password"),
-        ] {
-            let password = &schemas[schema]["properties"][field];
+        for schema in NEW_PASSWORD_SCHEMAS {
+            let password = &schemas[schema]["properties"]["password"];
+            assert_eq!(password["maxLength"], 200, "{schema}");
+        }
+        for login in ["LoginRequest", "ReauthRequest"] {
+            let password = &schemas[login]["properties"]["password"];
+            assert!(password.is_object(), "{login}");
             assert_eq!(
-                (&password["minLength"], &password["maxLength"]),
-                (&8.into(), &200.into()),
-                "{schema}: the classic policy's 8 and the maximum set"
+                password.get("maxLength"),
+                None,
+                "{login}: a login is not bounded by the policy"
             );
         }
-        let handle = &schemas["ResetPassword"]["properties"]["nic_handle"]["pattern"];
-        assert_eq!(handle, "^[a-z]{2}[0-9]{4,8}-kim$");
     }
 
     #[test]

@@ -88,7 +88,7 @@ pub async fn request_reset(
 #[derive(Deserialize, ToSchema)]
 pub struct ResetPassword {
     /// The account's NIC handle, as the reset mail reminds it.
-    #[schema(pattern = r"^[a-z]{2}[0-9]{5,7}-[a-z]+$")]
+    #[schema(pattern = r"^[a-z]{2}[0-9]{3,12}-[a-z0-9]+$")]
     pub nic_handle: String,
     /// PWD-2: 12 to 128 code points by default, or at least 8 with upper and lower case, a digit
     /// and a symbol where the account's subsidiary keeps the classic policy (the bounds served

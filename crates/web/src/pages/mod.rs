@@ -302,6 +302,7 @@ async fn security(State(state): State<AppState>, ctx: PageContext, Client(client
             context! {
                 at => ctx.when(e.at), kind => e.kind.as_str(), success => e.success,
                 by => e.support_agent(), this_browser => here.is_some() && e.device == here,
+                staff => matches!(e.actor, sesame_core::audit::Actor::Support | sesame_core::audit::Actor::Operator),
                 ip => &e.ip, device => sesame_core::service::device_description(e.user_agent.as_deref()),
             }
         })

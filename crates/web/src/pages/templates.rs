@@ -219,9 +219,8 @@ impl Templates {
                 .find(|(n, _)| *n == name)
                 .map(|(_, src)| (*src).to_owned()))
         });
-        // For the password fields' attributes (the strength meter's rule, the browser's limit).
+        // For the new-password fields: the strength meter's rule.
         env.add_global("password_min", quoted.password_min);
-        env.add_global("password_max", quoted.password_max);
         env.add_function("t", move |state: &State, key: &str, kwargs: Kwargs| {
             translate(&catalogs, &quoted, state, key, &kwargs)
         });
@@ -389,7 +388,7 @@ mod tests {
         let field = templates
             .render("password_change.html", sample("en", "security"))
             .unwrap();
-        assert!(field.contains(r#"data-min="16" maxlength="200""#), "{field}");
+        assert!(field.contains(r#"data-min="16""#), "{field}");
         let defaults = Templates::new(None, Quoted::default()).unwrap();
         let intro = defaults
             .env
