@@ -630,10 +630,12 @@ impl Config {
                 format!("must be between {fewest} and {most}"),
             ));
         }
-        if !(self.nic_digits_min..=most).contains(&self.nic_digits_max) {
+        // At least 5: one pair of initials then has 90,000 handles or more, so sign-ups never run
+        // out of them.
+        if !(self.nic_digits_min.max(5)..=most).contains(&self.nic_digits_max) {
             return Err(invalid(
                 "nic_digits_max",
-                format!("must be between nic_digits_min and {most}"),
+                format!("must be at least 5 and nic_digits_min, and at most {most}"),
             ));
         }
         if !matches!(self.log_format.as_str(), "text" | "json") {
@@ -905,7 +907,7 @@ mod tests {
     #[test]
     fn bad_settings_name_themselves() {
         type Tweak = fn(&mut Config);
-        let cases: [(&str, Tweak); 12] = [
+        let cases: [(&str, Tweak); 13] = [
             ("listen", |c| c.listen = "localhost".into()),
             ("database_url", |c| c.database_url = "mysql://x".into()),
             ("nic_suffix", |c| c.nic_suffix = "OVH!".into()),
@@ -913,6 +915,10 @@ mod tests {
             ("nic_digits_max", |c| {
                 c.nic_digits_min = 6;
                 c.nic_digits_max = 5;
+            }),
+            ("nic_digits_max", |c| {
+                c.nic_digits_min = 3;
+                c.nic_digits_max = 4;
             }),
             ("log_format", |c| c.log_format = "xml".into()),
             ("password.min_length", |c| c.password.min_length = 4),
