@@ -153,6 +153,13 @@ pub struct ClientInfo {
     pub new_device: bool,
 }
 
+impl ClientInfo {
+    /// The device id of the browser's own cookie; none for an id made for this response.
+    pub fn presented_device(&self) -> Option<&str> {
+        self.device.as_deref().filter(|_| !self.new_device)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEvent {
     pub id: Uuid,
@@ -169,11 +176,16 @@ pub struct AuditEvent {
     pub detail: Option<String>,
 }
 
-/// AUDIT-1: how an event names the browser it came from: the SHA-256 of its device id, in hex
-/// (the id with its signature is the device cookie; the log keeps neither).
-pub fn device_fingerprint(device: &str) -> String {
+/// The stored form of a device id (RISK-2's known devices): its SHA-256.
+pub(crate) fn device_hash(device: &str) -> Vec<u8> {
     use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(device.as_bytes()))
+    sha2::Sha256::digest(device.as_bytes()).to_vec()
+}
+
+/// AUDIT-1: how an event names the browser it came from: [`device_hash`] in hex (the id with its
+/// signature is the device cookie; the log keeps neither).
+pub fn device_fingerprint(device: &str) -> String {
+    hex::encode(device_hash(device))
 }
 
 impl AuditEvent {
@@ -189,11 +201,7 @@ impl AuditEvent {
             user_agent: client.user_agent.clone(),
             // A device id made for this response names a browser only if the response sets its
             // cookie ([`Self::opening_session`]).
-            device: client
-                .device
-                .as_deref()
-                .filter(|_| !client.new_device)
-                .map(device_fingerprint),
+            device: client.presented_device().map(device_fingerprint),
             detail: None,
         }
     }

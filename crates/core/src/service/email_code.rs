@@ -59,8 +59,8 @@ impl Login {
             EmailCodePolicy::Always => return Ok(true),
             EmailCodePolicy::Unusual => {}
         }
-        let known_device = match client.device.as_deref() {
-            Some(device) if !client.new_device => self.ports.is_known_device(account.id, &device_hash(device)).await?,
+        let known_device = match client.presented_device() {
+            Some(device) => self.ports.is_known_device(account.id, &device_hash(device)).await?,
             _ => false,
         };
         let since = self.base.clock.now() - self.base.settings.limits.network_memory;

@@ -11,7 +11,6 @@ use crate::audit::ClientInfo;
 use crate::ports::{Account, CounterKey};
 use crate::throttle::{ACCOUNT_FREE, BURST_WAIT, Count, DEVICE_FREE, Verdict, address_key, verdict};
 use crate::types::AccountId;
-use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
 
 pub(super) const ACCOUNT: &str = "pw-account";
@@ -27,10 +26,7 @@ const CONSECUTIVE: OffsetDateTime = OffsetDateTime::UNIX_EPOCH;
 /// What a locked identifier is told to wait (it learns nothing more than a throttled one).
 const LOCKED_WAIT: Duration = Duration::minutes(15);
 
-/// The stored form of a device id.
-pub(super) fn device_hash(device: &str) -> Vec<u8> {
-    Sha256::digest(device.as_bytes()).to_vec()
-}
+pub(super) use crate::audit::device_hash;
 
 /// The throttle counters a right password clears (scope, key).
 #[derive(Debug, Default)]
@@ -95,8 +91,8 @@ impl Login {
         client: &ClientInfo,
     ) -> Result<PasswordTry, LoginError> {
         let now = self.base.clock.now();
-        let device = match (subject.account(), client.device.as_deref()) {
-            (Some(account), Some(device)) if !client.new_device => {
+        let device = match (subject.account(), client.presented_device()) {
+            (Some(account), Some(device)) => {
                 let hash = device_hash(device);
                 self.ports
                     .is_known_device(account.id, &hash)

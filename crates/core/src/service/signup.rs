@@ -465,12 +465,7 @@ impl Signup {
         let state: SignupState =
             serde_json::from_str(&flow.state).map_err(|e| StoreError::Internal(format!("signup state: {e}")))?;
         if let Some(started_by) = &state.browser {
-            let presented = client
-                .device
-                .as_deref()
-                .filter(|_| !client.new_device)
-                .map(device_hash)
-                .unwrap_or_default();
+            let presented = client.presented_device().map(device_hash).unwrap_or_default();
             if !bool::from(started_by.ct_eq(&presented)) {
                 return Err(SignupError::NotFound);
             }

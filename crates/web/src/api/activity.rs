@@ -160,11 +160,7 @@ pub struct ActivityJson {
 
 /// How the audit log names the browser making a request, when it has a device cookie.
 pub(crate) fn this_browser(client: &sesame_core::audit::ClientInfo) -> Option<String> {
-    client
-        .device
-        .as_deref()
-        .filter(|_| !client.new_device)
-        .map(sesame_core::audit::device_fingerprint)
+    client.presented_device().map(sesame_core::audit::device_fingerprint)
 }
 
 /// The account's security events of the last 90 days, newest first.
